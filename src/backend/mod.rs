@@ -1,0 +1,85 @@
+//! Backends: where the live state comes from and where operations are carried out.
+//!
+//! `TenantBackend` is the one seam between the pure core and the outside world. The snapshot
+//! backend (a JSON file) is the embedded default; the Graph backend talks to Microsoft Graph
+//! and Exchange Online. Both produce the same `Tenant` model and accept the same `Operation`s,
+//! so one test suite runs against both.
+
+pub mod snapshot;
+
+use crate::plan::Operation;
+use crate::tenant::{RuleViolation, Tenant};
+use std::future::Future;
+
+/// What a backend reports for one executed operation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecReport {
+    /// Graph's `request-id` (or `client-request-id`) for the journal and support tickets.
+    pub request_id: Option<String>,
+}
+
+/// Why a backend could not read or write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// The snapshot file could not be read, parsed or written.
+    #[error("snapshot {path}: {message}")]
+    Snapshot {
+        /// File path.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The service refused the operation by one of its rules (seats, usage location, ...).
+    #[error("{target}: {violation}")]
+    Rejected {
+        /// UPN or group the operation targeted.
+        target: String,
+        /// Graph's rule.
+        violation: RuleViolation,
+    },
+    /// The service answered with an error that is not a known rule.
+    #[error("{target}: {code}: {message}{}", request_id.as_ref().map(|r| format!(" (request-id {r})")).unwrap_or_default())]
+    Service {
+        /// UPN, group or endpoint.
+        target: String,
+        /// Graph `error.code` or HTTP status.
+        code: String,
+        /// Graph `error.message`.
+        message: String,
+        /// Graph `request-id`.
+        request_id: Option<String>,
+    },
+    /// The app lacks a permission; names the least-privileged one needed.
+    #[error("forbidden: missing permission {permission} ({detail})")]
+    Forbidden {
+        /// Permission to grant, e.g. `LicenseAssignment.ReadWrite.All`.
+        permission: String,
+        /// What was attempted.
+        detail: String,
+    },
+    /// Authentication failed (token endpoint or 401 after refresh).
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    /// Network failure, timeout, or retries exhausted.
+    #[error("transport: {0}")]
+    Transport(String),
+}
+
+/// A source of live state and a sink for operations.
+///
+/// `execute` receives operations that are mutually independent (the executor only passes
+/// ready DAG nodes), so a backend may run them in any order or batch them (Graph `$batch`).
+/// Results are returned in the order of `ops`.
+pub trait TenantBackend: Send + Sync {
+    /// Short human description (`snapshot examples/quickstart/tenant.json`, `graph contoso`).
+    fn describe(&self) -> String;
+
+    /// Reads the whole live state needed for planning.
+    fn read(&self) -> impl Future<Output = Result<Tenant, BackendError>> + Send;
+
+    /// Carries out independent operations and reports each one's outcome.
+    fn execute(
+        &self,
+        ops: &[Operation],
+    ) -> impl Future<Output = Vec<Result<ExecReport, BackendError>>> + Send;
+}

@@ -1,0 +1,5 @@
+//! The desired-state language: TOML files -> validated config -> resolved `DesiredState`.
+
+pub mod model;
+
+pub use model::*;

@@ -1,0 +1,141 @@
+//! Diagnostics: user-facing errors and warnings that point at a place in the config.
+//!
+//! Every problem with the desired state is reported as a `Diagnostic` carrying the file, the
+//! 1-based line and column, and a hint, so CI can annotate the exact TOML line and a human can
+//! fix it without guessing. The planner uses the same type for plan-time errors (unaffordable
+//! seats, conflicts), with or without a location.
+
+use serde::Serialize;
+use std::fmt;
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Shown, but does not stop plan or apply.
+    Warning,
+    /// Stops validate / plan / apply with exit code 1.
+    Error,
+}
+
+/// A place in a config file: path as given, 1-based line and column, and the byte span.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Origin {
+    /// File path as the user wrote it (relative paths stay relative: CI annotations need that).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// Byte range in the file, for snippet rendering.
+    #[serde(skip)]
+    pub span: std::ops::Range<usize>,
+}
+
+impl Origin {
+    /// Computes line and column from a byte span in `source`.
+    pub fn from_span(file: &str, source: &str, span: std::ops::Range<usize>) -> Origin {
+        let start = span.start.min(source.len());
+        let before = &source[..start];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let column = source[line_start..start].chars().count() + 1;
+        Origin {
+            file: file.to_string(),
+            line,
+            column,
+            span,
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// One problem, with where it is and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// What is wrong, in one sentence.
+    pub message: String,
+    /// Where, when it comes from the config.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    /// How to fix it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error at an optional place.
+    pub fn error(message: impl Into<String>, origin: Option<Origin>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            origin,
+            hint: None,
+        }
+    }
+
+    /// A warning at an optional place.
+    pub fn warning(message: impl Into<String>, origin: Option<Origin>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            message: message.into(),
+            origin,
+            hint: None,
+        }
+    }
+
+    /// Adds a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Diagnostic {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Whether this stops the run.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// One-line form: `file:line:col: error: message (hint: ...)`; the CLI renders snippets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(origin) = &self.origin {
+            write!(f, "{origin}: ")?;
+        }
+        let level = match self.severity {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        };
+        write!(f, "{level}: {}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A non-empty list of diagnostics with at least one error: the error type of config loading,
+/// resolution and planning.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_counts_lines_and_columns_from_one() {
+        let src = "a = 1\nbb = \"x\"\n";
+        let o = Origin::from_span("c.toml", src, 11..14);
+        assert_eq!((o.line, o.column), (2, 6));
+        assert_eq!(o.to_string(), "c.toml:2:6");
+    }
+}

@@ -1,0 +1,12 @@
+//! m365ctl: declarative Microsoft 365 licences and Exchange Online mailboxes.
+//!
+//! Data flows one way: TOML -> `desired::DesiredState`; backend -> `tenant::Tenant`;
+//! (desired, live) -> `plan::Plan` (a DAG); plan -> `render` | `apply`. The modules
+//! `desired`, `tenant`, `catalog`, `plan` and `render` are pure: no I/O, no async.
+
+pub mod backend;
+pub mod catalog;
+pub mod desired;
+pub mod diag;
+pub mod plan;
+pub mod tenant;

@@ -1,0 +1,78 @@
+//! The planner: `(DesiredState, Tenant) -> Plan`, pure and deterministic.
+//!
+//! The same inputs always give a byte-identical plan. Operations come out in a stable
+//! topological order of a `petgraph` DAG whose edges encode the domain rules of DESIGN.md
+//! (usageLocation before licence, add before remove, convert-to-shared before the last
+//! Exchange licence goes, seats freed before they are granted).
+
+pub mod ops;
+
+pub use ops::{LicenseGrant, LicenseRemoval, OpId, OpKind, Operation};
+
+use crate::catalog::ExchangeRank;
+use crate::diag::Diagnostic;
+use serde::Serialize;
+
+/// Seat accounting for one SKU, shown as the licence summary table of every plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeatSummary {
+    /// skuPartNumber.
+    pub sku_part_number: String,
+    /// `prepaidUnits.enabled` (minus warning units).
+    pub enabled: u32,
+    /// Consumed now.
+    pub consumed_now: u32,
+    /// Consumed after the whole plan is applied.
+    pub consumed_after: u32,
+    /// The highest consumption at any step of the plan's order (never above `enabled` in an
+    /// affordable plan).
+    pub peak: u32,
+}
+
+/// A user's effective Exchange capability before and after the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExchangeChange {
+    /// UPN.
+    pub upn: String,
+    /// Before.
+    pub before: ExchangeRank,
+    /// After.
+    pub after: ExchangeRank,
+}
+
+/// sha256 fingerprints of the inputs a plan was computed from, so a saved plan can be refused
+/// when the tenant or the config changed since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Fingerprint {
+    /// `sha256:<hex>` of the canonical desired state.
+    pub desired: String,
+    /// `sha256:<hex>` of the canonical live state (the parts the plan depends on).
+    pub live: String,
+}
+
+/// The result of planning: what to do, in which order, and what reviewers must know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Operations in a deterministic topological order; `depends_on` carries the DAG edges.
+    pub operations: Vec<Operation>,
+    /// Warnings and errors found while planning (errors make the plan unappliable).
+    pub diagnostics: Vec<Diagnostic>,
+    /// Licence summary per SKU in scope or touched.
+    pub seats: Vec<SeatSummary>,
+    /// Users whose effective Exchange capability changes.
+    pub exchange_changes: Vec<ExchangeChange>,
+    /// What the plan was computed from.
+    pub fingerprint: Fingerprint,
+}
+
+impl Plan {
+    /// Whether the plan has blocking errors (unaffordable seats, conflicts): `apply` refuses it.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.is_error())
+    }
+
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.operations.is_empty()
+    }
+}

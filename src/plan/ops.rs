@@ -1,0 +1,168 @@
+//! Operations: the unit of change the planner emits and the executor and backends carry out.
+//!
+//! Each operation names its target both by object id (what Graph needs) and by a human key
+//! (UPN or group name, what reviewers read), so plans are reviewable and executable alike.
+
+use crate::tenant::MailboxType;
+use serde::{Deserialize, Serialize};
+
+/// A stable operation id, unique within a plan, e.g. `assign_licenses:ann@contoso.com`.
+/// Ids are derived from kind and target (not from position) so plan diffs in PRs stay small
+/// and the apply journal can be matched against a re-plan.
+pub type OpId = String;
+
+/// A licence to add, with the service plans to disable in it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LicenseGrant {
+    /// SKU GUID.
+    pub sku_id: String,
+    /// `skuPartNumber`, for humans.
+    pub sku_part_number: String,
+    /// Disabled service plan GUIDs, sorted (sent as `disabledPlans`, never null).
+    #[serde(default)]
+    pub disabled_plans: Vec<String>,
+    /// Disabled service plan names matching `disabled_plans`, for humans.
+    #[serde(default)]
+    pub disabled_plan_names: Vec<String>,
+}
+
+/// A licence to remove.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LicenseRemoval {
+    /// SKU GUID.
+    pub sku_id: String,
+    /// `skuPartNumber`, for humans.
+    pub sku_part_number: String,
+}
+
+/// What an operation does. Serialised with a snake_case `kind` tag, the names used in the
+/// JSON plan format (`set_usage_location`, `assign_licenses`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OpKind {
+    /// `PATCH /users/{id}` with `usageLocation`.
+    SetUsageLocation {
+        /// User object id.
+        user_id: String,
+        /// UPN.
+        upn: String,
+        /// Current value.
+        from: Option<String>,
+        /// Desired value.
+        to: String,
+    },
+    /// `POST /users/{id}/assignLicense`: adds (with disabled plans) and removals in one call.
+    /// An existing assignment whose disabled plans change appears in `add` with the new set.
+    AssignLicenses {
+        /// User object id.
+        user_id: String,
+        /// UPN.
+        upn: String,
+        /// Licences to add or re-assign with new disabled plans.
+        add: Vec<LicenseGrant>,
+        /// Licences to remove.
+        remove: Vec<LicenseRemoval>,
+    },
+    /// `POST /groups/{id}/assignLicense`.
+    AssignGroupLicenses {
+        /// Group object id.
+        group_id: String,
+        /// Group display name.
+        group: String,
+        /// Licences to add or re-assign with new disabled plans.
+        add: Vec<LicenseGrant>,
+        /// Licences to remove.
+        remove: Vec<LicenseRemoval>,
+    },
+    /// `POST /groups/{id}/members/$ref`.
+    AddGroupMember {
+        /// Group object id.
+        group_id: String,
+        /// Group display name.
+        group: String,
+        /// User object id.
+        user_id: String,
+        /// UPN.
+        upn: String,
+    },
+    /// `DELETE /groups/{id}/members/{user-id}/$ref`.
+    RemoveGroupMember {
+        /// Group object id.
+        group_id: String,
+        /// Group display name.
+        group: String,
+        /// User object id.
+        user_id: String,
+        /// UPN.
+        upn: String,
+    },
+    /// Exchange `Set-Mailbox -Type`.
+    ConvertMailbox {
+        /// User object id.
+        user_id: String,
+        /// UPN.
+        upn: String,
+        /// Current type.
+        from: MailboxType,
+        /// Desired type.
+        to: MailboxType,
+    },
+}
+
+impl OpKind {
+    /// The snake_case kind name used in JSON plans and op ids.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OpKind::SetUsageLocation { .. } => "set_usage_location",
+            OpKind::AssignLicenses { .. } => "assign_licenses",
+            OpKind::AssignGroupLicenses { .. } => "assign_group_licenses",
+            OpKind::AddGroupMember { .. } => "add_group_member",
+            OpKind::RemoveGroupMember { .. } => "remove_group_member",
+            OpKind::ConvertMailbox { .. } => "convert_mailbox",
+        }
+    }
+
+    /// The human key of the principal the operation changes (UPN or group name).
+    pub fn target(&self) -> &str {
+        match self {
+            OpKind::SetUsageLocation { upn, .. }
+            | OpKind::AssignLicenses { upn, .. }
+            | OpKind::ConvertMailbox { upn, .. } => upn,
+            OpKind::AssignGroupLicenses { group, .. } => group,
+            OpKind::AddGroupMember { group, upn, .. }
+            | OpKind::RemoveGroupMember { group, upn, .. } => {
+                // Membership changes are keyed by user: reviewers read them per user.
+                let _ = group;
+                upn
+            }
+        }
+    }
+
+    /// The user object id the operation changes, if it changes a user.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            OpKind::SetUsageLocation { user_id, .. }
+            | OpKind::AssignLicenses { user_id, .. }
+            | OpKind::ConvertMailbox { user_id, .. }
+            | OpKind::AddGroupMember { user_id, .. }
+            | OpKind::RemoveGroupMember { user_id, .. } => Some(user_id),
+            OpKind::AssignGroupLicenses { .. } => None,
+        }
+    }
+}
+
+/// One node of the plan: an operation, its stable id, and the ids it must wait for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation {
+    /// Stable id, unique within the plan.
+    pub id: OpId,
+    /// What to do.
+    #[serde(flatten)]
+    pub kind: OpKind,
+    /// Ids of operations that must succeed first (DAG edges).
+    #[serde(default)]
+    pub depends_on: Vec<OpId>,
+    /// Why the planner ordered or shaped it this way, shown to reviewers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}

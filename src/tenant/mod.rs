@@ -1,0 +1,426 @@
+//! The live-state model: what the tenant looks like right now.
+//!
+//! Every backend (snapshot file, Microsoft Graph, the fake server) produces and consumes this
+//! one model, so the planner never knows where the state came from. The model mirrors Graph's
+//! own vocabulary (skuId GUIDs, `licenseAssignmentStates` with `assignedByGroup`) so that the
+//! Graph backend maps onto it without loss. It is pure data: no I/O lives here.
+
+mod mutate;
+
+pub use mutate::{RuleViolation, apply_operation, unlicensed_user_mailboxes};
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The whole tenant as m365ctl sees it. Collections are kept sorted (SKUs by part number,
+/// users by UPN, groups by display name) so serialisation and fingerprints are deterministic.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    /// Entra tenant id (GUID), when known; informational only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// Subscribed SKUs (`/subscribedSkus`).
+    #[serde(default)]
+    pub skus: Vec<Sku>,
+    /// Users (`/users`), each with licences and mailbox.
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// Groups that matter to licensing (licensed groups and groups named in the config).
+    #[serde(default)]
+    pub groups: Vec<Group>,
+}
+
+/// A subscribed SKU (`subscribedSku`): what the tenant bought and how much is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sku {
+    /// `skuId` GUID, the identity used by `assignLicense`.
+    pub sku_id: String,
+    /// `skuPartNumber`, e.g. `ENTERPRISEPACK`; what humans and the TOML use.
+    pub sku_part_number: String,
+    /// `prepaidUnits.enabled`.
+    pub enabled: u32,
+    /// `prepaidUnits.warning`: expired units in grace period. Microsoft subtracts them from free seats.
+    #[serde(default)]
+    pub warning: u32,
+    /// `consumedUnits`.
+    pub consumed: u32,
+    /// `appliesTo`: only `User` SKUs are assignable to users.
+    #[serde(default = "default_applies_to")]
+    pub applies_to: String,
+    /// `capabilityStatus`: anything but `Enabled` is a warning in the plan.
+    #[serde(default = "default_capability_status")]
+    pub capability_status: String,
+    /// `servicePlans`: the plans inside the SKU (names drive Exchange rank and disabled plans).
+    #[serde(default)]
+    pub service_plans: Vec<ServicePlan>,
+}
+
+fn default_applies_to() -> String {
+    "User".to_string()
+}
+
+fn default_capability_status() -> String {
+    "Enabled".to_string()
+}
+
+impl Sku {
+    /// Seats that can still be assigned, by Microsoft's own arithmetic (enabled − warning − consumed),
+    /// as a signed number because a tenant can already be over-assigned.
+    pub fn available(&self) -> i64 {
+        i64::from(self.enabled) - i64::from(self.warning) - i64::from(self.consumed)
+    }
+
+    /// Looks a service plan up by its name (`servicePlanName`), case-insensitively.
+    pub fn plan_by_name(&self, name: &str) -> Option<&ServicePlan> {
+        self.service_plans
+            .iter()
+            .find(|p| p.service_plan_name.eq_ignore_ascii_case(name))
+    }
+
+    /// Looks a service plan up by its id.
+    pub fn plan_by_id(&self, id: &str) -> Option<&ServicePlan> {
+        self.service_plans
+            .iter()
+            .find(|p| p.service_plan_id.eq_ignore_ascii_case(id))
+    }
+}
+
+/// One service plan inside a SKU (`servicePlanInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePlan {
+    /// `servicePlanId` GUID; `disabledPlans` lists these.
+    pub service_plan_id: String,
+    /// `servicePlanName`, e.g. `EXCHANGE_S_ENTERPRISE`.
+    pub service_plan_name: String,
+}
+
+/// A user account with everything the planner needs to decide about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// Object id GUID.
+    pub id: String,
+    /// `userPrincipalName`; the key users are declared by in the TOML (compared case-insensitively).
+    pub user_principal_name: String,
+    /// `displayName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `accountEnabled`.
+    #[serde(default = "default_true")]
+    pub account_enabled: bool,
+    /// `usageLocation` (ISO 3166-1 alpha-2); licences cannot be assigned without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_location: Option<String>,
+    /// `onPremisesSyncEnabled`: synced users cannot have their mailbox converted in the cloud.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub on_premises_sync_enabled: bool,
+    /// Directory attributes that `[[rules]]` match on: `department`, `jobTitle`, `companyName`,
+    /// `country`, `extensionAttribute1`..`15` (Graph's names, camelCase).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    /// Licence assignments, one per path (direct, and each group), as `licenseAssignmentStates`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licenses: Vec<LicenseAssignment>,
+    /// The Exchange Online mailbox, when the user has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<Mailbox>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl User {
+    /// Direct (not group-inherited) assignment of a SKU, if any.
+    pub fn direct_license(&self, sku_id: &str) -> Option<&LicenseAssignment> {
+        self.licenses
+            .iter()
+            .find(|l| l.assigned_by_group.is_none() && l.sku_id == sku_id)
+    }
+
+    /// Whether the user holds the SKU by any path (direct or group).
+    pub fn holds(&self, sku_id: &str) -> bool {
+        self.licenses.iter().any(|l| l.sku_id == sku_id)
+    }
+
+    /// Distinct SKU ids the user holds by any path, sorted.
+    pub fn held_sku_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.licenses.iter().map(|l| l.sku_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// The value of a rule-matchable attribute (Graph name, case-insensitive key).
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One licence assignment path (`licenseAssignmentState`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseAssignment {
+    /// SKU GUID.
+    pub sku_id: String,
+    /// Disabled service plan GUIDs, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disabled_plans: Vec<String>,
+    /// `assignedByGroup`: `None` = direct; otherwise the group id the licence is inherited from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_by_group: Option<String>,
+    /// `state`: `Active`, `ActiveWithError`, `Disabled` or `Error`.
+    #[serde(default = "default_state")]
+    pub state: String,
+    /// `error`: `None`, `CountViolation`, `MutuallyExclusiveViolation`, ... when the state is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl LicenseAssignment {
+    /// Whether the assignment grants service and holds a seat (`Active` or `ActiveWithError`);
+    /// `Error`/`Disabled` assignments (e.g. a group licence beyond the seat count) do neither.
+    pub fn is_effective(&self) -> bool {
+        matches!(self.state.as_str(), "Active" | "ActiveWithError")
+    }
+}
+
+fn default_state() -> String {
+    "Active".to_string()
+}
+
+/// A group that carries licences (group-based licensing) or is managed by the config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// Object id GUID.
+    pub id: String,
+    /// `displayName`; the key groups are declared by in the TOML.
+    pub display_name: String,
+    /// `assignedLicenses` of the group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licenses: Vec<GroupLicense>,
+    /// Member user ids (direct members; nested groups are not supported by group licensing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+}
+
+/// A licence assigned to a group (`assignedLicense`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupLicense {
+    /// SKU GUID.
+    pub sku_id: String,
+    /// Disabled service plan GUIDs, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disabled_plans: Vec<String>,
+}
+
+/// Exchange recipient type details of a mailbox (`RecipientTypeDetails`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailboxType {
+    /// `UserMailbox`: needs an Exchange licence.
+    User,
+    /// `SharedMailbox`: free up to 50 GB without archive or hold.
+    Shared,
+    /// `RoomMailbox`: never gets a user licence by rule.
+    Room,
+    /// `EquipmentMailbox`: never gets a user licence by rule.
+    Equipment,
+}
+
+impl MailboxType {
+    /// The Exchange `RecipientTypeDetails` / `Set-Mailbox -Type` spelling.
+    pub fn exchange_name(self) -> &'static str {
+        match self {
+            MailboxType::User => "Regular",
+            MailboxType::Shared => "Shared",
+            MailboxType::Room => "Room",
+            MailboxType::Equipment => "Equipment",
+        }
+    }
+
+    /// Lower-case name as written in the TOML and plans.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailboxType::User => "user",
+            MailboxType::Shared => "shared",
+            MailboxType::Room => "room",
+            MailboxType::Equipment => "equipment",
+        }
+    }
+}
+
+impl std::fmt::Display for MailboxType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An Exchange Online mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mailbox {
+    /// Recipient type.
+    #[serde(rename = "type")]
+    pub kind: MailboxType,
+    /// Total item size in bytes (`Get-MailboxStatistics` TotalItemSize).
+    #[serde(default)]
+    pub size_bytes: u64,
+    /// `ArchiveStatus` is Active.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub archive_enabled: bool,
+    /// `LitigationHoldEnabled`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub litigation_hold: bool,
+}
+
+/// Shared mailboxes larger than this need a licence (Microsoft: 50 GB).
+pub const SHARED_MAILBOX_FREE_LIMIT_BYTES: u64 = 50 * 1024 * 1024 * 1024;
+
+impl Mailbox {
+    /// Why this mailbox would need an Exchange licence if it were shared, if it would.
+    /// Microsoft: over 50 GB, an archive, or litigation hold.
+    pub fn shared_licence_reason(&self) -> Option<String> {
+        let mut reasons = Vec::new();
+        if self.size_bytes > SHARED_MAILBOX_FREE_LIMIT_BYTES {
+            reasons.push(format!(
+                "mailbox is {} (shared mailboxes over 50 GB need a licence)",
+                human_size(self.size_bytes)
+            ));
+        }
+        if self.archive_enabled {
+            reasons.push("archive is enabled".to_string());
+        }
+        if self.litigation_hold {
+            reasons.push("litigation hold is on".to_string());
+        }
+        (!reasons.is_empty()).then(|| reasons.join(", "))
+    }
+}
+
+/// Formats a byte count the way admins read mailbox sizes (`61.2 GB`).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+impl Tenant {
+    /// Sorts every collection into canonical order so equal tenants serialise identically.
+    pub fn normalize(&mut self) {
+        self.skus
+            .sort_by(|a, b| a.sku_part_number.cmp(&b.sku_part_number));
+        for sku in &mut self.skus {
+            sku.service_plans
+                .sort_by(|a, b| a.service_plan_name.cmp(&b.service_plan_name));
+        }
+        self.users.sort_by(|a, b| {
+            a.user_principal_name
+                .to_ascii_lowercase()
+                .cmp(&b.user_principal_name.to_ascii_lowercase())
+        });
+        for user in &mut self.users {
+            for l in &mut user.licenses {
+                l.disabled_plans.sort();
+            }
+            user.licenses.sort_by(|a, b| {
+                (&a.sku_id, &a.assigned_by_group).cmp(&(&b.sku_id, &b.assigned_by_group))
+            });
+        }
+        self.groups
+            .sort_by(|a, b| a.display_name.cmp(&b.display_name));
+        for group in &mut self.groups {
+            group.members.sort();
+            group.members.dedup();
+            for l in &mut group.licenses {
+                l.disabled_plans.sort();
+            }
+            group.licenses.sort_by(|a, b| a.sku_id.cmp(&b.sku_id));
+        }
+    }
+
+    /// SKU by GUID.
+    pub fn sku(&self, sku_id: &str) -> Option<&Sku> {
+        self.skus
+            .iter()
+            .find(|s| s.sku_id.eq_ignore_ascii_case(sku_id))
+    }
+
+    /// SKU by part number (case-insensitive).
+    pub fn sku_by_part_number(&self, part: &str) -> Option<&Sku> {
+        self.skus
+            .iter()
+            .find(|s| s.sku_part_number.eq_ignore_ascii_case(part))
+    }
+
+    /// User by object id.
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    /// User by UPN (case-insensitive).
+    pub fn user_by_upn(&self, upn: &str) -> Option<&User> {
+        self.users
+            .iter()
+            .find(|u| u.user_principal_name.eq_ignore_ascii_case(upn))
+    }
+
+    /// Group by object id.
+    pub fn group(&self, id: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.id == id)
+    }
+
+    /// Group by display name (case-insensitive).
+    pub fn group_by_name(&self, name: &str) -> Option<&Group> {
+        self.groups
+            .iter()
+            .find(|g| g.display_name.eq_ignore_ascii_case(name))
+    }
+
+    /// Recomputes every SKU's `consumed` from the users' effective assignments: a user holding
+    /// a SKU by several paths consumes one seat, as in Microsoft 365.
+    pub fn recount_consumed(&mut self) {
+        let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
+        for user in &self.users {
+            let mut held: Vec<&str> = user
+                .licenses
+                .iter()
+                .filter(|l| l.is_effective())
+                .map(|l| l.sku_id.as_str())
+                .collect();
+            held.sort_unstable();
+            held.dedup();
+            for sku in held {
+                *counts.entry(sku).or_default() += 1;
+            }
+        }
+        let counts: BTreeMap<String, u32> = counts
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        for sku in &mut self.skus {
+            sku.consumed = counts.get(&sku.sku_id).copied().unwrap_or(0);
+        }
+    }
+}

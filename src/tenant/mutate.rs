@@ -1,0 +1,456 @@
+//! Applying one operation to the live model, with Microsoft Graph's own rules.
+//!
+//! This is the single definition of "what a write does" shared by the snapshot backend, the
+//! fake Graph server and the property tests, so all three agree with each other and with Graph:
+//! no licence without usageLocation, no seat overspend, no direct removal of an inherited
+//! licence, disabled plans must belong to the SKU. A rejected operation leaves the model
+//! untouched (the change is computed on a copy of the user or group and then committed).
+
+use super::{GroupLicense, LicenseAssignment, MailboxType, Tenant};
+use crate::catalog;
+use crate::plan::ops::{LicenseGrant, LicenseRemoval, OpKind};
+
+/// Why Graph (or Exchange) would reject an operation. The variants mirror Graph's error
+/// families so the Graph backend and the fake server can map to and from them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleViolation {
+    /// The user or group does not exist (`Request_ResourceNotFound`).
+    #[error("{0} was not found")]
+    NotFound(String),
+    /// License assignment without usage location (Graph: "License assignment cannot be done for
+    /// user with invalid usage location.").
+    #[error("License assignment cannot be done for user {0} with invalid usage location.")]
+    InvalidUsageLocation(String),
+    /// Usage location value is not an ISO 3166-1 alpha-2 code.
+    #[error("Invalid value specified for property 'usageLocation' of resource 'User': {0:?}")]
+    BadUsageLocationValue(String),
+    /// Seat limit (Graph: CountViolation / "does not have any available licenses").
+    #[error(
+        "Subscription {sku} does not have any available licenses (enabled {enabled}, needed {needed})"
+    )]
+    NoSeats {
+        /// skuPartNumber.
+        sku: String,
+        /// enabled units.
+        enabled: u32,
+        /// seats the change would need in total.
+        needed: u32,
+    },
+    /// Removal of a licence inherited from a group (Graph: "User license is inherited from a
+    /// group membership and it cannot be removed directly from the user.").
+    #[error(
+        "User license {sku} of {user} is inherited from a group membership and it cannot be removed directly from the user."
+    )]
+    InheritedLicense {
+        /// UPN.
+        user: String,
+        /// skuPartNumber.
+        sku: String,
+    },
+    /// Removal of a licence the principal does not hold.
+    #[error("{principal} does not have a corresponding license {sku}.")]
+    LicenseNotHeld {
+        /// UPN or group name.
+        principal: String,
+        /// sku id or part number.
+        sku: String,
+    },
+    /// Unknown SKU (Graph: "License {id} does not correspond to a valid company License.").
+    #[error("License {0} does not correspond to a valid company License.")]
+    UnknownSku(String),
+    /// Disabled plan that is not part of the SKU.
+    #[error("Service plan {plan} is not part of {sku}")]
+    UnknownPlan {
+        /// plan id.
+        plan: String,
+        /// skuPartNumber.
+        sku: String,
+    },
+    /// Mailbox problems (Exchange): none to convert, synced user, shared->user without licence.
+    #[error("{0}")]
+    Mailbox(String),
+    /// The member is already (or not) in the group (Graph: "One or more added object references
+    /// already exist").
+    #[error("{0}")]
+    Membership(String),
+}
+
+/// Applies `op` to `tenant` if Graph would accept it; otherwise returns why not and leaves the
+/// tenant unchanged. Seat counts (`consumed`) are kept up to date.
+pub fn apply_operation(tenant: &mut Tenant, op: &OpKind) -> Result<(), RuleViolation> {
+    match op {
+        OpKind::SetUsageLocation { user_id, to, .. } => {
+            if !is_alpha2(to) {
+                return Err(RuleViolation::BadUsageLocationValue(to.clone()));
+            }
+            let user = user_mut(tenant, user_id)?;
+            user.usage_location = Some(to.clone());
+            Ok(())
+        }
+        OpKind::AssignLicenses {
+            user_id,
+            add,
+            remove,
+            ..
+        } => assign_user_licenses(tenant, user_id, add, remove),
+        OpKind::AssignGroupLicenses {
+            group_id,
+            add,
+            remove,
+            ..
+        } => assign_group_licenses(tenant, group_id, add, remove),
+        OpKind::AddGroupMember {
+            group_id, user_id, ..
+        } => add_member(tenant, group_id, user_id),
+        OpKind::RemoveGroupMember {
+            group_id, user_id, ..
+        } => remove_member(tenant, group_id, user_id),
+        OpKind::ConvertMailbox { user_id, to, .. } => convert_mailbox(tenant, user_id, *to),
+    }
+}
+
+fn is_alpha2(code: &str) -> bool {
+    code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+fn user_index(tenant: &Tenant, user_id: &str) -> Result<usize, RuleViolation> {
+    tenant
+        .users
+        .iter()
+        .position(|u| u.id == user_id)
+        .ok_or_else(|| RuleViolation::NotFound(format!("user {user_id}")))
+}
+
+fn user_mut<'a>(
+    tenant: &'a mut Tenant,
+    user_id: &str,
+) -> Result<&'a mut super::User, RuleViolation> {
+    let i = user_index(tenant, user_id)?;
+    Ok(&mut tenant.users[i])
+}
+
+fn group_index(tenant: &Tenant, group_id: &str) -> Result<usize, RuleViolation> {
+    tenant
+        .groups
+        .iter()
+        .position(|g| g.id == group_id)
+        .ok_or_else(|| RuleViolation::NotFound(format!("group {group_id}")))
+}
+
+fn check_grants(tenant: &Tenant, add: &[LicenseGrant]) -> Result<(), RuleViolation> {
+    for grant in add {
+        let sku = tenant
+            .sku(&grant.sku_id)
+            .ok_or_else(|| RuleViolation::UnknownSku(grant.sku_id.clone()))?;
+        for plan in &grant.disabled_plans {
+            if sku.plan_by_id(plan).is_none() {
+                return Err(RuleViolation::UnknownPlan {
+                    plan: plan.clone(),
+                    sku: sku.sku_part_number.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sorted(plans: &[String]) -> Vec<String> {
+    let mut v = plans.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Fails with `NoSeats` if any SKU is now consumed beyond what it can give, *and* the change
+/// made it worse than before (a tenant already over-assigned may still free seats).
+fn check_seats(before: &Tenant, after: &Tenant) -> Result<(), RuleViolation> {
+    for sku in &after.skus {
+        let old = before
+            .sku(&sku.sku_id)
+            .map(|s| s.consumed)
+            .unwrap_or_default();
+        let capacity = sku.enabled.saturating_sub(sku.warning);
+        if sku.consumed > capacity && sku.consumed > old {
+            return Err(RuleViolation::NoSeats {
+                sku: sku.sku_part_number.clone(),
+                enabled: sku.enabled,
+                needed: sku.consumed,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn assign_user_licenses(
+    tenant: &mut Tenant,
+    user_id: &str,
+    add: &[LicenseGrant],
+    remove: &[LicenseRemoval],
+) -> Result<(), RuleViolation> {
+    let i = user_index(tenant, user_id)?;
+    check_grants(tenant, add)?;
+    let mut next = tenant.clone();
+    let user = &mut next.users[i];
+    if !add.is_empty() && user.usage_location.is_none() {
+        return Err(RuleViolation::InvalidUsageLocation(
+            user.user_principal_name.clone(),
+        ));
+    }
+    for removal in remove {
+        let direct = user
+            .licenses
+            .iter()
+            .position(|l| l.assigned_by_group.is_none() && l.sku_id == removal.sku_id);
+        match direct {
+            Some(pos) => {
+                user.licenses.remove(pos);
+            }
+            None if user.holds(&removal.sku_id) => {
+                return Err(RuleViolation::InheritedLicense {
+                    user: user.user_principal_name.clone(),
+                    sku: removal.sku_part_number.clone(),
+                });
+            }
+            None => {
+                return Err(RuleViolation::LicenseNotHeld {
+                    principal: user.user_principal_name.clone(),
+                    sku: removal.sku_part_number.clone(),
+                });
+            }
+        }
+    }
+    for grant in add {
+        let assignment = LicenseAssignment {
+            sku_id: grant.sku_id.clone(),
+            disabled_plans: sorted(&grant.disabled_plans),
+            assigned_by_group: None,
+            state: "Active".to_string(),
+            error: None,
+        };
+        match user
+            .licenses
+            .iter_mut()
+            .find(|l| l.assigned_by_group.is_none() && l.sku_id == grant.sku_id)
+        {
+            Some(existing) => *existing = assignment,
+            None => user.licenses.push(assignment),
+        }
+    }
+    next.recount_consumed();
+    next.normalize();
+    check_seats(tenant, &next)?;
+    *tenant = next;
+    Ok(())
+}
+
+/// Re-derives the inherited assignments of one user from the groups they belong to, the way
+/// group-based licensing does: members without usage location or beyond the seat count get an
+/// assignment in `Error` state (which consumes no seat) instead of the licence.
+fn reconcile_inherited(tenant: &mut Tenant, user_index: usize) {
+    let user_id = tenant.users[user_index].id.clone();
+    let mut wanted: Vec<(String, GroupLicense)> = Vec::new();
+    for group in &tenant.groups {
+        if group.members.iter().any(|m| m == &user_id) {
+            for lic in &group.licenses {
+                wanted.push((group.id.clone(), lic.clone()));
+            }
+        }
+    }
+    let has_location = tenant.users[user_index].usage_location.is_some();
+    let user = &mut tenant.users[user_index];
+    user.licenses.retain(|l| match &l.assigned_by_group {
+        None => true,
+        Some(g) => wanted
+            .iter()
+            .any(|(wg, wl)| wg == g && wl.sku_id == l.sku_id),
+    });
+    for (group_id, lic) in wanted {
+        let existing = user.licenses.iter_mut().find(|l| {
+            l.assigned_by_group.as_deref() == Some(group_id.as_str()) && l.sku_id == lic.sku_id
+        });
+        match existing {
+            Some(l) => l.disabled_plans = sorted(&lic.disabled_plans),
+            None => user.licenses.push(LicenseAssignment {
+                sku_id: lic.sku_id.clone(),
+                disabled_plans: sorted(&lic.disabled_plans),
+                assigned_by_group: Some(group_id),
+                state: if has_location { "Active" } else { "Error" }.to_string(),
+                error: (!has_location).then(|| "ProhibitedInUsageLocationViolation".to_string()),
+            }),
+        }
+    }
+    // Error-state assignments hold no seat: only effective ones count.
+}
+
+/// Recount seats counting only effective assignments, then turn new inherited assignments
+/// beyond capacity into `CountViolation` errors (group licensing never overspends).
+fn settle_group_seats(tenant: &mut Tenant, before: &Tenant) {
+    for user in &mut tenant.users {
+        for l in &mut user.licenses {
+            if l.assigned_by_group.is_some()
+                && l.state == "Error"
+                && l.error.as_deref() == Some("CountViolation")
+            {
+                l.state = "Active".to_string();
+                l.error = None;
+            }
+        }
+    }
+    loop {
+        tenant.recount_consumed();
+        let over = tenant.skus.iter().find(|s| {
+            let old = before.sku(&s.sku_id).map(|b| b.consumed).unwrap_or(0);
+            s.consumed > s.enabled.saturating_sub(s.warning) && s.consumed > old
+        });
+        let Some(sku_id) = over.map(|s| s.sku_id.clone()) else {
+            break;
+        };
+        // Demote the last (by UPN order) user whose seat for this SKU comes only from a group
+        // and who did not hold it before.
+        let victim = tenant.users.iter_mut().rev().find(|u| {
+            let effective_now = u
+                .licenses
+                .iter()
+                .any(|l| l.sku_id == sku_id && l.is_effective());
+            let direct = u.direct_license(&sku_id).is_some();
+            let held_before = before.user(&u.id).is_some_and(|b| {
+                b.licenses
+                    .iter()
+                    .any(|l| l.sku_id == sku_id && l.is_effective())
+            });
+            effective_now && !direct && !held_before
+        });
+        match victim {
+            Some(user) => {
+                for l in &mut user.licenses {
+                    if l.sku_id == sku_id && l.assigned_by_group.is_some() {
+                        l.state = "Error".to_string();
+                        l.error = Some("CountViolation".to_string());
+                    }
+                }
+            }
+            None => break,
+        }
+    }
+}
+
+fn assign_group_licenses(
+    tenant: &mut Tenant,
+    group_id: &str,
+    add: &[LicenseGrant],
+    remove: &[LicenseRemoval],
+) -> Result<(), RuleViolation> {
+    let gi = group_index(tenant, group_id)?;
+    check_grants(tenant, add)?;
+    let mut next = tenant.clone();
+    let group = &mut next.groups[gi];
+    for removal in remove {
+        let before = group.licenses.len();
+        group.licenses.retain(|l| l.sku_id != removal.sku_id);
+        if group.licenses.len() == before {
+            return Err(RuleViolation::LicenseNotHeld {
+                principal: group.display_name.clone(),
+                sku: removal.sku_part_number.clone(),
+            });
+        }
+    }
+    for grant in add {
+        let lic = GroupLicense {
+            sku_id: grant.sku_id.clone(),
+            disabled_plans: sorted(&grant.disabled_plans),
+        };
+        match group.licenses.iter_mut().find(|l| l.sku_id == grant.sku_id) {
+            Some(existing) => *existing = lic,
+            None => group.licenses.push(lic),
+        }
+    }
+    let members = group.members.clone();
+    for member in members {
+        if let Ok(ui) = user_index(&next, &member) {
+            reconcile_inherited(&mut next, ui);
+        }
+    }
+    settle_group_seats(&mut next, tenant);
+    next.normalize();
+    *tenant = next;
+    Ok(())
+}
+
+fn add_member(tenant: &mut Tenant, group_id: &str, user_id: &str) -> Result<(), RuleViolation> {
+    let gi = group_index(tenant, group_id)?;
+    let ui = user_index(tenant, user_id)?;
+    if tenant.groups[gi].members.iter().any(|m| m == user_id) {
+        return Err(RuleViolation::Membership(
+            "One or more added object references already exist for the following modified properties: 'members'.".to_string(),
+        ));
+    }
+    let mut next = tenant.clone();
+    next.groups[gi].members.push(user_id.to_string());
+    reconcile_inherited(&mut next, ui);
+    settle_group_seats(&mut next, tenant);
+    next.normalize();
+    *tenant = next;
+    Ok(())
+}
+
+fn remove_member(tenant: &mut Tenant, group_id: &str, user_id: &str) -> Result<(), RuleViolation> {
+    let gi = group_index(tenant, group_id)?;
+    let ui = user_index(tenant, user_id)?;
+    if !tenant.groups[gi].members.iter().any(|m| m == user_id) {
+        return Err(RuleViolation::NotFound(format!(
+            "member {user_id} of group {}",
+            tenant.groups[gi].display_name
+        )));
+    }
+    let mut next = tenant.clone();
+    next.groups[gi].members.retain(|m| m != user_id);
+    reconcile_inherited(&mut next, ui);
+    settle_group_seats(&mut next, tenant);
+    next.normalize();
+    *tenant = next;
+    Ok(())
+}
+
+fn convert_mailbox(
+    tenant: &mut Tenant,
+    user_id: &str,
+    to: MailboxType,
+) -> Result<(), RuleViolation> {
+    let ui = user_index(tenant, user_id)?;
+    let rank = catalog::user_exchange_rank(tenant, &tenant.users[ui]);
+    let user = &mut tenant.users[ui];
+    let upn = user.user_principal_name.clone();
+    if user.on_premises_sync_enabled {
+        return Err(RuleViolation::Mailbox(format!(
+            "{upn} is synchronised from on-premises; convert the mailbox in on-premises Exchange"
+        )));
+    }
+    let Some(mailbox) = user.mailbox.as_mut() else {
+        return Err(RuleViolation::Mailbox(format!(
+            "The operation couldn't be performed because object '{upn}' couldn't be found on the mailbox server."
+        )));
+    };
+    if to == MailboxType::User && !rank.has_mailbox() {
+        return Err(RuleViolation::Mailbox(format!(
+            "{upn} has no Exchange Online licence; a user mailbox needs one before conversion"
+        )));
+    }
+    mailbox.kind = to;
+    Ok(())
+}
+
+/// Users whose *user* mailbox has no effective Exchange licence: the invariant m365ctl must
+/// never break (the mailbox would be disabled and, after 30 days, deleted).
+pub fn unlicensed_user_mailboxes(tenant: &Tenant) -> Vec<String> {
+    tenant
+        .users
+        .iter()
+        .filter(|u| {
+            u.mailbox
+                .as_ref()
+                .is_some_and(|m| m.kind == MailboxType::User)
+                && !catalog::user_exchange_rank(tenant, u).has_mailbox()
+        })
+        .map(|u| u.user_principal_name.clone())
+        .collect()
+}
