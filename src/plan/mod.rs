@@ -76,3 +76,9 @@ impl Plan {
         self.operations.is_empty()
     }
 }
+
+/// Plans the changes that take `live` to `desired`. Pure and deterministic.
+pub fn plan(desired: &crate::desired::DesiredState, live: &crate::tenant::Tenant) -> Plan {
+    let _ = (desired, live);
+    todo!("plan::plan")
+}
