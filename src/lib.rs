@@ -9,4 +9,5 @@ pub mod catalog;
 pub mod desired;
 pub mod diag;
 pub mod plan;
+pub mod planfile;
 pub mod tenant;

@@ -7,7 +7,7 @@
 
 pub mod ops;
 
-pub use ops::{LicenseGrant, LicenseRemoval, OpId, OpKind, Operation};
+pub use ops::{Action, LicenseGrant, LicenseRemoval, OpId, OpKind, Operation};
 
 use crate::catalog::ExchangeRank;
 use crate::diag::Diagnostic;
@@ -50,6 +50,17 @@ pub struct Fingerprint {
     pub live: String,
 }
 
+/// Operation counts by action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// Operations that grant or create.
+    pub add: usize,
+    /// Operations that modify.
+    pub change: usize,
+    /// Operations that take away.
+    pub remove: usize,
+}
+
 /// The result of planning: what to do, in which order, and what reviewers must know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
@@ -69,6 +80,19 @@ impl Plan {
     /// Whether the plan has blocking errors (unaffordable seats, conflicts): `apply` refuses it.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(|d| d.is_error())
+    }
+
+    /// Counts of operations by action, for "Plan: N to add, M to change, K to remove."
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary::default();
+        for op in &self.operations {
+            match op.kind.action() {
+                Action::Add => summary.add += 1,
+                Action::Change => summary.change += 1,
+                Action::Remove => summary.remove += 1,
+            }
+        }
+        summary
     }
 
     /// Whether there is nothing to do.

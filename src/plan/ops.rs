@@ -109,7 +109,51 @@ pub enum OpKind {
     },
 }
 
+/// Terraform-style classification of an operation for the "N to add, M to change, K to
+/// remove" summary line and the `+ ~ -` symbols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Something is granted or created (`+`).
+    Add,
+    /// Something existing is modified (`~`).
+    Change,
+    /// Something is taken away (`-`).
+    Remove,
+}
+
+impl Action {
+    /// The plan symbol: `+`, `~` or `-`.
+    pub fn symbol(self) -> char {
+        match self {
+            Action::Add => '+',
+            Action::Change => '~',
+            Action::Remove => '-',
+        }
+    }
+}
+
 impl OpKind {
+    /// Whether the operation grants, modifies or takes away.
+    pub fn action(&self) -> Action {
+        let licences = |add: &[LicenseGrant], remove: &[LicenseRemoval]| match (
+            add.is_empty(),
+            remove.is_empty(),
+        ) {
+            (false, true) => Action::Add,
+            (true, false) => Action::Remove,
+            _ => Action::Change,
+        };
+        match self {
+            OpKind::SetUsageLocation { from: None, .. } => Action::Add,
+            OpKind::SetUsageLocation { .. } | OpKind::ConvertMailbox { .. } => Action::Change,
+            OpKind::AssignLicenses { add, remove, .. }
+            | OpKind::AssignGroupLicenses { add, remove, .. } => licences(add, remove),
+            OpKind::AddGroupMember { .. } => Action::Add,
+            OpKind::RemoveGroupMember { .. } => Action::Remove,
+        }
+    }
+
     /// The snake_case kind name used in JSON plans and op ids.
     pub fn name(&self) -> &'static str {
         match self {

@@ -1,0 +1,298 @@
+//! The JSON plan format (`plan --format json` and `plan --out plan.json`).
+//!
+//! One document serves machines reading plans in CI and `apply plan.json`, so what was
+//! reviewed is exactly what gets applied. The shape is versioned (`format_version`) and
+//! stable: `{"format_version":1,"fingerprint":"sha256:…","operations":[{"id","kind","target",
+//! "details",…,"depends_on":[ids]}],"summary":{…}}`.
+
+use crate::diag::Diagnostic;
+use crate::plan::{ExchangeChange, Fingerprint, OpKind, Operation, Plan, SeatSummary, Summary};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Current format version; readers refuse other versions.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A plan as a self-contained, re-readable document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanFile {
+    /// Always `FORMAT_VERSION`.
+    pub format_version: u32,
+    /// `sha256:` over the desired and live fingerprints and the operations: the checksum a
+    /// reviewer approved (octoDNS `--checksum` style).
+    pub fingerprint: String,
+    /// Fingerprints of the inputs, for the stale-plan check.
+    pub inputs: Fingerprint,
+    /// Operations in execution order.
+    pub operations: Vec<PlanOperation>,
+    /// Counts by action.
+    pub summary: Summary,
+    /// Licence summary per SKU.
+    #[serde(default)]
+    pub seats: Vec<SeatSummaryDoc>,
+    /// Effective Exchange capability changes.
+    #[serde(default)]
+    pub exchange_changes: Vec<ExchangeChangeDoc>,
+    /// Warnings and errors.
+    #[serde(default)]
+    pub diagnostics: Vec<DiagnosticDoc>,
+}
+
+/// One operation in the document: generic envelope plus kind-specific `details`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanOperation {
+    /// Stable op id.
+    pub id: String,
+    /// snake_case kind.
+    pub kind: String,
+    /// UPN or group name.
+    pub target: String,
+    /// `add`, `change` or `remove`.
+    pub action: crate::plan::Action,
+    /// The kind's fields (user_id, add, remove, from, to, ...).
+    pub details: serde_json::Value,
+    /// Ids this operation waits for.
+    pub depends_on: Vec<String>,
+    /// Why it is ordered or shaped this way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
+/// `SeatSummary` as written in the document (plus the derived free count).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeatSummaryDoc {
+    /// skuPartNumber.
+    pub sku: String,
+    /// Seats the tenant can give.
+    pub enabled: u32,
+    /// Consumed now.
+    pub consumed_now: u32,
+    /// Consumed after apply.
+    pub consumed_after: u32,
+    /// Highest consumption at any step.
+    pub peak: u32,
+    /// Free after apply (may be negative when the tenant is already over-assigned).
+    pub free_after: i64,
+}
+
+/// `ExchangeChange` as written in the document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExchangeChangeDoc {
+    /// UPN.
+    pub user: String,
+    /// Capability before.
+    pub before: String,
+    /// Capability after.
+    pub after: String,
+}
+
+/// `Diagnostic` as written in the document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosticDoc {
+    /// `error` or `warning`.
+    pub severity: String,
+    /// Message.
+    pub message: String,
+    /// `file:line:col`, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Hint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// Why a plan document could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    /// Not JSON or not the expected shape.
+    #[error("not a m365ctl plan file: {0}")]
+    Invalid(String),
+    /// Written by another format version.
+    #[error("plan file format_version {0} is not supported (expected {FORMAT_VERSION})")]
+    Version(u32),
+    /// Content edited after planning: the checksum no longer matches.
+    #[error("plan file checksum mismatch: it was modified after `m365ctl plan` wrote it")]
+    Tampered,
+}
+
+impl PlanFile {
+    /// Builds the document for a plan.
+    pub fn from_plan(plan: &Plan) -> PlanFile {
+        let operations: Vec<PlanOperation> = plan.operations.iter().map(operation_doc).collect();
+        PlanFile {
+            format_version: FORMAT_VERSION,
+            fingerprint: checksum(&plan.fingerprint, &operations),
+            inputs: plan.fingerprint.clone(),
+            summary: plan.summary(),
+            seats: plan.seats.iter().map(seat_doc).collect(),
+            exchange_changes: plan.exchange_changes.iter().map(exchange_doc).collect(),
+            diagnostics: plan.diagnostics.iter().map(diagnostic_doc).collect(),
+            operations,
+        }
+    }
+
+    /// Pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("plan file serialises");
+        text.push('\n');
+        text
+    }
+
+    /// Parses and verifies a document (version and checksum).
+    pub fn parse(text: &str) -> Result<PlanFile, PlanFileError> {
+        let doc: PlanFile =
+            serde_json::from_str(text).map_err(|e| PlanFileError::Invalid(e.to_string()))?;
+        if doc.format_version != FORMAT_VERSION {
+            return Err(PlanFileError::Version(doc.format_version));
+        }
+        if checksum(&doc.inputs, &doc.operations) != doc.fingerprint {
+            return Err(PlanFileError::Tampered);
+        }
+        Ok(doc)
+    }
+
+    /// The operations back as executable `Operation`s.
+    pub fn to_operations(&self) -> Result<Vec<Operation>, PlanFileError> {
+        self.operations
+            .iter()
+            .map(|op| {
+                let mut details = op.details.clone();
+                let map = details.as_object_mut().ok_or_else(|| {
+                    PlanFileError::Invalid(format!("{}: details is not an object", op.id))
+                })?;
+                map.insert(
+                    "kind".to_string(),
+                    serde_json::Value::String(op.kind.clone()),
+                );
+                let kind: OpKind = serde_json::from_value(details)
+                    .map_err(|e| PlanFileError::Invalid(format!("{}: {e}", op.id)))?;
+                Ok(Operation {
+                    id: op.id.clone(),
+                    kind,
+                    depends_on: op.depends_on.clone(),
+                    reasons: op.reasons.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+fn operation_doc(op: &Operation) -> PlanOperation {
+    let mut details = serde_json::to_value(&op.kind).expect("op serialises");
+    if let Some(map) = details.as_object_mut() {
+        map.remove("kind");
+    }
+    PlanOperation {
+        id: op.id.clone(),
+        kind: op.kind.name().to_string(),
+        target: op.kind.target().to_string(),
+        action: op.kind.action(),
+        details,
+        depends_on: op.depends_on.clone(),
+        reasons: op.reasons.clone(),
+    }
+}
+
+fn seat_doc(s: &SeatSummary) -> SeatSummaryDoc {
+    SeatSummaryDoc {
+        sku: s.sku_part_number.clone(),
+        enabled: s.enabled,
+        consumed_now: s.consumed_now,
+        consumed_after: s.consumed_after,
+        peak: s.peak,
+        free_after: i64::from(s.enabled) - i64::from(s.consumed_after),
+    }
+}
+
+fn exchange_doc(c: &ExchangeChange) -> ExchangeChangeDoc {
+    ExchangeChangeDoc {
+        user: c.upn.clone(),
+        before: c.before.label().to_string(),
+        after: c.after.label().to_string(),
+    }
+}
+
+fn diagnostic_doc(d: &Diagnostic) -> DiagnosticDoc {
+    DiagnosticDoc {
+        severity: if d.is_error() { "error" } else { "warning" }.to_string(),
+        message: d.message.clone(),
+        location: d.origin.as_ref().map(|o| o.to_string()),
+        hint: d.hint.clone(),
+    }
+}
+
+/// `sha256:<hex>` over the input fingerprints and the canonical operations JSON.
+fn checksum(inputs: &Fingerprint, operations: &[PlanOperation]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(inputs.desired.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(inputs.live.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(serde_json::to_vec(operations).expect("ops serialise"));
+    format!("sha256:{}", hex(&hasher.finalize()))
+}
+
+/// Lower-case hex of a digest (sha2 0.11 digests do not implement `LowerHex`).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{LicenseGrant, Plan};
+
+    fn sample_plan() -> Plan {
+        Plan {
+            operations: vec![Operation {
+                id: "assign_licenses:ann@contoso.com".into(),
+                kind: OpKind::AssignLicenses {
+                    user_id: "u1".into(),
+                    upn: "ann@contoso.com".into(),
+                    add: vec![LicenseGrant {
+                        sku_id: "s1".into(),
+                        sku_part_number: "ENTERPRISEPACK".into(),
+                        disabled_plans: vec![],
+                        disabled_plan_names: vec![],
+                    }],
+                    remove: vec![],
+                },
+                depends_on: vec![],
+                reasons: vec![],
+            }],
+            diagnostics: vec![],
+            seats: vec![],
+            exchange_changes: vec![],
+            fingerprint: Fingerprint {
+                desired: "sha256:aa".into(),
+                live: "sha256:bb".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn round_trips_operations() {
+        let plan = sample_plan();
+        let doc = PlanFile::parse(&PlanFile::from_plan(&plan).to_json()).expect("parses");
+        assert_eq!(doc.to_operations().unwrap(), plan.operations);
+        assert_eq!(doc.operations[0].kind, "assign_licenses");
+        assert_eq!(doc.operations[0].target, "ann@contoso.com");
+        assert!(doc.operations[0].details.get("kind").is_none());
+    }
+
+    #[test]
+    fn refuses_edited_documents() {
+        let text = PlanFile::from_plan(&sample_plan()).to_json();
+        let edited = text.replace("ENTERPRISEPACK", "ENTERPRISEPREMIUM");
+        assert!(matches!(
+            PlanFile::parse(&edited),
+            Err(PlanFileError::Tampered)
+        ));
+    }
+}
