@@ -10,4 +10,5 @@ pub mod desired;
 pub mod diag;
 pub mod plan;
 pub mod planfile;
+pub mod synth;
 pub mod tenant;
