@@ -3,7 +3,6 @@
 #[path = "common/graph.rs"]
 mod fx;
 
-
 use m365ctl::backend::TenantBackend;
 use m365ctl::sim::SimOptions;
 
@@ -22,7 +21,11 @@ async fn read_equals_the_served_snapshot() {
         }
     }
     assert_eq!(live, expected);
-    assert!(live.users.iter().any(|u| u.mailbox.as_ref().is_some_and(|m| m.size_bytes > 0)));
+    assert!(
+        live.users
+            .iter()
+            .any(|u| u.mailbox.as_ref().is_some_and(|m| m.size_bytes > 0))
+    );
 }
 
 #[tokio::test]
@@ -36,10 +39,16 @@ async fn reading_5000_users_costs_six_user_pages() {
     assert_eq!(count("/v1.0/subscribedSkus"), 1);
     // One licensed-groups page + one by-name lookup, then member pages of 999 per group.
     assert_eq!(count("/v1.0/groups?"), 2);
-    let member_pages: usize = live.groups.iter().map(|g| g.members.len().div_ceil(999).max(1)).sum();
+    let member_pages: usize = live
+        .groups
+        .iter()
+        .map(|g| g.members.len().div_ceil(999).max(1))
+        .sum();
     assert_eq!(member_pages, 3, "the E5 group has 1,000 members: two pages");
     assert_eq!(
-        log.iter().filter(|r| r.path.contains("/members/microsoft.graph.user")).count(),
+        log.iter()
+            .filter(|r| r.path.contains("/members/microsoft.graph.user"))
+            .count(),
         member_pages
     );
     // Get-Mailbox pages of 1,000 plus one statistics call per shared mailbox
@@ -48,7 +57,11 @@ async fn reading_5000_users_costs_six_user_pages() {
     let shared = live
         .users
         .iter()
-        .filter(|u| u.mailbox.as_ref().is_some_and(|m| m.kind == m365ctl::tenant::MailboxType::Shared))
+        .filter(|u| {
+            u.mailbox
+                .as_ref()
+                .is_some_and(|m| m.kind == m365ctl::tenant::MailboxType::Shared)
+        })
         .count();
     assert_eq!(count("/exo/"), mailboxes.div_ceil(1000) + shared);
     assert_eq!(fake.token_requests(), 2, "one Graph and one Exchange token");

@@ -12,7 +12,10 @@ use m365ctl::tenant::{MailboxType, RuleViolation, Tenant, apply_operation};
 
 fn grant(tenant: &Tenant, sku: &str, disabled: &[&str]) -> LicenseGrant {
     let s = tenant.sku(sku).unwrap();
-    let mut plans: Vec<String> = disabled.iter().map(|n| s.plan_by_name(n).unwrap().service_plan_id.clone()).collect();
+    let mut plans: Vec<String> = disabled
+        .iter()
+        .map(|n| s.plan_by_name(n).unwrap().service_plan_id.clone())
+        .collect();
     plans.sort();
     LicenseGrant {
         sku_id: sku.to_string(),
@@ -39,15 +42,30 @@ fn op(kind: OpKind) -> Operation {
 }
 
 fn assign(n: usize, add: Vec<LicenseGrant>, remove: Vec<LicenseRemoval>) -> OpKind {
-    OpKind::AssignLicenses { user_id: fx::id(1, n), upn: fx::upn(n), add, remove }
+    OpKind::AssignLicenses {
+        user_id: fx::id(1, n),
+        upn: fx::upn(n),
+        add,
+        remove,
+    }
 }
 
 fn member(n: usize, group_id: String, group: &str, add: bool) -> OpKind {
     let (user_id, upn, group) = (fx::id(1, n), fx::upn(n), group.to_string());
     if add {
-        OpKind::AddGroupMember { group_id, group, user_id, upn }
+        OpKind::AddGroupMember {
+            group_id,
+            group,
+            user_id,
+            upn,
+        }
     } else {
-        OpKind::RemoveGroupMember { group_id, group, user_id, upn }
+        OpKind::RemoveGroupMember {
+            group_id,
+            group,
+            user_id,
+            upn,
+        }
     }
 }
 
@@ -56,15 +74,30 @@ fn scenario(t: &Tenant) -> Vec<Vec<OpKind>> {
     let (e3, e5, exo1) = (fx::e3(), fx::e5(), fx::exo1());
     vec![
         vec![
-            OpKind::SetUsageLocation { user_id: fx::id(1, 9), upn: fx::upn(9), from: None, to: "US".into() },
+            OpKind::SetUsageLocation {
+                user_id: fx::id(1, 9),
+                upn: fx::upn(9),
+                from: None,
+                to: "US".into(),
+            },
             assign(0, vec![grant(t, &exo1, &[])], vec![removal(t, &e3)]),
             member(1, fx::e5_group_id(), "LIC-E5", true),
             member(6, fx::e5_group_id(), "LIC-E5", false),
-            OpKind::ConvertMailbox { user_id: fx::id(1, 2), upn: fx::upn(2), from: MailboxType::User, to: MailboxType::Shared },
+            OpKind::ConvertMailbox {
+                user_id: fx::id(1, 2),
+                upn: fx::upn(2),
+                from: MailboxType::User,
+                to: MailboxType::Shared,
+            },
             // Refused by Graph's rules:
             assign(19, vec![grant(t, &e3, &[])], vec![]),
             assign(5, vec![], vec![removal(t, &e5)]),
-            OpKind::ConvertMailbox { user_id: fx::id(1, 3), upn: fx::upn(3), from: MailboxType::User, to: MailboxType::Shared },
+            OpKind::ConvertMailbox {
+                user_id: fx::id(1, 3),
+                upn: fx::upn(3),
+                from: MailboxType::User,
+                to: MailboxType::Shared,
+            },
         ],
         vec![
             assign(9, vec![grant(t, &e3, &["YAMMER_ENTERPRISE"])], vec![]),
@@ -76,7 +109,12 @@ fn scenario(t: &Tenant) -> Vec<Vec<OpKind>> {
             },
             assign(4, vec![grant(t, &e3, &[])], vec![]),
         ],
-        vec![OpKind::ConvertMailbox { user_id: fx::id(1, 2), upn: fx::upn(2), from: MailboxType::Shared, to: MailboxType::User }],
+        vec![OpKind::ConvertMailbox {
+            user_id: fx::id(1, 2),
+            upn: fx::upn(2),
+            from: MailboxType::Shared,
+            to: MailboxType::User,
+        }],
     ]
 }
 
@@ -92,19 +130,39 @@ async fn every_op_kind_matches_apply_operation() {
         let results = backend.execute(&ops).await;
         for (op, result) in ops.iter().zip(&results) {
             let model = apply_operation(&mut expected, &op.kind);
-            assert_eq!(result.is_ok(), model.is_ok(), "{}: graph {result:?} vs model {model:?}", op.id);
+            assert_eq!(
+                result.is_ok(),
+                model.is_ok(),
+                "{}: graph {result:?} vs model {model:?}",
+                op.id
+            );
             if result.is_ok() {
                 kinds.insert(op.kind.name());
-                assert!(result.as_ref().unwrap().request_id.is_some(), "{}: request-id kept", op.id);
+                assert!(
+                    result.as_ref().unwrap().request_id.is_some(),
+                    "{}: request-id kept",
+                    op.id
+                );
             }
         }
         expected.normalize();
         assert_eq!(fake.tenant(), expected);
     }
-    assert_eq!(kinds.len(), 6, "all six operation kinds succeeded at least once: {kinds:?}");
+    assert_eq!(
+        kinds.len(),
+        6,
+        "all six operation kinds succeeded at least once: {kinds:?}"
+    );
     assert_eq!(fake.violations(), Vec::<String>::new());
-    let writes = fake.requests().into_iter().filter(|r| r.path == "/v1.0/$batch").count();
-    assert_eq!(writes, 2, "Graph writes of a step share one $batch envelope");
+    let writes = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1.0/$batch")
+        .count();
+    assert_eq!(
+        writes, 2,
+        "Graph writes of a step share one $batch envelope"
+    );
 }
 
 #[tokio::test]
@@ -120,13 +178,29 @@ async fn graph_refusals_map_to_typed_errors_naming_the_user() {
         op(assign(11, vec![grant(&tenant, &exo1, &[])], vec![])),
     ];
     let results = backend.execute(&ops).await;
-    assert!(matches!(&results[0], Err(BackendError::Rejected { violation: RuleViolation::InvalidUsageLocation(u), .. }) if *u == fx::upn(19)), "{:?}", results[0]);
-    assert!(matches!(&results[1], Err(BackendError::Rejected { target, violation: RuleViolation::InheritedLicense { sku, .. } }) if *target == fx::upn(5) && sku == "ENTERPRISEPREMIUM"), "{:?}", results[1]);
+    assert!(
+        matches!(&results[0], Err(BackendError::Rejected { violation: RuleViolation::InvalidUsageLocation(u), .. }) if *u == fx::upn(19)),
+        "{:?}",
+        results[0]
+    );
+    assert!(
+        matches!(&results[1], Err(BackendError::Rejected { target, violation: RuleViolation::InheritedLicense { sku, .. } }) if *target == fx::upn(5) && sku == "ENTERPRISEPREMIUM"),
+        "{:?}",
+        results[1]
+    );
     // Exchange Plan 1 has one free seat: the first add takes it, the second finds none.
     assert!(results[2].is_ok(), "{:?}", results[2]);
     match &results[3] {
-        Err(BackendError::Service { target, code, request_id, .. }) => {
-            assert_eq!((target.as_str(), code.as_str()), (fx::upn(11).as_str(), "CountViolation"));
+        Err(BackendError::Service {
+            target,
+            code,
+            request_id,
+            ..
+        }) => {
+            assert_eq!(
+                (target.as_str(), code.as_str()),
+                (fx::upn(11).as_str(), "CountViolation")
+            );
             assert!(request_id.is_some(), "request-id kept for support tickets");
         }
         other => panic!("expected CountViolation, got {other:?}"),
@@ -145,7 +219,18 @@ async fn more_than_twenty_writes_are_split_into_batches_of_twenty() {
     assert_eq!(ops.len(), 43);
     let results = backend.execute(&ops).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
-    let envelopes = fake.requests().into_iter().filter(|r| r.path == "/v1.0/$batch").count();
+    let envelopes = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1.0/$batch")
+        .count();
     assert_eq!(envelopes, 3);
-    assert_eq!(fake.tenant().group(&fx::plain_group_id()).unwrap().members.len(), 45);
+    assert_eq!(
+        fake.tenant()
+            .group(&fx::plain_group_id())
+            .unwrap()
+            .members
+            .len(),
+        45
+    );
 }

@@ -3,8 +3,8 @@
 //!
 //! Read cost for N users, G licensed groups, M mailboxes: `ceil(N/999)` user pages, one SKU
 //! page, `ceil(G/100)` group pages plus one member page per 999 members of each group,
-//! `ceil(M/1000)` mailbox pages, and one `Get-MailboxStatistics` call per shared mailbox and
-//! per user mailbox of a disabled account (the leavers whose conversion the planner must judge
+//! `ceil(M/1000)` mailbox pages, and one `Get-MailboxStatistics` call (8 in flight) per shared mailbox
+//! and per user mailbox of a disabled account (the leavers whose conversion the planner must judge
 //! against the 50 GB limit). Sizes of other mailboxes are not read (reported as 0): asking
 //! Exchange for every mailbox's statistics would cost one call per user.
 
@@ -24,6 +24,9 @@ use std::time::Duration;
 
 /// Properties read for every user: identity, rule attributes, licences by path.
 const USER_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,usageLocation,onPremisesSyncEnabled,department,jobTitle,companyName,country,onPremisesExtensionAttributes,assignedLicenses,licenseAssignmentStates";
+
+/// Concurrent `Get-MailboxStatistics` calls during a read (Exchange throttles per app).
+const SIZE_CONCURRENCY: usize = 8;
 
 /// Least-privileged application permissions, named in `Forbidden` errors.
 mod permission {
@@ -183,6 +186,37 @@ impl GraphBackend {
         Ok(result)
     }
 
+    /// Fills in sizes for shared mailboxes and user mailboxes of disabled accounts, with at
+    /// most `SIZE_CONCURRENCY` `Get-MailboxStatistics` calls in flight.
+    async fn read_sizes(
+        &self,
+        by_user: &mut HashMap<String, MailboxRecord>,
+        disabled: &std::collections::HashSet<String>,
+    ) -> Result<(), BackendError> {
+        let limit = Arc::new(tokio::sync::Semaphore::new(SIZE_CONCURRENCY));
+        let mut tasks = tokio::task::JoinSet::new();
+        for record in by_user.values() {
+            let needs_size = record.mailbox.kind == MailboxType::Shared
+                || (record.mailbox.kind == MailboxType::User && disabled.contains(&record.user_id));
+            if !needs_size {
+                continue;
+            }
+            let (exchange, limit) = (self.exchange.clone(), limit.clone());
+            let (user_id, upn) = (record.user_id.clone(), record.upn.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                (user_id, exchange.mailbox_size(&upn).await)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let (user_id, size) = joined.map_err(|e| BackendError::Transport(e.to_string()))?;
+            if let Some(record) = by_user.get_mut(&user_id) {
+                record.mailbox.size_bytes = size?;
+            }
+        }
+        Ok(())
+    }
+
     fn batch_item(&self, op: &OpKind) -> Option<(BatchItem, &'static str)> {
         use serde_json::json;
         let post = |url: String, body| BatchItem {
@@ -299,13 +333,7 @@ impl TenantBackend for GraphBackend {
             .filter(|u| !u.account_enabled)
             .map(|u| u.id.clone())
             .collect();
-        for record in by_user.values_mut() {
-            let needs_size = record.mailbox.kind == MailboxType::Shared
-                || (record.mailbox.kind == MailboxType::User && disabled.contains(&record.user_id));
-            if needs_size {
-                record.mailbox.size_bytes = self.exchange.mailbox_size(&record.upn).await?;
-            }
-        }
+        self.read_sizes(&mut by_user, &disabled).await?;
         for user in &mut users {
             user.mailbox = by_user.remove(&user.id).map(|r| r.mailbox);
         }

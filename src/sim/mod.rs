@@ -74,7 +74,8 @@ impl Default for SimOptions {
 pub struct LoggedRequest {
     /// HTTP method (for batch items, the item's method).
     pub method: String,
-    /// Path and query as received (batch items: `$batch:` + relative URL).
+    /// Path and query as received (batch items: `$batch:` + relative URL; Exchange calls:
+    /// `#Cmdlet:Identity` appended).
     pub path: String,
     /// Status answered.
     pub status: u16,

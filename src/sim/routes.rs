@@ -100,10 +100,17 @@ pub async fn handle(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let logged_path = uri
+    let mut logged_path = uri
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| path.clone());
+    if path.ends_with("/InvokeCommand") {
+        // Exchange calls share one URL: log which cmdlet and identity each one was.
+        let input = &serde_json::from_slice::<Value>(&body).unwrap_or_default()["CmdletInput"];
+        let cmdlet = input["CmdletName"].as_str().unwrap_or_default();
+        let identity = input["Parameters"]["Identity"].as_str().unwrap_or_default();
+        logged_path = format!("{logged_path}#{cmdlet}:{identity}");
+    }
     let mut state = shared.lock();
     let answer = if path.ends_with("/oauth2/v2.0/token") {
         state.token_requests += 1;

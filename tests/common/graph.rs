@@ -86,7 +86,10 @@ pub fn tenant(n: usize) -> Tenant {
     let mut e5_members = Vec::new();
     for i in 0..n {
         let mut attributes = BTreeMap::new();
-        attributes.insert("department".to_string(), if i % 3 == 0 { "Sales" } else { "Engineering" }.to_string());
+        attributes.insert(
+            "department".to_string(),
+            if i % 3 == 0 { "Sales" } else { "Engineering" }.to_string(),
+        );
         if i % 4 == 0 {
             attributes.insert("extensionAttribute1".to_string(), "staff".to_string());
         }
@@ -176,7 +179,9 @@ pub fn tenant(n: usize) -> Tenant {
 
 /// Starts the fake serving `tenant`.
 pub async fn start(tenant: Tenant, options: SimOptions) -> FakeTenantHandle {
-    FakeTenant::start(tenant, options).await.expect("fake starts")
+    FakeTenant::start(tenant, options)
+        .await
+        .expect("fake starts")
 }
 
 /// A Graph backend with secret auth against `fake`, reading the plain group by name too.
