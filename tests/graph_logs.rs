@@ -39,15 +39,37 @@ async fn trace_logs_contain_neither_secret_nor_token() {
     let backend = fx::backend(&fake);
     backend.read().await.expect("read");
     fake.expire_tokens();
-    let kind = OpKind::SetUsageLocation { user_id: fx::id(1, 9), upn: fx::upn(9), from: None, to: "NL".into() };
-    let op = Operation { id: "u9".into(), kind, depends_on: Vec::new(), reasons: Vec::new() };
+    let kind = OpKind::SetUsageLocation {
+        user_id: fx::id(1, 9),
+        upn: fx::upn(9),
+        from: None,
+        to: "NL".into(),
+    };
+    let op = Operation {
+        id: "u9".into(),
+        kind,
+        depends_on: Vec::new(),
+        reasons: Vec::new(),
+    };
     assert!(backend.execute(&[op]).await[0].is_ok());
     let debug = format!("{backend:?}");
 
     let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("requesting access token"), "the buffer captured our trace output");
-    assert!(logs.len() > 1_000, "trace output of reqwest/hyper captured too");
-    assert!(!logs.contains(fx::SECRET) && !debug.contains(fx::SECRET), "client secret leaked");
-    assert!(!logs.contains("simtoken.") && !debug.contains("simtoken."), "a bearer token leaked");
+    assert!(
+        logs.contains("requesting access token"),
+        "the buffer captured our trace output"
+    );
+    assert!(
+        logs.len() > 1_000,
+        "trace output of reqwest/hyper captured too"
+    );
+    assert!(
+        !logs.contains(fx::SECRET) && !debug.contains(fx::SECRET),
+        "client secret leaked"
+    );
+    assert!(
+        !logs.contains("simtoken.") && !debug.contains("simtoken."),
+        "a bearer token leaked"
+    );
     assert!(!logs.to_ascii_lowercase().contains("bearer simtoken"));
 }

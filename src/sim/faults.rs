@@ -51,7 +51,7 @@ impl FaultSchedule {
     }
 
     /// The fault for the next request, if any.
-    pub fn next(&mut self) -> Option<Fault> {
+    pub fn next_fault(&mut self) -> Option<Fault> {
         if self.rate <= 0.0 || self.rng.next_f64() >= self.rate {
             return None;
         }
@@ -110,8 +110,8 @@ mod tests {
     fn fault_rate_is_roughly_honoured_and_reproducible() {
         let mut a = FaultSchedule::new(7, 0.2, 1);
         let mut b = FaultSchedule::new(7, 0.2, 1);
-        let faults: Vec<_> = (0..10_000).map(|_| a.next()).collect();
-        let again: Vec<_> = (0..10_000).map(|_| b.next()).collect();
+        let faults: Vec<_> = (0..10_000).map(|_| a.next_fault()).collect();
+        let again: Vec<_> = (0..10_000).map(|_| b.next_fault()).collect();
         assert_eq!(faults, again);
         let n = faults.iter().filter(|f| f.is_some()).count();
         assert!((1_700..2_300).contains(&n), "{n}");

@@ -352,7 +352,7 @@ fn api(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
             ..Answer::error(429, "TooManyRequests", "Please retry again later.")
         };
     }
-    if let Some(fault) = state.faults.next() {
+    if let Some(fault) = state.faults.next_fault() {
         return Answer::fault(fault);
     }
     if audience == shared.exchange_audience() {
@@ -822,7 +822,7 @@ fn batch(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
             .as_mut()
             .and_then(|t| t.take())
             .map(Fault::Throttled)
-            .or_else(|| state.faults.next())
+            .or_else(|| state.faults.next_fault())
         {
             Answer::fault(fault)
         } else {
