@@ -34,6 +34,9 @@ pub struct SimOptions {
     pub federated_assertion: Option<String>,
     /// Certificate credential: public key PEM and expected `x5t#S256`; assertions must verify.
     pub certificate: Option<(String, String)>,
+    /// GitHub Actions' OIDC token service, served at `/_github/oidc`: the request token the
+    /// caller must present and the ID token it gets (use it as `federated_assertion` too).
+    pub github_oidc: Option<(String, String)>,
     /// Lifetime of issued tokens.
     pub token_lifetime: Duration,
     /// Seed of the fault schedule.
@@ -58,6 +61,7 @@ impl Default for SimOptions {
             client_secret: Some("sim-client-secret".into()),
             federated_assertion: None,
             certificate: None,
+            github_oidc: None,
             token_lifetime: Duration::from_secs(3599),
             seed: 1,
             fault_rate: 0.0,
@@ -218,6 +222,11 @@ impl FakeTenantHandle {
     /// Graph host (`{graph}/v1.0/...`).
     pub fn graph_host(&self) -> String {
         self.shared.graph_audience()
+    }
+
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL` for the fake GitHub OIDC service.
+    pub fn github_oidc_url(&self) -> String {
+        format!("{}/_github/oidc?api-version=2.0", self.shared.base)
     }
 
     /// Exchange host (`{exchange}/adminapi/beta/{tenant}/InvokeCommand`); a distinct audience.

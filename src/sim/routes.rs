@@ -112,14 +112,16 @@ pub async fn handle(
         logged_path = format!("{logged_path}#{cmdlet}:{identity}");
     }
     let mut state = shared.lock();
-    let answer = if path.ends_with("/oauth2/v2.0/token") {
+    let answer = if path == "/_github/oidc" {
+        github_oidc(&shared, &query, header("authorization"))
+    } else if path.ends_with("/oauth2/v2.0/token") {
         state.token_requests += 1;
         token(&shared, &mut state, &path, body.as_ref())
     } else {
         let call = Call {
             method: method.as_str(),
             path: &path,
-            query,
+            query: query.clone(),
             header: &header,
             body: body.as_ref(),
         };
@@ -327,6 +329,37 @@ fn verify_certificate_assertion(shared: &Shared, assertion: &str, token_url: &st
     validation.set_issuer(&[shared.options.client_id.as_str()]);
     validation.sub = Some(shared.options.client_id.clone());
     jsonwebtoken::decode::<Value>(assertion, &key, &validation).is_ok()
+}
+
+/// GitHub Actions' token service: `GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=...` with
+/// `Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN` answers `{"value": "<jwt>"}`.
+fn github_oidc(
+    shared: &Shared,
+    query: &[(String, String)],
+    authorization: Option<String>,
+) -> Answer {
+    let Some((request_token, id_token)) = &shared.options.github_oidc else {
+        return Answer::error(404, "NotFound", "no GitHub OIDC service configured");
+    };
+    let presented = authorization.as_deref().and_then(|a| {
+        a.strip_prefix("Bearer ")
+            .or_else(|| a.strip_prefix("bearer "))
+    });
+    if presented != Some(request_token.as_str()) {
+        return Answer::error(401, "Unauthorized", "bad ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    }
+    let audience = query
+        .iter()
+        .find(|(k, _)| k == "audience")
+        .map(|(_, v)| v.as_str());
+    if audience != Some("api://AzureADTokenExchange") {
+        return Answer::error(
+            400,
+            "BadRequest",
+            "audience must be api://AzureADTokenExchange",
+        );
+    }
+    Answer::ok(json!({"count": 1, "value": id_token}))
 }
 
 // ---------------------------------------------------------------- API surface
