@@ -234,3 +234,21 @@ async fn more_than_twenty_writes_are_split_into_batches_of_twenty() {
         45
     );
 }
+
+#[tokio::test]
+async fn adding_an_existing_member_is_idempotent() {
+    let fake = fx::start(fx::tenant(20), SimOptions::default()).await;
+    let backend = fx::backend(&fake);
+    let add = op(member(0, fx::plain_group_id(), "Sales O'Brien Team", true));
+    let results = backend.execute(&[add]).await;
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    let answered = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.is_batch_item())
+        .unwrap();
+    assert_eq!(
+        answered.status, 400,
+        "Graph refused the duplicate; the backend treats it as done"
+    );
+}

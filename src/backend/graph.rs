@@ -308,6 +308,18 @@ fn outcome_to_result(
     }
     let body = serde_json::to_vec(&outcome.body).unwrap_or_default();
     let error = ServiceError::parse(outcome.status, outcome.request_id, &body);
+    // A retried add whose first attempt landed (the answer was lost) finds the member there:
+    // the desired state holds, so it is a success, not a failure (apply stays idempotent).
+    if matches!(op, OpKind::AddGroupMember { .. })
+        && error.status == 400
+        && error
+            .message
+            .contains("added object references already exist")
+    {
+        return Ok(ExecReport {
+            request_id: error.request_id,
+        });
+    }
     Err(error.into_backend_error(op.target(), removed_sku(op), permission))
 }
 
