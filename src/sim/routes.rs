@@ -426,22 +426,17 @@ fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Ans
         ("GET", ["subscribedSkus"]) => Answer::ok(
             json!({"value": state.tenant.skus.iter().map(wire::sku).collect::<Vec<_>>()}),
         ),
-        ("GET", ["users"]) => {
-            let users: Vec<Value> = state.tenant.users.iter().map(wire::user).collect();
-            page(shared, call, users)
-        }
+        ("GET", ["users"]) => page(shared, call, &state.tenant.users, wire::user),
         ("GET", ["groups"]) => list_groups(shared, state, call),
         ("GET", ["groups", id, "members"])
         | ("GET", ["groups", id, "members", "microsoft.graph.user"]) => {
             match state.tenant.group(id) {
-                Some(g) => {
-                    let members = g
-                        .members
-                        .iter()
-                        .map(|m| json!({"@odata.type": "#microsoft.graph.user", "id": m}))
-                        .collect();
-                    page(shared, call, members)
-                }
+                Some(g) => page(
+                    shared,
+                    call,
+                    &g.members,
+                    |m| json!({"@odata.type": "#microsoft.graph.user", "id": m}),
+                ),
                 None => not_found(id),
             }
         }
@@ -707,7 +702,7 @@ fn violation_answer(tenant: &Tenant, violation: &RuleViolation) -> Answer {
 }
 
 /// Pages a collection by `$top` (Graph's caps) with an opaque `$skiptoken`.
-fn page(shared: &Shared, call: &Call<'_>, items: Vec<Value>) -> Answer {
+fn page<T>(shared: &Shared, call: &Call<'_>, items: &[T], render: impl Fn(&T) -> Value) -> Answer {
     let top = match call.param("$top") {
         None => DEFAULT_TOP,
         Some(t) => match t.parse::<usize>() {
@@ -723,10 +718,18 @@ fn page(shared: &Shared, call: &Call<'_>, items: Vec<Value>) -> Answer {
             }
         },
     };
-    page_by(shared, call, items, top)
+    page_by(shared, call, items, top, render)
 }
 
-fn page_by(shared: &Shared, call: &Call<'_>, items: Vec<Value>, size: usize) -> Answer {
+/// One page of `items`; only the items on the page are rendered, so paging a 50,000-user
+/// tenant costs the fake O(page), not O(tenant), per request.
+fn page_by<T>(
+    shared: &Shared,
+    call: &Call<'_>,
+    items: &[T],
+    size: usize,
+    render: impl Fn(&T) -> Value,
+) -> Answer {
     let offset = call
         .param("$skiptoken")
         .and_then(|t| t.strip_prefix("RFNwdAIAAQAAAD"))
@@ -734,14 +737,12 @@ fn page_by(shared: &Shared, call: &Call<'_>, items: Vec<Value>, size: usize) -> 
         .unwrap_or(0);
     let select = call.param("$select");
     let value: Vec<Value> = items
-        .into_iter()
+        .iter()
         .skip(offset)
-        .take(size + 1)
-        .map(|v| wire::select(v, select))
+        .take(size)
+        .map(|v| wire::select(render(v), select))
         .collect();
-    let more = value.len() > size;
-    let mut value = value;
-    value.truncate(size);
+    let more = items.len() > offset + size;
     let mut body = json!({"value": value});
     if call.param("$count") == Some("true") && offset == 0 {
         body["@odata.count"] = json!(value.len());
@@ -800,7 +801,7 @@ fn list_groups(shared: &Shared, state: &State, call: &Call<'_>) -> Answer {
             format!("Unsupported query filter '{filter}' in this fake."),
         );
     };
-    page(shared, call, groups)
+    page(shared, call, &groups, Value::clone)
 }
 
 // ---------------------------------------------------------------- $batch
@@ -945,10 +946,10 @@ fn exchange(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> 
                 })
                 .unwrap_or(1000usize)
                 .clamp(1, 1000);
-            let items: Vec<Value> = wire::mailbox_users(&state.tenant)
-                .filter_map(wire::mailbox)
-                .collect();
-            page_by(shared, call, items, size)
+            let users: Vec<&crate::tenant::User> = wire::mailbox_users(&state.tenant).collect();
+            page_by(shared, call, &users, size, |u| {
+                wire::mailbox(u).unwrap_or_default()
+            })
         }
         Some("Get-MailboxStatistics") => {
             let identity = parameters["Identity"].as_str().unwrap_or_default();
