@@ -5,6 +5,7 @@
 //! and Exchange Online. Both produce the same `Tenant` model and accept the same `Operation`s,
 //! so one test suite runs against both.
 
+pub mod graph;
 pub mod snapshot;
 
 use crate::plan::Operation;

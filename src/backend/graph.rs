@@ -1,0 +1,561 @@
+//! The Graph backend: reads the live tenant from Microsoft Graph + Exchange Online and carries
+//! out operations with Graph writes (`$batch`, 20 per envelope) and Exchange `Set-Mailbox`.
+//!
+//! Read cost for N users, G licensed groups, M mailboxes: `ceil(N/999)` user pages, one SKU
+//! page, `ceil(G/100)` group pages plus one member page per 999 members of each group,
+//! `ceil(M/1000)` mailbox pages, and one `Get-MailboxStatistics` call (8 in flight) per shared mailbox
+//! and per user mailbox of a disabled account (the leavers whose conversion the planner must judge
+//! against the 50 GB limit). Sizes of other mailboxes are not read (reported as 0): asking
+//! Exchange for every mailbox's statistics would cost one call per user.
+
+use super::{BackendError, ExecReport, GraphSettings, TenantBackend};
+use crate::exchange::{ExchangeAdmin, MailboxRecord, RestExchange};
+use crate::graph::{
+    Authenticator, BatchItem, BatchOutcome, HttpCore, Request, Resource, RetryPolicy, ServiceError,
+};
+use crate::plan::Operation;
+use crate::plan::ops::OpKind;
+use crate::tenant::{
+    Group, GroupLicense, LicenseAssignment, MailboxType, ServicePlan, Sku, Tenant, User,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Properties read for every user: identity, rule attributes, licences by path.
+const USER_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,usageLocation,onPremisesSyncEnabled,department,jobTitle,companyName,country,onPremisesExtensionAttributes,assignedLicenses,licenseAssignmentStates";
+
+/// Concurrent `Get-MailboxStatistics` calls during a read (Exchange throttles per app).
+const SIZE_CONCURRENCY: usize = 8;
+
+/// Least-privileged application permissions, named in `Forbidden` errors.
+mod permission {
+    pub const READ_USERS: &str = "User.Read.All";
+    pub const READ_SKUS: &str = "Organization.Read.All";
+    pub const READ_GROUPS: &str = "GroupMember.Read.All";
+    pub const ASSIGN_LICENSE: &str = "LicenseAssignment.ReadWrite.All";
+    pub const UPDATE_USER: &str = "User.ReadUpdate.All";
+    pub const WRITE_MEMBERS: &str = "GroupMember.ReadWrite.All";
+}
+
+/// Microsoft Graph + Exchange Online.
+#[derive(Debug, Clone)]
+pub struct GraphBackend {
+    core: HttpCore,
+    exchange: RestExchange,
+    tenant_id: String,
+    named_groups: Vec<String>,
+}
+
+impl GraphBackend {
+    /// Connects lazily: builds the HTTP client and loads credentials (secret from its
+    /// environment variable, certificate from its file); no request is made yet.
+    pub fn new(settings: &GraphSettings) -> Result<GraphBackend, BackendError> {
+        GraphBackend::with_retry_policy(settings, RetryPolicy::default())
+    }
+
+    /// As `new`, with an explicit retry policy (tests and benchmarks shorten it).
+    pub fn with_retry_policy(
+        settings: &GraphSettings,
+        retry: RetryPolicy,
+    ) -> Result<GraphBackend, BackendError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .user_agent(concat!("m365ctl/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| BackendError::Transport(e.to_string()))?;
+        let auth = Arc::new(Authenticator::new(settings, http.clone())?);
+        let core = HttpCore::new(http, auth, retry, &settings.graph_host);
+        let exchange =
+            RestExchange::new(core.clone(), &settings.exchange_host, &settings.tenant_id);
+        Ok(GraphBackend {
+            core,
+            exchange,
+            tenant_id: settings.tenant_id.clone(),
+            named_groups: Vec::new(),
+        })
+    }
+
+    /// Also reads these groups (by display name) even when they carry no licence, so that
+    /// groups named in the config are part of the live state.
+    pub fn with_groups(mut self, names: impl IntoIterator<Item = String>) -> GraphBackend {
+        self.named_groups = names.into_iter().collect();
+        self
+    }
+
+    async fn read_skus(&self) -> Result<Vec<Sku>, BackendError> {
+        let url = format!("{}/subscribedSkus", self.core.graph_root());
+        let mut skus = Vec::new();
+        self.core
+            .for_each_page(
+                Resource::Graph,
+                Request::get(url),
+                permission::READ_SKUS,
+                |page: Vec<dto::Sku>| {
+                    skus.extend(page.into_iter().map(dto::Sku::into_model));
+                },
+            )
+            .await?;
+        Ok(skus)
+    }
+
+    async fn read_users(&self) -> Result<Vec<User>, BackendError> {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/users", self.core.graph_root()),
+            [("$select", USER_SELECT), ("$top", "999")],
+        )
+        .map_err(|e| BackendError::Transport(e.to_string()))?;
+        let mut users = Vec::new();
+        self.core
+            .for_each_page(
+                Resource::Graph,
+                Request::get(url.as_str()),
+                permission::READ_USERS,
+                |page: Vec<dto::User>| {
+                    users.extend(page.into_iter().map(dto::User::into_model));
+                },
+            )
+            .await?;
+        Ok(users)
+    }
+
+    async fn read_groups(&self) -> Result<Vec<Group>, BackendError> {
+        let root = format!("{}/groups", self.core.graph_root());
+        let select = "id,displayName,assignedLicenses";
+        let licensed = reqwest::Url::parse_with_params(
+            &root,
+            [
+                ("$select", select),
+                ("$filter", "assignedLicenses/$count ne 0"),
+                ("$count", "true"),
+                ("$top", "999"),
+            ],
+        )
+        .map_err(|e| BackendError::Transport(e.to_string()))?;
+        let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+        let mut collect = |page: Vec<dto::Group>| {
+            for g in page {
+                let g = g.into_model();
+                groups.insert(g.id.clone(), g);
+            }
+        };
+        self.core
+            .for_each_page(
+                Resource::Graph,
+                Request::get(licensed.as_str()).header("ConsistencyLevel", "eventual"),
+                permission::READ_GROUPS,
+                &mut collect,
+            )
+            .await?;
+        for name in &self.named_groups {
+            let filter = format!("displayName eq '{}'", name.replace('\'', "''"));
+            let url = reqwest::Url::parse_with_params(
+                &root,
+                [("$select", select), ("$filter", filter.as_str())],
+            )
+            .map_err(|e| BackendError::Transport(e.to_string()))?;
+            self.core
+                .for_each_page(
+                    Resource::Graph,
+                    Request::get(url.as_str()),
+                    permission::READ_GROUPS,
+                    &mut collect,
+                )
+                .await?;
+        }
+        let mut result = Vec::with_capacity(groups.len());
+        for (_, mut group) in groups {
+            let url = reqwest::Url::parse_with_params(
+                &format!("{root}/{}/members/microsoft.graph.user", group.id),
+                [("$select", "id"), ("$top", "999")],
+            )
+            .map_err(|e| BackendError::Transport(e.to_string()))?;
+            self.core
+                .for_each_page(
+                    Resource::Graph,
+                    Request::get(url.as_str()),
+                    permission::READ_GROUPS,
+                    |page: Vec<dto::Member>| {
+                        group.members.extend(page.into_iter().map(|m| m.id));
+                    },
+                )
+                .await?;
+            result.push(group);
+        }
+        Ok(result)
+    }
+
+    /// Fills in sizes for shared mailboxes and user mailboxes of disabled accounts, with at
+    /// most `SIZE_CONCURRENCY` `Get-MailboxStatistics` calls in flight.
+    async fn read_sizes(
+        &self,
+        by_user: &mut HashMap<String, MailboxRecord>,
+        disabled: &std::collections::HashSet<String>,
+    ) -> Result<(), BackendError> {
+        let limit = Arc::new(tokio::sync::Semaphore::new(SIZE_CONCURRENCY));
+        let mut tasks = tokio::task::JoinSet::new();
+        for record in by_user.values() {
+            let needs_size = record.mailbox.kind == MailboxType::Shared
+                || (record.mailbox.kind == MailboxType::User && disabled.contains(&record.user_id));
+            if !needs_size {
+                continue;
+            }
+            let (exchange, limit) = (self.exchange.clone(), limit.clone());
+            let (user_id, upn) = (record.user_id.clone(), record.upn.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                (user_id, exchange.mailbox_size(&upn).await)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let (user_id, size) = joined.map_err(|e| BackendError::Transport(e.to_string()))?;
+            if let Some(record) = by_user.get_mut(&user_id) {
+                record.mailbox.size_bytes = size?;
+            }
+        }
+        Ok(())
+    }
+
+    fn batch_item(&self, op: &OpKind) -> Option<(BatchItem, &'static str)> {
+        use serde_json::json;
+        let post = |url: String, body| BatchItem {
+            method: reqwest::Method::POST,
+            url,
+            body: Some(body),
+        };
+        let licences = |add: &[crate::plan::ops::LicenseGrant],
+                        remove: &[crate::plan::ops::LicenseRemoval]| {
+            json!({
+                "addLicenses": add.iter().map(|g| json!({"skuId": g.sku_id, "disabledPlans": g.disabled_plans})).collect::<Vec<_>>(),
+                "removeLicenses": remove.iter().map(|r| r.sku_id.clone()).collect::<Vec<_>>(),
+            })
+        };
+        Some(match op {
+            OpKind::SetUsageLocation { user_id, to, .. } => (
+                BatchItem {
+                    method: reqwest::Method::PATCH,
+                    url: format!("/users/{user_id}"),
+                    body: Some(json!({"usageLocation": to})),
+                },
+                permission::UPDATE_USER,
+            ),
+            OpKind::AssignLicenses {
+                user_id,
+                add,
+                remove,
+                ..
+            } => (
+                post(
+                    format!("/users/{user_id}/assignLicense"),
+                    licences(add, remove),
+                ),
+                permission::ASSIGN_LICENSE,
+            ),
+            OpKind::AssignGroupLicenses {
+                group_id,
+                add,
+                remove,
+                ..
+            } => (
+                post(
+                    format!("/groups/{group_id}/assignLicense"),
+                    licences(add, remove),
+                ),
+                permission::ASSIGN_LICENSE,
+            ),
+            OpKind::AddGroupMember {
+                group_id, user_id, ..
+            } => (
+                post(
+                    format!("/groups/{group_id}/members/$ref"),
+                    json!({"@odata.id": format!("{}/directoryObjects/{user_id}", self.core.graph_root())}),
+                ),
+                permission::WRITE_MEMBERS,
+            ),
+            OpKind::RemoveGroupMember {
+                group_id, user_id, ..
+            } => (
+                BatchItem {
+                    method: reqwest::Method::DELETE,
+                    url: format!("/groups/{group_id}/members/{user_id}/$ref"),
+                    body: None,
+                },
+                permission::WRITE_MEMBERS,
+            ),
+            OpKind::ConvertMailbox { .. } => return None,
+        })
+    }
+}
+
+/// The SKU a failed licence call most likely concerns, for the inherited-licence message.
+fn removed_sku(op: &OpKind) -> Option<&str> {
+    match op {
+        OpKind::AssignLicenses { remove, .. } => remove.first().map(|r| r.sku_part_number.as_str()),
+        _ => None,
+    }
+}
+
+fn outcome_to_result(
+    op: &OpKind,
+    outcome: BatchOutcome,
+    permission: &str,
+) -> Result<ExecReport, BackendError> {
+    if (200..300).contains(&outcome.status) {
+        return Ok(ExecReport {
+            request_id: outcome.request_id,
+        });
+    }
+    let body = serde_json::to_vec(&outcome.body).unwrap_or_default();
+    let error = ServiceError::parse(outcome.status, outcome.request_id, &body);
+    // A retried add whose first attempt landed (the answer was lost) finds the member there:
+    // the desired state holds, so it is a success, not a failure (apply stays idempotent).
+    if matches!(op, OpKind::AddGroupMember { .. })
+        && error.status == 400
+        && error
+            .message
+            .contains("added object references already exist")
+    {
+        return Ok(ExecReport {
+            request_id: error.request_id,
+        });
+    }
+    Err(error.into_backend_error(op.target(), removed_sku(op), permission))
+}
+
+impl TenantBackend for GraphBackend {
+    fn describe(&self) -> String {
+        format!("graph {}", self.tenant_id)
+    }
+
+    async fn read(&self) -> Result<Tenant, BackendError> {
+        let (skus, users, groups, mailboxes) = tokio::try_join!(
+            self.read_skus(),
+            self.read_users(),
+            self.read_groups(),
+            self.exchange.list_mailboxes()
+        )?;
+        let mut users = users;
+        let mut by_user: HashMap<String, MailboxRecord> = mailboxes
+            .into_iter()
+            .map(|r| (r.user_id.clone(), r))
+            .collect();
+        let disabled: std::collections::HashSet<String> = users
+            .iter()
+            .filter(|u| !u.account_enabled)
+            .map(|u| u.id.clone())
+            .collect();
+        self.read_sizes(&mut by_user, &disabled).await?;
+        for user in &mut users {
+            user.mailbox = by_user.remove(&user.id).map(|r| r.mailbox);
+        }
+        let mut tenant = Tenant {
+            tenant_id: Some(self.tenant_id.clone()),
+            skus,
+            users,
+            groups,
+        };
+        tenant.normalize();
+        Ok(tenant)
+    }
+
+    async fn execute(&self, ops: &[Operation]) -> Vec<Result<ExecReport, BackendError>> {
+        let mut results: Vec<Option<Result<ExecReport, BackendError>>> = vec![None; ops.len()];
+        let mut items = Vec::new();
+        let mut item_ops = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            match self.batch_item(&op.kind) {
+                Some((item, permission)) => {
+                    items.push(item);
+                    item_ops.push((i, permission));
+                }
+                None => {
+                    if let OpKind::ConvertMailbox { upn, to, .. } = &op.kind {
+                        let result = self.exchange.set_mailbox_type(upn, *to).await;
+                        results[i] = Some(result.map(|request_id| ExecReport { request_id }));
+                    }
+                }
+            }
+        }
+        let outcomes = self.core.batch(&items).await;
+        for ((i, permission), outcome) in item_ops.into_iter().zip(outcomes) {
+            results[i] = Some(outcome_to_result(&ops[i].kind, outcome, permission));
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every operation has a result"))
+            .collect()
+    }
+}
+
+/// Graph wire shapes (v1.0 CSDL names), private to this backend.
+mod dto {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Sku {
+        sku_id: String,
+        sku_part_number: String,
+        #[serde(default)]
+        applies_to: Option<String>,
+        #[serde(default)]
+        capability_status: Option<String>,
+        #[serde(default)]
+        consumed_units: u32,
+        #[serde(default)]
+        prepaid_units: PrepaidUnits,
+        #[serde(default)]
+        service_plans: Vec<ServicePlanInfo>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    pub struct PrepaidUnits {
+        #[serde(default)]
+        enabled: u32,
+        #[serde(default)]
+        warning: u32,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ServicePlanInfo {
+        service_plan_id: String,
+        service_plan_name: String,
+    }
+
+    impl Sku {
+        pub fn into_model(self) -> super::Sku {
+            super::Sku {
+                sku_id: self.sku_id,
+                sku_part_number: self.sku_part_number,
+                enabled: self.prepaid_units.enabled,
+                warning: self.prepaid_units.warning,
+                consumed: self.consumed_units,
+                applies_to: self.applies_to.unwrap_or_else(|| "User".into()),
+                capability_status: self.capability_status.unwrap_or_else(|| "Enabled".into()),
+                service_plans: self
+                    .service_plans
+                    .into_iter()
+                    .map(|p| ServicePlan {
+                        service_plan_id: p.service_plan_id,
+                        service_plan_name: p.service_plan_name,
+                    })
+                    .collect(),
+            }
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct User {
+        id: String,
+        user_principal_name: String,
+        display_name: Option<String>,
+        account_enabled: Option<bool>,
+        usage_location: Option<String>,
+        on_premises_sync_enabled: Option<bool>,
+        department: Option<String>,
+        job_title: Option<String>,
+        company_name: Option<String>,
+        country: Option<String>,
+        #[serde(default)]
+        on_premises_extension_attributes: Option<BTreeMap<String, Option<String>>>,
+        #[serde(default)]
+        license_assignment_states: Vec<LicenseState>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct LicenseState {
+        sku_id: String,
+        #[serde(default)]
+        disabled_plans: Vec<String>,
+        assigned_by_group: Option<String>,
+        state: Option<String>,
+        error: Option<String>,
+    }
+
+    impl User {
+        pub fn into_model(self) -> super::User {
+            let mut attributes = BTreeMap::new();
+            for (key, value) in [
+                ("department", self.department),
+                ("jobTitle", self.job_title),
+                ("companyName", self.company_name),
+                ("country", self.country),
+            ] {
+                if let Some(v) = value {
+                    attributes.insert(key.to_string(), v);
+                }
+            }
+            for (key, value) in self.on_premises_extension_attributes.into_iter().flatten() {
+                if let Some(v) = value {
+                    attributes.insert(key, v);
+                }
+            }
+            super::User {
+                id: self.id,
+                user_principal_name: self.user_principal_name,
+                display_name: self.display_name,
+                account_enabled: self.account_enabled.unwrap_or(true),
+                usage_location: self.usage_location,
+                on_premises_sync_enabled: self.on_premises_sync_enabled.unwrap_or(false),
+                attributes,
+                licenses: self
+                    .license_assignment_states
+                    .into_iter()
+                    .map(|l| LicenseAssignment {
+                        sku_id: l.sku_id,
+                        disabled_plans: l.disabled_plans,
+                        assigned_by_group: l.assigned_by_group,
+                        state: l.state.unwrap_or_else(|| "Active".into()),
+                        error: l.error.filter(|e| e != "None"),
+                    })
+                    .collect(),
+                mailbox: None,
+            }
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Group {
+        id: String,
+        display_name: String,
+        #[serde(default)]
+        assigned_licenses: Vec<AssignedLicense>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct AssignedLicense {
+        sku_id: String,
+        #[serde(default)]
+        disabled_plans: Vec<String>,
+    }
+
+    impl Group {
+        pub fn into_model(self) -> super::Group {
+            super::Group {
+                id: self.id,
+                display_name: self.display_name,
+                licenses: self
+                    .assigned_licenses
+                    .into_iter()
+                    .map(|l| GroupLicense {
+                        sku_id: l.sku_id,
+                        disabled_plans: l.disabled_plans,
+                    })
+                    .collect(),
+                members: Vec::new(),
+            }
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Member {
+        pub id: String,
+    }
+}

@@ -1,0 +1,207 @@
+//! Exchange Online admin REST client (`/adminapi/beta/{tenant}/InvokeCommand`), the API the
+//! ExchangeOnlineManagement v3 module uses. Microsoft does not document it, so it sits behind
+//! the small `ExchangeAdmin` trait: if it changes, only this module changes.
+
+use crate::backend::BackendError;
+use crate::graph::{HttpCore, Request, Resource};
+use crate::tenant::{Mailbox, MailboxType};
+use std::future::Future;
+
+/// Exchange permission named in errors: the app role plus the Exchange RBAC role.
+pub const EXCHANGE_PERMISSION: &str =
+    "Exchange.ManageAsApp (plus the Exchange Recipient Administrator role)";
+
+/// The well-known system mailbox Exchange routes app-only admin calls through.
+const ANCHOR_MAILBOX: &str = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}";
+
+/// A mailbox as `Get-Mailbox` reports it, keyed to the Entra user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxRecord {
+    /// `ExternalDirectoryObjectId`: the Entra user id.
+    pub user_id: String,
+    /// `UserPrincipalName`.
+    pub upn: String,
+    /// The mailbox (size filled in separately, see `mailbox_size`).
+    pub mailbox: Mailbox,
+}
+
+/// What m365ctl needs from Exchange Online.
+pub trait ExchangeAdmin: Send + Sync {
+    /// Every user, shared, room and equipment mailbox, read in pages of 1,000.
+    fn list_mailboxes(
+        &self,
+    ) -> impl Future<Output = Result<Vec<MailboxRecord>, BackendError>> + Send;
+    /// `TotalItemSize` in bytes (`Get-MailboxStatistics`): one call per mailbox.
+    fn mailbox_size(&self, upn: &str) -> impl Future<Output = Result<u64, BackendError>> + Send;
+    /// `Set-Mailbox -Type Shared|Regular`; returns the request id.
+    fn set_mailbox_type(
+        &self,
+        upn: &str,
+        to: MailboxType,
+    ) -> impl Future<Output = Result<Option<String>, BackendError>> + Send;
+}
+
+/// `ExchangeAdmin` over the adminapi REST endpoint.
+#[derive(Debug, Clone)]
+pub struct RestExchange {
+    core: HttpCore,
+    url: String,
+    anchor: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MailboxDto {
+    external_directory_object_id: Option<String>,
+    user_principal_name: Option<String>,
+    recipient_type_details: String,
+    #[serde(default)]
+    archive_status: Option<String>,
+    #[serde(default)]
+    litigation_hold_enabled: bool,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StatisticsDto {
+    total_item_size: Option<serde_json::Value>,
+}
+
+impl RestExchange {
+    /// A client for `{exchange_host}/adminapi/beta/{tenant_id}/InvokeCommand`.
+    pub fn new(core: HttpCore, exchange_host: &str, tenant_id: &str) -> RestExchange {
+        RestExchange {
+            core,
+            url: format!(
+                "{}/adminapi/beta/{tenant_id}/InvokeCommand",
+                exchange_host.trim_end_matches('/')
+            ),
+            anchor: format!("APP:{ANCHOR_MAILBOX}@{tenant_id}"),
+        }
+    }
+
+    fn command(&self, cmdlet: &str, parameters: serde_json::Value) -> Request {
+        Request::with_body(
+            reqwest::Method::POST,
+            self.url.clone(),
+            serde_json::json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}),
+        )
+        .header("Prefer", "odata.maxpagesize=1000")
+        .header("X-AnchorMailbox", self.anchor.clone())
+    }
+}
+
+impl ExchangeAdmin for RestExchange {
+    async fn list_mailboxes(&self) -> Result<Vec<MailboxRecord>, BackendError> {
+        let request = self.command(
+            "Get-Mailbox",
+            serde_json::json!({
+                "ResultSize": "Unlimited",
+                "RecipientTypeDetails": ["UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox"],
+            }),
+        );
+        let mut records = Vec::new();
+        self.core
+            .for_each_page(
+                Resource::Exchange,
+                request,
+                EXCHANGE_PERMISSION,
+                |page: Vec<MailboxDto>| {
+                    records.extend(page.into_iter().filter_map(to_record));
+                },
+            )
+            .await?;
+        Ok(records)
+    }
+
+    async fn mailbox_size(&self, upn: &str) -> Result<u64, BackendError> {
+        let request = self.command(
+            "Get-MailboxStatistics",
+            serde_json::json!({"Identity": upn}),
+        );
+        let mut size = None;
+        self.core
+            .for_each_page(
+                Resource::Exchange,
+                request,
+                EXCHANGE_PERMISSION,
+                |page: Vec<StatisticsDto>| {
+                    if let Some(first) = page.first() {
+                        size = first.total_item_size.as_ref().and_then(parse_size);
+                    }
+                },
+            )
+            .await?;
+        size.ok_or_else(|| BackendError::Service {
+            target: upn.to_string(),
+            code: "InvalidResponse".into(),
+            message: "Get-MailboxStatistics returned no TotalItemSize".into(),
+            request_id: None,
+        })
+    }
+
+    async fn set_mailbox_type(
+        &self,
+        upn: &str,
+        to: MailboxType,
+    ) -> Result<Option<String>, BackendError> {
+        let request = self.command(
+            "Set-Mailbox",
+            serde_json::json!({"Identity": upn, "Type": to.exchange_name()}),
+        );
+        let reply = self.core.send(Resource::Exchange, &request).await?;
+        if reply.is_success() {
+            Ok(reply.request_id)
+        } else {
+            Err(reply
+                .error()
+                .into_backend_error(upn, None, EXCHANGE_PERMISSION))
+        }
+    }
+}
+
+fn to_record(dto: MailboxDto) -> Option<MailboxRecord> {
+    let kind = match dto.recipient_type_details.as_str() {
+        "UserMailbox" => MailboxType::User,
+        "SharedMailbox" => MailboxType::Shared,
+        "RoomMailbox" => MailboxType::Room,
+        "EquipmentMailbox" => MailboxType::Equipment,
+        _ => return None,
+    };
+    Some(MailboxRecord {
+        user_id: dto.external_directory_object_id?,
+        upn: dto.user_principal_name.unwrap_or_default(),
+        mailbox: Mailbox {
+            kind,
+            size_bytes: 0,
+            archive_enabled: dto
+                .archive_status
+                .is_some_and(|s| s.eq_ignore_ascii_case("Active")),
+            litigation_hold: dto.litigation_hold_enabled,
+        },
+    })
+}
+
+/// Parses `TotalItemSize`: a number of bytes, or Exchange's text form
+/// `"1.234 GB (1,325,400,064 bytes)"`.
+pub fn parse_size(value: &serde_json::Value) -> Option<u64> {
+    if let Some(n) = value.as_u64() {
+        return Some(n);
+    }
+    let text = value.as_str()?;
+    let inner = text.rsplit_once('(')?.1.split_once("bytes")?.0;
+    inner.replace(',', "").trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_exchange_size_text() {
+        let v = serde_json::json!("1.234 GB (1,325,400,064 bytes)");
+        assert_eq!(parse_size(&v), Some(1_325_400_064));
+        assert_eq!(parse_size(&serde_json::json!(42)), Some(42));
+        assert_eq!(parse_size(&serde_json::json!("Unlimited")), None);
+    }
+}

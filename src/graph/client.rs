@@ -1,0 +1,385 @@
+//! The HTTP core shared by Graph and Exchange calls: bearer tokens, one refresh on 401,
+//! retries on throttling and transient failures, `@odata.nextLink` paging and `$batch`.
+
+use super::auth::{Authenticator, Resource};
+use super::retry::{RetryPolicy, is_retryable, parse_retry_after};
+use crate::backend::BackendError;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Graph's limit on requests per `$batch`.
+pub const MAX_BATCH: usize = 20;
+
+/// One HTTP request, rebuilt for each attempt.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// HTTP method.
+    pub method: reqwest::Method,
+    /// Absolute URL.
+    pub url: String,
+    /// JSON body, if any.
+    pub body: Option<serde_json::Value>,
+    /// Extra headers (`ConsistencyLevel`, `Prefer`, `X-AnchorMailbox`).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Request {
+    /// A GET of `url`.
+    pub fn get(url: impl Into<String>) -> Request {
+        Request {
+            method: reqwest::Method::GET,
+            url: url.into(),
+            body: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// A request with a JSON body.
+    pub fn with_body(
+        method: reqwest::Method,
+        url: impl Into<String>,
+        body: serde_json::Value,
+    ) -> Request {
+        Request {
+            method,
+            url: url.into(),
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Request {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// The final answer to a request after retries: any status, with its body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Graph's `request-id` header.
+    pub request_id: Option<String>,
+    /// Raw body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The service error this reply carries.
+    pub fn error(&self) -> super::error::ServiceError {
+        super::error::ServiceError::parse(self.status, self.request_id.clone(), &self.body)
+    }
+}
+
+/// One collection page (`value` + `@odata.nextLink`).
+#[derive(Debug, serde::Deserialize)]
+struct Page<T> {
+    value: Vec<T>,
+    #[serde(rename = "@odata.nextLink")]
+    next_link: Option<String>,
+}
+
+/// One item of a `$batch` (URL relative to `/v1.0`).
+#[derive(Debug, Clone)]
+pub struct BatchItem {
+    /// HTTP method.
+    pub method: reqwest::Method,
+    /// Relative URL, e.g. `/users/{id}/assignLicense`.
+    pub url: String,
+    /// JSON body, if any.
+    pub body: Option<serde_json::Value>,
+}
+
+/// The outcome of one batch item after its own retries.
+#[derive(Debug, Clone)]
+pub struct BatchOutcome {
+    /// Item status (or the envelope's, if the envelope failed).
+    pub status: u16,
+    /// `request-id` of the item (or envelope).
+    pub request_id: Option<String>,
+    /// Item body.
+    pub body: serde_json::Value,
+}
+
+/// Authenticated, retrying HTTP access to Graph and Exchange.
+#[derive(Debug, Clone)]
+pub struct HttpCore {
+    http: reqwest::Client,
+    auth: Arc<Authenticator>,
+    retry: RetryPolicy,
+    graph_root: String,
+}
+
+impl HttpCore {
+    /// Wraps a client and authenticator; `graph_host` without `/v1.0`.
+    pub fn new(
+        http: reqwest::Client,
+        auth: Arc<Authenticator>,
+        retry: RetryPolicy,
+        graph_host: &str,
+    ) -> HttpCore {
+        HttpCore {
+            http,
+            auth,
+            retry,
+            graph_root: format!("{}/v1.0", graph_host.trim_end_matches('/')),
+        }
+    }
+
+    /// `https://graph.microsoft.com/v1.0`.
+    pub fn graph_root(&self) -> &str {
+        &self.graph_root
+    }
+
+    /// The retry policy in force.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    /// Sends `request`, retrying 429/5xx/network failures per policy and refreshing the
+    /// token exactly once on 401. Returns the final reply whatever its status; errors only
+    /// for authentication and transport failures.
+    pub async fn send(&self, resource: Resource, request: &Request) -> Result<Reply, BackendError> {
+        let start = Instant::now();
+        let mut attempt = 0u32;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            let token = self.auth.token(resource).await?;
+            let mut builder = self
+                .http
+                .request(request.method.clone(), &request.url)
+                .bearer_auth(token.expose());
+            for (name, value) in &request.headers {
+                builder = builder.header(*name, value);
+            }
+            if let Some(body) = &request.body {
+                builder = builder.json(body);
+            }
+            let outcome = builder.send().await;
+            let (wait_hint, failure) = match outcome {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let header = |n: &str| {
+                        response
+                            .headers()
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string)
+                    };
+                    let request_id = header("request-id").or_else(|| header("client-request-id"));
+                    let retry_after = parse_retry_after(header("retry-after").as_deref());
+                    tracing::trace!(method = %request.method, url = %request.url, status, attempt, "response");
+                    let body = response
+                        .bytes()
+                        .await
+                        .map_err(|e| BackendError::Transport(format!("{}: {e}", request.url)))?
+                        .to_vec();
+                    let reply = Reply {
+                        status,
+                        request_id,
+                        body,
+                    };
+                    if status == 401 && !refreshed {
+                        refreshed = true;
+                        attempt -= 1;
+                        tracing::debug!(url = %request.url, "401: refreshing the access token once");
+                        self.auth.invalidate(resource, &token).await;
+                        continue;
+                    }
+                    if !is_retryable(status) {
+                        return Ok(reply);
+                    }
+                    (retry_after, Ok(reply))
+                }
+                Err(e) => (
+                    None,
+                    Err(BackendError::Transport(format!("{}: {e}", request.url))),
+                ),
+            };
+            let wait = self.retry.delay(attempt, wait_hint);
+            if !self.retry.allows(attempt, start.elapsed(), wait) {
+                return failure;
+            }
+            tracing::debug!(url = %request.url, attempt, wait_ms = wait.as_millis() as u64, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Follows `@odata.nextLink` from `request`, handing each page's items to `on_page` as it
+    /// arrives (pages are parsed one at a time; no raw JSON is kept). Exchange pages are
+    /// fetched by POSTing the same body to the next link, as the adminapi expects.
+    pub async fn for_each_page<T: DeserializeOwned>(
+        &self,
+        resource: Resource,
+        mut request: Request,
+        permission: &str,
+        mut on_page: impl FnMut(Vec<T>),
+    ) -> Result<(), BackendError> {
+        loop {
+            let reply = self.send(resource, &request).await?;
+            if !reply.is_success() {
+                return Err(reply
+                    .error()
+                    .into_backend_error(&request.url, None, permission));
+            }
+            let page: Page<T> =
+                serde_json::from_slice(&reply.body).map_err(|e| BackendError::Service {
+                    target: request.url.clone(),
+                    code: "InvalidResponse".into(),
+                    message: e.to_string(),
+                    request_id: reply.request_id.clone(),
+                })?;
+            on_page(page.value);
+            match page.next_link {
+                Some(next) => request.url = next,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Runs independent Graph requests through `$batch`, 20 per envelope, retrying each
+    /// throttled or transient item on its own (after the longest `Retry-After` of the round).
+    /// Outcomes are returned in the order of `items`.
+    pub async fn batch(&self, items: &[BatchItem]) -> Vec<BatchOutcome> {
+        let mut outcomes: Vec<Option<BatchOutcome>> = vec![None; items.len()];
+        let mut pending: Vec<usize> = (0..items.len()).collect();
+        let start = Instant::now();
+        let mut round = 0u32;
+        while !pending.is_empty() {
+            round += 1;
+            let mut retry: Vec<usize> = Vec::new();
+            let mut longest: Option<Duration> = None;
+            for chunk in pending.chunks(MAX_BATCH) {
+                for (index, outcome, after) in self.batch_round(items, chunk).await {
+                    let wait = self.retry.delay(round, after);
+                    if is_retryable(outcome.status)
+                        && self.retry.allows(round, start.elapsed(), wait)
+                    {
+                        longest = longest.max(Some(wait));
+                        retry.push(index);
+                    }
+                    outcomes[index] = Some(outcome);
+                }
+            }
+            if !retry.is_empty() {
+                let wait = longest.unwrap_or_default();
+                tracing::debug!(
+                    items = retry.len(),
+                    wait_ms = wait.as_millis() as u64,
+                    "retrying batch items"
+                );
+                tokio::time::sleep(wait).await;
+            }
+            pending = retry;
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.expect("every batch item has an outcome"))
+            .collect()
+    }
+
+    /// Sends one envelope; returns (item index, outcome, item Retry-After).
+    async fn batch_round(
+        &self,
+        items: &[BatchItem],
+        chunk: &[usize],
+    ) -> Vec<(usize, BatchOutcome, Option<Duration>)> {
+        let requests: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|&i| {
+                let item = &items[i];
+                let mut r = serde_json::json!({"id": i.to_string(), "method": item.method.as_str(), "url": item.url});
+                if let Some(body) = &item.body {
+                    r["body"] = body.clone();
+                    r["headers"] = serde_json::json!({"Content-Type": "application/json"});
+                }
+                r
+            })
+            .collect();
+        let request = Request::with_body(
+            reqwest::Method::POST,
+            format!("{}/$batch", self.graph_root),
+            serde_json::json!({ "requests": requests }),
+        );
+        let envelope_failure =
+            |status: u16, request_id: Option<String>, body: serde_json::Value| {
+                chunk
+                    .iter()
+                    .map(|&i| {
+                        let outcome = BatchOutcome {
+                            status,
+                            request_id: request_id.clone(),
+                            body: body.clone(),
+                        };
+                        (i, outcome, None)
+                    })
+                    .collect::<Vec<_>>()
+            };
+        let reply = match self.send(Resource::Graph, &request).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                let body =
+                    serde_json::json!({"error": {"code": "Transport", "message": e.to_string()}});
+                return envelope_failure(599, None, body);
+            }
+        };
+        let json: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_default();
+        if !reply.is_success() {
+            return envelope_failure(reply.status, reply.request_id, json);
+        }
+        let mut found = Vec::new();
+        for response in json["responses"].as_array().into_iter().flatten() {
+            let Some(index) = response["id"]
+                .as_str()
+                .and_then(|s| s.parse::<usize>().ok())
+            else {
+                continue;
+            };
+            if !chunk.contains(&index) {
+                continue;
+            }
+            let header = |name: &str| {
+                response["headers"].as_object().and_then(|h| {
+                    h.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                        .and_then(|(_, v)| v.as_str().map(str::to_string))
+                })
+            };
+            let status = response["status"]
+                .as_u64()
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(500);
+            let after = parse_retry_after(header("retry-after").as_deref());
+            let outcome = BatchOutcome {
+                status,
+                request_id: header("request-id").or_else(|| reply.request_id.clone()),
+                body: response["body"].clone(),
+            };
+            found.push((index, outcome, after));
+        }
+        for &i in chunk {
+            if !found.iter().any(|(j, _, _)| *j == i) {
+                let body = serde_json::json!({"error": {"code": "MissingResponse", "message": "the $batch response has no entry for this request"}});
+                found.push((
+                    i,
+                    BatchOutcome {
+                        status: 502,
+                        request_id: reply.request_id.clone(),
+                        body,
+                    },
+                    None,
+                ));
+            }
+        }
+        found
+    }
+}

@@ -1,0 +1,343 @@
+//! A faithful fake of Microsoft Graph, Entra's token endpoint and the Exchange Online admin
+//! API, serving a `Tenant` over loopback HTTP. Tests, benchmarks and `m365ctl sim serve` use
+//! it to run the real Graph backend end to end.
+//!
+//! It behaves like the services where m365ctl depends on them: client-credential tokens with
+//! audiences and expiry, `$top` caps and `@odata.nextLink` paging, `$select`, the advanced
+//! query rules of `$filter=assignedLicenses/$count ne 0`, `$batch` (20 items, per-item status,
+//! `dependsOn`, 424), writes through `tenant::apply_operation` answered with Graph's error
+//! bodies, throttling and transient faults on a seeded schedule. After every write it checks
+//! the safety invariants and records violations for the test to assert on.
+
+mod faults;
+mod routes;
+mod wire;
+
+pub use faults::{Fault, FaultSchedule, ThrottleBudget};
+
+use crate::backend::{AuthMode, GraphSettings};
+use crate::tenant::Tenant;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How the fake behaves.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Tenant id in URLs; defaults to the snapshot's or a fixed GUID.
+    pub tenant_id: Option<String>,
+    /// The app's client id.
+    pub client_id: String,
+    /// Accepted client secret (`None`: secrets are refused).
+    pub client_secret: Option<String>,
+    /// Accepted federated assertion (an opaque OIDC token), if any.
+    pub federated_assertion: Option<String>,
+    /// Certificate credential: public key PEM and expected `x5t#S256`; assertions must verify.
+    pub certificate: Option<(String, String)>,
+    /// GitHub Actions' OIDC token service, served at `/_github/oidc`: the request token the
+    /// caller must present and the ID token it gets (use it as `federated_assertion` too).
+    pub github_oidc: Option<(String, String)>,
+    /// Lifetime of issued tokens.
+    pub token_lifetime: Duration,
+    /// Seed of the fault schedule.
+    pub seed: u64,
+    /// Share of requests (and `$batch` items) answered with 429/503/504 instead.
+    pub fault_rate: f64,
+    /// `Retry-After` seconds on injected 429s.
+    pub retry_after_secs: u64,
+    /// Delay before every answer (benchmarks).
+    pub latency: Duration,
+    /// At most this many requests per window, then 429 with `Retry-After`.
+    pub throttle: Option<(u32, Duration)>,
+    /// User ids writes may touch; a write to any other user is recorded as a violation.
+    pub write_scope: Option<HashSet<String>>,
+}
+
+impl Default for SimOptions {
+    fn default() -> SimOptions {
+        SimOptions {
+            tenant_id: None,
+            client_id: "11111111-2222-3333-4444-555555555555".into(),
+            client_secret: Some("sim-client-secret".into()),
+            federated_assertion: None,
+            certificate: None,
+            github_oidc: None,
+            token_lifetime: Duration::from_secs(3599),
+            seed: 1,
+            fault_rate: 0.0,
+            retry_after_secs: 1,
+            latency: Duration::ZERO,
+            throttle: None,
+            write_scope: None,
+        }
+    }
+}
+
+/// One request as the fake saw it (`$batch` items are logged individually too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// HTTP method (for batch items, the item's method).
+    pub method: String,
+    /// Path and query as received (batch items: `$batch:` + relative URL; Exchange calls:
+    /// `#Cmdlet:Identity` appended).
+    pub path: String,
+    /// Status answered.
+    pub status: u16,
+    /// Time since the server started.
+    pub at: Duration,
+    /// `Retry-After` sent with this answer.
+    pub retry_after: Option<u64>,
+}
+
+impl LoggedRequest {
+    /// Whether this is a `$batch` item rather than an HTTP request.
+    pub fn is_batch_item(&self) -> bool {
+        self.path.starts_with("$batch:")
+    }
+}
+
+#[derive(Debug)]
+struct IssuedToken {
+    audience: String,
+    expires: Instant,
+}
+
+/// Mutable server state behind one lock (requests are short; contention is irrelevant).
+#[derive(Debug)]
+struct State {
+    tenant: Tenant,
+    log: Vec<LoggedRequest>,
+    violations: Vec<String>,
+    tokens: HashMap<String, IssuedToken>,
+    token_requests: usize,
+    reject_tokens: bool,
+    faults: FaultSchedule,
+    throttle: Option<ThrottleBudget>,
+    next_id: u64,
+}
+
+/// Everything the request handlers share.
+#[derive(Debug)]
+struct Shared {
+    options: SimOptions,
+    base: String,
+    tenant_id: String,
+    started: Instant,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn graph_audience(&self) -> String {
+        self.base.clone()
+    }
+    fn exchange_audience(&self) -> String {
+        format!("{}/exo", self.base)
+    }
+}
+
+/// Starts fake tenants.
+#[derive(Debug)]
+pub struct FakeTenant;
+
+impl FakeTenant {
+    /// Serves `tenant` on a random loopback port.
+    pub async fn start(tenant: Tenant, options: SimOptions) -> std::io::Result<FakeTenantHandle> {
+        FakeTenant::start_on(tenant, options, 0).await
+    }
+
+    /// Serves `tenant` on `port` (0 = random) of 127.0.0.1.
+    pub async fn start_on(
+        mut tenant: Tenant,
+        options: SimOptions,
+        port: u16,
+    ) -> std::io::Result<FakeTenantHandle> {
+        tenant.recount_consumed();
+        tenant.normalize();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let tenant_id = options
+            .tenant_id
+            .clone()
+            .or_else(|| tenant.tenant_id.clone())
+            .unwrap_or_else(|| "00000000-0000-4000-8000-00000000c0de".into());
+        let state = State {
+            tenant,
+            log: Vec::new(),
+            violations: Vec::new(),
+            tokens: HashMap::new(),
+            token_requests: 0,
+            reject_tokens: false,
+            faults: FaultSchedule::new(options.seed, options.fault_rate, options.retry_after_secs),
+            throttle: options.throttle.map(|(n, w)| ThrottleBudget::new(n, w)),
+            next_id: 0,
+        };
+        let shared = Arc::new(Shared {
+            options,
+            base: base.clone(),
+            tenant_id,
+            started: Instant::now(),
+            state: Mutex::new(state),
+        });
+        let app = axum::Router::new()
+            .fallback(routes::handle)
+            .with_state(shared.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(FakeTenantHandle {
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+}
+
+/// A running fake; dropping it stops the server.
+#[derive(Debug)]
+pub struct FakeTenantHandle {
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl FakeTenantHandle {
+    /// `http://127.0.0.1:PORT`: the authority and Graph host.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base
+    }
+
+    /// Entra authority host (`{authority}/{tenant}/oauth2/v2.0/token`).
+    pub fn authority_host(&self) -> String {
+        self.shared.base.clone()
+    }
+
+    /// Graph host (`{graph}/v1.0/...`).
+    pub fn graph_host(&self) -> String {
+        self.shared.graph_audience()
+    }
+
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL` for the fake GitHub OIDC service.
+    pub fn github_oidc_url(&self) -> String {
+        format!("{}/_github/oidc?api-version=2.0", self.shared.base)
+    }
+
+    /// Exchange host (`{exchange}/adminapi/beta/{tenant}/InvokeCommand`); a distinct audience.
+    pub fn exchange_host(&self) -> String {
+        self.shared.exchange_audience()
+    }
+
+    /// The tenant id the fake answers for.
+    pub fn tenant_id(&self) -> &str {
+        &self.shared.tenant_id
+    }
+
+    /// Backend settings pointing at this fake.
+    pub fn settings(&self, auth: AuthMode) -> GraphSettings {
+        GraphSettings {
+            tenant_id: self.shared.tenant_id.clone(),
+            client_id: self.shared.options.client_id.clone(),
+            auth,
+            authority_host: self.authority_host(),
+            graph_host: self.graph_host(),
+            exchange_host: self.exchange_host(),
+        }
+    }
+
+    /// Every request so far (token requests included).
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.lock().log.clone()
+    }
+
+    /// Forgets the request log (e.g. after a warm-up read).
+    pub fn clear_requests(&self) {
+        self.shared.lock().log.clear();
+    }
+
+    /// How many token requests were made.
+    pub fn token_requests(&self) -> usize {
+        self.shared.lock().token_requests
+    }
+
+    /// The tenant as it is now.
+    pub fn tenant(&self) -> Tenant {
+        self.shared.lock().tenant.clone()
+    }
+
+    /// Safety violations recorded after writes (empty = safe).
+    pub fn violations(&self) -> Vec<String> {
+        self.shared.lock().violations.clone()
+    }
+
+    /// Expires every issued token now (the next API call gets 401).
+    pub fn expire_tokens(&self) {
+        let mut state = self.shared.lock();
+        let now = Instant::now();
+        for token in state.tokens.values_mut() {
+            token.expires = now;
+        }
+    }
+
+    /// Makes every token, present and future, invalid (a revoked app).
+    pub fn reject_tokens(&self, reject: bool) {
+        self.shared.lock().reject_tokens = reject;
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for FakeTenantHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// `m365ctl sim serve`: serves the snapshot at `snapshot_path` on `port` until Ctrl-C,
+/// printing the base URL and a config that points m365ctl at it.
+pub async fn serve(snapshot_path: &std::path::Path, port: u16) -> Result<(), String> {
+    let text = std::fs::read_to_string(snapshot_path)
+        .map_err(|e| format!("{}: {e}", snapshot_path.display()))?;
+    let tenant = crate::backend::snapshot::parse_snapshot(&text)
+        .map_err(|e| format!("{}: {e}", snapshot_path.display()))?;
+    let options = SimOptions::default();
+    let secret = options.client_secret.clone().unwrap_or_default();
+    let handle = FakeTenant::start_on(tenant, options, port)
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+    println!(
+        "Fake Microsoft Graph + Exchange Online listening on {}",
+        handle.base_url()
+    );
+    println!();
+    println!(
+        "# m365ctl.toml [tenant] table for this fake (export M365CTL_CLIENT_SECRET={secret}):"
+    );
+    println!("[tenant]");
+    println!("backend = \"graph\"");
+    println!("tenant_id = \"{}\"", handle.tenant_id());
+    println!("client_id = \"{}\"", handle.shared.options.client_id);
+    println!("auth = \"secret\"");
+    println!("authority_host = \"{}\"", handle.authority_host());
+    println!("graph_host = \"{}\"", handle.graph_host());
+    println!("exchange_host = \"{}\"", handle.exchange_host());
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    handle.shutdown().await;
+    Ok(())
+}

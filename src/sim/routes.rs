@@ -1,0 +1,1028 @@
+//! Request handling of the fake: token endpoint, Graph v1.0 reads and writes, `$batch`,
+//! Exchange `InvokeCommand`, plus fault injection, logging and safety checks.
+
+use super::faults::Fault;
+use super::{IssuedToken, LoggedRequest, Shared, State, wire};
+use crate::plan::ops::{LicenseGrant, LicenseRemoval, OpKind};
+use crate::tenant::{
+    MailboxType, RuleViolation, Tenant, apply_operation, unlicensed_user_mailboxes,
+};
+use axum::body::Bytes;
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Graph's largest page of users and groups.
+const MAX_TOP: usize = 999;
+/// Graph's default page size.
+const DEFAULT_TOP: usize = 100;
+/// Graph's `$batch` limit.
+const MAX_BATCH: usize = 20;
+
+/// An answer before it becomes HTTP.
+#[derive(Debug, Clone)]
+struct Answer {
+    status: u16,
+    retry_after: Option<u64>,
+    body: Option<Value>,
+}
+
+impl Answer {
+    fn ok(body: Value) -> Answer {
+        Answer {
+            status: 200,
+            retry_after: None,
+            body: Some(body),
+        }
+    }
+    fn error(status: u16, code: &str, message: impl Into<String>) -> Answer {
+        Answer {
+            status,
+            retry_after: None,
+            body: Some(json!({"error": {"code": code, "message": message.into()}})),
+        }
+    }
+    fn fault(fault: Fault) -> Answer {
+        match fault {
+            Fault::Throttled(secs) => Answer {
+                retry_after: Some(secs),
+                ..Answer::error(429, "TooManyRequests", "Please retry again later.")
+            },
+            Fault::Transient(status) => Answer::error(
+                status,
+                "UnknownError",
+                "The service is temporarily unavailable.",
+            ),
+        }
+    }
+}
+
+/// One parsed request, shared by top-level requests and `$batch` items.
+struct Call<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: Vec<(String, String)>,
+    header: &'a dyn Fn(&str) -> Option<String>,
+    body: &'a [u8],
+}
+
+impl Call<'_> {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> Value {
+        serde_json::from_slice(self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// The single axum handler: the fake dispatches paths itself (Graph paths contain `$`).
+pub async fn handle(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !shared.options.latency.is_zero() {
+        tokio::time::sleep(shared.options.latency).await;
+    }
+    let path = uri.path().to_string();
+    let query = parse_query(uri.query());
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let mut logged_path = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| path.clone());
+    if path.ends_with("/InvokeCommand") {
+        // Exchange calls share one URL: log which cmdlet and identity each one was.
+        let input = &serde_json::from_slice::<Value>(&body).unwrap_or_default()["CmdletInput"];
+        let cmdlet = input["CmdletName"].as_str().unwrap_or_default();
+        let identity = input["Parameters"]["Identity"].as_str().unwrap_or_default();
+        logged_path = format!("{logged_path}#{cmdlet}:{identity}");
+    }
+    let mut state = shared.lock();
+    let answer = if path == "/_github/oidc" {
+        github_oidc(&shared, &query, header("authorization"))
+    } else if path.ends_with("/oauth2/v2.0/token") {
+        state.token_requests += 1;
+        token(&shared, &mut state, &path, body.as_ref())
+    } else {
+        let call = Call {
+            method: method.as_str(),
+            path: &path,
+            query: query.clone(),
+            header: &header,
+            body: body.as_ref(),
+        };
+        api(&shared, &mut state, &call)
+    };
+    let request_id = next_request_id(&mut state);
+    state.log.push(LoggedRequest {
+        method: method.to_string(),
+        path: logged_path,
+        status: answer.status,
+        at: shared.started.elapsed(),
+        retry_after: answer.retry_after,
+    });
+    drop(state);
+    respond(answer, &request_id)
+}
+
+fn respond(answer: Answer, request_id: &str) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut body = answer.body;
+    if let Some(error) = body
+        .as_mut()
+        .and_then(|b| b.get_mut("error"))
+        .filter(|e| e.is_object())
+    {
+        error["innerError"] = json!({"request-id": request_id, "client-request-id": request_id, "date": "2026-01-01T00:00:00"});
+    }
+    let mut response = match body {
+        Some(b) => (status, axum::Json(b)).into_response(),
+        None => status.into_response(),
+    };
+    let headers = response.headers_mut();
+    if let Ok(v) = request_id.parse() {
+        headers.insert("request-id", v);
+    }
+    if let Some(secs) = answer.retry_after
+        && let Ok(v) = secs.to_string().parse()
+    {
+        headers.insert("retry-after", v);
+    }
+    response
+}
+
+fn next_request_id(state: &mut State) -> String {
+    state.next_id += 1;
+    format!("00000000-0000-4000-a000-{:012x}", state.next_id)
+}
+
+fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
+    let Some(query) = query else {
+        return Vec::new();
+    };
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 2;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'$'
+            | b','
+            | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- token endpoint
+
+fn token(shared: &Shared, state: &mut State, path: &str, body: &[u8]) -> Answer {
+    let form = parse_query(std::str::from_utf8(body).ok());
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let refuse = |status: u16, error: &str, description: &str| Answer {
+        status,
+        retry_after: None,
+        body: Some(
+            json!({"error": error, "error_description": description, "error_codes": [7000215]}),
+        ),
+    };
+    if field("grant_type") != Some("client_credentials") {
+        return refuse(
+            400,
+            "unsupported_grant_type",
+            "AADSTS70003: only client_credentials is supported by this fake.",
+        );
+    }
+    if field("client_id") != Some(shared.options.client_id.as_str()) {
+        return refuse(
+            400,
+            "unauthorized_client",
+            "AADSTS700016: Application not found in the directory.",
+        );
+    }
+    let token_url = format!("{}{}", shared.base, path);
+    let authenticated = match (field("client_secret"), field("client_assertion")) {
+        (Some(secret), None) => shared.options.client_secret.as_deref() == Some(secret),
+        (None, Some(assertion)) => {
+            field("client_assertion_type")
+                == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+                && (shared.options.federated_assertion.as_deref() == Some(assertion)
+                    || verify_certificate_assertion(shared, assertion, &token_url))
+        }
+        _ => false,
+    };
+    if !authenticated {
+        return refuse(
+            401,
+            "invalid_client",
+            "AADSTS7000215: Invalid client secret provided.",
+        );
+    }
+    let Some(audience) = field("scope").and_then(|s| s.strip_suffix("/.default")) else {
+        return refuse(
+            400,
+            "invalid_scope",
+            "AADSTS70011: The provided value for the input parameter 'scope' is not valid.",
+        );
+    };
+    if audience != shared.graph_audience() && audience != shared.exchange_audience() {
+        return refuse(
+            400,
+            "invalid_scope",
+            "AADSTS500011: The resource principal was not found in the tenant.",
+        );
+    }
+    state.next_id += 1;
+    let token = format!(
+        "simtoken.{}.{:016x}",
+        state.next_id,
+        super::faults::Rng::new(state.next_id ^ shared.options.seed)
+            .next_f64()
+            .to_bits()
+    );
+    state.tokens.insert(
+        token.clone(),
+        IssuedToken {
+            audience: audience.to_string(),
+            expires: Instant::now() + shared.options.token_lifetime,
+        },
+    );
+    Answer::ok(
+        json!({"token_type": "Bearer", "expires_in": shared.options.token_lifetime.as_secs(), "ext_expires_in": shared.options.token_lifetime.as_secs(), "access_token": token}),
+    )
+}
+
+/// Verifies a certificate client assertion like Entra: PS256/RS256 signature by the
+/// registered key, `x5t#S256` of the registered certificate, audience = token endpoint.
+fn verify_certificate_assertion(shared: &Shared, assertion: &str, token_url: &str) -> bool {
+    let Some((public_pem, thumbprint)) = &shared.options.certificate else {
+        return false;
+    };
+    let Ok(header) = jsonwebtoken::decode_header(assertion) else {
+        return false;
+    };
+    if header.x5t_s256.as_deref() != Some(thumbprint.as_str()) {
+        return false;
+    }
+    let Ok(key) = jsonwebtoken::DecodingKey::from_rsa_pem(public_pem.as_bytes()) else {
+        return false;
+    };
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.algorithms = vec![
+        jsonwebtoken::Algorithm::PS256,
+        jsonwebtoken::Algorithm::RS256,
+    ];
+    validation.set_audience(&[token_url]);
+    validation.set_issuer(&[shared.options.client_id.as_str()]);
+    validation.sub = Some(shared.options.client_id.clone());
+    jsonwebtoken::decode::<Value>(assertion, &key, &validation).is_ok()
+}
+
+/// GitHub Actions' token service: `GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=...` with
+/// `Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN` answers `{"value": "<jwt>"}`.
+fn github_oidc(
+    shared: &Shared,
+    query: &[(String, String)],
+    authorization: Option<String>,
+) -> Answer {
+    let Some((request_token, id_token)) = &shared.options.github_oidc else {
+        return Answer::error(404, "NotFound", "no GitHub OIDC service configured");
+    };
+    let presented = authorization.as_deref().and_then(|a| {
+        a.strip_prefix("Bearer ")
+            .or_else(|| a.strip_prefix("bearer "))
+    });
+    if presented != Some(request_token.as_str()) {
+        return Answer::error(401, "Unauthorized", "bad ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    }
+    let audience = query
+        .iter()
+        .find(|(k, _)| k == "audience")
+        .map(|(_, v)| v.as_str());
+    if audience != Some("api://AzureADTokenExchange") {
+        return Answer::error(
+            400,
+            "BadRequest",
+            "audience must be api://AzureADTokenExchange",
+        );
+    }
+    Answer::ok(json!({"count": 1, "value": id_token}))
+}
+
+// ---------------------------------------------------------------- API surface
+
+fn api(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
+    let (audience, rest) = if let Some(rest) = call.path.strip_prefix("/v1.0") {
+        (shared.graph_audience(), rest)
+    } else if let Some(rest) = call.path.strip_prefix("/exo") {
+        (shared.exchange_audience(), rest)
+    } else {
+        return Answer::error(
+            404,
+            "Request_ResourceNotFound",
+            format!("no such path {}", call.path),
+        );
+    };
+    if let Some(refusal) = check_token(state, call, &audience) {
+        return refusal;
+    }
+    if let Some(secs) = state.throttle.as_mut().and_then(|t| t.take()) {
+        return Answer {
+            retry_after: Some(secs),
+            ..Answer::error(429, "TooManyRequests", "Please retry again later.")
+        };
+    }
+    if let Some(fault) = state.faults.next_fault() {
+        return Answer::fault(fault);
+    }
+    if audience == shared.exchange_audience() {
+        return exchange(shared, state, call, rest);
+    }
+    if rest == "/$batch" && call.method == "POST" {
+        return batch(shared, state, call);
+    }
+    graph(shared, state, call, rest)
+}
+
+fn check_token(state: &State, call: &Call<'_>, audience: &str) -> Option<Answer> {
+    let invalid = |message: &str| Some(Answer::error(401, "InvalidAuthenticationToken", message));
+    let Some(bearer) = (call.header)("authorization") else {
+        return invalid("Access token is empty.");
+    };
+    let Some(token) = bearer.strip_prefix("Bearer ") else {
+        return invalid("Access token is empty.");
+    };
+    let Some(issued) = state.tokens.get(token) else {
+        return invalid("Invalid JWT token. The token is not in JWS format.");
+    };
+    if state.reject_tokens {
+        return invalid("Access token validation failure. Invalid audience.");
+    }
+    if Instant::now() >= issued.expires {
+        return invalid("Lifetime validation failed, the token is expired.");
+    }
+    if issued.audience != audience {
+        return invalid("Access token validation failure. Invalid audience.");
+    }
+    None
+}
+
+fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Answer {
+    let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    match (call.method, segments.as_slice()) {
+        ("GET", ["subscribedSkus"]) => Answer::ok(
+            json!({"value": state.tenant.skus.iter().map(wire::sku).collect::<Vec<_>>()}),
+        ),
+        ("GET", ["users"]) => page(shared, call, &state.tenant.users, wire::user),
+        ("GET", ["groups"]) => list_groups(shared, state, call),
+        ("GET", ["groups", id, "members"])
+        | ("GET", ["groups", id, "members", "microsoft.graph.user"]) => {
+            match state.tenant.group(id) {
+                Some(g) => page(
+                    shared,
+                    call,
+                    &g.members,
+                    |m| json!({"@odata.type": "#microsoft.graph.user", "id": m}),
+                ),
+                None => not_found(id),
+            }
+        }
+        ("POST", ["users", id, "assignLicense"]) => match licence_lists(state, call) {
+            Ok((add, remove)) => {
+                let upn = state
+                    .tenant
+                    .user(id)
+                    .map(|u| u.user_principal_name.clone())
+                    .unwrap_or_default();
+                let op = OpKind::AssignLicenses {
+                    user_id: id.to_string(),
+                    upn,
+                    add,
+                    remove,
+                };
+                write(shared, state, &op, 200)
+            }
+            Err(answer) => answer,
+        },
+        ("POST", ["groups", id, "assignLicense"]) => match licence_lists(state, call) {
+            Ok((add, remove)) => {
+                let group = state
+                    .tenant
+                    .group(id)
+                    .map(|g| g.display_name.clone())
+                    .unwrap_or_default();
+                let op = OpKind::AssignGroupLicenses {
+                    group_id: id.to_string(),
+                    group,
+                    add,
+                    remove,
+                };
+                write(shared, state, &op, 202)
+            }
+            Err(answer) => answer,
+        },
+        ("PATCH", ["users", id]) => {
+            let body = call.json();
+            let Some(location) = body["usageLocation"].as_str() else {
+                return Answer::error(
+                    400,
+                    "Request_BadRequest",
+                    "This fake only updates usageLocation.",
+                );
+            };
+            let upn = state
+                .tenant
+                .user(id)
+                .map(|u| u.user_principal_name.clone())
+                .unwrap_or_default();
+            let from = state.tenant.user(id).and_then(|u| u.usage_location.clone());
+            let op = OpKind::SetUsageLocation {
+                user_id: id.to_string(),
+                upn,
+                from,
+                to: location.to_string(),
+            };
+            write(shared, state, &op, 204)
+        }
+        ("POST", ["groups", id, "members", "$ref"]) => {
+            let body = call.json();
+            let Some(user_id) = body["@odata.id"]
+                .as_str()
+                .and_then(|s| s.rsplit('/').next())
+            else {
+                return Answer::error(400, "Request_BadRequest", "Invalid object identifier ''.");
+            };
+            let op = membership(state, id, user_id, true);
+            write(shared, state, &op, 204)
+        }
+        ("DELETE", ["groups", id, "members", user_id, "$ref"]) => {
+            let op = membership(state, id, user_id, false);
+            write(shared, state, &op, 204)
+        }
+        _ => Answer::error(
+            400,
+            "BadRequest",
+            format!("Resource not found for the segment '{rest}'."),
+        ),
+    }
+}
+
+fn not_found(id: &str) -> Answer {
+    Answer::error(
+        404,
+        "Request_ResourceNotFound",
+        format!(
+            "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+        ),
+    )
+}
+
+fn membership(state: &State, group_id: &str, user_id: &str, add: bool) -> OpKind {
+    let group = state
+        .tenant
+        .group(group_id)
+        .map(|g| g.display_name.clone())
+        .unwrap_or_default();
+    let upn = state
+        .tenant
+        .user(user_id)
+        .map(|u| u.user_principal_name.clone())
+        .unwrap_or_default();
+    let (group_id, user_id) = (group_id.to_string(), user_id.to_string());
+    if add {
+        OpKind::AddGroupMember {
+            group_id,
+            group,
+            user_id,
+            upn,
+        }
+    } else {
+        OpKind::RemoveGroupMember {
+            group_id,
+            group,
+            user_id,
+            upn,
+        }
+    }
+}
+
+/// Parses an `assignLicense` body strictly: both lists present, `disabledPlans` an array.
+fn licence_lists(
+    state: &State,
+    call: &Call<'_>,
+) -> Result<(Vec<LicenseGrant>, Vec<LicenseRemoval>), Answer> {
+    let body = call.json();
+    let bad = |m: &str| Answer::error(400, "Request_BadRequest", m.to_string());
+    let (Some(add), Some(remove)) = (
+        body["addLicenses"].as_array(),
+        body["removeLicenses"].as_array(),
+    ) else {
+        return Err(bad(
+            "Invalid request: both addLicenses and removeLicenses are required (removeLicenses may be empty).",
+        ));
+    };
+    let part = |sku: &str| {
+        state
+            .tenant
+            .sku(sku)
+            .map(|s| s.sku_part_number.clone())
+            .unwrap_or_else(|| sku.to_string())
+    };
+    let mut grants = Vec::new();
+    for item in add {
+        let (Some(sku), Some(disabled)) =
+            (item["skuId"].as_str(), item["disabledPlans"].as_array())
+        else {
+            return Err(bad(
+                "Invalid request: each addLicenses item needs skuId and a disabledPlans array (never null).",
+            ));
+        };
+        let mut plans: Vec<String> = disabled
+            .iter()
+            .filter_map(|p| p.as_str().map(str::to_string))
+            .collect();
+        plans.sort();
+        grants.push(LicenseGrant {
+            sku_id: sku.to_string(),
+            sku_part_number: part(sku),
+            disabled_plans: plans,
+            disabled_plan_names: Vec::new(),
+        });
+    }
+    let removals = remove
+        .iter()
+        .filter_map(|r| r.as_str())
+        .map(|sku| LicenseRemoval {
+            sku_id: sku.to_string(),
+            sku_part_number: part(sku),
+        })
+        .collect();
+    Ok((grants, removals))
+}
+
+/// Applies a write with Graph's rules, then checks the safety invariants.
+fn write(shared: &Shared, state: &mut State, op: &OpKind, success: u16) -> Answer {
+    let before = state.tenant.clone();
+    if let Err(violation) = apply_operation(&mut state.tenant, op) {
+        return violation_answer(&before, &violation);
+    }
+    check_safety(shared, state, &before, op);
+    let body = match op {
+        OpKind::AssignLicenses { user_id, .. } => state.tenant.user(user_id).map(wire::user),
+        OpKind::AssignGroupLicenses { group_id, .. } => {
+            state.tenant.group(group_id).map(wire::group)
+        }
+        _ => None,
+    };
+    Answer {
+        status: success,
+        retry_after: None,
+        body,
+    }
+}
+
+fn check_safety(shared: &Shared, state: &mut State, before: &Tenant, op: &OpKind) {
+    let was: Vec<String> = unlicensed_user_mailboxes(before);
+    for upn in unlicensed_user_mailboxes(&state.tenant) {
+        if !was.contains(&upn) {
+            state.violations.push(format!(
+                "{} left the user mailbox of {upn} without an Exchange licence",
+                op.name()
+            ));
+        }
+    }
+    for sku in &state.tenant.skus {
+        let old = before.sku(&sku.sku_id).map_or(0, |s| s.consumed);
+        if sku.consumed > sku.enabled && sku.consumed > old {
+            state.violations.push(format!(
+                "{} pushed {} to {} consumed of {} enabled",
+                op.name(),
+                sku.sku_part_number,
+                sku.consumed,
+                sku.enabled
+            ));
+        }
+    }
+    if let (Some(scope), Some(user)) = (&shared.options.write_scope, op.user_id())
+        && !scope.contains(user)
+    {
+        state.violations.push(format!(
+            "{} wrote to {} outside the declared scope",
+            op.name(),
+            op.target()
+        ));
+    }
+}
+
+/// Graph's error answer for a rule violation.
+fn violation_answer(tenant: &Tenant, violation: &RuleViolation) -> Answer {
+    let bad = |m: String| Answer::error(400, "Request_BadRequest", m);
+    match violation {
+        RuleViolation::NotFound(what) => not_found(what.rsplit(' ').next().unwrap_or(what)),
+        RuleViolation::InvalidUsageLocation(_) => {
+            bad("License assignment cannot be done for user with invalid usage location.".into())
+        }
+        RuleViolation::BadUsageLocationValue(_) => {
+            bad("Invalid value specified for property 'usageLocation' of resource 'User'.".into())
+        }
+        RuleViolation::NoSeats { sku, .. } => {
+            let id = tenant.sku_by_part_number(sku).map_or(sku.as_str(), |s| s.sku_id.as_str());
+            bad(format!("Subscription with SKU {id} does not have any available licenses."))
+        }
+        RuleViolation::InheritedLicense { .. } => bad(
+            "User license is inherited from a group membership and it cannot be removed directly from the user.".into(),
+        ),
+        RuleViolation::LicenseNotHeld { .. } => bad("User does not have a corresponding license.".into()),
+        RuleViolation::UnknownSku(id) => bad(format!("License {id} does not correspond to a valid company License.")),
+        RuleViolation::UnknownPlan { plan, .. } => bad(format!("Service plan {plan} is not valid for this license.")),
+        RuleViolation::Membership(m) => bad(if m.contains("already") {
+            "One or more added object references already exist for the following modified properties: 'members'.".into()
+        } else {
+            m.clone()
+        }),
+        RuleViolation::Mailbox(m) => Answer {
+            status: 400,
+            retry_after: None,
+            body: Some(json!({"error": {"code": "BadRequest", "message": "Invalid Operation", "details": [{"message": m}]}})),
+        },
+    }
+}
+
+/// Pages a collection by `$top` (Graph's caps) with an opaque `$skiptoken`.
+fn page<T>(shared: &Shared, call: &Call<'_>, items: &[T], render: impl Fn(&T) -> Value) -> Answer {
+    let top = match call.param("$top") {
+        None => DEFAULT_TOP,
+        Some(t) => match t.parse::<usize>() {
+            Ok(n) if (1..=MAX_TOP).contains(&n) => n,
+            _ => {
+                return Answer::error(
+                    400,
+                    "Request_UnsupportedQuery",
+                    format!(
+                        "Invalid page size specified: '{t}'. Must be between 1 and 999 inclusive."
+                    ),
+                );
+            }
+        },
+    };
+    page_by(shared, call, items, top, render)
+}
+
+/// One page of `items`; only the items on the page are rendered, so paging a 50,000-user
+/// tenant costs the fake O(page), not O(tenant), per request.
+fn page_by<T>(
+    shared: &Shared,
+    call: &Call<'_>,
+    items: &[T],
+    size: usize,
+    render: impl Fn(&T) -> Value,
+) -> Answer {
+    let offset = call
+        .param("$skiptoken")
+        .and_then(|t| t.strip_prefix("RFNwdAIAAQAAAD"))
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(0);
+    let select = call.param("$select");
+    let value: Vec<Value> = items
+        .iter()
+        .skip(offset)
+        .take(size)
+        .map(|v| wire::select(render(v), select))
+        .collect();
+    let more = items.len() > offset + size;
+    let mut body = json!({"value": value});
+    if call.param("$count") == Some("true") && offset == 0 {
+        body["@odata.count"] = json!(value.len());
+    }
+    if more {
+        let mut query: Vec<String> = call
+            .query
+            .iter()
+            .filter(|(k, _)| k != "$skiptoken")
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        query.push(format!("$skiptoken=RFNwdAIAAQAAAD{}", offset + size));
+        body["@odata.nextLink"] =
+            json!(format!("{}{}?{}", shared.base, call.path, query.join("&")));
+    }
+    Answer::ok(body)
+}
+
+fn list_groups(shared: &Shared, state: &State, call: &Call<'_>) -> Answer {
+    let filter = call.param("$filter").unwrap_or_default().trim().to_string();
+    let groups: Vec<Value> = if filter.is_empty() {
+        state.tenant.groups.iter().map(wire::group).collect()
+    } else if filter.eq_ignore_ascii_case("assignedLicenses/$count ne 0") {
+        let eventual =
+            (call.header)("consistencylevel").is_some_and(|v| v.eq_ignore_ascii_case("eventual"));
+        if !eventual || call.param("$count") != Some("true") {
+            return Answer::error(
+                400,
+                "Request_UnsupportedQuery",
+                "Operator 'ne' is not supported because the required parameters might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information",
+            );
+        }
+        state
+            .tenant
+            .groups
+            .iter()
+            .filter(|g| !g.licenses.is_empty())
+            .map(wire::group)
+            .collect()
+    } else if let Some(name) = filter
+        .strip_prefix("displayName eq '")
+        .and_then(|r| r.strip_suffix('\''))
+    {
+        let name = name.replace("''", "'");
+        state
+            .tenant
+            .groups
+            .iter()
+            .filter(|g| g.display_name == name)
+            .map(wire::group)
+            .collect()
+    } else {
+        return Answer::error(
+            400,
+            "Request_UnsupportedQuery",
+            format!("Unsupported query filter '{filter}' in this fake."),
+        );
+    };
+    page(shared, call, &groups, Value::clone)
+}
+
+// ---------------------------------------------------------------- $batch
+
+fn batch(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
+    let body = call.json();
+    let Some(requests) = body["requests"].as_array() else {
+        return Answer::error(400, "BadRequest", "Invalid batch payload format.");
+    };
+    if requests.len() > MAX_BATCH {
+        return Answer::error(
+            400,
+            "BadRequest",
+            "The number of batch requests exceeds the limit of 20.",
+        );
+    }
+    let mut ids = std::collections::HashSet::new();
+    if !requests.iter().all(|r| {
+        r["id"]
+            .as_str()
+            .is_some_and(|id| ids.insert(id.to_string()))
+    }) {
+        return Answer::error(
+            400,
+            "BadRequest",
+            "Batch request ids must be present and unique.",
+        );
+    }
+    let mut statuses: std::collections::HashMap<String, u16> = std::collections::HashMap::new();
+    let mut responses = Vec::new();
+    for request in requests {
+        let id = request["id"].as_str().unwrap_or_default().to_string();
+        let method = request["method"]
+            .as_str()
+            .unwrap_or("GET")
+            .to_ascii_uppercase();
+        let url = request["url"].as_str().unwrap_or_default().to_string();
+        let failed_dependency = request["dependsOn"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str())
+            .any(|d| statuses.get(d).is_none_or(|s| !(200..300).contains(s)));
+        let answer = if failed_dependency {
+            Answer::error(
+                424,
+                "FailedDependency",
+                "The request depends on a request that failed.",
+            )
+        } else if let Some(fault) = state
+            .throttle
+            .as_mut()
+            .and_then(|t| t.take())
+            .map(Fault::Throttled)
+            .or_else(|| state.faults.next_fault())
+        {
+            Answer::fault(fault)
+        } else {
+            let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+            let item_body = serde_json::to_vec(&request["body"]).unwrap_or_default();
+            let header = |name: &str| {
+                request["headers"].as_object().and_then(|h| {
+                    h.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                        .and_then(|(_, v)| v.as_str().map(str::to_string))
+                })
+            };
+            let item = Call {
+                method: &method,
+                path: &format!(
+                    "/v1.0{}",
+                    if path.starts_with('/') {
+                        path.to_string()
+                    } else {
+                        format!("/{path}")
+                    }
+                ),
+                query: parse_query(Some(query)),
+                header: &header,
+                body: &item_body,
+            };
+            let rest = item.path.trim_start_matches("/v1.0").to_string();
+            graph(shared, state, &item, &rest)
+        };
+        let request_id = next_request_id(state);
+        state.log.push(LoggedRequest {
+            method: method.clone(),
+            path: format!("$batch:{url}"),
+            status: answer.status,
+            at: shared.started.elapsed(),
+            retry_after: answer.retry_after,
+        });
+        statuses.insert(id.clone(), answer.status);
+        let mut headers = json!({"request-id": request_id});
+        if let Some(secs) = answer.retry_after {
+            headers["Retry-After"] = json!(secs.to_string());
+        }
+        let mut body = answer.body.unwrap_or(Value::Null);
+        if let Some(error) = body.get_mut("error").filter(|e| e.is_object()) {
+            error["innerError"] = json!({"request-id": request_id, "date": "2026-01-01T00:00:00"});
+        }
+        responses
+            .push(json!({"id": id, "status": answer.status, "headers": headers, "body": body}));
+    }
+    Answer::ok(json!({"responses": responses}))
+}
+
+// ---------------------------------------------------------------- Exchange
+
+fn exchange(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Answer {
+    let expected = format!("/adminapi/beta/{}/InvokeCommand", shared.tenant_id);
+    if call.method != "POST" || rest != expected {
+        return Answer::error(404, "NotFound", format!("no Exchange endpoint {rest}"));
+    }
+    let anchor = format!(
+        "APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{}",
+        shared.tenant_id
+    );
+    if (call.header)("x-anchormailbox").as_deref() != Some(anchor.as_str()) {
+        return Answer::error(
+            400,
+            "BadRequest",
+            "X-AnchorMailbox header is missing or wrong.",
+        );
+    }
+    let body = call.json();
+    let input = &body["CmdletInput"];
+    let parameters = &input["Parameters"];
+    let exchange_error = |m: String| Answer {
+        status: 400,
+        retry_after: None,
+        body: Some(
+            json!({"error": {"code": "BadRequest", "message": "Invalid Operation", "details": [{"message": m}]}}),
+        ),
+    };
+    match input["CmdletName"].as_str() {
+        Some("Get-Mailbox") => {
+            let size = (call.header)("prefer")
+                .and_then(|p| {
+                    p.strip_prefix("odata.maxpagesize=")
+                        .and_then(|n| n.trim().parse().ok())
+                })
+                .unwrap_or(1000usize)
+                .clamp(1, 1000);
+            let users: Vec<&crate::tenant::User> = wire::mailbox_users(&state.tenant).collect();
+            page_by(shared, call, &users, size, |u| {
+                wire::mailbox(u).unwrap_or_default()
+            })
+        }
+        Some("Get-MailboxStatistics") => {
+            let identity = parameters["Identity"].as_str().unwrap_or_default();
+            match state
+                .tenant
+                .user_by_upn(identity)
+                .and_then(wire::statistics)
+            {
+                Some(stats) => Answer::ok(json!({"value": [stats]})),
+                None => exchange_error(format!(
+                    "The specified mailbox Identity:{identity} doesn't exist."
+                )),
+            }
+        }
+        Some("Set-Mailbox") => {
+            let identity = parameters["Identity"].as_str().unwrap_or_default();
+            let to = match parameters["Type"].as_str() {
+                Some("Shared") => MailboxType::Shared,
+                Some("Regular") => MailboxType::User,
+                Some("Room") => MailboxType::Room,
+                Some("Equipment") => MailboxType::Equipment,
+                other => {
+                    return exchange_error(format!(
+                        "Cannot bind parameter 'Type' to the value {other:?}."
+                    ));
+                }
+            };
+            let Some(user) = state.tenant.user_by_upn(identity) else {
+                return exchange_error(format!(
+                    "The operation couldn't be performed because object '{identity}' couldn't be found."
+                ));
+            };
+            let Some(from) = user.mailbox.as_ref().map(|m| m.kind) else {
+                return exchange_error(format!(
+                    "The operation couldn't be performed because object '{identity}' couldn't be found on the mailbox server."
+                ));
+            };
+            let op = OpKind::ConvertMailbox {
+                user_id: user.id.clone(),
+                upn: user.user_principal_name.clone(),
+                from,
+                to,
+            };
+            let answer = write(shared, state, &op, 200);
+            if answer.status == 200 {
+                Answer::ok(json!({"value": [], "@adminapi.warnings": []}))
+            } else {
+                answer
+            }
+        }
+        other => exchange_error(format!(
+            "The term '{}' is not recognized as a cmdlet in this fake.",
+            other.unwrap_or_default()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_round_trips_through_encode_and_decode() {
+        let q = format!("{}={}", encode("$filter"), encode("displayName eq 'R&D'"));
+        assert_eq!(
+            parse_query(Some(&q)),
+            vec![("$filter".to_string(), "displayName eq 'R&D'".to_string())]
+        );
+    }
+
+    #[test]
+    fn retry_after_of_a_budget_is_reported() {
+        let a = Answer::fault(Fault::Throttled(3));
+        assert_eq!((a.status, a.retry_after), (429, Some(3)));
+    }
+}

@@ -1,0 +1,254 @@
+//! Every operation kind executed through the Graph backend changes the fake exactly like
+//! `tenant::apply_operation` changes the snapshot, and Graph's refusals map to typed errors.
+
+#[path = "common/graph.rs"]
+mod fx;
+
+use m365ctl::backend::{BackendError, TenantBackend};
+use m365ctl::plan::Operation;
+use m365ctl::plan::ops::{LicenseGrant, LicenseRemoval, OpKind};
+use m365ctl::sim::SimOptions;
+use m365ctl::tenant::{MailboxType, RuleViolation, Tenant, apply_operation};
+
+fn grant(tenant: &Tenant, sku: &str, disabled: &[&str]) -> LicenseGrant {
+    let s = tenant.sku(sku).unwrap();
+    let mut plans: Vec<String> = disabled
+        .iter()
+        .map(|n| s.plan_by_name(n).unwrap().service_plan_id.clone())
+        .collect();
+    plans.sort();
+    LicenseGrant {
+        sku_id: sku.to_string(),
+        sku_part_number: s.sku_part_number.clone(),
+        disabled_plans: plans,
+        disabled_plan_names: disabled.iter().map(|d| d.to_string()).collect(),
+    }
+}
+
+fn removal(tenant: &Tenant, sku: &str) -> LicenseRemoval {
+    LicenseRemoval {
+        sku_id: sku.to_string(),
+        sku_part_number: tenant.sku(sku).unwrap().sku_part_number.clone(),
+    }
+}
+
+fn op(kind: OpKind) -> Operation {
+    Operation {
+        id: format!("{}:{}", kind.name(), kind.target()),
+        kind,
+        depends_on: Vec::new(),
+        reasons: Vec::new(),
+    }
+}
+
+fn assign(n: usize, add: Vec<LicenseGrant>, remove: Vec<LicenseRemoval>) -> OpKind {
+    OpKind::AssignLicenses {
+        user_id: fx::id(1, n),
+        upn: fx::upn(n),
+        add,
+        remove,
+    }
+}
+
+fn member(n: usize, group_id: String, group: &str, add: bool) -> OpKind {
+    let (user_id, upn, group) = (fx::id(1, n), fx::upn(n), group.to_string());
+    if add {
+        OpKind::AddGroupMember {
+            group_id,
+            group,
+            user_id,
+            upn,
+        }
+    } else {
+        OpKind::RemoveGroupMember {
+            group_id,
+            group,
+            user_id,
+            upn,
+        }
+    }
+}
+
+/// Steps in order; each step is one `execute` call of independent operations.
+fn scenario(t: &Tenant) -> Vec<Vec<OpKind>> {
+    let (e3, e5, exo1) = (fx::e3(), fx::e5(), fx::exo1());
+    vec![
+        vec![
+            OpKind::SetUsageLocation {
+                user_id: fx::id(1, 9),
+                upn: fx::upn(9),
+                from: None,
+                to: "US".into(),
+            },
+            assign(0, vec![grant(t, &exo1, &[])], vec![removal(t, &e3)]),
+            member(1, fx::e5_group_id(), "LIC-E5", true),
+            member(6, fx::e5_group_id(), "LIC-E5", false),
+            OpKind::ConvertMailbox {
+                user_id: fx::id(1, 2),
+                upn: fx::upn(2),
+                from: MailboxType::User,
+                to: MailboxType::Shared,
+            },
+            // Refused by Graph's rules:
+            assign(19, vec![grant(t, &e3, &[])], vec![]),
+            assign(5, vec![], vec![removal(t, &e5)]),
+            OpKind::ConvertMailbox {
+                user_id: fx::id(1, 3),
+                upn: fx::upn(3),
+                from: MailboxType::User,
+                to: MailboxType::Shared,
+            },
+        ],
+        vec![
+            assign(9, vec![grant(t, &e3, &["YAMMER_ENTERPRISE"])], vec![]),
+            OpKind::AssignGroupLicenses {
+                group_id: fx::e5_group_id(),
+                group: "LIC-E5".into(),
+                add: vec![grant(t, &e5, &["YAMMER_ENTERPRISE"])],
+                remove: vec![],
+            },
+            assign(4, vec![grant(t, &e3, &[])], vec![]),
+        ],
+        vec![OpKind::ConvertMailbox {
+            user_id: fx::id(1, 2),
+            upn: fx::upn(2),
+            from: MailboxType::Shared,
+            to: MailboxType::User,
+        }],
+    ]
+}
+
+#[tokio::test]
+async fn every_op_kind_matches_apply_operation() {
+    let tenant = fx::tenant(40);
+    let fake = fx::start(tenant.clone(), SimOptions::default()).await;
+    let backend = fx::backend(&fake);
+    let mut expected = tenant.clone();
+    let mut kinds = std::collections::BTreeSet::new();
+    for step in scenario(&tenant) {
+        let ops: Vec<Operation> = step.into_iter().map(op).collect();
+        let results = backend.execute(&ops).await;
+        for (op, result) in ops.iter().zip(&results) {
+            let model = apply_operation(&mut expected, &op.kind);
+            assert_eq!(
+                result.is_ok(),
+                model.is_ok(),
+                "{}: graph {result:?} vs model {model:?}",
+                op.id
+            );
+            if result.is_ok() {
+                kinds.insert(op.kind.name());
+                assert!(
+                    result.as_ref().unwrap().request_id.is_some(),
+                    "{}: request-id kept",
+                    op.id
+                );
+            }
+        }
+        expected.normalize();
+        assert_eq!(fake.tenant(), expected);
+    }
+    assert_eq!(
+        kinds.len(),
+        6,
+        "all six operation kinds succeeded at least once: {kinds:?}"
+    );
+    assert_eq!(fake.violations(), Vec::<String>::new());
+    let writes = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1.0/$batch")
+        .count();
+    assert_eq!(
+        writes, 2,
+        "Graph writes of a step share one $batch envelope"
+    );
+}
+
+#[tokio::test]
+async fn graph_refusals_map_to_typed_errors_naming_the_user() {
+    let tenant = fx::tenant(40);
+    let fake = fx::start(tenant.clone(), SimOptions::default()).await;
+    let backend = fx::backend(&fake);
+    let exo1 = fx::exo1();
+    let ops = vec![
+        op(assign(19, vec![grant(&tenant, &fx::e3(), &[])], vec![])),
+        op(assign(5, vec![], vec![removal(&tenant, &fx::e5())])),
+        op(assign(1, vec![grant(&tenant, &exo1, &[])], vec![])),
+        op(assign(11, vec![grant(&tenant, &exo1, &[])], vec![])),
+    ];
+    let results = backend.execute(&ops).await;
+    assert!(
+        matches!(&results[0], Err(BackendError::Rejected { violation: RuleViolation::InvalidUsageLocation(u), .. }) if *u == fx::upn(19)),
+        "{:?}",
+        results[0]
+    );
+    assert!(
+        matches!(&results[1], Err(BackendError::Rejected { target, violation: RuleViolation::InheritedLicense { sku, .. } }) if *target == fx::upn(5) && sku == "ENTERPRISEPREMIUM"),
+        "{:?}",
+        results[1]
+    );
+    // Exchange Plan 1 has one free seat: the first add takes it, the second finds none.
+    assert!(results[2].is_ok(), "{:?}", results[2]);
+    match &results[3] {
+        Err(BackendError::Service {
+            target,
+            code,
+            request_id,
+            ..
+        }) => {
+            assert_eq!(
+                (target.as_str(), code.as_str()),
+                (fx::upn(11).as_str(), "CountViolation")
+            );
+            assert!(request_id.is_some(), "request-id kept for support tickets");
+        }
+        other => panic!("expected CountViolation, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn more_than_twenty_writes_are_split_into_batches_of_twenty() {
+    let tenant = fx::tenant(60);
+    let fake = fx::start(tenant, SimOptions::default()).await;
+    let backend = fx::backend(&fake);
+    let ops: Vec<Operation> = (10..55)
+        .filter(|n| ![10, 13].contains(n))
+        .map(|n| op(member(n, fx::plain_group_id(), "Sales O'Brien Team", true)))
+        .collect();
+    assert_eq!(ops.len(), 43);
+    let results = backend.execute(&ops).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let envelopes = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1.0/$batch")
+        .count();
+    assert_eq!(envelopes, 3);
+    assert_eq!(
+        fake.tenant()
+            .group(&fx::plain_group_id())
+            .unwrap()
+            .members
+            .len(),
+        45
+    );
+}
+
+#[tokio::test]
+async fn adding_an_existing_member_is_idempotent() {
+    let fake = fx::start(fx::tenant(20), SimOptions::default()).await;
+    let backend = fx::backend(&fake);
+    let add = op(member(0, fx::plain_group_id(), "Sales O'Brien Team", true));
+    let results = backend.execute(&[add]).await;
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    let answered = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.is_batch_item())
+        .unwrap();
+    assert_eq!(
+        answered.status, 400,
+        "Graph refused the duplicate; the backend treats it as done"
+    );
+}

@@ -1,0 +1,218 @@
+//! The fake enforces Graph's own rules on raw HTTP, so the backend tests mean something:
+//! `$top` caps, `$select`, advanced-query requirements, `$batch` limits and `dependsOn`,
+//! audiences, Graph's error bodies with `request-id`, and the safety-violation record.
+
+#[path = "common/graph.rs"]
+mod fx;
+
+use m365ctl::sim::{FakeTenantHandle, SimOptions};
+use serde_json::{Value, json};
+
+async fn token(fake: &FakeTenantHandle, scope: &str) -> String {
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            fake.authority_host(),
+            fake.tenant_id()
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "11111111-2222-3333-4444-555555555555"),
+            ("client_secret", fx::SECRET),
+            ("scope", scope),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+async fn get(
+    fake: &FakeTenantHandle,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Value, Option<String>) {
+    let bearer = token(fake, &format!("{}/.default", fake.graph_host())).await;
+    let mut request = reqwest::Client::new()
+        .get(format!("{}{path}", fake.graph_host()))
+        .bearer_auth(bearer);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let request_id = response
+        .headers()
+        .get("request-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    (
+        status,
+        response.json().await.unwrap_or_default(),
+        request_id,
+    )
+}
+
+async fn post(fake: &FakeTenantHandle, path: &str, body: Value) -> (u16, Value) {
+    let bearer = token(fake, &format!("{}/.default", fake.graph_host())).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", fake.graph_host()))
+        .bearer_auth(bearer)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn top_is_capped_at_999_and_defaults_to_100() {
+    let fake = fx::start(fx::tenant(250), SimOptions::default()).await;
+    let (status, body, request_id) = get(&fake, "/v1.0/users?$top=1000", &[]).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"]["message"],
+        "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive."
+    );
+    assert_eq!(
+        body["error"]["innerError"]["request-id"].as_str(),
+        request_id.as_deref()
+    );
+    let (status, body, _) = get(&fake, "/v1.0/users", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["value"].as_array().unwrap().len(), 100);
+    assert!(
+        body["@odata.nextLink"]
+            .as_str()
+            .unwrap()
+            .contains("$skiptoken=")
+    );
+}
+
+#[tokio::test]
+async fn select_returns_only_the_selected_properties() {
+    let fake = fx::start(fx::tenant(10), SimOptions::default()).await;
+    let (_, body, _) = get(&fake, "/v1.0/users?$select=id,usageLocation&$top=2", &[]).await;
+    let first = body["value"][0].as_object().unwrap();
+    let mut keys: Vec<&str> = first.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["id", "usageLocation"]);
+}
+
+#[tokio::test]
+async fn licensed_group_filter_requires_eventual_consistency() {
+    let fake = fx::start(fx::tenant(10), SimOptions::default()).await;
+    let path = "/v1.0/groups?$filter=assignedLicenses/$count%20ne%200&$count=true";
+    let (status, body, _) = get(&fake, path, &[]).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("Request_UnsupportedQuery"))
+    );
+    let (status, body, _) = get(&fake, path, &[("ConsistencyLevel", "eventual")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["value"].as_array().unwrap().len(),
+        1,
+        "only the licensed group"
+    );
+}
+
+#[tokio::test]
+async fn batch_limits_per_item_status_and_failed_dependencies() {
+    let fake = fx::start(fx::tenant(10), SimOptions::default()).await;
+    let too_many: Vec<Value> = (0..21)
+        .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/subscribedSkus"}))
+        .collect();
+    let (status, _) = post(&fake, "/v1.0/$batch", json!({"requests": too_many})).await;
+    assert_eq!(status, 400);
+
+    let requests = json!({"requests": [
+        {"id": "1", "method": "POST", "url": format!("/users/{}/assignLicense", fx::id(1, 9)),
+         "headers": {"Content-Type": "application/json"},
+         "body": {"addLicenses": [{"skuId": fx::e3(), "disabledPlans": []}], "removeLicenses": []}},
+        {"id": "2", "method": "PATCH", "url": format!("/users/{}", fx::id(1, 9)), "dependsOn": ["1"],
+         "headers": {"Content-Type": "application/json"}, "body": {"usageLocation": "US"}},
+        {"id": "3", "method": "POST", "url": format!("/users/{}/assignLicense", fx::id(1, 1)),
+         "headers": {"Content-Type": "application/json"},
+         "body": {"addLicenses": [{"skuId": fx::e5(), "disabledPlans": null}], "removeLicenses": []}},
+    ]});
+    let (status, body) = post(&fake, "/v1.0/$batch", requests).await;
+    assert_eq!(status, 200, "the envelope succeeds whatever the items do");
+    let status_of = |id: &str| {
+        body["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()["status"]
+            .as_u64()
+    };
+    assert_eq!(status_of("1"), Some(400), "no usage location");
+    assert_eq!(status_of("2"), Some(424), "depends on the failed item");
+    assert_eq!(
+        status_of("3"),
+        Some(400),
+        "disabledPlans must be an array, never null"
+    );
+    assert_eq!(
+        fake.tenant().user(&fx::id(1, 9)).unwrap().usage_location,
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_token_for_graph_is_refused_by_exchange() {
+    let fake = fx::start(fx::tenant(10), SimOptions::default()).await;
+    let bearer = token(&fake, &format!("{}/.default", fake.graph_host())).await;
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/adminapi/beta/{}/InvokeCommand",
+            fake.exchange_host(),
+            fake.tenant_id()
+        ))
+        .bearer_auth(bearer)
+        .json(&json!({"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "InvalidAuthenticationToken");
+}
+
+#[tokio::test]
+async fn removing_the_last_exchange_licence_is_recorded_as_a_safety_violation() {
+    let scope = [fx::id(1, 0)].into_iter().collect();
+    let fake = fx::start(
+        fx::tenant(10),
+        SimOptions {
+            write_scope: Some(scope),
+            ..SimOptions::default()
+        },
+    )
+    .await;
+    // user 5 holds E5 only through LIC-E5: leaving the group strands the user mailbox.
+    let bearer = token(&fake, &format!("{}/.default", fake.graph_host())).await;
+    let response = reqwest::Client::new()
+        .delete(format!(
+            "{}/v1.0/groups/{}/members/{}/$ref",
+            fake.graph_host(),
+            fx::e5_group_id(),
+            fx::id(1, 5)
+        ))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    let violations = fake.violations();
+    assert_eq!(violations.len(), 2, "{violations:?}");
+    assert!(
+        violations[0].contains(&fx::upn(5))
+            && violations[0].contains("without an Exchange licence")
+    );
+    assert!(violations[1].contains("outside the declared scope"));
+}
