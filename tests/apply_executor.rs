@@ -187,3 +187,35 @@ async fn cyclic_plans_are_refused_before_any_write() {
     assert!(err.to_string().contains("cycle"), "{err}");
     assert_eq!(backend.writes.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn only_operations_not_yet_in_effect_are_sent() {
+    let mut live = tenant(3, 5, 0);
+    live.users[0].usage_location = Some("US".into());
+    let backend = MemoryBackend::new(live, Faults::default());
+    let ops = vec![
+        set_location(0, "US", &[]),
+        set_location(1, "US", &[]),
+        set_location(2, "US", &[]),
+    ];
+    let report = execute(&backend, ops, ExecOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.counts(), (2, 1, 0, 0));
+    assert_eq!(
+        outcome(&report, "set_usage_location:u0@contoso.com"),
+        &Outcome::AlreadyDone
+    );
+    assert_eq!(
+        *backend.applied.lock().unwrap(),
+        vec![
+            "set_usage_location:u1@contoso.com",
+            "set_usage_location:u2@contoso.com"
+        ]
+    );
+    assert!(
+        backend.violations().is_empty(),
+        "{:?}",
+        backend.violations()
+    );
+}

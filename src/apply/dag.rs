@@ -5,7 +5,7 @@
 //! back unrelated branches.
 
 use crate::plan::Operation;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// Why the operations cannot form an executable graph (a planner bug or an edited file).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +39,8 @@ pub struct Readiness {
     waiting_on: Vec<usize>,
     dependents: Vec<Vec<usize>>,
     state: Vec<State>,
+    /// Waiting operations with nothing left to wait for, in plan order.
+    ready: BTreeSet<usize>,
 }
 
 impl Readiness {
@@ -72,6 +74,7 @@ impl Readiness {
         }
         let readiness = Readiness {
             state: vec![State::Waiting; ops.len()],
+            ready: (0..ops.len()).filter(|&i| waiting_on[i] == 0).collect(),
             waiting_on,
             dependents,
         };
@@ -102,14 +105,15 @@ impl Readiness {
 
     /// Up to `max` ready operations in plan order, marked running.
     pub fn take_ready(&mut self, max: usize) -> Vec<usize> {
-        let ready: Vec<usize> = (0..self.state.len())
-            .filter(|&i| self.state[i] == State::Waiting && self.waiting_on[i] == 0)
-            .take(max)
-            .collect();
-        for &i in &ready {
+        let mut taken = Vec::with_capacity(max.min(self.ready.len()));
+        while taken.len() < max {
+            let Some(i) = self.ready.pop_first() else {
+                break;
+            };
             self.state[i] = State::Running;
+            taken.push(i);
         }
-        ready
+        taken
     }
 
     /// Records a success (or already-in-effect): its dependents lose one wait.
@@ -117,6 +121,9 @@ impl Readiness {
         self.state[i] = State::Finished;
         for &d in &self.dependents[i] {
             self.waiting_on[d] -= 1;
+            if self.waiting_on[d] == 0 && self.state[d] == State::Waiting {
+                self.ready.insert(d);
+            }
         }
     }
 

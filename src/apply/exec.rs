@@ -114,6 +114,7 @@ pub async fn execute_observed<B: TenantBackend>(
                 .collect(),
         };
         for (i, outcome) in batch.into_iter().zip(per_op) {
+            observer.finished(&ops[i], &outcome);
             if outcome.is_failure() {
                 for skipped in dag.failed(i) {
                     let because = Outcome::Skipped {
@@ -125,7 +126,6 @@ pub async fn execute_observed<B: TenantBackend>(
             } else {
                 dag.succeeded(i);
             }
-            observer.finished(&ops[i], &outcome);
             outcomes[i] = Some(outcome);
         }
         observer.wave_done();
