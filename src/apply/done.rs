@@ -63,3 +63,105 @@ fn same_plans(a: &[String], b: &[String]) -> bool {
     b.sort_unstable();
     a == b
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{LicenseGrant, LicenseRemoval};
+    use crate::tenant::MailboxType;
+
+    fn live() -> Tenant {
+        serde_json::from_value(serde_json::json!({
+            "skus": [{"sku_id": "e3", "sku_part_number": "ENTERPRISEPACK", "enabled": 5, "consumed": 1}],
+            "users": [{"id": "u1", "user_principal_name": "ann@contoso.com", "usage_location": "gb",
+                       "licenses": [{"sku_id": "e3", "disabled_plans": ["p2", "p1"]}],
+                       "mailbox": {"type": "user"}}],
+            "groups": [{"id": "g1", "display_name": "LIC-E3", "members": ["u1"],
+                        "licenses": [{"sku_id": "e3"}]}]
+        }))
+        .unwrap()
+    }
+
+    fn grant(plans: &[&str]) -> LicenseGrant {
+        LicenseGrant {
+            sku_id: "e3".into(),
+            sku_part_number: "ENTERPRISEPACK".into(),
+            disabled_plans: plans.iter().map(|p| p.to_string()).collect(),
+            disabled_plan_names: vec![],
+        }
+    }
+
+    fn assign(add: Vec<LicenseGrant>, remove: Vec<LicenseRemoval>) -> OpKind {
+        OpKind::AssignLicenses {
+            user_id: "u1".into(),
+            upn: "ann@contoso.com".into(),
+            add,
+            remove,
+        }
+    }
+
+    #[test]
+    fn licences_compare_disabled_plans_as_sets() {
+        let live = live();
+        assert!(is_in_effect(
+            &live,
+            &assign(vec![grant(&["p1", "p2"])], vec![])
+        ));
+        assert!(!is_in_effect(&live, &assign(vec![grant(&["p1"])], vec![])));
+        let remove = LicenseRemoval {
+            sku_id: "e3".into(),
+            sku_part_number: "ENTERPRISEPACK".into(),
+        };
+        assert!(!is_in_effect(&live, &assign(vec![], vec![remove])));
+    }
+
+    #[test]
+    fn location_membership_and_mailbox() {
+        let live = live();
+        let location = |to: &str| OpKind::SetUsageLocation {
+            user_id: "u1".into(),
+            upn: "ann@contoso.com".into(),
+            from: None,
+            to: to.into(),
+        };
+        assert!(is_in_effect(&live, &location("GB")));
+        assert!(!is_in_effect(&live, &location("US")));
+        let member = OpKind::AddGroupMember {
+            group_id: "g1".into(),
+            group: "LIC-E3".into(),
+            user_id: "u1".into(),
+            upn: "ann@contoso.com".into(),
+        };
+        assert!(is_in_effect(&live, &member));
+        let leave = OpKind::RemoveGroupMember {
+            group_id: "g1".into(),
+            group: "LIC-E3".into(),
+            user_id: "u1".into(),
+            upn: "ann@contoso.com".into(),
+        };
+        assert!(!is_in_effect(&live, &leave));
+        let convert = |to| OpKind::ConvertMailbox {
+            user_id: "u1".into(),
+            upn: "ann@contoso.com".into(),
+            from: MailboxType::User,
+            to,
+        };
+        assert!(is_in_effect(&live, &convert(MailboxType::User)));
+        assert!(!is_in_effect(&live, &convert(MailboxType::Shared)));
+    }
+
+    #[test]
+    fn missing_targets_are_never_in_effect() {
+        let mut live = live();
+        live.users.clear();
+        live.groups.clear();
+        let group = OpKind::AssignGroupLicenses {
+            group_id: "g1".into(),
+            group: "LIC-E3".into(),
+            add: vec![],
+            remove: vec![],
+        };
+        assert!(!is_in_effect(&live, &group));
+        assert!(!is_in_effect(&live, &assign(vec![], vec![])));
+    }
+}
