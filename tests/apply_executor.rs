@@ -219,3 +219,35 @@ async fn only_operations_not_yet_in_effect_are_sent() {
         backend.violations()
     );
 }
+
+/// Stops dispatching after the first wave, as Ctrl-C does.
+struct StopAfterFirstWave(bool);
+
+impl m365ctl::apply::Observer for StopAfterFirstWave {
+    fn finished(&mut self, _: &Operation, _: &Outcome) {}
+    fn wave_done(&mut self) {
+        self.0 = true;
+    }
+    fn should_stop(&self) -> bool {
+        self.0
+    }
+}
+
+#[tokio::test]
+async fn interruption_finishes_in_flight_and_reports_the_rest_not_started() {
+    let backend = MemoryBackend::new(tenant(10, 0, 0), Faults::default());
+    let ops: Vec<Operation> = (0..10).map(|i| set_location(i, "US", &[])).collect();
+    let options = ExecOptions {
+        concurrency: 4,
+        batch_size: 4,
+    };
+    let mut observer = StopAfterFirstWave(false);
+    let report = m365ctl::apply::execute_observed(&backend, ops, options, &mut observer)
+        .await
+        .unwrap();
+    assert_eq!(report.counts().0, 4, "{}", report.render());
+    assert_eq!(report.not_started(), 6);
+    assert_eq!(report.exit_code(), 1);
+    assert!(report.render().contains("Interrupted: 6 not started"));
+    assert_eq!(backend.applied.lock().unwrap().len(), 4);
+}

@@ -37,6 +37,11 @@ pub trait Observer {
     fn finished(&mut self, op: &Operation, outcome: &Outcome);
     /// A wave (one batch) completed.
     fn wave_done(&mut self) {}
+    /// Whether to stop dispatching (Ctrl-C): in-flight batches still finish and are recorded,
+    /// the rest is reported as not started.
+    fn should_stop(&self) -> bool {
+        false
+    }
 }
 
 /// An observer that ignores everything.
@@ -79,7 +84,7 @@ pub async fn execute_observed<B: TenantBackend>(
     let mut in_flight: Vec<BatchFuture<'_>> = Vec::new();
     let mut running = 0usize;
     loop {
-        while running < concurrency {
+        while running < concurrency && !observer.should_stop() {
             let batch = dag.take_ready(batch_size.min(concurrency - running));
             if batch.is_empty() {
                 break;
@@ -134,7 +139,7 @@ pub async fn execute_observed<B: TenantBackend>(
         .into_iter()
         .zip(outcomes)
         .map(|(op, outcome)| OpResult {
-            outcome: outcome.expect("every operation finishes: the DAG has no cycle"),
+            outcome: outcome.unwrap_or(Outcome::NotStarted),
             kind: op.kind.name().to_string(),
             target: op.kind.target().to_string(),
             id: op.id,

@@ -31,6 +31,8 @@ use crate::desired::{DesiredState, UserScope};
 use crate::plan::{Operation, Plan};
 use crate::planfile::{PlanFile, PlanFileError};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How one operation ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +54,8 @@ pub enum Outcome {
         /// The failed operation's id.
         failed_dependency: String,
     },
+    /// Not attempted because the apply was interrupted (Ctrl-C) first.
+    NotStarted,
 }
 
 impl Outcome {
@@ -62,6 +66,7 @@ impl Outcome {
             Outcome::AlreadyDone => "already_done",
             Outcome::Failed { .. } => "failed",
             Outcome::Skipped { .. } => "skipped",
+            Outcome::NotStarted => "not_started",
         }
     }
 
@@ -72,6 +77,7 @@ impl Outcome {
             Outcome::Skipped { failed_dependency } => {
                 Some(format!("skipped: depends on failed {failed_dependency}"))
             }
+            Outcome::NotStarted => Some("not started: apply was interrupted".to_string()),
             _ => None,
         }
     }
@@ -116,10 +122,15 @@ impl ApplyReport {
         (n("done"), n("already_done"), n("failed"), n("skipped"))
     }
 
-    /// 0 when nothing failed or was skipped, 1 otherwise.
+    /// Operations never attempted because the apply was interrupted.
+    pub fn not_started(&self) -> usize {
+        self.with_label("not_started").count()
+    }
+
+    /// 0 when everything is done (or already was), 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         let (_, _, failed, skipped) = self.counts();
-        i32::from(failed + skipped > 0)
+        i32::from(failed + skipped + self.not_started() > 0)
     }
 
     /// The summary line and one line per failure and skip.
@@ -128,6 +139,12 @@ impl ApplyReport {
         let mut out = format!(
             "Apply: {done} done, {already} already done, {failed} failed, {skipped} skipped.\n"
         );
+        if self.not_started() > 0 {
+            out.push_str(&format!(
+                "Interrupted: {} not started; re-run apply to converge.\n",
+                self.not_started()
+            ));
+        }
         for r in &self.results {
             if let Some(reason) = r.outcome.reason() {
                 out.push_str(&format!("  {} {}: {reason}\n", r.outcome.label(), r.id));
@@ -252,12 +269,25 @@ pub async fn run<B: TenantBackend>(
     } else {
         progress::Progress::Silent
     };
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let on_ctrl_c = {
+        let interrupted = Arc::clone(&interrupted);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::warn!("interrupted: finishing in-flight operations, starting no more");
+                interrupted.store(true, Ordering::SeqCst);
+            }
+        })
+    };
     let mut sink = Sink {
         journal,
         progress,
         error: None,
+        interrupted,
     };
-    let report = execute_observed(backend, ops, request.options, &mut sink).await?;
+    let report = execute_observed(backend, ops, request.options, &mut sink).await;
+    on_ctrl_c.abort();
+    let report = report?;
     sink.progress.finish();
     match sink.error {
         Some(source) => Err(ApplyError::Journal {
@@ -274,6 +304,7 @@ struct Sink {
     journal: journal::Journal,
     progress: progress::Progress,
     error: Option<std::io::Error>,
+    interrupted: Arc<AtomicBool>,
 }
 
 impl Observer for Sink {
@@ -288,5 +319,9 @@ impl Observer for Sink {
         if let Err(e) = self.journal.sync() {
             self.error.get_or_insert(e);
         }
+    }
+
+    fn should_stop(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
     }
 }
