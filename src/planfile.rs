@@ -37,7 +37,8 @@ pub struct PlanFile {
     #[serde(default)]
     pub diagnostics: Vec<DiagnosticDoc>,
     /// Per-principal digests of the live state the plan was computed from, so a stale plan
-    /// can be refused with *what* changed. Optional: older documents lack it.
+    /// can be refused with *what* changed. Optional: older documents lack it. Not covered by
+    /// the checksum: it only explains a staleness that `inputs.live` decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_digest: Option<LiveDigest>,
 }
