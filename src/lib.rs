@@ -4,6 +4,7 @@
 //! (desired, live) -> `plan::Plan` (a DAG); plan -> `render` | `apply`. The modules
 //! `desired`, `tenant`, `catalog`, `plan` and `render` are pure: no I/O, no async.
 
+pub mod apply;
 pub mod backend;
 pub mod catalog;
 pub mod desired;

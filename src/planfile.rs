@@ -36,6 +36,54 @@ pub struct PlanFile {
     /// Warnings and errors.
     #[serde(default)]
     pub diagnostics: Vec<DiagnosticDoc>,
+    /// Per-principal digests of the live state the plan was computed from, so a stale plan
+    /// can be refused with *what* changed. Optional: older documents lack it. Not covered by
+    /// the checksum: it only explains a staleness that `inputs.live` decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_digest: Option<LiveDigest>,
+}
+
+/// Digests of the live state, per user, per group and per SKU (consumed seats).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveDigest {
+    /// Lower-case UPN -> `sha256:` of the user's canonical JSON.
+    pub users: std::collections::BTreeMap<String, String>,
+    /// Group display name -> `sha256:` of the group's canonical JSON.
+    pub groups: std::collections::BTreeMap<String, String>,
+    /// skuPartNumber -> consumed units.
+    pub sku_consumed: std::collections::BTreeMap<String, u32>,
+}
+
+impl LiveDigest {
+    /// Digests a (normalised) tenant.
+    pub fn of(tenant: &crate::tenant::Tenant) -> LiveDigest {
+        let mut tenant = tenant.clone();
+        tenant.normalize();
+        let digest = |value: Vec<u8>| format!("sha256:{}", hex(&Sha256::digest(value)));
+        LiveDigest {
+            users: tenant
+                .users
+                .iter()
+                .map(|u| {
+                    let json = serde_json::to_vec(u).expect("user serialises");
+                    (u.user_principal_name.to_lowercase(), digest(json))
+                })
+                .collect(),
+            groups: tenant
+                .groups
+                .iter()
+                .map(|g| {
+                    let json = serde_json::to_vec(g).expect("group serialises");
+                    (g.display_name.clone(), digest(json))
+                })
+                .collect(),
+            sku_consumed: tenant
+                .skus
+                .iter()
+                .map(|s| (s.sku_part_number.clone(), s.consumed))
+                .collect(),
+        }
+    }
 }
 
 /// One operation in the document: generic envelope plus kind-specific `details`.
@@ -128,7 +176,14 @@ impl PlanFile {
             exchange_changes: plan.exchange_changes.iter().map(exchange_doc).collect(),
             diagnostics: plan.diagnostics.iter().map(diagnostic_doc).collect(),
             operations,
+            live_digest: None,
         }
+    }
+
+    /// Records the live state the plan was computed from (for stale-plan messages).
+    pub fn with_live_digest(mut self, live: &crate::tenant::Tenant) -> PlanFile {
+        self.live_digest = Some(LiveDigest::of(live));
+        self
     }
 
     /// Pretty JSON with a trailing newline.

@@ -83,6 +83,23 @@ pub trait TenantBackend: Send + Sync {
         &self,
         ops: &[Operation],
     ) -> impl Future<Output = Vec<Result<ExecReport, BackendError>>> + Send;
+
+    /// Whether each of `ops` is already in effect, checked by the executor right before it
+    /// writes, so re-runs never repeat a write. The default re-reads the whole tenant once per
+    /// call (cheap for a snapshot); the Graph backend should override it with GETs of the
+    /// targets (one user or group each, `$batch`-able). Answers in the order of `ops`.
+    fn already_done(
+        &self,
+        ops: &[Operation],
+    ) -> impl Future<Output = Result<Vec<bool>, BackendError>> + Send {
+        async move {
+            let live = self.read().await?;
+            Ok(ops
+                .iter()
+                .map(|op| crate::apply::done::is_in_effect(&live, &op.kind))
+                .collect())
+        }
+    }
 }
 
 /// Which backend a config selects, parsed from its `[tenant]` table.

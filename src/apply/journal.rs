@@ -1,0 +1,80 @@
+//! The apply journal: one JSON line per executed operation, appended and flushed as it
+//! happens (fsync at the end of each wave), so an interrupted apply leaves an exact record
+//! of what reached the tenant. Resuming does not replay it: `apply` re-plans and converges,
+//! and the journal is the audit trail.
+
+use super::Outcome;
+use crate::plan::Operation;
+use serde::Serialize;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Where the journal goes when `--journal` is not given: `<config dir>/.m365ctl/journal.jsonl`.
+pub fn default_path(config_dir: &Path) -> PathBuf {
+    config_dir.join(".m365ctl").join("journal.jsonl")
+}
+
+/// One journal line.
+#[derive(Debug, Serialize)]
+pub struct Entry<'a> {
+    /// RFC 3339 UTC.
+    pub time: String,
+    /// Operation id.
+    pub op: &'a str,
+    /// snake_case kind.
+    pub kind: &'a str,
+    /// UPN or group.
+    pub target: &'a str,
+    /// `done`, `already_done`, `failed` or `skipped`.
+    pub outcome: &'static str,
+    /// The backend's reason, or the failed dependency of a skipped op.
+    pub error: Option<String>,
+    /// Graph request id.
+    pub request_id: Option<&'a str>,
+}
+
+/// An open, append-only journal file.
+#[derive(Debug)]
+pub struct Journal {
+    file: File,
+}
+
+impl Journal {
+    /// Opens (creating directories and the file as needed) for appending.
+    pub fn open(path: &Path) -> std::io::Result<Journal> {
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Journal { file })
+    }
+
+    /// Appends one line for `op` and flushes it.
+    pub fn record(&mut self, op: &Operation, outcome: &Outcome) -> std::io::Result<()> {
+        let entry = Entry {
+            time: super::clock::now_rfc3339(),
+            op: &op.id,
+            kind: op.kind.name(),
+            target: op.kind.target(),
+            outcome: outcome.label(),
+            error: outcome.reason(),
+            request_id: match outcome {
+                Outcome::Done { request_id } => request_id.as_deref(),
+                _ => None,
+            },
+        };
+        let mut line = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file.flush()
+    }
+
+    /// Forces what was written to disk (end of a wave).
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        self.file.sync_data()
+    }
+}

@@ -1,0 +1,127 @@
+//! `apply::run`: the CLI's entry point (lock, plan errors, guards, journal, execution) with a
+//! fresh plan, which needs no planner.
+
+mod common;
+
+use common::*;
+use m365ctl::apply::lock::ApplyLock;
+use m365ctl::apply::{ApplyError, ApplyRequest, ExecOptions, PlanSource, journal, lock, run};
+use m365ctl::desired::{DesiredState, Guards, Scope, UserScope};
+use m365ctl::diag::Diagnostic;
+use m365ctl::plan::{Fingerprint, Operation, Plan};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn desired() -> DesiredState {
+    DesiredState {
+        scope: Scope {
+            managed_skus: ["ENTERPRISEPACK".to_string()].into(),
+            users: UserScope::All,
+        },
+        users: BTreeMap::new(),
+        groups: BTreeMap::new(),
+        guards: Guards::default(),
+    }
+}
+
+fn plan(operations: Vec<Operation>) -> Plan {
+    Plan {
+        operations,
+        diagnostics: vec![],
+        seats: vec![],
+        exchange_changes: vec![],
+        fingerprint: Fingerprint {
+            desired: "sha256:d".into(),
+            live: "sha256:l".into(),
+        },
+    }
+}
+
+fn request<'a>(desired: &'a DesiredState, dir: &Path, plan: Plan) -> ApplyRequest<'a> {
+    ApplyRequest {
+        desired,
+        plan: PlanSource::Fresh(plan),
+        allow_mass_change: false,
+        lock_path: lock::default_path(dir),
+        force_unlock: false,
+        journal_path: journal::default_path(dir),
+        progress: false,
+        options: ExecOptions::default(),
+    }
+}
+
+#[tokio::test]
+async fn run_executes_journals_and_releases_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = desired();
+    let backend = MemoryBackend::new(tenant(3, 3, 0), Faults::default());
+    let ops = vec![assign_e3(0, &[]), assign_e3(1, &[])];
+    let report = run(&backend, request(&desired, dir.path(), plan(ops)))
+        .await
+        .unwrap();
+    assert_eq!(report.counts(), (2, 0, 0, 0));
+    let journal = std::fs::read_to_string(journal::default_path(dir.path())).unwrap();
+    assert_eq!(journal.lines().count(), 2);
+    assert!(!lock::default_path(dir.path()).exists());
+}
+
+#[tokio::test]
+async fn run_refuses_while_another_apply_holds_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = desired();
+    let _held = ApplyLock::acquire(&lock::default_path(dir.path()), false).unwrap();
+    let backend = MemoryBackend::new(tenant(1, 1, 0), Faults::default());
+    let err = run(
+        &backend,
+        request(&desired, dir.path(), plan(vec![assign_e3(0, &[])])),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ApplyError::Lock(_)), "{err}");
+    assert!(backend.applied.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn run_refuses_plans_with_errors_and_over_the_guards() {
+    let dir = tempfile::tempdir().unwrap();
+    let desired = desired();
+    let backend = MemoryBackend::new(tenant(1, 1, 0), Faults::default());
+    let mut bad = plan(vec![assign_e3(0, &[])]);
+    bad.diagnostics.push(Diagnostic::error(
+        "ENTERPRISEPACK: needs 2 seats, 1 enabled",
+        None,
+    ));
+    let err = run(&backend, request(&desired, dir.path(), bad))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApplyError::PlanHasErrors(1)), "{err}");
+
+    let mut live = tenant(1, 1, 0);
+    live.users[0]
+        .licenses
+        .push(serde_json::from_value(serde_json::json!({"sku_id": E3_ID})).unwrap());
+    live.recount_consumed();
+    let backend = MemoryBackend::new(live, Faults::default());
+    let prune = Operation {
+        id: "assign_licenses:u0@contoso.com".into(),
+        kind: m365ctl::plan::OpKind::AssignLicenses {
+            user_id: "id-000".into(),
+            upn: "u0@contoso.com".into(),
+            add: vec![],
+            remove: vec![removal(E3_ID, "ENTERPRISEPACK")],
+        },
+        depends_on: vec![],
+        reasons: vec![],
+    };
+    let err = run(
+        &backend,
+        request(&desired, dir.path(), plan(vec![prune.clone()])),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("--allow-mass-change"), "{err}");
+    assert!(backend.applied.lock().unwrap().is_empty());
+    let mut allowed = request(&desired, dir.path(), plan(vec![prune]));
+    allowed.allow_mass_change = true;
+    assert_eq!(run(&backend, allowed).await.unwrap().counts(), (1, 0, 0, 0));
+}

@@ -1,0 +1,364 @@
+//! Shared test doubles for the apply tests: an in-memory backend over
+//! `tenant::apply_operation` with injected failures and safety bookkeeping, a seeded random
+//! generator of tenants and desired states, and small operation builders.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use m365ctl::backend::{BackendError, ExecReport, TenantBackend};
+use m365ctl::desired::{
+    DesiredLicense, DesiredState, DesiredUser, Guards, LicenseIntent, Scope, UserScope,
+};
+use m365ctl::plan::{LicenseGrant, LicenseRemoval, OpKind, Operation};
+use m365ctl::tenant::{MailboxType, Tenant, apply_operation, unlicensed_user_mailboxes};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const E3_ID: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
+pub const EXO1_ID: &str = "4b9405b0-7788-4568-add1-99614e613b69";
+pub const OTHER_ID: &str = "f30db892-07e9-47e9-837c-80727f46fd3d";
+
+/// A tenant with E3 (Exchange Plan 2), EXCHANGESTANDARD (Plan 1) and an unmanaged SKU, and
+/// `users` users `u0@contoso.com`.. with usage location GB, no licences, no mailbox.
+pub fn tenant(users: usize, e3_seats: u32, exo_seats: u32) -> Tenant {
+    let users: Vec<serde_json::Value> = (0..users)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("id-{i:03}"),
+                "user_principal_name": format!("u{i}@contoso.com"),
+                "usage_location": "GB",
+            })
+        })
+        .collect();
+    let value = serde_json::json!({
+        "skus": [
+            {"sku_id": E3_ID, "sku_part_number": "ENTERPRISEPACK", "enabled": e3_seats, "consumed": 0,
+             "service_plans": [{"service_plan_id": "efb87545-963c-4e0d-99df-69c6916d9eb0", "service_plan_name": "EXCHANGE_S_ENTERPRISE"},
+                               {"service_plan_id": "7547a3fe-08ee-4ccb-b430-5077c5041653", "service_plan_name": "YAMMER_ENTERPRISE"}]},
+            {"sku_id": EXO1_ID, "sku_part_number": "EXCHANGESTANDARD", "enabled": exo_seats, "consumed": 0,
+             "service_plans": [{"service_plan_id": "9aaf7827-d63c-4b61-89c3-182f06f82e5c", "service_plan_name": "EXCHANGE_S_STANDARD"}]},
+            {"sku_id": OTHER_ID, "sku_part_number": "POWER_BI_STANDARD", "enabled": 1000, "consumed": 0}
+        ],
+        "users": users,
+        "groups": [],
+    });
+    let mut tenant: Tenant = serde_json::from_value(value).expect("test tenant");
+    tenant.recount_consumed();
+    tenant.normalize();
+    tenant
+}
+
+pub fn grant(sku_id: &str, part: &str) -> LicenseGrant {
+    LicenseGrant {
+        sku_id: sku_id.into(),
+        sku_part_number: part.into(),
+        disabled_plans: vec![],
+        disabled_plan_names: vec![],
+    }
+}
+
+pub fn removal(sku_id: &str, part: &str) -> LicenseRemoval {
+    LicenseRemoval {
+        sku_id: sku_id.into(),
+        sku_part_number: part.into(),
+    }
+}
+
+/// `assign_licenses:u{i}@contoso.com` adding E3.
+pub fn assign_e3(i: usize, deps: &[&str]) -> Operation {
+    Operation {
+        id: format!("assign_licenses:u{i}@contoso.com"),
+        kind: OpKind::AssignLicenses {
+            user_id: format!("id-{i:03}"),
+            upn: format!("u{i}@contoso.com"),
+            add: vec![grant(E3_ID, "ENTERPRISEPACK")],
+            remove: vec![],
+        },
+        depends_on: deps.iter().map(|d| d.to_string()).collect(),
+        reasons: vec![],
+    }
+}
+
+/// `set_usage_location:u{i}@contoso.com` to `to`.
+pub fn set_location(i: usize, to: &str, deps: &[&str]) -> Operation {
+    Operation {
+        id: format!("set_usage_location:u{i}@contoso.com"),
+        kind: OpKind::SetUsageLocation {
+            user_id: format!("id-{i:03}"),
+            upn: format!("u{i}@contoso.com"),
+            from: Some("GB".into()),
+            to: to.into(),
+        },
+        depends_on: deps.iter().map(|d| d.to_string()).collect(),
+        reasons: vec![],
+    }
+}
+
+/// Failure injection for `MemoryBackend`.
+#[derive(Debug, Default, Clone)]
+pub struct Faults {
+    /// Operation ids that always fail.
+    pub always_fail: BTreeSet<String>,
+    /// Per-write probability (0..=100) of a transient 503.
+    pub transient_percent: u8,
+    /// After this many successful writes every further call fails, as if the process died.
+    pub crash_after_writes: Option<usize>,
+    /// Seed of the transient-failure generator.
+    pub seed: u64,
+}
+
+/// An in-memory tenant that applies operations by Graph's rules, with injected failures, and
+/// records what a reviewer of safety would want to know.
+#[derive(Debug)]
+pub struct MemoryBackend {
+    pub state: Mutex<Tenant>,
+    faults: Faults,
+    rng: Mutex<Rng>,
+    /// User ids m365ctl must never touch.
+    pub out_of_scope: BTreeSet<String>,
+    pub writes: AtomicUsize,
+    in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+    pub execute_calls: AtomicUsize,
+    /// Every write that reached the tenant, by op id.
+    pub applied: Mutex<Vec<String>>,
+    /// Safety invariants broken (duplicate writes included).
+    pub violations: Mutex<Vec<String>>,
+}
+
+impl MemoryBackend {
+    pub fn new(tenant: Tenant, faults: Faults) -> MemoryBackend {
+        MemoryBackend {
+            rng: Mutex::new(Rng(faults.seed ^ 0x9e37_79b9_7f4a_7c15)),
+            state: Mutex::new(tenant),
+            faults,
+            out_of_scope: BTreeSet::new(),
+            writes: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            execute_calls: AtomicUsize::new(0),
+            applied: Mutex::new(Vec::new()),
+            violations: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn snapshot(&self) -> Tenant {
+        self.state.lock().unwrap().clone()
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.violations.lock().unwrap().clone()
+    }
+
+    fn write_one(&self, op: &Operation) -> Result<ExecReport, BackendError> {
+        let fail = |code: &str, message: &str| BackendError::Service {
+            target: op.kind.target().to_string(),
+            code: code.into(),
+            message: message.into(),
+            request_id: None,
+        };
+        if self
+            .faults
+            .crash_after_writes
+            .is_some_and(|k| self.writes.load(Ordering::SeqCst) >= k)
+        {
+            return Err(BackendError::Transport("process crashed".into()));
+        }
+        if self.faults.always_fail.contains(&op.id) {
+            return Err(fail("Request_BadRequest", "injected permanent failure"));
+        }
+        if self.rng.lock().unwrap().below(100) < u64::from(self.faults.transient_percent) {
+            return Err(fail("503", "injected transient failure"));
+        }
+        let mut state = self.state.lock().unwrap();
+        let before = state.clone();
+        let mut violations = Vec::new();
+        if m365ctl::apply::done::is_in_effect(&before, &op.kind) {
+            violations.push(format!("duplicate write: {} was already in effect", op.id));
+        }
+        apply_operation(&mut state, &op.kind).map_err(|violation| BackendError::Rejected {
+            target: op.kind.target().to_string(),
+            violation,
+        })?;
+        for sku in &state.skus {
+            if sku.consumed > sku.enabled {
+                violations.push(format!(
+                    "{}: {} consumed over {} enabled after {}",
+                    sku.sku_part_number, sku.consumed, sku.enabled, op.id
+                ));
+            }
+        }
+        let unlicensed_before: BTreeSet<String> =
+            unlicensed_user_mailboxes(&before).into_iter().collect();
+        for upn in unlicensed_user_mailboxes(&state) {
+            if !unlicensed_before.contains(&upn) {
+                violations.push(format!("{upn}: user mailbox left unlicensed by {}", op.id));
+            }
+        }
+        if op
+            .kind
+            .user_id()
+            .is_some_and(|id| self.out_of_scope.contains(id))
+        {
+            violations.push(format!("{} changed an out-of-scope user", op.id));
+        }
+        drop(state);
+        self.violations.lock().unwrap().extend(violations);
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.applied.lock().unwrap().push(op.id.clone());
+        Ok(ExecReport {
+            request_id: Some(format!("req-{}", self.writes.load(Ordering::SeqCst))),
+        })
+    }
+}
+
+impl TenantBackend for MemoryBackend {
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+
+    async fn read(&self) -> Result<Tenant, BackendError> {
+        Ok(self.snapshot())
+    }
+
+    async fn execute(&self, ops: &[Operation]) -> Vec<Result<ExecReport, BackendError>> {
+        self.execute_calls.fetch_add(1, Ordering::SeqCst);
+        let now = self.in_flight.fetch_add(ops.len(), Ordering::SeqCst) + ops.len();
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        // Let other batches start while this one is "on the wire".
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        let results = ops.iter().map(|op| self.write_one(op)).collect();
+        self.in_flight.fetch_sub(ops.len(), Ordering::SeqCst);
+        results
+    }
+}
+
+/// splitmix64: a tiny, seedable, dependency-free generator for reproducible scenarios.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// A random scenario: a live tenant and a desired state for it (declared scope; undeclared
+/// users are out of scope).
+pub struct Scenario {
+    pub live: Tenant,
+    pub desired: DesiredState,
+    /// Ids of users the desired state does not declare.
+    pub out_of_scope: BTreeSet<String>,
+}
+
+/// Generates a scenario with enough seats for the desired state to be affordable.
+pub fn scenario(rng: &mut Rng) -> Scenario {
+    let n = 3 + rng.below(12) as usize;
+    let mut live = tenant(n, 0, 0);
+    for user in &mut live.users {
+        if rng.chance(20) {
+            user.usage_location = None;
+        }
+        for (sku, percent) in [(E3_ID, 40), (EXO1_ID, 25), (OTHER_ID, 20)] {
+            if rng.chance(percent) {
+                user.licenses.push(
+                    serde_json::from_value(serde_json::json!({"sku_id": sku})).expect("licence"),
+                );
+                if user.usage_location.is_none() {
+                    user.usage_location = Some("US".into());
+                }
+            }
+        }
+        let exchange = user.holds(E3_ID) || user.holds(EXO1_ID);
+        if exchange || rng.chance(20) {
+            let kind = if exchange { "user" } else { "shared" };
+            user.mailbox =
+                Some(serde_json::from_value(serde_json::json!({"type": kind})).expect("mailbox"));
+        }
+    }
+    let mut users = BTreeMap::new();
+    let mut out_of_scope = BTreeSet::new();
+    for user in &live.users {
+        if !rng.chance(75) {
+            out_of_scope.insert(user.id.clone());
+            continue;
+        }
+        let upn = user.user_principal_name.to_lowercase();
+        let leaver = user
+            .mailbox
+            .as_ref()
+            .is_some_and(|m| m.kind == MailboxType::User)
+            && rng.chance(15);
+        let mut licenses = BTreeMap::new();
+        if !leaver {
+            for (part, percent) in [("ENTERPRISEPACK", 50), ("EXCHANGESTANDARD", 25)] {
+                if rng.chance(percent) {
+                    licenses.insert(
+                        part.to_string(),
+                        DesiredLicense {
+                            sku_part_number: part.into(),
+                            disabled_plans: None,
+                            origin: None,
+                        },
+                    );
+                }
+            }
+        }
+        let has_exchange = !licenses.is_empty();
+        let mailbox = match &user.mailbox {
+            Some(_) if leaver || !has_exchange => Some(MailboxType::Shared),
+            Some(_) if rng.chance(50) => Some(MailboxType::User),
+            _ => None,
+        };
+        users.insert(
+            upn.clone(),
+            DesiredUser {
+                upn,
+                origin: None,
+                profile: None,
+                usage_location: Some(if rng.chance(80) { "GB" } else { "US" }.into()),
+                licenses: Some(licenses),
+                license_intent: LicenseIntent::Exactly,
+                mailbox,
+            },
+        );
+    }
+    // Enough seats for everyone who holds or wants a licence, plus slack.
+    for sku in &mut live.skus {
+        if sku.sku_id != OTHER_ID {
+            sku.enabled = n as u32 + rng.below(3) as u32;
+        }
+    }
+    live.recount_consumed();
+    live.normalize();
+    let desired = DesiredState {
+        scope: Scope {
+            managed_skus: ["ENTERPRISEPACK", "EXCHANGESTANDARD"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            users: UserScope::Declared,
+        },
+        users,
+        groups: BTreeMap::new(),
+        guards: Guards::default(),
+    };
+    Scenario {
+        live,
+        desired,
+        out_of_scope,
+    }
+}
