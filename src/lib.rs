@@ -11,3 +11,4 @@ pub mod diag;
 pub mod plan;
 pub mod planfile;
 pub mod tenant;
+pub mod render;
