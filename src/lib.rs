@@ -6,9 +6,11 @@
 
 pub mod backend;
 pub mod catalog;
+pub mod cli;
+pub mod commands;
 pub mod desired;
 pub mod diag;
 pub mod plan;
 pub mod planfile;
-pub mod tenant;
 pub mod render;
+pub mod tenant;

@@ -26,13 +26,11 @@ pub fn render(diagnostic: &Diagnostic, source: Option<&str>, color: bool) -> Str
         Some((origin, source, span))
     });
     let group = match located {
-        Some((origin, source, span)) => level
-            .primary_title(diagnostic.message.as_str())
-            .element(
-                Snippet::source(source)
-                    .path(origin.file.as_str())
-                    .annotation(AnnotationKind::Primary.span(span)),
-            ),
+        Some((origin, source, span)) => level.primary_title(diagnostic.message.as_str()).element(
+            Snippet::source(source)
+                .path(origin.file.as_str())
+                .annotation(AnnotationKind::Primary.span(span)),
+        ),
         None => {
             let heading = match &diagnostic.origin {
                 Some(origin) => format!("{origin}: {}", diagnostic.message),
@@ -75,13 +73,18 @@ mod tests {
     use super::*;
     use crate::diag::Origin;
 
-    const SOURCE: &str = "[skus]\nE3 = \"ENTERPRISEPACK\"\n\n[users.\"ann@contoso.com\"]\nlicenses = [\"E7\"]\n";
+    const SOURCE: &str =
+        "[skus]\nE3 = \"ENTERPRISEPACK\"\n\n[users.\"ann@contoso.com\"]\nlicenses = [\"E7\"]\n";
 
     fn unknown_alias() -> Diagnostic {
         let start = SOURCE.find("\"E7\"").unwrap();
         Diagnostic::error(
             "unknown SKU alias \"E7\"",
-            Some(Origin::from_span("state/users.toml", SOURCE, start..start + 4)),
+            Some(Origin::from_span(
+                "state/users.toml",
+                SOURCE,
+                start..start + 4,
+            )),
         )
         .with_hint("declare it under [skus], e.g. E7 = \"SKU_PART_NUMBER\"")
     }

@@ -3,8 +3,7 @@
 use crate::catalog::ExchangeRank;
 use crate::diag::{Diagnostic, Origin};
 use crate::plan::{
-    ExchangeChange, Fingerprint, LicenseGrant, LicenseRemoval, OpKind, Operation, Plan,
-    SeatSummary,
+    ExchangeChange, Fingerprint, LicenseGrant, LicenseRemoval, OpKind, Operation, Plan, SeatSummary,
 };
 use crate::tenant::MailboxType;
 

@@ -138,7 +138,13 @@ fn render_seats(out: &mut String, p: &Palette, seats: &[SeatSummary]) {
     if seats.is_empty() {
         return;
     }
-    let header = ["Licence", "enabled", "consumed now", "after apply", "free after"];
+    let header = [
+        "Licence",
+        "enabled",
+        "consumed now",
+        "after apply",
+        "free after",
+    ];
     let rows: Vec<[String; 5]> = seats
         .iter()
         .map(|s| {
