@@ -84,7 +84,24 @@ impl Terminal {
 /// Runs the parsed command line; returns the exit code on success.
 pub fn run(cli: Cli) -> Result<u8, CommandError> {
     let term = Terminal::detect(cli.color);
-    match cli.command {
+    let annotate = match &cli.command {
+        Command::Plan(args) => effective_format(args.format) == render::Format::Github,
+        Command::Drift(args) => effective_format(args.format) == render::Format::Github,
+        Command::Validate(_) | Command::Apply(_) => {
+            effective_format(None) == render::Format::Github
+        }
+        _ => false,
+    };
+    let result = dispatch(cli.command, term);
+    if let (true, Err(CommandError::Diagnostics(diags))) = (annotate, &result) {
+        // Config errors become annotations on the TOML line in the pull request.
+        write_stdout(&render::github::annotations(&diags.0))?;
+    }
+    result
+}
+
+fn dispatch(command: Command, term: Terminal) -> Result<u8, CommandError> {
+    match command {
         Command::Validate(args) => validate::run(&args.config, term),
         Command::Plan(args) => plan::run(&args, term),
         Command::Apply(args) => apply::run(&args, term),
