@@ -59,6 +59,15 @@ pub enum Command {
     Report(ReportCommand),
     /// Scaffold a config repository (config, workflows, .gitignore).
     Init(InitArgs),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    #[command(hide = true)]
+    Man,
 }
 
 /// `plan`.

@@ -68,3 +68,17 @@ fn init_scaffolds_a_config_repository_and_never_overwrites() {
         "# mine\n"
     );
 }
+
+#[test]
+fn completions_and_man_page() {
+    m365ctl()
+        .args(["completions", "bash"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("m365ctl"));
+    m365ctl()
+        .arg("man")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(".TH m365ctl"));
+}

@@ -16,6 +16,7 @@ use crate::desired::{self, Config, DesiredState};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::render;
 use crate::tenant::Tenant;
+use clap::CommandFactory;
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -110,6 +111,20 @@ fn dispatch(command: Command, term: Terminal) -> Result<u8, CommandError> {
         Command::Schema => export::schema(),
         Command::Report(ReportCommand::Stacking(args)) => export::stacking(&args.config),
         Command::Init(args) => init::run(&args.dir),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "m365ctl", &mut out);
+            write_stdout(&String::from_utf8_lossy(&out))?;
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| CommandError::msg(format!("cannot render the man page: {e}")))?;
+            write_stdout(&String::from_utf8_lossy(&out))?;
+            Ok(exit::OK)
+        }
     }
 }
 
