@@ -98,8 +98,9 @@ pub fn render(plan: &Plan, options: HumanOptions) -> String {
                 for reason in &op.reasons {
                     let _ = writeln!(out, "      because {reason}");
                 }
-                if !op.depends_on.is_empty() {
-                    let _ = writeln!(out, "      after {}", op.depends_on.join(", "));
+                let waits = super::cross_dependencies(plan, op);
+                if !waits.is_empty() {
+                    let _ = writeln!(out, "      after {}", waits.join(", "));
                 }
             }
             out.push('\n');

@@ -125,6 +125,10 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
                 for reason in &op.reasons {
                     let _ = writeln!(body, "#     because {reason}");
                 }
+                let waits = super::cross_dependencies(plan, op);
+                if !waits.is_empty() {
+                    let _ = writeln!(body, "#     after {}", waits.join(", "));
+                }
             }
             let counts = count_actions(&ops);
             format!(

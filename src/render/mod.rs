@@ -67,6 +67,29 @@ pub(crate) fn by_principal(plan: &Plan) -> BTreeMap<Principal, Vec<&Operation>> 
     groups
 }
 
+/// The operations `op` waits for that belong to *another* principal, as `target (kind)`:
+/// ordering within one user is implied by the listing, cross-user edges (a seat freed by
+/// someone else, a group licence first) are what a reviewer needs to see.
+pub(crate) fn cross_dependencies(plan: &Plan, op: &Operation) -> Vec<String> {
+    let principal = |o: &Operation| match &o.kind {
+        OpKind::AssignGroupLicenses { group, .. } => Principal::Group(group.clone()),
+        other => Principal::User(other.target().to_string()),
+    };
+    let own = principal(op);
+    op.depends_on
+        .iter()
+        .filter_map(|id| match plan.operations.iter().find(|o| &o.id == id) {
+            Some(dep) if principal(dep) == own => None,
+            Some(dep) => Some(format!(
+                "{} ({})",
+                principal(dep).label(),
+                dep.kind.name().replace('_', " ")
+            )),
+            None => Some(id.clone()),
+        })
+        .collect()
+}
+
 /// One reviewable line of a change: its action and text, plus indented detail lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ChangeLine {
