@@ -110,6 +110,16 @@ pub fn render(plan: &Plan, options: HumanOptions) -> String {
     render_seats(&mut out, &p, &plan.seats);
     render_exchange(&mut out, plan);
     let _ = writeln!(out, "{}", p.bold(&summary_line(plan, options.wording)));
+    if plan.has_errors() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.action(
+                Action::Remove,
+                "The plan has errors (listed first) and cannot be applied."
+            )
+        );
+    }
     out
 }
 
@@ -242,6 +252,18 @@ mod tests {
     #[test]
     fn empty_plan_says_no_changes() {
         insta::assert_snapshot!(render(&fixtures::empty(), plain(Wording::Plan)));
+    }
+
+    #[test]
+    fn errors_are_listed_first_and_block_apply() {
+        let mut plan = fixtures::every_kind();
+        plan.diagnostics.push(
+            Diagnostic::error("ENTERPRISEPREMIUM: the plan needs 6 seats, 5 exist", None)
+                .with_hint("buy 1 seat or remove E5 from one user"),
+        );
+        let text = render(&plan, plain(Wording::Plan));
+        assert!(text.starts_with("error: ENTERPRISEPREMIUM"), "{text}");
+        assert!(text.ends_with("cannot be applied.\n"), "{text}");
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
     };
     let _ = writeln!(out, "### {title}\n");
     let _ = writeln!(out, "**{}**\n", summary_line(plan, options.wording));
+    if plan.has_errors() {
+        let _ = writeln!(out, "**The plan has errors and cannot be applied.**\n");
+    }
 
     for d in &plan.diagnostics {
         let kind = match d.severity {
