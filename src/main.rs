@@ -6,6 +6,7 @@ use m365ctl::commands::{self, Terminal, exit};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    install_panic_hook();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -45,4 +46,25 @@ fn init_logging(verbose: u8, color: ColorChoice) {
         .with_ansi(Terminal::detect(color).stderr_color)
         .without_time()
         .init();
+}
+
+/// A panic is a bug in m365ctl: say so in one line, point at the issue tracker, and exit 1
+/// (Rust's default hook would print a backtrace hint and exit 101).
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        eprintln!(
+            "error: internal error in m365ctl{location}: {message}\n  = hint: this is a bug; please report it with the command you ran"
+        );
+        std::process::exit(i32::from(exit::ERROR));
+    }));
 }
