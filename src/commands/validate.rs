@@ -13,6 +13,9 @@ pub fn run(config_path: &Path, term: Terminal) -> Result<u8, CommandError> {
         let live = backend.read()?;
         let (_, warnings) = desired::resolve(&config, &live)?;
         print_diagnostics(&warnings, term.stderr_color);
+        if super::effective_format(None) == crate::render::Format::Github {
+            super::write_stdout(&crate::render::github::annotations(&warnings))?;
+        }
         eprintln!(
             "{}: valid ({} warnings; checked against {})",
             config_path.display(),
