@@ -7,12 +7,15 @@
 pub mod apply;
 pub mod backend;
 pub mod catalog;
+pub mod cli;
+pub mod commands;
 pub mod desired;
 pub mod diag;
 pub mod exchange;
 pub mod graph;
 pub mod plan;
 pub mod planfile;
+pub mod render;
 pub mod sim;
 pub mod synth;
 pub mod tenant;

@@ -1,0 +1,147 @@
+//! Command-line definitions (clap derive). Only definitions live here: behaviour is in
+//! `commands`, so each flag is defined once and every command reads it the same way.
+
+use crate::render::Format;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Declarative Microsoft 365 licences and Exchange Online mailboxes.
+#[derive(Debug, Parser)]
+#[command(name = "m365ctl", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// When to colour output; NO_COLOR is honoured in `auto`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// The config to read.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArg {
+    /// Config file, or a directory of *.toml files (m365ctl.toml first).
+    #[arg(short, long = "config", value_name = "PATH", default_value = ".")]
+    pub config: PathBuf,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the config offline (and against the snapshot when the backend is a snapshot).
+    Validate(ConfigArg),
+    /// Show what apply would change.
+    Plan(PlanArgs),
+    /// Make the tenant match the config.
+    Apply(ApplyArgs),
+    /// Report differences between the config and the tenant (exit 2 when there are any).
+    Drift(DriftArgs),
+    /// Write today's tenant as TOML (and optionally as a snapshot).
+    Export(ExportArgs),
+    /// Print the JSON Schema of the config language (for Taplo / editors).
+    Schema,
+    /// Reports about the tenant.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Scaffold a config repository (config, workflows, .gitignore).
+    Init(InitArgs),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    #[command(hide = true)]
+    Man,
+}
+
+/// `plan`.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Output format; defaults to `github` when GITHUB_ACTIONS=true, else `human`.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Also write the plan document (JSON) for `apply PLANFILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when there are changes (0 = none, 1 = error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+/// `apply`.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// A plan written by `plan --out`; refused when the tenant or config changed since.
+    #[arg(value_name = "PLANFILE")]
+    pub planfile: Option<PathBuf>,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Allow changes above the [guards] thresholds.
+    #[arg(long)]
+    pub allow_mass_change: bool,
+    /// Journal file recording each operation's outcome, for resuming.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Operations run at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+}
+
+/// `drift`.
+#[derive(Debug, Clone, Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Output format; defaults to `github` when GITHUB_ACTIONS=true, else `human`.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+/// `export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Directory to write the TOML into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Also write the live state as a snapshot JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+}
+
+/// `report`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Users holding several Exchange-bearing licences (licence stacking).
+    Stacking(ConfigArg),
+}
+
+/// `init`.
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// Directory to create the config repository in.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}

@@ -1,0 +1,18 @@
+//! `drift`: a plan with the detailed exit code and drift wording, for the nightly job.
+
+use super::{CommandError, Terminal, compute_plan, effective_format, emit_plan, exit};
+use crate::cli::DriftArgs;
+use crate::render::Wording;
+
+/// Runs `drift`: exit 0 in sync, 2 drift, 1 error.
+pub fn run(args: &DriftArgs, term: Terminal) -> Result<u8, CommandError> {
+    let (_, _, _, _, plan) = compute_plan(&args.config.config)?;
+    emit_plan(&plan, effective_format(args.format), Wording::Drift, term)?;
+    Ok(if plan.has_errors() {
+        exit::ERROR
+    } else if plan.is_empty() {
+        exit::OK
+    } else {
+        exit::CHANGES
+    })
+}

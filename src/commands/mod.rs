@@ -1,0 +1,283 @@
+//! Commands: each module orchestrates load -> backend -> resolve -> plan -> render/apply for
+//! one subcommand and returns an exit code. Errors come back as `CommandError`, which `main`
+//! prints (diagnostics as snippets) and maps to exit code 1.
+
+mod apply;
+mod drift;
+mod export;
+mod init;
+mod plan;
+mod validate;
+
+use crate::backend::snapshot::SnapshotBackend;
+use crate::backend::{BackendConfig, BackendError, TenantBackend};
+use crate::cli::{Cli, ColorChoice, Command, ReportCommand};
+use crate::desired::{self, Config, DesiredState};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::render;
+use crate::tenant::Tenant;
+use clap::CommandFactory;
+use std::io::IsTerminal;
+use std::path::Path;
+
+/// Exit codes (Terraform's convention).
+pub mod exit {
+    /// Success, no changes.
+    pub const OK: u8 = 0;
+    /// Error (bad config, backend failure, refused apply, usage error).
+    pub const ERROR: u8 = 1;
+    /// Success with changes present (`--detailed-exitcode`, `drift`).
+    pub const CHANGES: u8 = 2;
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The config (or the plan) has errors with locations.
+    #[error("{0}")]
+    Diagnostics(#[from] Diagnostics),
+    /// The backend could not read or write.
+    #[error("{0}")]
+    Backend(#[from] BackendError),
+    /// Anything else, already phrased for the user.
+    #[error("{0}")]
+    Message(String),
+}
+
+impl CommandError {
+    /// An error phrased for the user.
+    pub fn msg(text: impl Into<String>) -> CommandError {
+        CommandError::Message(text.into())
+    }
+}
+
+/// Terminal facts the commands need, decided once from flags and the environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Terminal {
+    /// Colour on stdout.
+    pub stdout_color: bool,
+    /// Colour on stderr.
+    pub stderr_color: bool,
+}
+
+impl Terminal {
+    /// `--color` plus NO_COLOR plus whether each stream is a terminal.
+    pub fn detect(choice: ColorChoice) -> Terminal {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let auto = |tty: bool| tty && !no_color;
+        match choice {
+            ColorChoice::Always => Terminal {
+                stdout_color: true,
+                stderr_color: true,
+            },
+            ColorChoice::Never => Terminal {
+                stdout_color: false,
+                stderr_color: false,
+            },
+            ColorChoice::Auto => Terminal {
+                stdout_color: auto(std::io::stdout().is_terminal()),
+                stderr_color: auto(std::io::stderr().is_terminal()),
+            },
+        }
+    }
+}
+
+/// Runs the parsed command line; returns the exit code on success.
+pub fn run(cli: Cli) -> Result<u8, CommandError> {
+    let term = Terminal::detect(cli.color);
+    let annotate = match &cli.command {
+        Command::Plan(args) => effective_format(args.format) == render::Format::Github,
+        Command::Drift(args) => effective_format(args.format) == render::Format::Github,
+        Command::Validate(_) | Command::Apply(_) => {
+            effective_format(None) == render::Format::Github
+        }
+        _ => false,
+    };
+    let result = dispatch(cli.command, term);
+    if let (true, Err(CommandError::Diagnostics(diags))) = (annotate, &result) {
+        // Config errors become annotations on the TOML line in the pull request.
+        write_stdout(&render::github::annotations(&diags.0))?;
+    }
+    result
+}
+
+fn dispatch(command: Command, term: Terminal) -> Result<u8, CommandError> {
+    match command {
+        Command::Validate(args) => validate::run(&args.config, term),
+        Command::Plan(args) => plan::run(&args, term),
+        Command::Apply(args) => apply::run(&args, term),
+        Command::Drift(args) => drift::run(&args, term),
+        Command::Export(args) => export::run(&args),
+        Command::Schema => export::schema(),
+        Command::Report(ReportCommand::Stacking(args)) => export::stacking(&args.config),
+        Command::Init(args) => init::run(&args.dir),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "m365ctl", &mut out);
+            write_stdout(&String::from_utf8_lossy(&out))?;
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| CommandError::msg(format!("cannot render the man page: {e}")))?;
+            write_stdout(&String::from_utf8_lossy(&out))?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// Prints a command error to stderr: diagnostics as snippets (reading each file now), other
+/// errors as one line.
+pub fn report_error(error: &CommandError, color: bool) {
+    match error {
+        CommandError::Diagnostics(diags) => print_diagnostics(&diags.0, color),
+        other => {
+            let d = Diagnostic::error(other.to_string(), None);
+            eprint!("{}", render::diagnostic::render(&d, None, color));
+        }
+    }
+}
+
+/// Prints diagnostics (warnings too) to stderr with source snippets.
+pub fn print_diagnostics(diagnostics: &[Diagnostic], color: bool) {
+    for d in diagnostics {
+        let source = d
+            .origin
+            .as_ref()
+            .and_then(|o| std::fs::read_to_string(&o.file).ok());
+        eprint!(
+            "{}",
+            render::diagnostic::render(d, source.as_deref(), color)
+        );
+    }
+}
+
+/// A single-threaded runtime: the CLI's I/O is a handful of requests at a time, and the
+/// executor brings its own concurrency limit.
+fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::msg(format!("cannot start the async runtime: {e}")))
+}
+
+/// The backend a config selects. Snapshot paths were made relative to the config by `load`.
+pub(crate) enum Backend {
+    /// A snapshot file.
+    Snapshot(SnapshotBackend),
+}
+
+impl Backend {
+    pub(crate) fn from_config(config: &Config) -> Result<Backend, CommandError> {
+        match &config.backend {
+            BackendConfig::Snapshot { path } => Ok(Backend::Snapshot(SnapshotBackend::new(path))),
+            // Seam: the Graph backend (graph module) is wired here at merge.
+            BackendConfig::Graph(_) => Err(CommandError::msg(
+                "the graph backend is not available in this build",
+            )),
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Backend::Snapshot(b) => b.describe(),
+        }
+    }
+
+    pub(crate) fn read(&self) -> Result<Tenant, CommandError> {
+        tracing::info!(backend = %self.describe(), "reading live state");
+        let rt = runtime()?;
+        match self {
+            Backend::Snapshot(b) => Ok(rt.block_on(b.read())?),
+        }
+    }
+}
+
+/// Loads the config, reads the tenant, resolves, and plans. Resolution warnings are put in
+/// front of the plan's own diagnostics so every format shows them first.
+pub(crate) fn compute_plan(
+    config_path: &Path,
+) -> Result<(Config, Backend, Tenant, DesiredState, crate::plan::Plan), CommandError> {
+    let config = desired::load(config_path)?;
+    let backend = Backend::from_config(&config)?;
+    let live = backend.read()?;
+    let (desired, warnings) = desired::resolve(&config, &live)?;
+    let mut plan = crate::plan::plan(&desired, &live);
+    let mut diagnostics = warnings;
+    diagnostics.append(&mut plan.diagnostics);
+    plan.diagnostics = diagnostics;
+    Ok((config, backend, live, desired, plan))
+}
+
+/// `--format` or the CI default.
+pub(crate) fn effective_format(format: Option<render::Format>) -> render::Format {
+    format.unwrap_or_else(|| {
+        if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+            render::Format::Github
+        } else {
+            render::Format::Human
+        }
+    })
+}
+
+/// Renders a plan in `format` to stdout (and the step summary for `github`).
+pub(crate) fn emit_plan(
+    plan: &crate::plan::Plan,
+    format: render::Format,
+    wording: render::Wording,
+    term: Terminal,
+) -> Result<(), CommandError> {
+    use render::{Format, human, markdown};
+    let human_text = |color| human::render(plan, human::HumanOptions { color, wording });
+    let text = match format {
+        Format::Human => human_text(term.stdout_color),
+        Format::Markdown => markdown::render(
+            plan,
+            markdown::MarkdownOptions {
+                wording,
+                ..Default::default()
+            },
+        ),
+        Format::Json => render::json::render(plan),
+        Format::Github => {
+            if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+                let body = markdown::render(
+                    plan,
+                    markdown::MarkdownOptions {
+                        wording,
+                        ..Default::default()
+                    },
+                );
+                append(Path::new(&summary), &body)?;
+            }
+            let mut text = render::github::annotations(&plan.diagnostics);
+            text.push_str(&human_text(false));
+            text
+        }
+    };
+    write_stdout(&text)
+}
+
+fn append(path: &Path, text: &str) -> Result<(), CommandError> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| CommandError::msg(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.
+pub(crate) fn write_stdout(text: &str) -> Result<(), CommandError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CommandError::msg(format!("cannot write to stdout: {e}")))
+        }
+        _ => Ok(()),
+    }
+}

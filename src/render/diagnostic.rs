@@ -1,0 +1,117 @@
+//! Diagnostics as rustc-style snippets: `file:line:col`, the source line with the span
+//! underlined, and `= hint: …`. The caller reads the file (at render time) and passes its
+//! text in; without it the one-line form is used.
+
+use crate::diag::{Diagnostic, Severity};
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+/// Renders one diagnostic; `source` is the text of `diagnostic.origin.file`, when readable.
+pub fn render(diagnostic: &Diagnostic, source: Option<&str>, color: bool) -> String {
+    let level = match diagnostic.severity {
+        Severity::Error => Level::ERROR,
+        Severity::Warning => Level::WARNING,
+    };
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    let hint = diagnostic
+        .hint
+        .as_deref()
+        .map(|h| Level::HELP.with_name(Some("hint")).message(h));
+    let located = diagnostic.origin.as_ref().and_then(|origin| {
+        let source = source?;
+        let span = clamp_span(source, origin.span.clone())?;
+        Some((origin, source, span))
+    });
+    let group = match located {
+        Some((origin, source, span)) => level.primary_title(diagnostic.message.as_str()).element(
+            Snippet::source(source)
+                .path(origin.file.as_str())
+                .annotation(AnnotationKind::Primary.span(span)),
+        ),
+        None => {
+            let heading = match &diagnostic.origin {
+                Some(origin) => format!("{origin}: {}", diagnostic.message),
+                None => diagnostic.message.clone(),
+            };
+            Group::with_title(level.primary_title(heading))
+        }
+    };
+    let group = match hint {
+        Some(hint) => group.element(hint),
+        None => group,
+    };
+    let mut text = renderer.render(&[group]).to_string();
+    text.push('\n');
+    text
+}
+
+/// A span that lies inside `source` on char boundaries; an empty span grows to one char so
+/// the underline is visible.
+fn clamp_span(source: &str, span: std::ops::Range<usize>) -> Option<std::ops::Range<usize>> {
+    if span.start > source.len() || !source.is_char_boundary(span.start) {
+        return None;
+    }
+    let mut end = span.end.clamp(span.start, source.len());
+    while !source.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end == span.start {
+        end = source[span.start..]
+            .chars()
+            .next()
+            .map(|c| span.start + c.len_utf8())
+            .unwrap_or(span.start);
+    }
+    Some(span.start..end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Origin;
+
+    const SOURCE: &str =
+        "[skus]\nE3 = \"ENTERPRISEPACK\"\n\n[users.\"ann@contoso.com\"]\nlicenses = [\"E7\"]\n";
+
+    fn unknown_alias() -> Diagnostic {
+        let start = SOURCE.find("\"E7\"").unwrap();
+        Diagnostic::error(
+            "unknown SKU alias \"E7\"",
+            Some(Origin::from_span(
+                "state/users.toml",
+                SOURCE,
+                start..start + 4,
+            )),
+        )
+        .with_hint("declare it under [skus], e.g. E7 = \"SKU_PART_NUMBER\"")
+    }
+
+    #[test]
+    fn snippet_names_file_line_and_column_and_underlines_the_span() {
+        let text = render(&unknown_alias(), Some(SOURCE), false);
+        assert!(text.contains("state/users.toml:5:13"), "{text}");
+        assert!(text.contains("^^^^"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn without_source_falls_back_to_one_line() {
+        let text = render(&unknown_alias(), None, false);
+        assert!(
+            text.starts_with("error: state/users.toml:5:13: unknown SKU alias"),
+            "{text}"
+        );
+        assert!(text.contains("hint: declare it under [skus]"), "{text}");
+    }
+
+    #[test]
+    fn out_of_range_span_does_not_panic() {
+        let mut d = unknown_alias();
+        d.origin.as_mut().unwrap().span = 10_000..10_004;
+        let text = render(&d, Some(SOURCE), false);
+        assert!(text.contains("unknown SKU alias"));
+    }
+}

@@ -1,0 +1,223 @@
+//! The pull-request comment (Atlantis style) and `$GITHUB_STEP_SUMMARY` body.
+//!
+//! Warnings first, then a summary table, the licence table, Exchange changes, and one
+//! collapsible `<details>` per principal holding a ```diff block. A hidden marker lets the
+//! workflow find and update its one comment instead of adding a new one per push. Long plans
+//! are cut between principals (never inside a table or code block) with "… and N more".
+
+use super::{Wording, by_principal, describe, summary_line};
+use crate::diag::Severity;
+use crate::plan::Plan;
+use std::fmt::Write;
+
+/// The hidden marker the workflows search for to update one comment.
+pub const MARKER: &str = "<!-- m365ctl-plan -->";
+
+/// GitHub rejects comments above 65,536 characters; stay well below it.
+pub const DEFAULT_MAX_CHARS: usize = 60_000;
+
+/// Rendering options for the markdown format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkdownOptions {
+    /// Plan or drift wording.
+    pub wording: Wording,
+    /// Stop adding per-principal sections once the body would exceed this many characters.
+    pub max_chars: usize,
+}
+
+impl Default for MarkdownOptions {
+    fn default() -> Self {
+        MarkdownOptions {
+            wording: Wording::Plan,
+            max_chars: DEFAULT_MAX_CHARS,
+        }
+    }
+}
+
+/// Renders the plan as GitHub-flavoured markdown.
+pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{MARKER}");
+    let title = match options.wording {
+        Wording::Plan => "m365ctl plan",
+        Wording::Drift => "m365ctl drift report",
+    };
+    let _ = writeln!(out, "### {title}\n");
+    let _ = writeln!(out, "**{}**\n", summary_line(plan, options.wording));
+    if plan.has_errors() {
+        let _ = writeln!(out, "**The plan has errors and cannot be applied.**\n");
+    }
+
+    for d in &plan.diagnostics {
+        let kind = match d.severity {
+            Severity::Error => "CAUTION",
+            Severity::Warning => "WARNING",
+        };
+        let _ = writeln!(out, "> [!{kind}]");
+        let location = d
+            .origin
+            .as_ref()
+            .map(|o| format!("`{o}`: "))
+            .unwrap_or_default();
+        let _ = writeln!(out, "> {location}{}", escape(&d.message));
+        if let Some(hint) = &d.hint {
+            let _ = writeln!(out, "> Hint: {}", escape(hint));
+        }
+        out.push('\n');
+    }
+
+    if !plan.is_empty() {
+        let s = plan.summary();
+        let _ = writeln!(out, "| Add | Change | Remove |");
+        let _ = writeln!(out, "|----:|-------:|-------:|");
+        let _ = writeln!(out, "| {} | {} | {} |\n", s.add, s.change, s.remove);
+    }
+
+    if !plan.seats.is_empty() {
+        let _ = writeln!(
+            out,
+            "| Licence | Enabled | Consumed now | After apply | Free after |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+        for seat in &plan.seats {
+            let free = i64::from(seat.enabled) - i64::from(seat.consumed_after);
+            let flag = if free < 0 || seat.peak > seat.enabled {
+                " :x:"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {free}{flag} |",
+                seat.sku_part_number, seat.enabled, seat.consumed_now, seat.consumed_after
+            );
+        }
+        out.push('\n');
+    }
+
+    let exchange: Vec<_> = plan
+        .exchange_changes
+        .iter()
+        .filter(|c| c.before != c.after)
+        .collect();
+    if !exchange.is_empty() {
+        let _ = writeln!(out, "| User | Exchange before | Exchange after |");
+        let _ = writeln!(out, "|---|---|---|");
+        for c in exchange {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} |",
+                c.upn,
+                c.before.label(),
+                c.after.label()
+            );
+        }
+        out.push('\n');
+    }
+
+    let sections: Vec<String> = by_principal(plan)
+        .into_iter()
+        .map(|(principal, ops)| {
+            let mut body = String::new();
+            for op in &ops {
+                let line = describe(op);
+                let _ = writeln!(body, "{} {}", line.action.symbol(), line.text);
+                for (action, detail) in &line.details {
+                    let _ = writeln!(body, "{}     {detail}", action.symbol());
+                }
+                for reason in &op.reasons {
+                    let _ = writeln!(body, "#     because {reason}");
+                }
+                let waits = super::cross_dependencies(plan, op);
+                if !waits.is_empty() {
+                    let _ = writeln!(body, "#     after {}", waits.join(", "));
+                }
+            }
+            let counts = count_actions(&ops);
+            format!(
+                "<details><summary><code>{}</code> {counts}</summary>\n\n```diff\n{body}```\n\n</details>\n",
+                escape(&principal.label())
+            )
+        })
+        .collect();
+    let total = sections.len();
+    for (index, section) in sections.into_iter().enumerate() {
+        if out.len() + section.len() > options.max_chars {
+            let _ = writeln!(
+                out,
+                "\n… and {} more users or groups (run `m365ctl plan` locally for the full plan).",
+                total - index
+            );
+            break;
+        }
+        out.push_str(&section);
+    }
+    out
+}
+
+/// `(+2 ~1 -1)` for a section's header: the section's operations by action.
+fn count_actions(ops: &[&crate::plan::Operation]) -> String {
+    use crate::plan::Action;
+    let parts: Vec<String> = [Action::Add, Action::Change, Action::Remove]
+        .into_iter()
+        .filter_map(|action| {
+            let n = ops.iter().filter(|op| op.kind.action() == action).count();
+            (n > 0).then(|| format!("{}{n}", action.symbol()))
+        })
+        .collect();
+    format!("({})", parts.join(" "))
+}
+
+/// Keeps user-controlled text from opening HTML tags or breaking tables.
+fn escape(text: &str) -> String {
+    text.replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::fixtures;
+
+    #[test]
+    fn every_kind() {
+        insta::assert_snapshot!(render(&fixtures::every_kind(), MarkdownOptions::default()));
+    }
+
+    #[test]
+    fn empty_plan() {
+        let text = render(&fixtures::empty(), MarkdownOptions::default());
+        assert!(text.starts_with(MARKER));
+        assert!(text.contains("No changes. The tenant matches the desired state."));
+        assert!(!text.contains("<details>"));
+    }
+
+    #[test]
+    fn truncates_between_sections_never_inside_tables() {
+        let plan = fixtures::every_kind();
+        let full = render(&plan, MarkdownOptions::default());
+        let first_details = full.find("<details>").expect("has sections");
+        let cut = render(
+            &plan,
+            MarkdownOptions {
+                wording: Wording::Plan,
+                max_chars: first_details + 10,
+            },
+        );
+        assert!(!cut.contains("<details>"), "{cut}");
+        assert!(cut.contains("… and 6 more users or groups"), "{cut}");
+        // The tables before the sections are complete.
+        assert!(cut.contains("| `ENTERPRISEPREMIUM` | 5 | 3 | 5 | 0 |"));
+        assert_eq!(cut.matches("```").count() % 2, 0);
+    }
+
+    #[test]
+    fn escapes_html_in_messages() {
+        let mut plan = fixtures::empty();
+        plan.diagnostics
+            .push(crate::diag::Diagnostic::warning("<script> | x", None));
+        let text = render(&plan, MarkdownOptions::default());
+        assert!(text.contains("&lt;script&gt; \\| x"));
+    }
+}

@@ -1,0 +1,236 @@
+//! End-to-end CLI tests on the quickstart example and the demo state (snapshot backend).
+//! They exercise the real loader, resolver, planner and executor.
+
+use assert_cmd::Command;
+use m365ctl::planfile::PlanFile;
+use predicates::prelude::*;
+use std::path::{Path, PathBuf};
+
+fn m365ctl() -> Command {
+    let mut cmd = Command::cargo_bin("m365ctl").expect("binary built");
+    cmd.env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// A writable copy of the quickstart (apply changes the snapshot).
+fn quickstart_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["m365ctl.toml", "tenant.json"] {
+        std::fs::copy(
+            repo("examples/quickstart").join(file),
+            dir.path().join(file),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+#[test]
+fn quickstart_plan_shows_every_operation_kind() {
+    let out = m365ctl()
+        .args(["plan", "-c"])
+        .arg(repo("examples/quickstart"))
+        .arg("--detailed-exitcode")
+        .assert()
+        .code(2)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    for needle in [
+        "usage location: (none) -> GB",
+        "YAMMER_ENTERPRISE",
+        "# group LIC-E5",
+        "+ member of group LIC-E5",
+        "- member of group LIC-E5",
+        "mailbox: user -> shared",
+        "ENTERPRISEPACK",
+        "Plan: ",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}
+
+#[test]
+fn plan_without_detailed_exitcode_exits_zero_and_writes_the_plan_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan.json");
+    m365ctl()
+        .args(["plan", "-c"])
+        .arg(repo("examples/quickstart"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let doc = PlanFile::parse(&std::fs::read_to_string(&out).unwrap()).expect("valid plan file");
+    let kinds: std::collections::BTreeSet<_> =
+        doc.operations.iter().map(|o| o.kind.as_str()).collect();
+    assert_eq!(kinds.len(), 6, "all six kinds: {kinds:?}");
+}
+
+#[test]
+fn json_format_is_the_plan_file() {
+    let out = m365ctl()
+        .args(["plan", "--format", "json", "-c"])
+        .arg(repo("examples/quickstart"))
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    PlanFile::parse(&String::from_utf8(out).unwrap()).expect("stdout is a plan file");
+}
+
+#[test]
+fn github_format_writes_the_step_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    m365ctl()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["plan", "-c"])
+        .arg(repo("examples/quickstart"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Plan: "));
+    let body = std::fs::read_to_string(&summary).unwrap();
+    assert!(body.starts_with("<!-- m365ctl-plan -->"), "{body}");
+}
+
+#[test]
+fn demo_state_has_no_drift() {
+    m365ctl()
+        .args(["drift", "-c"])
+        .arg(repo("state"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No drift"));
+}
+
+#[test]
+fn validate_accepts_the_examples() {
+    for dir in ["examples/quickstart", "state"] {
+        m365ctl()
+            .args(["validate", "-c"])
+            .arg(repo(dir))
+            .assert()
+            .code(0);
+    }
+}
+
+#[test]
+fn config_error_names_file_line_and_column_with_a_snippet() {
+    let dir = quickstart_copy();
+    let config = dir.path().join("m365ctl.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "licenses = [\"E5\"]\n\n[groups",
+        "licenses = [\"E7\"]\n\n[groups",
+    );
+    std::fs::write(&config, &text).unwrap();
+    let line = text.lines().position(|l| l.contains("\"E7\"")).unwrap() + 1;
+    let assert = m365ctl()
+        .current_dir(dir.path())
+        .args(["validate", "-c", "m365ctl.toml"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("panicked").not());
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains(&format!("m365ctl.toml:{line}:")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("^"), "underline: {stderr}");
+    assert!(stderr.contains("= hint:"), "hint: {stderr}");
+
+    let out = m365ctl()
+        .current_dir(dir.path())
+        .env("GITHUB_ACTIONS", "true")
+        .args(["plan", "-c", "m365ctl.toml"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains(&format!("::error file=m365ctl.toml,line={line},")),
+        "{all}"
+    );
+}
+
+#[test]
+fn apply_refuses_without_a_terminal_or_auto_approve() {
+    let dir = quickstart_copy();
+    let before = std::fs::read_to_string(dir.path().join("tenant.json")).unwrap();
+    m365ctl()
+        .args(["apply", "-c"])
+        .arg(dir.path())
+        .write_stdin("yes\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--auto-approve"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("tenant.json")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn apply_then_plan_is_empty() {
+    let dir = quickstart_copy();
+    m365ctl()
+        .args(["apply", "--auto-approve", "-c"])
+        .arg(dir.path())
+        .assert()
+        .code(0);
+    m365ctl()
+        .args(["plan", "--detailed-exitcode", "-c"])
+        .arg(dir.path())
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No changes."));
+}
+
+#[test]
+fn apply_refuses_a_stale_plan_file() {
+    let dir = quickstart_copy();
+    let planfile = dir.path().join("plan.json");
+    m365ctl()
+        .args(["plan", "-c"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&planfile)
+        .assert()
+        .code(0);
+    // The tenant changes after review: ken's usage location is edited by hand.
+    let tenant = dir.path().join("tenant.json");
+    let text = std::fs::read_to_string(&tenant)
+        .unwrap()
+        .replace("\"usage_location\": \"US\"", "\"usage_location\": \"FR\"");
+    std::fs::write(&tenant, text).unwrap();
+    m365ctl()
+        .args(["apply", "--auto-approve", "-c"])
+        .arg(dir.path())
+        .arg(&planfile)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("stale"));
+}
+
+#[test]
+fn missing_config_is_an_error_not_a_panic() {
+    m365ctl()
+        .args(["plan", "-c", "/nonexistent/m365ctl.toml"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("panicked").not());
+}
