@@ -13,7 +13,7 @@ mod resolve;
 pub mod schema;
 mod suggest;
 
-pub use load::load;
+pub use load::{from_sources, load};
 pub use model::*;
 pub use resolve::resolve;
 
