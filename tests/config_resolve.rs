@@ -68,7 +68,7 @@ fn full_fixture_expands_profiles_rules_and_defaults() {
     assert_eq!(ann.profile.as_deref(), Some("staff"));
     assert_eq!(
         ann.origin.as_ref().unwrap().to_string(),
-        "tests/fixtures/configs/full.toml:38:9"
+        "tests/fixtures/configs/full.toml:37:9"
     );
     let lic = &ann.licenses.as_ref().unwrap()["ENTERPRISEPACK"];
     assert_eq!(lic.disabled_plans, Some(set(&["YAMMER_ENTERPRISE"])));
