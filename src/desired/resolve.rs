@@ -508,6 +508,6 @@ fn condition_holds(condition: &Condition, user: &User) -> bool {
             .any(|v| v.eq_ignore_ascii_case(value))
     } else {
         let lower = value.to_lowercase();
-        condition.values.iter().any(|v| *v == lower)
+        condition.values.contains(&lower)
     }
 }
