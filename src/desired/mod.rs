@@ -1,32 +1,180 @@
 //! The desired-state language: TOML files -> validated `Config` -> resolved `DesiredState`.
+//!
+//! `load` is offline (syntax, keys, aliases, country codes, references between tables);
+//! `resolve` is pure and checks the config against a live `Tenant` (SKUs owned, plans that
+//! exist, users and groups that exist) while expanding profiles, rules and defaults.
 
+pub mod countries;
+pub mod export;
+mod load;
 pub mod model;
+mod raw;
+mod resolve;
+pub mod schema;
+mod suggest;
 
+pub use load::{from_sources, load};
 pub use model::*;
+pub use resolve::resolve;
 
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::tenant::Tenant;
-use std::path::Path;
+use crate::diag::Origin;
+use crate::tenant::MailboxType;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// A parsed, validated config (one file or a directory of `*.toml` merged).
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Which backend to use.
     pub backend: crate::backend::BackendConfig,
+    /// The files read, in merge order.
+    pub files: Vec<PathBuf>,
+    /// SKU aliases keyed by alias as written.
+    pub aliases: BTreeMap<String, SkuAlias>,
+    /// `[scope]`.
+    pub scope: ScopeConfig,
+    /// `[defaults] usage_location`, validated.
+    pub default_usage_location: Option<Located<String>>,
+    /// `[guards]` with defaults filled in.
+    pub guards: Guards,
+    /// Profiles by name.
+    pub profiles: BTreeMap<String, Profile>,
+    /// Rules in declaration order (files in sorted order).
+    pub rules: Vec<Rule>,
+    /// Explicit user entries keyed by lower-case UPN.
+    pub users: BTreeMap<String, UserEntry>,
+    /// Group entries keyed by display name as written.
+    pub groups: BTreeMap<String, GroupEntry>,
 }
 
-/// Reads and validates a config file or directory. Errors carry file:line:column.
-pub fn load(path: &Path) -> Result<Config, Diagnostics> {
-    let _ = path;
-    todo!("desired::load")
+/// A value and the place it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<T> {
+    /// The value.
+    pub value: T,
+    /// Where it was written.
+    pub origin: Origin,
 }
 
-/// Expands profiles, rules and defaults against the live users and checks the config against
-/// the tenant (SKUs owned, plans that exist). Returns the desired state and warnings.
-pub fn resolve(
-    config: &Config,
-    live: &Tenant,
-) -> Result<(DesiredState, Vec<Diagnostic>), Diagnostics> {
-    let _ = (config, live);
-    todo!("desired::resolve")
+/// One `[skus]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuAlias {
+    /// Part number it stands for (upper-case).
+    pub part_number: String,
+    /// Where the alias was defined.
+    pub origin: Origin,
+}
+
+/// A SKU named somewhere in the config, with its alias already resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuRef {
+    /// As written (alias or part number), for messages.
+    pub written: String,
+    /// skuPartNumber, upper-case.
+    pub part_number: String,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+/// `[scope]` after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeConfig {
+    /// SKUs m365ctl manages exclusively.
+    pub manage_skus: Vec<SkuRef>,
+    /// Which users are in scope.
+    pub users: UserScope,
+    /// Lower-case UPNs never touched.
+    pub exclude: Vec<Located<String>>,
+}
+
+/// A `licenses` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LicenseList {
+    /// Exactly these SKUs.
+    Exactly(Vec<SkuRef>),
+    /// `"keep"`.
+    Keep(Origin),
+}
+
+/// Disabled plans of one SKU: plan names (upper-case) with their places.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisabledPlans {
+    /// The SKU key, resolved.
+    pub sku: SkuRef,
+    /// Plan names as written, upper-cased, with places.
+    pub plans: Vec<Located<String>>,
+}
+
+/// The fields a profile and a user entry share.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Settings {
+    /// `licenses`; `None` = not set here.
+    pub licenses: Option<LicenseList>,
+    /// `disabled_plans` keyed by part number; `None` = not set here.
+    pub disabled_plans: Option<BTreeMap<String, DisabledPlans>>,
+    /// `mailbox`.
+    pub mailbox: Option<Located<MailboxType>>,
+    /// `usage_location`, validated.
+    pub usage_location: Option<Located<String>>,
+}
+
+/// `[profiles.NAME]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// Name.
+    pub name: String,
+    /// Where it was declared.
+    pub origin: Origin,
+    /// What it sets.
+    pub settings: Settings,
+}
+
+/// One condition of a rule: attribute (Graph's name) equals any of `values` (case-insensitive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// Graph attribute name in its canonical spelling (`department`, `extensionAttribute1`).
+    pub attribute: String,
+    /// Accepted values.
+    pub values: Vec<String>,
+}
+
+/// `[[rules]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// All must match.
+    pub conditions: Vec<Condition>,
+    /// Profile name (checked to exist).
+    pub profile: String,
+    /// Higher wins.
+    pub priority: i64,
+    /// Where the rule is (its `match` table).
+    pub origin: Origin,
+}
+
+/// `[users."upn"]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserEntry {
+    /// UPN as written.
+    pub upn: String,
+    /// Where it was declared (the key).
+    pub origin: Origin,
+    /// Profile name (checked to exist).
+    pub profile: Option<Located<String>>,
+    /// Overrides.
+    pub settings: Settings,
+}
+
+/// `[groups."name"]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupEntry {
+    /// Display name as written.
+    pub name: String,
+    /// Where it was declared.
+    pub origin: Origin,
+    /// Group licences; `None` = not managed.
+    pub licenses: Option<Vec<SkuRef>>,
+    /// Disabled plans per SKU.
+    pub disabled_plans: Option<BTreeMap<String, DisabledPlans>>,
+    /// Exact members (UPN as written); `None` = not managed.
+    pub members: Option<Vec<Located<String>>>,
 }

@@ -1,0 +1,885 @@
+//! Reading and validating config files: TOML -> `Config`, every problem with file:line:column.
+//!
+//! `load` does the file I/O (one file, or a directory of `*.toml` in sorted order) and hands
+//! the texts to `from_sources`, which is pure. Files are parsed one by one; if any has a
+//! syntax or shape error, those are reported alone (later checks would only echo them).
+//! Otherwise every semantic check runs and all problems are collected, not just the first.
+
+use super::countries;
+use super::raw::{
+    RawDisabledPlans, RawFile, RawGroup, RawLicenses, RawProfile, RawRule, RawScope, RawTenant,
+    RawUser,
+};
+use super::suggest;
+use super::*;
+use crate::backend::{AuthMode, BackendConfig, GraphSettings};
+use crate::diag::{Diagnostic, Diagnostics, Origin};
+use serde_spanned::Spanned;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Attributes `[[rules]]` may match on (Graph's names).
+pub(crate) const RULE_ATTRIBUTES: [&str; 19] = [
+    "department",
+    "jobTitle",
+    "companyName",
+    "country",
+    "extensionAttribute1",
+    "extensionAttribute2",
+    "extensionAttribute3",
+    "extensionAttribute4",
+    "extensionAttribute5",
+    "extensionAttribute6",
+    "extensionAttribute7",
+    "extensionAttribute8",
+    "extensionAttribute9",
+    "extensionAttribute10",
+    "extensionAttribute11",
+    "extensionAttribute12",
+    "extensionAttribute13",
+    "extensionAttribute14",
+    "extensionAttribute15",
+];
+
+const MAILBOX_KINDS: [&str; 4] = ["user", "shared", "room", "equipment"];
+
+/// Reads and validates a config file or directory. Errors carry file:line:column.
+pub fn load(path: &Path) -> Result<Config, Diagnostics> {
+    let files = config_files(path)?;
+    let mut sources = Vec::with_capacity(files.len());
+    let mut errors = Vec::new();
+    for file in &files {
+        match std::fs::read_to_string(file) {
+            Ok(text) => sources.push((file.display().to_string(), text)),
+            Err(e) => errors.push(Diagnostic::error(
+                format!("cannot read {}: {e}", file.display()),
+                None,
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    let base = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    let mut config = from_sources(&sources, &base)?;
+    config.files = files;
+    Ok(config)
+}
+
+/// The file itself, or the directory's `*.toml` files sorted by name.
+fn config_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
+    let fail = |message: String, hint: &str| {
+        Diagnostics(vec![Diagnostic::error(message, None).with_hint(hint)])
+    };
+    if !path.is_dir() {
+        if !path.exists() {
+            return Err(fail(
+                format!("config {} does not exist", path.display()),
+                "pass a .toml file or a directory of .toml files",
+            ));
+        }
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(path).map_err(|e| {
+        fail(
+            format!("cannot read {}: {e}", path.display()),
+            "check permissions",
+        )
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(fail(
+            format!("no *.toml files in {}", path.display()),
+            "a config directory holds one or more .toml files that are merged",
+        ));
+    }
+    Ok(files)
+}
+
+/// Parses and validates config texts `(file name, text)` merged in order; `base` is the
+/// directory relative paths are resolved against when no `[tenant]` table says otherwise.
+pub fn from_sources(sources: &[(String, String)], base: &Path) -> Result<Config, Diagnostics> {
+    let mut parsed = Vec::with_capacity(sources.len());
+    let mut errors = Vec::new();
+    for (name, text) in sources {
+        match toml::from_str::<RawFile>(text) {
+            Ok(raw) => parsed.push(Source { name, text, raw }),
+            Err(e) => errors.push(parse_error(name, text, &e)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    let mut builder = Builder::default();
+    builder.collect_names(&parsed);
+    let config = builder.build(&parsed, base);
+    if builder.diags.is_empty() {
+        let mut config = config;
+        config.files = sources.iter().map(|(n, _)| PathBuf::from(n)).collect();
+        Ok(config)
+    } else {
+        Err(Diagnostics(builder.diags))
+    }
+}
+
+/// Turns a toml/serde error into a diagnostic at its span, with a hint for unknown keys.
+fn parse_error(name: &str, text: &str, e: &toml::de::Error) -> Diagnostic {
+    let origin = Origin::from_span(name, text, e.span().unwrap_or(0..0));
+    let message = e.message().trim().to_string();
+    let hint = unknown_key_hint(&message).unwrap_or_else(|| {
+        "see docs/config.md for the language; editors validate with m365ctl.schema.json".into()
+    });
+    Diagnostic::error(message, Some(origin)).with_hint(hint)
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`": the valid keys and a suggestion.
+fn unknown_key_hint(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, expected) = rest.split_once('`')?;
+    let valid: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    if field.contains("secret") || field.contains("password") {
+        return Some(secret_hint().to_string());
+    }
+    Some(suggest::hint(field, "keys", &valid))
+}
+
+fn secret_hint() -> &'static str {
+    "secrets never go in the config: set auth = \"secret\" and client_secret_env = \"M365CTL_CLIENT_SECRET\" \
+     (the NAME of an environment variable, e.g. a CI secret), or use auth = \"federated\" with no secret at all"
+}
+
+/// One parsed file.
+struct Source<'a> {
+    name: &'a str,
+    text: &'a str,
+    raw: RawFile,
+}
+
+impl Source<'_> {
+    fn origin(&self, span: std::ops::Range<usize>) -> Origin {
+        Origin::from_span(self.name, self.text, span)
+    }
+}
+
+/// Accumulates the merged config and every diagnostic.
+#[derive(Default)]
+struct Builder {
+    diags: Vec<Diagnostic>,
+    aliases: BTreeMap<String, SkuAlias>,
+    profile_names: BTreeMap<String, Origin>,
+}
+
+impl Builder {
+    fn error(&mut self, message: impl Into<String>, origin: Origin, hint: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::error(message, Some(origin)).with_hint(hint));
+    }
+
+    /// First pass: aliases and profile names, which any file may use.
+    fn collect_names(&mut self, sources: &[Source]) {
+        for src in sources {
+            for (alias, part) in &src.raw.skus {
+                let origin = src.origin(alias.span());
+                if let Some(first) = self.aliases.get(alias.get_ref()) {
+                    let hint = format!("first defined at {}", first.origin);
+                    self.error(
+                        format!("SKU alias `{}` is defined twice", alias.get_ref()),
+                        origin,
+                        hint,
+                    );
+                    continue;
+                }
+                let value = part.get_ref().trim();
+                if value.is_empty() {
+                    let o = src.origin(part.span());
+                    self.error(
+                        "empty SKU part number",
+                        o,
+                        "write the skuPartNumber, e.g. \"ENTERPRISEPACK\"",
+                    );
+                    continue;
+                }
+                self.aliases.insert(
+                    alias.get_ref().clone(),
+                    SkuAlias {
+                        part_number: value.to_ascii_uppercase(),
+                        origin,
+                    },
+                );
+            }
+            for name in src.raw.profiles.keys() {
+                let origin = src.origin(name.span());
+                if let Some(first) = self.profile_names.get(name.get_ref()) {
+                    let hint = format!("first defined at {first}");
+                    self.error(
+                        format!("profile `{}` is defined twice", name.get_ref()),
+                        origin,
+                        hint,
+                    );
+                    continue;
+                }
+                self.profile_names.insert(name.get_ref().clone(), origin);
+            }
+        }
+    }
+
+    fn build(&mut self, sources: &[Source], base: &Path) -> Config {
+        let mut tenant: Option<(&Source, &Spanned<RawTenant>)> = None;
+        let mut scope: Option<(&Source, &Spanned<RawScope>)> = None;
+        let mut defaults = None;
+        let mut guards = Guards::default();
+        let mut singletons: HashMap<&str, Origin> = HashMap::new();
+        let mut profiles = BTreeMap::new();
+        let mut rules = Vec::new();
+        let mut users: BTreeMap<String, UserEntry> = BTreeMap::new();
+        let mut groups: BTreeMap<String, GroupEntry> = BTreeMap::new();
+
+        for src in sources {
+            let raw = &src.raw;
+            let spans = [
+                ("tenant", raw.tenant.as_ref().map(|t| t.span())),
+                ("scope", raw.scope.as_ref().map(|t| t.span())),
+                ("defaults", raw.defaults.as_ref().map(|t| t.span())),
+                ("guards", raw.guards.as_ref().map(|t| t.span())),
+            ];
+            let mut duplicated = Vec::new();
+            for (table, span) in spans {
+                let Some(span) = span else { continue };
+                let origin = src.origin(span);
+                if let Some(first) = singletons.get(table) {
+                    let hint = format!("first defined at {first}; keep one [{table}] table");
+                    self.error(format!("[{table}] is defined in two places"), origin, hint);
+                    duplicated.push(table);
+                } else {
+                    singletons.insert(table, origin);
+                }
+            }
+            if let Some(t) = &raw.tenant
+                && !duplicated.contains(&"tenant")
+            {
+                tenant = Some((src, t));
+            }
+            if let Some(s) = &raw.scope
+                && !duplicated.contains(&"scope")
+            {
+                scope = Some((src, s));
+            }
+            if let Some(d) = &raw.defaults
+                && !duplicated.contains(&"defaults")
+                && let Some(loc) = &d.get_ref().usage_location
+            {
+                defaults = self.country(src, loc);
+            }
+            if let Some(g) = &raw.guards
+                && !duplicated.contains(&"guards")
+            {
+                let g = g.get_ref();
+                let d = Guards::default();
+                guards = Guards {
+                    max_license_removals: g.max_license_removals.unwrap_or(d.max_license_removals),
+                    max_license_removal_percent: g
+                        .max_license_removal_percent
+                        .unwrap_or(d.max_license_removal_percent),
+                    max_mailbox_conversions: g
+                        .max_mailbox_conversions
+                        .unwrap_or(d.max_mailbox_conversions),
+                };
+                if guards.max_license_removal_percent > 100 {
+                    let o = src.origin(raw.guards.as_ref().map(|g| g.span()).unwrap_or(0..0));
+                    self.error(
+                        "max_license_removal_percent is above 100",
+                        o,
+                        "use a percentage from 0 to 100",
+                    );
+                }
+            }
+            for (name, profile) in &raw.profiles {
+                let origin = src.origin(name.span());
+                if self.profile_names.get(name.get_ref()) != Some(&origin) {
+                    continue; // the duplicate was reported in collect_names
+                }
+                let settings = self.profile_settings(src, profile);
+                profiles.insert(
+                    name.get_ref().clone(),
+                    Profile {
+                        name: name.get_ref().clone(),
+                        origin,
+                        settings,
+                    },
+                );
+            }
+            for rule in &raw.rules {
+                if let Some(rule) = self.rule(src, rule) {
+                    rules.push(rule);
+                }
+            }
+            for (upn, user) in &raw.users {
+                let origin = src.origin(upn.span());
+                let key = upn.get_ref().trim().to_lowercase();
+                if let Some(first) = users.get(&key) {
+                    let hint = format!(
+                        "first declared at {}; keep one entry per user",
+                        first.origin
+                    );
+                    self.error(
+                        format!("user `{}` is declared twice", upn.get_ref()),
+                        origin,
+                        hint,
+                    );
+                    continue;
+                }
+                if !key.contains('@') {
+                    self.error(
+                        format!("`{}` is not a userPrincipalName", upn.get_ref()),
+                        origin.clone(),
+                        "users are keyed by UPN, e.g. [users.\"ann@contoso.com\"]",
+                    );
+                }
+                let entry = self.user(src, upn, origin, user);
+                users.insert(key, entry);
+            }
+            for (name, group) in &raw.groups {
+                let origin = src.origin(name.span());
+                if let Some(first) = groups.get(name.get_ref()) {
+                    let hint = format!("first declared at {}", first.origin);
+                    self.error(
+                        format!("group `{}` is declared twice", name.get_ref()),
+                        origin,
+                        hint,
+                    );
+                    continue;
+                }
+                let entry = self.group(src, name, origin, group);
+                groups.insert(name.get_ref().clone(), entry);
+            }
+        }
+
+        let backend = match tenant {
+            Some((src, t)) => self.backend(src, t),
+            None => Some(BackendConfig::Snapshot {
+                path: base.join("tenant.json"),
+            }),
+        };
+        let scope = match scope {
+            Some((src, s)) => self.scope(src, s.get_ref()),
+            None => ScopeConfig {
+                manage_skus: Vec::new(),
+                users: UserScope::Declared,
+                exclude: Vec::new(),
+            },
+        };
+        Config {
+            backend: backend.unwrap_or(BackendConfig::Snapshot {
+                path: base.join("tenant.json"),
+            }),
+            files: Vec::new(),
+            aliases: self.aliases.clone(),
+            scope,
+            default_usage_location: defaults,
+            guards,
+            profiles,
+            rules,
+            users,
+            groups,
+        }
+    }
+
+    fn backend(&mut self, src: &Source, t: &Spanned<RawTenant>) -> Option<BackendConfig> {
+        let table = src.origin(t.span());
+        let t = t.get_ref();
+        let dir = Path::new(src.name)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        if let Some(secret) = &t.client_secret {
+            self.error(
+                "a secret is written directly in the config",
+                src.origin(secret.span()),
+                secret_hint(),
+            );
+        }
+        let kind = t
+            .backend
+            .as_ref()
+            .map(|b| b.get_ref().as_str())
+            .unwrap_or("snapshot");
+        match kind {
+            "snapshot" => {
+                let file = t
+                    .snapshot
+                    .as_ref()
+                    .map(|s| s.get_ref().as_str())
+                    .unwrap_or("tenant.json");
+                Some(BackendConfig::Snapshot {
+                    path: dir.join(file),
+                })
+            }
+            "graph" => self.graph(src, t, table, &dir),
+            other => {
+                let b = t.backend.as_ref().expect("a non-default kind was written");
+                let hint = suggest::hint(other, "backends", &["snapshot", "graph"]);
+                self.error(
+                    format!("unknown backend `{other}`"),
+                    src.origin(b.span()),
+                    hint,
+                );
+                None
+            }
+        }
+    }
+
+    fn graph(
+        &mut self,
+        src: &Source,
+        t: &RawTenant,
+        table: Origin,
+        dir: &Path,
+    ) -> Option<BackendConfig> {
+        let required = |field: &Option<Spanned<String>>| {
+            field
+                .as_ref()
+                .map(|f| f.get_ref().trim().to_string())
+                .filter(|f| !f.is_empty())
+        };
+        let tenant_id = required(&t.tenant_id);
+        let client_id = required(&t.client_id);
+        if tenant_id.is_none() {
+            self.error(
+                "the graph backend needs tenant_id",
+                table.clone(),
+                "add tenant_id = \"contoso.onmicrosoft.com\" (or the tenant GUID) to [tenant]",
+            );
+        }
+        if client_id.is_none() {
+            self.error(
+                "the graph backend needs client_id",
+                table.clone(),
+                "add client_id = \"<application (client) id of the app registration>\" to [tenant]",
+            );
+        }
+        let auth = match t.auth.as_ref().map(|a| (a.get_ref().as_str(), a.span())) {
+            None | Some(("federated", _)) => Some(AuthMode::Federated {
+                audience: t
+                    .federated_audience
+                    .as_ref()
+                    .map(|a| a.get_ref().clone())
+                    .unwrap_or_else(|| "api://AzureADTokenExchange".into()),
+                token_file: t
+                    .federated_token_file
+                    .as_ref()
+                    .map(|f| dir.join(f.get_ref())),
+            }),
+            Some(("secret", _)) => {
+                let env = t
+                    .client_secret_env
+                    .as_ref()
+                    .map(|e| (e.get_ref().as_str(), e.span()))
+                    .unwrap_or(("M365CTL_CLIENT_SECRET", 0..0));
+                if is_env_name(env.0) {
+                    Some(AuthMode::Secret {
+                        env: env.0.to_string(),
+                    })
+                } else {
+                    self.error(
+                        "client_secret_env must be the name of an environment variable (it looks like a secret)",
+                        src.origin(env.1),
+                        secret_hint(),
+                    );
+                    None
+                }
+            }
+            Some(("certificate", span)) => match &t.certificate {
+                Some(path) => Some(AuthMode::Certificate {
+                    path: dir.join(path.get_ref()),
+                }),
+                None => {
+                    self.error(
+                        "auth = \"certificate\" needs `certificate`",
+                        src.origin(span),
+                        "add certificate = \"m365ctl.pem\" (PEM with the certificate and its private key)",
+                    );
+                    None
+                }
+            },
+            Some((other, span)) => {
+                let hint =
+                    suggest::hint(other, "auth modes", &["federated", "certificate", "secret"]);
+                self.error(format!("unknown auth `{other}`"), src.origin(span), hint);
+                None
+            }
+        };
+        let cloud = t.cloud.as_ref().map(|c| (c.get_ref().as_str(), c.span()));
+        let hosts = match cloud.as_ref().map(|c| c.0).unwrap_or("global") {
+            "global" => Some((
+                "login.microsoftonline.com",
+                "graph.microsoft.com",
+                "outlook.office365.com",
+            )),
+            "usgov" => Some((
+                "login.microsoftonline.us",
+                "graph.microsoft.us",
+                "outlook.office365.us",
+            )),
+            "usgov-dod" => Some((
+                "login.microsoftonline.us",
+                "dod-graph.microsoft.us",
+                "outlook-dod.office365.us",
+            )),
+            "china" => Some((
+                "login.chinacloudapi.cn",
+                "microsoftgraph.chinacloudapi.cn",
+                "partner.outlook.cn",
+            )),
+            other => {
+                let span = cloud.clone().map(|c| c.1).unwrap_or(0..0);
+                let hint =
+                    suggest::hint(other, "clouds", &["global", "usgov", "usgov-dod", "china"]);
+                self.error(format!("unknown cloud `{other}`"), src.origin(span), hint);
+                None
+            }
+        };
+        let (authority, graph, exchange) = hosts?;
+        Some(BackendConfig::Graph(GraphSettings {
+            tenant_id: tenant_id?,
+            client_id: client_id?,
+            auth: auth?,
+            authority_host: host_url(t.authority_host.as_ref(), authority),
+            graph_host: host_url(t.graph_host.as_ref(), graph),
+            exchange_host: host_url(t.exchange_host.as_ref(), exchange),
+        }))
+    }
+
+    fn scope(&mut self, src: &Source, s: &RawScope) -> ScopeConfig {
+        let manage_skus = s
+            .manage_skus
+            .iter()
+            .filter_map(|r| self.sku_ref(src, r))
+            .collect();
+        let users = match s.users.as_ref().map(|u| (u.get_ref().as_str(), u.span())) {
+            None | Some(("declared", _)) => UserScope::Declared,
+            Some(("all", _)) => UserScope::All,
+            Some((other, span)) => {
+                let hint = suggest::hint(other, "values", &["declared", "all"]);
+                self.error(
+                    format!("unknown scope.users `{other}`"),
+                    src.origin(span),
+                    hint,
+                );
+                UserScope::Declared
+            }
+        };
+        let exclude = s
+            .exclude
+            .iter()
+            .map(|u| Located {
+                value: u.get_ref().trim().to_lowercase(),
+                origin: src.origin(u.span()),
+            })
+            .collect();
+        ScopeConfig {
+            manage_skus,
+            users,
+            exclude,
+        }
+    }
+
+    fn profile_settings(&mut self, src: &Source, p: &RawProfile) -> Settings {
+        self.settings(
+            src,
+            p.licenses.as_ref(),
+            p.disabled_plans.as_ref(),
+            p.mailbox.as_ref(),
+            p.usage_location.as_ref(),
+        )
+    }
+
+    fn settings(
+        &mut self,
+        src: &Source,
+        licenses: Option<&RawLicenses>,
+        disabled: Option<&Spanned<RawDisabledPlans>>,
+        mailbox: Option<&Spanned<String>>,
+        usage_location: Option<&Spanned<String>>,
+    ) -> Settings {
+        Settings {
+            licenses: licenses.and_then(|l| self.licenses(src, l)),
+            disabled_plans: disabled.map(|d| self.disabled_plans(src, d.get_ref())),
+            mailbox: mailbox.and_then(|m| self.mailbox(src, m)),
+            usage_location: usage_location.and_then(|u| self.country(src, u)),
+        }
+    }
+
+    fn licenses(&mut self, src: &Source, l: &RawLicenses) -> Option<LicenseList> {
+        match l {
+            RawLicenses::List(list) => Some(LicenseList::Exactly(
+                list.iter().filter_map(|r| self.sku_ref(src, r)).collect(),
+            )),
+            RawLicenses::Word(w) if w.get_ref() == "keep" => {
+                Some(LicenseList::Keep(src.origin(w.span())))
+            }
+            RawLicenses::Word(w) => {
+                self.error(
+                    format!("licenses = \"{}\" is neither a list nor \"keep\"", w.get_ref()),
+                    src.origin(w.span()),
+                    "write a list of SKUs (licenses = [\"E3\"], or [] for none) or licenses = \"keep\"",
+                );
+                None
+            }
+        }
+    }
+
+    fn disabled_plans(
+        &mut self,
+        src: &Source,
+        d: &RawDisabledPlans,
+    ) -> BTreeMap<String, DisabledPlans> {
+        let mut out = BTreeMap::new();
+        for (sku, plans) in d {
+            let Some(sku) = self.sku_ref(src, sku) else {
+                continue;
+            };
+            let plans = plans
+                .iter()
+                .map(|p| Located {
+                    value: p.get_ref().trim().to_ascii_uppercase(),
+                    origin: src.origin(p.span()),
+                })
+                .collect();
+            out.insert(sku.part_number.clone(), DisabledPlans { sku, plans });
+        }
+        out
+    }
+
+    fn mailbox(&mut self, src: &Source, m: &Spanned<String>) -> Option<Located<MailboxType>> {
+        let kind = match m.get_ref().as_str() {
+            "user" => MailboxType::User,
+            "shared" => MailboxType::Shared,
+            "room" => MailboxType::Room,
+            "equipment" => MailboxType::Equipment,
+            other => {
+                let hint = suggest::hint(other, "mailbox types", &MAILBOX_KINDS);
+                self.error(
+                    format!("invalid mailbox type `{other}`"),
+                    src.origin(m.span()),
+                    hint,
+                );
+                return None;
+            }
+        };
+        Some(Located {
+            value: kind,
+            origin: src.origin(m.span()),
+        })
+    }
+
+    fn country(&mut self, src: &Source, c: &Spanned<String>) -> Option<Located<String>> {
+        let origin = src.origin(c.span());
+        let code = c.get_ref();
+        if countries::is_valid(code) {
+            return Some(Located {
+                value: code.clone(),
+                origin,
+            });
+        }
+        let hint = match countries::suggestion(code) {
+            Some(fix) => format!(
+                "did you mean \"{fix}\"? usage locations are upper-case ISO 3166-1 alpha-2 codes"
+            ),
+            None => "use an ISO 3166-1 alpha-2 code such as \"GB\", \"US\", \"DE\", \"FR\", \"IN\""
+                .to_string(),
+        };
+        self.error(
+            format!("`{code}` is not an ISO 3166-1 alpha-2 country code"),
+            origin,
+            hint,
+        );
+        None
+    }
+
+    /// Resolves an alias (or accepts a part number) at its place.
+    fn sku_ref(&mut self, src: &Source, r: &Spanned<String>) -> Option<SkuRef> {
+        let written = r.get_ref().trim();
+        let origin = src.origin(r.span());
+        let part_number = match self.aliases.get(written) {
+            Some(alias) => alias.part_number.clone(),
+            None if looks_like_part_number(written) => written.to_ascii_uppercase(),
+            None => {
+                let names: Vec<&str> = self.aliases.keys().map(String::as_str).collect();
+                let hint = format!(
+                    "{}; or write the skuPartNumber itself, e.g. \"ENTERPRISEPACK\"",
+                    suggest::hint(written, "aliases", &names)
+                );
+                self.error(format!("unknown SKU alias `{written}`"), origin, hint);
+                return None;
+            }
+        };
+        Some(SkuRef {
+            written: written.to_string(),
+            part_number,
+            origin,
+        })
+    }
+
+    fn rule(&mut self, src: &Source, rule: &Spanned<RawRule>) -> Option<Rule> {
+        let r = rule.get_ref();
+        let origin = src.origin(r.matches.span());
+        let mut ok = true;
+        if r.matches.get_ref().is_empty() {
+            self.error(
+                "rule has an empty `match`",
+                origin.clone(),
+                "a rule needs at least one attribute, e.g. match = { department = \"Sales\" }",
+            );
+            ok = false;
+        }
+        let mut conditions = Vec::new();
+        for (key, value) in r.matches.get_ref() {
+            let canonical = RULE_ATTRIBUTES
+                .iter()
+                .find(|a| a.eq_ignore_ascii_case(key.get_ref()));
+            let Some(attribute) = canonical else {
+                let hint = suggest::hint(key.get_ref(), "attributes", &RULE_ATTRIBUTES);
+                self.error(
+                    format!("unknown rule attribute `{}`", key.get_ref()),
+                    src.origin(key.span()),
+                    hint,
+                );
+                ok = false;
+                continue;
+            };
+            let values = match value.get_ref() {
+                super::raw::RawMatchValue::One(v) => vec![v.clone()],
+                super::raw::RawMatchValue::Any(vs) => vs.clone(),
+            };
+            if values.is_empty() {
+                self.error(
+                    format!("`{attribute}` matches an empty list"),
+                    src.origin(value.span()),
+                    "list at least one value, or remove the attribute",
+                );
+                ok = false;
+            }
+            conditions.push(Condition {
+                attribute: attribute.to_string(),
+                values: values.iter().map(|v| v.to_lowercase()).collect(),
+            });
+        }
+        ok &= self.check_profile(src, &r.profile);
+        ok.then(|| Rule {
+            conditions,
+            profile: r.profile.get_ref().clone(),
+            priority: r.priority,
+            origin,
+        })
+    }
+
+    fn check_profile(&mut self, src: &Source, name: &Spanned<String>) -> bool {
+        if self.profile_names.contains_key(name.get_ref()) {
+            return true;
+        }
+        let names: Vec<String> = self.profile_names.keys().cloned().collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let hint = suggest::hint(name.get_ref(), "profiles", &names);
+        self.error(
+            format!("unknown profile `{}`", name.get_ref()),
+            src.origin(name.span()),
+            hint,
+        );
+        false
+    }
+
+    fn user(
+        &mut self,
+        src: &Source,
+        upn: &Spanned<String>,
+        origin: Origin,
+        u: &RawUser,
+    ) -> UserEntry {
+        let profile = u.profile.as_ref().and_then(|p| {
+            self.check_profile(src, p).then(|| Located {
+                value: p.get_ref().clone(),
+                origin: src.origin(p.span()),
+            })
+        });
+        let settings = self.settings(
+            src,
+            u.licenses.as_ref(),
+            u.disabled_plans.as_ref(),
+            u.mailbox.as_ref(),
+            u.usage_location.as_ref(),
+        );
+        UserEntry {
+            upn: upn.get_ref().trim().to_string(),
+            origin,
+            profile,
+            settings,
+        }
+    }
+
+    fn group(
+        &mut self,
+        src: &Source,
+        name: &Spanned<String>,
+        origin: Origin,
+        g: &RawGroup,
+    ) -> GroupEntry {
+        GroupEntry {
+            name: name.get_ref().clone(),
+            origin,
+            licenses: g
+                .licenses
+                .as_ref()
+                .map(|l| l.iter().filter_map(|r| self.sku_ref(src, r)).collect()),
+            disabled_plans: g
+                .disabled_plans
+                .as_ref()
+                .map(|d| self.disabled_plans(src, d.get_ref())),
+            members: g.members.as_ref().map(|m| {
+                m.iter()
+                    .map(|u| Located {
+                        value: u.get_ref().trim().to_string(),
+                        origin: src.origin(u.span()),
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// A string that is plausibly a skuPartNumber rather than a misspelt alias: a product in
+/// Microsoft's catalog, or an upper-case identifier of four or more characters.
+fn looks_like_part_number(s: &str) -> bool {
+    crate::catalog::product(s).is_some()
+        || (s.len() >= 4
+            && s.chars().any(|c| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+}
+
+fn is_env_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 128
+}
+
+/// `https://host` from an override (kept as is when it has a scheme) or the cloud default.
+fn host_url(custom: Option<&Spanned<String>>, default: &str) -> String {
+    let host = custom.map(|c| c.get_ref().trim()).unwrap_or(default);
+    let host = host.trim_end_matches('/');
+    if host.contains("://") {
+        host.to_string()
+    } else {
+        format!("https://{host}")
+    }
+}

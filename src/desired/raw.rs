@@ -1,0 +1,285 @@
+//! The TOML file as written: serde types with spans, one per table of the language.
+//!
+//! These types only describe shapes. Values whose validity needs a good error message
+//! (mailbox kinds, country codes, SKU aliases) stay strings here and are checked in
+//! `load`, so that every problem is reported with its place instead of stopping serde at the
+//! first one. The JSON Schema for editors is derived from these same types.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_spanned::Spanned;
+use std::collections::BTreeMap;
+
+/// One config file.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "m365ctl configuration")]
+pub struct RawFile {
+    /// Where the live tenant is read from and written to: a snapshot file or Microsoft Graph.
+    #[schemars(with = "Option<RawTenant>")]
+    pub tenant: Option<Spanned<RawTenant>>,
+    /// Friendly aliases for SKU part numbers (`E3 = "ENTERPRISEPACK"`). Part numbers work directly too.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub skus: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// What m365ctl owns: the SKUs it manages exclusively and which users are in scope.
+    #[schemars(with = "Option<RawScope>")]
+    pub scope: Option<Spanned<RawScope>>,
+    /// Values applied to every in-scope user that does not set them.
+    #[schemars(with = "Option<RawDefaults>")]
+    pub defaults: Option<Spanned<RawDefaults>>,
+    /// Thresholds above which `apply` refuses without `--allow-mass-change`.
+    #[schemars(with = "Option<RawGuards>")]
+    pub guards: Option<Spanned<RawGuards>>,
+    /// Named bundles of licences, disabled plans, mailbox type and usage location.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawProfile>")]
+    pub profiles: BTreeMap<Spanned<String>, RawProfile>,
+    /// Attribute-driven profile assignment: users whose directory attributes match get the profile.
+    #[serde(default)]
+    #[schemars(with = "Vec<RawRule>")]
+    pub rules: Vec<Spanned<RawRule>>,
+    /// Explicit users keyed by userPrincipalName; an entry wins over rules.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawUser>")]
+    pub users: BTreeMap<Spanned<String>, RawUser>,
+    /// Groups keyed by display name: group-based licensing and exact membership.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawGroup>")]
+    pub groups: BTreeMap<Spanned<String>, RawGroup>,
+}
+
+/// `[tenant]`: backend selection and connection settings (never secrets).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenant {
+    /// `snapshot` (default: a JSON file, no credentials) or `graph` (Microsoft Graph + Exchange Online).
+    #[schemars(with = "Option<String>", extend("enum" = ["snapshot", "graph"]))]
+    pub backend: Option<Spanned<String>>,
+    /// Snapshot backend: the JSON file, relative to this config file. Default `tenant.json`.
+    #[schemars(with = "Option<String>")]
+    pub snapshot: Option<Spanned<String>>,
+    /// Graph backend: Entra tenant id (GUID) or primary domain (`contoso.onmicrosoft.com`).
+    #[schemars(with = "Option<String>")]
+    pub tenant_id: Option<Spanned<String>>,
+    /// Graph backend: the app registration's client id.
+    #[schemars(with = "Option<String>")]
+    pub client_id: Option<Spanned<String>>,
+    /// Graph backend: `federated` (GitHub Actions OIDC, default), `certificate` or `secret`.
+    #[schemars(with = "Option<String>", extend("enum" = ["federated", "certificate", "secret"]))]
+    pub auth: Option<Spanned<String>>,
+    /// auth = "secret": the NAME of the environment variable holding the secret (default `M365CTL_CLIENT_SECRET`).
+    #[schemars(with = "Option<String>")]
+    pub client_secret_env: Option<Spanned<String>>,
+    /// auth = "certificate": PEM file with the certificate and its private key, relative to this file.
+    #[schemars(with = "Option<String>")]
+    pub certificate: Option<Spanned<String>>,
+    /// auth = "federated": file holding the OIDC token; default is GitHub Actions' token endpoint.
+    #[schemars(with = "Option<String>")]
+    pub federated_token_file: Option<Spanned<String>>,
+    /// auth = "federated": audience requested for the OIDC token. Default `api://AzureADTokenExchange`.
+    #[schemars(with = "Option<String>")]
+    pub federated_audience: Option<Spanned<String>>,
+    /// Microsoft cloud: `global` (default), `usgov`, `usgov-dod` or `china`.
+    #[schemars(with = "Option<String>", extend("enum" = ["global", "usgov", "usgov-dod", "china"]))]
+    pub cloud: Option<Spanned<String>>,
+    /// Overrides the token authority host of the cloud (e.g. `login.microsoftonline.com`).
+    #[schemars(with = "Option<String>")]
+    pub authority_host: Option<Spanned<String>>,
+    /// Overrides the Microsoft Graph host of the cloud (e.g. `graph.microsoft.com`).
+    #[schemars(with = "Option<String>")]
+    pub graph_host: Option<Spanned<String>>,
+    /// Overrides the Exchange Online host of the cloud (e.g. `outlook.office365.com`).
+    #[schemars(with = "Option<String>")]
+    pub exchange_host: Option<Spanned<String>>,
+    /// Not allowed: secrets never live in the config. Accepted by the parser only to explain that.
+    #[schemars(skip)]
+    pub client_secret: Option<Spanned<toml::Value>>,
+}
+
+/// `[scope]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawScope {
+    /// SKUs (aliases or part numbers) m365ctl manages exclusively: in-scope users not entitled to one lose it.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub manage_skus: Vec<Spanned<String>>,
+    /// `declared` (default): only users declared or matched by a rule. `all`: every user; undeclared users lose managed SKUs.
+    #[schemars(with = "Option<String>", extend("enum" = ["declared", "all"]))]
+    pub users: Option<Spanned<String>>,
+    /// UPNs m365ctl never touches, whatever else the config says (break-glass accounts).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub exclude: Vec<Spanned<String>>,
+}
+
+/// `[defaults]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    /// ISO 3166-1 alpha-2 usage location for in-scope users whose profile or entry sets none.
+    #[schemars(with = "Option<String>")]
+    pub usage_location: Option<Spanned<String>>,
+}
+
+/// `[guards]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGuards {
+    /// Apply refuses when more than this many users would lose a licence (default 10)...
+    pub max_license_removals: Option<usize>,
+    /// ...and more than this percentage of managed users would (default 30).
+    #[schemars(range(max = 100))]
+    pub max_license_removal_percent: Option<u8>,
+    /// Apply refuses when more than this many mailboxes would be converted (default 10).
+    pub max_mailbox_conversions: Option<usize>,
+}
+
+/// `licenses`: a list of SKUs, or `"keep"` to leave the user's licences as they are.
+#[derive(Debug, Clone)]
+pub enum RawLicenses {
+    /// Exactly these managed SKUs.
+    List(Vec<Spanned<String>>),
+    /// `"keep"`, or another string (reported by `load` with its place).
+    Word(Spanned<String>),
+}
+
+impl<'de> Deserialize<'de> for RawLicenses {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<StringOrList>::deserialize(d)?;
+        let span = spanned.span();
+        Ok(match spanned.into_inner() {
+            StringOrList::List(list) => RawLicenses::List(list),
+            StringOrList::Word(word) => RawLicenses::Word(Spanned::new(span, word)),
+        })
+    }
+}
+
+/// Helper so a string keeps its span while a list keeps per-item spans.
+enum StringOrList {
+    Word(String),
+    List(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for StringOrList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = StringOrList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of SKU aliases or \"keep\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StringOrList, E> {
+                Ok(StringOrList::Word(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<StringOrList, A::Error> {
+                let mut list = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<String>>()? {
+                    list.push(item);
+                }
+                Ok(StringOrList::List(list))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RawLicenses {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Licenses".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Exactly these managed SKUs (aliases or part numbers), or \"keep\" to leave the user's licences as they are.",
+            "anyOf": [
+                { "type": "array", "items": { "type": "string" } },
+                { "const": "keep" }
+            ]
+        })
+    }
+}
+
+/// Per-SKU disabled service plans: `{ E3 = ["YAMMER_ENTERPRISE"] }`.
+pub type RawDisabledPlans = BTreeMap<Spanned<String>, Vec<Spanned<String>>>;
+
+/// `[profiles.NAME]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawProfile {
+    /// Exactly these managed SKUs (direct assignments), or "keep". Omitted = not managed.
+    pub licenses: Option<RawLicenses>,
+    /// Service plan names to disable, per SKU alias. A SKU left out = its disabled plans are not managed.
+    #[schemars(with = "Option<BTreeMap<String, Vec<String>>>")]
+    pub disabled_plans: Option<Spanned<RawDisabledPlans>>,
+    /// Mailbox type: `user`, `shared`, `room` or `equipment`. Omitted = not managed.
+    #[schemars(with = "Option<String>", extend("enum" = ["user", "shared", "room", "equipment"]))]
+    pub mailbox: Option<Spanned<String>>,
+    /// ISO 3166-1 alpha-2 usage location; overrides `[defaults]`.
+    #[schemars(with = "Option<String>")]
+    pub usage_location: Option<Spanned<String>>,
+}
+
+/// A `match` value: one string, or a list meaning "any of".
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawMatchValue {
+    /// Equal to this (case-insensitive).
+    One(String),
+    /// Equal to any of these (case-insensitive).
+    Any(Vec<String>),
+}
+
+/// `[[rules]]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    /// Directory attributes that must all match (department, jobTitle, companyName, country, extensionAttribute1..15).
+    #[serde(rename = "match")]
+    #[schemars(with = "BTreeMap<String, RawMatchValue>")]
+    pub matches: Spanned<BTreeMap<Spanned<String>, Spanned<RawMatchValue>>>,
+    /// The profile matching users get.
+    #[schemars(with = "String")]
+    pub profile: Spanned<String>,
+    /// Higher wins when several rules match a user (default 0).
+    #[serde(default)]
+    pub priority: i64,
+}
+
+/// `[users."upn"]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    /// Profile to apply; the fields below override it.
+    #[schemars(with = "Option<String>")]
+    pub profile: Option<Spanned<String>>,
+    /// Exactly these managed SKUs, or "keep"; replaces the profile's list. Omitted = the profile's (or not managed).
+    pub licenses: Option<RawLicenses>,
+    /// Disabled service plans per SKU, merged over the profile's per SKU.
+    #[schemars(with = "Option<BTreeMap<String, Vec<String>>>")]
+    pub disabled_plans: Option<Spanned<RawDisabledPlans>>,
+    /// ISO 3166-1 alpha-2 usage location.
+    #[schemars(with = "Option<String>")]
+    pub usage_location: Option<Spanned<String>>,
+    /// Mailbox type: `user`, `shared`, `room` or `equipment`.
+    #[schemars(with = "Option<String>", extend("enum" = ["user", "shared", "room", "equipment"]))]
+    pub mailbox: Option<Spanned<String>>,
+}
+
+/// `[groups."name"]`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    /// SKUs assigned to the group (group-based licensing). Omitted = not managed.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub licenses: Option<Vec<Spanned<String>>>,
+    /// Disabled service plans per SKU of the group's licences.
+    #[schemars(with = "Option<BTreeMap<String, Vec<String>>>")]
+    pub disabled_plans: Option<Spanned<RawDisabledPlans>>,
+    /// Exact direct membership (UPNs). Omitted = not managed.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub members: Option<Vec<Spanned<String>>>,
+}

@@ -1,0 +1,513 @@
+//! Expansion of a `Config` against the live tenant into the planner's `DesiredState`.
+//!
+//! Pure and linear in users x rules: live users are indexed by lower-case UPN once, each
+//! profile is expanded once, and rule values are lower-cased at load time. Every error names
+//! the config place that caused it; all of them are collected.
+
+use super::*;
+use crate::diag::{Diagnostic, Diagnostics, Origin};
+use crate::tenant::{Sku, Tenant, User};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// How many users a rule-conflict message names before summarising.
+const CONFLICT_EXAMPLES: usize = 5;
+
+/// Expands profiles, rules and defaults against the live users and checks the config against
+/// the tenant (SKUs owned, plans that exist). Returns the desired state and warnings.
+pub fn resolve(
+    config: &Config,
+    live: &Tenant,
+) -> Result<(DesiredState, Vec<Diagnostic>), Diagnostics> {
+    let mut r = Resolver::new(config, live);
+    let state = r.run();
+    if r.diags.iter().any(Diagnostic::is_error) {
+        Err(Diagnostics(r.diags))
+    } else {
+        Ok((state, r.diags))
+    }
+}
+
+struct Resolver<'a> {
+    config: &'a Config,
+    live: &'a Tenant,
+    skus: HashMap<String, &'a Sku>,
+    managed: BTreeSet<String>,
+    warned_skus: HashSet<String>,
+    diags: Vec<Diagnostic>,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(config: &'a Config, live: &'a Tenant) -> Resolver<'a> {
+        Resolver {
+            config,
+            live,
+            skus: live
+                .skus
+                .iter()
+                .map(|s| (s.sku_part_number.to_ascii_uppercase(), s))
+                .collect(),
+            managed: BTreeSet::new(),
+            warned_skus: HashSet::new(),
+            diags: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, message: String, origin: &Origin, hint: String) {
+        self.diags
+            .push(Diagnostic::error(message, Some(origin.clone())).with_hint(hint));
+    }
+
+    fn run(&mut self) -> DesiredState {
+        let config = self.config;
+        for sku in &config.scope.manage_skus {
+            if self.owned(sku).is_some() {
+                self.managed.insert(sku.part_number.clone());
+            }
+        }
+        for profile in config.profiles.values() {
+            self.check_settings(&profile.settings, "profile");
+        }
+        for entry in config.users.values() {
+            self.check_settings(&entry.settings, "user entry");
+        }
+
+        let users_by_upn: HashMap<String, &User> = self
+            .live
+            .users
+            .iter()
+            .map(|u| (u.user_principal_name.to_lowercase(), u))
+            .collect();
+        let excluded: HashSet<&str> = config
+            .scope
+            .exclude
+            .iter()
+            .map(|e| e.value.as_str())
+            .collect();
+        let default_location = config
+            .default_usage_location
+            .as_ref()
+            .map(|l| l.value.clone());
+
+        let mut users = BTreeMap::new();
+        for (key, entry) in &config.users {
+            if !users_by_upn.contains_key(key) {
+                let hint = self.similar_upn_hint(key, &users_by_upn);
+                self.error(
+                    format!("user `{}` does not exist in the tenant", entry.upn),
+                    &entry.origin,
+                    hint,
+                );
+                continue;
+            }
+            if excluded.contains(key.as_str()) {
+                self.diags.push(
+                    Diagnostic::warning(
+                        format!("user `{}` is declared but listed in scope.exclude: it is left untouched", entry.upn),
+                        Some(entry.origin.clone()),
+                    )
+                    .with_hint("remove the entry or the exclusion"),
+                );
+                continue;
+            }
+            let profile = entry
+                .profile
+                .as_ref()
+                .and_then(|p| config.profiles.get(&p.value));
+            let user = expand(
+                &entry.upn,
+                &entry.origin,
+                profile,
+                Some(&entry.settings),
+                default_location.as_deref(),
+            );
+            users.insert(key.clone(), user);
+        }
+
+        let templates: HashMap<&str, DesiredUser> = config
+            .profiles
+            .values()
+            .map(|p| {
+                let t = expand("", &p.origin, Some(p), None, default_location.as_deref());
+                (p.name.as_str(), t)
+            })
+            .collect();
+        let mut matched = vec![0usize; config.rules.len()];
+        let mut conflicts: BTreeMap<(usize, usize), Vec<&str>> = BTreeMap::new();
+        for user in &self.live.users {
+            let key = user.user_principal_name.to_lowercase();
+            if excluded.contains(key.as_str()) || config.users.contains_key(&key) {
+                continue;
+            }
+            match best_rule(&config.rules, user, &mut matched) {
+                Winner::None => {
+                    if config.scope.users == UserScope::All {
+                        users.insert(key, unmatched_user(user));
+                    }
+                }
+                Winner::Rule(i) => {
+                    let rule = &config.rules[i];
+                    let mut desired = templates[rule.profile.as_str()].clone();
+                    desired.upn = user.user_principal_name.clone();
+                    desired.origin = Some(rule.origin.clone());
+                    users.insert(key, desired);
+                }
+                Winner::Conflict(a, b) => conflicts
+                    .entry((a, b))
+                    .or_default()
+                    .push(&user.user_principal_name),
+            }
+        }
+        for ((a, b), upns) in conflicts {
+            self.conflict(a, b, &upns);
+        }
+        for (rule, count) in config.rules.iter().zip(&matched) {
+            if *count == 0 {
+                self.diags.push(
+                    Diagnostic::warning(
+                        format!("rule for profile `{}` matches no user", rule.profile),
+                        Some(rule.origin.clone()),
+                    )
+                    .with_hint("check the attribute values against the tenant (matching is case-insensitive equality)"),
+                );
+            }
+        }
+
+        let groups = self.groups(&users_by_upn);
+        DesiredState {
+            scope: Scope {
+                managed_skus: self.managed.clone(),
+                users: config.scope.users,
+            },
+            users,
+            groups,
+            guards: config.guards.clone(),
+        }
+    }
+
+    /// The tenant's SKU for a reference, or an error (and a warning when it is not Enabled).
+    fn owned(&mut self, sku: &SkuRef) -> Option<&'a Sku> {
+        let Some(found) = self.skus.get(&sku.part_number).copied() else {
+            let mut owned: Vec<&str> = self
+                .live
+                .skus
+                .iter()
+                .map(|s| s.sku_part_number.as_str())
+                .collect();
+            owned.sort_unstable();
+            let hint = format!(
+                "the tenant has: {}",
+                if owned.is_empty() {
+                    "no SKUs".to_string()
+                } else {
+                    owned.join(", ")
+                }
+            );
+            let what = if sku.written == sku.part_number {
+                format!("`{}`", sku.part_number)
+            } else {
+                format!("`{}` ({})", sku.written, sku.part_number)
+            };
+            self.error(
+                format!("the tenant does not own SKU {what}"),
+                &sku.origin,
+                hint,
+            );
+            return None;
+        };
+        if found.capability_status != "Enabled" && self.warned_skus.insert(sku.part_number.clone())
+        {
+            self.diags.push(
+                Diagnostic::warning(
+                    format!("SKU `{}` is {} in the tenant", sku.part_number, found.capability_status),
+                    Some(sku.origin.clone()),
+                )
+                .with_hint("a suspended or warning subscription may stop granting service; check the billing account"),
+            );
+        }
+        Some(found)
+    }
+
+    /// SKUs owned and in scope; disabled plans real and about licensed SKUs.
+    fn check_settings(&mut self, settings: &Settings, what: &str) {
+        if let Some(LicenseList::Exactly(list)) = &settings.licenses {
+            for sku in list {
+                if self.owned(sku).is_some() && !self.managed.contains(&sku.part_number) {
+                    self.error(
+                        format!("licence `{}` is not in scope.manage_skus", sku.written),
+                        &sku.origin,
+                        format!(
+                            "add \"{}\" to scope.manage_skus: m365ctl only assigns SKUs it manages",
+                            sku.written
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(disabled) = &settings.disabled_plans {
+            for entry in disabled.values() {
+                self.check_plans(entry);
+                if let Some(LicenseList::Exactly(list)) = &settings.licenses
+                    && !list.iter().any(|l| l.part_number == entry.sku.part_number)
+                {
+                    self.error(
+                        format!(
+                            "disabled_plans names `{}`, which this {what} does not license",
+                            entry.sku.written
+                        ),
+                        &entry.sku.origin,
+                        format!(
+                            "add \"{}\" to licenses or remove it from disabled_plans",
+                            entry.sku.written
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn check_plans(&mut self, entry: &DisabledPlans) {
+        let Some(sku) = self.owned(&entry.sku) else {
+            return;
+        };
+        for plan in &entry.plans {
+            if sku.plan_by_name(&plan.value).is_none() {
+                let mut names: Vec<&str> = sku
+                    .service_plans
+                    .iter()
+                    .map(|p| p.service_plan_name.as_str())
+                    .collect();
+                names.sort_unstable();
+                self.error(
+                    format!(
+                        "service plan `{}` is not part of {}",
+                        plan.value, sku.sku_part_number
+                    ),
+                    &plan.origin,
+                    format!("{} contains: {}", sku.sku_part_number, names.join(", ")),
+                );
+            }
+        }
+    }
+
+    fn conflict(&mut self, a: usize, b: usize, upns: &[&str]) {
+        let (ra, rb) = (&self.config.rules[a], &self.config.rules[b]);
+        let mut shown = upns
+            .iter()
+            .take(CONFLICT_EXAMPLES)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if upns.len() > CONFLICT_EXAMPLES {
+            shown.push_str(&format!(" and {} more", upns.len() - CONFLICT_EXAMPLES));
+        }
+        self.error(
+            format!(
+                "rules at {} (profile `{}`) and {} (profile `{}`) both match {} with priority {}",
+                ra.origin, ra.profile, rb.origin, rb.profile, shown, ra.priority
+            ),
+            &rb.origin,
+            "give one rule a higher priority, narrow a match, or declare the users in [users]"
+                .to_string(),
+        );
+    }
+
+    fn similar_upn_hint(&self, upn: &str, users: &HashMap<String, &User>) -> String {
+        let domain_known = upn
+            .split_once('@')
+            .is_some_and(|(_, d)| users.keys().any(|k| k.ends_with(&format!("@{d}"))));
+        if domain_known {
+            "m365ctl does not create users: check the spelling, or create the user first"
+                .to_string()
+        } else {
+            "m365ctl does not create users, and no tenant user has this domain: check the UPN suffix".to_string()
+        }
+    }
+
+    fn groups(&mut self, users: &HashMap<String, &User>) -> BTreeMap<String, DesiredGroup> {
+        let live_groups: HashMap<String, ()> = self
+            .live
+            .groups
+            .iter()
+            .map(|g| (g.display_name.to_lowercase(), ()))
+            .collect();
+        let mut out = BTreeMap::new();
+        for entry in self.config.groups.values() {
+            if !live_groups.contains_key(&entry.name.to_lowercase()) {
+                self.error(
+                    format!("group `{}` does not exist in the tenant", entry.name),
+                    &entry.origin,
+                    "create the group first (m365ctl does not create groups) or fix the display name".to_string(),
+                );
+                continue;
+            }
+            for sku in entry.licenses.iter().flatten() {
+                self.owned(sku);
+            }
+            for plans in entry.disabled_plans.iter().flat_map(BTreeMap::values) {
+                self.check_plans(plans);
+            }
+            let mut members = BTreeSet::new();
+            for member in entry.members.iter().flatten() {
+                let key = member.value.to_lowercase();
+                if users.contains_key(&key) {
+                    members.insert(key);
+                } else {
+                    self.error(
+                        format!(
+                            "member `{}` of group `{}` does not exist in the tenant",
+                            member.value, entry.name
+                        ),
+                        &member.origin,
+                        "members are UPNs of existing users".to_string(),
+                    );
+                }
+            }
+            let licenses = entry
+                .licenses
+                .as_ref()
+                .map(|list| license_map(list, entry.disabled_plans.as_ref()));
+            out.insert(
+                entry.name.clone(),
+                DesiredGroup {
+                    name: entry.name.clone(),
+                    origin: Some(entry.origin.clone()),
+                    licenses,
+                    members: entry.members.as_ref().map(|_| members),
+                },
+            );
+        }
+        out
+    }
+}
+
+/// A user in scope through `users = "all"` with nothing declared: loses managed SKUs only.
+fn unmatched_user(user: &User) -> DesiredUser {
+    DesiredUser {
+        upn: user.user_principal_name.clone(),
+        origin: None,
+        profile: None,
+        usage_location: None,
+        licenses: Some(BTreeMap::new()),
+        license_intent: LicenseIntent::Exactly,
+        mailbox: None,
+    }
+}
+
+/// Merges a profile and an entry (entry wins field by field; disabled plans per SKU) and
+/// `[defaults]` into one user.
+fn expand(
+    upn: &str,
+    origin: &Origin,
+    profile: Option<&Profile>,
+    entry: Option<&Settings>,
+    default_location: Option<&str>,
+) -> DesiredUser {
+    let from_profile = profile.map(|p| &p.settings);
+    let pick = |f: fn(&Settings) -> bool| entry.filter(|e| f(e)).or(from_profile.filter(|p| f(p)));
+    let licenses = pick(|s| s.licenses.is_some()).and_then(|s| s.licenses.as_ref());
+    let mut disabled: BTreeMap<String, DisabledPlans> = BTreeMap::new();
+    for source in [from_profile, entry].into_iter().flatten() {
+        for (sku, plans) in source.disabled_plans.iter().flatten() {
+            disabled.insert(sku.clone(), plans.clone());
+        }
+    }
+    let (licenses, license_intent) = match licenses {
+        None => (None, LicenseIntent::Exactly),
+        Some(LicenseList::Keep(_)) => (None, LicenseIntent::Keep),
+        Some(LicenseList::Exactly(list)) => (
+            Some(license_map(list, Some(&disabled))),
+            LicenseIntent::Exactly,
+        ),
+    };
+    let usage_location = pick(|s| s.usage_location.is_some())
+        .and_then(|s| s.usage_location.as_ref())
+        .map(|l| l.value.clone())
+        .or(default_location.map(str::to_string));
+    let mailbox = pick(|s| s.mailbox.is_some())
+        .and_then(|s| s.mailbox.as_ref())
+        .map(|m| m.value);
+    DesiredUser {
+        upn: upn.to_string(),
+        origin: Some(origin.clone()),
+        profile: profile.map(|p| p.name.clone()),
+        usage_location,
+        licenses,
+        license_intent,
+        mailbox,
+    }
+}
+
+/// SKU references -> desired licences keyed by part number, with their disabled plans.
+fn license_map(
+    list: &[SkuRef],
+    disabled: Option<&BTreeMap<String, DisabledPlans>>,
+) -> BTreeMap<String, DesiredLicense> {
+    list.iter()
+        .map(|sku| {
+            let plans = disabled
+                .and_then(|d| d.get(&sku.part_number))
+                .map(|d| d.plans.iter().map(|p| p.value.clone()).collect());
+            (
+                sku.part_number.clone(),
+                DesiredLicense {
+                    sku_part_number: sku.part_number.clone(),
+                    disabled_plans: plans,
+                    origin: Some(sku.origin.clone()),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Which rule decides a user.
+enum Winner {
+    None,
+    Rule(usize),
+    /// Two rules of the top priority name different profiles.
+    Conflict(usize, usize),
+}
+
+/// The highest-priority matching rule; counts every match for the "matches nobody" warning.
+fn best_rule(rules: &[Rule], user: &User, matched: &mut [usize]) -> Winner {
+    let mut best: Option<usize> = None;
+    let mut conflict: Option<usize> = None;
+    for (i, rule) in rules.iter().enumerate() {
+        if !rule.conditions.iter().all(|c| condition_holds(c, user)) {
+            continue;
+        }
+        matched[i] += 1;
+        match best {
+            None => best = Some(i),
+            Some(b) if rule.priority > rules[b].priority => {
+                best = Some(i);
+                conflict = None;
+            }
+            Some(b) if rule.priority == rules[b].priority && rule.profile != rules[b].profile => {
+                conflict.get_or_insert(i);
+            }
+            Some(_) => {}
+        }
+    }
+    match (best, conflict) {
+        (None, _) => Winner::None,
+        (Some(b), None) => Winner::Rule(b),
+        (Some(b), Some(c)) => Winner::Conflict(b, c),
+    }
+}
+
+/// Case-insensitive equality of the user's attribute with any of the (lower-cased) values.
+fn condition_holds(condition: &Condition, user: &User) -> bool {
+    let Some(value) = user.attribute(&condition.attribute) else {
+        return false;
+    };
+    let value = value.trim();
+    if value.is_ascii() {
+        condition
+            .values
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(value))
+    } else {
+        let lower = value.to_lowercase();
+        condition.values.contains(&lower)
+    }
+}

@@ -1,0 +1,323 @@
+//! Resolution against a live tenant: expansion rules, precedence, tenant errors and warnings.
+
+use m365ctl::desired::{DesiredState, LicenseIntent, UserScope, from_sources, load, resolve};
+use m365ctl::diag::{Diagnostic, Severity};
+use m365ctl::tenant::{MailboxType, Tenant};
+use proptest::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+fn tenant() -> Tenant {
+    let text = std::fs::read_to_string("tests/fixtures/configs/tenant.json").expect("fixture");
+    serde_json::from_str(&text).expect("tenant fixture parses")
+}
+
+const BASE: &str = "[skus]\nE3 = \"ENTERPRISEPACK\"\nE5 = \"ENTERPRISEPREMIUM\"\n[scope]\nmanage_skus = [\"E3\", \"E5\"]\n";
+
+/// Resolves BASE + `extra` (one file, `c.toml`; BASE is 5 lines).
+fn run(extra: &str) -> Result<(DesiredState, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let config = from_sources(
+        &[("c.toml".into(), format!("{BASE}{extra}"))],
+        Path::new("."),
+    )
+    .map_err(|d| panic!("config should load: {d}"))
+    .unwrap();
+    resolve(&config, &tenant()).map_err(|d| d.0)
+}
+
+fn one_error(extra: &str) -> Diagnostic {
+    let mut all: Vec<Diagnostic> = run(extra)
+        .expect_err("resolve should fail")
+        .into_iter()
+        .filter(Diagnostic::is_error)
+        .collect();
+    assert_eq!(all.len(), 1, "{all:#?}");
+    all.remove(0)
+}
+
+fn at(d: &Diagnostic) -> String {
+    d.origin.as_ref().expect("place").to_string()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn full_fixture_expands_profiles_rules_and_defaults() {
+    let config = load(Path::new("tests/fixtures/configs/full.toml")).expect("valid");
+    let (state, warnings) = resolve(&config, &tenant()).expect("resolves");
+    assert_eq!(warnings, []);
+    assert_eq!(
+        state.scope.managed_skus,
+        set(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"])
+    );
+    assert_eq!(state.scope.users, UserScope::Declared);
+    assert_eq!(state.guards.max_license_removals, 5);
+    assert_eq!(
+        state.users.keys().collect::<Vec<_>>(),
+        [
+            "ann@contoso.com",
+            "bob@contoso.com",
+            "cat@contoso.com",
+            "dan@contoso.com"
+        ]
+    );
+
+    let ann = &state.users["ann@contoso.com"];
+    assert_eq!(ann.profile.as_deref(), Some("staff"));
+    assert_eq!(
+        ann.origin.as_ref().unwrap().to_string(),
+        "tests/fixtures/configs/full.toml:37:9"
+    );
+    let lic = &ann.licenses.as_ref().unwrap()["ENTERPRISEPACK"];
+    assert_eq!(lic.disabled_plans, Some(set(&["YAMMER_ENTERPRISE"])));
+    assert_eq!(ann.usage_location.as_deref(), Some("GB"));
+    assert_eq!(ann.mailbox, Some(MailboxType::User));
+
+    // Higher priority wins; case-insensitive values; list = any of.
+    let bob = &state.users["bob@contoso.com"];
+    assert_eq!(bob.upn, "Bob@contoso.com");
+    assert_eq!(bob.profile.as_deref(), Some("manager"));
+    let bob_licenses = bob.licenses.as_ref().unwrap();
+    assert_eq!(
+        bob_licenses.keys().collect::<Vec<_>>(),
+        ["ENTERPRISEPREMIUM"]
+    );
+    assert_eq!(bob_licenses["ENTERPRISEPREMIUM"].disabled_plans, None);
+    assert_eq!(bob.mailbox, None);
+
+    let cat = &state.users["cat@contoso.com"];
+    assert_eq!(cat.license_intent, LicenseIntent::Keep);
+    assert_eq!(cat.licenses, None);
+    assert_eq!(cat.mailbox, Some(MailboxType::Shared));
+
+    // Entry overrides the profile's licences, keeps its mailbox.
+    let dan = &state.users["dan@contoso.com"];
+    assert_eq!(dan.profile.as_deref(), Some("leaver"));
+    assert_eq!(
+        dan.licenses.as_ref().unwrap().keys().collect::<Vec<_>>(),
+        ["ENTERPRISEPACK"]
+    );
+    assert_eq!(dan.mailbox, Some(MailboxType::Shared));
+
+    let group = &state.groups["LIC-E5"];
+    assert_eq!(group.members, Some(set(&["eve@contoso.com"])));
+    let e5 = &group.licenses.as_ref().unwrap()["ENTERPRISEPREMIUM"];
+    assert_eq!(e5.disabled_plans, Some(set(&["YAMMER_ENTERPRISE"])));
+}
+
+#[test]
+fn omitted_fields_are_not_managed_and_empty_means_none() {
+    let (state, _) = run("[profiles.p]\nmailbox = \"user\"\n[profiles.none]\nlicenses = []\n[users.\"ann@contoso.com\"]\nprofile = \"p\"\n[users.\"bob@contoso.com\"]\nprofile = \"none\"\n").expect("ok");
+    let ann = &state.users["ann@contoso.com"];
+    assert_eq!(ann.licenses, None);
+    assert_eq!(ann.usage_location, None);
+    assert_eq!(ann.license_intent, LicenseIntent::Exactly);
+    let bob = &state.users["bob@contoso.com"];
+    assert_eq!(bob.licenses, Some(BTreeMap::new()));
+    assert_eq!(bob.mailbox, None);
+}
+
+#[test]
+fn user_disabled_plans_merge_over_the_profile_per_sku() {
+    let (state, _) = run(
+        "[profiles.p]\nlicenses = [\"E3\", \"E5\"]\ndisabled_plans = { E3 = [\"TEAMS1\"], E5 = [\"YAMMER_ENTERPRISE\"] }\n[users.\"ann@contoso.com\"]\nprofile = \"p\"\ndisabled_plans = { E5 = [] }\nusage_location = \"US\"\n",
+    )
+    .expect("ok");
+    let l = state.users["ann@contoso.com"].licenses.clone().unwrap();
+    assert_eq!(l["ENTERPRISEPACK"].disabled_plans, Some(set(&["TEAMS1"])));
+    assert_eq!(l["ENTERPRISEPREMIUM"].disabled_plans, Some(set(&[])));
+    assert_eq!(
+        state.users["ann@contoso.com"].usage_location.as_deref(),
+        Some("US")
+    );
+}
+
+#[test]
+fn explicit_entry_wins_over_rules() {
+    let (state, _) = run("[profiles.a]\nlicenses = [\"E3\"]\n[profiles.b]\nlicenses = [\"E5\"]\n[[rules]]\nmatch = { department = \"sales\" }\nprofile = \"a\"\n[users.\"ann@contoso.com\"]\nprofile = \"b\"\n").expect("ok");
+    assert_eq!(state.users["ann@contoso.com"].profile.as_deref(), Some("b"));
+    assert_eq!(state.users["bob@contoso.com"].profile.as_deref(), Some("a"));
+}
+
+#[test]
+fn scope_all_puts_unmatched_users_in_scope_without_licences() {
+    let (state, _) =
+        run("[profiles.a]\nlicenses = [\"E3\"]\n[users.\"ann@contoso.com\"]\nprofile = \"a\"\n")
+            .expect("ok");
+    assert_eq!(state.users.len(), 1);
+    let config = from_sources(
+        &[(
+            "c.toml".into(),
+            "[skus]\nE3 = \"ENTERPRISEPACK\"\n[scope]\nmanage_skus = [\"E3\"]\nusers = \"all\"\nexclude = [\"CAT@contoso.com\"]\n".into(),
+        )],
+        Path::new("."),
+    )
+    .expect("valid");
+    let (state, _) = resolve(&config, &tenant()).expect("ok");
+    assert_eq!(state.scope.users, UserScope::All);
+    assert_eq!(
+        state.users.keys().collect::<Vec<_>>(),
+        [
+            "ann@contoso.com",
+            "bob@contoso.com",
+            "dan@contoso.com",
+            "eve@contoso.com"
+        ]
+    );
+    assert!(
+        state
+            .users
+            .values()
+            .all(|u| u.licenses == Some(BTreeMap::new()) && u.mailbox.is_none())
+    );
+}
+
+#[test]
+fn sku_not_owned_lists_the_tenant_part_numbers() {
+    let d = one_error("[profiles.p]\nlicenses = [\"SPE_E5\"]\n");
+    assert_eq!(at(&d), "c.toml:7:13");
+    assert_eq!(d.message, "the tenant does not own SKU `SPE_E5`");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("the tenant has: ENTERPRISEPACK, ENTERPRISEPREMIUM, EXCHANGESTANDARD")
+    );
+}
+
+#[test]
+fn licence_outside_manage_skus_is_an_error() {
+    let d = one_error("[profiles.p]\nlicenses = [\"EXCHANGESTANDARD\"]\n");
+    assert_eq!(at(&d), "c.toml:7:13");
+    assert_eq!(
+        d.message,
+        "licence `EXCHANGESTANDARD` is not in scope.manage_skus"
+    );
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap()
+            .starts_with("add \"EXCHANGESTANDARD\" to scope.manage_skus")
+    );
+}
+
+#[test]
+fn sku_not_enabled_is_a_warning() {
+    let config = from_sources(
+        &[(
+            "c.toml".into(),
+            "[scope]\nmanage_skus = [\"EXCHANGESTANDARD\"]\n".into(),
+        )],
+        Path::new("."),
+    )
+    .expect("valid");
+    let (_, warnings) = resolve(&config, &tenant()).expect("only a warning");
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert_eq!(warnings[0].severity, Severity::Warning);
+    assert_eq!(
+        warnings[0].message,
+        "SKU `EXCHANGESTANDARD` is Warning in the tenant"
+    );
+    assert_eq!(at(&warnings[0]), "c.toml:2:16");
+}
+
+#[test]
+fn disabled_plan_not_in_sku_lists_real_plans() {
+    let d =
+        one_error("[profiles.p]\nlicenses = [\"E5\"]\ndisabled_plans = { E5 = [\"TEAMS1\"] }\n");
+    assert_eq!(at(&d), "c.toml:8:26");
+    assert_eq!(
+        d.message,
+        "service plan `TEAMS1` is not part of ENTERPRISEPREMIUM"
+    );
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("ENTERPRISEPREMIUM contains: EXCHANGE_S_ENTERPRISE, YAMMER_ENTERPRISE")
+    );
+}
+
+#[test]
+fn disabled_plans_for_an_unlicensed_sku_is_an_error() {
+    let d = one_error("[profiles.p]\nlicenses = [\"E3\"]\ndisabled_plans = { E5 = [] }\n");
+    assert_eq!(at(&d), "c.toml:8:20");
+    assert!(d.message.contains("does not license"), "{}", d.message);
+}
+
+#[test]
+fn declared_user_missing_from_tenant() {
+    let d = one_error("\n[users.\"zed@contoso.com\"]\nmailbox = \"user\"\n");
+    assert_eq!(at(&d), "c.toml:7:8");
+    assert_eq!(
+        d.message,
+        "user `zed@contoso.com` does not exist in the tenant"
+    );
+    assert!(d.hint.as_deref().unwrap().contains("does not create users"));
+}
+
+#[test]
+fn group_and_member_missing_from_tenant() {
+    let all = run("[groups.\"LIC-NOPE\"]\nmembers = []\n[groups.\"LIC-E5\"]\nmembers = [\"eve@contoso.com\", \"ghost@contoso.com\"]\n").expect_err("fails");
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert_eq!(at(&all[0]), "c.toml:9:31");
+    assert_eq!(
+        all[0].message,
+        "member `ghost@contoso.com` of group `LIC-E5` does not exist in the tenant"
+    );
+    assert_eq!(at(&all[1]), "c.toml:6:9");
+    assert_eq!(
+        all[1].message,
+        "group `LIC-NOPE` does not exist in the tenant"
+    );
+}
+
+#[test]
+fn equal_priority_rules_naming_different_profiles_conflict() {
+    let d = one_error(
+        "[profiles.a]\n[profiles.b]\n[[rules]]\nmatch = { department = \"Sales\" }\nprofile = \"a\"\n[[rules]]\nmatch = { department = \"SALES\" }\nprofile = \"b\"\n",
+    );
+    assert_eq!(at(&d), "c.toml:12:9");
+    assert_eq!(
+        d.message,
+        "rules at c.toml:9:9 (profile `a`) and c.toml:12:9 (profile `b`) both match ann@contoso.com, Bob@contoso.com with priority 0"
+    );
+}
+
+#[test]
+fn equal_priority_rules_naming_the_same_profile_agree() {
+    let (state, _) = run("[profiles.a]\n[[rules]]\nmatch = { department = \"Sales\" }\nprofile = \"a\"\n[[rules]]\nmatch = { jobTitle = \"Manager\" }\nprofile = \"a\"\n").expect("ok");
+    assert_eq!(state.users["bob@contoso.com"].profile.as_deref(), Some("a"));
+}
+
+#[test]
+fn rule_matching_nobody_is_a_warning() {
+    let (state, warnings) =
+        run("[profiles.a]\n[[rules]]\nmatch = { companyName = \"Fabrikam\" }\nprofile = \"a\"\n")
+            .expect("ok");
+    assert!(state.users.is_empty());
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(at(&warnings[0]), "c.toml:8:9");
+    assert_eq!(warnings[0].message, "rule for profile `a` matches no user");
+}
+
+proptest! {
+    /// Whatever the directory holds, resolution returns (never panics) and is deterministic.
+    #[test]
+    fn resolve_never_panics_on_arbitrary_attributes(
+        values in proptest::collection::vec(("(department|jobTitle|country|extensionAttribute[0-9]{1,2}|[a-zA-Z]{0,6})", "\\PC{0,12}"), 0..12),
+        rule_value in "\\PC{0,8}",
+    ) {
+        let mut live = tenant();
+        for (i, (key, value)) in values.iter().enumerate() {
+            let user = &mut live.users[i % 5];
+            user.attributes.insert(key.clone(), value.clone());
+        }
+        let extra = format!(
+            "[profiles.a]\nlicenses = [\"E3\"]\n[profiles.b]\n[[rules]]\nmatch = {{ department = {rv} }}\nprofile = \"a\"\n[[rules]]\nmatch = {{ jobTitle = [{rv}, \"x\"] }}\nprofile = \"b\"\npriority = 1\n",
+            rv = toml::Value::String(rule_value.clone()),
+        );
+        let config = from_sources(&[("c.toml".into(), format!("{BASE}{extra}"))], Path::new(".")).expect("valid");
+        let first = resolve(&config, &live);
+        let second = resolve(&config, &live);
+        prop_assert_eq!(first, second);
+    }
+}
