@@ -11,6 +11,8 @@ mod graph;
 mod index;
 mod intent;
 pub mod ops;
+#[cfg(test)]
+mod props;
 mod sim;
 pub mod stacking;
 #[cfg(test)]
