@@ -307,10 +307,19 @@ pub(crate) fn diff(desired: &DesiredState, ix: &Index<'_>) -> Intent {
             ),
         }
     }
+    // Members of groups whose licences change are checked too: a group losing an Exchange
+    // licence can strand their mailboxes.
+    let members_of_changed = intent.groups.iter().flat_map(|g| {
+        live.groups[g.gi]
+            .members
+            .iter()
+            .filter_map(|m| ix.user_by_id(m))
+    });
     let mut extra: Vec<usize> = joins
         .keys()
         .chain(leaves.keys())
         .copied()
+        .chain(members_of_changed)
         .filter(|ui| !seen.contains(ui))
         .collect();
     extra.sort_by_key(|&ui| live.users[ui].user_principal_name.to_ascii_lowercase());

@@ -164,12 +164,16 @@ pub fn plan(desired: &crate::desired::DesiredState, live: &crate::tenant::Tenant
     let accounting = accounting::account(&ix, desired, &drafts.ops, &order, &intent);
     let short_skus: std::collections::BTreeSet<&str> =
         shortfalls.iter().map(|s| s.sku_id.as_str()).collect();
-    for violation in accounting.violations {
+    // The replay double-checks an otherwise appliable plan; with errors it is refused anyway.
+    let appliable = !diagnostics.iter().any(Diagnostic::is_error);
+    for violation in accounting.violations.into_iter().filter(|_| appliable) {
         if !short_skus.contains(violation.sku_id.as_str()) {
             diagnostics.push(violation.diagnostic);
         }
     }
-    diagnostics.extend(accounting.mailbox_gaps);
+    if appliable {
+        diagnostics.extend(accounting.mailbox_gaps);
+    }
     Plan {
         operations: graph::finish(drafts, &order),
         diagnostics,

@@ -226,6 +226,11 @@ proptest! {
         let p = plan(&d, &live);
         check_topological(&p);
         prop_assert_eq!(&p, &plan(&d, &live));
+        for diag in &p.diagnostics {
+            let internal = diag.message.starts_with("internal planner error")
+                && !diag.message.contains("wait on each other");
+            prop_assert!(!internal, "{}", diag.message);
+        }
         if p.has_errors() {
             return Ok(());
         }
