@@ -277,6 +277,14 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
             edges.insert(if joins { (g, op) } else { (op, g) });
         }
     }
+    let convert_op: HashMap<usize, (usize, MailboxType)> = ops
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| match (o.user, o.role) {
+            (Some(u), Role::Convert(to)) => Some((u, (i, to))),
+            _ => None,
+        })
+        .collect();
     for g in &intent.groups {
         let gop = group_op[&g.gi];
         let mut members: BTreeSet<usize> = live.groups[g.gi]
@@ -291,6 +299,17 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 .map(|(_, op, _)| ops[*op].user.unwrap_or(usize::MAX)),
         );
         for ui in members {
+            // A mailbox becomes shared before the group's licences change under it, and
+            // becomes a user mailbox only after the group granted its licence.
+            match convert_op.get(&ui) {
+                Some(&(c, MailboxType::Shared)) => {
+                    edges.insert((c, gop));
+                }
+                Some(&(c, _)) if !g.add.is_empty() => {
+                    edges.insert((gop, c));
+                }
+                _ => {}
+            }
             if !g.add.is_empty() {
                 if let Some(&loc) = location_op.get(&ui) {
                     edges.insert((loc, gop));

@@ -61,6 +61,7 @@ impl UserChange {
             && self.join.is_empty()
             && self.leave.is_empty()
             && self.convert.is_none()
+            && !self.mailbox_disable_accepted
     }
 }
 
