@@ -115,6 +115,9 @@ impl Plan {
     }
 }
 
+/// Bound on re-ordering rounds for seat edges (each round only adds edges).
+const MAX_SEAT_ROUNDS: usize = 8;
+
 /// Plans the changes that take `live` to `desired`. Pure and deterministic.
 pub fn plan(desired: &crate::desired::DesiredState, live: &crate::tenant::Tenant) -> Plan {
     let ix = index::Index::new(live);
@@ -137,7 +140,22 @@ pub fn plan(desired: &crate::desired::DesiredState, live: &crate::tenant::Tenant
             Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, desired, live),
         };
     }
-    let shortfalls = graph::seat_edges(&ix, &mut drafts, &deltas);
+    // Seat edges change the order, and the order can move a seat change from one operation
+    // to another (a member joining before or after their group gains a licence): repeat
+    // until the edges are stable. Edges are only added, so this terminates.
+    let mut shortfalls = graph::seat_edges(&ix, &mut drafts, &deltas);
+    for _ in 0..MAX_SEAT_ROUNDS {
+        let edges = drafts.edges.len();
+        let order = match graph::order(&drafts.ops, &drafts.edges) {
+            Ok(order) => order,
+            Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, desired, live),
+        };
+        deltas = graph::deltas(&ix, &drafts.ops, &order);
+        shortfalls = graph::seat_edges(&ix, &mut drafts, &deltas);
+        if drafts.edges.len() == edges {
+            break;
+        }
+    }
     for s in &shortfalls {
         let part = ix.part(&s.sku_id);
         diagnostics.push(
