@@ -116,7 +116,7 @@ pub(crate) fn account(
             })
         })
         .collect();
-    exchange_changes.sort_by(|a, b| a.upn.to_ascii_lowercase().cmp(&b.upn.to_ascii_lowercase()));
+    exchange_changes.sort_by_key(|c| c.upn.to_ascii_lowercase());
     let seats = live
         .skus
         .iter()

@@ -310,10 +310,10 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 }
                 _ => {}
             }
-            if !g.add.is_empty() {
-                if let Some(&loc) = location_op.get(&ui) {
-                    edges.insert((loc, gop));
-                }
+            if !g.add.is_empty()
+                && let Some(&loc) = location_op.get(&ui)
+            {
+                edges.insert((loc, gop));
             }
         }
     }

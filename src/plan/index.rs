@@ -31,10 +31,10 @@ impl<'a> Index<'a> {
         let mut memberships = vec![Vec::new(); live.users.len()];
         for (gi, group) in live.groups.iter().enumerate() {
             for member in &group.members {
-                if let Some(&ui) = user_by_id.get(member.as_str()) {
-                    if memberships[ui].last() != Some(&gi) {
-                        memberships[ui].push(gi);
-                    }
+                if let Some(&ui) = user_by_id.get(member.as_str())
+                    && memberships[ui].last() != Some(&gi)
+                {
+                    memberships[ui].push(gi);
                 }
             }
         }

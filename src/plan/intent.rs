@@ -377,10 +377,10 @@ fn plan_user<'g>(
         })
     };
 
-    if let Some(to) = du.and_then(|d| d.usage_location.as_ref()) {
-        if user.usage_location.as_deref() != Some(to.as_str()) {
-            change.location = Some((user.usage_location.clone(), to.clone()));
-        }
+    if let Some(to) = du.and_then(|d| d.usage_location.as_ref())
+        && user.usage_location.as_deref() != Some(to.as_str())
+    {
+        change.location = Some((user.usage_location.clone(), to.clone()));
     }
     let location_after = change
         .location
@@ -535,30 +535,30 @@ fn plan_user<'g>(
 
     // Mailbox conversion.
     let desired_kind = du.and_then(|d| d.mailbox);
-    if let (Some(from), Some(to)) = (live_kind, desired_kind) {
-        if from != to {
-            let resource = |k: MailboxType| matches!(k, MailboxType::Room | MailboxType::Equipment);
-            if resource(from) || resource(to) {
-                diags.push(
-                    Diagnostic::error(
-                        format!("{upn}: cannot convert a {from} mailbox to {to}"),
-                        origin.clone(),
-                    )
-                    .with_hint("m365ctl converts mailboxes only between user and shared"),
-                );
-            } else if user.on_premises_sync_enabled {
-                diags.push(
-                    Diagnostic::warning(
-                        format!(
-                            "{upn} is synchronised from on-premises: its mailbox is not converted to {to} here"
-                        ),
-                        origin.clone(),
-                    )
-                    .with_hint("convert the mailbox in on-premises Exchange (Set-RemoteMailbox -Type)"),
-                );
-            } else {
-                change.convert = Some((from, to));
-            }
+    if let (Some(from), Some(to)) = (live_kind, desired_kind)
+        && from != to
+    {
+        let resource = |k: MailboxType| matches!(k, MailboxType::Room | MailboxType::Equipment);
+        if resource(from) || resource(to) {
+            diags.push(
+                Diagnostic::error(
+                    format!("{upn}: cannot convert a {from} mailbox to {to}"),
+                    origin.clone(),
+                )
+                .with_hint("m365ctl converts mailboxes only between user and shared"),
+            );
+        } else if user.on_premises_sync_enabled {
+            diags.push(
+                Diagnostic::warning(
+                    format!(
+                        "{upn} is synchronised from on-premises: its mailbox is not converted to {to} here"
+                    ),
+                    origin.clone(),
+                )
+                .with_hint("convert the mailbox in on-premises Exchange (Set-RemoteMailbox -Type)"),
+            );
+        } else {
+            change.convert = Some((from, to));
         }
     }
 

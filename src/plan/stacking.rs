@@ -108,9 +108,7 @@ pub fn report(live: &Tenant) -> StackingReport {
             redundant: licences,
         });
     }
-    report
-        .users
-        .sort_by(|a, b| a.upn.to_ascii_lowercase().cmp(&b.upn.to_ascii_lowercase()));
+    report.users.sort_by_key(|u| u.upn.to_ascii_lowercase());
     report.freeable = freeable
         .into_iter()
         .map(|(sku_part_number, seats)| FreeableSeats {
