@@ -5,8 +5,22 @@
 //! (usageLocation before licence, add before remove, convert-to-shared before the last
 //! Exchange licence goes, seats freed before they are granted).
 
+mod accounting;
+mod fingerprint;
+mod graph;
+mod index;
+mod intent;
 pub mod ops;
+#[cfg(test)]
+mod props;
+mod sim;
+pub mod stacking;
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;
 
+pub use fingerprint::fingerprint;
 pub use ops::{Action, LicenseGrant, LicenseRemoval, OpId, OpKind, Operation};
 
 use crate::catalog::ExchangeRank;
@@ -101,8 +115,121 @@ impl Plan {
     }
 }
 
+/// Bound on re-ordering rounds for seat edges (each round only adds edges).
+const MAX_SEAT_ROUNDS: usize = 8;
+
 /// Plans the changes that take `live` to `desired`. Pure and deterministic.
 pub fn plan(desired: &crate::desired::DesiredState, live: &crate::tenant::Tenant) -> Plan {
-    let _ = (desired, live);
-    todo!("plan::plan")
+    let ix = index::Index::new(live);
+    let intent = intent::diff(desired, &ix);
+    let mut diagnostics = intent.diagnostics.clone();
+
+    // First pass: domain edges only, to learn each operation's seat changes.
+    let mut seat_first = std::collections::HashSet::new();
+    let mut drafts = graph::materialise(&ix, &intent, &seat_first);
+    let mut deltas = match graph::order(&drafts.ops, &drafts.edges) {
+        Ok(order) => graph::deltas(&ix, &drafts.ops, &order),
+        Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, desired, live),
+    };
+    let split = graph::users_to_split(&ix, &drafts, &deltas);
+    if !split.is_empty() {
+        seat_first = split;
+        drafts = graph::materialise(&ix, &intent, &seat_first);
+        deltas = match graph::order(&drafts.ops, &drafts.edges) {
+            Ok(order) => graph::deltas(&ix, &drafts.ops, &order),
+            Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, desired, live),
+        };
+    }
+    // Seat edges change the order, and the order can move a seat change from one operation
+    // to another (a member joining before or after their group gains a licence): repeat
+    // until the edges are stable. Edges are only added, so this terminates.
+    let mut shortfalls = graph::seat_edges(&ix, &mut drafts, &deltas);
+    for _ in 0..MAX_SEAT_ROUNDS {
+        let edges = drafts.edges.len();
+        let order = match graph::order(&drafts.ops, &drafts.edges) {
+            Ok(order) => order,
+            Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, desired, live),
+        };
+        deltas = graph::deltas(&ix, &drafts.ops, &order);
+        shortfalls = graph::seat_edges(&ix, &mut drafts, &deltas);
+        if drafts.edges.len() == edges {
+            break;
+        }
+    }
+    for s in &shortfalls {
+        let part = ix.part(&s.sku_id);
+        diagnostics.push(
+            Diagnostic::error(
+                format!(
+                    "{part}: need {}, have {} available after freeing {} \u{2014} short by {}",
+                    s.need,
+                    s.available_now + s.freed,
+                    s.freed,
+                    s.need - s.available_now - s.freed
+                ),
+                None,
+            )
+            .with_hint(format!(
+                "buy {short} more {part} seats, or free {short} (remove {part} from leavers) before granting it",
+                short = s.need - s.available_now - s.freed
+            )),
+        );
+    }
+    let order = match graph::order(&drafts.ops, &drafts.edges) {
+        Ok(order) => order,
+        Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, desired, live),
+    };
+    let accounting = accounting::account(&ix, desired, &drafts.ops, &order, &intent);
+    let short_skus: std::collections::BTreeSet<&str> =
+        shortfalls.iter().map(|s| s.sku_id.as_str()).collect();
+    // The replay double-checks an otherwise appliable plan; with errors it is refused anyway.
+    let appliable = !diagnostics.iter().any(Diagnostic::is_error);
+    for violation in accounting.violations.into_iter().filter(|_| appliable) {
+        if !short_skus.contains(violation.sku_id.as_str()) {
+            diagnostics.push(violation.diagnostic);
+        }
+    }
+    if appliable {
+        diagnostics.extend(accounting.mailbox_gaps);
+    }
+    Plan {
+        operations: graph::finish(drafts, &order),
+        diagnostics,
+        seats: accounting.seats,
+        exchange_changes: accounting.exchange_changes,
+        fingerprint: fingerprint(desired, live),
+    }
+}
+
+/// A plan whose ordering rules contradict each other: an error naming the operations of each
+/// cycle, and no operations (a partial order would be unsafe to apply).
+fn cyclic(
+    ops: &[graph::Draft],
+    cycles: Vec<Vec<usize>>,
+    mut diagnostics: Vec<Diagnostic>,
+    desired: &crate::desired::DesiredState,
+    live: &crate::tenant::Tenant,
+) -> Plan {
+    for cycle in cycles {
+        let names: Vec<&str> = cycle.iter().map(|&i| ops[i].id.as_str()).collect();
+        diagnostics.push(
+            Diagnostic::error(
+                format!(
+                    "internal planner error: these operations wait on each other: {}",
+                    names.join(" -> ")
+                ),
+                None,
+            )
+            .with_hint(
+                "usually seats freed by one user are needed by another while Exchange continuity forbids removing first; free a seat (or buy one) and plan again",
+            ),
+        );
+    }
+    Plan {
+        operations: Vec::new(),
+        diagnostics,
+        seats: Vec::new(),
+        exchange_changes: Vec::new(),
+        fingerprint: fingerprint(desired, live),
+    }
 }

@@ -1,0 +1,136 @@
+//! Hash indexes over the live tenant, built once per plan so every lookup is O(1)
+//! (`Tenant::user` is a linear scan: calling it per user would make planning quadratic).
+
+use crate::catalog::{self, ExchangeRank};
+use crate::tenant::{LicenseAssignment, Sku, Tenant};
+use std::collections::HashMap;
+
+/// Lookups by id, UPN, name and part number, plus each user's live group memberships.
+pub(crate) struct Index<'a> {
+    /// The live tenant the indexes point into.
+    pub live: &'a Tenant,
+    sku_by_id: HashMap<&'a str, usize>,
+    sku_by_part: HashMap<String, usize>,
+    user_by_id: HashMap<&'a str, usize>,
+    user_by_upn: HashMap<String, usize>,
+    group_by_id: HashMap<&'a str, usize>,
+    group_by_name: HashMap<String, usize>,
+    /// Group indexes each user (by index) is a direct member of, in group order.
+    pub memberships: Vec<Vec<usize>>,
+}
+
+impl<'a> Index<'a> {
+    /// Indexes `live` in one pass over each collection.
+    pub fn new(live: &'a Tenant) -> Index<'a> {
+        let user_by_id: HashMap<&str, usize> = live
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.id.as_str(), i))
+            .collect();
+        let mut memberships = vec![Vec::new(); live.users.len()];
+        for (gi, group) in live.groups.iter().enumerate() {
+            for member in &group.members {
+                if let Some(&ui) = user_by_id.get(member.as_str())
+                    && memberships[ui].last() != Some(&gi)
+                {
+                    memberships[ui].push(gi);
+                }
+            }
+        }
+        Index {
+            live,
+            sku_by_id: live
+                .skus
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.sku_id.as_str(), i))
+                .collect(),
+            sku_by_part: live
+                .skus
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.sku_part_number.to_ascii_uppercase(), i))
+                .collect(),
+            user_by_upn: live
+                .users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (u.user_principal_name.to_ascii_lowercase(), i))
+                .collect(),
+            user_by_id,
+            group_by_id: live
+                .groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (g.id.as_str(), i))
+                .collect(),
+            group_by_name: live
+                .groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (g.display_name.to_ascii_lowercase(), i))
+                .collect(),
+            memberships,
+        }
+    }
+
+    /// SKU by GUID.
+    pub fn sku(&self, sku_id: &str) -> Option<&'a Sku> {
+        self.sku_by_id.get(sku_id).map(|&i| &self.live.skus[i])
+    }
+
+    /// SKU by part number (case-insensitive).
+    pub fn sku_by_part(&self, part: &str) -> Option<&'a Sku> {
+        self.sku_by_part
+            .get(&part.to_ascii_uppercase())
+            .map(|&i| &self.live.skus[i])
+    }
+
+    /// Part number of a SKU id, or the id itself when the tenant does not know it.
+    pub fn part<'s>(&self, sku_id: &'s str) -> &'s str
+    where
+        'a: 's,
+    {
+        self.sku(sku_id)
+            .map(|s| s.sku_part_number.as_str())
+            .unwrap_or(sku_id)
+    }
+
+    /// User index by object id.
+    pub fn user_by_id(&self, id: &str) -> Option<usize> {
+        self.user_by_id.get(id).copied()
+    }
+
+    /// User index by UPN (case-insensitive).
+    pub fn user_by_upn(&self, upn: &str) -> Option<usize> {
+        self.user_by_upn.get(&upn.to_ascii_lowercase()).copied()
+    }
+
+    /// Group index by object id.
+    pub fn group_by_id(&self, id: &str) -> Option<usize> {
+        self.group_by_id.get(id).copied()
+    }
+
+    /// Group index by display name (case-insensitive).
+    pub fn group_by_name(&self, name: &str) -> Option<usize> {
+        self.group_by_name.get(&name.to_ascii_lowercase()).copied()
+    }
+
+    /// Exchange rank a SKU gives with these plans disabled.
+    pub fn sku_rank(&self, sku_id: &str, disabled: &[String]) -> ExchangeRank {
+        self.sku(sku_id)
+            .map(|s| catalog::sku_exchange_rank(s, disabled))
+            .unwrap_or(ExchangeRank::None)
+    }
+
+    /// Effective Exchange rank of a set of assignments (the stacking rule: the highest wins).
+    pub fn rank_of(&self, licenses: &[LicenseAssignment]) -> ExchangeRank {
+        licenses
+            .iter()
+            .filter(|l| l.is_effective())
+            .map(|l| self.sku_rank(&l.sku_id, &l.disabled_plans))
+            .max()
+            .unwrap_or(ExchangeRank::None)
+    }
+}

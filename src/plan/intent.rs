@@ -1,0 +1,775 @@
+//! The diff: what each principal should change, before any ordering. Decides grants and
+//! removals per user (direct vs inherited), group licence and membership changes, mailbox
+//! conversions, and the safety rules that keep or refuse changes (never silently lose mail).
+
+use super::index::Index;
+use super::ops::{LicenseGrant, LicenseRemoval};
+use crate::catalog::ExchangeRank;
+use crate::desired::{DesiredLicense, DesiredState, DesiredUser, LicenseIntent};
+use crate::diag::{Diagnostic, Origin};
+use crate::tenant::{GroupLicense, LicenseAssignment, MailboxType, Sku, human_size};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Changes to one group's licences.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupChange {
+    /// Group index.
+    pub gi: usize,
+    /// Licences to add or re-assign.
+    pub add: Vec<LicenseGrant>,
+    /// Licences to remove.
+    pub remove: Vec<LicenseRemoval>,
+}
+
+/// A membership change and why it is made.
+#[derive(Debug, Clone)]
+pub(crate) struct Membership {
+    /// Group index.
+    pub gi: usize,
+    /// Shown to reviewers.
+    pub reason: Option<String>,
+}
+
+/// Everything one user should change.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UserChange {
+    /// `(from, to)` usage location.
+    pub location: Option<(Option<String>, String)>,
+    /// Direct licences to add or re-assign.
+    pub grants: Vec<LicenseGrant>,
+    /// Direct licences to remove.
+    pub removals: Vec<LicenseRemoval>,
+    /// Groups to join.
+    pub join: Vec<Membership>,
+    /// Groups to leave.
+    pub leave: Vec<Membership>,
+    /// `(from, to)` mailbox conversion.
+    pub convert: Option<(MailboxType, MailboxType)>,
+    /// Losing Exchange by grants and removals in one call would risk a gap: add first.
+    pub continuity: bool,
+    /// Explanations attached to this user's licence operation.
+    pub reasons: Vec<String>,
+    /// The user knowingly loses their last Exchange licence (warned).
+    pub mailbox_disable_accepted: bool,
+}
+
+impl UserChange {
+    fn is_empty(&self) -> bool {
+        self.location.is_none()
+            && self.grants.is_empty()
+            && self.removals.is_empty()
+            && self.join.is_empty()
+            && self.leave.is_empty()
+            && self.convert.is_none()
+            && !self.mailbox_disable_accepted
+    }
+}
+
+/// The whole diff.
+#[derive(Debug, Default)]
+pub(crate) struct Intent {
+    /// Group licence changes, in group-name order.
+    pub groups: Vec<GroupChange>,
+    /// Per user (by index), in UPN order of the desired state then of touched members.
+    pub users: Vec<(usize, UserChange)>,
+    /// Warnings and errors.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Maps desired disabled plan names to the SKU's plan ids, sorted; errors list the real names.
+fn disabled_ids(
+    sku: &Sku,
+    lic: &DesiredLicense,
+    current: Option<&[String]>,
+    principal: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Vec<String>> {
+    let Some(names) = &lic.disabled_plans else {
+        return Some(current.map(<[String]>::to_vec).unwrap_or_default());
+    };
+    let mut ids = Vec::new();
+    for name in names {
+        match sku.plan_by_name(name) {
+            Some(p) => ids.push(p.service_plan_id.clone()),
+            None => {
+                let real: Vec<&str> = sku
+                    .service_plans
+                    .iter()
+                    .map(|p| p.service_plan_name.as_str())
+                    .collect();
+                diags.push(
+                    Diagnostic::error(
+                        format!(
+                            "{principal}: service plan {name} is not part of {}",
+                            sku.sku_part_number
+                        ),
+                        lic.origin.clone(),
+                    )
+                    .with_hint(format!(
+                        "{} contains: {}",
+                        sku.sku_part_number,
+                        real.join(", ")
+                    )),
+                );
+                return None;
+            }
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    Some(ids)
+}
+
+fn grant(sku: &Sku, disabled: Vec<String>) -> LicenseGrant {
+    let disabled_plan_names = disabled
+        .iter()
+        .map(|id| {
+            sku.plan_by_id(id)
+                .map(|p| p.service_plan_name.clone())
+                .unwrap_or_else(|| id.clone())
+        })
+        .collect();
+    LicenseGrant {
+        sku_id: sku.sku_id.clone(),
+        sku_part_number: sku.sku_part_number.clone(),
+        disabled_plans: disabled,
+        disabled_plan_names,
+    }
+}
+
+fn removal(sku_id: &str, ix: &Index<'_>) -> LicenseRemoval {
+    LicenseRemoval {
+        sku_id: sku_id.to_string(),
+        sku_part_number: ix.part(sku_id).to_string(),
+    }
+}
+
+/// Resolves a desired licence map to tenant SKUs, reporting unknown or unassignable ones.
+fn resolve_skus<'a>(
+    ix: &Index<'a>,
+    licenses: &'a BTreeMap<String, DesiredLicense>,
+    principal: &str,
+    origin: Option<&Origin>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(&'a Sku, &'a DesiredLicense)> {
+    let mut out = Vec::new();
+    for (part, lic) in licenses {
+        let at = lic.origin.clone().or_else(|| origin.cloned());
+        match ix.sku_by_part(part) {
+            None => diags.push(
+                Diagnostic::error(
+                    format!("{principal}: the tenant has no subscription {part}"),
+                    at,
+                )
+                .with_hint("check the [skus] aliases against `m365ctl export`"),
+            ),
+            Some(sku) if !sku.applies_to.eq_ignore_ascii_case("User") => diags.push(
+                Diagnostic::error(
+                    format!(
+                        "{principal}: {part} applies to {}, not to users",
+                        sku.applies_to
+                    ),
+                    at,
+                )
+                .with_hint("only SKUs with appliesTo = User can be assigned"),
+            ),
+            Some(sku) => out.push((sku, lic)),
+        }
+    }
+    out
+}
+
+/// Computes the diff between `desired` and the live tenant behind `ix`.
+pub(crate) fn diff(desired: &DesiredState, ix: &Index<'_>) -> Intent {
+    let live = ix.live;
+    let mut intent = Intent::default();
+    let diags = &mut intent.diagnostics;
+    let managed = |sku_id: &str| {
+        ix.sku(sku_id).is_some_and(|s| {
+            desired
+                .scope
+                .managed_skus
+                .contains(&s.sku_part_number.to_ascii_uppercase())
+        })
+    };
+
+    // Groups: licences, then declared memberships.
+    let mut future_group_lics: HashMap<usize, Vec<GroupLicense>> = HashMap::new();
+    let mut joins: HashMap<usize, Vec<Membership>> = HashMap::new();
+    let mut leaves: HashMap<usize, Vec<Membership>> = HashMap::new();
+    let mut declared_members: HashMap<usize, BTreeSet<usize>> = HashMap::new();
+    for (name, group) in &desired.groups {
+        let Some(gi) = ix.group_by_name(name) else {
+            diags.push(
+                Diagnostic::error(
+                    format!("group {name:?} does not exist in the tenant"),
+                    group.origin.clone(),
+                )
+                .with_hint("create the group in Entra ID first, or check the name"),
+            );
+            continue;
+        };
+        let live_group = &live.groups[gi];
+        if let Some(licenses) = &group.licenses {
+            let mut add = Vec::new();
+            let mut future = Vec::new();
+            for (sku, lic) in resolve_skus(ix, licenses, name, group.origin.as_ref(), diags) {
+                let current = live_group.licenses.iter().find(|l| l.sku_id == sku.sku_id);
+                let current_plans = current.map(|c| c.disabled_plans.as_slice());
+                let Some(ids) = disabled_ids(sku, lic, current_plans, name, diags) else {
+                    if let Some(c) = current {
+                        future.push(c.clone());
+                    }
+                    continue;
+                };
+                if current.is_none_or(|c| c.disabled_plans != ids) {
+                    add.push(grant(sku, ids.clone()));
+                }
+                future.push(GroupLicense {
+                    sku_id: sku.sku_id.clone(),
+                    disabled_plans: ids,
+                });
+            }
+            let mut remove = Vec::new();
+            for l in &live_group.licenses {
+                if future.iter().any(|f| f.sku_id == l.sku_id) {
+                    continue;
+                }
+                if managed(&l.sku_id) {
+                    remove.push(removal(&l.sku_id, ix));
+                } else {
+                    future.push(l.clone());
+                }
+            }
+            if !add.is_empty() || !remove.is_empty() {
+                intent.groups.push(GroupChange { gi, add, remove });
+            }
+            future_group_lics.insert(gi, future);
+        }
+        if let Some(members) = &group.members {
+            let mut wanted = BTreeSet::new();
+            for upn in members {
+                match ix.user_by_upn(upn) {
+                    Some(ui) => {
+                        wanted.insert(ui);
+                    }
+                    None => diags.push(
+                        Diagnostic::error(
+                            format!("group {name:?}: member {upn} does not exist in the tenant"),
+                            group.origin.clone(),
+                        )
+                        .with_hint("m365ctl does not create users; check the UPN"),
+                    ),
+                }
+            }
+            let current: BTreeSet<usize> = live_group
+                .members
+                .iter()
+                .filter_map(|m| ix.user_by_id(m))
+                .collect();
+            for &ui in wanted.difference(&current) {
+                joins.entry(ui).or_default().push(Membership {
+                    gi,
+                    reason: Some(format!("listed in [groups.{name:?}].members")),
+                });
+            }
+            for &ui in current.difference(&wanted) {
+                leaves.entry(ui).or_default().push(Membership {
+                    gi,
+                    reason: Some(format!("not listed in [groups.{name:?}].members")),
+                });
+            }
+            declared_members.insert(gi, wanted);
+        }
+    }
+    let group_lics = |gi: usize| -> &[GroupLicense] {
+        future_group_lics
+            .get(&gi)
+            .map(Vec::as_slice)
+            .unwrap_or(&live.groups[gi].licenses)
+    };
+
+    // Users: desired ones in UPN order, then members touched only by group declarations.
+    let mut order: Vec<(usize, Option<&DesiredUser>)> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (upn, du) in &desired.users {
+        match ix.user_by_upn(upn) {
+            Some(ui) => {
+                if seen.insert(ui) {
+                    order.push((ui, Some(du)));
+                }
+            }
+            None => diags.push(
+                Diagnostic::error(
+                    format!("user {upn} does not exist in the tenant"),
+                    du.origin.clone(),
+                )
+                .with_hint("m365ctl does not create users; check the UPN or remove the entry"),
+            ),
+        }
+    }
+    // Members of groups whose licences change are checked too: a group losing an Exchange
+    // licence can strand their mailboxes.
+    let members_of_changed = intent.groups.iter().flat_map(|g| {
+        live.groups[g.gi]
+            .members
+            .iter()
+            .filter_map(|m| ix.user_by_id(m))
+    });
+    let mut extra: Vec<usize> = joins
+        .keys()
+        .chain(leaves.keys())
+        .copied()
+        .chain(members_of_changed)
+        .filter(|ui| !seen.contains(ui))
+        .collect();
+    extra.sort_by_key(|&ui| live.users[ui].user_principal_name.to_ascii_lowercase());
+    extra.dedup();
+    order.extend(extra.into_iter().map(|ui| (ui, None)));
+
+    for (ui, du) in order {
+        let mut change = UserChange {
+            join: joins.remove(&ui).unwrap_or_default(),
+            leave: leaves.remove(&ui).unwrap_or_default(),
+            ..UserChange::default()
+        };
+        change.join.sort_by_key(|m| m.gi);
+        change.leave.sort_by_key(|m| m.gi);
+        plan_user(
+            ix,
+            desired,
+            du,
+            ui,
+            &mut change,
+            &group_lics,
+            &declared_members,
+            diags,
+        );
+        if !change.is_empty() {
+            intent.users.push((ui, change));
+        }
+    }
+    intent
+}
+
+/// Plans one user's licences, location and mailbox.
+#[allow(clippy::too_many_arguments)]
+fn plan_user<'g>(
+    ix: &Index<'_>,
+    desired: &DesiredState,
+    du: Option<&DesiredUser>,
+    ui: usize,
+    change: &mut UserChange,
+    group_lics: &dyn Fn(usize) -> &'g [GroupLicense],
+    declared_members: &HashMap<usize, BTreeSet<usize>>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let live = ix.live;
+    let user = &live.users[ui];
+    let upn = user.user_principal_name.as_str();
+    let origin = du.and_then(|d| d.origin.clone());
+    let managed = |sku_id: &str| {
+        ix.sku(sku_id).is_some_and(|s| {
+            desired
+                .scope
+                .managed_skus
+                .contains(&s.sku_part_number.to_ascii_uppercase())
+        })
+    };
+
+    if let Some(to) = du.and_then(|d| d.usage_location.as_ref())
+        && user.usage_location.as_deref() != Some(to.as_str())
+    {
+        change.location = Some((user.usage_location.clone(), to.clone()));
+    }
+    let location_after = change
+        .location
+        .as_ref()
+        .map(|(_, to)| Some(to.clone()))
+        .unwrap_or_else(|| user.usage_location.clone());
+
+    let future_groups = |change: &UserChange| -> Vec<usize> {
+        let mut groups: Vec<usize> = ix.memberships[ui]
+            .iter()
+            .copied()
+            .filter(|g| !change.leave.iter().any(|m| m.gi == *g))
+            .collect();
+        groups.extend(change.join.iter().map(|m| m.gi));
+        groups.sort_unstable();
+        groups.dedup();
+        groups
+    };
+
+    // Licences.
+    let desired_lics = du.and_then(|d| match d.license_intent {
+        LicenseIntent::Exactly => d.licenses.as_ref(),
+        LicenseIntent::Keep => None,
+    });
+    if let Some(licenses) = desired_lics {
+        let wanted = resolve_skus(ix, licenses, upn, origin.as_ref(), diags);
+        let wanted_ids: BTreeSet<&str> = wanted.iter().map(|(s, _)| s.sku_id.as_str()).collect();
+        // Inherited licences the desired state no longer wants: leave the group.
+        for gi in future_groups(change) {
+            let group = &live.groups[gi];
+            let unwanted: Vec<&str> = group_lics(gi)
+                .iter()
+                .map(|l| l.sku_id.as_str())
+                .filter(|s| managed(s) && !wanted_ids.contains(s))
+                .collect();
+            let Some(first) = unwanted.first() else {
+                continue;
+            };
+            let part = ix.part(first);
+            let declared = desired
+                .groups
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case(&group.display_name));
+            match declared_members.get(&gi) {
+                Some(members) if members.contains(&ui) => diags.push(
+                    Diagnostic::error(
+                        format!(
+                            "{upn} is listed as a member of group {} which gives {part}, but their licences exclude {part}",
+                            group.display_name
+                        ),
+                        origin.clone(),
+                    )
+                    .with_hint(format!(
+                        "add {part} to the user's licences or remove them from [groups.{:?}].members",
+                        group.display_name
+                    )),
+                ),
+                _ if declared => change.leave.push(Membership {
+                    gi,
+                    reason: Some(format!(
+                        "{part} is inherited from group {}: leaving the group is the only way to remove it",
+                        group.display_name
+                    )),
+                }),
+                _ => diags.push(
+                    Diagnostic::error(
+                        format!(
+                            "{upn} inherits {part} from group {name} which is not managed here; remove them from the group or declare [groups.{name:?}]",
+                            name = group.display_name
+                        ),
+                        origin.clone(),
+                    )
+                    .with_hint(format!(
+                        "a licence inherited from a group cannot be removed from the user directly; add {part} to the user's licences to keep it"
+                    )),
+                ),
+            }
+        }
+        change.leave.sort_by_key(|m| m.gi);
+        let groups_after = future_groups(change);
+        let inherited_from = |sku_id: &str| -> Option<usize> {
+            groups_after
+                .iter()
+                .copied()
+                .find(|&g| group_lics(g).iter().any(|l| l.sku_id == sku_id))
+        };
+        for (sku, lic) in &wanted {
+            let direct = user.direct_license(&sku.sku_id);
+            let current = direct.map(|d| d.disabled_plans.as_slice());
+            let Some(ids) = disabled_ids(sku, lic, current, upn, diags) else {
+                continue;
+            };
+            match (direct, inherited_from(&sku.sku_id)) {
+                (Some(d), via) => {
+                    if let Some(g) = via {
+                        diags.push(
+                            Diagnostic::warning(
+                                format!(
+                                    "{upn} holds {} directly and through group {}: the direct assignment is redundant",
+                                    sku.sku_part_number, live.groups[g].display_name
+                                ),
+                                lic.origin.clone().or_else(|| origin.clone()),
+                            )
+                            .with_hint(format!(
+                                "remove {} from the user's licences to rely on the group",
+                                sku.sku_part_number
+                            )),
+                        );
+                    }
+                    if sorted_eq(&d.disabled_plans, &ids) {
+                        continue;
+                    }
+                    change.grants.push(grant(sku, ids));
+                }
+                (None, Some(_)) => {}
+                (None, None) => change.grants.push(grant(sku, ids)),
+            }
+        }
+        for l in &user.licenses {
+            if l.assigned_by_group.is_none()
+                && managed(&l.sku_id)
+                && !wanted_ids.contains(l.sku_id.as_str())
+            {
+                change.removals.push(removal(&l.sku_id, ix));
+            }
+        }
+    }
+
+    // Room and equipment mailboxes never get user licences.
+    let mailbox = user.mailbox.as_ref();
+    let live_kind = mailbox.map(|m| m.kind);
+    if matches!(live_kind, Some(MailboxType::Room | MailboxType::Equipment))
+        && !change
+            .grants
+            .iter()
+            .all(|g| user.direct_license(&g.sku_id).is_some())
+    {
+        diags.push(
+            Diagnostic::error(
+                format!(
+                    "{upn} is a {} mailbox: resource mailboxes never get user licences",
+                    live_kind.map(MailboxType::as_str).unwrap_or_default()
+                ),
+                origin.clone(),
+            )
+            .with_hint("give this entry licenses = [] or a profile without licences"),
+        );
+        change
+            .grants
+            .retain(|g| user.direct_license(&g.sku_id).is_some());
+    }
+
+    // Mailbox conversion.
+    let desired_kind = du.and_then(|d| d.mailbox);
+    if let (Some(from), Some(to)) = (live_kind, desired_kind)
+        && from != to
+    {
+        let resource = |k: MailboxType| matches!(k, MailboxType::Room | MailboxType::Equipment);
+        if resource(from) || resource(to) {
+            diags.push(
+                Diagnostic::error(
+                    format!("{upn}: cannot convert a {from} mailbox to {to}"),
+                    origin.clone(),
+                )
+                .with_hint("m365ctl converts mailboxes only between user and shared"),
+            );
+        } else if user.on_premises_sync_enabled {
+            diags.push(
+                Diagnostic::warning(
+                    format!(
+                        "{upn} is synchronised from on-premises: its mailbox is not converted to {to} here"
+                    ),
+                    origin.clone(),
+                )
+                .with_hint("convert the mailbox in on-premises Exchange (Set-RemoteMailbox -Type)"),
+            );
+        } else {
+            change.convert = Some((from, to));
+        }
+    }
+
+    // Usage location is required for any licence the user newly gets.
+    let gains =
+        !change.grants.is_empty() || change.join.iter().any(|m| !group_lics(m.gi).is_empty());
+    if gains && location_after.is_none() {
+        diags.push(
+            Diagnostic::error(
+                format!("{upn} gets a licence but has no usage location"),
+                origin.clone(),
+            )
+            .with_hint("set usage_location on the user or defaults.usage_location"),
+        );
+    }
+
+    // Exchange safety: never lose mail silently.
+    let Some(mailbox) = mailbox else {
+        set_continuity(ix, user.licenses.as_slice(), change);
+        return;
+    };
+    let rank_before = ix.rank_of(&user.licenses);
+    let project = |change: &UserChange| -> ExchangeRank {
+        let projected = projected_licenses(
+            &user.licenses,
+            change,
+            &future_groups(change),
+            group_lics,
+            &live.groups,
+            location_after.is_some(),
+        );
+        ix.rank_of(&projected)
+    };
+    let mut rank_after = project(change);
+    let kind_after = change.convert.map(|(_, to)| to).unwrap_or(mailbox.kind);
+    if rank_before.has_mailbox() && !rank_after.has_mailbox() {
+        let keep_reason = match kind_after {
+            MailboxType::Shared => mailbox
+                .shared_licence_reason()
+                .map(|why| format!("the shared mailbox still needs a licence: {why}")),
+            MailboxType::User
+                if user.on_premises_sync_enabled && desired_kind == Some(MailboxType::Shared) =>
+            {
+                Some(
+                    "the mailbox stays a user mailbox until it is converted on-premises"
+                        .to_string(),
+                )
+            }
+            _ => None,
+        };
+        match (keep_reason, kind_after, desired_kind) {
+            (Some(why), _, _) => {
+                // Keep the best Exchange licence that was going to be removed.
+                let best = change
+                    .removals
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, r)| {
+                        user.direct_license(&r.sku_id)
+                            .map(|d| (ix.sku_rank(&d.sku_id, &d.disabled_plans), i))
+                    })
+                    .filter(|(rank, _)| rank.has_mailbox())
+                    .max_by_key(|(rank, i)| (*rank, std::cmp::Reverse(*i)));
+                match best {
+                    Some((_, i)) => {
+                        let kept = change.removals.remove(i);
+                        diags.push(
+                            Diagnostic::warning(
+                                format!(
+                                    "{upn} keeps {}: {why} (mailbox size {})",
+                                    kept.sku_part_number,
+                                    human_size(mailbox.size_bytes)
+                                ),
+                                origin.clone(),
+                            )
+                            .with_hint("remove the archive or hold, or reduce the mailbox below 50 GB, before the licence can go"),
+                        );
+                    }
+                    None => diags.push(
+                        Diagnostic::error(
+                            format!(
+                                "{upn} would lose its last Exchange licence through group changes, but {why} (mailbox size {})",
+                                human_size(mailbox.size_bytes)
+                            ),
+                            origin.clone(),
+                        )
+                        .with_hint("give the user an Exchange licence directly before removing the group membership"),
+                    ),
+                }
+                rank_after = project(change);
+            }
+            (None, MailboxType::User, Some(MailboxType::User)) => diags.push(
+                Diagnostic::error(
+                    format!(
+                        "{upn}: mailbox = \"user\" needs an Exchange licence, but none would remain"
+                    ),
+                    origin.clone(),
+                )
+                .with_hint(
+                    "add an Exchange-bearing licence, or set mailbox = \"shared\" for a leaver",
+                ),
+            ),
+            (None, MailboxType::User, _) => {
+                change.mailbox_disable_accepted = true;
+                diags.push(
+                    Diagnostic::warning(
+                        format!(
+                            "{upn} loses its last Exchange licence: the mailbox will be disabled ({} of mail, deleted after 30 days)",
+                            human_size(mailbox.size_bytes)
+                        ),
+                        origin.clone(),
+                    )
+                    .with_hint("set mailbox = \"shared\" to keep the mail without a licence"),
+                );
+            }
+            (None, _, _) => {}
+        }
+    }
+    if change
+        .convert
+        .is_some_and(|(_, to)| to == MailboxType::User)
+        && !rank_after.has_mailbox()
+    {
+        diags.push(
+            Diagnostic::error(
+                format!(
+                    "{upn}: a user mailbox needs an Exchange licence, but the user would have none"
+                ),
+                origin.clone(),
+            )
+            .with_hint("add an Exchange-bearing licence to the user"),
+        );
+        change.convert = None;
+    }
+    set_continuity(ix, &user.licenses, change);
+}
+
+/// Marks a user whose licence call both grants and removes Exchange plans: the grant must
+/// land first (two calls), because Graph does not document add+remove as atomic.
+fn set_continuity(ix: &Index<'_>, live: &[LicenseAssignment], change: &mut UserChange) {
+    let removes_exchange = change.removals.iter().any(|r| {
+        live.iter().any(|l| {
+            l.assigned_by_group.is_none()
+                && l.sku_id == r.sku_id
+                && ix.sku_rank(&l.sku_id, &l.disabled_plans).has_mailbox()
+        })
+    });
+    let grants_exchange = change
+        .grants
+        .iter()
+        .any(|g| ix.sku_rank(&g.sku_id, &g.disabled_plans).has_mailbox());
+    change.continuity = removes_exchange && grants_exchange;
+    if change.continuity {
+        change.reasons.push(
+            "Exchange continuity: the new Exchange licence is added before the old one is removed"
+                .to_string(),
+        );
+    }
+}
+
+fn sorted_eq(a: &[String], b: &[String]) -> bool {
+    let mut a = a.to_vec();
+    a.sort();
+    a == b
+}
+
+/// The assignments a user would hold after `change` (direct and inherited).
+fn projected_licenses<'g>(
+    live: &[LicenseAssignment],
+    change: &UserChange,
+    groups_after: &[usize],
+    group_lics: &dyn Fn(usize) -> &'g [GroupLicense],
+    groups: &[crate::tenant::Group],
+    has_location: bool,
+) -> Vec<LicenseAssignment> {
+    let mut out: Vec<LicenseAssignment> = live
+        .iter()
+        .filter(|l| {
+            l.assigned_by_group.is_none() && !change.removals.iter().any(|r| r.sku_id == l.sku_id)
+        })
+        .cloned()
+        .collect();
+    for g in &change.grants {
+        out.retain(|l| !(l.assigned_by_group.is_none() && l.sku_id == g.sku_id));
+        out.push(LicenseAssignment {
+            sku_id: g.sku_id.clone(),
+            disabled_plans: g.disabled_plans.clone(),
+            assigned_by_group: None,
+            state: "Active".to_string(),
+            error: None,
+        });
+    }
+    for &gi in groups_after {
+        let gid = &groups[gi].id;
+        for lic in group_lics(gi) {
+            let existing = live.iter().find(|l| {
+                l.assigned_by_group.as_deref() == Some(gid.as_str()) && l.sku_id == lic.sku_id
+            });
+            let state = match existing {
+                Some(l) => l.state.clone(),
+                None if has_location => "Active".to_string(),
+                None => "Error".to_string(),
+            };
+            out.push(LicenseAssignment {
+                sku_id: lic.sku_id.clone(),
+                disabled_plans: lic.disabled_plans.clone(),
+                assigned_by_group: Some(gid.clone()),
+                state,
+                error: None,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,282 @@
+//! A sparse simulator of Graph's write rules: it applies operations to copies of only the
+//! users and groups they touch (never a clone of the whole tenant), and reports how each
+//! operation changes seat consumption. It mirrors `tenant::apply_operation`, which the
+//! property tests use to check that the two agree.
+
+use super::index::Index;
+use super::ops::OpKind;
+use crate::catalog::ExchangeRank;
+use crate::tenant::{GroupLicense, LicenseAssignment, MailboxType};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The simulated state of one user.
+#[derive(Debug, Clone)]
+pub(crate) struct SimUser {
+    /// Assignments, one per path, as in the live model.
+    pub licenses: Vec<LicenseAssignment>,
+    /// Usage location.
+    pub usage_location: Option<String>,
+    /// Mailbox type, if any.
+    pub mailbox: Option<MailboxType>,
+    /// Group indexes the user is a member of.
+    pub groups: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+struct SimGroup {
+    members: BTreeSet<usize>,
+    licenses: Vec<GroupLicense>,
+}
+
+/// Seat change of one operation: SKU id -> signed number of seats.
+pub(crate) type SeatDelta = BTreeMap<String, i64>;
+
+/// The simulator: the live tenant plus overlays for what the applied operations changed.
+pub(crate) struct Sim<'i, 'a> {
+    ix: &'i Index<'a>,
+    users: HashMap<usize, SimUser>,
+    groups: HashMap<usize, SimGroup>,
+    changed: Vec<usize>,
+}
+
+impl<'i, 'a> Sim<'i, 'a> {
+    /// A simulator positioned at the live state.
+    pub fn new(ix: &'i Index<'a>) -> Sim<'i, 'a> {
+        Sim {
+            ix,
+            users: HashMap::new(),
+            groups: HashMap::new(),
+            changed: Vec::new(),
+        }
+    }
+
+    /// Users changed since the last call, for per-step invariant checks.
+    pub fn take_changed(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// The current state of a user (live when untouched).
+    pub fn user(&mut self, ui: usize) -> &SimUser {
+        self.user_mut(ui)
+    }
+
+    fn user_mut(&mut self, ui: usize) -> &mut SimUser {
+        let ix = self.ix;
+        if self.changed.last() != Some(&ui) {
+            self.changed.push(ui);
+        }
+        self.users.entry(ui).or_insert_with(|| {
+            let live = &ix.live.users[ui];
+            SimUser {
+                licenses: live.licenses.clone(),
+                usage_location: live.usage_location.clone(),
+                mailbox: live.mailbox.as_ref().map(|m| m.kind),
+                groups: ix.memberships[ui].clone(),
+            }
+        })
+    }
+
+    fn group_mut(&mut self, gi: usize) -> &mut SimGroup {
+        let ix = self.ix;
+        self.groups.entry(gi).or_insert_with(|| {
+            let live = &ix.live.groups[gi];
+            SimGroup {
+                members: live
+                    .members
+                    .iter()
+                    .filter_map(|m| ix.user_by_id(m))
+                    .collect(),
+                licenses: live.licenses.clone(),
+            }
+        })
+    }
+
+    fn group_licenses(&self, gi: usize) -> &[GroupLicense] {
+        match self.groups.get(&gi) {
+            Some(g) => &g.licenses,
+            None => &self.ix.live.groups[gi].licenses,
+        }
+    }
+
+    /// Effective Exchange rank of a user now.
+    pub fn rank(&mut self, ui: usize) -> ExchangeRank {
+        let ix = self.ix;
+        ix.rank_of(&self.user_mut(ui).licenses)
+    }
+
+    /// Users the simulator has touched, by index.
+    pub fn touched_users(&self) -> impl Iterator<Item = usize> + '_ {
+        self.users.keys().copied()
+    }
+
+    /// Applies one operation and returns its seat change. Unknown principals are ignored
+    /// (the planner only emits operations on principals it found).
+    pub fn apply(&mut self, op: &OpKind) -> SeatDelta {
+        let mut delta = SeatDelta::new();
+        match op {
+            OpKind::SetUsageLocation { user_id, to, .. } => {
+                if let Some(ui) = self.ix.user_by_id(user_id) {
+                    self.user_mut(ui).usage_location = Some(to.clone());
+                }
+            }
+            OpKind::AssignLicenses {
+                user_id,
+                add,
+                remove,
+                ..
+            } => {
+                if let Some(ui) = self.ix.user_by_id(user_id) {
+                    let before = held(self.user_mut(ui));
+                    let user = self.user_mut(ui);
+                    for r in remove {
+                        user.licenses
+                            .retain(|l| !(l.assigned_by_group.is_none() && l.sku_id == r.sku_id));
+                    }
+                    for g in add {
+                        let assignment = LicenseAssignment {
+                            sku_id: g.sku_id.clone(),
+                            disabled_plans: sorted(&g.disabled_plans),
+                            assigned_by_group: None,
+                            state: "Active".to_string(),
+                            error: None,
+                        };
+                        match user
+                            .licenses
+                            .iter_mut()
+                            .find(|l| l.assigned_by_group.is_none() && l.sku_id == g.sku_id)
+                        {
+                            Some(existing) => *existing = assignment,
+                            None => user.licenses.push(assignment),
+                        }
+                    }
+                    let after = held(self.user_mut(ui));
+                    count(&mut delta, &before, &after);
+                }
+            }
+            OpKind::AssignGroupLicenses {
+                group_id,
+                add,
+                remove,
+                ..
+            } => {
+                if let Some(gi) = self.ix.group_by_id(group_id) {
+                    let group = self.group_mut(gi);
+                    for r in remove {
+                        group.licenses.retain(|l| l.sku_id != r.sku_id);
+                    }
+                    for g in add {
+                        let lic = GroupLicense {
+                            sku_id: g.sku_id.clone(),
+                            disabled_plans: sorted(&g.disabled_plans),
+                        };
+                        match group.licenses.iter_mut().find(|l| l.sku_id == g.sku_id) {
+                            Some(existing) => *existing = lic,
+                            None => group.licenses.push(lic),
+                        }
+                    }
+                    let members: Vec<usize> = group.members.iter().copied().collect();
+                    for ui in members {
+                        self.reconcile(ui, &mut delta);
+                    }
+                }
+            }
+            OpKind::AddGroupMember {
+                group_id, user_id, ..
+            } => {
+                if let (Some(gi), Some(ui)) =
+                    (self.ix.group_by_id(group_id), self.ix.user_by_id(user_id))
+                {
+                    self.group_mut(gi).members.insert(ui);
+                    let user = self.user_mut(ui);
+                    if !user.groups.contains(&gi) {
+                        user.groups.push(gi);
+                    }
+                    self.reconcile(ui, &mut delta);
+                }
+            }
+            OpKind::RemoveGroupMember {
+                group_id, user_id, ..
+            } => {
+                if let (Some(gi), Some(ui)) =
+                    (self.ix.group_by_id(group_id), self.ix.user_by_id(user_id))
+                {
+                    self.group_mut(gi).members.remove(&ui);
+                    self.user_mut(ui).groups.retain(|&g| g != gi);
+                    self.reconcile(ui, &mut delta);
+                }
+            }
+            OpKind::ConvertMailbox { user_id, to, .. } => {
+                if let Some(ui) = self.ix.user_by_id(user_id) {
+                    self.user_mut(ui).mailbox = Some(*to);
+                }
+            }
+        }
+        delta.retain(|_, d| *d != 0);
+        delta
+    }
+
+    /// Re-derives a user's inherited assignments from their groups, as group-based licensing
+    /// does (`tenant::apply_operation`): new ones are active only with a usage location.
+    fn reconcile(&mut self, ui: usize, delta: &mut SeatDelta) {
+        let groups = self.user_mut(ui).groups.clone();
+        let mut wanted: Vec<(String, GroupLicense)> = Vec::new();
+        for gi in groups {
+            let gid = &self.ix.live.groups[gi].id;
+            for lic in self.group_licenses(gi) {
+                wanted.push((gid.clone(), lic.clone()));
+            }
+        }
+        let user = self.user_mut(ui);
+        let before = held(user);
+        let has_location = user.usage_location.is_some();
+        user.licenses.retain(|l| match &l.assigned_by_group {
+            None => true,
+            Some(g) => wanted
+                .iter()
+                .any(|(wg, wl)| wg == g && wl.sku_id == l.sku_id),
+        });
+        for (group_id, lic) in wanted {
+            let existing = user.licenses.iter_mut().find(|l| {
+                l.assigned_by_group.as_deref() == Some(group_id.as_str()) && l.sku_id == lic.sku_id
+            });
+            match existing {
+                Some(l) => l.disabled_plans = sorted(&lic.disabled_plans),
+                None => user.licenses.push(LicenseAssignment {
+                    sku_id: lic.sku_id.clone(),
+                    disabled_plans: sorted(&lic.disabled_plans),
+                    assigned_by_group: Some(group_id),
+                    state: if has_location { "Active" } else { "Error" }.to_string(),
+                    error: (!has_location)
+                        .then(|| "ProhibitedInUsageLocationViolation".to_string()),
+                }),
+            }
+        }
+        let after = held(user);
+        count(delta, &before, &after);
+    }
+}
+
+/// SKU ids a user holds effectively (one seat each, whatever the number of paths).
+pub(crate) fn held(user: &SimUser) -> BTreeSet<String> {
+    user.licenses
+        .iter()
+        .filter(|l| l.is_effective())
+        .map(|l| l.sku_id.clone())
+        .collect()
+}
+
+fn count(delta: &mut SeatDelta, before: &BTreeSet<String>, after: &BTreeSet<String>) {
+    for sku in after.difference(before) {
+        *delta.entry(sku.clone()).or_default() += 1;
+    }
+    for sku in before.difference(after) {
+        *delta.entry(sku.clone()).or_default() -= 1;
+    }
+}
+
+fn sorted(plans: &[String]) -> Vec<String> {
+    let mut v = plans.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}

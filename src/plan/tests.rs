@@ -1,0 +1,778 @@
+//! Planner unit tests: every ordering rule and every domain rule, on small tenants.
+
+use super::testkit::*;
+use super::*;
+use crate::tenant::{self, MailboxType, Tenant};
+
+/// Applies the plan with Graph's rules, checking seats and mailbox safety after every step.
+pub(crate) fn apply_checked(live: &Tenant, plan: &Plan) -> Tenant {
+    let mut t = live.clone();
+    let unlicensed_before = tenant::unlicensed_user_mailboxes(&t);
+    for op in &plan.operations {
+        tenant::apply_operation(&mut t, &op.kind)
+            .unwrap_or_else(|e| panic!("{} rejected: {e}", op.id));
+        for sku in &t.skus {
+            assert!(
+                sku.consumed <= sku.enabled.saturating_sub(sku.warning),
+                "{} over capacity after {}",
+                sku.sku_part_number,
+                op.id
+            );
+        }
+        for upn in tenant::unlicensed_user_mailboxes(&t) {
+            let warned = plan
+                .diagnostics
+                .iter()
+                .any(|d| d.message.contains(&upn) && d.message.contains("will be disabled"));
+            assert!(
+                unlicensed_before.contains(&upn) || warned,
+                "{upn} lost Exchange after {}",
+                op.id
+            );
+        }
+    }
+    t
+}
+
+fn ids(plan: &Plan) -> Vec<&str> {
+    plan.operations.iter().map(|o| o.id.as_str()).collect()
+}
+
+fn pos(plan: &Plan, id: &str) -> usize {
+    plan.operations
+        .iter()
+        .position(|o| o.id == id)
+        .unwrap_or_else(|| panic!("{id} not in {:?}", ids(plan)))
+}
+
+fn op<'p>(plan: &'p Plan, id: &str) -> &'p Operation {
+    &plan.operations[pos(plan, id)]
+}
+
+fn errors(plan: &Plan) -> Vec<String> {
+    plan.diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.message.clone())
+        .collect()
+}
+
+fn warnings(plan: &Plan) -> Vec<String> {
+    plan.diagnostics
+        .iter()
+        .filter(|d| !d.is_error())
+        .map(|d| d.message.clone())
+        .collect()
+}
+
+fn converges(d: &crate::desired::DesiredState, live: &Tenant) {
+    let p = plan(d, live);
+    assert!(!p.has_errors(), "{:?}", p.diagnostics);
+    let after = apply_checked(live, &p);
+    let again = plan(d, &after);
+    assert!(again.is_empty(), "second plan not empty: {:?}", ids(&again));
+}
+
+#[test]
+fn in_sync_tenant_plans_nothing() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
+    let p = plan(&d, &live);
+    assert!(p.is_empty());
+    assert_eq!(p.seats.len(), 1);
+    assert_eq!(p.seats[0].consumed_after, 1);
+}
+
+#[test]
+fn undeclared_users_and_unmanaged_skus_are_never_touched() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .sku("POWER_BI_PRO", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK", "POWER_BI_PRO"])
+        .user("bob@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "ann@x.com", &[]).mailbox = Some(MailboxType::Shared);
+    let p = plan(&d, &live);
+    assert_eq!(
+        ids(&p),
+        ["convert_mailbox:ann@x.com", "assign_licenses:ann@x.com"]
+    );
+    let OpKind::AssignLicenses { remove, add, .. } = &op(&p, "assign_licenses:ann@x.com").kind
+    else {
+        panic!()
+    };
+    assert!(add.is_empty());
+    assert_eq!(remove.len(), 1);
+    assert_eq!(remove[0].sku_part_number, "ENTERPRISEPACK");
+    converges(&d, &live);
+}
+
+#[test]
+fn none_and_keep_mean_no_licence_changes() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .user("bob@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "ann@x.com", &[]).licenses = None;
+    let bob = want(&mut d, "bob@x.com", &[]);
+    bob.license_intent = crate::desired::LicenseIntent::Keep;
+    assert!(plan(&d, &live).is_empty());
+}
+
+#[test]
+fn usage_location_precedes_the_licence() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user_at("ann@x.com", None, &[])
+        .mailbox(None, 0)
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]).usage_location = Some("US".into());
+    let p = plan(&d, &live);
+    assert_eq!(
+        ids(&p),
+        ["set_usage_location:ann@x.com", "assign_licenses:ann@x.com"]
+    );
+    assert_eq!(
+        op(&p, "assign_licenses:ann@x.com").depends_on,
+        ["set_usage_location:ann@x.com"]
+    );
+    converges(&d, &live);
+}
+
+#[test]
+fn licence_without_any_usage_location_is_an_error() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user_at("ann@x.com", None, &[])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
+    let p = plan(&d, &live);
+    assert!(p.has_errors());
+    let diag = p.diagnostics.iter().find(|d| d.is_error()).unwrap();
+    assert!(diag.message.contains("no usage location"), "{diag}");
+    assert!(
+        diag.hint
+            .as_deref()
+            .unwrap()
+            .contains("defaults.usage_location")
+    );
+}
+
+#[test]
+fn usage_location_is_independent_of_licensing() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    let ann = want(&mut d, "ann@x.com", &[]);
+    ann.licenses = None;
+    ann.usage_location = Some("FR".into());
+    let p = plan(&d, &live);
+    assert_eq!(ids(&p), ["set_usage_location:ann@x.com"]);
+    assert_eq!(p.operations[0].kind.action(), Action::Change);
+}
+
+#[test]
+fn reallocation_with_zero_free_seats_frees_before_granting() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 1)
+        .user("amy@x.com", &["ENTERPRISEPACK"])
+        .user("ben@x.com", &[])
+        .mailbox(None, 0)
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "amy@x.com", &[]).mailbox = Some(MailboxType::Shared);
+    want(&mut d, "ben@x.com", &["ENTERPRISEPACK"]);
+    let p = plan(&d, &live);
+    assert!(!p.has_errors(), "{:?}", p.diagnostics);
+    assert!(pos(&p, "assign_licenses:amy@x.com") < pos(&p, "assign_licenses:ben@x.com"));
+    let ben = op(&p, "assign_licenses:ben@x.com");
+    assert_eq!(ben.depends_on, ["assign_licenses:amy@x.com"]);
+    assert!(
+        ben.reasons
+            .iter()
+            .any(|r| r.contains("ENTERPRISEPACK seat freed by"))
+    );
+    assert_eq!(
+        p.seats[0],
+        SeatSummary {
+            sku_part_number: "ENTERPRISEPACK".into(),
+            enabled: 1,
+            consumed_now: 1,
+            consumed_after: 1,
+            peak: 1
+        }
+    );
+    converges(&d, &live);
+}
+
+#[test]
+fn unaffordable_plan_reports_numbers_per_sku() {
+    let mut b = TenantBuilder::new().sku("ENTERPRISEPACK", 10);
+    for i in 0..7 {
+        b = b.user(&format!("has{i}@x.com"), &["ENTERPRISEPACK"]);
+    }
+    for i in 0..12 {
+        b = b.user(&format!("new{i:02}@x.com"), &[]).mailbox(None, 0);
+    }
+    let live = b.build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    for i in 0..7 {
+        let u = want(
+            &mut d,
+            &format!("has{i}@x.com"),
+            if i < 3 { &[] } else { &["ENTERPRISEPACK"] },
+        );
+        u.mailbox = Some(MailboxType::Shared);
+    }
+    for i in 0..12 {
+        want(&mut d, &format!("new{i:02}@x.com"), &["ENTERPRISEPACK"]);
+    }
+    let p = plan(&d, &live);
+    assert!(p.has_errors());
+    assert_eq!(
+        errors(&p),
+        ["ENTERPRISEPACK: need 12, have 6 available after freeing 3 \u{2014} short by 6"]
+    );
+}
+
+#[test]
+fn unaffordable_message_matches_the_documented_style() {
+    let mut b = TenantBuilder::new().sku("ENTERPRISEPACK", 10);
+    for i in 0..3 {
+        b = b.user(&format!("old{i}@x.com"), &["ENTERPRISEPACK"]);
+    }
+    for i in 0..12 {
+        b = b.user(&format!("new{i:02}@x.com"), &[]).mailbox(None, 0);
+    }
+    let live = b.build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    for i in 0..3 {
+        want(&mut d, &format!("old{i}@x.com"), &[]).mailbox = Some(MailboxType::Shared);
+    }
+    for i in 0..12 {
+        want(&mut d, &format!("new{i:02}@x.com"), &["ENTERPRISEPACK"]);
+    }
+    let p = plan(&d, &live);
+    assert_eq!(
+        errors(&p),
+        ["ENTERPRISEPACK: need 12, have 10 available after freeing 3 \u{2014} short by 2"]
+    );
+    let hint = p.diagnostics[0].hint.as_deref().unwrap_or_default();
+    assert!(hint.contains("buy 2 more ENTERPRISEPACK"), "{hint}");
+}
+
+#[test]
+fn e3_to_e5_swap_keeps_exchange_continuous() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .sku("ENTERPRISEPREMIUM", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
+    want(&mut d, "ann@x.com", &["ENTERPRISEPREMIUM"]);
+    let p = plan(&d, &live);
+    assert_eq!(
+        ids(&p),
+        ["assign_licenses:ann@x.com", "assign_licenses:ann@x.com#2"]
+    );
+    let OpKind::AssignLicenses { add, remove, .. } = &p.operations[0].kind else {
+        panic!()
+    };
+    assert_eq!((add.len(), remove.len()), (1, 0));
+    assert_eq!(add[0].sku_part_number, "ENTERPRISEPREMIUM");
+    let second = &p.operations[1];
+    assert_eq!(second.depends_on, ["assign_licenses:ann@x.com"]);
+    assert!(
+        second
+            .reasons
+            .iter()
+            .any(|r| r.contains("Exchange continuity"))
+    );
+    converges(&d, &live);
+}
+
+#[test]
+fn swap_between_non_exchange_skus_is_one_call() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .sku("POWER_BI_PRO", 5)
+        .sku("EMS", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK", "POWER_BI_PRO"])
+        .build();
+    let mut d = desired(&["POWER_BI_PRO", "EMS"]);
+    want(&mut d, "ann@x.com", &["EMS"]);
+    let p = plan(&d, &live);
+    assert_eq!(ids(&p), ["assign_licenses:ann@x.com"]);
+    assert_eq!(p.operations[0].kind.action(), Action::Change);
+}
+
+#[test]
+fn exchange_downgrade_is_reported() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .sku("EXCHANGESTANDARD", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK", "EXCHANGESTANDARD"]);
+    want(&mut d, "ann@x.com", &["EXCHANGESTANDARD"]);
+    let p = plan(&d, &live);
+    assert_eq!(
+        p.exchange_changes,
+        [ExchangeChange {
+            upn: "ann@x.com".into(),
+            before: crate::catalog::ExchangeRank::Plan2,
+            after: crate::catalog::ExchangeRank::Plan1
+        }]
+    );
+    converges(&d, &live);
+}
+
+#[test]
+fn leaver_is_converted_before_the_licence_goes() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("leo@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "leo@x.com", &[]).mailbox = Some(MailboxType::Shared);
+    let p = plan(&d, &live);
+    assert_eq!(
+        ids(&p),
+        ["convert_mailbox:leo@x.com", "assign_licenses:leo@x.com"]
+    );
+    assert_eq!(p.operations[1].depends_on, ["convert_mailbox:leo@x.com"]);
+    assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+    converges(&d, &live);
+}
+
+#[test]
+fn leaver_with_a_60_gb_mailbox_keeps_the_licence_and_says_why() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .sku("POWER_BI_PRO", 5)
+        .user("big@x.com", &["ENTERPRISEPACK", "POWER_BI_PRO"])
+        .mailbox(Some(MailboxType::User), 60)
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK", "POWER_BI_PRO"]);
+    want(&mut d, "big@x.com", &[]).mailbox = Some(MailboxType::Shared);
+    let p = plan(&d, &live);
+    assert!(!p.has_errors());
+    let OpKind::AssignLicenses { remove, .. } = &op(&p, "assign_licenses:big@x.com").kind else {
+        panic!()
+    };
+    assert_eq!(remove.len(), 1);
+    assert_eq!(remove[0].sku_part_number, "POWER_BI_PRO");
+    let w = warnings(&p);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("keeps ENTERPRISEPACK"), "{}", w[0]);
+    assert!(w[0].contains("60.0 GB"), "{}", w[0]);
+    converges(&d, &live);
+}
+
+#[test]
+fn unmanaged_mailbox_losing_exchange_is_warned() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "ann@x.com", &[]);
+    let p = plan(&d, &live);
+    assert_eq!(ids(&p), ["assign_licenses:ann@x.com"]);
+    assert!(warnings(&p)[0].contains("mailbox will be disabled"));
+    converges(&d, &live);
+}
+
+#[test]
+fn desired_user_mailbox_without_exchange_is_an_error() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "ann@x.com", &[]).mailbox = Some(MailboxType::User);
+    let p = plan(&d, &live);
+    assert!(errors(&p)[0].contains("needs an Exchange licence"));
+}
+
+#[test]
+fn shared_to_user_gets_the_licence_first() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("sam@x.com", &[])
+        .mailbox(Some(MailboxType::Shared), 1)
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "sam@x.com", &["ENTERPRISEPACK"]).mailbox = Some(MailboxType::User);
+    let p = plan(&d, &live);
+    assert_eq!(
+        ids(&p),
+        ["assign_licenses:sam@x.com", "convert_mailbox:sam@x.com"]
+    );
+    assert_eq!(p.operations[1].depends_on, ["assign_licenses:sam@x.com"]);
+    converges(&d, &live);
+}
+
+#[test]
+fn room_mailboxes_never_get_user_licences() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("room1@x.com", &[])
+        .mailbox(Some(MailboxType::Room), 0)
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "room1@x.com", &["ENTERPRISEPACK"]);
+    let p = plan(&d, &live);
+    assert!(errors(&p)[0].contains("resource mailboxes never get user licences"));
+    assert!(p.is_empty());
+}
+
+#[test]
+fn synced_users_are_not_converted_and_keep_their_licence() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("syn@x.com", &["ENTERPRISEPACK"])
+        .synced()
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "syn@x.com", &[]).mailbox = Some(MailboxType::Shared);
+    let p = plan(&d, &live);
+    assert!(p.is_empty(), "{:?}", ids(&p));
+    let w = warnings(&p);
+    assert!(
+        w.iter()
+            .any(|m| m.contains("synchronised from on-premises")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter().any(|m| m.contains("keeps ENTERPRISEPACK")),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn disabled_plan_toggle_is_a_single_change() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
+    ann.licenses
+        .as_mut()
+        .unwrap()
+        .get_mut("ENTERPRISEPACK")
+        .unwrap()
+        .disabled_plans = Some(["YAMMER_ENTERPRISE".to_string()].into());
+    let p = plan(&d, &live);
+    assert_eq!(ids(&p), ["assign_licenses:ann@x.com"]);
+    let OpKind::AssignLicenses { add, remove, .. } = &p.operations[0].kind else {
+        panic!()
+    };
+    assert!(remove.is_empty());
+    assert_eq!(add[0].disabled_plan_names, ["YAMMER_ENTERPRISE"]);
+    assert_eq!(
+        p.summary(),
+        Summary {
+            add: 1,
+            change: 0,
+            remove: 0
+        }
+    );
+    // A re-assignment of a held SKU is a `~` for reviewers: the seat count does not move.
+    assert_eq!(p.seats[0].consumed_after, p.seats[0].consumed_now);
+    converges(&d, &live);
+}
+
+#[test]
+fn unknown_disabled_plan_lists_the_real_ones() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
+    ann.licenses
+        .as_mut()
+        .unwrap()
+        .get_mut("ENTERPRISEPACK")
+        .unwrap()
+        .disabled_plans = Some(["NOPE".to_string()].into());
+    let p = plan(&d, &live);
+    let e = p.diagnostics.iter().find(|d| d.is_error()).unwrap();
+    assert!(e.message.contains("NOPE"));
+    assert!(e.hint.as_deref().unwrap().contains("YAMMER_ENTERPRISE"));
+}
+
+#[test]
+fn inherited_licence_removal_leaves_the_declared_group() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPREMIUM", 5)
+        .sku("ENTERPRISEPACK", 5)
+        .user("bob@x.com", &[])
+        .group("LIC-E5", &["ENTERPRISEPREMIUM"], &["bob@x.com"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPREMIUM", "ENTERPRISEPACK"]);
+    want(&mut d, "bob@x.com", &["ENTERPRISEPACK"]);
+    d.groups.insert(
+        "LIC-E5".into(),
+        crate::desired::DesiredGroup {
+            name: "LIC-E5".into(),
+            origin: None,
+            licenses: None,
+            members: None,
+        },
+    );
+    let p = plan(&d, &live);
+    assert_eq!(
+        ids(&p),
+        ["assign_licenses:bob@x.com", "remove_group_member:bob@x.com"]
+    );
+    assert_eq!(p.operations[1].depends_on, ["assign_licenses:bob@x.com"]);
+    assert!(p.operations[1].reasons[0].contains("inherited from group LIC-E5"));
+    converges(&d, &live);
+}
+
+#[test]
+fn inherited_licence_from_an_undeclared_group_is_an_error() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPREMIUM", 5)
+        .user("bob@x.com", &[])
+        .group("LIC-E5", &["ENTERPRISEPREMIUM"], &["bob@x.com"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPREMIUM"]);
+    want(&mut d, "bob@x.com", &[]);
+    let p = plan(&d, &live);
+    assert_eq!(
+        errors(&p),
+        [
+            "bob@x.com inherits ENTERPRISEPREMIUM from group LIC-E5 which is not managed here; remove them from the group or declare [groups.\"LIC-E5\"]"
+        ]
+    );
+}
+
+#[test]
+fn licence_provided_by_a_group_needs_no_direct_assignment() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPREMIUM", 5)
+        .user("bob@x.com", &[])
+        .group("LIC-E5", &["ENTERPRISEPREMIUM"], &["bob@x.com"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPREMIUM"]);
+    want(&mut d, "bob@x.com", &["ENTERPRISEPREMIUM"]);
+    assert!(plan(&d, &live).is_empty());
+}
+
+#[test]
+fn redundant_direct_assignment_is_warned_not_removed() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPREMIUM", 5)
+        .user("bob@x.com", &["ENTERPRISEPREMIUM"])
+        .group("LIC-E5", &["ENTERPRISEPREMIUM"], &["bob@x.com"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPREMIUM"]);
+    want(&mut d, "bob@x.com", &["ENTERPRISEPREMIUM"]);
+    let p = plan(&d, &live);
+    assert!(p.is_empty());
+    let w = warnings(&p);
+    assert!(
+        w[0].contains("redundant") && w[0].contains("LIC-E5"),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn declared_group_members_are_added_after_location_and_counted() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPREMIUM", 1)
+        .user("old@x.com", &[])
+        .user_at("new@x.com", None, &[])
+        .mailbox(None, 0)
+        .group("LIC-E5", &["ENTERPRISEPREMIUM"], &["old@x.com"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPREMIUM"]);
+    want_group(
+        &mut d,
+        "LIC-E5",
+        &["ENTERPRISEPREMIUM"],
+        Some(&["new@x.com"]),
+    );
+    want(&mut d, "new@x.com", &["ENTERPRISEPREMIUM"]).usage_location = Some("DE".into());
+    want(&mut d, "old@x.com", &[]).mailbox = Some(MailboxType::Shared);
+    let p = plan(&d, &live);
+    assert!(!p.has_errors(), "{:?}", p.diagnostics);
+    let add = op(&p, "add_group_member:new@x.com");
+    assert!(
+        add.depends_on
+            .contains(&"set_usage_location:new@x.com".to_string())
+    );
+    assert!(
+        add.depends_on
+            .contains(&"remove_group_member:old@x.com".to_string()),
+        "{:?}",
+        add.depends_on
+    );
+    converges(&d, &live);
+}
+
+#[test]
+fn group_licence_changes_account_every_member() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 2)
+        .user("a@x.com", &[])
+        .user("b@x.com", &[])
+        .user("c@x.com", &[])
+        .group("LIC-E3", &[], &["a@x.com", "b@x.com", "c@x.com"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want_group(&mut d, "LIC-E3", &["ENTERPRISEPACK"], None);
+    let p = plan(&d, &live);
+    assert_eq!(
+        errors(&p),
+        ["ENTERPRISEPACK: need 3, have 2 available after freeing 0 \u{2014} short by 1"]
+    );
+}
+
+#[test]
+fn seat_swap_between_users_is_split_without_a_cycle() {
+    // amy: E3 -> EMS, ben: EMS -> E3, no spare seats of either: each removal goes first.
+    let live = TenantBuilder::new()
+        .sku("POWER_BI_PRO", 1)
+        .sku("EMS", 1)
+        .user("amy@x.com", &["POWER_BI_PRO"])
+        .user("ben@x.com", &["EMS"])
+        .build();
+    let mut d = desired(&["POWER_BI_PRO", "EMS"]);
+    want(&mut d, "amy@x.com", &["EMS"]);
+    want(&mut d, "ben@x.com", &["POWER_BI_PRO"]);
+    let p = plan(&d, &live);
+    assert!(!p.has_errors(), "{:?}", p.diagnostics);
+    assert_eq!(p.operations.len(), 4);
+    converges(&d, &live);
+}
+
+#[test]
+fn contradictory_exchange_swaps_with_no_seats_report_the_cycle() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 1)
+        .sku("ENTERPRISEPREMIUM", 1)
+        .user("amy@x.com", &["ENTERPRISEPACK"])
+        .user("ben@x.com", &["ENTERPRISEPREMIUM"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
+    want(&mut d, "amy@x.com", &["ENTERPRISEPREMIUM"]);
+    want(&mut d, "ben@x.com", &["ENTERPRISEPACK"]);
+    let p = plan(&d, &live);
+    assert!(p.is_empty());
+    let e = errors(&p);
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].contains("assign_licenses:amy@x.com") && e[0].contains("assign_licenses:ben@x.com#2"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn stacking_report_lists_redundant_exchange_licences() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .sku("EXCHANGESTANDARD", 5)
+        .sku("ENTERPRISEPREMIUM", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK", "EXCHANGESTANDARD"])
+        .user("bob@x.com", &["ENTERPRISEPACK"])
+        .user("cy@x.com", &["ENTERPRISEPACK", "ENTERPRISEPREMIUM"])
+        .build();
+    let r = stacking::report(&live);
+    assert_eq!(r.users.len(), 2);
+    assert_eq!(r.users[0].upn, "ann@x.com");
+    assert_eq!(r.users[0].kept.sku_part_number, "ENTERPRISEPACK");
+    assert_eq!(r.users[0].redundant[0].sku_part_number, "EXCHANGESTANDARD");
+    // Equal rank: one of the two Plan 2 SKUs is redundant.
+    assert_eq!(r.users[1].redundant.len(), 1);
+    let freeable: Vec<(&str, u32)> = r
+        .freeable
+        .iter()
+        .map(|f| (f.sku_part_number.as_str(), f.seats))
+        .collect();
+    assert_eq!(
+        freeable,
+        [("ENTERPRISEPREMIUM", 1), ("EXCHANGESTANDARD", 1)]
+    );
+}
+
+#[test]
+fn fingerprints_track_inputs() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &[])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
+    let a = fingerprint(&d, &live);
+    assert!(a.desired.starts_with("sha256:") && a.desired.len() == 71);
+    want(&mut d, "ann@x.com", &[]);
+    let b = fingerprint(&d, &live);
+    assert_ne!(a.desired, b.desired);
+    assert_eq!(a.live, b.live);
+    let mut shuffled = live.clone();
+    shuffled.users.reverse();
+    let mut other = live.clone();
+    other.users[0].usage_location = Some("FR".into());
+    assert_eq!(fingerprint(&d, &shuffled).live, a.live);
+    assert_ne!(fingerprint(&d, &other).live, a.live);
+}
+
+#[test]
+fn unmanaged_disabled_plans_are_kept_and_managed_ones_enforced() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .disabled("ENTERPRISEPACK", &["YAMMER_ENTERPRISE"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
+    assert!(
+        plan(&d, &live).is_empty(),
+        "None = keep the disabled plans there are"
+    );
+    let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
+    ann.licenses
+        .as_mut()
+        .unwrap()
+        .get_mut("ENTERPRISEPACK")
+        .unwrap()
+        .disabled_plans = Some(Default::default());
+    let p = plan(&d, &live);
+    let OpKind::AssignLicenses { add, .. } = &p.operations[0].kind else {
+        panic!()
+    };
+    assert!(add[0].disabled_plans.is_empty());
+    converges(&d, &live);
+}
+
+#[test]
+fn planning_is_deterministic() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 2)
+        .user("a@x.com", &["ENTERPRISEPACK"])
+        .user("b@x.com", &[])
+        .user("c@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "a@x.com", &[]).mailbox = Some(MailboxType::Shared);
+    want(&mut d, "b@x.com", &["ENTERPRISEPACK"]);
+    let a = serde_json::to_string(&plan(&d, &live)).unwrap();
+    let b = serde_json::to_string(&plan(&d, &live)).unwrap();
+    assert_eq!(a, b);
+}
