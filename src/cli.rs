@@ -57,6 +57,9 @@ pub enum Command {
     /// Reports about the tenant.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// A fake Graph/Exchange server for trying the graph backend offline.
+    #[command(subcommand)]
+    Sim(SimCommand),
     /// Scaffold a config repository (config, workflows, .gitignore).
     Init(InitArgs),
     /// Print shell completions (bash, zsh, fish, powershell, elvish).
@@ -100,6 +103,9 @@ pub struct ApplyArgs {
     /// Allow changes above the [guards] thresholds.
     #[arg(long)]
     pub allow_mass_change: bool,
+    /// Remove a lock left by an apply that died (read its journal first).
+    #[arg(long)]
+    pub force_unlock: bool,
     /// Journal file recording each operation's outcome, for resuming.
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
@@ -134,8 +140,46 @@ pub struct ExportArgs {
 /// `report`.
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
-    /// Users holding several Exchange-bearing licences (licence stacking).
-    Stacking(ConfigArg),
+    /// Users holding several Exchange-bearing licences (licence stacking); exit 2 when any.
+    Stacking(StackingArgs),
+}
+
+/// `report stacking`.
+#[derive(Debug, Clone, Args)]
+pub struct StackingArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StackingFormat::Human)]
+    pub format: StackingFormat,
+}
+
+/// Formats of `report stacking`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StackingFormat {
+    /// A table for people.
+    Human,
+    /// JSON for scripts.
+    Json,
+}
+
+/// `sim`.
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve a snapshot as a fake Microsoft Graph + Exchange Online on loopback, to try
+    /// `plan`/`apply` with the graph backend without a tenant.
+    Serve(SimServeArgs),
+}
+
+/// `sim serve`.
+#[derive(Debug, Clone, Args)]
+pub struct SimServeArgs {
+    /// The tenant snapshot (JSON) to serve.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: PathBuf,
+    /// Loopback port (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
 }
 
 /// `init`.

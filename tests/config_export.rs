@@ -50,11 +50,21 @@ fn exported_config_resolves_to_the_live_state() {
             set(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"])
         );
 
-        // Direct licences only; inherited ones stay with the group.
+        // Every holder is declared; eve's E5 is inherited, so it is listed on her (what she
+        // should hold) while the assignment itself stays with the group.
         assert_eq!(
             state.users.keys().collect::<Vec<_>>(),
-            ["ann@contoso.com", "dan@contoso.com"]
+            ["ann@contoso.com", "dan@contoso.com", "eve@contoso.com"]
         );
+        let eve = &state.users["eve@contoso.com"];
+        let eve_e5 = &eve.licenses.as_ref().unwrap()["ENTERPRISEPREMIUM"];
+        assert_eq!(eve_e5.disabled_plans, None);
+
+        // The point of export: planning it against the same tenant changes nothing and
+        // reports nothing.
+        let plan = m365ctl::plan::plan(&state, &live);
+        assert!(plan.is_empty(), "{:#?}", plan.operations);
+        assert!(plan.diagnostics.is_empty(), "{:#?}", plan.diagnostics);
         let ann = &state.users["ann@contoso.com"];
         let ann_e3 = &ann.licenses.as_ref().unwrap()["ENTERPRISEPACK"];
         assert_eq!(ann_e3.disabled_plans, Some(set(&["YAMMER_ENTERPRISE"])));

@@ -1,64 +1,97 @@
-//! `apply`: re-plan (or load a reviewed plan file and refuse it when stale), show the plan,
-//! confirm, then hand the operations to the executor.
+//! `apply`: plan (or load a reviewed plan file and refuse it when stale), show the plan,
+//! confirm, then hand over to `apply::run` (lock, guards, executor, journal, progress).
 
-use super::{CommandError, Terminal, compute_plan, emit_plan, exit};
+use super::{CommandError, Terminal, compute_plan, emit_plan, exit, runtime};
+use crate::apply::{self, ApplyRequest, ExecOptions, PlanSource};
+use crate::backend::TenantBackend;
 use crate::cli::ApplyArgs;
-use crate::plan::{Operation, Plan};
 use crate::planfile::PlanFile;
 use crate::render::{Format, Wording};
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
-/// Runs `apply`.
+/// Runs `apply`: exit 0 when every operation is done (or already was), 1 otherwise.
 pub fn run(args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
-    let (_, backend, _, _, plan) = compute_plan(&args.config.config)?;
+    let (_, backend, live, desired, plan) = compute_plan(&args.config.config)?;
+    let saved = match &args.planfile {
+        Some(path) => {
+            let saved = read_planfile(path)?;
+            // Refuse before showing anything: a stale plan's operations are not what the
+            // reviewer approved.
+            apply::stale::check(&saved, &plan.fingerprint, &live)
+                .map_err(|e| CommandError::msg(format!("{}: {e}", path.display())))?;
+            Some(saved)
+        }
+        None => None,
+    };
     emit_plan(&plan, Format::Human, Wording::Plan, term)?;
     if plan.has_errors() {
         return Err(CommandError::msg(
             "the plan has errors (above): nothing was applied",
         ));
     }
-    let operations = match &args.planfile {
-        Some(path) => reviewed_operations(path, &plan)?,
-        None => plan.operations.clone(),
-    };
-    if operations.is_empty() {
+    if plan.is_empty() {
         return Ok(exit::OK);
     }
-    if !args.auto_approve && !confirm(&backend.describe())? {
-        eprintln!("Apply cancelled.");
-        return Err(CommandError::msg("apply cancelled: nothing was changed"));
-    }
-    // Seam: the executor (`apply` module) walks the DAG with `args.concurrency`, the journal
-    // `args.journal` and the mass-change guards (`args.allow_mass_change`); wired at merge.
-    let _ = (
-        &backend,
-        args.concurrency,
-        &args.journal,
-        args.allow_mass_change,
-    );
-    Err(CommandError::msg(
-        "the executor is not available in this build: nothing was changed",
-    ))
+    let source = match saved {
+        Some(saved) => PlanSource::Saved(saved),
+        None if args.auto_approve => PlanSource::Fresh(plan),
+        None => {
+            if !confirm(&backend.describe())? {
+                eprintln!("Apply cancelled.");
+                return Err(CommandError::msg("apply cancelled: nothing was changed"));
+            }
+            // The tenant may have changed while the prompt waited: apply what was shown
+            // only if it still holds (the same stale check as a saved plan).
+            PlanSource::Saved(PlanFile::from_plan(&plan).with_live_digest(&live))
+        }
+    };
+    let dir = config_dir(&args.config.config);
+    let request = ApplyRequest {
+        desired: &desired,
+        plan: source,
+        allow_mass_change: args.allow_mass_change,
+        lock_path: apply::lock::default_path(&dir),
+        force_unlock: args.force_unlock,
+        journal_path: args
+            .journal
+            .clone()
+            .unwrap_or_else(|| apply::journal::default_path(&dir)),
+        progress: true,
+        options: ExecOptions {
+            concurrency: usize::from(args.concurrency),
+            ..ExecOptions::default()
+        },
+    };
+    let report = runtime()?
+        .block_on(apply::run(&backend, request))
+        .map_err(|e| CommandError::msg(e.to_string()))?;
+    super::write_stdout(&report.render())?;
+    Ok(if report.exit_code() == 0 {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
 }
 
-/// The operations of a saved plan, refused when the tenant or config changed since it was
-/// written (its input fingerprints differ from a fresh plan's).
-fn reviewed_operations(
-    path: &std::path::Path,
-    fresh: &Plan,
-) -> Result<Vec<Operation>, CommandError> {
+/// The directory holding the config (the config itself when it is a directory): the lock
+/// and the default journal live under it, in `.m365ctl/`.
+fn config_dir(config: &Path) -> PathBuf {
+    if config.is_dir() {
+        config.to_path_buf()
+    } else {
+        config
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    }
+}
+
+/// Reads a plan written by `plan --out`.
+fn read_planfile(path: &Path) -> Result<PlanFile, CommandError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CommandError::msg(format!("cannot read {}: {e}", path.display())))?;
-    let doc = PlanFile::parse(&text)
-        .map_err(|e| CommandError::msg(format!("{}: {e}", path.display())))?;
-    if doc.inputs != fresh.fingerprint {
-        return Err(CommandError::msg(format!(
-            "{} is stale: the tenant or the config changed since it was planned; run `m365ctl plan --out` again and review the new plan",
-            path.display()
-        )));
-    }
-    doc.to_operations()
-        .map_err(|e| CommandError::msg(format!("{}: {e}", path.display())))
+    PlanFile::parse(&text).map_err(|e| CommandError::msg(format!("{}: {e}", path.display())))
 }
 
 /// Asks "Type 'yes' to apply" on a terminal; refuses without one.
@@ -76,4 +109,19 @@ fn confirm(target: &str) -> Result<bool, CommandError> {
         .read_line(&mut answer)
         .map_err(|e| CommandError::msg(format!("cannot read the answer: {e}")))?;
     Ok(answer.trim() == "yes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::config_dir;
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn a_config_file_in_the_current_directory_keeps_its_state_here() {
+        assert_eq!(config_dir(Path::new("m365ctl.toml")), PathBuf::from("."));
+        assert_eq!(
+            config_dir(Path::new("conf/m365ctl.toml")),
+            PathBuf::from("conf")
+        );
+    }
 }

@@ -9,11 +9,13 @@ mod init;
 mod plan;
 mod validate;
 
+use crate::backend::graph::GraphBackend;
 use crate::backend::snapshot::SnapshotBackend;
-use crate::backend::{BackendConfig, BackendError, TenantBackend};
-use crate::cli::{Cli, ColorChoice, Command, ReportCommand};
+use crate::backend::{BackendConfig, BackendError, ExecReport, TenantBackend};
+use crate::cli::{Cli, ColorChoice, Command, ReportCommand, SimCommand, SimServeArgs};
 use crate::desired::{self, Config, DesiredState};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::plan::Operation;
 use crate::render;
 use crate::tenant::Tenant;
 use clap::CommandFactory;
@@ -109,7 +111,8 @@ fn dispatch(command: Command, term: Terminal) -> Result<u8, CommandError> {
         Command::Drift(args) => drift::run(&args, term),
         Command::Export(args) => export::run(&args),
         Command::Schema => export::schema(),
-        Command::Report(ReportCommand::Stacking(args)) => export::stacking(&args.config),
+        Command::Report(ReportCommand::Stacking(args)) => export::stacking(&args),
+        Command::Sim(SimCommand::Serve(args)) => sim_serve(&args),
         Command::Init(args) => init::run(&args.dir),
         Command::Completions { shell } => {
             let mut out = Vec::new();
@@ -140,6 +143,14 @@ pub fn report_error(error: &CommandError, color: bool) {
     }
 }
 
+/// Runs `sim serve` until Ctrl-C.
+fn sim_serve(args: &SimServeArgs) -> Result<u8, CommandError> {
+    runtime()?
+        .block_on(crate::sim::serve(&args.snapshot, args.port))
+        .map_err(CommandError::msg)?;
+    Ok(exit::OK)
+}
+
 /// Prints diagnostics (warnings too) to stderr with source snippets.
 pub fn print_diagnostics(diagnostics: &[Diagnostic], color: bool) {
     for d in diagnostics {
@@ -154,10 +165,10 @@ pub fn print_diagnostics(diagnostics: &[Diagnostic], color: bool) {
     }
 }
 
-/// A single-threaded runtime: the CLI's I/O is a handful of requests at a time, and the
-/// executor brings its own concurrency limit.
-fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
-    tokio::runtime::Builder::new_current_thread()
+/// The CLI's runtime: reads run concurrently and large pages are parsed while other requests
+/// wait, on every core; the executor brings its own concurrency limit.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CommandError::msg(format!("cannot start the async runtime: {e}")))
@@ -167,30 +178,55 @@ fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
 pub(crate) enum Backend {
     /// A snapshot file.
     Snapshot(SnapshotBackend),
+    /// Microsoft Graph + Exchange Online.
+    Graph(Box<GraphBackend>),
 }
 
 impl Backend {
+    /// Builds the backend; the Graph one also reads the groups the config names, so that a
+    /// group without a licence is still part of the live state.
     pub(crate) fn from_config(config: &Config) -> Result<Backend, CommandError> {
         match &config.backend {
             BackendConfig::Snapshot { path } => Ok(Backend::Snapshot(SnapshotBackend::new(path))),
-            // Seam: the Graph backend (graph module) is wired here at merge.
-            BackendConfig::Graph(_) => Err(CommandError::msg(
-                "the graph backend is not available in this build",
-            )),
+            BackendConfig::Graph(settings) => Ok(Backend::Graph(Box::new(
+                GraphBackend::new(settings)?.with_groups(config.groups.keys().cloned()),
+            ))),
         }
     }
 
-    pub(crate) fn describe(&self) -> String {
+    /// Reads the live state on a fresh runtime (plan, drift, export).
+    pub(crate) fn read_blocking(&self) -> Result<Tenant, CommandError> {
+        tracing::info!(backend = %self.describe(), "reading live state");
+        Ok(runtime()?.block_on(self.read())?)
+    }
+}
+
+impl TenantBackend for Backend {
+    fn describe(&self) -> String {
         match self {
             Backend::Snapshot(b) => b.describe(),
+            Backend::Graph(b) => b.describe(),
         }
     }
 
-    pub(crate) fn read(&self) -> Result<Tenant, CommandError> {
-        tracing::info!(backend = %self.describe(), "reading live state");
-        let rt = runtime()?;
+    async fn read(&self) -> Result<Tenant, BackendError> {
         match self {
-            Backend::Snapshot(b) => Ok(rt.block_on(b.read())?),
+            Backend::Snapshot(b) => b.read().await,
+            Backend::Graph(b) => b.read().await,
+        }
+    }
+
+    async fn execute(&self, ops: &[Operation]) -> Vec<Result<ExecReport, BackendError>> {
+        match self {
+            Backend::Snapshot(b) => b.execute(ops).await,
+            Backend::Graph(b) => b.execute(ops).await,
+        }
+    }
+
+    async fn already_done(&self, ops: &[Operation]) -> Result<Vec<bool>, BackendError> {
+        match self {
+            Backend::Snapshot(b) => b.already_done(ops).await,
+            Backend::Graph(b) => b.already_done(ops).await,
         }
     }
 }
@@ -202,7 +238,7 @@ pub(crate) fn compute_plan(
 ) -> Result<(Config, Backend, Tenant, DesiredState, crate::plan::Plan), CommandError> {
     let config = desired::load(config_path)?;
     let backend = Backend::from_config(&config)?;
-    let live = backend.read()?;
+    let live = backend.read_blocking()?;
     let (desired, warnings) = desired::resolve(&config, &live)?;
     let mut plan = crate::plan::plan(&desired, &live);
     let mut diagnostics = warnings;

@@ -8,11 +8,14 @@ use crate::render::Wording;
 /// Runs `plan`. Exit 1 when the plan has blocking errors (it is still shown, so reviewers see
 /// why), 2 with `--detailed-exitcode` when there are changes, else 0.
 pub fn run(args: &PlanArgs, term: Terminal) -> Result<u8, CommandError> {
-    let (_, _, _, _, plan) = compute_plan(&args.config.config)?;
+    let (_, _, live, _, plan) = compute_plan(&args.config.config)?;
     emit_plan(&plan, effective_format(args.format), Wording::Plan, term)?;
     if let Some(out) = &args.out {
-        crate::backend::snapshot::write_atomically(out, &PlanFile::from_plan(&plan).to_json())
-            .map_err(|e| CommandError::msg(format!("cannot write {}: {e}", out.display())))?;
+        crate::backend::snapshot::write_atomically(
+            out,
+            &PlanFile::from_plan(&plan).with_live_digest(&live).to_json(),
+        )
+        .map_err(|e| CommandError::msg(format!("cannot write {}: {e}", out.display())))?;
         tracing::info!(path = %out.display(), "plan written");
     }
     Ok(if plan.has_errors() {

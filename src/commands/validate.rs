@@ -1,7 +1,7 @@
 //! `validate`: the config alone, offline; with a snapshot backend also resolved against it.
 
 use super::{Backend, CommandError, Terminal, exit, print_diagnostics};
-use crate::backend::BackendConfig;
+use crate::backend::{BackendConfig, TenantBackend};
 use crate::desired;
 use std::path::Path;
 
@@ -10,7 +10,7 @@ pub fn run(config_path: &Path, term: Terminal) -> Result<u8, CommandError> {
     let config = desired::load(config_path)?;
     if matches!(config.backend, BackendConfig::Snapshot { .. }) {
         let backend = Backend::from_config(&config)?;
-        let live = backend.read()?;
+        let live = backend.read_blocking()?;
         let (_, warnings) = desired::resolve(&config, &live)?;
         print_diagnostics(&warnings, term.stderr_color);
         if super::effective_format(None) == crate::render::Format::Github {

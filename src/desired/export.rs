@@ -178,25 +178,31 @@ fn write_user(
     by_id: &HashMap<&str, &Sku>,
     name_of: &dyn Fn(&str) -> Option<String>,
 ) {
-    let direct: Vec<_> = user
+    // A user's `licenses` are what they should hold, however it is met: a licence inherited
+    // from a group is listed too (the planner then assigns nothing directly), while disabled
+    // plans are written only for direct assignments (a group's are the group's).
+    let held: Vec<_> = user
         .licenses
         .iter()
-        .filter(|l| l.assigned_by_group.is_none())
         .filter(|l| {
             by_id
                 .get(l.sku_id.as_str())
                 .is_some_and(|s| s.applies_to == "User")
         })
         .collect();
+    let direct: Vec<_> = held
+        .iter()
+        .filter(|l| l.assigned_by_group.is_none())
+        .collect();
     let special_mailbox = user
         .mailbox
         .as_ref()
         .is_some_and(|m| m.kind != MailboxType::User);
-    if direct.is_empty() && !special_mailbox {
+    if held.is_empty() && !special_mailbox {
         return;
     }
     writeln!(out, "\n[users.{}]", key(&user.user_principal_name)).expect("string write");
-    let mut names: Vec<String> = direct.iter().filter_map(|l| name_of(&l.sku_id)).collect();
+    let mut names: Vec<String> = held.iter().filter_map(|l| name_of(&l.sku_id)).collect();
     names.sort();
     names.dedup();
     writeln!(out, "licenses = [{}]", quoted_list(&names)).expect("string write");

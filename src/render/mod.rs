@@ -9,6 +9,7 @@ pub mod github;
 pub mod human;
 pub mod json;
 pub mod markdown;
+pub mod stacking;
 
 use crate::plan::{Action, OpKind, Operation, Plan};
 use std::collections::BTreeMap;
