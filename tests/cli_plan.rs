@@ -84,7 +84,125 @@ fn json_format_is_the_plan_file() {
         .get_output()
         .stdout
         .clone();
-    PlanFile::parse(&String::from_utf8(out).unwrap()).expect("stdout is a plan file");
+    let text = String::from_utf8(out).unwrap();
+    PlanFile::parse(&text).expect("stdout is a plan file");
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["format_version"], 1);
+    assert!(doc["fingerprint"].as_str().unwrap().starts_with("sha256:"));
+    let ops = doc["operations"].as_array().unwrap();
+    let position = |id: &str| ops.iter().position(|o| o["id"] == id);
+    for (i, op) in ops.iter().enumerate() {
+        for dep in op["depends_on"].as_array().unwrap() {
+            let at = position(dep.as_str().unwrap())
+                .unwrap_or_else(|| panic!("{} depends on unknown {dep}", op["id"]));
+            assert!(at < i, "{} listed before its dependency {dep}", op["id"]);
+        }
+    }
+    // Ordering rules, read off the document a reviewer sees.
+    let depends = |id: &str, on: &str| {
+        ops[position(id).unwrap()]["depends_on"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d == on)
+    };
+    assert!(depends(
+        "assign_licenses:henry@contoso.com",
+        "set_usage_location:henry@contoso.com"
+    ));
+    assert!(depends(
+        "assign_licenses:grace@contoso.com",
+        "convert_mailbox:grace@contoso.com"
+    ));
+}
+
+#[test]
+fn a_second_apply_changes_nothing_byte_for_byte() {
+    let dir = quickstart_copy();
+    let apply = || {
+        m365ctl()
+            .args(["apply", "--auto-approve", "-c"])
+            .arg(dir.path())
+            .assert()
+            .code(0)
+    };
+    apply();
+    let snapshot = dir.path().join("tenant.json");
+    let after_first = std::fs::read(&snapshot).unwrap();
+    apply().stdout(predicate::str::contains("Apply").not());
+    assert_eq!(std::fs::read(&snapshot).unwrap(), after_first);
+    let journal = std::fs::read_to_string(dir.path().join(".m365ctl/journal.jsonl")).unwrap();
+    assert_eq!(
+        journal.lines().count(),
+        11,
+        "one line per operation of the first apply"
+    );
+}
+
+#[test]
+fn broken_configs_exit_one_naming_file_line_and_column() {
+    let cases: [(&str, &str, &str, &str); 5] = [
+        (
+            "bad country",
+            "usage_location = \"GB\"",
+            "usage_location = \"UK\"",
+            "UK",
+        ),
+        (
+            "unknown SKU",
+            "EXO_P1 = \"EXCHANGESTANDARD\"",
+            "EXO_P1 = \"EXCHANGESTANDARDX\"",
+            "EXCHANGESTANDARDX",
+        ),
+        (
+            "duplicate user",
+            "[users.\"ken@contoso.com\"]",
+            "[users.\"Grace@Contoso.com\"]\nprofile = \"staff\"\n\n[users.\"ken@contoso.com\"]",
+            "grace@contoso.com",
+        ),
+        (
+            "unknown key",
+            "mailbox = \"shared\"",
+            "mailbox = \"shared\"\nmailbx = 1",
+            "mailbx",
+        ),
+        ("TOML syntax", "[scope]", "[scope", "scope"),
+    ];
+    for (name, from, to, needle) in cases {
+        let dir = quickstart_copy();
+        let config = dir.path().join("m365ctl.toml");
+        let original = std::fs::read_to_string(&config).unwrap();
+        assert!(original.contains(from), "{name}: fixture drifted");
+        let text = original.replacen(from, to, 1);
+        std::fs::write(&config, &text).unwrap();
+        let out = m365ctl()
+            .current_dir(dir.path())
+            .args(["plan", "-c", "m365ctl.toml"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("backtrace"),
+            "{name}: {stderr}"
+        );
+        let located = stderr.match_indices("m365ctl.toml:").any(|(at, m)| {
+            let mut parts = stderr[at + m.len()..].splitn(3, ':');
+            let number = |p: Option<&str>| p.is_some_and(|n| n.parse::<u32>().is_ok());
+            let line = parts.next();
+            let col = parts.next().map(|c| {
+                c.split(|ch: char| !ch.is_ascii_digit())
+                    .next()
+                    .unwrap_or("")
+            });
+            number(line) && number(col)
+        });
+        assert!(located, "{name}: no file:line:col in {stderr}");
+        assert!(
+            stderr.to_lowercase().contains(&needle.to_lowercase()),
+            "{name}: {needle} not named in {stderr}"
+        );
+    }
 }
 
 #[test]
@@ -223,7 +341,7 @@ fn apply_refuses_a_stale_plan_file() {
         .arg(&planfile)
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("stale"));
+        .stderr(predicate::str::contains("stale").and(predicate::str::contains("ken@contoso.com")));
 }
 
 #[test]
