@@ -46,11 +46,22 @@ fn init_scaffolds_a_config_repository_and_never_overwrites() {
         ".github/workflows/m365ctl-plan.yml",
         ".github/workflows/m365ctl-apply.yml",
         ".github/workflows/m365ctl-drift.yml",
+        "m365ctl.schema.json",
     ] {
         assert!(dir.path().join(file).is_file(), "{file} missing");
     }
     let config = std::fs::read_to_string(dir.path().join("m365ctl.toml")).unwrap();
-    assert!(config.starts_with("#:schema "));
+    assert!(config.starts_with("#:schema ./m365ctl.schema.json"));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("m365ctl.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(schema["additionalProperties"], false);
+    let ignore = std::fs::read_to_string(dir.path().join(".gitignore")).unwrap();
+    assert!(
+        ignore.lines().any(|l| l == ".m365ctl/"),
+        "lock and journal ignored"
+    );
     let plan =
         std::fs::read_to_string(dir.path().join(".github/workflows/m365ctl-plan.yml")).unwrap();
     assert!(plan.contains("<!-- m365ctl-plan -->"));

@@ -34,7 +34,7 @@ licenses = []
 mailbox = "shared"
 "#;
 
-const GITIGNORE: &str = "# m365ctl: plans, journals and exported snapshots of the live tenant\nplan.json\n*.journal\n*.jsonl\nsnapshots/\ndrift.md\nplan.md\n";
+const GITIGNORE: &str = "# m365ctl: plans, journals, the apply lock and exported snapshots of the live tenant\n.m365ctl/\nplan.json\n*.journal\n*.jsonl\nsnapshots/\ndrift.md\nplan.md\n";
 
 /// Files written by `init`, relative to the target directory.
 const FILES: [(&str, &str); 5] = [
@@ -54,9 +54,18 @@ const FILES: [(&str, &str); 5] = [
     ),
 ];
 
+/// The JSON Schema the config's `#:schema` line points at (editors validate and complete).
+const SCHEMA_FILE: &str = "m365ctl.schema.json";
+
 /// Runs `init`; refuses to overwrite existing files (all or nothing).
 pub fn run(dir: &Path) -> Result<u8, CommandError> {
-    let existing: Vec<String> = FILES
+    let schema = super::export::schema_text();
+    let files: Vec<(&str, &str)> = FILES
+        .iter()
+        .copied()
+        .chain([(SCHEMA_FILE, schema.as_str())])
+        .collect();
+    let existing: Vec<String> = files
         .iter()
         .filter(|(name, _)| dir.join(name).exists())
         .map(|(name, _)| name.to_string())
@@ -68,7 +77,7 @@ pub fn run(dir: &Path) -> Result<u8, CommandError> {
             existing.join(", ")
         )));
     }
-    for (name, contents) in FILES {
+    for (name, contents) in files {
         let path = dir.join(name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| {
