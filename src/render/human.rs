@@ -68,9 +68,13 @@ pub fn render(plan: &Plan, options: HumanOptions) -> String {
     render_diagnostics(&mut out, &p, &plan.diagnostics);
 
     if !plan.is_empty() {
+        let lead = match options.wording {
+            Wording::Plan => "m365ctl will perform the following actions",
+            Wording::Drift => "The tenant differs from the desired state; apply would perform",
+        };
         let _ = writeln!(
             out,
-            "m365ctl will perform the following actions (symbols: {} add, {} change, {} remove):\n",
+            "{lead} (symbols: {} add, {} change, {} remove):\n",
             p.action(Action::Add, "+"),
             p.action(Action::Change, "~"),
             p.action(Action::Remove, "-")
@@ -241,6 +245,7 @@ mod tests {
     #[test]
     fn every_kind_drift_wording() {
         let text = render(&fixtures::every_kind(), plain(Wording::Drift));
+        assert!(text.starts_with("The tenant differs from the desired state"), "{text}");
         assert!(
             text.ends_with(
                 "Drift detected: 9 differences between state/ and the tenant (4 to add, 3 to change, 2 to remove).\n"
