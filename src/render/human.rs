@@ -245,7 +245,10 @@ mod tests {
     #[test]
     fn every_kind_drift_wording() {
         let text = render(&fixtures::every_kind(), plain(Wording::Drift));
-        assert!(text.starts_with("The tenant differs from the desired state"), "{text}");
+        assert!(
+            text.contains("\nThe tenant differs from the desired state"),
+            "{text}"
+        );
         assert!(
             text.ends_with(
                 "Drift detected: 9 differences between state/ and the tenant (4 to add, 3 to change, 2 to remove).\n"
