@@ -315,6 +315,7 @@ mod tests {
                         sku_part_number: "ENTERPRISEPACK".into(),
                         disabled_plans: vec![],
                         disabled_plan_names: vec![],
+                        replaces_disabled: None,
                     }],
                     remove: vec![],
                 },

@@ -45,7 +45,7 @@ fn quickstart_plan_shows_every_operation_kind() {
     let text = String::from_utf8(out).unwrap();
     for needle in [
         "usage location: (none) -> GB",
-        "YAMMER_ENTERPRISE",
+        "~ ENTERPRISEPACK disabled plans: (none) -> YAMMER_ENTERPRISE",
         "# group LIC-E5",
         "+ member of group LIC-E5",
         "- member of group LIC-E5",

@@ -33,6 +33,7 @@ fn every_shipped_config_validates() {
     toml_files(Path::new("examples"), true, &mut files);
     toml_files(Path::new("state"), false, &mut files);
     toml_files(Path::new("tests/fixtures/configs"), true, &mut files);
+    toml_files(Path::new("tests/scenarios"), true, &mut files);
     files.sort();
     let fixtures = files
         .iter()
@@ -68,4 +69,26 @@ fn unknown_keys_and_bad_values_are_rejected() {
         );
     }
     assert!(validator.is_valid(&as_json("[profiles.staff]\nlicenses = \"keep\"\n")));
+}
+
+#[test]
+fn the_committed_schema_file_is_up_to_date() {
+    let mut expected = serde_json::to_string_pretty(&json_schema()).unwrap();
+    expected.push('\n');
+    let committed = std::fs::read_to_string("m365ctl.schema.json").unwrap_or_default();
+    assert!(
+        committed == expected,
+        "m365ctl.schema.json is out of date: run `cargo run -- schema > m365ctl.schema.json`"
+    );
+    // The shipped configs point editors at it.
+    for (config, reference) in [
+        ("state/m365ctl.toml", "#:schema ../m365ctl.schema.json"),
+        (
+            "examples/quickstart/m365ctl.toml",
+            "#:schema ../../m365ctl.schema.json",
+        ),
+    ] {
+        let text = std::fs::read_to_string(config).unwrap();
+        assert!(text.starts_with(reference), "{config} lacks {reference}");
+    }
 }

@@ -22,6 +22,7 @@ fn grant(tenant: &Tenant, sku: &str, disabled: &[&str]) -> LicenseGrant {
         sku_part_number: s.sku_part_number.clone(),
         disabled_plans: plans,
         disabled_plan_names: disabled.iter().map(|d| d.to_string()).collect(),
+        replaces_disabled: None,
     }
 }
 

@@ -88,6 +88,7 @@ mod tests {
             sku_part_number: "ENTERPRISEPACK".into(),
             disabled_plans: plans.iter().map(|p| p.to_string()).collect(),
             disabled_plan_names: vec![],
+            replaces_disabled: None,
         }
     }
 

@@ -202,6 +202,16 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 }
                 _ => "converted after an Exchange licence is in place",
             };
+            // Size matters to a reviewer: shared mailboxes over 50 GB need a licence.
+            let why = match &live.users[*ui].mailbox {
+                Some(mb) if mb.size_bytes > 0 => {
+                    format!(
+                        "{why} ({} mailbox)",
+                        crate::tenant::human_size(mb.size_bytes)
+                    )
+                }
+                _ => why.to_string(),
+            };
             mine.push(push(
                 &mut ops,
                 OpKind::ConvertMailbox {
@@ -212,7 +222,7 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 },
                 Some(*ui),
                 Role::Convert(to),
-                vec![why.to_string()],
+                vec![why],
             ));
         }
         by_user.push((*ui, mine));
@@ -298,6 +308,10 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 .filter(|(gi, _, j)| *gi == g.gi && *j)
                 .map(|(_, op, _)| ops[*op].user.unwrap_or(usize::MAX)),
         );
+        let gives_exchange = g
+            .add
+            .iter()
+            .any(|a| ix.sku_rank(&a.sku_id, &a.disabled_plans).has_mailbox());
         for ui in members {
             // A mailbox becomes shared before the group's licences change under it, and
             // becomes a user mailbox only after the group granted its licence.
@@ -314,6 +328,66 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 && let Some(&loc) = location_op.get(&ui)
             {
                 edges.insert((loc, gop));
+            }
+            // Exchange continuity through groups: a member who keeps (or gets) Exchange from
+            // this group's new licence loses other groups' licences only after it arrives.
+            if gives_exchange {
+                for &(other, leave, joins) in &member_ops {
+                    if !joins && other != g.gi && ops[leave].user == Some(ui) {
+                        edges.insert((gop, leave));
+                    }
+                }
+            }
+        }
+    }
+    // The mirror image: a group that stops giving Exchange changes only after its staying
+    // members got Exchange elsewhere (another group's new licence, or joining a group).
+    let member_after = |gi: usize, ui: usize| {
+        let joins = member_ops
+            .iter()
+            .any(|&(g, op, j)| g == gi && j && ops[op].user == Some(ui));
+        let leaves = member_ops
+            .iter()
+            .any(|&(g, op, j)| g == gi && !j && ops[op].user == Some(ui));
+        let now = live.groups[gi]
+            .members
+            .iter()
+            .any(|m| ix.user_by_id(m) == Some(ui));
+        (now || joins) && !leaves
+    };
+    let exchange = |sku_id: &str, disabled: &[String]| ix.sku_rank(sku_id, disabled).has_mailbox();
+    for g in &intent.groups {
+        let stops_exchange = g.remove.iter().any(|r| exchange(&r.sku_id, &[]));
+        if !stops_exchange {
+            continue;
+        }
+        let gop = group_op[&g.gi];
+        for other in intent.groups.iter().filter(|o| o.gi != g.gi) {
+            if !other
+                .add
+                .iter()
+                .any(|a| exchange(&a.sku_id, &a.disabled_plans))
+            {
+                continue;
+            }
+            let shared = live.groups[g.gi]
+                .members
+                .iter()
+                .filter_map(|m| ix.user_by_id(m))
+                .any(|ui| member_after(g.gi, ui) && member_after(other.gi, ui));
+            if shared {
+                edges.insert((group_op[&other.gi], gop));
+            }
+        }
+        for &(_, join, joins) in &member_ops {
+            let Some(ui) = ops[join].user else { continue };
+            let staying = live.groups[g.gi]
+                .members
+                .iter()
+                .any(|m| ix.user_by_id(m) == Some(ui))
+                && member_after(g.gi, ui);
+            if joins && staying {
+                edges.insert((join, gop));
             }
         }
     }

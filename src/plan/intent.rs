@@ -120,20 +120,28 @@ fn disabled_ids(
     Some(ids)
 }
 
-fn grant(sku: &Sku, disabled: Vec<String>) -> LicenseGrant {
-    let disabled_plan_names = disabled
-        .iter()
-        .map(|id| {
-            sku.plan_by_id(id)
-                .map(|p| p.service_plan_name.clone())
-                .unwrap_or_else(|| id.clone())
-        })
-        .collect();
+/// A grant of `sku` with `disabled` plan ids; `previous` = the plan ids disabled today when
+/// the principal already holds the SKU (a re-assignment).
+fn grant(sku: &Sku, disabled: Vec<String>, previous: Option<&[String]>) -> LicenseGrant {
+    let names = |ids: &[String]| -> Vec<String> {
+        ids.iter()
+            .map(|id| {
+                sku.plan_by_id(id)
+                    .map(|p| p.service_plan_name.clone())
+                    .unwrap_or_else(|| id.clone())
+            })
+            .collect()
+    };
     LicenseGrant {
         sku_id: sku.sku_id.clone(),
         sku_part_number: sku.sku_part_number.clone(),
+        disabled_plan_names: names(&disabled),
         disabled_plans: disabled,
-        disabled_plan_names,
+        replaces_disabled: previous.map(|ids| {
+            let mut names = names(ids);
+            names.sort();
+            names
+        }),
     }
 }
 
@@ -223,7 +231,7 @@ pub(crate) fn diff(desired: &DesiredState, ix: &Index<'_>) -> Intent {
                     continue;
                 };
                 if current.is_none_or(|c| c.disabled_plans != ids) {
-                    add.push(grant(sku, ids.clone()));
+                    add.push(grant(sku, ids.clone(), current_plans));
                 }
                 future.push(GroupLicense {
                     sku_id: sku.sku_id.clone(),
@@ -493,10 +501,10 @@ fn plan_user<'g>(
                     if sorted_eq(&d.disabled_plans, &ids) {
                         continue;
                     }
-                    change.grants.push(grant(sku, ids));
+                    change.grants.push(grant(sku, ids, Some(&d.disabled_plans)));
                 }
                 (None, Some(_)) => {}
-                (None, None) => change.grants.push(grant(sku, ids)),
+                (None, None) => change.grants.push(grant(sku, ids, None)),
             }
         }
         for l in &user.licenses {

@@ -24,6 +24,10 @@ pub struct LicenseGrant {
     /// Disabled service plan names matching `disabled_plans`, for humans.
     #[serde(default)]
     pub disabled_plan_names: Vec<String>,
+    /// When the principal already holds this SKU and only its disabled plans change: the
+    /// plan names disabled today. Makes the grant a `~` change in every output, not a `+`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces_disabled: Option<Vec<String>>,
 }
 
 /// A licence to remove.
@@ -140,6 +144,7 @@ impl OpKind {
             add.is_empty(),
             remove.is_empty(),
         ) {
+            (false, true) if add.iter().all(|g| g.replaces_disabled.is_some()) => Action::Change,
             (false, true) => Action::Add,
             (true, false) => Action::Remove,
             _ => Action::Change,
@@ -209,4 +214,43 @@ pub struct Operation {
     /// Why the planner ordered or shaped it this way, shown to reviewers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(part: &str, replaces: Option<Vec<String>>) -> LicenseGrant {
+        LicenseGrant {
+            sku_id: format!("id-{part}"),
+            sku_part_number: part.into(),
+            disabled_plans: vec![],
+            disabled_plan_names: vec![],
+            replaces_disabled: replaces,
+        }
+    }
+
+    fn assign(add: Vec<LicenseGrant>, remove: Vec<LicenseRemoval>) -> OpKind {
+        OpKind::AssignLicenses {
+            user_id: "u1".into(),
+            upn: "ann@x.com".into(),
+            add,
+            remove,
+        }
+    }
+
+    #[test]
+    fn changing_the_disabled_plans_of_a_held_licence_is_a_change_not_an_add() {
+        let toggle = assign(vec![grant("E3", Some(vec!["SWAY".into()]))], vec![]);
+        assert_eq!(toggle.action(), Action::Change);
+        let new = assign(vec![grant("E3", None)], vec![]);
+        assert_eq!(new.action(), Action::Add);
+        let mixed = assign(vec![grant("E3", Some(vec![])), grant("E5", None)], vec![]);
+        assert_eq!(mixed.action(), Action::Add);
+        let removal = LicenseRemoval {
+            sku_id: "id-E1".into(),
+            sku_part_number: "E1".into(),
+        };
+        assert_eq!(assign(vec![], vec![removal]).action(), Action::Remove);
+    }
 }

@@ -482,11 +482,12 @@ fn disabled_plan_toggle_is_a_single_change() {
     };
     assert!(remove.is_empty());
     assert_eq!(add[0].disabled_plan_names, ["YAMMER_ENTERPRISE"]);
+    assert_eq!(add[0].replaces_disabled, Some(vec![]));
     assert_eq!(
         p.summary(),
         Summary {
-            add: 1,
-            change: 0,
+            add: 0,
+            change: 1,
             remove: 0
         }
     );

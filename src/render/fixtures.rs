@@ -13,6 +13,7 @@ fn grant(part: &str, disabled: &[&str]) -> LicenseGrant {
         sku_part_number: part.to_string(),
         disabled_plans: disabled.iter().map(|d| format!("{d}-id")).collect(),
         disabled_plan_names: disabled.iter().map(|d| d.to_string()).collect(),
+        replaces_disabled: None,
     }
 }
 

@@ -117,16 +117,35 @@ pub(crate) fn describe(op: &Operation) -> ChangeLine {
             let mut details: Vec<(Action, String)> = add
                 .iter()
                 .map(|g| {
-                    let text = if g.disabled_plan_names.is_empty() {
-                        g.sku_part_number.clone()
-                    } else {
-                        format!(
-                            "{} (disabled plans: {})",
-                            g.sku_part_number,
-                            g.disabled_plan_names.join(", ")
-                        )
+                    let list = |names: &[String]| {
+                        if names.is_empty() {
+                            "(none)".to_string()
+                        } else {
+                            names.join(", ")
+                        }
                     };
-                    (Action::Add, text)
+                    match &g.replaces_disabled {
+                        Some(before) => (
+                            Action::Change,
+                            format!(
+                                "{} disabled plans: {} -> {}",
+                                g.sku_part_number,
+                                list(before),
+                                list(&g.disabled_plan_names)
+                            ),
+                        ),
+                        None if g.disabled_plan_names.is_empty() => {
+                            (Action::Add, g.sku_part_number.clone())
+                        }
+                        None => (
+                            Action::Add,
+                            format!(
+                                "{} (disabled plans: {})",
+                                g.sku_part_number,
+                                list(&g.disabled_plan_names)
+                            ),
+                        ),
+                    }
                 })
                 .collect();
             details.extend(

@@ -600,6 +600,7 @@ fn licence_lists(
             sku_part_number: part(sku),
             disabled_plans: plans,
             disabled_plan_names: Vec::new(),
+            replaces_disabled: None,
         });
     }
     let removals = remove

@@ -53,6 +53,7 @@ pub fn grant(sku_id: &str, part: &str) -> LicenseGrant {
         sku_part_number: part.into(),
         disabled_plans: vec![],
         disabled_plan_names: vec![],
+        replaces_disabled: None,
     }
 }
 
