@@ -59,9 +59,19 @@ impl GraphBackend {
         settings: &GraphSettings,
         retry: RetryPolicy,
     ) -> Result<GraphBackend, BackendError> {
+        GraphBackend::with_timeout(settings, retry, Duration::from_secs(120))
+    }
+
+    /// As `with_retry_policy`, with the per-request timeout (a timed-out request is retried
+    /// like a transient failure; fault tests shorten it to provoke lost answers).
+    pub fn with_timeout(
+        settings: &GraphSettings,
+        retry: RetryPolicy,
+        request_timeout: Duration,
+    ) -> Result<GraphBackend, BackendError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
+            .timeout(request_timeout)
             .user_agent(concat!("m365ctl/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| BackendError::Transport(e.to_string()))?;

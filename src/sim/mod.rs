@@ -51,6 +51,12 @@ pub struct SimOptions {
     pub throttle: Option<(u32, Duration)>,
     /// User ids writes may touch; a write to any other user is recorded as a violation.
     pub write_scope: Option<HashSet<String>>,
+    /// Share of successful write requests whose answer is held back for `lost_answer_delay`
+    /// after the write took effect: with a shorter client timeout this is the timeout whose
+    /// write *did* land, the case that tempts clients into duplicate writes.
+    pub lost_answer_rate: f64,
+    /// How long a lost answer is held back.
+    pub lost_answer_delay: Duration,
 }
 
 impl Default for SimOptions {
@@ -69,6 +75,8 @@ impl Default for SimOptions {
             latency: Duration::ZERO,
             throttle: None,
             write_scope: None,
+            lost_answer_rate: 0.0,
+            lost_answer_delay: Duration::from_secs(5),
         }
     }
 }
@@ -113,6 +121,7 @@ struct State {
     reject_tokens: bool,
     faults: FaultSchedule,
     throttle: Option<ThrottleBudget>,
+    lost_answers: faults::Rng,
     next_id: u64,
 }
 
@@ -172,6 +181,7 @@ impl FakeTenant {
             reject_tokens: false,
             faults: FaultSchedule::new(options.seed, options.fault_rate, options.retry_after_secs),
             throttle: options.throttle.map(|(n, w)| ThrottleBudget::new(n, w)),
+            lost_answers: faults::Rng::new(options.seed ^ 0x5eed_1057),
             next_id: 0,
         };
         let shared = Arc::new(Shared {

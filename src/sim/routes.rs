@@ -111,31 +111,41 @@ pub async fn handle(
         let identity = input["Parameters"]["Identity"].as_str().unwrap_or_default();
         logged_path = format!("{logged_path}#{cmdlet}:{identity}");
     }
-    let mut state = shared.lock();
-    let answer = if path == "/_github/oidc" {
-        github_oidc(&shared, &query, header("authorization"))
-    } else if path.ends_with("/oauth2/v2.0/token") {
-        state.token_requests += 1;
-        token(&shared, &mut state, &path, body.as_ref())
-    } else {
-        let call = Call {
-            method: method.as_str(),
-            path: &path,
-            query: query.clone(),
-            header: &header,
-            body: body.as_ref(),
+    let (answer, request_id, lose_answer) = {
+        let mut state = shared.lock();
+        let answer = if path == "/_github/oidc" {
+            github_oidc(&shared, &query, header("authorization"))
+        } else if path.ends_with("/oauth2/v2.0/token") {
+            state.token_requests += 1;
+            token(&shared, &mut state, &path, body.as_ref())
+        } else {
+            let call = Call {
+                method: method.as_str(),
+                path: &path,
+                query: query.clone(),
+                header: &header,
+                body: body.as_ref(),
+            };
+            api(&shared, &mut state, &call)
         };
-        api(&shared, &mut state, &call)
+        let request_id = next_request_id(&mut state);
+        state.log.push(LoggedRequest {
+            method: method.to_string(),
+            path: logged_path,
+            status: answer.status,
+            at: shared.started.elapsed(),
+            retry_after: answer.retry_after,
+        });
+        let lose_answer = method != Method::GET
+            && (200..300).contains(&answer.status)
+            && !path.ends_with("/oauth2/v2.0/token")
+            && shared.options.lost_answer_rate > 0.0
+            && state.lost_answers.next_f64() < shared.options.lost_answer_rate;
+        (answer, request_id, lose_answer)
     };
-    let request_id = next_request_id(&mut state);
-    state.log.push(LoggedRequest {
-        method: method.to_string(),
-        path: logged_path,
-        status: answer.status,
-        at: shared.started.elapsed(),
-        retry_after: answer.retry_after,
-    });
-    drop(state);
+    if lose_answer {
+        tokio::time::sleep(shared.options.lost_answer_delay).await;
+    }
     respond(answer, &request_id)
 }
 
