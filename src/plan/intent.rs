@@ -635,11 +635,16 @@ fn plan_user<'g>(
                         let kept = change.removals.remove(i);
                         diags.push(
                             Diagnostic::warning(
-                                format!(
-                                    "{upn} keeps {}: {why} (mailbox size {})",
-                                    kept.sku_part_number,
-                                    human_size(mailbox.size_bytes)
-                                ),
+                                {
+                                    let size = human_size(mailbox.size_bytes);
+                                    // Say the size once: the over-50-GB reason already does.
+                                    let size_note = if why.contains(&size) {
+                                        String::new()
+                                    } else {
+                                        format!(" (mailbox size {size})")
+                                    };
+                                    format!("{upn} keeps {}: {why}{size_note}", kept.sku_part_number)
+                                },
                                 origin.clone(),
                             )
                             .with_hint("remove the archive or hold, or reduce the mailbox below 50 GB, before the licence can go"),
