@@ -376,3 +376,40 @@ async fn mass_licence_removal_trips_the_default_guard_and_passes_with_the_overri
     assert_eq!(fake.tenant().skus[0].consumed, 0);
     fake.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pre_write_check_reads_only_the_targets() {
+    let (scenario, plan, fake) = served_scenario(13).await;
+    let graph = backend(&fake);
+    let report = execute(&graph, plan.operations.clone(), ExecOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.exit_code(), 0, "{}", report.render());
+    let targeted: Vec<_> = plan
+        .operations
+        .iter()
+        .filter(|o| o.kind.name() != "convert_mailbox")
+        .cloned()
+        .collect();
+    assert!(!targeted.is_empty());
+    fake.clear_requests();
+    let done = graph.already_done(&targeted).await.unwrap();
+    assert!(done.iter().all(|d| *d), "{done:?}");
+    let log = fake.requests();
+    let listing = log
+        .iter()
+        .filter(|r| {
+            r.path.starts_with("/v1.0/users?") || r.path.starts_with("/v1.0/subscribedSkus")
+        })
+        .count();
+    assert_eq!(listing, 0, "no whole-tenant read: {log:#?}");
+    let item_gets = log
+        .iter()
+        .filter(|r| r.is_batch_item() && r.method == "GET")
+        .count();
+    let targets: std::collections::BTreeSet<&str> =
+        targeted.iter().map(|o| o.kind.target()).collect();
+    assert!(item_gets >= 1 && item_gets <= targets.len() + 4, "{log:#?}");
+    drop(scenario);
+    fake.shutdown().await;
+}

@@ -438,6 +438,18 @@ fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Ans
         ),
         ("GET", ["users"]) => page(shared, call, &state.tenant.users, wire::user),
         ("GET", ["groups"]) => list_groups(shared, state, call),
+        ("GET", ["users", id]) => match state.tenant.user(id) {
+            Some(u) => Answer::ok(wire::select(wire::user(u), call.param("$select"))),
+            None => not_found(id),
+        },
+        ("GET", ["users", id, "licenseDetails"]) => match state.tenant.user(id) {
+            Some(u) => Answer::ok(json!({"value": wire::license_details(&state.tenant, u)})),
+            None => not_found(id),
+        },
+        ("GET", ["groups", id]) => match state.tenant.group(id) {
+            Some(g) => Answer::ok(wire::select(wire::group(g), call.param("$select"))),
+            None => not_found(id),
+        },
         ("GET", ["groups", id, "members"])
         | ("GET", ["groups", id, "members", "microsoft.graph.user"]) => {
             match state.tenant.group(id) {

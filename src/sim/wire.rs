@@ -77,6 +77,38 @@ pub fn group(g: &Group) -> Value {
     })
 }
 
+/// `GET /users/{id}/licenseDetails`: one entry per SKU the user holds (directly or via a
+/// group), with the service plans and their provisioning status (disabled ones `Disabled`).
+pub fn license_details(tenant: &Tenant, u: &User) -> Vec<Value> {
+    let mut seen = std::collections::BTreeSet::new();
+    u.licenses
+        .iter()
+        .filter(|l| seen.insert(l.sku_id.as_str()))
+        .filter_map(|l| {
+            let sku = tenant.skus.iter().find(|s| s.sku_id == l.sku_id)?;
+            let plans: Vec<Value> = sku
+                .service_plans
+                .iter()
+                .map(|p| {
+                    let disabled = l.disabled_plans.contains(&p.service_plan_id);
+                    json!({
+                        "servicePlanId": p.service_plan_id,
+                        "servicePlanName": p.service_plan_name,
+                        "provisioningStatus": if disabled { "Disabled" } else { "Success" },
+                        "appliesTo": "User",
+                    })
+                })
+                .collect();
+            Some(json!({
+                "id": format!("{}-{}", u.id, sku.sku_id),
+                "skuId": sku.sku_id,
+                "skuPartNumber": sku.sku_part_number,
+                "servicePlans": plans,
+            }))
+        })
+        .collect()
+}
+
 /// Keeps only the `$select`ed properties (Graph returns exactly those).
 pub fn select(value: Value, select: Option<&str>) -> Value {
     let (Some(select), Value::Object(map)) = (select, &value) else {
