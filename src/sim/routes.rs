@@ -4,9 +4,7 @@
 use super::faults::Fault;
 use super::{IssuedToken, LoggedRequest, Shared, State, wire};
 use crate::plan::ops::{LicenseGrant, LicenseRemoval, OpKind};
-use crate::tenant::{
-    MailboxType, RuleViolation, Tenant, apply_operation, unlicensed_user_mailboxes,
-};
+use crate::tenant::{MailboxType, RuleViolation, Tenant, apply_operation};
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -638,11 +636,13 @@ fn licence_lists(
 
 /// Applies a write with Graph's rules, then checks the safety invariants.
 fn write(shared: &Shared, state: &mut State, op: &OpKind, success: u16) -> Answer {
-    let before = state.tenant.clone();
+    let affected = affected_users(&state.tenant, op);
+    let before = SafetyView::of(&state.tenant, &affected);
     if let Err(violation) = apply_operation(&mut state.tenant, op) {
-        return violation_answer(&before, &violation);
+        // Rule checks come before any change: the tenant is as it was.
+        return violation_answer(&state.tenant, &violation);
     }
-    check_safety(shared, state, &before, op);
+    check_safety(shared, state, &before, &affected, op);
     let body = match op {
         OpKind::AssignLicenses { user_id, .. } => state.tenant.user(user_id).map(wire::user),
         OpKind::AssignGroupLicenses { group_id, .. } => {
@@ -657,10 +657,61 @@ fn write(shared: &Shared, state: &mut State, op: &OpKind, success: u16) -> Answe
     }
 }
 
-fn check_safety(shared: &Shared, state: &mut State, before: &Tenant, op: &OpKind) {
-    let was: Vec<String> = unlicensed_user_mailboxes(before);
-    for upn in unlicensed_user_mailboxes(&state.tenant) {
-        if !was.contains(&upn) {
+/// Users a write can change: the user, or the members of the group.
+fn affected_users(tenant: &Tenant, op: &OpKind) -> Vec<String> {
+    match op {
+        OpKind::AssignGroupLicenses { group_id, .. } => tenant
+            .group(group_id)
+            .map(|g| g.members.clone())
+            .unwrap_or_default(),
+        other => other.user_id().map(str::to_string).into_iter().collect(),
+    }
+}
+
+/// What the safety checks compare across one write, read only for the users it can change
+/// (checking is O(affected), not O(tenant), so the fake scales to benchmark tenants).
+struct SafetyView {
+    /// UPNs of affected users whose user mailbox has no Exchange licence.
+    unlicensed: Vec<String>,
+    /// Consumed units per SKU id.
+    consumed: Vec<(String, u32)>,
+}
+
+impl SafetyView {
+    fn of(tenant: &Tenant, users: &[String]) -> SafetyView {
+        let unlicensed = users
+            .iter()
+            .filter_map(|id| tenant.user(id))
+            .filter(|u| {
+                u.mailbox
+                    .as_ref()
+                    .is_some_and(|m| m.kind == MailboxType::User)
+                    && !crate::catalog::user_exchange_rank(tenant, u).has_mailbox()
+            })
+            .map(|u| u.user_principal_name.clone())
+            .collect();
+        let consumed = tenant
+            .skus
+            .iter()
+            .map(|s| (s.sku_id.clone(), s.consumed))
+            .collect();
+        SafetyView {
+            unlicensed,
+            consumed,
+        }
+    }
+}
+
+fn check_safety(
+    shared: &Shared,
+    state: &mut State,
+    before: &SafetyView,
+    affected: &[String],
+    op: &OpKind,
+) {
+    let after = SafetyView::of(&state.tenant, affected);
+    for upn in after.unlicensed {
+        if !before.unlicensed.contains(&upn) {
             state.violations.push(format!(
                 "{} left the user mailbox of {upn} without an Exchange licence",
                 op.name()
@@ -668,7 +719,11 @@ fn check_safety(shared: &Shared, state: &mut State, before: &Tenant, op: &OpKind
         }
     }
     for sku in &state.tenant.skus {
-        let old = before.sku(&sku.sku_id).map_or(0, |s| s.consumed);
+        let old = before
+            .consumed
+            .iter()
+            .find(|(id, _)| *id == sku.sku_id)
+            .map_or(0, |(_, c)| *c);
         if sku.consumed > sku.enabled && sku.consumed > old {
             state.violations.push(format!(
                 "{} pushed {} to {} consumed of {} enabled",
