@@ -92,3 +92,18 @@ fn github_annotation_names_the_broken_file_and_line() {
     );
     insta::assert_snapshot!("github_config_error_annotation", stdout);
 }
+
+#[test]
+fn the_readme_shows_the_quickstart_plan_as_it_really_prints() {
+    let out = m365ctl(repo())
+        .args(["plan", "-c", "examples/quickstart"])
+        .output()
+        .unwrap();
+    let plan = String::from_utf8(out.stdout).unwrap();
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(
+        readme.contains(plan.trim_end()),
+        "README.md's sample plan is out of date; paste the output of \
+         `cargo run -- plan -c examples/quickstart` into it"
+    );
+}
