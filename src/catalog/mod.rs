@@ -28,13 +28,18 @@ pub enum ExchangeRank {
 impl ExchangeRank {
     /// Rank of a single service plan by name.
     pub fn of_plan(service_plan_name: &str) -> ExchangeRank {
-        match service_plan_name.to_ascii_uppercase().as_str() {
-            "EXCHANGE_S_ESSENTIALS" => ExchangeRank::Essentials,
-            "EXCHANGE_S_DESKLESS" => ExchangeRank::Kiosk,
-            "EXCHANGE_S_STANDARD" => ExchangeRank::Plan1,
-            "EXCHANGE_S_ENTERPRISE" => ExchangeRank::Plan2,
-            _ => ExchangeRank::None,
-        }
+        // Called for every service plan of every assignment the planner looks at: compare
+        // in place, no allocation.
+        const PLANS: [(&str, ExchangeRank); 4] = [
+            ("EXCHANGE_S_ESSENTIALS", ExchangeRank::Essentials),
+            ("EXCHANGE_S_DESKLESS", ExchangeRank::Kiosk),
+            ("EXCHANGE_S_STANDARD", ExchangeRank::Plan1),
+            ("EXCHANGE_S_ENTERPRISE", ExchangeRank::Plan2),
+        ];
+        PLANS
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(service_plan_name))
+            .map_or(ExchangeRank::None, |(_, rank)| *rank)
     }
 
     /// Human label used in plans and reports.
@@ -62,16 +67,19 @@ impl std::fmt::Display for ExchangeRank {
 
 /// Highest Exchange rank a SKU provides with the given service plans disabled.
 pub fn sku_exchange_rank(sku: &Sku, disabled_plan_ids: &[String]) -> ExchangeRank {
-    sku.service_plans
-        .iter()
-        .filter(|p| {
-            !disabled_plan_ids
+    let mut best = ExchangeRank::None;
+    for plan in &sku.service_plans {
+        let rank = ExchangeRank::of_plan(&plan.service_plan_name);
+        // Only a plan that would raise the rank needs the disabled-plans check.
+        if rank > best
+            && !disabled_plan_ids
                 .iter()
-                .any(|d| d.eq_ignore_ascii_case(&p.service_plan_id))
-        })
-        .map(|p| ExchangeRank::of_plan(&p.service_plan_name))
-        .max()
-        .unwrap_or(ExchangeRank::None)
+                .any(|d| d.eq_ignore_ascii_case(&plan.service_plan_id))
+        {
+            best = rank;
+        }
+    }
+    best
 }
 
 /// Rank one assignment provides, counting only assignments in a working state.

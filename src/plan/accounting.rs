@@ -85,7 +85,7 @@ pub(crate) fn account(
                 .entry(ui)
                 .or_insert_with(|| ix.rank_of(&live.users[ui].licenses));
             let rank = sim.rank(ui);
-            let user_mailbox = sim.user(ui).mailbox == Some(MailboxType::User);
+            let user_mailbox = sim.mailbox(ui) == Some(MailboxType::User);
             if before.has_mailbox()
                 && user_mailbox
                 && !rank.has_mailbox()

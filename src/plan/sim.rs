@@ -55,9 +55,13 @@ impl<'i, 'a> Sim<'i, 'a> {
         std::mem::take(&mut self.changed)
     }
 
-    /// The current state of a user (live when untouched).
-    pub fn user(&mut self, ui: usize) -> &SimUser {
-        self.user_mut(ui)
+    /// The current mailbox type of a user (live when untouched). Reading does not mark the
+    /// user as changed: only writes do, so per-step checks stay proportional to the step.
+    pub fn mailbox(&self, ui: usize) -> Option<MailboxType> {
+        match self.users.get(&ui) {
+            Some(u) => u.mailbox,
+            None => self.ix.live.users[ui].mailbox.as_ref().map(|m| m.kind),
+        }
     }
 
     fn user_mut(&mut self, ui: usize) -> &mut SimUser {
@@ -99,9 +103,11 @@ impl<'i, 'a> Sim<'i, 'a> {
     }
 
     /// Effective Exchange rank of a user now.
-    pub fn rank(&mut self, ui: usize) -> ExchangeRank {
-        let ix = self.ix;
-        ix.rank_of(&self.user_mut(ui).licenses)
+    pub fn rank(&self, ui: usize) -> ExchangeRank {
+        match self.users.get(&ui) {
+            Some(u) => self.ix.rank_of(&u.licenses),
+            None => self.ix.rank_of(&self.ix.live.users[ui].licenses),
+        }
     }
 
     /// Users the simulator has touched, by index.
