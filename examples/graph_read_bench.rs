@@ -40,12 +40,7 @@ fn tenant(n: usize) -> Tenant {
             }),
         })
         .collect();
-    let mut t = Tenant {
-        tenant_id: None,
-        skus: vec![e3],
-        users,
-        groups: Vec::new(),
-    };
+    let mut t = Tenant::new(None, vec![e3], users, Vec::new());
     t.recount_consumed();
     t
 }

@@ -12,8 +12,9 @@ const USERS: usize = 100_000;
 const RULES: usize = 50;
 
 fn main() {
-    let mut live = Tenant {
-        skus: vec![Sku {
+    let mut live = Tenant::new(
+        None,
+        vec![Sku {
             sku_id: "sku-e3".into(),
             sku_part_number: "ENTERPRISEPACK".into(),
             enabled: 200_000,
@@ -26,8 +27,9 @@ fn main() {
                 service_plan_name: "EXCHANGE_S_ENTERPRISE".into(),
             }],
         }],
-        ..Tenant::default()
-    };
+        Vec::new(),
+        Vec::new(),
+    );
     for i in 0..USERS {
         let mut attributes = BTreeMap::new();
         attributes.insert("department".to_string(), format!("Dept{}", i % (RULES * 2)));

@@ -274,12 +274,7 @@ pub fn generate(spec: &SynthSpec) -> Synth {
             }
         }
     }
-    let mut tenant = Tenant {
-        tenant_id: Some(synthetic_guid(0x0c, 1)),
-        skus,
-        users,
-        groups,
-    };
+    let mut tenant = Tenant::new(Some(synthetic_guid(0x0c, 1)), skus, users, groups);
     tenant.recount_consumed();
     // Enough seats for the desired state plus 5% headroom.
     for sku in &mut tenant.skus {

@@ -479,12 +479,7 @@ impl TenantBackend for GraphBackend {
         for user in &mut users {
             user.mailbox = by_user.remove(&user.id).map(|r| r.mailbox);
         }
-        let mut tenant = Tenant {
-            tenant_id: Some(self.tenant_id.clone()),
-            skus,
-            users,
-            groups,
-        };
+        let mut tenant = Tenant::new(Some(self.tenant_id.clone()), skus, users, groups);
         tenant.normalize();
         Ok(tenant)
     }

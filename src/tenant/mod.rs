@@ -29,6 +29,55 @@ pub struct Tenant {
     /// Groups that matter to licensing (licensed groups and groups named in the config).
     #[serde(default)]
     pub groups: Vec<Group>,
+    /// Where each user id sits in `users`: lookups by id are O(1) on 100,000-user tenants
+    /// (the fake server and the apply guards look users up once per operation).
+    #[serde(skip)]
+    positions: UserPositions,
+}
+
+/// A lazily built id -> position map over `Tenant::users`. It is a cache, never the truth:
+/// every hit is checked against `users` and a miss falls back to a scan, so code that edits
+/// `users` directly stays correct; `normalize` drops the map when it reorders users.
+#[derive(Default)]
+struct UserPositions(std::sync::OnceLock<std::collections::HashMap<String, usize>>);
+
+impl UserPositions {
+    fn get<'u>(&self, users: &'u [User], id: &str) -> Option<usize> {
+        let map = self.0.get_or_init(|| {
+            users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (u.id.clone(), i))
+                .collect()
+        });
+        match map.get(id) {
+            Some(&i) if users.get(i).is_some_and(|u| u.id == id) => Some(i),
+            _ => users.iter().position(|u| u.id == id),
+        }
+    }
+}
+
+impl Clone for UserPositions {
+    /// A clone starts cold: copying a 100,000-entry map to maybe never use it costs more than
+    /// rebuilding it on first lookup.
+    fn clone(&self) -> Self {
+        UserPositions::default()
+    }
+}
+
+impl PartialEq for UserPositions {
+    /// A cache has no bearing on equality.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for UserPositions {}
+
+impl std::fmt::Debug for UserPositions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UserPositions")
+    }
 }
 
 /// A subscribed SKU (`subscribedSku`): what the tenant bought and how much is used.
@@ -138,6 +187,30 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl User {
+    /// Puts licences into canonical order (by SKU, then granting group; disabled plans
+    /// sorted), so one user's change never needs a whole-tenant `normalize`.
+    pub fn normalize_licenses(&mut self) {
+        for l in &mut self.licenses {
+            l.disabled_plans.sort();
+        }
+        self.licenses.sort_by(|a, b| {
+            (&a.sku_id, &a.assigned_by_group).cmp(&(&b.sku_id, &b.assigned_by_group))
+        });
+    }
+
+    /// SKU ids this user holds effectively: one seat each, whatever the number of paths.
+    pub fn effective_skus(&self) -> Vec<&str> {
+        let mut held: Vec<&str> = self
+            .licenses
+            .iter()
+            .filter(|l| l.is_effective())
+            .map(|l| l.sku_id.as_str())
+            .collect();
+        held.sort_unstable();
+        held.dedup();
+        held
+    }
+
     /// Direct (not group-inherited) assignment of a SKU, if any.
     pub fn direct_license(&self, sku_id: &str) -> Option<&LicenseAssignment> {
         self.licenses
@@ -326,7 +399,35 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
+/// Canonical user order: UPN, case-insensitively, compared without allocating.
+fn upn_order(a: &User, b: &User) -> std::cmp::Ordering {
+    a.user_principal_name
+        .bytes()
+        .map(|c| c.to_ascii_lowercase())
+        .cmp(
+            b.user_principal_name
+                .bytes()
+                .map(|c| c.to_ascii_lowercase()),
+        )
+}
+
 impl Tenant {
+    /// Assembles a tenant from its parts (the id index is private and starts cold).
+    pub fn new(
+        tenant_id: Option<String>,
+        skus: Vec<Sku>,
+        users: Vec<User>,
+        groups: Vec<Group>,
+    ) -> Tenant {
+        Tenant {
+            tenant_id,
+            skus,
+            users,
+            groups,
+            positions: UserPositions::default(),
+        }
+    }
+
     /// Sorts every collection into canonical order so equal tenants serialise identically.
     pub fn normalize(&mut self) {
         self.skus
@@ -335,18 +436,15 @@ impl Tenant {
             sku.service_plans
                 .sort_by(|a, b| a.service_plan_name.cmp(&b.service_plan_name));
         }
-        self.users.sort_by(|a, b| {
-            a.user_principal_name
-                .to_ascii_lowercase()
-                .cmp(&b.user_principal_name.to_ascii_lowercase())
-        });
+        if !self
+            .users
+            .is_sorted_by(|a, b| upn_order(a, b) != std::cmp::Ordering::Greater)
+        {
+            self.users.sort_by(upn_order);
+            self.positions = UserPositions::default();
+        }
         for user in &mut self.users {
-            for l in &mut user.licenses {
-                l.disabled_plans.sort();
-            }
-            user.licenses.sort_by(|a, b| {
-                (&a.sku_id, &a.assigned_by_group).cmp(&(&b.sku_id, &b.assigned_by_group))
-            });
+            user.normalize_licenses();
         }
         self.groups
             .sort_by(|a, b| a.display_name.cmp(&b.display_name));
@@ -376,7 +474,12 @@ impl Tenant {
 
     /// User by object id.
     pub fn user(&self, id: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.id == id)
+        self.user_position(id).map(|i| &self.users[i])
+    }
+
+    /// Where the user with this object id sits in `users` (O(1) after the first lookup).
+    pub fn user_position(&self, id: &str) -> Option<usize> {
+        self.positions.get(&self.users, id)
     }
 
     /// User by UPN (case-insensitive).

@@ -115,9 +115,7 @@ fn is_alpha2(code: &str) -> bool {
 
 fn user_index(tenant: &Tenant, user_id: &str) -> Result<usize, RuleViolation> {
     tenant
-        .users
-        .iter()
-        .position(|u| u.id == user_id)
+        .user_position(user_id)
         .ok_or_else(|| RuleViolation::NotFound(format!("user {user_id}")))
 }
 
@@ -257,12 +255,13 @@ fn assign_user_licenses(
 }
 
 /// Re-derives the inherited assignments of one user from the groups they belong to, the way
-/// group-based licensing does: members without usage location or beyond the seat count get an
-/// assignment in `Error` state (which consumes no seat) instead of the licence.
+/// group-based licensing does: members without usage location get an assignment in `Error`
+/// state (which consumes no seat) instead of the licence. An assignment that already exists
+/// keeps its state (a `CountViolation` stays until the user is processed again).
 fn reconcile_inherited(tenant: &mut Tenant, user_index: usize) {
     let user_id = tenant.users[user_index].id.clone();
     let mut wanted: Vec<(String, GroupLicense)> = Vec::new();
-    for group in &tenant.groups {
+    for group in tenant.groups.iter().filter(|g| !g.licenses.is_empty()) {
         if group.members.iter().any(|m| m == &user_id) {
             for lic in &group.licenses {
                 wanted.push((group.id.clone(), lic.clone()));
@@ -292,57 +291,85 @@ fn reconcile_inherited(tenant: &mut Tenant, user_index: usize) {
             }),
         }
     }
-    // Error-state assignments hold no seat: only effective ones count.
+    user.normalize_licenses();
 }
 
-/// Recount seats counting only effective assignments, then turn new inherited assignments
-/// beyond capacity into `CountViolation` errors (group licensing never overspends).
-fn settle_group_seats(tenant: &mut Tenant, before: &Tenant) {
-    for user in &mut tenant.users {
-        for l in &mut user.licenses {
-            if l.assigned_by_group.is_some()
-                && l.state == "Error"
-                && l.error.as_deref() == Some("CountViolation")
-            {
-                l.state = "Active".to_string();
-                l.error = None;
+/// What a group-licensing change is settled against: the seats each SKU used before and the
+/// SKUs each affected user held before. Only affected users change, so settling is
+/// O(affected users), not O(tenant) (the fake serves 100,000-user tenants).
+struct SeatBaseline {
+    consumed: Vec<u32>,
+    held: Vec<(usize, Vec<String>)>,
+}
+
+impl SeatBaseline {
+    fn capture(tenant: &Tenant, mut users: Vec<usize>) -> SeatBaseline {
+        users.sort_unstable();
+        users.dedup();
+        SeatBaseline {
+            consumed: tenant.skus.iter().map(|s| s.consumed).collect(),
+            held: users
+                .into_iter()
+                .map(|ui| {
+                    let held = tenant.users[ui].effective_skus();
+                    (ui, held.into_iter().map(str::to_string).collect())
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Re-counts the seats of the affected users, then turns their *new* inherited assignments
+/// beyond capacity into `CountViolation` errors, last UPN first: group licensing never
+/// overspends, and users who held the seat before keep it.
+fn settle_group_seats(tenant: &mut Tenant, before: SeatBaseline) {
+    for (ui, old) in &before.held {
+        let now = tenant.users[*ui].effective_skus();
+        let gained: Vec<String> = now
+            .iter()
+            .filter(|s| !old.iter().any(|o| o == *s))
+            .map(|s| s.to_string())
+            .collect();
+        let lost: Vec<&String> = old.iter().filter(|o| !now.contains(&o.as_str())).collect();
+        for sku in &mut tenant.skus {
+            if gained.contains(&sku.sku_id) {
+                sku.consumed += 1;
+            }
+            if lost.contains(&&sku.sku_id) {
+                sku.consumed = sku.consumed.saturating_sub(1);
             }
         }
     }
-    loop {
-        tenant.recount_consumed();
-        let over = tenant.skus.iter().find(|s| {
-            let old = before.sku(&s.sku_id).map(|b| b.consumed).unwrap_or(0);
-            s.consumed > s.enabled.saturating_sub(s.warning) && s.consumed > old
-        });
-        let Some(sku_id) = over.map(|s| s.sku_id.clone()) else {
-            break;
-        };
-        // Demote the last (by UPN order) user whose seat for this SKU comes only from a group
-        // and who did not hold it before.
-        let victim = tenant.users.iter_mut().rev().find(|u| {
-            let effective_now = u
-                .licenses
-                .iter()
-                .any(|l| l.sku_id == sku_id && l.is_effective());
-            let direct = u.direct_license(&sku_id).is_some();
-            let held_before = before.user(&u.id).is_some_and(|b| {
-                b.licenses
-                    .iter()
-                    .any(|l| l.sku_id == sku_id && l.is_effective())
-            });
-            effective_now && !direct && !held_before
-        });
-        match victim {
-            Some(user) => {
-                for l in &mut user.licenses {
-                    if l.sku_id == sku_id && l.assigned_by_group.is_some() {
-                        l.state = "Error".to_string();
-                        l.error = Some("CountViolation".to_string());
-                    }
+    for si in 0..tenant.skus.len() {
+        let sku_id = tenant.skus[si].sku_id.clone();
+        let capacity = tenant.skus[si]
+            .enabled
+            .saturating_sub(tenant.skus[si].warning);
+        let old = before.consumed[si];
+        // `held` is in position order, which is UPN order: pop from the back.
+        let mut newcomers: Vec<usize> = before
+            .held
+            .iter()
+            .filter(|(ui, old_held)| {
+                let user = &tenant.users[*ui];
+                !old_held.contains(&sku_id)
+                    && user.direct_license(&sku_id).is_none()
+                    && user
+                        .licenses
+                        .iter()
+                        .any(|l| l.sku_id == sku_id && l.is_effective())
+            })
+            .map(|(ui, _)| *ui)
+            .collect();
+        while tenant.skus[si].consumed > capacity && tenant.skus[si].consumed > old {
+            let Some(ui) = newcomers.pop() else { break };
+            for l in &mut tenant.users[ui].licenses {
+                if l.sku_id == sku_id && l.assigned_by_group.is_some() {
+                    l.state = "Error".to_string();
+                    l.error = Some("CountViolation".to_string());
                 }
             }
-            None => break,
+            tenant.skus[si].consumed -= 1;
         }
     }
 }
@@ -355,18 +382,25 @@ fn assign_group_licenses(
 ) -> Result<(), RuleViolation> {
     let gi = group_index(tenant, group_id)?;
     check_grants(tenant, add)?;
-    let mut next = tenant.clone();
-    let group = &mut next.groups[gi];
+    let group = &tenant.groups[gi];
     for removal in remove {
-        let before = group.licenses.len();
-        group.licenses.retain(|l| l.sku_id != removal.sku_id);
-        if group.licenses.len() == before {
+        if !group.licenses.iter().any(|l| l.sku_id == removal.sku_id) {
             return Err(RuleViolation::LicenseNotHeld {
                 principal: group.display_name.clone(),
                 sku: removal.sku_part_number.clone(),
             });
         }
     }
+    let members: Vec<usize> = group
+        .members
+        .iter()
+        .filter_map(|m| tenant.user_position(m))
+        .collect();
+    let before = SeatBaseline::capture(tenant, members);
+    let group = &mut tenant.groups[gi];
+    group
+        .licenses
+        .retain(|l| !remove.iter().any(|r| r.sku_id == l.sku_id));
     for grant in add {
         let lic = GroupLicense {
             sku_id: grant.sku_id.clone(),
@@ -377,32 +411,29 @@ fn assign_group_licenses(
             None => group.licenses.push(lic),
         }
     }
-    let members = group.members.clone();
-    for member in members {
-        if let Ok(ui) = user_index(&next, &member) {
-            reconcile_inherited(&mut next, ui);
-        }
+    group.licenses.sort_by(|a, b| a.sku_id.cmp(&b.sku_id));
+    for (ui, _) in &before.held {
+        reconcile_inherited(tenant, *ui);
     }
-    settle_group_seats(&mut next, tenant);
-    next.normalize();
-    *tenant = next;
+    settle_group_seats(tenant, before);
     Ok(())
 }
 
 fn add_member(tenant: &mut Tenant, group_id: &str, user_id: &str) -> Result<(), RuleViolation> {
     let gi = group_index(tenant, group_id)?;
     let ui = user_index(tenant, user_id)?;
-    if tenant.groups[gi].members.iter().any(|m| m == user_id) {
+    let members = &tenant.groups[gi].members;
+    if members.iter().any(|m| m == user_id) {
         return Err(RuleViolation::Membership(
             "One or more added object references already exist for the following modified properties: 'members'.".to_string(),
         ));
     }
-    let mut next = tenant.clone();
-    next.groups[gi].members.push(user_id.to_string());
-    reconcile_inherited(&mut next, ui);
-    settle_group_seats(&mut next, tenant);
-    next.normalize();
-    *tenant = next;
+    let before = SeatBaseline::capture(tenant, vec![ui]);
+    let members = &mut tenant.groups[gi].members;
+    let at = members.partition_point(|m| m.as_str() < user_id);
+    members.insert(at, user_id.to_string());
+    reconcile_inherited(tenant, ui);
+    settle_group_seats(tenant, before);
     Ok(())
 }
 
@@ -415,12 +446,10 @@ fn remove_member(tenant: &mut Tenant, group_id: &str, user_id: &str) -> Result<(
             tenant.groups[gi].display_name
         )));
     }
-    let mut next = tenant.clone();
-    next.groups[gi].members.retain(|m| m != user_id);
-    reconcile_inherited(&mut next, ui);
-    settle_group_seats(&mut next, tenant);
-    next.normalize();
-    *tenant = next;
+    let before = SeatBaseline::capture(tenant, vec![ui]);
+    tenant.groups[gi].members.retain(|m| m != user_id);
+    reconcile_inherited(tenant, ui);
+    settle_group_seats(tenant, before);
     Ok(())
 }
 

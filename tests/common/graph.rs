@@ -150,11 +150,11 @@ pub fn tenant(n: usize) -> Tenant {
         sku_from_catalog("EXCHANGESTANDARD", (n / 10 + 1) as u32).unwrap(),
     ];
     skus[0].warning = 1;
-    let mut t = Tenant {
-        tenant_id: Some("c0ffee00-0000-4000-8000-000000000001".into()),
+    let mut t = Tenant::new(
+        Some("c0ffee00-0000-4000-8000-000000000001".into()),
         skus,
         users,
-        groups: vec![
+        vec![
             Group {
                 id: e5_group_id(),
                 display_name: "LIC-E5".into(),
@@ -171,7 +171,7 @@ pub fn tenant(n: usize) -> Tenant {
                 members: vec![id(1, 0), id(1, 3)],
             },
         ],
-    };
+    );
     t.recount_consumed();
     t.normalize();
     t
