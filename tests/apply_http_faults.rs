@@ -379,19 +379,33 @@ async fn mass_licence_removal_trips_the_default_guard_and_passes_with_the_overri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pre_write_check_reads_only_the_targets() {
-    let (scenario, plan, fake) = served_scenario(13).await;
+    let mut seed = 13;
+    let (scenario, plan, fake) = loop {
+        let (scenario, plan, fake) = served_scenario(seed).await;
+        if plan
+            .operations
+            .iter()
+            .any(|o| o.kind.name() == "convert_mailbox")
+        {
+            break (scenario, plan, fake);
+        }
+        fake.shutdown().await;
+        seed += 1;
+    };
     let graph = backend(&fake);
     let report = execute(&graph, plan.operations.clone(), ExecOptions::default())
         .await
         .unwrap();
     assert_eq!(report.exit_code(), 0, "{}", report.render());
-    let targeted: Vec<_> = plan
-        .operations
+    let targeted = plan.operations.clone();
+    let converted: std::collections::BTreeSet<String> = targeted
         .iter()
-        .filter(|o| o.kind.name() != "convert_mailbox")
-        .cloned()
+        .filter_map(|o| match &o.kind {
+            m365ctl::plan::OpKind::ConvertMailbox { upn, .. } => Some(upn.clone()),
+            _ => None,
+        })
         .collect();
-    assert!(!targeted.is_empty());
+    assert!(!converted.is_empty(), "the scenario converts a mailbox");
     fake.clear_requests();
     let done = graph.already_done(&targeted).await.unwrap();
     assert!(done.iter().all(|d| *d), "{done:?}");
@@ -403,6 +417,22 @@ async fn the_pre_write_check_reads_only_the_targets() {
         })
         .count();
     assert_eq!(listing, 0, "no whole-tenant read: {log:#?}");
+    // Exchange is asked for exactly the converted mailboxes, one `Get-Mailbox -Identity` each,
+    // never for the whole mailbox list (which would log an empty identity).
+    let mailbox_reads: Vec<String> = log
+        .iter()
+        .filter_map(|r| r.path.split_once("#Get-Mailbox:"))
+        .map(|(_, identity)| identity.to_string())
+        .collect();
+    assert_eq!(
+        mailbox_reads
+            .iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        converted,
+        "{log:#?}"
+    );
+    assert_eq!(mailbox_reads.len(), converted.len());
     let item_gets = log
         .iter()
         .filter(|r| r.is_batch_item() && r.method == "GET")

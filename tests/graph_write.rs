@@ -253,3 +253,54 @@ async fn adding_an_existing_member_is_idempotent() {
         "Graph refused the duplicate; the backend treats it as done"
     );
 }
+
+#[tokio::test]
+async fn the_pre_write_check_of_a_conversion_reads_that_mailbox_only() {
+    let tenant = fx::tenant(40);
+    let with = |kind: MailboxType| {
+        tenant
+            .users
+            .iter()
+            .position(|u| u.mailbox.as_ref().is_some_and(|m| m.kind == kind))
+            .expect("fixture has that mailbox type")
+    };
+    let without = tenant
+        .users
+        .iter()
+        .position(|u| u.mailbox.is_none())
+        .expect("fixture has a user without mailbox");
+    let convert = |i: usize, to| {
+        let u = &tenant.users[i];
+        op(OpKind::ConvertMailbox {
+            user_id: u.id.clone(),
+            upn: u.user_principal_name.clone(),
+            from: MailboxType::User,
+            to,
+        })
+    };
+    let ops = vec![
+        convert(with(MailboxType::Shared), MailboxType::Shared),
+        convert(with(MailboxType::User), MailboxType::Shared),
+        convert(without, MailboxType::Shared),
+    ];
+    let fake = fx::start(tenant.clone(), SimOptions::default()).await;
+    let backend = fx::backend(&fake);
+    let done = backend.already_done(&ops).await.expect("no error");
+    assert_eq!(done, vec![true, false, false]);
+    let exchange: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter_map(|r| r.path.split_once('#').map(|(_, c)| c.to_string()))
+        .collect();
+    let mut expected: Vec<String> = ops
+        .iter()
+        .map(|o| format!("Get-Mailbox:{}", o.kind.target()))
+        .collect();
+    let mut exchange_sorted = exchange.clone();
+    exchange_sorted.sort();
+    expected.sort();
+    assert_eq!(
+        exchange_sorted, expected,
+        "one Get-Mailbox -Identity per conversion"
+    );
+}

@@ -336,12 +336,14 @@ fn outcome_to_result(
 impl GraphBackend {
     /// Reads only what `ops` target, for the executor's pre-write check: users with
     /// `GET /users/{id}` and groups with `GET /groups/{id}` (in `$batch`es of 20), the members
-    /// of groups whose membership changes. A target that no longer exists is left out (its
-    /// operation is then "not in effect" and the write reports the real error).
+    /// of groups whose membership changes, and the mailboxes converted (`Get-Mailbox
+    /// -Identity`, at most `SIZE_CONCURRENCY` in flight). A target that no longer exists is
+    /// left out (its operation is then "not in effect" and the write reports the real error).
     async fn read_targets(&self, ops: &[Operation]) -> Result<Tenant, BackendError> {
         let mut user_ids = std::collections::BTreeSet::new();
         let mut group_ids = std::collections::BTreeSet::new();
         let mut member_groups = std::collections::BTreeSet::new();
+        let mut converted = std::collections::BTreeSet::new();
         for op in ops {
             match &op.kind {
                 OpKind::SetUsageLocation { user_id, .. }
@@ -356,7 +358,10 @@ impl GraphBackend {
                     group_ids.insert(group_id.as_str());
                     member_groups.insert(group_id.as_str());
                 }
-                OpKind::ConvertMailbox { .. } => {}
+                OpKind::ConvertMailbox { user_id, upn, .. } => {
+                    user_ids.insert(user_id.as_str());
+                    converted.insert(upn.as_str());
+                }
             }
         }
         let get = |url: String| BatchItem {
@@ -431,23 +436,32 @@ impl GraphBackend {
                 )
                 .await?;
         }
+        let limit = Arc::new(tokio::sync::Semaphore::new(SIZE_CONCURRENCY));
+        let mut lookups = tokio::task::JoinSet::new();
+        for upn in converted {
+            let (exchange, limit, upn) = (self.exchange.clone(), limit.clone(), upn.to_string());
+            lookups.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                exchange.mailbox(&upn).await
+            });
+        }
+        while let Some(joined) = lookups.join_next().await {
+            let record = joined.map_err(|e| BackendError::Transport(e.to_string()))??;
+            if let Some(record) = record
+                && let Some(user) = tenant.users.iter_mut().find(|u| u.id == record.user_id)
+            {
+                user.mailbox = Some(record.mailbox);
+            }
+        }
         Ok(tenant)
     }
 }
 
 impl TenantBackend for GraphBackend {
     /// Targeted reads instead of the trait's whole-tenant re-read: at 100,000 users a re-read
-    /// per executor batch would cost more than the writes. Mailbox conversions still re-read
-    /// (Exchange has no cheap per-mailbox type query in the admin API used here).
+    /// per executor batch would cost more than the writes.
     async fn already_done(&self, ops: &[Operation]) -> Result<Vec<bool>, BackendError> {
-        let converts = ops
-            .iter()
-            .any(|op| matches!(op.kind, OpKind::ConvertMailbox { .. }));
-        let live = if converts {
-            self.read().await?
-        } else {
-            self.read_targets(ops).await?
-        };
+        let live = self.read_targets(ops).await?;
         Ok(ops
             .iter()
             .map(|op| crate::apply::done::is_in_effect(&live, &op.kind))

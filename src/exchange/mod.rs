@@ -31,6 +31,12 @@ pub trait ExchangeAdmin: Send + Sync {
     fn list_mailboxes(
         &self,
     ) -> impl Future<Output = Result<Vec<MailboxRecord>, BackendError>> + Send;
+    /// One mailbox by UPN (`Get-Mailbox -Identity`), `None` when the user has none: the
+    /// executor's pre-write check of a conversion reads only the mailboxes it converts.
+    fn mailbox(
+        &self,
+        upn: &str,
+    ) -> impl Future<Output = Result<Option<MailboxRecord>, BackendError>> + Send;
     /// `TotalItemSize` in bytes (`Get-MailboxStatistics`): one call per mailbox.
     fn mailbox_size(&self, upn: &str) -> impl Future<Output = Result<u64, BackendError>> + Send;
     /// `Set-Mailbox -Type Shared|Regular`; returns the request id.
@@ -112,6 +118,32 @@ impl ExchangeAdmin for RestExchange {
             )
             .await?;
         Ok(records)
+    }
+
+    async fn mailbox(&self, upn: &str) -> Result<Option<MailboxRecord>, BackendError> {
+        let request = self.command("Get-Mailbox", serde_json::json!({"Identity": upn}));
+        let reply = self.core.send(Resource::Exchange, &request).await?;
+        if !reply.is_success() {
+            let error = reply.error();
+            // Exchange answers an unknown identity with ManagementObjectNotFoundException:
+            // "The operation couldn't be performed because object '…' couldn't be found…".
+            if error.message.contains("couldn't be found") {
+                return Ok(None);
+            }
+            return Err(error.into_backend_error(upn, None, EXCHANGE_PERMISSION));
+        }
+        #[derive(serde::Deserialize)]
+        struct Records {
+            value: Vec<MailboxDto>,
+        }
+        let records: Records =
+            serde_json::from_slice(&reply.body).map_err(|e| BackendError::Service {
+                target: upn.to_string(),
+                code: "InvalidResponse".into(),
+                message: format!("Get-Mailbox: {e}"),
+                request_id: reply.request_id.clone(),
+            })?;
+        Ok(records.value.into_iter().find_map(to_record))
     }
 
     async fn mailbox_size(&self, upn: &str) -> Result<u64, BackendError> {

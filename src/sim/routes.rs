@@ -1016,6 +1016,15 @@ fn exchange(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> 
         ),
     };
     match input["CmdletName"].as_str() {
+        Some("Get-Mailbox") if parameters["Identity"].is_string() => {
+            let identity = parameters["Identity"].as_str().unwrap_or_default();
+            match state.tenant.user_by_upn(identity).and_then(wire::mailbox) {
+                Some(record) => Answer::ok(json!({"value": [record]})),
+                None => exchange_error(format!(
+                    "The operation couldn't be performed because object '{identity}' couldn't be found on 'SIMPR01A001.PROD.OUTLOOK.COM'."
+                )),
+            }
+        }
         Some("Get-Mailbox") => {
             let size = (call.header)("prefer")
                 .and_then(|p| {
