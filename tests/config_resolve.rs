@@ -72,11 +72,17 @@ fn full_fixture_expands_profiles_rules_and_defaults() {
     );
     let lic = &ann.licenses.as_ref().unwrap()["ENTERPRISEPACK"];
     assert_eq!(lic.disabled_plans, Some(set(&["YAMMER_ENTERPRISE"])));
-    assert_eq!(ann.usage_location.as_deref(), Some("GB"));
+    // `[defaults] usage_location` fills gaps only: ann already has one in the tenant.
+    assert_eq!(ann.usage_location, None);
     assert_eq!(ann.mailbox, Some(MailboxType::User));
 
     // Higher priority wins; case-insensitive values; list = any of.
     let bob = &state.users["bob@contoso.com"];
+    assert_eq!(
+        bob.usage_location.as_deref(),
+        Some("GB"),
+        "bob has no usage location in the tenant: the default fills it"
+    );
     assert_eq!(bob.upn, "Bob@contoso.com");
     assert_eq!(bob.profile.as_deref(), Some("manager"));
     let bob_licenses = bob.licenses.as_ref().unwrap();
@@ -320,4 +326,20 @@ proptest! {
         let second = resolve(&config, &live);
         prop_assert_eq!(first, second);
     }
+}
+
+#[test]
+fn the_default_usage_location_fills_gaps_and_never_relocates() {
+    let (state, _) = run(
+        "[defaults]\nusage_location = \"GB\"\n[profiles.p]\nlicenses = [\"E3\"]\n[profiles.in_us]\nlicenses = [\"E3\"]\nusage_location = \"US\"\n[users.\"bob@contoso.com\"]\nprofile = \"p\"\n[users.\"eve@contoso.com\"]\nprofile = \"p\"\n[users.\"ann@contoso.com\"]\nprofile = \"in_us\"\n[users.\"dan@contoso.com\"]\nprofile = \"p\"\nusage_location = \"FR\"\n",
+    )
+    .expect("ok");
+    let location = |upn: &str| state.users[upn].usage_location.clone();
+    // bob has none in the tenant: the default fills it.
+    assert_eq!(location("bob@contoso.com").as_deref(), Some("GB"));
+    // eve is in FR: the default leaves her there.
+    assert_eq!(location("eve@contoso.com"), None);
+    // A profile's or an entry's location is an instruction and is enforced (ann GB -> US, dan GB -> FR).
+    assert_eq!(location("ann@contoso.com").as_deref(), Some("US"));
+    assert_eq!(location("dan@contoso.com").as_deref(), Some("FR"));
 }

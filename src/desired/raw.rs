@@ -118,7 +118,7 @@ pub struct RawScope {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDefaults {
-    /// ISO 3166-1 alpha-2 usage location for in-scope users whose profile or entry sets none.
+    /// ISO 3166-1 alpha-2 usage location for in-scope users who have none in the tenant and whose profile or entry sets none; never relocates anyone.
     #[schemars(with = "Option<String>")]
     pub usage_location: Option<Spanned<String>>,
 }

@@ -113,13 +113,8 @@ impl<'a> Resolver<'a> {
                 .profile
                 .as_ref()
                 .and_then(|p| config.profiles.get(&p.value));
-            let user = expand(
-                &entry.upn,
-                &entry.origin,
-                profile,
-                Some(&entry.settings),
-                default_location.as_deref(),
-            );
+            let mut user = expand(&entry.upn, &entry.origin, profile, Some(&entry.settings));
+            fill_default_location(&mut user, users_by_upn[key], default_location.as_deref());
             users.insert(key.clone(), user);
         }
 
@@ -127,7 +122,7 @@ impl<'a> Resolver<'a> {
             .profiles
             .values()
             .map(|p| {
-                let t = expand("", &p.origin, Some(p), None, default_location.as_deref());
+                let t = expand("", &p.origin, Some(p), None);
                 (p.name.as_str(), t)
             })
             .collect();
@@ -149,6 +144,7 @@ impl<'a> Resolver<'a> {
                     let mut desired = templates[rule.profile.as_str()].clone();
                     desired.upn = user.user_principal_name.clone();
                     desired.origin = Some(rule.origin.clone());
+                    fill_default_location(&mut desired, user, default_location.as_deref());
                     users.insert(key, desired);
                 }
                 Winner::Conflict(a, b) => conflicts
@@ -393,14 +389,23 @@ fn unmatched_user(user: &User) -> DesiredUser {
     }
 }
 
-/// Merges a profile and an entry (entry wins field by field; disabled plans per SKU) and
-/// `[defaults]` into one user.
+/// `[defaults] usage_location` fills a gap, it does not relocate anyone: it applies only when
+/// neither the entry nor the profile names a location *and* the user has none in the tenant
+/// (usage location decides which services are legal to deliver; silently moving every user of
+/// a multinational tenant to the default country would be a disaster, not a default).
+fn fill_default_location(desired: &mut DesiredUser, live: &User, default: Option<&str>) {
+    if desired.usage_location.is_none() && live.usage_location.is_none() {
+        desired.usage_location = default.map(str::to_string);
+    }
+}
+
+/// Merges a profile and an entry (entry wins field by field; disabled plans per SKU) into
+/// one user.
 fn expand(
     upn: &str,
     origin: &Origin,
     profile: Option<&Profile>,
     entry: Option<&Settings>,
-    default_location: Option<&str>,
 ) -> DesiredUser {
     let from_profile = profile.map(|p| &p.settings);
     let pick = |f: fn(&Settings) -> bool| entry.filter(|e| f(e)).or(from_profile.filter(|p| f(p)));
@@ -421,8 +426,7 @@ fn expand(
     };
     let usage_location = pick(|s| s.usage_location.is_some())
         .and_then(|s| s.usage_location.as_ref())
-        .map(|l| l.value.clone())
-        .or(default_location.map(str::to_string));
+        .map(|l| l.value.clone());
     let mailbox = pick(|s| s.mailbox.is_some())
         .and_then(|s| s.mailbox.as_ref())
         .map(|m| m.value);
