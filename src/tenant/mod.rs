@@ -42,7 +42,7 @@ pub struct Tenant {
 struct UserPositions(std::sync::OnceLock<std::collections::HashMap<String, usize>>);
 
 impl UserPositions {
-    fn get<'u>(&self, users: &'u [User], id: &str) -> Option<usize> {
+    fn get(&self, users: &[User], id: &str) -> Option<usize> {
         let map = self.0.get_or_init(|| {
             users
                 .iter()
