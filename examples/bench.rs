@@ -1,6 +1,6 @@
 //! The scale benchmark (issue 7): `cargo run --release --locked --example bench`
-//! (`-- --quick` for 1k and 10k only, `-- --latency-ms N` to change the fake's per-request
-//! latency, default 30).
+//! (`-- --quick` for 1k and 10k only, `-- --sizes 2000,50000` for other sizes, `-- --latency-ms N`
+//! to change the fake's per-request latency, default 30).
 //!
 //! For each size it generates a tenant (`synth`: 2% of users with changes, 2,000 groups of
 //! which 20 carry licences, 20 SKUs), serves it from the fake Graph/Exchange server on
@@ -43,11 +43,18 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
-    let sizes: &[usize] = if quick {
-        &[1_000, 10_000]
-    } else {
-        &[1_000, 10_000, 100_000]
+    let sizes: Vec<usize> = match args.iter().position(|a| a == "--sizes") {
+        Some(i) => args
+            .get(i + 1)
+            .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+            .unwrap_or_default(),
+        None if quick => vec![1_000, 10_000],
+        None => vec![1_000, 10_000, 100_000],
     };
+    assert!(
+        !sizes.is_empty(),
+        "--sizes takes a comma-separated list of user counts"
+    );
     // SAFETY: set once before any thread starts.
     unsafe { std::env::set_var(SECRET_ENV, SECRET) };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -55,7 +62,7 @@ fn main() {
         .build()
         .expect("runtime");
     let mut rows = Vec::new();
-    for &n in sizes {
+    for &n in &sizes {
         let row = runtime.block_on(measure(n, Duration::from_millis(latency_ms)));
         eprintln!("{n} users done");
         rows.push(row);
@@ -70,6 +77,7 @@ struct Row {
     requests: Vec<(&'static str, usize)>,
     total_requests: usize,
     plan_wall: Duration,
+    read: Duration,
     planner_core: Duration,
     peak_rss_mb: f64,
     operations: usize,
@@ -165,6 +173,25 @@ async fn measure(n: usize, latency: Duration) -> Row {
         serde_json::from_slice(&output.stdout).expect("child prints JSON");
     let log = fake.requests();
     let requests = count_by_kind(&log);
+    if std::env::var_os("BENCH_TIMELINE").is_some() {
+        for k in [
+            "token",
+            "skus",
+            "user pages",
+            "group pages",
+            "group member pages",
+            "mailbox pages",
+        ] {
+            let at: Vec<f64> = log
+                .iter()
+                .filter(|r| kind(r) == k)
+                .map(|r| r.at.as_secs_f64())
+                .collect();
+            if let (Some(first), Some(last)) = (at.first(), at.last()) {
+                eprintln!("{k}: {} from {first:.2} to {last:.2}", at.len());
+            }
+        }
+    }
 
     // Per-user baseline: GET user + GET licenseDetails per user, same client and fake.
     fake.clear_requests();
@@ -215,6 +242,7 @@ async fn measure(n: usize, latency: Duration) -> Row {
             .sum(),
         requests,
         plan_wall: secs("plan_wall_s"),
+        read: secs("read_s"),
         planner_core: secs("planner_core_s"),
         peak_rss_mb: report["peak_rss_kb"].as_f64().unwrap_or_default() / 1024.0,
         operations: report["operations"].as_u64().unwrap_or_default() as usize,
@@ -372,9 +400,9 @@ async fn measure_apply(n: usize) -> ApplyRow {
 fn print_report(rows: &[Row], apply: &ApplyRow, latency_ms: u64) {
     println!("## m365ctl scale benchmark (fake Graph on loopback, {latency_ms} ms per request)\n");
     println!(
-        "| Users | Graph requests (plan) | User pages (ceil(N/999)) | Plan end-to-end | Planner core | Peak RSS | Operations | Per-user baseline requests | Ratio | Baseline time (extrapolated) |"
+        "| Users | Graph requests (plan) | User pages (ceil(N/999)) | Plan end-to-end | of which Graph read | Planner core | Peak RSS | Operations | Per-user baseline requests | Ratio | Baseline time (extrapolated) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let pages = r
             .requests
@@ -382,12 +410,13 @@ fn print_report(rows: &[Row], apply: &ApplyRow, latency_ms: u64) {
             .find(|(k, _)| *k == "user pages")
             .map_or(0, |(_, c)| *c);
         println!(
-            "| {} | {} | {} ({}) | {:.2} s | {:.3} s | {:.0} MB | {} | {} | {:.0}x | {:.0} s |",
+            "| {} | {} | {} ({}) | {:.2} s | {:.2} s | {:.3} s | {:.0} MB | {} | {} | {:.0}x | {:.0} s |",
             r.users,
             r.total_requests,
             pages,
             r.users.div_ceil(999),
             r.plan_wall.as_secs_f64(),
+            r.read.as_secs_f64(),
             r.planner_core.as_secs_f64(),
             r.peak_rss_mb,
             r.operations,

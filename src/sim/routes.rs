@@ -26,6 +26,9 @@ struct Answer {
     status: u16,
     retry_after: Option<u64>,
     body: Option<Value>,
+    /// A body already serialised (large pages are written straight from the model, see
+    /// `page_by`); takes precedence over `body`.
+    serialized: Option<Vec<u8>>,
 }
 
 impl Answer {
@@ -33,6 +36,7 @@ impl Answer {
         Answer {
             status: 200,
             retry_after: None,
+            serialized: None,
             body: Some(body),
         }
     }
@@ -40,6 +44,7 @@ impl Answer {
         Answer {
             status,
             retry_after: None,
+            serialized: None,
             body: Some(json!({"error": {"code": code, "message": message.into()}})),
         }
     }
@@ -157,9 +162,15 @@ fn respond(answer: Answer, request_id: &str) -> Response {
     {
         error["innerError"] = json!({"request-id": request_id, "client-request-id": request_id, "date": "2026-01-01T00:00:00"});
     }
-    let mut response = match body {
-        Some(b) => (status, axum::Json(b)).into_response(),
-        None => status.into_response(),
+    let mut response = match (answer.serialized, body) {
+        (Some(bytes), _) => (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            bytes,
+        )
+            .into_response(),
+        (None, Some(b)) => (status, axum::Json(b)).into_response(),
+        (None, None) => status.into_response(),
     };
     let headers = response.headers_mut();
     if let Ok(v) = request_id.parse() {
@@ -243,6 +254,7 @@ fn token(shared: &Shared, state: &mut State, path: &str, body: &[u8]) -> Answer 
     let refuse = |status: u16, error: &str, description: &str| Answer {
         status,
         retry_after: None,
+        serialized: None,
         body: Some(
             json!({"error": error, "error_description": description, "error_codes": [7000215]}),
         ),
@@ -434,10 +446,18 @@ fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Ans
         ("GET", ["subscribedSkus"]) => Answer::ok(
             json!({"value": state.tenant.skus.iter().map(wire::sku).collect::<Vec<_>>()}),
         ),
-        ("GET", ["users"]) => page(shared, call, &state.tenant.users, wire::user),
+        ("GET", ["users"]) => page(shared, call, &state.tenant.users, |user, select, out| {
+            serde_json::to_writer(out, &wire::UserView { user, select })
+        }),
         ("GET", ["groups"]) => list_groups(shared, state, call),
         ("GET", ["users", id]) => match state.tenant.user(id) {
-            Some(u) => Answer::ok(wire::select(wire::user(u), call.param("$select"))),
+            Some(u) => Answer::ok(
+                serde_json::to_value(wire::UserView {
+                    user: u,
+                    select: &wire::Select::parse(call.param("$select")),
+                })
+                .unwrap_or_default(),
+            ),
             None => not_found(id),
         },
         ("GET", ["users", id, "licenseDetails"]) => match state.tenant.user(id) {
@@ -445,18 +465,16 @@ fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Ans
             None => not_found(id),
         },
         ("GET", ["groups", id]) => match state.tenant.group(id) {
-            Some(g) => Answer::ok(wire::select(wire::group(g), call.param("$select"))),
+            Some(g) => Answer::ok(wire::Select::parse(call.param("$select")).apply(wire::group(g))),
             None => not_found(id),
         },
         ("GET", ["groups", id, "members"])
         | ("GET", ["groups", id, "members", "microsoft.graph.user"]) => {
             match state.tenant.group(id) {
-                Some(g) => page(
-                    shared,
-                    call,
-                    &g.members,
-                    |m| json!({"@odata.type": "#microsoft.graph.user", "id": m}),
-                ),
+                Some(g) => page(shared, call, &g.members, |m, select, out| {
+                    let member = json!({"@odata.type": "#microsoft.graph.user", "id": m});
+                    serde_json::to_writer(out, &select.apply(member))
+                }),
                 None => not_found(id),
             }
         }
@@ -653,6 +671,7 @@ fn write(shared: &Shared, state: &mut State, op: &OpKind, success: u16) -> Answe
     Answer {
         status: success,
         retry_after: None,
+        serialized: None,
         body,
     }
 }
@@ -774,13 +793,19 @@ fn violation_answer(tenant: &Tenant, violation: &RuleViolation) -> Answer {
         RuleViolation::Mailbox(m) => Answer {
             status: 400,
             retry_after: None,
+            serialized: None,
             body: Some(json!({"error": {"code": "BadRequest", "message": "Invalid Operation", "details": [{"message": m}]}})),
         },
     }
 }
 
 /// Pages a collection by `$top` (Graph's caps) with an opaque `$skiptoken`.
-fn page<T>(shared: &Shared, call: &Call<'_>, items: &[T], render: impl Fn(&T) -> Value) -> Answer {
+fn page<T>(
+    shared: &Shared,
+    call: &Call<'_>,
+    items: &[T],
+    write: impl Fn(&T, &wire::Select<'_>, &mut Vec<u8>) -> serde_json::Result<()>,
+) -> Answer {
     let top = match call.param("$top") {
         None => DEFAULT_TOP,
         Some(t) => match t.parse::<usize>() {
@@ -796,36 +821,45 @@ fn page<T>(shared: &Shared, call: &Call<'_>, items: &[T], render: impl Fn(&T) ->
             }
         },
     };
-    page_by(shared, call, items, top, render)
+    page_with(shared, call, items, top, write)
 }
 
 /// One page of `items`; only the items on the page are rendered, so paging a 50,000-user
 /// tenant costs the fake O(page), not O(tenant), per request.
-fn page_by<T>(
+/// One page of `items`, each written by `write` straight into the body: only the items on the
+/// page are rendered, so paging a 100,000-user tenant costs the fake O(page), not O(tenant),
+/// per request, and no intermediate JSON tree is built for the big collections.
+fn page_with<T>(
     shared: &Shared,
     call: &Call<'_>,
     items: &[T],
     size: usize,
-    render: impl Fn(&T) -> Value,
+    write: impl Fn(&T, &wire::Select<'_>, &mut Vec<u8>) -> serde_json::Result<()>,
 ) -> Answer {
     let offset = call
         .param("$skiptoken")
         .and_then(|t| t.strip_prefix("RFNwdAIAAQAAAD"))
         .and_then(|t| t.parse::<usize>().ok())
         .unwrap_or(0);
-    let select = call.param("$select");
-    let value: Vec<Value> = items
-        .iter()
-        .skip(offset)
-        .take(size)
-        .map(|v| wire::select(render(v), select))
-        .collect();
-    let more = items.len() > offset + size;
-    let mut body = json!({"value": value});
-    if call.param("$count") == Some("true") && offset == 0 {
-        body["@odata.count"] = json!(value.len());
+    let select = wire::Select::parse(call.param("$select"));
+    let page = items.iter().skip(offset).take(size);
+    let mut body = Vec::with_capacity(64 * 1024);
+    body.extend_from_slice(b"{\"value\":[");
+    let mut written = 0usize;
+    for item in page {
+        if written > 0 {
+            body.push(b',');
+        }
+        if let Err(e) = write(item, &select, &mut body) {
+            return Answer::error(500, "InternalServerError", e.to_string());
+        }
+        written += 1;
     }
-    if more {
+    body.push(b']');
+    if call.param("$count") == Some("true") && offset == 0 {
+        body.extend_from_slice(format!(",\"@odata.count\":{written}").as_bytes());
+    }
+    if items.len() > offset + size {
         let mut query: Vec<String> = call
             .query
             .iter()
@@ -833,10 +867,19 @@ fn page_by<T>(
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
             .collect();
         query.push(format!("$skiptoken=RFNwdAIAAQAAAD{}", offset + size));
-        body["@odata.nextLink"] =
-            json!(format!("{}{}?{}", shared.base, call.path, query.join("&")));
+        let link = format!("{}{}?{}", shared.base, call.path, query.join("&"));
+        body.extend_from_slice(b",\"@odata.nextLink\":");
+        if let Err(e) = serde_json::to_writer(&mut body, &link) {
+            return Answer::error(500, "InternalServerError", e.to_string());
+        }
     }
-    Answer::ok(body)
+    body.push(b'}');
+    Answer {
+        status: 200,
+        retry_after: None,
+        body: None,
+        serialized: Some(body),
+    }
 }
 
 fn list_groups(shared: &Shared, state: &State, call: &Call<'_>) -> Answer {
@@ -879,7 +922,9 @@ fn list_groups(shared: &Shared, state: &State, call: &Call<'_>) -> Answer {
             format!("Unsupported query filter '{filter}' in this fake."),
         );
     };
-    page(shared, call, &groups, Value::clone)
+    page(shared, call, &groups, |group, select, out| {
+        serde_json::to_writer(out, &select.apply(group.clone()))
+    })
 }
 
 // ---------------------------------------------------------------- $batch
@@ -977,7 +1022,10 @@ fn batch(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
         if let Some(secs) = answer.retry_after {
             headers["Retry-After"] = json!(secs.to_string());
         }
-        let mut body = answer.body.unwrap_or(Value::Null);
+        let mut body = match &answer.serialized {
+            Some(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+            None => answer.body.unwrap_or(Value::Null),
+        };
         if let Some(error) = body.get_mut("error").filter(|e| e.is_object()) {
             error["innerError"] = json!({"request-id": request_id, "date": "2026-01-01T00:00:00"});
         }
@@ -1011,6 +1059,7 @@ fn exchange(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> 
     let exchange_error = |m: String| Answer {
         status: 400,
         retry_after: None,
+        serialized: None,
         body: Some(
             json!({"error": {"code": "BadRequest", "message": "Invalid Operation", "details": [{"message": m}]}}),
         ),
@@ -1034,8 +1083,9 @@ fn exchange(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> 
                 .unwrap_or(1000usize)
                 .clamp(1, 1000);
             let users: Vec<&crate::tenant::User> = wire::mailbox_users(&state.tenant).collect();
-            page_by(shared, call, &users, size, |u| {
-                wire::mailbox(u).unwrap_or_default()
+            // Exchange has no `$select`: every record is written whole.
+            page_with(shared, call, &users, size, |u, _, out| {
+                serde_json::to_writer(out, &wire::mailbox(u).unwrap_or_default())
             })
         }
         Some("Get-MailboxStatistics") => {

@@ -1,7 +1,7 @@
 //! How the fake renders the tenant model in Graph's and Exchange's JSON shapes.
 
 use crate::tenant::{Group, MailboxType, Sku, Tenant, User};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// Rule attributes Graph returns as top-level user properties.
 const TOP_LEVEL_ATTRIBUTES: [&str; 4] = ["department", "jobTitle", "companyName", "country"];
@@ -27,44 +27,174 @@ pub fn sku(s: &Sku) -> Value {
 
 /// A `user` with every property the backend may `$select`.
 pub fn user(u: &User) -> Value {
-    let mut extension = Map::new();
-    for i in 1..=15 {
-        let key = format!("extensionAttribute{i}");
-        extension.insert(
-            key.clone(),
-            u.attribute(&key).map_or(Value::Null, |v| json!(v)),
-        );
+    serde_json::to_value(UserView {
+        user: u,
+        select: &Select::all(),
+    })
+    .expect("a user serialises")
+}
+
+/// A `$select` list, parsed once per request (Graph matches property names case-insensitively).
+pub struct Select<'a>(Option<Vec<&'a str>>);
+
+impl<'a> Select<'a> {
+    /// From the `$select` query parameter; `None` selects every property.
+    pub fn parse(select: Option<&'a str>) -> Select<'a> {
+        Select(select.map(|s| s.split(',').map(str::trim).collect()))
     }
-    let mut assigned: Vec<Value> = Vec::new();
-    let mut seen = Vec::new();
-    for l in u.licenses.iter().filter(|l| l.is_effective()) {
-        if !seen.contains(&&l.sku_id) {
-            seen.push(&l.sku_id);
-            assigned.push(json!({"skuId": l.sku_id, "disabledPlans": l.disabled_plans}));
+
+    fn all() -> Select<'static> {
+        Select(None)
+    }
+
+    /// Keeps only the selected properties of an object (Graph returns exactly those).
+    pub fn apply(&self, value: Value) -> Value {
+        match (&self.0, value) {
+            (Some(_), Value::Object(map)) => {
+                Value::Object(map.into_iter().filter(|(k, _)| self.wants(k)).collect())
+            }
+            (_, value) => value,
         }
     }
-    let mut value = json!({
-        "id": u.id,
-        "userPrincipalName": u.user_principal_name,
-        "displayName": u.display_name,
-        "accountEnabled": u.account_enabled,
-        "usageLocation": u.usage_location,
-        "onPremisesSyncEnabled": if u.on_premises_sync_enabled { json!(true) } else { Value::Null },
-        "onPremisesExtensionAttributes": extension,
-        "assignedLicenses": assigned,
-        "licenseAssignmentStates": u.licenses.iter().map(|l| json!({
-            "skuId": l.sku_id,
-            "disabledPlans": l.disabled_plans,
-            "assignedByGroup": l.assigned_by_group,
-            "state": l.state,
-            "error": l.error.clone().unwrap_or_else(|| "None".into()),
-            "lastUpdatedDateTime": "2026-01-01T00:00:00Z",
-        })).collect::<Vec<_>>(),
-    });
-    for key in TOP_LEVEL_ATTRIBUTES {
-        value[key] = u.attribute(key).map_or(Value::Null, |v| json!(v));
+
+    fn wants(&self, key: &str) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|keys| keys.iter().any(|k| k.eq_ignore_ascii_case(key)))
     }
-    value
+}
+
+/// A `user` serialised straight from the model, `$select` applied while writing: paging
+/// 100,000 users through an intermediate `Value` per user cost the fake more than Graph's
+/// own latency.
+pub struct UserView<'a> {
+    /// The user.
+    pub user: &'a User,
+    /// Which properties to write.
+    pub select: &'a Select<'a>,
+}
+
+impl serde::Serialize for UserView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let u = self.user;
+        let mut map = serializer.serialize_map(None)?;
+        if self.select.wants("id") {
+            map.serialize_entry("id", &u.id)?;
+        }
+        if self.select.wants("userPrincipalName") {
+            map.serialize_entry("userPrincipalName", &u.user_principal_name)?;
+        }
+        if self.select.wants("displayName") {
+            map.serialize_entry("displayName", &u.display_name)?;
+        }
+        if self.select.wants("accountEnabled") {
+            map.serialize_entry("accountEnabled", &u.account_enabled)?;
+        }
+        if self.select.wants("usageLocation") {
+            map.serialize_entry("usageLocation", &u.usage_location)?;
+        }
+        if self.select.wants("onPremisesSyncEnabled") {
+            map.serialize_entry(
+                "onPremisesSyncEnabled",
+                &u.on_premises_sync_enabled.then_some(true),
+            )?;
+        }
+        if self.select.wants("onPremisesExtensionAttributes") {
+            map.serialize_entry("onPremisesExtensionAttributes", &ExtensionAttributes(u))?;
+        }
+        if self.select.wants("assignedLicenses") {
+            let mut seen: Vec<&str> = Vec::new();
+            let assigned: Vec<AssignedLicense<'_>> = u
+                .licenses
+                .iter()
+                .filter(|l| l.is_effective())
+                .filter(|l| {
+                    let first = !seen.contains(&l.sku_id.as_str());
+                    seen.push(&l.sku_id);
+                    first
+                })
+                .map(|l| AssignedLicense {
+                    sku_id: &l.sku_id,
+                    disabled_plans: &l.disabled_plans,
+                })
+                .collect();
+            map.serialize_entry("assignedLicenses", &assigned)?;
+        }
+        if self.select.wants("licenseAssignmentStates") {
+            let states: Vec<AssignmentState<'_>> = u
+                .licenses
+                .iter()
+                .map(|l| AssignmentState {
+                    sku_id: &l.sku_id,
+                    disabled_plans: &l.disabled_plans,
+                    assigned_by_group: l.assigned_by_group.as_deref(),
+                    state: &l.state,
+                    error: l.error.as_deref().unwrap_or("None"),
+                    last_updated_date_time: "2026-01-01T00:00:00Z",
+                })
+                .collect();
+            map.serialize_entry("licenseAssignmentStates", &states)?;
+        }
+        for key in TOP_LEVEL_ATTRIBUTES {
+            if self.select.wants(key) {
+                map.serialize_entry(key, &u.attribute(key))?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// `onPremisesExtensionAttributes`: all fifteen, `null` when unset.
+struct ExtensionAttributes<'a>(&'a User);
+
+impl serde::Serialize for ExtensionAttributes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(15))?;
+        for key in EXTENSION_ATTRIBUTES {
+            map.serialize_entry(key, &self.0.attribute(key))?;
+        }
+        map.end()
+    }
+}
+
+const EXTENSION_ATTRIBUTES: [&str; 15] = [
+    "extensionAttribute1",
+    "extensionAttribute2",
+    "extensionAttribute3",
+    "extensionAttribute4",
+    "extensionAttribute5",
+    "extensionAttribute6",
+    "extensionAttribute7",
+    "extensionAttribute8",
+    "extensionAttribute9",
+    "extensionAttribute10",
+    "extensionAttribute11",
+    "extensionAttribute12",
+    "extensionAttribute13",
+    "extensionAttribute14",
+    "extensionAttribute15",
+];
+
+/// `assignedLicense`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AssignedLicense<'a> {
+    sku_id: &'a str,
+    disabled_plans: &'a [String],
+}
+
+/// `licenseAssignmentState`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AssignmentState<'a> {
+    sku_id: &'a str,
+    disabled_plans: &'a [String],
+    assigned_by_group: Option<&'a str>,
+    state: &'a str,
+    error: &'a str,
+    last_updated_date_time: &'a str,
 }
 
 /// A `group`.
@@ -109,20 +239,6 @@ pub fn license_details(tenant: &Tenant, u: &User) -> Vec<Value> {
         .collect()
 }
 
-/// Keeps only the `$select`ed properties (Graph returns exactly those).
-pub fn select(value: Value, select: Option<&str>) -> Value {
-    let (Some(select), Value::Object(map)) = (select, &value) else {
-        return value;
-    };
-    let wanted: Vec<&str> = select.split(',').map(str::trim).collect();
-    Value::Object(
-        map.iter()
-            .filter(|(k, _)| wanted.iter().any(|w| w.eq_ignore_ascii_case(k)))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    )
-}
-
 /// A `Get-Mailbox` record.
 pub fn mailbox(u: &User) -> Option<Value> {
     let m = u.mailbox.as_ref()?;
@@ -163,4 +279,83 @@ pub fn statistics(u: &User) -> Option<Value> {
 /// Users with a mailbox, in Exchange's order (the tenant's canonical order).
 pub fn mailbox_users(tenant: &Tenant) -> impl Iterator<Item = &User> {
     tenant.users.iter().filter(|u| u.mailbox.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenant::LicenseAssignment;
+
+    fn assignment(sku: &str, group: Option<&str>, state: &str) -> LicenseAssignment {
+        LicenseAssignment {
+            sku_id: sku.into(),
+            disabled_plans: vec!["p1".into()],
+            assigned_by_group: group.map(str::to_string),
+            state: state.into(),
+            error: (state == "Error").then(|| "CountViolation".to_string()),
+        }
+    }
+
+    fn ann() -> User {
+        User {
+            id: "u1".into(),
+            user_principal_name: "ann@contoso.com".into(),
+            display_name: None,
+            account_enabled: true,
+            usage_location: Some("GB".into()),
+            on_premises_sync_enabled: false,
+            attributes: [
+                ("department".to_string(), "Sales".to_string()),
+                ("extensionAttribute3".to_string(), "FTE".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            licenses: vec![
+                assignment("e3", None, "Active"),
+                assignment("e3", Some("g1"), "Active"),
+                assignment("e5", Some("g2"), "Error"),
+            ],
+            mailbox: None,
+        }
+    }
+
+    #[test]
+    fn a_user_is_written_in_graphs_shape() {
+        let v = user(&ann());
+        assert_eq!(v["id"], "u1");
+        assert_eq!(v["displayName"], Value::Null);
+        assert_eq!(v["onPremisesSyncEnabled"], Value::Null);
+        assert_eq!(v["department"], "Sales");
+        assert_eq!(v["jobTitle"], Value::Null);
+        let ext = v["onPremisesExtensionAttributes"].as_object().unwrap();
+        assert_eq!(ext.len(), 15);
+        assert_eq!(ext["extensionAttribute3"], "FTE");
+        assert_eq!(ext["extensionAttribute1"], Value::Null);
+        // One assignedLicense per effective SKU, whatever the number of paths; the errored
+        // group assignment shows only in licenseAssignmentStates.
+        assert_eq!(
+            v["assignedLicenses"],
+            json!([{"skuId": "e3", "disabledPlans": ["p1"]}])
+        );
+        let states = v["licenseAssignmentStates"].as_array().unwrap();
+        assert_eq!(states.len(), 3);
+        assert_eq!(states[0]["assignedByGroup"], Value::Null);
+        assert_eq!(states[0]["error"], "None");
+        assert_eq!(states[2]["assignedByGroup"], "g2");
+        assert_eq!(states[2]["error"], "CountViolation");
+    }
+
+    #[test]
+    fn select_keeps_exactly_the_named_properties_case_insensitively() {
+        let select = Select::parse(Some("ID, usagelocation,assignedLicenses"));
+        let v = serde_json::to_value(UserView {
+            user: &ann(),
+            select: &select,
+        })
+        .unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["assignedLicenses", "id", "usageLocation"]);
+        let trimmed = select.apply(user(&ann()));
+        assert_eq!(trimmed, v, "the typed and the generic select agree");
+    }
 }
