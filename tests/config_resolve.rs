@@ -121,7 +121,7 @@ fn omitted_fields_are_not_managed_and_empty_means_none() {
     assert_eq!(ann.usage_location, None);
     assert_eq!(ann.license_intent, LicenseIntent::Exactly);
     let bob = &state.users["bob@contoso.com"];
-    assert_eq!(bob.licenses, Some(BTreeMap::new()));
+    assert_eq!(bob.licenses.as_deref(), Some(&BTreeMap::new()));
     assert_eq!(bob.mailbox, None);
 }
 
@@ -176,7 +176,7 @@ fn scope_all_puts_unmatched_users_in_scope_without_licences() {
         state
             .users
             .values()
-            .all(|u| u.licenses == Some(BTreeMap::new()) && u.mailbox.is_none())
+            .all(|u| u.licenses.as_deref() == Some(&BTreeMap::new()) && u.mailbox.is_none())
     );
 }
 

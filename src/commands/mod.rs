@@ -157,7 +157,7 @@ pub fn print_diagnostics(diagnostics: &[Diagnostic], color: bool) {
         let source = d
             .origin
             .as_ref()
-            .and_then(|o| std::fs::read_to_string(&o.file).ok());
+            .and_then(|o| std::fs::read_to_string(&*o.file).ok());
         eprint!(
             "{}",
             render::diagnostic::render(d, source.as_deref(), color)

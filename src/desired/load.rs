@@ -13,7 +13,7 @@ use super::raw::{
 use super::suggest;
 use super::*;
 use crate::backend::{AuthMode, BackendConfig, GraphSettings};
-use crate::diag::{Diagnostic, Diagnostics, Origin};
+use crate::diag::{Diagnostic, Diagnostics, Origin, SourceMap};
 use serde_spanned::Spanned;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -111,7 +111,10 @@ pub fn from_sources(sources: &[(String, String)], base: &Path) -> Result<Config,
     let mut errors = Vec::new();
     for (name, text) in sources {
         match toml::from_str::<RawFile>(text) {
-            Ok(raw) => parsed.push(Source { name, text, raw }),
+            Ok(raw) => parsed.push(Source {
+                map: SourceMap::new(name, text),
+                raw,
+            }),
             Err(e) => errors.push(parse_error(name, text, &e)),
         }
     }
@@ -158,14 +161,13 @@ fn secret_hint() -> &'static str {
 
 /// One parsed file.
 struct Source<'a> {
-    name: &'a str,
-    text: &'a str,
+    map: SourceMap<'a>,
     raw: RawFile,
 }
 
 impl Source<'_> {
     fn origin(&self, span: std::ops::Range<usize>) -> Origin {
-        Origin::from_span(self.name, self.text, span)
+        self.map.origin(span)
     }
 }
 
@@ -395,7 +397,7 @@ impl Builder {
     fn backend(&mut self, src: &Source, t: &Spanned<RawTenant>) -> Option<BackendConfig> {
         let table = src.origin(t.span());
         let t = t.get_ref();
-        let dir = Path::new(src.name)
+        let dir = Path::new(src.map.file())
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();

@@ -8,6 +8,7 @@
 use crate::diag::Origin;
 use crate::tenant::MailboxType;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Which users m365ctl may touch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,8 +61,10 @@ pub struct DesiredUser {
     pub profile: Option<String>,
     /// Desired usage location; `None` = not managed.
     pub usage_location: Option<String>,
-    /// Desired direct licences keyed by skuPartNumber; `None` = not managed.
-    pub licenses: Option<BTreeMap<String, DesiredLicense>>,
+    /// Desired direct licences keyed by skuPartNumber; `None` = not managed. Shared: every
+    /// user a rule matches holds the same profile's map (a private copy per user cost 1.5 KB
+    /// each, 150 MB at 100,000 users).
+    pub licenses: Option<Arc<BTreeMap<String, DesiredLicense>>>,
     /// Whether `licenses` is exact or "keep".
     pub license_intent: LicenseIntent,
     /// Desired mailbox type; `None` = not managed.

@@ -8,6 +8,7 @@ use super::*;
 use crate::diag::{Diagnostic, Diagnostics, Origin};
 use crate::tenant::{Sku, Tenant, User};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 /// How many users a rule-conflict message names before summarising.
 const CONFLICT_EXAMPLES: usize = 5;
@@ -383,7 +384,7 @@ fn unmatched_user(user: &User) -> DesiredUser {
         origin: None,
         profile: None,
         usage_location: None,
-        licenses: Some(BTreeMap::new()),
+        licenses: Some(Default::default()),
         license_intent: LicenseIntent::Exactly,
         mailbox: None,
     }
@@ -435,7 +436,7 @@ fn expand(
         origin: Some(origin.clone()),
         profile: profile.map(|p| p.name.clone()),
         usage_location,
-        licenses,
+        licenses: licenses.map(Arc::new),
         license_intent,
         mailbox,
     }

@@ -161,7 +161,11 @@ fn build(case: &Case) -> (Tenant, crate::desired::DesiredState) {
             _ => {}
         }
         if u.disable_yammer {
-            for (part, lic) in du.licenses.iter_mut().flat_map(|l| l.iter_mut()) {
+            for (part, lic) in du
+                .licenses
+                .iter_mut()
+                .flat_map(|l| std::sync::Arc::make_mut(l).iter_mut())
+            {
                 if part.starts_with("ENTERPRISE") {
                     lic.disabled_plans = Some(BTreeSet::from(["YAMMER_ENTERPRISE".to_string()]));
                 }

@@ -199,7 +199,7 @@ pub fn want<'d>(d: &'d mut DesiredState, upn: &str, parts: &[&str]) -> &'d mut D
             origin: None,
             profile: None,
             usage_location: None,
-            licenses: Some(lics(parts)),
+            licenses: Some(lics(parts).into()),
             license_intent: LicenseIntent::Exactly,
             mailbox: None,
         },

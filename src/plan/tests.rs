@@ -471,6 +471,7 @@ fn disabled_plan_toggle_is_a_single_change() {
     let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
     ann.licenses
         .as_mut()
+        .map(std::sync::Arc::make_mut)
         .unwrap()
         .get_mut("ENTERPRISEPACK")
         .unwrap()
@@ -506,6 +507,7 @@ fn unknown_disabled_plan_lists_the_real_ones() {
     let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
     ann.licenses
         .as_mut()
+        .map(std::sync::Arc::make_mut)
         .unwrap()
         .get_mut("ENTERPRISEPACK")
         .unwrap()
@@ -750,6 +752,7 @@ fn unmanaged_disabled_plans_are_kept_and_managed_ones_enforced() {
     let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
     ann.licenses
         .as_mut()
+        .map(std::sync::Arc::make_mut)
         .unwrap()
         .get_mut("ENTERPRISEPACK")
         .unwrap()

@@ -28,7 +28,7 @@ pub fn render(diagnostic: &Diagnostic, source: Option<&str>, color: bool) -> Str
     let group = match located {
         Some((origin, source, span)) => level.primary_title(diagnostic.message.as_str()).element(
             Snippet::source(source)
-                .path(origin.file.as_str())
+                .path(&*origin.file)
                 .annotation(AnnotationKind::Primary.span(span)),
         ),
         None => {

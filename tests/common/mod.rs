@@ -331,7 +331,7 @@ pub fn scenario(rng: &mut Rng) -> Scenario {
                 origin: None,
                 profile: None,
                 usage_location: Some(if rng.chance(80) { "GB" } else { "US" }.into()),
-                licenses: Some(licenses),
+                licenses: Some(licenses.into()),
                 license_intent: LicenseIntent::Exactly,
                 mailbox,
             },
