@@ -97,24 +97,29 @@ fn desired_fingerprint(desired: &DesiredState) -> String {
             },
         },
     };
-    let mut hasher = HashWriter(Sha256::new());
-    serde_json::to_writer(&mut hasher, &canonical).expect("the desired state serialises");
-    format!("sha256:{}", hex(&hasher.0.finalize()))
+    hash_json(&canonical)
 }
 
 /// Hashes the tenant's canonical JSON as it streams out, without copying a normalised tenant.
 fn live_fingerprint(live: &Tenant) -> String {
-    let mut hasher = HashWriter(Sha256::new());
-    let write = |tenant: &Tenant, hasher: &mut HashWriter| {
-        serde_json::to_writer(hasher, tenant).expect("the tenant serialises to JSON");
-    };
     if is_normalized(live) {
-        write(live, &mut hasher);
+        hash_json(live)
     } else {
         let mut copy = live.clone();
         copy.normalize();
-        write(&copy, &mut hasher);
+        hash_json(&copy)
     }
+}
+
+/// `sha256:<hex>` of the compact JSON of `value`, streamed through a 64 KiB buffer (serde_json
+/// writes in fragments of a few bytes; feeding those to the hasher one by one cost more
+/// than the hashing).
+fn hash_json(value: &impl Serialize) -> String {
+    let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, HashWriter(Sha256::new()));
+    serde_json::to_writer(&mut buffered, value).expect("the planner's inputs serialise to JSON");
+    let hasher = buffered
+        .into_inner()
+        .unwrap_or_else(|_| unreachable!("hashing never fails"));
     format!("sha256:{}", hex(&hasher.0.finalize()))
 }
 

@@ -120,6 +120,24 @@ const MAX_SEAT_ROUNDS: usize = 8;
 
 /// Plans the changes that take `live` to `desired`. Pure and deterministic.
 pub fn plan(desired: &crate::desired::DesiredState, live: &crate::tenant::Tenant) -> Plan {
+    // Hashing the inputs does not depend on the diff and is a third of the planner's time
+    // on a 100,000-user tenant: it runs beside it.
+    std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| fingerprint(desired, live));
+        build(desired, live, move || {
+            hashing
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    })
+}
+
+/// The plan itself; `fingerprint` yields the inputs' fingerprint when the plan is complete.
+fn build(
+    desired: &crate::desired::DesiredState,
+    live: &crate::tenant::Tenant,
+    fingerprint: impl FnOnce() -> Fingerprint,
+) -> Plan {
     let ix = index::Index::new(live);
     let intent = intent::diff(desired, &ix);
     let mut diagnostics = intent.diagnostics.clone();
@@ -129,7 +147,7 @@ pub fn plan(desired: &crate::desired::DesiredState, live: &crate::tenant::Tenant
     let mut drafts = graph::materialise(&ix, &intent, &seat_first);
     let mut deltas = match graph::order(&drafts.ops, &drafts.edges) {
         Ok(order) => graph::deltas(&ix, &drafts.ops, &order),
-        Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, desired, live),
+        Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, fingerprint),
     };
     let split = graph::users_to_split(&ix, &drafts, &deltas);
     if !split.is_empty() {
@@ -137,7 +155,7 @@ pub fn plan(desired: &crate::desired::DesiredState, live: &crate::tenant::Tenant
         drafts = graph::materialise(&ix, &intent, &seat_first);
         deltas = match graph::order(&drafts.ops, &drafts.edges) {
             Ok(order) => graph::deltas(&ix, &drafts.ops, &order),
-            Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, desired, live),
+            Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, fingerprint),
         };
     }
     // Seat edges change the order, and the order can move a seat change from one operation
@@ -148,7 +166,7 @@ pub fn plan(desired: &crate::desired::DesiredState, live: &crate::tenant::Tenant
         let edges = drafts.edges.len();
         let order = match graph::order(&drafts.ops, &drafts.edges) {
             Ok(order) => order,
-            Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, desired, live),
+            Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, fingerprint),
         };
         deltas = graph::deltas(&ix, &drafts.ops, &order);
         shortfalls = graph::seat_edges(&ix, &mut drafts, &deltas);
@@ -177,7 +195,7 @@ pub fn plan(desired: &crate::desired::DesiredState, live: &crate::tenant::Tenant
     }
     let order = match graph::order(&drafts.ops, &drafts.edges) {
         Ok(order) => order,
-        Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, desired, live),
+        Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, fingerprint),
     };
     let accounting = accounting::account(&ix, desired, &drafts.ops, &order, &intent);
     let short_skus: std::collections::BTreeSet<&str> =
@@ -197,7 +215,7 @@ pub fn plan(desired: &crate::desired::DesiredState, live: &crate::tenant::Tenant
         diagnostics,
         seats: accounting.seats,
         exchange_changes: accounting.exchange_changes,
-        fingerprint: fingerprint(desired, live),
+        fingerprint: fingerprint(),
     }
 }
 
@@ -207,8 +225,7 @@ fn cyclic(
     ops: &[graph::Draft],
     cycles: Vec<Vec<usize>>,
     mut diagnostics: Vec<Diagnostic>,
-    desired: &crate::desired::DesiredState,
-    live: &crate::tenant::Tenant,
+    fingerprint: impl FnOnce() -> Fingerprint,
 ) -> Plan {
     for cycle in cycles {
         let names: Vec<&str> = cycle.iter().map(|&i| ops[i].id.as_str()).collect();
@@ -230,6 +247,6 @@ fn cyclic(
         diagnostics,
         seats: Vec::new(),
         exchange_changes: Vec::new(),
-        fingerprint: fingerprint(desired, live),
+        fingerprint: fingerprint(),
     }
 }
