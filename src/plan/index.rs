@@ -104,7 +104,14 @@ impl<'a> Index<'a> {
 
     /// User index by UPN (case-insensitive).
     pub fn user_by_upn(&self, upn: &str) -> Option<usize> {
-        self.user_by_upn.get(&upn.to_ascii_lowercase()).copied()
+        // The desired state's keys are already lower-case: look up without allocating first.
+        match self.user_by_upn.get(upn) {
+            Some(&ui) => Some(ui),
+            None if upn.bytes().any(|b| b.is_ascii_uppercase()) => {
+                self.user_by_upn.get(&upn.to_ascii_lowercase()).copied()
+            }
+            None => None,
+        }
     }
 
     /// Group index by object id.

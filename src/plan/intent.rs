@@ -298,12 +298,12 @@ pub(crate) fn diff(desired: &DesiredState, ix: &Index<'_>) -> Intent {
     };
 
     // Users: desired ones in UPN order, then members touched only by group declarations.
-    let mut order: Vec<(usize, Option<&DesiredUser>)> = Vec::new();
-    let mut seen = BTreeSet::new();
+    let mut order: Vec<(usize, Option<&DesiredUser>)> = Vec::with_capacity(desired.users.len());
+    let mut seen = vec![false; live.users.len()];
     for (upn, du) in &desired.users {
         match ix.user_by_upn(upn) {
             Some(ui) => {
-                if seen.insert(ui) {
+                if !std::mem::replace(&mut seen[ui], true) {
                     order.push((ui, Some(du)));
                 }
             }
@@ -329,7 +329,7 @@ pub(crate) fn diff(desired: &DesiredState, ix: &Index<'_>) -> Intent {
         .chain(leaves.keys())
         .copied()
         .chain(members_of_changed)
-        .filter(|ui| !seen.contains(ui))
+        .filter(|&ui| !seen[ui])
         .collect();
     extra.sort_by_key(|&ui| live.users[ui].user_principal_name.to_ascii_lowercase());
     extra.dedup();
