@@ -2,6 +2,7 @@
 //! retries on throttling and transient failures, `@odata.nextLink` paging and `$batch`.
 
 use super::auth::{Authenticator, Resource};
+use super::pacing::Pacer;
 use super::retry::{RetryPolicy, is_retryable, parse_retry_after};
 use crate::backend::BackendError;
 use serde::de::DeserializeOwned;
@@ -10,6 +11,9 @@ use std::time::{Duration, Instant};
 
 /// Graph's limit on requests per `$batch`.
 pub const MAX_BATCH: usize = 20;
+
+/// Requests in flight per service before any throttling is seen; `Pacer` lowers it on 429.
+pub const MAX_IN_FLIGHT: usize = 16;
 
 /// One HTTP request, rebuilt for each attempt.
 #[derive(Debug, Clone)]
@@ -116,6 +120,9 @@ pub struct HttpCore {
     auth: Arc<Authenticator>,
     retry: RetryPolicy,
     graph_root: String,
+    /// Adaptive concurrency per service, shared by every clone (Graph and Exchange throttle
+    /// separately).
+    pacers: Arc<[Pacer; 2]>,
 }
 
 impl HttpCore {
@@ -131,6 +138,15 @@ impl HttpCore {
             auth,
             retry,
             graph_root: format!("{}/v1.0", graph_host.trim_end_matches('/')),
+            pacers: Arc::new([Pacer::new(MAX_IN_FLIGHT), Pacer::new(MAX_IN_FLIGHT)]),
+        }
+    }
+
+    /// The pacer of one service.
+    pub fn pacer(&self, resource: Resource) -> &Pacer {
+        match resource {
+            Resource::Graph => &self.pacers[0],
+            Resource::Exchange => &self.pacers[1],
         }
     }
 
@@ -164,6 +180,7 @@ impl HttpCore {
             if let Some(body) = &request.body {
                 builder = builder.json(body);
             }
+            let slot = self.pacer(resource).acquire().await;
             let outcome = builder.send().await;
             let (wait_hint, failure) = match outcome {
                 Ok(response) => {
@@ -177,6 +194,12 @@ impl HttpCore {
                     };
                     let request_id = header("request-id").or_else(|| header("client-request-id"));
                     let retry_after = parse_retry_after(header("retry-after").as_deref());
+                    if status == 429 {
+                        let wait = self.retry.delay(attempt, retry_after);
+                        self.pacer(resource).throttled(wait);
+                    } else {
+                        self.pacer(resource).answered();
+                    }
                     tracing::trace!(method = %request.method, url = %request.url, status, attempt, "response");
                     let body = response
                         .bytes()
@@ -209,6 +232,7 @@ impl HttpCore {
             if !self.retry.allows(attempt, start.elapsed(), wait) {
                 return failure;
             }
+            drop(slot);
             tracing::debug!(url = %request.url, attempt, wait_ms = wait.as_millis() as u64, "retrying");
             tokio::time::sleep(wait).await;
         }
@@ -359,6 +383,11 @@ impl HttpCore {
                 .and_then(|s| u16::try_from(s).ok())
                 .unwrap_or(500);
             let after = parse_retry_after(header("retry-after").as_deref());
+            if status == 429 {
+                // Each item counts against Graph's limits: a throttled item slows everyone.
+                self.pacer(Resource::Graph)
+                    .throttled(self.retry.delay(1, after));
+            }
             let outcome = BatchOutcome {
                 status,
                 request_id: header("request-id").or_else(|| reply.request_id.clone()),

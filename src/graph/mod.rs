@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cert;
 pub mod client;
 pub mod error;
+pub mod pacing;
 pub mod retry;
 pub mod secret;
 
