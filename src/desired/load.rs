@@ -18,28 +18,7 @@ use serde_spanned::Spanned;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-/// Attributes `[[rules]]` may match on (Graph's names).
-pub(crate) const RULE_ATTRIBUTES: [&str; 19] = [
-    "department",
-    "jobTitle",
-    "companyName",
-    "country",
-    "extensionAttribute1",
-    "extensionAttribute2",
-    "extensionAttribute3",
-    "extensionAttribute4",
-    "extensionAttribute5",
-    "extensionAttribute6",
-    "extensionAttribute7",
-    "extensionAttribute8",
-    "extensionAttribute9",
-    "extensionAttribute10",
-    "extensionAttribute11",
-    "extensionAttribute12",
-    "extensionAttribute13",
-    "extensionAttribute14",
-    "extensionAttribute15",
-];
+use crate::tenant::USER_ATTRIBUTES as RULE_ATTRIBUTES;
 
 const MAILBOX_KINDS: [&str; 4] = ["user", "shared", "room", "equipment"];
 

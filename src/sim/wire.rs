@@ -1,10 +1,7 @@
 //! How the fake renders the tenant model in Graph's and Exchange's JSON shapes.
 
-use crate::tenant::{Group, MailboxType, Sku, Tenant, User};
+use crate::tenant::{Group, MailboxType, Sku, TOP_LEVEL_ATTRIBUTES, Tenant, USER_ATTRIBUTES, User};
 use serde_json::{Value, json};
-
-/// Rule attributes Graph returns as top-level user properties.
-const TOP_LEVEL_ATTRIBUTES: [&str; 4] = ["department", "jobTitle", "companyName", "country"];
 
 /// A `subscribedSku`.
 pub fn sku(s: &Sku) -> Value {
@@ -136,7 +133,7 @@ impl serde::Serialize for UserView<'_> {
                 .collect();
             map.serialize_entry("licenseAssignmentStates", &states)?;
         }
-        for key in TOP_LEVEL_ATTRIBUTES {
+        for key in &USER_ATTRIBUTES[..TOP_LEVEL_ATTRIBUTES] {
             if self.select.wants(key) {
                 map.serialize_entry(key, &u.attribute(key))?;
             }
@@ -152,30 +149,12 @@ impl serde::Serialize for ExtensionAttributes<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(Some(15))?;
-        for key in EXTENSION_ATTRIBUTES {
+        for key in &USER_ATTRIBUTES[TOP_LEVEL_ATTRIBUTES..] {
             map.serialize_entry(key, &self.0.attribute(key))?;
         }
         map.end()
     }
 }
-
-const EXTENSION_ATTRIBUTES: [&str; 15] = [
-    "extensionAttribute1",
-    "extensionAttribute2",
-    "extensionAttribute3",
-    "extensionAttribute4",
-    "extensionAttribute5",
-    "extensionAttribute6",
-    "extensionAttribute7",
-    "extensionAttribute8",
-    "extensionAttribute9",
-    "extensionAttribute10",
-    "extensionAttribute11",
-    "extensionAttribute12",
-    "extensionAttribute13",
-    "extensionAttribute14",
-    "extensionAttribute15",
-];
 
 /// `assignedLicense`.
 #[derive(serde::Serialize)]

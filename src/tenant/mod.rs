@@ -12,6 +12,34 @@ pub use mutate::{RuleViolation, apply_operation, unlicensed_user_mailboxes};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// User attributes `[[rules]]` match on, in Graph's names: four top-level user properties,
+/// then `onPremisesExtensionAttributes.extensionAttribute1..15`.
+pub const USER_ATTRIBUTES: [&str; 19] = [
+    "department",
+    "jobTitle",
+    "companyName",
+    "country",
+    "extensionAttribute1",
+    "extensionAttribute2",
+    "extensionAttribute3",
+    "extensionAttribute4",
+    "extensionAttribute5",
+    "extensionAttribute6",
+    "extensionAttribute7",
+    "extensionAttribute8",
+    "extensionAttribute9",
+    "extensionAttribute10",
+    "extensionAttribute11",
+    "extensionAttribute12",
+    "extensionAttribute13",
+    "extensionAttribute14",
+    "extensionAttribute15",
+];
+
+/// How many of `USER_ATTRIBUTES` are top-level user properties (the rest are extension
+/// attributes).
+pub const TOP_LEVEL_ATTRIBUTES: usize = 4;
+
 /// The whole tenant as m365ctl sees it. Collections are kept sorted (SKUs by part number,
 /// users by UPN, groups by display name) so serialisation and fingerprints are deterministic.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -506,15 +534,7 @@ impl Tenant {
     pub fn recount_consumed(&mut self) {
         let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
         for user in &self.users {
-            let mut held: Vec<&str> = user
-                .licenses
-                .iter()
-                .filter(|l| l.is_effective())
-                .map(|l| l.sku_id.as_str())
-                .collect();
-            held.sort_unstable();
-            held.dedup();
-            for sku in held {
+            for sku in user.effective_skus() {
                 *counts.entry(sku).or_default() += 1;
             }
         }
