@@ -176,24 +176,61 @@ impl GraphBackend {
         }
         let mut result = Vec::with_capacity(groups.len());
         for (_, mut group) in groups {
-            let url = reqwest::Url::parse_with_params(
-                &format!("{root}/{}/members/microsoft.graph.user", group.id),
-                [("$select", "id"), ("$top", "999")],
-            )
-            .map_err(|e| BackendError::Transport(e.to_string()))?;
-            self.core
-                .for_each_page(
-                    Resource::Graph,
-                    Request::get(url.as_str()),
-                    permission::READ_GROUPS,
-                    |page: Vec<dto::Member>| {
-                        group.members.extend(page.into_iter().map(|m| m.id));
-                    },
-                )
-                .await?;
+            group.members = self.read_members(&group.id).await?;
             result.push(group);
         }
         Ok(result)
+    }
+
+    /// A group's user members (ids), in pages of 999.
+    async fn read_members(&self, group_id: &str) -> Result<Vec<String>, BackendError> {
+        let url = reqwest::Url::parse_with_params(
+            &format!(
+                "{}/groups/{group_id}/members/microsoft.graph.user",
+                self.core.graph_root()
+            ),
+            [("$select", "id"), ("$top", "999")],
+        )
+        .map_err(|e| BackendError::Transport(e.to_string()))?;
+        let mut members = Vec::new();
+        self.core
+            .for_each_page(
+                Resource::Graph,
+                Request::get(url.as_str()),
+                permission::READ_GROUPS,
+                |page: Vec<dto::Member>| members.extend(page.into_iter().map(|m| m.id)),
+            )
+            .await?;
+        Ok(members)
+    }
+
+    /// One Exchange call per mailbox, at most `SIZE_CONCURRENCY` in flight (Exchange
+    /// throttles per app); results are tagged with their key, in completion order.
+    async fn per_mailbox<K, T, Fut>(
+        &self,
+        mailboxes: impl IntoIterator<Item = (K, String)>,
+        call: impl Fn(RestExchange, String) -> Fut,
+    ) -> Result<Vec<(K, T)>, BackendError>
+    where
+        K: Send + 'static,
+        T: Send + 'static,
+        Fut: Future<Output = Result<T, BackendError>> + Send + 'static,
+    {
+        let limit = Arc::new(tokio::sync::Semaphore::new(SIZE_CONCURRENCY));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (key, upn) in mailboxes {
+            let (limit, work) = (limit.clone(), call(self.exchange.clone(), upn));
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                (key, work.await)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (key, result) = joined.map_err(|e| BackendError::Transport(e.to_string()))?;
+            results.push((key, result?));
+        }
+        Ok(results)
     }
 
     /// Fills in sizes for shared mailboxes and user mailboxes of disabled accounts, with at
@@ -203,25 +240,22 @@ impl GraphBackend {
         by_user: &mut HashMap<String, MailboxRecord>,
         disabled: &std::collections::HashSet<String>,
     ) -> Result<(), BackendError> {
-        let limit = Arc::new(tokio::sync::Semaphore::new(SIZE_CONCURRENCY));
-        let mut tasks = tokio::task::JoinSet::new();
-        for record in by_user.values() {
-            let needs_size = record.mailbox.kind == MailboxType::Shared
-                || (record.mailbox.kind == MailboxType::User && disabled.contains(&record.user_id));
-            if !needs_size {
-                continue;
-            }
-            let (exchange, limit) = (self.exchange.clone(), limit.clone());
-            let (user_id, upn) = (record.user_id.clone(), record.upn.clone());
-            tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                (user_id, exchange.mailbox_size(&upn).await)
-            });
-        }
-        while let Some(joined) = tasks.join_next().await {
-            let (user_id, size) = joined.map_err(|e| BackendError::Transport(e.to_string()))?;
+        let needing_size: Vec<(String, String)> = by_user
+            .values()
+            .filter(|r| {
+                r.mailbox.kind == MailboxType::Shared
+                    || (r.mailbox.kind == MailboxType::User && disabled.contains(&r.user_id))
+            })
+            .map(|r| (r.user_id.clone(), r.upn.clone()))
+            .collect();
+        let sizes = self
+            .per_mailbox(needing_size, |exchange, upn| async move {
+                exchange.mailbox_size(&upn).await
+            })
+            .await?;
+        for (user_id, size) in sizes {
             if let Some(record) = by_user.get_mut(&user_id) {
-                record.mailbox.size_bytes = size?;
+                record.mailbox.size_bytes = size;
             }
         }
         Ok(())
@@ -416,37 +450,15 @@ impl GraphBackend {
             .iter_mut()
             .filter(|g| member_groups.contains(g.id.as_str()))
         {
-            let url = reqwest::Url::parse_with_params(
-                &format!(
-                    "{}/groups/{}/members/microsoft.graph.user",
-                    self.core.graph_root(),
-                    group.id
-                ),
-                [("$select", "id"), ("$top", "999")],
+            group.members = self.read_members(&group.id).await?;
+        }
+        let records = self
+            .per_mailbox(
+                converted.into_iter().map(|upn| ((), upn.to_string())),
+                |exchange, upn| async move { exchange.mailbox(&upn).await },
             )
-            .map_err(|e| BackendError::Transport(e.to_string()))?;
-            self.core
-                .for_each_page(
-                    Resource::Graph,
-                    Request::get(url.as_str()),
-                    permission::READ_GROUPS,
-                    |page: Vec<dto::Member>| {
-                        group.members.extend(page.into_iter().map(|m| m.id));
-                    },
-                )
-                .await?;
-        }
-        let limit = Arc::new(tokio::sync::Semaphore::new(SIZE_CONCURRENCY));
-        let mut lookups = tokio::task::JoinSet::new();
-        for upn in converted {
-            let (exchange, limit, upn) = (self.exchange.clone(), limit.clone(), upn.to_string());
-            lookups.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                exchange.mailbox(&upn).await
-            });
-        }
-        while let Some(joined) = lookups.join_next().await {
-            let record = joined.map_err(|e| BackendError::Transport(e.to_string()))??;
+            .await?;
+        for (_, record) in records {
             if let Some(record) = record
                 && let Some(user) = tenant.users.iter_mut().find(|u| u.id == record.user_id)
             {
