@@ -112,18 +112,20 @@ fn kind(r: &LoggedRequest) -> &'static str {
     }
 }
 
+/// Every kind `kind` reports, in report order.
+const KINDS: [&str; 8] = [
+    "token",
+    "skus",
+    "user pages",
+    "group pages",
+    "group member pages",
+    "mailbox pages",
+    "mailbox sizes",
+    "other",
+];
+
 fn count_by_kind(log: &[LoggedRequest]) -> Vec<(&'static str, usize)> {
-    let kinds = [
-        "token",
-        "skus",
-        "user pages",
-        "group pages",
-        "group member pages",
-        "mailbox pages",
-        "mailbox sizes",
-        "other",
-    ];
-    kinds
+    KINDS
         .iter()
         .map(|k| (*k, log.iter().filter(|r| kind(r) == *k).count()))
         .filter(|(_, c)| *c > 0)
@@ -174,14 +176,7 @@ async fn measure(n: usize, latency: Duration) -> Row {
     let log = fake.requests();
     let requests = count_by_kind(&log);
     if std::env::var_os("BENCH_TIMELINE").is_some() {
-        for k in [
-            "token",
-            "skus",
-            "user pages",
-            "group pages",
-            "group member pages",
-            "mailbox pages",
-        ] {
+        for k in KINDS {
             let at: Vec<f64> = log
                 .iter()
                 .filter(|r| kind(r) == k)
