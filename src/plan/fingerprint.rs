@@ -102,7 +102,7 @@ fn desired_fingerprint(desired: &DesiredState) -> String {
 
 /// Hashes the tenant's canonical JSON as it streams out, without copying a normalised tenant.
 fn live_fingerprint(live: &Tenant) -> String {
-    if is_normalized(live) {
+    if live.is_normalized() {
         hash_json(live)
     } else {
         let mut copy = live.clone();
@@ -121,28 +121,6 @@ fn hash_json(value: &impl Serialize) -> String {
         .into_inner()
         .unwrap_or_else(|_| unreachable!("hashing never fails"));
     format!("sha256:{}", hex(&hasher.0.finalize()))
-}
-
-fn is_normalized(t: &Tenant) -> bool {
-    t.skus
-        .is_sorted_by(|a, b| a.sku_part_number <= b.sku_part_number)
-        && t.groups
-            .is_sorted_by(|a, b| a.display_name <= b.display_name)
-        && t.users.is_sorted_by(|a, b| {
-            a.user_principal_name.to_ascii_lowercase() <= b.user_principal_name.to_ascii_lowercase()
-        })
-        && t.users.iter().all(|u| {
-            u.licenses.is_sorted_by(|a, b| {
-                (&a.sku_id, &a.assigned_by_group) <= (&b.sku_id, &b.assigned_by_group)
-            }) && u.licenses.iter().all(|l| l.disabled_plans.is_sorted())
-        })
-        && t.groups
-            .iter()
-            .all(|g| g.members.is_sorted() && g.licenses.is_sorted_by(|a, b| a.sku_id <= b.sku_id))
-        && t.skus.iter().all(|s| {
-            s.service_plans
-                .is_sorted_by(|a, b| a.service_plan_name <= b.service_plan_name)
-        })
 }
 
 struct HashWriter(Sha256);

@@ -456,6 +456,31 @@ impl Tenant {
         }
     }
 
+    /// Whether the collections are already in `normalize`'s order (checked without copying,
+    /// so a tenant read from Graph or a snapshot is fingerprinted as it is).
+    pub fn is_normalized(&self) -> bool {
+        self.skus
+            .is_sorted_by(|a, b| a.sku_part_number <= b.sku_part_number)
+            && self
+                .groups
+                .is_sorted_by(|a, b| a.display_name <= b.display_name)
+            && self
+                .users
+                .is_sorted_by(|a, b| upn_order(a, b) != std::cmp::Ordering::Greater)
+            && self.users.iter().all(|u| {
+                u.licenses.is_sorted_by(|a, b| {
+                    (&a.sku_id, &a.assigned_by_group) <= (&b.sku_id, &b.assigned_by_group)
+                }) && u.licenses.iter().all(|l| l.disabled_plans.is_sorted())
+            })
+            && self.groups.iter().all(|g| {
+                g.members.is_sorted() && g.licenses.is_sorted_by(|a, b| a.sku_id <= b.sku_id)
+            })
+            && self.skus.iter().all(|s| {
+                s.service_plans
+                    .is_sorted_by(|a, b| a.service_plan_name <= b.service_plan_name)
+            })
+    }
+
     /// Sorts every collection into canonical order so equal tenants serialise identically.
     pub fn normalize(&mut self) {
         self.skus
