@@ -1,8 +1,7 @@
 //! Every operation kind executed through the Graph backend changes the fake exactly like
 //! `tenant::apply_operation` changes the snapshot, and Graph's refusals map to typed errors.
 
-#[path = "common/graph.rs"]
-mod fx;
+use crate::fx;
 
 use m365ctl::backend::{BackendError, TenantBackend};
 use m365ctl::plan::Operation;

@@ -8,7 +8,7 @@
 //! Today it runs against the in-memory backend (`tests/common`); after the fake Graph server
 //! (`sim`) lands, the same loop runs against the Graph backend on loopback. Needs `plan::plan`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use m365ctl::apply::{ExecOptions, execute};

@@ -1,7 +1,7 @@
 //! `apply::run`: the CLI's entry point (lock, plan errors, guards, journal, execution) with a
 //! fresh plan, which needs no planner.
 
-mod common;
+use crate::common;
 
 use common::*;
 use m365ctl::apply::lock::ApplyLock;

@@ -1,8 +1,7 @@
 //! Throttling, transient failures and token expiry: writes converge, `Retry-After` is
 //! honoured, and a rejected token is refreshed once, never in a loop.
 
-#[path = "common/graph.rs"]
-mod fx;
+use crate::fx;
 
 use m365ctl::backend::{BackendError, TenantBackend};
 use m365ctl::plan::Operation;

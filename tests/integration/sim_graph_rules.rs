@@ -2,8 +2,7 @@
 //! `$top` caps, `$select`, advanced-query requirements, `$batch` limits and `dependsOn`,
 //! audiences, Graph's error bodies with `request-id`, and the safety-violation record.
 
-#[path = "common/graph.rs"]
-mod fx;
+use crate::fx;
 
 use m365ctl::sim::{FakeTenantHandle, SimOptions};
 use serde_json::{Value, json};

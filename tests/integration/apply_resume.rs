@@ -1,7 +1,7 @@
 //! Crash and resume: stop after K writes, re-plan, re-apply; nothing is written twice and the
 //! final plan is empty. Needs `plan::plan` (merged from the planner branch).
 
-mod common;
+use crate::common;
 
 use common::*;
 use m365ctl::apply::{ExecOptions, execute};

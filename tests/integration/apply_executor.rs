@@ -1,6 +1,6 @@
 //! Executor behaviour against the in-memory and snapshot backends (no planner needed).
 
-mod common;
+use crate::common;
 
 use common::*;
 use m365ctl::apply::{ExecOptions, Outcome, execute};

@@ -1,8 +1,7 @@
 //! Certificate and federated credentials against the fake's token endpoint, which verifies
 //! the PS256 signature and the `x5t#S256` thumbprint like Entra ID.
 
-#[path = "common/graph.rs"]
-mod fx;
+use crate::fx;
 
 use m365ctl::backend::graph::GraphBackend;
 use m365ctl::backend::{AuthMode, BackendError, TenantBackend};

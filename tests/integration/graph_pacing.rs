@@ -2,8 +2,7 @@
 //! `Retry-After` has passed (parallel requests would only spend budget on more 429s), and the
 //! work still completes.
 
-#[path = "common/graph.rs"]
-mod fx;
+use crate::fx;
 
 use m365ctl::backend::TenantBackend;
 use m365ctl::sim::SimOptions;

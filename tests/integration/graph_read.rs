@@ -1,7 +1,6 @@
 //! The Graph backend reads exactly the tenant the fake serves, at the documented page cost.
 
-#[path = "common/graph.rs"]
-mod fx;
+use crate::fx;
 
 use m365ctl::backend::TenantBackend;
 use m365ctl::sim::SimOptions;

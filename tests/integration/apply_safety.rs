@@ -1,6 +1,6 @@
 //! Guards, stale-plan refusal, lock and journal (no planner needed).
 
-mod common;
+use crate::common;
 
 use common::*;
 use m365ctl::apply::guards::{self, GuardTrip};

@@ -1,0 +1,32 @@
+//! The integration tests, compiled as one binary: one link instead of one per file keeps a
+//! clean CI build small (each test binary statically links the whole crate and its
+//! dependencies) and fast. Tests that change process-wide state (a global tracing subscriber,
+//! environment variables a child process or another test would read) or that are run on their
+//! own (the fault soak) stay in their own binaries beside this directory.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../common/graph.rs"]
+mod fx;
+
+mod apply_executor;
+mod apply_faults;
+mod apply_resume;
+mod apply_run;
+mod apply_safety;
+mod cli_basics;
+mod cli_export;
+mod cli_gitops;
+mod cli_graph;
+mod cli_plan;
+mod config_export;
+mod config_load;
+mod config_resolve;
+mod config_schema;
+mod graph_auth;
+mod graph_pacing;
+mod graph_read;
+mod graph_resilience;
+mod graph_write;
+mod scenarios;
+mod sim_graph_rules;
