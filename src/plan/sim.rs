@@ -6,7 +6,9 @@
 use super::index::Index;
 use super::ops::OpKind;
 use crate::catalog::ExchangeRank;
-use crate::tenant::{GroupLicense, LicenseAssignment, MailboxType};
+use crate::tenant::{
+    GroupLicense, LicenseAssignment, MailboxType, canonical_plans, sync_inherited,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The simulated state of one user.
@@ -141,7 +143,7 @@ impl<'i, 'a> Sim<'i, 'a> {
                     for g in add {
                         let assignment = LicenseAssignment {
                             sku_id: g.sku_id.clone(),
-                            disabled_plans: sorted(&g.disabled_plans),
+                            disabled_plans: canonical_plans(&g.disabled_plans),
                             assigned_by_group: None,
                             state: "Active".to_string(),
                             error: None,
@@ -173,7 +175,7 @@ impl<'i, 'a> Sim<'i, 'a> {
                     for g in add {
                         let lic = GroupLicense {
                             sku_id: g.sku_id.clone(),
-                            disabled_plans: sorted(&g.disabled_plans),
+                            disabled_plans: canonical_plans(&g.disabled_plans),
                         };
                         match group.licenses.iter_mut().find(|l| l.sku_id == g.sku_id) {
                             Some(existing) => *existing = lic,
@@ -235,28 +237,7 @@ impl<'i, 'a> Sim<'i, 'a> {
         let user = self.user_mut(ui);
         let before = held(user);
         let has_location = user.usage_location.is_some();
-        user.licenses.retain(|l| match &l.assigned_by_group {
-            None => true,
-            Some(g) => wanted
-                .iter()
-                .any(|(wg, wl)| wg == g && wl.sku_id == l.sku_id),
-        });
-        for (group_id, lic) in wanted {
-            let existing = user.licenses.iter_mut().find(|l| {
-                l.assigned_by_group.as_deref() == Some(group_id.as_str()) && l.sku_id == lic.sku_id
-            });
-            match existing {
-                Some(l) => l.disabled_plans = sorted(&lic.disabled_plans),
-                None => user.licenses.push(LicenseAssignment {
-                    sku_id: lic.sku_id.clone(),
-                    disabled_plans: sorted(&lic.disabled_plans),
-                    assigned_by_group: Some(group_id),
-                    state: if has_location { "Active" } else { "Error" }.to_string(),
-                    error: (!has_location)
-                        .then(|| "ProhibitedInUsageLocationViolation".to_string()),
-                }),
-            }
-        }
+        sync_inherited(&mut user.licenses, wanted, has_location);
         let after = held(user);
         count(delta, &before, &after);
     }
@@ -278,11 +259,4 @@ fn count(delta: &mut SeatDelta, before: &BTreeSet<String>, after: &BTreeSet<Stri
     for sku in before.difference(after) {
         *delta.entry(sku.clone()).or_default() -= 1;
     }
-}
-
-fn sorted(plans: &[String]) -> Vec<String> {
-    let mut v = plans.to_vec();
-    v.sort();
-    v.dedup();
-    v
 }

@@ -8,6 +8,7 @@
 mod mutate;
 
 pub use mutate::{RuleViolation, apply_operation, unlicensed_user_mailboxes};
+pub(crate) use mutate::{canonical_plans, sync_inherited};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

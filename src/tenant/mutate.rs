@@ -152,7 +152,8 @@ fn check_grants(tenant: &Tenant, add: &[LicenseGrant]) -> Result<(), RuleViolati
     Ok(())
 }
 
-fn sorted(plans: &[String]) -> Vec<String> {
+/// Disabled plans in Graph's canonical form: sorted, no repeats.
+pub(crate) fn canonical_plans(plans: &[String]) -> Vec<String> {
     let mut v = plans.to_vec();
     v.sort();
     v.dedup();
@@ -205,7 +206,7 @@ fn assign_user_licenses(
     for grant in add {
         let assignment = LicenseAssignment {
             sku_id: grant.sku_id.clone(),
-            disabled_plans: sorted(&grant.disabled_plans),
+            disabled_plans: canonical_plans(&grant.disabled_plans),
             assigned_by_group: None,
             state: "Active".to_string(),
             error: None,
@@ -268,30 +269,42 @@ fn reconcile_inherited(tenant: &mut Tenant, user_index: usize) {
             }
         }
     }
-    let has_location = tenant.users[user_index].usage_location.is_some();
     let user = &mut tenant.users[user_index];
-    user.licenses.retain(|l| match &l.assigned_by_group {
+    let has_location = user.usage_location.is_some();
+    sync_inherited(&mut user.licenses, wanted, has_location);
+    user.normalize_licenses();
+}
+
+/// Makes a user's inherited assignments exactly the `(group id, licence)` pairs that reach them:
+/// others are dropped, existing ones take the group's disabled plans, new ones are `Active`, or
+/// in `Error` state (no seat) without a usage location. Direct assignments are untouched. One
+/// function for the fake's rules and the planner's simulation, so the two cannot disagree.
+pub(crate) fn sync_inherited(
+    licenses: &mut Vec<LicenseAssignment>,
+    wanted: Vec<(String, GroupLicense)>,
+    has_location: bool,
+) {
+    licenses.retain(|l| match &l.assigned_by_group {
         None => true,
         Some(g) => wanted
             .iter()
             .any(|(wg, wl)| wg == g && wl.sku_id == l.sku_id),
     });
     for (group_id, lic) in wanted {
-        let existing = user.licenses.iter_mut().find(|l| {
+        let existing = licenses.iter_mut().find(|l| {
             l.assigned_by_group.as_deref() == Some(group_id.as_str()) && l.sku_id == lic.sku_id
         });
         match existing {
-            Some(l) => l.disabled_plans = sorted(&lic.disabled_plans),
-            None => user.licenses.push(LicenseAssignment {
+            Some(l) => l.disabled_plans = canonical_plans(&lic.disabled_plans),
+            None => licenses.push(LicenseAssignment {
                 sku_id: lic.sku_id.clone(),
-                disabled_plans: sorted(&lic.disabled_plans),
+                disabled_plans: canonical_plans(&lic.disabled_plans),
                 assigned_by_group: Some(group_id),
                 state: if has_location { "Active" } else { "Error" }.to_string(),
                 error: (!has_location).then(|| "ProhibitedInUsageLocationViolation".to_string()),
             }),
         }
     }
-    user.normalize_licenses();
 }
 
 /// What a group-licensing change is settled against: the seats each SKU used before and the
@@ -404,7 +417,7 @@ fn assign_group_licenses(
     for grant in add {
         let lic = GroupLicense {
             sku_id: grant.sku_id.clone(),
-            disabled_plans: sorted(&grant.disabled_plans),
+            disabled_plans: canonical_plans(&grant.disabled_plans),
         };
         match group.licenses.iter_mut().find(|l| l.sku_id == grant.sku_id) {
             Some(existing) => *existing = lic,
