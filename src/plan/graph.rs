@@ -168,21 +168,8 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
             for m in list {
                 let group = &live.groups[m.gi];
                 let (group_id, name) = (group.id.clone(), group.display_name.clone());
-                let kind = if joins {
-                    OpKind::AddGroupMember {
-                        group_id,
-                        group: name,
-                        user_id: user_id.clone(),
-                        upn: upn.clone(),
-                    }
-                } else {
-                    OpKind::RemoveGroupMember {
-                        group_id,
-                        group: name,
-                        user_id: user_id.clone(),
-                        upn: upn.clone(),
-                    }
-                };
+                let kind =
+                    OpKind::group_membership(joins, group_id, name, user_id.clone(), upn.clone());
                 let role = if joins { Role::Gain } else { Role::Loss };
                 let i = push(
                     &mut ops,

@@ -138,6 +138,32 @@ impl Action {
 }
 
 impl OpKind {
+    /// `AddGroupMember` when `joins`, else `RemoveGroupMember`: the planner, the fake's
+    /// request decoder and the tests all pick between the two from a flag.
+    pub fn group_membership(
+        joins: bool,
+        group_id: String,
+        group: String,
+        user_id: String,
+        upn: String,
+    ) -> OpKind {
+        if joins {
+            OpKind::AddGroupMember {
+                group_id,
+                group,
+                user_id,
+                upn,
+            }
+        } else {
+            OpKind::RemoveGroupMember {
+                group_id,
+                group,
+                user_id,
+                upn,
+            }
+        }
+    }
+
     /// Whether the operation grants, modifies or takes away.
     pub fn action(&self) -> Action {
         let licences = |add: &[LicenseGrant], remove: &[LicenseRemoval]| match (

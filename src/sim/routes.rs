@@ -579,22 +579,7 @@ fn membership(state: &State, group_id: &str, user_id: &str, add: bool) -> OpKind
         .user(user_id)
         .map(|u| u.user_principal_name.clone())
         .unwrap_or_default();
-    let (group_id, user_id) = (group_id.to_string(), user_id.to_string());
-    if add {
-        OpKind::AddGroupMember {
-            group_id,
-            group,
-            user_id,
-            upn,
-        }
-    } else {
-        OpKind::RemoveGroupMember {
-            group_id,
-            group,
-            user_id,
-            upn,
-        }
-    }
+    OpKind::group_membership(add, group_id.to_string(), group, user_id.to_string(), upn)
 }
 
 /// Parses an `assignLicense` body strictly: both lists present, `disabledPlans` an array.

@@ -51,22 +51,7 @@ fn assign(n: usize, add: Vec<LicenseGrant>, remove: Vec<LicenseRemoval>) -> OpKi
 }
 
 fn member(n: usize, group_id: String, group: &str, add: bool) -> OpKind {
-    let (user_id, upn, group) = (fx::id(1, n), fx::upn(n), group.to_string());
-    if add {
-        OpKind::AddGroupMember {
-            group_id,
-            group,
-            user_id,
-            upn,
-        }
-    } else {
-        OpKind::RemoveGroupMember {
-            group_id,
-            group,
-            user_id,
-            upn,
-        }
-    }
+    OpKind::group_membership(add, group_id, group.to_string(), fx::id(1, n), fx::upn(n))
 }
 
 /// Steps in order; each step is one `execute` call of independent operations.
