@@ -105,17 +105,9 @@ pub fn pem_block<'a>(pem: &'a str, label: &str) -> Option<&'a str> {
 
 /// A GUID-shaped random id for `jti` (uniqueness, not secrecy, is what matters).
 fn unique_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
     let mut bytes = [0u8; 16];
     for chunk in bytes.chunks_mut(8) {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default(),
-        );
-        chunk.copy_from_slice(&h.finish().to_le_bytes());
+        chunk.copy_from_slice(&super::random::random_u64().to_le_bytes());
     }
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!(

@@ -7,6 +7,7 @@ pub mod cert;
 pub mod client;
 pub mod error;
 pub mod pacing;
+mod random;
 pub mod retry;
 pub mod secret;
 

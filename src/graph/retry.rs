@@ -51,18 +51,9 @@ impl RetryPolicy {
     }
 }
 
-/// Uniform random number in `[0, upper]` from the standard library's per-process random
-/// hasher keys (no extra dependency; cryptographic quality is not needed for jitter).
+/// Uniform random number in `[0, upper]` (cryptographic quality is not needed for jitter).
 fn jitter(upper: u64) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    h.finish() % upper.saturating_add(1)
+    super::random::random_u64() % upper.saturating_add(1)
 }
 
 /// Parses `Retry-After` given in seconds (Graph never sends the HTTP-date form).

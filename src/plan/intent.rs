@@ -187,19 +187,23 @@ fn resolve_skus<'a>(
     out
 }
 
+/// Whether the SKU behind `sku_id` is one the config's scope owns (matched on part number,
+/// case-insensitively); licences of other SKUs are never added or removed.
+fn is_managed_sku(desired: &DesiredState, ix: &Index<'_>, sku_id: &str) -> bool {
+    ix.sku(sku_id).is_some_and(|s| {
+        desired
+            .scope
+            .managed_skus
+            .contains(&s.sku_part_number.to_ascii_uppercase())
+    })
+}
+
 /// Computes the diff between `desired` and the live tenant behind `ix`.
 pub(crate) fn diff(desired: &DesiredState, ix: &Index<'_>) -> Intent {
     let live = ix.live;
     let mut intent = Intent::default();
     let diags = &mut intent.diagnostics;
-    let managed = |sku_id: &str| {
-        ix.sku(sku_id).is_some_and(|s| {
-            desired
-                .scope
-                .managed_skus
-                .contains(&s.sku_part_number.to_ascii_uppercase())
-        })
-    };
+    let managed = |sku_id: &str| is_managed_sku(desired, ix, sku_id);
 
     // Groups: licences, then declared memberships.
     let mut future_group_lics: HashMap<usize, Vec<GroupLicense>> = HashMap::new();
@@ -376,14 +380,7 @@ fn plan_user<'g>(
     let user = &live.users[ui];
     let upn = user.user_principal_name.as_str();
     let origin = du.and_then(|d| d.origin.clone());
-    let managed = |sku_id: &str| {
-        ix.sku(sku_id).is_some_and(|s| {
-            desired
-                .scope
-                .managed_skus
-                .contains(&s.sku_part_number.to_ascii_uppercase())
-        })
-    };
+    let managed = |sku_id: &str| is_managed_sku(desired, ix, sku_id);
 
     if let Some(to) = du.and_then(|d| d.usage_location.as_ref())
         && user.usage_location.as_deref() != Some(to.as_str())
