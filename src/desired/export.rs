@@ -112,17 +112,14 @@ pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
             .filter_map(|l| name_of(&l.sku_id))
             .collect();
         writeln!(groups, "licenses = [{}]", quoted_list(&names)).expect("string write");
-        let disabled: Vec<(String, Vec<String>)> = group
-            .licenses
-            .iter()
-            .filter_map(|l| {
-                Some((
-                    name_of(&l.sku_id)?,
-                    plan_names(by_id.get(l.sku_id.as_str())?, &l.disabled_plans),
-                ))
-            })
-            .filter(|(_, plans)| !plans.is_empty())
-            .collect();
+        let disabled = disabled_by_name(
+            group
+                .licenses
+                .iter()
+                .map(|l| (l.sku_id.as_str(), l.disabled_plans.as_slice())),
+            &by_id,
+            &name_of,
+        );
         write_disabled(&mut groups, &disabled);
         let mut members: Vec<&str> = group
             .members
@@ -206,16 +203,13 @@ fn write_user(
     names.sort();
     names.dedup();
     writeln!(out, "licenses = [{}]", quoted_list(&names)).expect("string write");
-    let mut disabled: Vec<(String, Vec<String>)> = direct
-        .iter()
-        .filter_map(|l| {
-            Some((
-                name_of(&l.sku_id)?,
-                plan_names(by_id.get(l.sku_id.as_str())?, &l.disabled_plans),
-            ))
-        })
-        .filter(|(_, plans)| !plans.is_empty())
-        .collect();
+    let mut disabled = disabled_by_name(
+        direct
+            .iter()
+            .map(|l| (l.sku_id.as_str(), l.disabled_plans.as_slice())),
+        by_id,
+        name_of,
+    );
     disabled.sort();
     write_disabled(out, &disabled);
     if let Some(location) = &user.usage_location {
@@ -224,6 +218,21 @@ fn write_user(
     if let Some(mailbox) = &user.mailbox {
         writeln!(out, "mailbox = {}", quote(mailbox.kind.as_str())).expect("string write");
     }
+}
+
+/// `(alias, disabled plan names)` for each `(sku id, disabled plan ids)` assignment that
+/// disables something, as `disabled_plans` in the config names them.
+fn disabled_by_name<'a>(
+    assignments: impl Iterator<Item = (&'a str, &'a [String])>,
+    by_id: &HashMap<&str, &Sku>,
+    name_of: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(String, Vec<String>)> {
+    assignments
+        .filter_map(|(sku_id, disabled)| {
+            Some((name_of(sku_id)?, plan_names(by_id.get(sku_id)?, disabled)))
+        })
+        .filter(|(_, plans)| !plans.is_empty())
+        .collect()
 }
 
 fn write_disabled(out: &mut String, disabled: &[(String, Vec<String>)]) {
