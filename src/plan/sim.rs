@@ -7,7 +7,7 @@ use super::index::Index;
 use super::ops::OpKind;
 use crate::catalog::ExchangeRank;
 use crate::tenant::{
-    GroupLicense, LicenseAssignment, MailboxType, canonical_plans, sync_inherited,
+    GroupLicense, LicenseAssignment, MailboxType, grant_direct, grant_to_group, sync_inherited,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -141,21 +141,7 @@ impl<'i, 'a> Sim<'i, 'a> {
                             .retain(|l| !(l.assigned_by_group.is_none() && l.sku_id == r.sku_id));
                     }
                     for g in add {
-                        let assignment = LicenseAssignment {
-                            sku_id: g.sku_id.clone(),
-                            disabled_plans: canonical_plans(&g.disabled_plans),
-                            assigned_by_group: None,
-                            state: "Active".to_string(),
-                            error: None,
-                        };
-                        match user
-                            .licenses
-                            .iter_mut()
-                            .find(|l| l.assigned_by_group.is_none() && l.sku_id == g.sku_id)
-                        {
-                            Some(existing) => *existing = assignment,
-                            None => user.licenses.push(assignment),
-                        }
+                        grant_direct(&mut user.licenses, g);
                     }
                     let after = held(self.user_mut(ui));
                     count(&mut delta, &before, &after);
@@ -173,14 +159,7 @@ impl<'i, 'a> Sim<'i, 'a> {
                         group.licenses.retain(|l| l.sku_id != r.sku_id);
                     }
                     for g in add {
-                        let lic = GroupLicense {
-                            sku_id: g.sku_id.clone(),
-                            disabled_plans: canonical_plans(&g.disabled_plans),
-                        };
-                        match group.licenses.iter_mut().find(|l| l.sku_id == g.sku_id) {
-                            Some(existing) => *existing = lic,
-                            None => group.licenses.push(lic),
-                        }
+                        grant_to_group(&mut group.licenses, g);
                     }
                     let members: Vec<usize> = group.members.iter().copied().collect();
                     for ui in members {

@@ -8,7 +8,7 @@
 mod mutate;
 
 pub use mutate::{RuleViolation, apply_operation, unlicensed_user_mailboxes};
-pub(crate) use mutate::{canonical_plans, sync_inherited};
+pub(crate) use mutate::{grant_direct, grant_to_group, sync_inherited};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

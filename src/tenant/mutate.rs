@@ -153,7 +153,7 @@ fn check_grants(tenant: &Tenant, add: &[LicenseGrant]) -> Result<(), RuleViolati
 }
 
 /// Disabled plans in Graph's canonical form: sorted, no repeats.
-pub(crate) fn canonical_plans(plans: &[String]) -> Vec<String> {
+fn canonical_plans(plans: &[String]) -> Vec<String> {
     let mut v = plans.to_vec();
     v.sort();
     v.dedup();
@@ -204,21 +204,7 @@ fn assign_user_licenses(
         }
     }
     for grant in add {
-        let assignment = LicenseAssignment {
-            sku_id: grant.sku_id.clone(),
-            disabled_plans: canonical_plans(&grant.disabled_plans),
-            assigned_by_group: None,
-            state: "Active".to_string(),
-            error: None,
-        };
-        match user
-            .licenses
-            .iter_mut()
-            .find(|l| l.assigned_by_group.is_none() && l.sku_id == grant.sku_id)
-        {
-            Some(existing) => *existing = assignment,
-            None => user.licenses.push(assignment),
-        }
+        grant_direct(&mut user.licenses, grant);
     }
     for l in &mut changed.licenses {
         l.disabled_plans.sort();
@@ -273,6 +259,38 @@ fn reconcile_inherited(tenant: &mut Tenant, user_index: usize) {
     let has_location = user.usage_location.is_some();
     sync_inherited(&mut user.licenses, wanted, has_location);
     user.normalize_licenses();
+}
+
+/// Adds a direct assignment, or replaces the existing direct one's disabled plans (Graph's
+/// `assignLicense` re-assigning a held SKU). Shared with the planner's simulation.
+pub(crate) fn grant_direct(licenses: &mut Vec<LicenseAssignment>, grant: &LicenseGrant) {
+    let assignment = LicenseAssignment {
+        sku_id: grant.sku_id.clone(),
+        disabled_plans: canonical_plans(&grant.disabled_plans),
+        assigned_by_group: None,
+        state: "Active".to_string(),
+        error: None,
+    };
+    match licenses
+        .iter_mut()
+        .find(|l| l.assigned_by_group.is_none() && l.sku_id == grant.sku_id)
+    {
+        Some(existing) => *existing = assignment,
+        None => licenses.push(assignment),
+    }
+}
+
+/// Adds a group licence, or replaces the held one's disabled plans. Shared with the planner's
+/// simulation.
+pub(crate) fn grant_to_group(licenses: &mut Vec<GroupLicense>, grant: &LicenseGrant) {
+    let lic = GroupLicense {
+        sku_id: grant.sku_id.clone(),
+        disabled_plans: canonical_plans(&grant.disabled_plans),
+    };
+    match licenses.iter_mut().find(|l| l.sku_id == grant.sku_id) {
+        Some(existing) => *existing = lic,
+        None => licenses.push(lic),
+    }
 }
 
 /// Makes a user's inherited assignments exactly the `(group id, licence)` pairs that reach them:
@@ -415,14 +433,7 @@ fn assign_group_licenses(
         .licenses
         .retain(|l| !remove.iter().any(|r| r.sku_id == l.sku_id));
     for grant in add {
-        let lic = GroupLicense {
-            sku_id: grant.sku_id.clone(),
-            disabled_plans: canonical_plans(&grant.disabled_plans),
-        };
-        match group.licenses.iter_mut().find(|l| l.sku_id == grant.sku_id) {
-            Some(existing) => *existing = lic,
-            None => group.licenses.push(lic),
-        }
+        grant_to_group(&mut group.licenses, grant);
     }
     group.licenses.sort_by(|a, b| a.sku_id.cmp(&b.sku_id));
     for (ui, _) in &before.held {
