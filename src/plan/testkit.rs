@@ -209,6 +209,16 @@ pub fn want<'d>(d: &'d mut DesiredState, upn: &str, parts: &[&str]) -> &'d mut D
         .expect("inserted")
 }
 
+/// Sets the disabled plans declared for `part` on a user `want` declared (`None` = keep
+/// whatever the live assignment disables).
+pub fn disable(user: &mut DesiredUser, part: &str, plans: Option<&[&str]>) {
+    let licenses = user.licenses.as_mut().expect("declared licences");
+    std::sync::Arc::make_mut(licenses)
+        .get_mut(part)
+        .expect("declared SKU")
+        .disabled_plans = plans.map(|p| p.iter().map(|s| s.to_string()).collect());
+}
+
 /// Declares a group with managed licences and members.
 pub fn want_group(d: &mut DesiredState, name: &str, parts: &[&str], members: Option<&[&str]>) {
     d.groups.insert(

@@ -469,13 +469,7 @@ fn disabled_plan_toggle_is_a_single_change() {
         .build();
     let mut d = desired(&["ENTERPRISEPACK"]);
     let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
-    ann.licenses
-        .as_mut()
-        .map(std::sync::Arc::make_mut)
-        .unwrap()
-        .get_mut("ENTERPRISEPACK")
-        .unwrap()
-        .disabled_plans = Some(["YAMMER_ENTERPRISE".to_string()].into());
+    disable(ann, "ENTERPRISEPACK", Some(&["YAMMER_ENTERPRISE"]));
     let p = plan(&d, &live);
     assert_eq!(ids(&p), ["assign_licenses:ann@x.com"]);
     let OpKind::AssignLicenses { add, remove, .. } = &p.operations[0].kind else {
@@ -505,13 +499,7 @@ fn unknown_disabled_plan_lists_the_real_ones() {
         .build();
     let mut d = desired(&["ENTERPRISEPACK"]);
     let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
-    ann.licenses
-        .as_mut()
-        .map(std::sync::Arc::make_mut)
-        .unwrap()
-        .get_mut("ENTERPRISEPACK")
-        .unwrap()
-        .disabled_plans = Some(["NOPE".to_string()].into());
+    disable(ann, "ENTERPRISEPACK", Some(&["NOPE"]));
     let p = plan(&d, &live);
     let e = p.diagnostics.iter().find(|d| d.is_error()).unwrap();
     assert!(e.message.contains("NOPE"));
@@ -750,13 +738,7 @@ fn unmanaged_disabled_plans_are_kept_and_managed_ones_enforced() {
         "None = keep the disabled plans there are"
     );
     let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
-    ann.licenses
-        .as_mut()
-        .map(std::sync::Arc::make_mut)
-        .unwrap()
-        .get_mut("ENTERPRISEPACK")
-        .unwrap()
-        .disabled_plans = Some(Default::default());
+    disable(ann, "ENTERPRISEPACK", Some(&[]));
     let p = plan(&d, &live);
     let OpKind::AssignLicenses { add, .. } = &p.operations[0].kind else {
         panic!()
