@@ -312,7 +312,7 @@ async fn a_plan_made_stale_by_a_licence_change_is_refused_naming_the_user() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mass_licence_removal_trips_the_default_guard_and_passes_with_the_override() {
-    use m365ctl::desired::{DesiredState, DesiredUser, Guards, LicenseIntent, Scope, UserScope};
+    use m365ctl::desired::{DesiredState, DesiredUser, Guards, Scope, UserScope};
     let mut live = common::tenant(30, 30, 0);
     for user in &mut live.users {
         user.licenses
@@ -324,15 +324,7 @@ async fn mass_licence_removal_trips_the_default_guard_and_passes_with_the_overri
         .iter()
         .map(|u| {
             let upn = u.user_principal_name.clone();
-            let user = DesiredUser {
-                upn: upn.clone(),
-                origin: None,
-                profile: None,
-                usage_location: None,
-                licenses: Some(Default::default()),
-                license_intent: LicenseIntent::Exactly,
-                mailbox: None,
-            };
+            let user = DesiredUser::without_managed_licenses(upn.clone());
             (upn, user)
         })
         .collect();

@@ -71,6 +71,22 @@ pub struct DesiredUser {
     pub mailbox: Option<MailboxType>,
 }
 
+impl DesiredUser {
+    /// A user in scope who should hold no managed licence and nothing else managed: what
+    /// `users = "all"` means for a user no entry or rule names.
+    pub fn without_managed_licenses(upn: String) -> DesiredUser {
+        DesiredUser {
+            upn,
+            origin: None,
+            profile: None,
+            usage_location: None,
+            licenses: Some(Default::default()),
+            license_intent: LicenseIntent::Exactly,
+            mailbox: None,
+        }
+    }
+}
+
 /// Desired state of one group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredGroup {

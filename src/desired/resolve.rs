@@ -137,7 +137,10 @@ impl<'a> Resolver<'a> {
             match best_rule(&config.rules, user, &mut matched) {
                 Winner::None => {
                     if config.scope.users == UserScope::All {
-                        users.insert(key, unmatched_user(user));
+                        users.insert(
+                            key,
+                            DesiredUser::without_managed_licenses(user.user_principal_name.clone()),
+                        );
                     }
                 }
                 Winner::Rule(i) => {
@@ -374,19 +377,6 @@ impl<'a> Resolver<'a> {
             );
         }
         out
-    }
-}
-
-/// A user in scope through `users = "all"` with nothing declared: loses managed SKUs only.
-fn unmatched_user(user: &User) -> DesiredUser {
-    DesiredUser {
-        upn: user.user_principal_name.clone(),
-        origin: None,
-        profile: None,
-        usage_location: None,
-        licenses: Some(Default::default()),
-        license_intent: LicenseIntent::Exactly,
-        mailbox: None,
     }
 }
 
