@@ -433,23 +433,17 @@ fn expand(
 }
 
 /// SKU references -> desired licences keyed by part number, with their disabled plans.
-fn license_map(
-    list: &[SkuRef],
-    disabled: Option<&BTreeMap<String, DisabledPlans>>,
-) -> BTreeMap<String, DesiredLicense> {
+fn license_map(list: &[SkuRef], disabled: Option<&BTreeMap<String, DisabledPlans>>) -> LicenseSet {
     list.iter()
         .map(|sku| {
             let plans = disabled
                 .and_then(|d| d.get(&sku.part_number))
                 .map(|d| d.plans.iter().map(|p| p.value.clone()).collect());
-            (
-                sku.part_number.clone(),
-                DesiredLicense {
-                    sku_part_number: sku.part_number.clone(),
-                    disabled_plans: plans,
-                    origin: Some(sku.origin.clone()),
-                },
-            )
+            DesiredLicense {
+                sku_part_number: sku.part_number.clone(),
+                disabled_plans: plans,
+                origin: Some(sku.origin.clone()),
+            }
         })
         .collect()
 }

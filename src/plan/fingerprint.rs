@@ -3,7 +3,7 @@
 
 use super::Fingerprint;
 use crate::desired::{
-    DesiredGroup, DesiredLicense, DesiredState, DesiredUser, LicenseIntent, UserScope,
+    DesiredGroup, DesiredState, DesiredUser, LicenseIntent, LicenseSet, UserScope,
 };
 use crate::planfile::hex;
 use crate::tenant::Tenant;
@@ -51,11 +51,15 @@ struct CanonicalGroup<'a> {
 }
 
 /// skuPartNumber -> disabled plans (`null` when not managed).
-struct Licenses<'a>(&'a BTreeMap<String, DesiredLicense>);
+struct Licenses<'a>(&'a LicenseSet);
 
 impl Serialize for Licenses<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(part, l)| (part, &l.disabled_plans)))
+        serializer.collect_map(
+            self.0
+                .iter()
+                .map(|l| (&l.sku_part_number, &l.disabled_plans)),
+        )
     }
 }
 

@@ -5,10 +5,10 @@
 use super::index::Index;
 use super::ops::{LicenseGrant, LicenseRemoval};
 use crate::catalog::ExchangeRank;
-use crate::desired::{DesiredLicense, DesiredState, DesiredUser, LicenseIntent};
+use crate::desired::{DesiredLicense, DesiredState, DesiredUser, LicenseIntent, LicenseSet};
 use crate::diag::{Diagnostic, Origin};
 use crate::tenant::{GroupLicense, LicenseAssignment, MailboxType, Sku, human_size};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 /// Changes to one group's licences.
 #[derive(Debug, Clone)]
@@ -155,13 +155,14 @@ fn removal(sku_id: &str, ix: &Index<'_>) -> LicenseRemoval {
 /// Resolves a desired licence map to tenant SKUs, reporting unknown or unassignable ones.
 fn resolve_skus<'a>(
     ix: &Index<'a>,
-    licenses: &'a BTreeMap<String, DesiredLicense>,
+    licenses: &'a LicenseSet,
     principal: &str,
     origin: Option<&Origin>,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<(&'a Sku, &'a DesiredLicense)> {
     let mut out = Vec::new();
-    for (part, lic) in licenses {
+    for lic in licenses {
+        let part = &lic.sku_part_number;
         let at = lic.origin.clone().or_else(|| origin.cloned());
         match ix.sku_by_part(part) {
             None => diags.push(

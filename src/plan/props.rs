@@ -161,12 +161,12 @@ fn build(case: &Case) -> (Tenant, crate::desired::DesiredState) {
             _ => {}
         }
         if u.disable_yammer {
-            for (part, lic) in du
+            for lic in du
                 .licenses
                 .iter_mut()
                 .flat_map(|l| std::sync::Arc::make_mut(l).iter_mut())
             {
-                if part.starts_with("ENTERPRISE") {
+                if lic.sku_part_number.starts_with("ENTERPRISE") {
                     lic.disabled_plans = Some(BTreeSet::from(["YAMMER_ENTERPRISE".to_string()]));
                 }
             }

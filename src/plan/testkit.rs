@@ -2,8 +2,8 @@
 
 use crate::catalog::sku_from_catalog;
 use crate::desired::{
-    DesiredGroup, DesiredLicense, DesiredState, DesiredUser, Guards, LicenseIntent, Scope,
-    UserScope,
+    DesiredGroup, DesiredLicense, DesiredState, DesiredUser, Guards, LicenseIntent, LicenseSet,
+    Scope, UserScope,
 };
 use crate::tenant::{Group, GroupLicense, LicenseAssignment, Mailbox, MailboxType, Tenant, User};
 use std::collections::{BTreeMap, BTreeSet};
@@ -174,18 +174,13 @@ pub fn desired(managed: &[&str]) -> DesiredState {
 }
 
 /// Desired licences without disabled-plan management.
-pub fn lics(parts: &[&str]) -> BTreeMap<String, DesiredLicense> {
+pub fn lics(parts: &[&str]) -> LicenseSet {
     parts
         .iter()
-        .map(|p| {
-            (
-                p.to_string(),
-                DesiredLicense {
-                    sku_part_number: p.to_string(),
-                    disabled_plans: None,
-                    origin: None,
-                },
-            )
+        .map(|p| DesiredLicense {
+            sku_part_number: p.to_string(),
+            disabled_plans: None,
+            origin: None,
         })
         .collect()
 }

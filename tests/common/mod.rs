@@ -5,7 +5,7 @@
 
 use m365ctl::backend::{BackendError, ExecReport, TenantBackend};
 use m365ctl::desired::{
-    DesiredLicense, DesiredState, DesiredUser, Guards, LicenseIntent, Scope, UserScope,
+    DesiredLicense, DesiredState, DesiredUser, Guards, LicenseIntent, LicenseSet, Scope, UserScope,
 };
 use m365ctl::plan::{LicenseGrant, LicenseRemoval, OpKind, Operation};
 use m365ctl::tenant::{MailboxType, Tenant, apply_operation, unlicensed_user_mailboxes};
@@ -303,18 +303,15 @@ pub fn scenario(rng: &mut Rng) -> Scenario {
             .as_ref()
             .is_some_and(|m| m.kind == MailboxType::User)
             && rng.chance(15);
-        let mut licenses = BTreeMap::new();
+        let mut licenses = LicenseSet::default();
         if !leaver {
             for (part, percent) in [("ENTERPRISEPACK", 50), ("EXCHANGESTANDARD", 25)] {
                 if rng.chance(percent) {
-                    licenses.insert(
-                        part.to_string(),
-                        DesiredLicense {
-                            sku_part_number: part.into(),
-                            disabled_plans: None,
-                            origin: None,
-                        },
-                    );
+                    licenses.insert(DesiredLicense {
+                        sku_part_number: part.into(),
+                        disabled_plans: None,
+                        origin: None,
+                    });
                 }
             }
         }

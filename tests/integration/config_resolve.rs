@@ -1,10 +1,12 @@
 //! Resolution against a live tenant: expansion rules, precedence, tenant errors and warnings.
 
-use m365ctl::desired::{DesiredState, LicenseIntent, UserScope, from_sources, load, resolve};
+use m365ctl::desired::{
+    DesiredState, LicenseIntent, LicenseSet, UserScope, from_sources, load, resolve,
+};
 use m365ctl::diag::{Diagnostic, Severity};
 use m365ctl::tenant::{MailboxType, Tenant};
 use proptest::prelude::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 fn tenant() -> Tenant {
@@ -87,7 +89,7 @@ fn full_fixture_expands_profiles_rules_and_defaults() {
     assert_eq!(bob.profile.as_deref(), Some("manager"));
     let bob_licenses = bob.licenses.as_ref().unwrap();
     assert_eq!(
-        bob_licenses.keys().collect::<Vec<_>>(),
+        bob_licenses.part_numbers().collect::<Vec<_>>(),
         ["ENTERPRISEPREMIUM"]
     );
     assert_eq!(bob_licenses["ENTERPRISEPREMIUM"].disabled_plans, None);
@@ -102,7 +104,11 @@ fn full_fixture_expands_profiles_rules_and_defaults() {
     let dan = &state.users["dan@contoso.com"];
     assert_eq!(dan.profile.as_deref(), Some("leaver"));
     assert_eq!(
-        dan.licenses.as_ref().unwrap().keys().collect::<Vec<_>>(),
+        dan.licenses
+            .as_ref()
+            .unwrap()
+            .part_numbers()
+            .collect::<Vec<_>>(),
         ["ENTERPRISEPACK"]
     );
     assert_eq!(dan.mailbox, Some(MailboxType::Shared));
@@ -121,7 +127,7 @@ fn omitted_fields_are_not_managed_and_empty_means_none() {
     assert_eq!(ann.usage_location, None);
     assert_eq!(ann.license_intent, LicenseIntent::Exactly);
     let bob = &state.users["bob@contoso.com"];
-    assert_eq!(bob.licenses.as_deref(), Some(&BTreeMap::new()));
+    assert_eq!(bob.licenses.as_deref(), Some(&LicenseSet::default()));
     assert_eq!(bob.mailbox, None);
 }
 
@@ -176,7 +182,7 @@ fn scope_all_puts_unmatched_users_in_scope_without_licences() {
         state
             .users
             .values()
-            .all(|u| u.licenses.as_deref() == Some(&BTreeMap::new()) && u.mailbox.is_none())
+            .all(|u| u.licenses.as_deref() == Some(&LicenseSet::default()) && u.mailbox.is_none())
     );
 }
 
