@@ -206,24 +206,12 @@ fn assign_user_licenses(
     for grant in add {
         grant_direct(&mut user.licenses, grant);
     }
-    for l in &mut changed.licenses {
-        l.disabled_plans.sort();
-    }
-    changed
-        .licenses
-        .sort_by(|a, b| (&a.sku_id, &a.assigned_by_group).cmp(&(&b.sku_id, &b.assigned_by_group)));
-    let held = |u: &super::User| -> std::collections::BTreeSet<String> {
-        u.licenses
-            .iter()
-            .filter(|l| l.is_effective())
-            .map(|l| l.sku_id.clone())
-            .collect()
-    };
-    let (before, after) = (held(&tenant.users[i]), held(&changed));
+    changed.normalize_licenses();
+    let (before, after) = (tenant.users[i].effective_skus(), changed.effective_skus());
     let mut consumed: Vec<u32> = Vec::with_capacity(tenant.skus.len());
     for sku in &tenant.skus {
-        let now = (sku.consumed + u32::from(after.contains(&sku.sku_id)))
-            .saturating_sub(u32::from(before.contains(&sku.sku_id)));
+        let held = |skus: &[&str]| u32::from(skus.binary_search(&sku.sku_id.as_str()).is_ok());
+        let now = (sku.consumed + held(&after)).saturating_sub(held(&before));
         let capacity = sku.enabled.saturating_sub(sku.warning);
         if now > capacity && now > sku.consumed {
             return Err(RuleViolation::NoSeats {
