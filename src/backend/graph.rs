@@ -94,6 +94,12 @@ impl GraphBackend {
         self
     }
 
+    /// `{graph root}{path}?{query}`, with the query values percent-encoded.
+    fn graph_url(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Url, BackendError> {
+        reqwest::Url::parse_with_params(&format!("{}{path}", self.core.graph_root()), query)
+            .map_err(|e| BackendError::Transport(e.to_string()))
+    }
+
     async fn read_skus(&self) -> Result<Vec<Sku>, BackendError> {
         let url = format!("{}/subscribedSkus", self.core.graph_root());
         let mut skus = Vec::new();
@@ -111,11 +117,7 @@ impl GraphBackend {
     }
 
     async fn read_users(&self) -> Result<Vec<User>, BackendError> {
-        let url = reqwest::Url::parse_with_params(
-            &format!("{}/users", self.core.graph_root()),
-            [("$select", USER_SELECT), ("$top", "999")],
-        )
-        .map_err(|e| BackendError::Transport(e.to_string()))?;
+        let url = self.graph_url("/users", &[("$select", USER_SELECT), ("$top", "999")])?;
         let mut users = Vec::new();
         self.core
             .for_each_page(
@@ -131,18 +133,16 @@ impl GraphBackend {
     }
 
     async fn read_groups(&self) -> Result<Vec<Group>, BackendError> {
-        let root = format!("{}/groups", self.core.graph_root());
         let select = "id,displayName,assignedLicenses";
-        let licensed = reqwest::Url::parse_with_params(
-            &root,
-            [
+        let licensed = self.graph_url(
+            "/groups",
+            &[
                 ("$select", select),
                 ("$filter", "assignedLicenses/$count ne 0"),
                 ("$count", "true"),
                 ("$top", "999"),
             ],
-        )
-        .map_err(|e| BackendError::Transport(e.to_string()))?;
+        )?;
         let mut groups: BTreeMap<String, Group> = BTreeMap::new();
         let mut collect = |page: Vec<dto::Group>| {
             for g in page {
@@ -160,11 +160,7 @@ impl GraphBackend {
             .await?;
         for name in &self.named_groups {
             let filter = format!("displayName eq '{}'", name.replace('\'', "''"));
-            let url = reqwest::Url::parse_with_params(
-                &root,
-                [("$select", select), ("$filter", filter.as_str())],
-            )
-            .map_err(|e| BackendError::Transport(e.to_string()))?;
+            let url = self.graph_url("/groups", &[("$select", select), ("$filter", &filter)])?;
             self.core
                 .for_each_page(
                     Resource::Graph,
@@ -184,14 +180,10 @@ impl GraphBackend {
 
     /// A group's user members (ids), in pages of 999.
     async fn read_members(&self, group_id: &str) -> Result<Vec<String>, BackendError> {
-        let url = reqwest::Url::parse_with_params(
-            &format!(
-                "{}/groups/{group_id}/members/microsoft.graph.user",
-                self.core.graph_root()
-            ),
-            [("$select", "id"), ("$top", "999")],
-        )
-        .map_err(|e| BackendError::Transport(e.to_string()))?;
+        let url = self.graph_url(
+            &format!("/groups/{group_id}/members/microsoft.graph.user"),
+            &[("$select", "id"), ("$top", "999")],
+        )?;
         let mut members = Vec::new();
         self.core
             .for_each_page(
@@ -460,9 +452,9 @@ impl GraphBackend {
             .await?;
         for (_, record) in records {
             if let Some(record) = record
-                && let Some(user) = tenant.users.iter_mut().find(|u| u.id == record.user_id)
+                && let Some(i) = tenant.user_position(&record.user_id)
             {
-                user.mailbox = Some(record.mailbox);
+                tenant.users[i].mailbox = Some(record.mailbox);
             }
         }
         Ok(tenant)
