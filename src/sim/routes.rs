@@ -25,28 +25,45 @@ const MAX_BATCH: usize = 20;
 struct Answer {
     status: u16,
     retry_after: Option<u64>,
-    body: Option<Value>,
-    /// A body already serialised (large pages are written straight from the model, see
-    /// `page_by`); takes precedence over `body`.
-    serialized: Option<Vec<u8>>,
+    body: Body,
+}
+
+/// What an answer carries.
+#[derive(Debug, Clone)]
+enum Body {
+    /// No body (`204 No Content` and the like).
+    Empty,
+    /// A JSON value; an `error` object gets Graph's `innerError` on the way out.
+    Json(Value),
+    /// JSON already serialised: large pages are written straight from the model (`page_with`).
+    Serialized(Vec<u8>),
 }
 
 impl Answer {
-    fn ok(body: Value) -> Answer {
-        Answer {
-            status: 200,
-            retry_after: None,
-            serialized: None,
-            body: Some(body),
-        }
-    }
-    fn error(status: u16, code: &str, message: impl Into<String>) -> Answer {
+    fn new(status: u16, body: Body) -> Answer {
         Answer {
             status,
             retry_after: None,
-            serialized: None,
-            body: Some(json!({"error": {"code": code, "message": message.into()}})),
+            body,
         }
+    }
+    fn ok(body: Value) -> Answer {
+        Answer::new(200, Body::Json(body))
+    }
+    fn error(status: u16, code: &str, message: impl Into<String>) -> Answer {
+        Answer::new(
+            status,
+            Body::Json(json!({"error": {"code": code, "message": message.into()}})),
+        )
+    }
+    /// The Exchange admin API's error shape: a 400 with the cmdlet's message in `details`.
+    fn exchange_error(message: &str) -> Answer {
+        Answer::new(
+            400,
+            Body::Json(
+                json!({"error": {"code": "BadRequest", "message": "Invalid Operation", "details": [{"message": message}]}}),
+            ),
+        )
     }
     fn fault(fault: Fault) -> Answer {
         match fault {
@@ -154,23 +171,20 @@ pub async fn handle(
 
 fn respond(answer: Answer, request_id: &str) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut body = answer.body;
-    if let Some(error) = body
-        .as_mut()
-        .and_then(|b| b.get_mut("error"))
-        .filter(|e| e.is_object())
-    {
-        error["innerError"] = json!({"request-id": request_id, "client-request-id": request_id, "date": "2026-01-01T00:00:00"});
-    }
-    let mut response = match (answer.serialized, body) {
-        (Some(bytes), _) => (
+    let mut response = match answer.body {
+        Body::Serialized(bytes) => (
             status,
             [(axum::http::header::CONTENT_TYPE, "application/json")],
             bytes,
         )
             .into_response(),
-        (None, Some(b)) => (status, axum::Json(b)).into_response(),
-        (None, None) => status.into_response(),
+        Body::Json(mut body) => {
+            if let Some(error) = body.get_mut("error").filter(|e| e.is_object()) {
+                error["innerError"] = json!({"request-id": request_id, "client-request-id": request_id, "date": "2026-01-01T00:00:00"});
+            }
+            (status, axum::Json(body)).into_response()
+        }
+        Body::Empty => status.into_response(),
     };
     let headers = response.headers_mut();
     if let Ok(v) = request_id.parse() {
@@ -251,13 +265,13 @@ fn token(shared: &Shared, state: &mut State, path: &str, body: &[u8]) -> Answer 
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let refuse = |status: u16, error: &str, description: &str| Answer {
-        status,
-        retry_after: None,
-        serialized: None,
-        body: Some(
-            json!({"error": error, "error_description": description, "error_codes": [7000215]}),
-        ),
+    let refuse = |status: u16, error: &str, description: &str| {
+        Answer::new(
+            status,
+            Body::Json(
+                json!({"error": error, "error_description": description, "error_codes": [7000215]}),
+            ),
+        )
     };
     if field("grant_type") != Some("client_credentials") {
         return refuse(
@@ -653,12 +667,7 @@ fn write(shared: &Shared, state: &mut State, op: &OpKind, success: u16) -> Answe
         }
         _ => None,
     };
-    Answer {
-        status: success,
-        retry_after: None,
-        serialized: None,
-        body,
-    }
+    Answer::new(success, body.map_or(Body::Empty, Body::Json))
 }
 
 /// Users a write can change: the user, or the members of the group.
@@ -775,12 +784,7 @@ fn violation_answer(tenant: &Tenant, violation: &RuleViolation) -> Answer {
         } else {
             m.clone()
         }),
-        RuleViolation::Mailbox(m) => Answer {
-            status: 400,
-            retry_after: None,
-            serialized: None,
-            body: Some(json!({"error": {"code": "BadRequest", "message": "Invalid Operation", "details": [{"message": m}]}})),
-        },
+        RuleViolation::Mailbox(m) => Answer::exchange_error(m),
     }
 }
 
@@ -809,8 +813,6 @@ fn page<T>(
     page_with(shared, call, items, top, write)
 }
 
-/// One page of `items`; only the items on the page are rendered, so paging a 50,000-user
-/// tenant costs the fake O(page), not O(tenant), per request.
 /// One page of `items`, each written by `write` straight into the body: only the items on the
 /// page are rendered, so paging a 100,000-user tenant costs the fake O(page), not O(tenant),
 /// per request, and no intermediate JSON tree is built for the big collections.
@@ -859,12 +861,7 @@ fn page_with<T>(
         }
     }
     body.push(b'}');
-    Answer {
-        status: 200,
-        retry_after: None,
-        body: None,
-        serialized: Some(body),
-    }
+    Answer::new(200, Body::Serialized(body))
 }
 
 fn list_groups(shared: &Shared, state: &State, call: &Call<'_>) -> Answer {
@@ -1007,9 +1004,10 @@ fn batch(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
         if let Some(secs) = answer.retry_after {
             headers["Retry-After"] = json!(secs.to_string());
         }
-        let mut body = match &answer.serialized {
-            Some(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
-            None => answer.body.unwrap_or(Value::Null),
+        let mut body = match answer.body {
+            Body::Serialized(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            Body::Json(body) => body,
+            Body::Empty => Value::Null,
         };
         if let Some(error) = body.get_mut("error").filter(|e| e.is_object()) {
             error["innerError"] = json!({"request-id": request_id, "date": "2026-01-01T00:00:00"});
@@ -1041,20 +1039,12 @@ fn exchange(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> 
     let body = call.json();
     let input = &body["CmdletInput"];
     let parameters = &input["Parameters"];
-    let exchange_error = |m: String| Answer {
-        status: 400,
-        retry_after: None,
-        serialized: None,
-        body: Some(
-            json!({"error": {"code": "BadRequest", "message": "Invalid Operation", "details": [{"message": m}]}}),
-        ),
-    };
     match input["CmdletName"].as_str() {
         Some("Get-Mailbox") if parameters["Identity"].is_string() => {
             let identity = parameters["Identity"].as_str().unwrap_or_default();
             match state.tenant.user_by_upn(identity).and_then(wire::mailbox) {
                 Some(record) => Answer::ok(json!({"value": [record]})),
-                None => exchange_error(format!(
+                None => Answer::exchange_error(&format!(
                     "The operation couldn't be performed because object '{identity}' couldn't be found on 'SIMPR01A001.PROD.OUTLOOK.COM'."
                 )),
             }
@@ -1081,7 +1071,7 @@ fn exchange(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> 
                 .and_then(wire::statistics)
             {
                 Some(stats) => Answer::ok(json!({"value": [stats]})),
-                None => exchange_error(format!(
+                None => Answer::exchange_error(&format!(
                     "The specified mailbox Identity:{identity} doesn't exist."
                 )),
             }
@@ -1094,18 +1084,18 @@ fn exchange(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> 
                 Some("Room") => MailboxType::Room,
                 Some("Equipment") => MailboxType::Equipment,
                 other => {
-                    return exchange_error(format!(
+                    return Answer::exchange_error(&format!(
                         "Cannot bind parameter 'Type' to the value {other:?}."
                     ));
                 }
             };
             let Some(user) = state.tenant.user_by_upn(identity) else {
-                return exchange_error(format!(
+                return Answer::exchange_error(&format!(
                     "The operation couldn't be performed because object '{identity}' couldn't be found."
                 ));
             };
             let Some(from) = user.mailbox.as_ref().map(|m| m.kind) else {
-                return exchange_error(format!(
+                return Answer::exchange_error(&format!(
                     "The operation couldn't be performed because object '{identity}' couldn't be found on the mailbox server."
                 ));
             };
@@ -1122,7 +1112,7 @@ fn exchange(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> 
                 answer
             }
         }
-        other => exchange_error(format!(
+        other => Answer::exchange_error(&format!(
             "The term '{}' is not recognized as a cmdlet in this fake.",
             other.unwrap_or_default()
         )),
