@@ -41,6 +41,19 @@ pub struct PlanFile {
     /// the checksum: it only explains a staleness that `inputs.live` decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_digest: Option<LiveDigest>,
+    /// Which config and tenant the plan is for, so `show` can name them in the pull-request
+    /// comment without reading either. Display only: not covered by the checksum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<PlanContext>,
+}
+
+/// Where a plan came from, as shown to reviewers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanContext {
+    /// The config path, relative to the repository root (`.` for the root).
+    pub config: String,
+    /// The backend's description, e.g. `graph contoso.onmicrosoft.com`.
+    pub tenant: String,
 }
 
 /// Digests of the live state, per user, per group and per SKU (consumed seats).
@@ -177,7 +190,22 @@ impl PlanFile {
             diagnostics: plan.diagnostics.iter().map(diagnostic_doc).collect(),
             operations,
             live_digest: None,
+            context: None,
         }
+    }
+
+    /// Names the config and tenant the plan is for (shown by `show`).
+    pub fn with_context(mut self, context: PlanContext) -> PlanFile {
+        self.context = Some(context);
+        self
+    }
+
+    /// The checksum of the operation set alone (`sha256:<hex>` of the operations' canonical
+    /// JSON): the same for every plan that would do exactly the same thing, whatever the
+    /// inputs' fingerprints. A mass change is approved by naming it (`[guards]
+    /// approve_mass_change`), and a reviewed plan is matched against a fresh one by it.
+    pub fn operations_sha256(&self) -> String {
+        operations_sha256(&self.operations)
     }
 
     /// Records the live state the plan was computed from (for stale-plan messages).
@@ -274,6 +302,12 @@ fn diagnostic_doc(d: &Diagnostic) -> DiagnosticDoc {
         location: d.origin.as_ref().map(|o| o.to_string()),
         hint: d.hint.clone(),
     }
+}
+
+/// `sha256:<hex>` over the canonical operations JSON (see `PlanFile::operations_sha256`).
+pub fn operations_sha256(operations: &[PlanOperation]) -> String {
+    let json = serde_json::to_vec(operations).expect("ops serialise");
+    format!("sha256:{}", hex(&Sha256::digest(json)))
 }
 
 /// `sha256:<hex>` over the input fingerprints and the canonical operations JSON.

@@ -33,6 +33,9 @@ pub fn run(args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
     if plan.is_empty() {
         return Ok(exit::OK);
     }
+    // A mass change approved in review (`[guards] approve_mass_change`) is allowed only when
+    // it names exactly these operations.
+    let approved_in_review = super::mass_change::approved(&plan, &desired);
     let source = match saved {
         Some(saved) => PlanSource::Saved(saved),
         None if args.auto_approve => PlanSource::Fresh(plan),
@@ -50,7 +53,7 @@ pub fn run(args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
     let request = ApplyRequest {
         desired: &desired,
         plan: source,
-        allow_mass_change: args.allow_mass_change,
+        allow_mass_change: args.allow_mass_change || approved_in_review,
         lock_path: apply::lock::default_path(&dir),
         force_unlock: args.force_unlock,
         journal_path: args

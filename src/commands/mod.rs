@@ -6,6 +6,7 @@ mod apply;
 mod drift;
 mod export;
 mod init;
+mod mass_change;
 mod plan;
 mod validate;
 
@@ -98,7 +99,7 @@ pub fn run(cli: Cli) -> Result<u8, CommandError> {
     let result = dispatch(cli.command, term);
     if let (true, Err(CommandError::Diagnostics(diags))) = (annotate, &result) {
         // Config errors become annotations on the TOML line in the pull request.
-        write_stdout(&render::github::annotations(&diags.0))?;
+        write_stdout(&render::github::annotations(&diags.0, &repo_paths()))?;
     }
     result
 }
@@ -188,9 +189,15 @@ impl Backend {
     pub(crate) fn from_config(config: &Config) -> Result<Backend, CommandError> {
         match &config.backend {
             BackendConfig::Snapshot { path } => Ok(Backend::Snapshot(SnapshotBackend::new(path))),
-            BackendConfig::Graph(settings) => Ok(Backend::Graph(Box::new(
-                GraphBackend::new(settings)?.with_groups(config.groups.keys().cloned()),
-            ))),
+            BackendConfig::Graph(settings) => {
+                let settings = with_client_id_override(
+                    settings,
+                    std::env::var(CLIENT_ID_ENV).ok().filter(|v| !v.is_empty()),
+                );
+                Ok(Backend::Graph(Box::new(
+                    GraphBackend::new(&settings)?.with_groups(config.groups.keys().cloned()),
+                )))
+            }
         }
     }
 
@@ -199,6 +206,24 @@ impl Backend {
         tracing::info!(backend = %self.describe(), "reading live state");
         Ok(runtime()?.block_on(self.read())?)
     }
+}
+
+/// Overrides `[tenant] client_id`, so one config serves two app registrations: the
+/// read-only one for `plan`/`drift` (the config's) and the write one for `apply` (set by the
+/// apply workflow). Which app a job may use is enforced by Entra, not by this variable: each
+/// app's federated credential trusts only its own workflow subject.
+pub const CLIENT_ID_ENV: &str = "M365CTL_CLIENT_ID";
+
+fn with_client_id_override(
+    settings: &crate::backend::GraphSettings,
+    client_id: Option<String>,
+) -> crate::backend::GraphSettings {
+    let mut settings = settings.clone();
+    if let Some(client_id) = client_id {
+        tracing::info!(%client_id, "client_id from {CLIENT_ID_ENV}");
+        settings.client_id = client_id;
+    }
+    settings
 }
 
 impl TenantBackend for Backend {
@@ -243,8 +268,24 @@ pub(crate) fn compute_plan(
     let mut plan = crate::plan::plan(&desired, &live);
     let mut diagnostics = warnings;
     diagnostics.append(&mut plan.diagnostics);
+    diagnostics.extend(mass_change::review(&plan, &desired, &live));
     plan.diagnostics = diagnostics;
     Ok((config, backend, live, desired, plan))
+}
+
+/// The cwd and the repository root (GITHUB_WORKSPACE in Actions, else the nearest directory
+/// holding `.git`), for repository-relative paths in annotations and comments.
+pub(crate) fn repo_paths() -> render::github::RepoPaths {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let root = std::env::var_os("GITHUB_WORKSPACE")
+        .filter(|w| !w.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            cwd.ancestors()
+                .find(|dir| dir.join(".git").exists())
+                .map(Path::to_path_buf)
+        });
+    render::github::RepoPaths { cwd, root }
 }
 
 /// `--format` or the CI default.
@@ -288,7 +329,7 @@ pub(crate) fn emit_plan(
                 );
                 append(Path::new(&summary), &body)?;
             }
-            let mut text = render::github::annotations(&plan.diagnostics);
+            let mut text = render::github::annotations(&plan.diagnostics, &repo_paths());
             text.push_str(&human_text(false));
             text
         }

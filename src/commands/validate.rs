@@ -14,7 +14,10 @@ pub fn run(config_path: &Path, term: Terminal) -> Result<u8, CommandError> {
         let (_, warnings) = desired::resolve(&config, &live)?;
         print_diagnostics(&warnings, term.stderr_color);
         if super::effective_format(None) == crate::render::Format::Github {
-            super::write_stdout(&crate::render::github::annotations(&warnings))?;
+            super::write_stdout(&crate::render::github::annotations(
+                &warnings,
+                &super::repo_paths(),
+            ))?;
         }
         eprintln!(
             "{}: valid ({} warnings; checked against {})",

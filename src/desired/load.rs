@@ -164,6 +164,31 @@ impl Builder {
             .push(Diagnostic::error(message, Some(origin)).with_hint(hint));
     }
 
+    /// `approve_mass_change`: an operations checksum exactly as the plan prints it.
+    fn mass_change_approval(
+        &mut self,
+        src: &Source,
+        value: &Spanned<String>,
+    ) -> Option<MassChangeApproval> {
+        let origin = src.origin(value.span());
+        let text = value.get_ref();
+        let valid = text.strip_prefix("sha256:").is_some_and(|hex| {
+            hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        });
+        if !valid {
+            self.error(
+                format!("approve_mass_change {text:?} is not an operations checksum"),
+                origin,
+                "copy the `sha256:` followed by 64 hex digits that `m365ctl plan` prints under the guard warning",
+            );
+            return None;
+        }
+        Some(MassChangeApproval {
+            operations_sha256: text.clone(),
+            origin,
+        })
+    }
+
     /// First pass: aliases and profile names, which any file may use.
     fn collect_names(&mut self, sources: &[Source]) {
         for src in sources {
@@ -272,6 +297,10 @@ impl Builder {
                     max_mailbox_conversions: g
                         .max_mailbox_conversions
                         .unwrap_or(d.max_mailbox_conversions),
+                    approve_mass_change: g
+                        .approve_mass_change
+                        .as_ref()
+                        .and_then(|a| self.mass_change_approval(src, a)),
                 };
                 if guards.max_license_removal_percent > 100 {
                     let o = src.origin(raw.guards.as_ref().map(|g| g.span()).unwrap_or(0..0));

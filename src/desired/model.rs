@@ -198,6 +198,18 @@ pub struct Guards {
     pub max_license_removal_percent: u8,
     /// Refuse when more than this many mailboxes would be converted.
     pub max_mailbox_conversions: usize,
+    /// `approve_mass_change`: the operations checksum of the one mass change reviewers
+    /// approved in the pull request (a line in the diff, so the approval is reviewed too).
+    pub approve_mass_change: Option<MassChangeApproval>,
+}
+
+/// A reviewed approval of one exact set of operations over the guards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MassChangeApproval {
+    /// `sha256:<64 hex>`, compared with `PlanFile::operations_sha256`.
+    pub operations_sha256: String,
+    /// Where it is written, so the plan can annotate that line.
+    pub origin: Origin,
 }
 
 impl Default for Guards {
@@ -206,6 +218,7 @@ impl Default for Guards {
             max_license_removals: 10,
             max_license_removal_percent: 30,
             max_mailbox_conversions: 10,
+            approve_mass_change: None,
         }
     }
 }

@@ -134,6 +134,9 @@ pub struct RawGuards {
     pub max_license_removal_percent: Option<u8>,
     /// Apply refuses when more than this many mailboxes would be converted (default 10).
     pub max_mailbox_conversions: Option<usize>,
+    /// Approves one mass change in review: the `sha256:…` operations checksum the plan prints when a guard trips. Apply then allows exactly that set of operations, nothing else.
+    #[schemars(with = "Option<String>", regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
+    pub approve_mass_change: Option<Spanned<String>>,
 }
 
 /// `licenses`: a list of SKUs, or `"keep"` to leave the user's licences as they are.

@@ -16,7 +16,7 @@ mod props;
 mod sim;
 pub mod stacking;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 

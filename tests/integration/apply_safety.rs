@@ -94,6 +94,7 @@ fn prune_to_empty_is_refused_even_under_thresholds() {
         max_license_removals: 100,
         max_license_removal_percent: 100,
         max_mailbox_conversions: 100,
+        approve_mass_change: None,
     };
     assert_eq!(
         guards::check(&ops, &live, 5, &managed(), &loose, false),
