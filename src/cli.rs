@@ -48,6 +48,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the tenant match the config.
     Apply(ApplyArgs),
+    /// Render a saved plan (`plan --out`) without reading the tenant or the config.
+    Show(ShowArgs),
     /// Report differences between the config and the tenant (exit 2 when there are any).
     Drift(DriftArgs),
     /// Write today's tenant as TOML (and optionally as a snapshot).
@@ -87,6 +89,37 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes (0 = none, 1 = error).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// When no plan can be computed (config errors, unreadable tenant), write the errors as
+    /// the pull-request comment (markdown) to FILE, so the comment never keeps an old plan.
+    #[arg(long, value_name = "FILE")]
+    pub error_comment: Option<PathBuf>,
+    /// The commit being planned, named in the comment (the pull request's head SHA).
+    #[arg(long, value_name = "SHA", value_parser = commit_sha)]
+    pub commit: Option<String>,
+}
+
+/// `show`.
+#[derive(Debug, Clone, Args)]
+pub struct ShowArgs {
+    /// A plan written by `plan --out`.
+    #[arg(value_name = "PLANFILE")]
+    pub planfile: PathBuf,
+    /// Output format; defaults to `github` when GITHUB_ACTIONS=true, else `human`. `markdown`
+    /// is the pull-request comment (commit, config, tenant, operations checksum).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// The commit the plan is for, named in the comment (the pull request's head SHA).
+    #[arg(long, value_name = "SHA", value_parser = commit_sha)]
+    pub commit: Option<String>,
+}
+
+/// A git commit id: 4 to 64 hex digits (it is printed into comments, so nothing else).
+fn commit_sha(text: &str) -> Result<String, String> {
+    if (4..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err("expected a commit SHA (4 to 64 hex digits)".to_string())
+    }
 }
 
 /// `apply`.

@@ -8,6 +8,7 @@ mod export;
 mod init;
 mod mass_change;
 mod plan;
+mod show;
 mod validate;
 
 use crate::backend::graph::GraphBackend;
@@ -109,6 +110,7 @@ fn dispatch(command: Command, term: Terminal) -> Result<u8, CommandError> {
         Command::Validate(args) => validate::run(&args.config, term),
         Command::Plan(args) => plan::run(&args, term),
         Command::Apply(args) => apply::run(&args, term),
+        Command::Show(args) => show::run(&args, term),
         Command::Drift(args) => drift::run(&args, term),
         Command::Export(args) => export::run(&args),
         Command::Schema => export::schema(),

@@ -6,7 +6,7 @@
 //! are cut between principals (never inside a table or code block) with "… and N more".
 
 use super::{Wording, by_principal, describe, summary_line};
-use crate::diag::Severity;
+use crate::diag::{Diagnostic, Severity};
 use crate::plan::Plan;
 use std::fmt::Write;
 
@@ -48,23 +48,7 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
         let _ = writeln!(out, "**The plan has errors and cannot be applied.**\n");
     }
 
-    for d in &plan.diagnostics {
-        let kind = match d.severity {
-            Severity::Error => "CAUTION",
-            Severity::Warning => "WARNING",
-        };
-        let _ = writeln!(out, "> [!{kind}]");
-        let location = d
-            .origin
-            .as_ref()
-            .map(|o| format!("`{o}`: "))
-            .unwrap_or_default();
-        let _ = writeln!(out, "> {location}{}", escape(&d.message));
-        if let Some(hint) = &d.hint {
-            let _ = writeln!(out, "> Hint: {}", escape(hint));
-        }
-        out.push('\n');
-    }
+    write_diagnostics(&mut out, &plan.diagnostics);
 
     if !plan.is_empty() {
         let s = plan.summary();
@@ -155,6 +139,28 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
     out
 }
 
+/// Each diagnostic as a GitHub alert block (errors CAUTION, warnings WARNING); shared with
+/// the error comment so a config error reads the same as a plan error.
+pub(crate) fn write_diagnostics(out: &mut String, diagnostics: &[Diagnostic]) {
+    for d in diagnostics {
+        let kind = match d.severity {
+            Severity::Error => "CAUTION",
+            Severity::Warning => "WARNING",
+        };
+        let _ = writeln!(out, "> [!{kind}]");
+        let location = d
+            .origin
+            .as_ref()
+            .map(|o| format!("`{o}`: "))
+            .unwrap_or_default();
+        let _ = writeln!(out, "> {location}{}", escape(&d.message));
+        if let Some(hint) = &d.hint {
+            let _ = writeln!(out, "> Hint: {}", escape(hint));
+        }
+        out.push('\n');
+    }
+}
+
 /// `(+2 ~1 -1)` for a section's header: the section's operations by action.
 fn count_actions(ops: &[&crate::plan::Operation]) -> String {
     use crate::plan::Action;
@@ -169,7 +175,7 @@ fn count_actions(ops: &[&crate::plan::Operation]) -> String {
 }
 
 /// Keeps user-controlled text from opening HTML tags or breaking tables.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('|', "\\|")

@@ -4,6 +4,7 @@
 //! destination, and passes them in. That keeps every format snapshot-testable on a
 //! hand-built plan.
 
+pub mod comment;
 pub mod diagnostic;
 pub mod github;
 pub mod human;
