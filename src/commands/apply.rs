@@ -1,7 +1,7 @@
 //! `apply`: plan (or load a reviewed plan file and refuse it when stale), show the plan,
 //! confirm, then hand over to `apply::run` (lock, guards, executor, journal, progress).
 
-use super::{CommandError, Terminal, compute_plan, emit_plan, exit, runtime};
+use super::{CommandError, Terminal, compute_plan_with, emit_plan, exit, runtime};
 use crate::apply::{self, ApplyRequest, ExecOptions, PlanSource};
 use crate::backend::TenantBackend;
 use crate::cli::ApplyArgs;
@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 /// Runs `apply`: exit 0 when every operation is done (or already was), 1 otherwise.
 pub fn run(args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
-    let (_, backend, live, desired, plan) = compute_plan(&args.config.config)?;
+    let (_, backend, live, desired, plan) =
+        compute_plan_with(&args.config.config, super::Backend::for_apply)?;
     let saved = match &args.planfile {
         Some(path) => {
             let saved = read_planfile(path)?;

@@ -12,7 +12,8 @@ backend = "snapshot"                  # start offline; switch to "graph" when re
 snapshot = "tenant.json"              # `m365ctl export --snapshot tenant.json` writes one
 # backend = "graph"
 # tenant_id = "contoso.onmicrosoft.com"
-# client_id = "00000000-0000-0000-0000-000000000000"
+# client_id = "00000000-0000-0000-0000-000000000000"        # read-only app: plan, drift
+# apply_client_id = "00000000-0000-0000-0000-000000000000"  # read-write app: apply only
 # auth = "federated"                  # GitHub Actions OIDC: no secret stored anywhere
 
 [skus]
@@ -36,8 +37,9 @@ mailbox = "shared"
 
 const GITIGNORE: &str = "# m365ctl: plans, journals, the apply lock and exported snapshots of the live tenant\n.m365ctl/\nplan.json\n*.journal\n*.jsonl\nsnapshots/\ndrift.md\nplan.md\n";
 
-/// Files written by `init`, relative to the target directory.
-const FILES: [(&str, &str); 5] = [
+/// Files written by `init`, relative to the target directory. The workflows install the
+/// release pinned below with the vendored install script (checksum verified).
+const FILES: [(&str, &str); 6] = [
     ("m365ctl.toml", CONFIG),
     (".gitignore", GITIGNORE),
     (
@@ -52,7 +54,14 @@ const FILES: [(&str, &str); 5] = [
         ".github/workflows/m365ctl-drift.yml",
         include_str!("templates/drift.yml"),
     ),
+    (
+        ".github/m365ctl-install.sh",
+        include_str!("../../install.sh"),
+    ),
 ];
+
+/// The workflows pin the release of the binary that wrote them.
+const VERSION_PLACEHOLDER: &str = "@M365CTL_VERSION@";
 
 /// The JSON Schema the config's `#:schema` line points at (editors validate and complete).
 const SCHEMA_FILE: &str = "m365ctl.schema.json";
@@ -60,10 +69,13 @@ const SCHEMA_FILE: &str = "m365ctl.schema.json";
 /// Runs `init`; refuses to overwrite existing files (all or nothing).
 pub fn run(dir: &Path) -> Result<u8, CommandError> {
     let schema = super::export::schema_text();
-    let files: Vec<(&str, &str)> = FILES
+    let files: Vec<(&str, String)> = FILES
         .iter()
-        .copied()
-        .chain([(SCHEMA_FILE, schema.as_str())])
+        .map(|(name, text)| {
+            let text = text.replace(VERSION_PLACEHOLDER, env!("CARGO_PKG_VERSION"));
+            (*name, text)
+        })
+        .chain([(SCHEMA_FILE, schema)])
         .collect();
     let existing: Vec<String> = files
         .iter()

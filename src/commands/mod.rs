@@ -189,13 +189,20 @@ impl Backend {
     /// Builds the backend; the Graph one also reads the groups the config names, so that a
     /// group without a licence is still part of the live state.
     pub(crate) fn from_config(config: &Config) -> Result<Backend, CommandError> {
+        Backend::build(config, None)
+    }
+
+    /// The backend `apply` writes through: with `[tenant] apply_client_id` when set.
+    pub(crate) fn for_apply(config: &Config) -> Result<Backend, CommandError> {
+        Backend::build(config, config.apply_client_id.clone())
+    }
+
+    fn build(config: &Config, client_id: Option<String>) -> Result<Backend, CommandError> {
         match &config.backend {
             BackendConfig::Snapshot { path } => Ok(Backend::Snapshot(SnapshotBackend::new(path))),
             BackendConfig::Graph(settings) => {
-                let settings = with_client_id_override(
-                    settings,
-                    std::env::var(CLIENT_ID_ENV).ok().filter(|v| !v.is_empty()),
-                );
+                let from_env = std::env::var(CLIENT_ID_ENV).ok().filter(|v| !v.is_empty());
+                let settings = with_client_id_override(settings, from_env.or(client_id));
                 Ok(Backend::Graph(Box::new(
                     GraphBackend::new(&settings)?.with_groups(config.groups.keys().cloned()),
                 )))
@@ -210,10 +217,9 @@ impl Backend {
     }
 }
 
-/// Overrides `[tenant] client_id`, so one config serves two app registrations: the
-/// read-only one for `plan`/`drift` (the config's) and the write one for `apply` (set by the
-/// apply workflow). Which app a job may use is enforced by Entra, not by this variable: each
-/// app's federated credential trusts only its own workflow subject.
+/// Overrides `[tenant] client_id` and `apply_client_id` for any command (one config, an
+/// identity chosen by the job). Which app a job may use is enforced by Entra, not by this
+/// variable: each app's federated credential trusts only its own workflow subject.
 pub const CLIENT_ID_ENV: &str = "M365CTL_CLIENT_ID";
 
 fn with_client_id_override(
@@ -222,7 +228,7 @@ fn with_client_id_override(
 ) -> crate::backend::GraphSettings {
     let mut settings = settings.clone();
     if let Some(client_id) = client_id {
-        tracing::info!(%client_id, "client_id from {CLIENT_ID_ENV}");
+        tracing::info!(%client_id, "client_id for this command");
         settings.client_id = client_id;
     }
     settings
@@ -263,8 +269,16 @@ impl TenantBackend for Backend {
 pub(crate) fn compute_plan(
     config_path: &Path,
 ) -> Result<(Config, Backend, Tenant, DesiredState, crate::plan::Plan), CommandError> {
+    compute_plan_with(config_path, Backend::from_config)
+}
+
+/// `compute_plan` through the backend `make` builds (`Backend::for_apply` for `apply`).
+pub(crate) fn compute_plan_with(
+    config_path: &Path,
+    make: fn(&Config) -> Result<Backend, CommandError>,
+) -> Result<(Config, Backend, Tenant, DesiredState, crate::plan::Plan), CommandError> {
     let config = desired::load(config_path)?;
-    let backend = Backend::from_config(&config)?;
+    let backend = make(&config)?;
     let live = backend.read_blocking()?;
     let (desired, warnings) = desired::resolve(&config, &live)?;
     let mut plan = crate::plan::plan(&desired, &live);

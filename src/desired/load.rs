@@ -372,6 +372,10 @@ impl Builder {
             }
         }
 
+        let apply_client_id = tenant
+            .and_then(|(_, t)| t.get_ref().apply_client_id.as_ref())
+            .map(|id| id.get_ref().trim().to_string())
+            .filter(|id| !id.is_empty());
         let backend = match tenant {
             Some((src, t)) => self.backend(src, t),
             None => Some(BackendConfig::Snapshot {
@@ -390,6 +394,7 @@ impl Builder {
             backend: backend.unwrap_or(BackendConfig::Snapshot {
                 path: base.join("tenant.json"),
             }),
+            apply_client_id,
             files: Vec::new(),
             aliases: self.aliases.clone(),
             scope,

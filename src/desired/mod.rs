@@ -27,6 +27,8 @@ use std::path::PathBuf;
 pub struct Config {
     /// Which backend to use.
     pub backend: crate::backend::BackendConfig,
+    /// `[tenant] apply_client_id`: the write identity `apply` uses (graph backend).
+    pub apply_client_id: Option<String>,
     /// The files read, in merge order.
     pub files: Vec<PathBuf>,
     /// SKU aliases keyed by alias as written.

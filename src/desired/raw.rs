@@ -65,6 +65,9 @@ pub struct RawTenant {
     /// Graph backend: the app registration's client id.
     #[schemars(with = "Option<String>")]
     pub client_id: Option<Spanned<String>>,
+    /// Graph backend: the client id `apply` uses instead of `client_id`, so pull-request plans and drift read with a read-only app and only apply holds write permissions (each app's federated credential trusts only its own workflow).
+    #[schemars(with = "Option<String>")]
+    pub apply_client_id: Option<Spanned<String>>,
     /// Graph backend: `federated` (GitHub Actions OIDC, default), `certificate` or `secret`.
     #[schemars(with = "Option<String>", extend("enum" = ["federated", "certificate", "secret"]))]
     pub auth: Option<Spanned<String>>,
