@@ -17,6 +17,8 @@ mod apply_safety;
 mod cli_basics;
 mod cli_export;
 mod cli_gitops;
+mod cli_gitops_comment;
+mod cli_gitops_loop;
 mod cli_graph;
 mod cli_plan;
 mod config_export;
