@@ -18,6 +18,7 @@ mod cli_basics;
 mod cli_export;
 mod cli_gitops;
 mod cli_gitops_comment;
+mod cli_gitops_identities;
 mod cli_gitops_install;
 mod cli_gitops_loop;
 mod cli_gitops_workflows;

@@ -1,0 +1,114 @@
+//! Two identities: `plan` and `drift` sign in as `[tenant] client_id` (the read-only app),
+//! `apply` as `apply_client_id` (the write app), and `M365CTL_CLIENT_ID` overrides either for
+//! one job. Played with the binary against the fake Entra token endpoint, which knows one
+//! application: a command signing in as the other app is refused (AADSTS700016), so each
+//! command's success or refusal shows which identity it used.
+
+use assert_cmd::Command;
+use m365ctl::backend::snapshot::parse_snapshot;
+use m365ctl::sim::{FakeTenant, SimOptions};
+use std::path::Path;
+
+const SECRET: &str = "cli-identities-test-secret";
+const UNKNOWN_APP: &str = "99999999-0000-0000-0000-000000000000";
+
+async fn m365ctl(args: &[&str], client_id_env: Option<&str>) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let client_id_env = client_id_env.map(str::to_string);
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::cargo_bin("m365ctl").expect("binary built");
+        cmd.env_remove("GITHUB_ACTIONS")
+            .env_remove("M365CTL_CLIENT_ID")
+            .env("NO_COLOR", "1")
+            .env("M365CTL_TEST_SECRET", SECRET)
+            .args(args);
+        if let Some(id) = client_id_env {
+            cmd.env("M365CTL_CLIENT_ID", id);
+        }
+        cmd.output().expect("runs")
+    })
+    .await
+    .expect("joined")
+}
+
+/// The quickstart config pointed at the fake, with these two client ids.
+fn config(
+    dir: &Path,
+    fake: &m365ctl::sim::FakeTenantHandle,
+    client_id: &str,
+    apply_client_id: &str,
+) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let quickstart =
+        std::fs::read_to_string(root.join("examples/quickstart/m365ctl.toml")).unwrap();
+    let table = format!(
+        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{client_id}\"\napply_client_id = \"{apply_client_id}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\nauthority_host = \"{}\"\ngraph_host = \"{}\"\nexchange_host = \"{}\"\n",
+        fake.tenant_id(),
+        fake.authority_host(),
+        fake.graph_host(),
+        fake.exchange_host()
+    );
+    let text = quickstart.replace(
+        "[tenant]\nbackend = \"snapshot\"\nsnapshot = \"tenant.json\"\n",
+        &table,
+    );
+    assert!(text.contains("apply_client_id"));
+    std::fs::write(dir.join("m365ctl.toml"), text).unwrap();
+    dir.display().to_string()
+}
+
+fn refused_sign_in(out: &std::process::Output) -> bool {
+    out.status.code() == Some(1) && String::from_utf8_lossy(&out.stderr).contains("AADSTS700016")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_reads_as_client_id_and_apply_writes_as_apply_client_id() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("examples/quickstart/tenant.json")).unwrap();
+    let options = SimOptions {
+        client_secret: Some(SECRET.to_string()),
+        ..SimOptions::default()
+    };
+    let known = options.client_id.clone();
+    let fake = FakeTenant::start(parse_snapshot(&text).unwrap(), options)
+        .await
+        .unwrap();
+
+    // The fake knows only the write app: plan (read identity) is refused, apply is not.
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path(), &fake, UNKNOWN_APP, &known);
+    let plan = m365ctl(&["plan", "-c", &c], None).await;
+    assert!(refused_sign_in(&plan), "{plan:?}");
+    let plan = m365ctl(&["plan", "-c", &c, "--detailed-exitcode"], Some(&known)).await;
+    assert_eq!(
+        plan.status.code(),
+        Some(2),
+        "M365CTL_CLIENT_ID overrides: {plan:?}"
+    );
+
+    // The fake knows only the read app: apply (write identity) is refused before any write.
+    let dir2 = tempfile::tempdir().unwrap();
+    let c2 = config(dir2.path(), &fake, &known, UNKNOWN_APP);
+    let drift = m365ctl(&["drift", "-c", &c2], None).await;
+    assert_eq!(
+        drift.status.code(),
+        Some(2),
+        "drift reads as client_id: {drift:?}"
+    );
+    let before = fake.requests().len();
+    let apply = m365ctl(&["apply", "-c", &c2, "--auto-approve"], None).await;
+    assert!(refused_sign_in(&apply), "{apply:?}");
+    let after: Vec<_> = fake.requests()[before..].to_vec();
+    assert!(!after.is_empty());
+    assert!(
+        after.iter().all(|r| r.path.contains("token")),
+        "nothing but the refused sign-in: {after:?}"
+    );
+
+    // With the write app as apply_client_id, apply signs in and converges.
+    let apply = m365ctl(&["apply", "-c", &c, "--auto-approve"], None).await;
+    assert_eq!(apply.status.code(), Some(0), "{apply:?}");
+    let again = m365ctl(&["plan", "-c", &c2, "--detailed-exitcode"], None).await;
+    assert_eq!(again.status.code(), Some(0), "{again:?}");
+    fake.shutdown().await;
+}
