@@ -21,6 +21,7 @@ mod cli_gitops_comment;
 mod cli_gitops_identities;
 mod cli_gitops_install;
 mod cli_gitops_loop;
+mod cli_gitops_scripts;
 mod cli_gitops_workflows;
 mod cli_graph;
 mod cli_plan;
