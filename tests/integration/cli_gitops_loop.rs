@@ -343,3 +343,56 @@ fn a_config_error_replaces_the_comment_and_leaves_no_plan_file() {
         run.github_stdout
     );
 }
+
+/// Whatever `-c` is and wherever the job runs inside the repository, annotations and the
+/// comment name the config file by its path from the repository root.
+#[test]
+fn annotations_name_the_repository_path_whatever_c_is() {
+    let repo = Repo::quickstart();
+    let sub = repo.path("cfg");
+    std::fs::create_dir(&sub).unwrap();
+    for name in ["m365ctl.toml", "tenant.json"] {
+        std::fs::rename(repo.path(name), sub.join(name)).unwrap();
+    }
+    let mut config = std::fs::read_to_string(sub.join("m365ctl.toml")).unwrap();
+    config.push_str("\n[users.\"zed@contoso.com\"]\nlicenses = [\"E7\"]\n");
+    std::fs::write(sub.join("m365ctl.toml"), config).unwrap();
+    let absolute = sub.display().to_string();
+    let spellings: [(&str, &str); 8] = [
+        (".", "cfg"),
+        (".", "./cfg"),
+        (".", "cfg/"),
+        (".", "./cfg/../cfg/"),
+        (".", &absolute),
+        ("cfg", "."),
+        ("cfg", "./"),
+        ("cfg", &absolute),
+    ];
+    for (cwd, c) in spellings {
+        for workspace in [true, false] {
+            let mut cmd = repo.m365ctl(true);
+            if !workspace {
+                // Outside Actions' workspace variable the root is found from `.git`.
+                cmd.env_remove("GITHUB_WORKSPACE");
+            }
+            let out = cmd
+                .current_dir(repo.path(cwd))
+                .args(["plan", "-c", c, "--error-comment"])
+                .arg(repo.path("comment.md"))
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1));
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                stdout.contains("::error file=cfg/m365ctl.toml,line="),
+                "cwd {cwd}, -c {c}: {stdout}"
+            );
+            let comment = repo.read("comment.md");
+            assert!(
+                comment.contains("config `cfg`"),
+                "cwd {cwd}, -c {c}: {comment}"
+            );
+            assert!(comment.contains("`cfg/m365ctl.toml:"), "{comment}");
+        }
+    }
+}
