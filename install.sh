@@ -11,10 +11,11 @@
 #   M365CTL_RELEASES_URL  base URL of the releases (default https://github.com/$REPOSITORY/releases/download)
 #   M365CTL_INSTALL_DIR   where the binary goes (default $RUNNER_TEMP/m365ctl/bin or ~/.local/bin)
 #   M365CTL_TARGET        Rust target triple of the archive (default: this machine's)
+#   M365CTL_VERIFY_PROVENANCE=1  also require `gh attestation verify` of the archive against
+#                         the release workflow's build provenance (needs the GitHub CLI and GH_TOKEN)
 #
-# On a checksum mismatch nothing is installed and the exit code is 1. Under GitHub Actions the
-# install directory is added to GITHUB_PATH. Build provenance can be checked in addition with
-# `gh attestation verify <archive> --repo $M365CTL_REPOSITORY` (see docs/gitops.md).
+# On a checksum (or provenance) mismatch nothing is installed and the exit code is 1. Under
+# GitHub Actions the install directory is added to GITHUB_PATH.
 set -eu
 
 fail() {
@@ -74,6 +75,12 @@ fi
 actual="$(sha256 "$tmp/$archive")"
 if [ "$actual" != "$expected" ]; then
   fail "checksum mismatch for $archive: expected $expected, got $actual; nothing was installed"
+fi
+
+if [ "${M365CTL_VERIFY_PROVENANCE:-}" = 1 ]; then
+  command -v gh >/dev/null 2>&1 || fail "M365CTL_VERIFY_PROVENANCE=1 needs the GitHub CLI (gh); nothing was installed"
+  gh attestation verify "$tmp/$archive" --repo "$repository" >&2 ||
+    fail "no valid build provenance for $archive from $repository; nothing was installed"
 fi
 
 mkdir -p "$tmp/unpacked" "$dest"

@@ -88,6 +88,12 @@ struct Outcome {
 /// Runs the install script against a release whose archive is `served` and whose
 /// SHA256SUMS says `sums`; `pin` is M365CTL_SHA256.
 fn install(served: &[u8], sums: &str, pin: Option<&str>) -> Outcome {
+    install_with(served, sums, pin, None)
+}
+
+/// `install`, with M365CTL_VERIFY_PROVENANCE=1 and a stand-in `gh` exiting `gh_exit` first
+/// on PATH, when given.
+fn install_with(served: &[u8], sums: &str, pin: Option<&str>, gh_exit: Option<i32>) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let mut files = HashMap::new();
     let prefix = format!("/releases/v{VERSION}");
@@ -108,6 +114,36 @@ fn install(served: &[u8], sums: &str, pin: Option<&str>) -> Outcome {
         .env_remove("M365CTL_SHA256");
     if let Some(pin) = pin {
         cmd.env("M365CTL_SHA256", pin);
+    }
+    if let Some(code) = gh_exit {
+        let tools = dir.path().join("tools");
+        std::fs::create_dir(&tools).unwrap();
+        let gh = tools.join("gh");
+        let log = dir.path().join("gh.log");
+        std::fs::write(
+            &gh,
+            format!(
+                "#!/bin/sh\necho \"$@\" >> '{}'\nexit {code}\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        assert!(
+            Command::new("chmod")
+                .arg("755")
+                .arg(&gh)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let path = format!(
+            "{}:{}",
+            tools.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        cmd.env("PATH", path)
+            .env("M365CTL_VERIFY_PROVENANCE", "1")
+            .env("M365CTL_REPOSITORY", "owner/m365ctl");
     }
     let out = cmd.output().unwrap();
     let installed = bin.join("m365ctl");
@@ -180,5 +216,19 @@ fn refuses_an_archive_whose_checksum_does_not_match() {
     refused(
         &install(&archive, "0000  other.tar.gz\n", None),
         "does not list",
+    );
+}
+
+#[test]
+fn with_provenance_required_installs_only_what_gh_attestation_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = release_archive(dir.path());
+    let sums = format!("{}  {}\n", sha256(&archive), archive_name());
+    let verified = install_with(&archive, &sums, None, Some(0));
+    assert!(verified.success, "{}", verified.stderr);
+    assert_eq!(verified.installed.as_deref(), Some("installed-m365ctl\n"));
+    refused(
+        &install_with(&archive, &sums, None, Some(1)),
+        "no valid build provenance",
     );
 }
