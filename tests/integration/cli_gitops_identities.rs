@@ -112,3 +112,38 @@ async fn plan_reads_as_client_id_and_apply_writes_as_apply_client_id() {
     assert_eq!(again.status.code(), Some(0), "{again:?}");
     fake.shutdown().await;
 }
+
+/// The pull-request job reads the tenant once: `plan --out` reads it, `show` renders the
+/// comment and the annotations from the file without a single request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pull_request_job_reads_the_tenant_once() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("examples/quickstart/tenant.json")).unwrap();
+    let options = SimOptions {
+        client_secret: Some(SECRET.to_string()),
+        ..SimOptions::default()
+    };
+    let known = options.client_id.clone();
+    let fake = FakeTenant::start(parse_snapshot(&text).unwrap(), options)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(dir.path(), &fake, &known, &known);
+    let plan_file = dir.path().join("plan.json").display().to_string();
+    let plan = m365ctl(&["plan", "-c", &c, "--out", &plan_file], None).await;
+    assert_eq!(plan.status.code(), Some(0), "{plan:?}");
+    let after_plan = fake.requests().len();
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.path.starts_with("/v1.0/users")),
+        "the plan read users: {:?}",
+        fake.requests()
+    );
+    for format in ["markdown", "github", "human", "json"] {
+        let show = m365ctl(&["show", &plan_file, "--format", format], None).await;
+        assert_eq!(show.status.code(), Some(0), "{show:?}");
+    }
+    assert_eq!(fake.requests().len(), after_plan, "show sent requests");
+    fake.shutdown().await;
+}
