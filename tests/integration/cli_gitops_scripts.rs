@@ -111,6 +111,22 @@ fn the_plan_comment_is_one_comment_edited_in_place_and_never_empty() {
         github["comments"][1]["body"],
         "<!-- m365ctl-plan -->\nthird"
     );
+
+    // m365ctl never ran (install failed): the old plan is replaced by a failure, not kept.
+    std::fs::remove_file(dir.path().join("comment.md")).unwrap();
+    run(dir.path(), &post, &[("HEAD_SHA", "0123abcd")], &mut github);
+    let body = github["comments"][1]["body"].as_str().unwrap();
+    assert!(body.starts_with("<!-- m365ctl-plan -->\n"), "{body}");
+    assert!(
+        body.contains("No plan: the job failed before m365ctl could plan"),
+        "{body}"
+    );
+    assert!(body.contains("`0123abcd`"), "{body}");
+    assert_eq!(
+        github["comments"].as_array().unwrap().len(),
+        2,
+        "still one bot comment"
+    );
 }
 
 #[test]
