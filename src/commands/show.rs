@@ -162,6 +162,61 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Over generated tenants and configs (every operation kind, seat tables, Exchange
+        /// changes, warnings with places): the saved plan renders exactly like the plan.
+        #[test]
+        fn every_generated_plan_renders_the_same_from_its_file(
+            seed in proptest::prelude::any::<u64>(),
+            users in 20usize..150,
+            change_percent in 5u32..60,
+        ) {
+            let synth = crate::synth::generate(&crate::synth::SynthSpec {
+                users,
+                groups: 12,
+                licensed_groups: 3,
+                change_rate: f64::from(change_percent) / 100.0,
+                seed,
+            });
+            let config = crate::desired::from_sources(
+                &[("m365ctl.toml".to_string(), synth.config_toml.clone())],
+                std::path::Path::new("."),
+            )
+            .expect("generated configs load");
+            let (desired, warnings) = crate::desired::resolve(&config, &synth.tenant)
+                .expect("generated configs resolve");
+            let mut plan = crate::plan::plan(&desired, &synth.tenant);
+            plan.diagnostics.splice(0..0, warnings);
+            // Diagnostics at places in the config, both severities, with and without hints.
+            let text = &synth.config_toml;
+            for (i, at) in [0, text.len() / 3, text.len() - 1].into_iter().enumerate() {
+                let origin = Origin::from_span("m365ctl.toml", text, at..at + 1);
+                let d = if i % 2 == 0 {
+                    Diagnostic::warning(format!("generated warning {i}"), Some(origin))
+                } else {
+                    Diagnostic::error(format!("generated error {i}"), Some(origin)).with_hint("a hint")
+                };
+                plan.diagnostics.push(d);
+            }
+            let doc = PlanFile::parse(&PlanFile::from_plan(&plan).to_json()).unwrap();
+            let back = to_plan(&doc, &RepoPaths::default()).unwrap();
+            let human = |p: &Plan| crate::render::human::render(
+                p,
+                crate::render::human::HumanOptions { color: false, wording: Wording::Plan },
+            );
+            proptest::prop_assert_eq!(human(&back), human(&plan));
+            let md = |p: &Plan| crate::render::markdown::render(
+                p,
+                crate::render::markdown::MarkdownOptions::default(),
+            );
+            proptest::prop_assert_eq!(md(&back), md(&plan));
+            let gh = |p: &Plan| crate::render::github::annotations(&p.diagnostics, &RepoPaths::default());
+            proptest::prop_assert_eq!(gh(&back), gh(&plan));
+            proptest::prop_assert_eq!(back.operations, plan.operations);
+        }
+    }
+
     #[test]
     fn locations_parse_back_and_become_repository_relative() {
         let paths = RepoPaths {
