@@ -396,3 +396,29 @@ fn annotations_name_the_repository_path_whatever_c_is() {
         }
     }
 }
+
+#[test]
+fn show_refuses_what_is_not_an_intact_plan_file() {
+    let repo = Repo::quickstart();
+    let run = pull_request_job(&repo);
+    assert_eq!(run.exit_code, 2);
+    let edited = repo
+        .read("plan.json")
+        .replace("henry@contoso.com", "mallory@contoso.com");
+    std::fs::write(repo.path("edited.json"), edited).unwrap();
+    for (file, why) in [
+        ("edited.json", "checksum mismatch"),
+        ("missing.json", "cannot read"),
+        ("m365ctl.toml", "not a m365ctl plan file"),
+    ] {
+        let out = repo
+            .m365ctl(false)
+            .args(["show", file, "--format", "markdown"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        assert!(out.stdout.is_empty(), "{file}: nothing rendered");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{file}: {stderr}");
+    }
+}
