@@ -632,9 +632,15 @@ fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Ans
         }
         ("GET", ["groups", id, "members"]) => list_members(shared, state, call, id, false),
         // The type cast, by namespace or by the CSDL alias `graph` (the SDKs send the alias).
-        ("GET", ["groups", id, "members", "microsoft.graph.user" | "graph.user"]) => {
-            list_members(shared, state, call, id, true)
-        }
+        (
+            "GET",
+            [
+                "groups",
+                id,
+                "members",
+                "microsoft.graph.user" | "graph.user",
+            ],
+        ) => list_members(shared, state, call, id, true),
         ("POST", ["users", key, "assignLicense"]) => {
             let Some(id) = find_user(&state.tenant, key).map(|u| u.id.clone()) else {
                 return not_found(key);

@@ -132,14 +132,19 @@ impl serde::Serialize for UserView<'_> {
     }
 }
 
-/// Writes a property the model does not hold: `[]` for a collection, else `null`.
+/// Writes a property the model does not hold: `[]` for a collection, Graph's default for the
+/// few non-nullable single values (`birthday` and `hireDate` come back as
+/// `0001-01-01T08:00:00Z` when unset; `deviceEnrollmentLimit` defaults to 5, user resource),
+/// else `null`.
 fn unset<M: serde::ser::SerializeMap>(
     map: &mut M,
     entity: &query::EntityType,
     key: &str,
 ) -> Result<(), M::Error> {
-    match entity.property(key) {
-        Some((_, Shape::Collection)) => map.serialize_entry(key, &[(); 0]),
+    match (key, entity.property(key)) {
+        (_, Some((_, Shape::Collection))) => map.serialize_entry(key, &[(); 0]),
+        ("birthday" | "hireDate", _) => map.serialize_entry(key, "0001-01-01T08:00:00Z"),
+        ("deviceEnrollmentLimit", _) => map.serialize_entry(key, &5),
         _ => map.serialize_entry(key, &()),
     }
 }

@@ -29,4 +29,5 @@ mod graph_read;
 mod graph_resilience;
 mod graph_write;
 mod scenarios;
+mod sim_csdl;
 mod sim_graph_rules;
