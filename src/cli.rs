@@ -201,7 +201,7 @@ pub struct SimServeArgs {
     #[arg(long, value_name = "RATE", default_value_t = 0.0)]
     pub fault_rate: f64,
     /// Microsoft's throttling model: resource units, write quotas, Exchange's budget.
-    #[arg(long, value_enum, default_value_t = ThrottleArg::Off)]
+    #[arg(long, value_enum, default_value_t = ThrottleArg::Microsoft)]
     pub throttle: ThrottleArg,
     /// Multiplies every budget of the throttling model (e.g. 0.01 to meet it with a few requests).
     #[arg(long, value_name = "FACTOR")]

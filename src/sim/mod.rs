@@ -57,7 +57,8 @@ pub struct SimOptions {
     /// At most this many requests per window, then 429 with `Retry-After` (simple fault
     /// injection; see `throttle_model` for Microsoft's limits).
     pub throttle: Option<(u32, Duration)>,
-    /// Microsoft's throttling model (resource units, write quotas, Exchange's budget).
+    /// Microsoft's throttling model (resource units, write quotas, Exchange's budget); on by
+    /// default, so every test and benchmark meets Microsoft's published limits.
     pub throttle_model: Option<ThrottleModel>,
     /// User ids writes may touch; a write to any other user is recorded as a violation.
     pub write_scope: Option<HashSet<String>>,
@@ -85,7 +86,7 @@ impl Default for SimOptions {
             latency: Duration::ZERO,
             latency_per_item: Duration::ZERO,
             throttle: None,
-            throttle_model: None,
+            throttle_model: Some(ThrottleModel::microsoft()),
             write_scope: None,
             lost_answer_rate: 0.0,
             lost_answer_delay: Duration::from_secs(5),
