@@ -501,43 +501,58 @@ fn api(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
     let is_batch = !is_exchange && rest == "/$batch" && call.method == "POST";
     // `$batch` items are charged one by one (json-batching: "Requests in a batch are
     // evaluated individually against the applicable throttling limits").
-    if !is_batch && let Some(answer) = refuse_by_budget(shared, state, call, rest, is_exchange) {
-        return answer;
-    }
-    if is_exchange {
-        return exchange::invoke(shared, state, call, rest);
-    }
     if is_batch {
         return batch(shared, state, call);
     }
-    graph(shared, state, call, rest)
+    let usage = match charge(shared, state, call, rest, is_exchange) {
+        Ok(usage) => usage,
+        Err(refusal) => return refusal,
+    };
+    let mut answer = if is_exchange {
+        exchange::invoke(shared, state, call, rest)
+    } else {
+        graph(shared, state, call, rest)
+    };
+    answer.headers.extend(usage);
+    answer
 }
 
-/// The throttle budget, the throttling model and the fault schedule, in that order: the 429
-/// or transient failure to answer instead of serving `call`, if any.
-fn refuse_by_budget(
+/// Charges `call` to the throttle budget, the throttling model and the fault schedule, in
+/// that order. Served: the usage headers Graph adds (`x-ms-resource-unit`, and
+/// `x-ms-throttle-limit-percentage` above 80 % of the bucket); refused: the 429 or transient
+/// failure to answer instead.
+fn charge(
     shared: &Shared,
     state: &mut State,
     call: &Call<'_>,
     rest: &str,
     is_exchange: bool,
-) -> Option<Answer> {
+) -> Result<Vec<(&'static str, String)>, Answer> {
     if let Some(secs) = state.throttle.as_mut().and_then(|t| t.take()) {
-        return Some(Answer::fault(Fault::Throttled(secs)));
+        return Err(Answer::fault(Fault::Throttled(secs)));
     }
+    let mut usage = Vec::new();
     if let Some(budgets) = state.budgets.as_mut() {
         let now = Instant::now();
         let charged = if is_exchange {
             budgets.charge_exchange(now)
         } else {
-            budgets.charge_graph(throttle::graph_cost(call.method, rest, &call.query), now)
+            let cost = throttle::graph_cost(call.method, rest, &call.query);
+            usage.push(("x-ms-resource-unit", cost.units.to_string()));
+            budgets.charge_graph(cost, now)
         };
         if let Err(refusal) = charged {
             let ids = format!("{}/{}", shared.options.client_id, shared.tenant_id);
-            return Some(Answer::throttled(refusal, &ids));
+            return Err(Answer::throttled(refusal, &ids));
+        }
+        if let Some(share) = budgets.limit_percentage().filter(|_| !is_exchange) {
+            usage.push(("x-ms-throttle-limit-percentage", format!("{share:.1}")));
         }
     }
-    state.faults.next_fault().map(Answer::fault)
+    match state.faults.next_fault() {
+        Some(fault) => Err(Answer::fault(fault)),
+        None => Ok(usage),
+    }
 }
 
 fn check_token(state: &State, call: &Call<'_>, audience: &str) -> Option<Answer> {
@@ -1228,10 +1243,15 @@ fn batch(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
                 "FailedDependency",
                 "The request depends on a request that failed.",
             )
-        } else if let Some(refusal) = refuse_by_budget(shared, state, &item, &rest, false) {
-            refusal
         } else {
-            graph(shared, state, &item, &rest)
+            match charge(shared, state, &item, &rest, false) {
+                Ok(usage) => {
+                    let mut answer = graph(shared, state, &item, &rest);
+                    answer.headers.extend(usage);
+                    answer
+                }
+                Err(refusal) => refusal,
+            }
         };
         items += answer.items.max(1);
         let request_id = next_request_id(state);

@@ -36,6 +36,9 @@ pub struct ThrottleModel {
     pub exchange_requests: u32,
     /// The Exchange window.
     pub exchange_window: Duration,
+    /// Multiplies every budget (at least 1 each): a small factor lets a test meet the limits
+    /// with a few requests.
+    pub scale: f64,
 }
 
 impl ThrottleModel {
@@ -50,27 +53,29 @@ impl ThrottleModel {
             tenant_write_window: Duration::from_secs(300),
             exchange_requests: 10_000,
             exchange_window: Duration::from_secs(600),
+            scale: 1.0,
         }
     }
 
-    /// The same shape with every budget multiplied by `factor` (at least 1): a small factor
-    /// lets a test meet the limits with a few requests.
-    pub fn scaled(mut self, factor: f64) -> ThrottleModel {
-        let scale = |n: u32| ((f64::from(n) * factor).round() as u32).max(1);
-        self.resource_units = Some(scale(self.resource_units.unwrap_or(8_000)));
-        self.app_writes = scale(self.app_writes);
-        self.tenant_writes = scale(self.tenant_writes);
-        self.exchange_requests = scale(self.exchange_requests);
-        self
+    /// The same shape with every budget multiplied by `factor`.
+    pub fn scaled(self, factor: f64) -> ThrottleModel {
+        ThrottleModel {
+            scale: factor,
+            ..self
+        }
     }
 
-    /// The app + tenant resource-unit quota for a tenant of `users` users.
+    fn scale(&self, n: u32) -> u32 {
+        ((f64::from(n) * self.scale).round() as u32).max(1)
+    }
+
+    /// The app + tenant resource-unit quota for a tenant of `users` users (scaled).
     pub fn resource_units_for(&self, users: usize) -> u32 {
-        self.resource_units.unwrap_or(match users {
+        self.scale(self.resource_units.unwrap_or(match users {
             0..50 => 3_500,
             50..=500 => 5_000,
             _ => 8_000,
-        })
+        }))
     }
 }
 
@@ -213,9 +218,21 @@ impl Budgets {
     pub fn new(model: &ThrottleModel, users: usize, now: Instant) -> Budgets {
         Budgets {
             units: TokenBucket::new(model.resource_units_for(users), model.ru_window, now),
-            app_writes: TokenBucket::new(model.app_writes, model.app_write_window, now),
-            tenant_writes: TokenBucket::new(model.tenant_writes, model.tenant_write_window, now),
-            exchange: TokenBucket::new(model.exchange_requests, model.exchange_window, now),
+            app_writes: TokenBucket::new(
+                model.scale(model.app_writes),
+                model.app_write_window,
+                now,
+            ),
+            tenant_writes: TokenBucket::new(
+                model.scale(model.tenant_writes),
+                model.tenant_write_window,
+                now,
+            ),
+            exchange: TokenBucket::new(
+                model.scale(model.exchange_requests),
+                model.exchange_window,
+                now,
+            ),
         }
     }
 
@@ -420,5 +437,10 @@ mod tests {
         assert_eq!(m.resource_units_for(50), 5_000);
         assert_eq!(m.resource_units_for(500), 5_000);
         assert_eq!(m.resource_units_for(501), 8_000);
+        let small = ThrottleModel::microsoft().scaled(0.002);
+        assert_eq!(small.resource_units_for(20), 7);
+        assert_eq!(small.resource_units_for(1_000), 16);
+        assert_eq!(small.scale(3_000), 6);
+        assert_eq!(ThrottleModel::microsoft().scaled(0.0).scale(3_000), 1);
     }
 }

@@ -54,3 +54,27 @@ def test_writes_have_their_own_quota(throttled):
     assert refused is not None
     assert refused.headers["x-ms-throttle-information"] == "WriteLimitExceeded"
     assert int(refused.headers["Retry-After"]) >= 10, "computed from the 150 s window"
+
+
+def test_resource_unit_header_names_the_cost(fake):
+    """x-ms-resource-unit carries the request's cost: GET users 2, 1 with $select,
+    GET subscribedSkus 3 (https://learn.microsoft.com/en-us/graph/throttling-limits,
+    "Identity and access service limits", headers and base costs)."""
+    assert fake.get("/users").headers["x-ms-resource-unit"] == "2"
+    assert fake.get("/users?$select=id").headers["x-ms-resource-unit"] == "1"
+    assert fake.get("/subscribedSkus").headers["x-ms-resource-unit"] == "3"
+    assert fake.request("PATCH", "/users/henry@contoso.com", json={"usageLocation": "ZZ"}).headers["x-ms-resource-unit"] == "1"
+
+
+def test_limit_percentage_header_above_80_percent(throttled):
+    """x-ms-throttle-limit-percentage appears only when more than 80 % of the limit is used
+    (https://learn.microsoft.com/en-us/graph/throttling-limits)."""
+    first = throttled.get("/users?$select=id")
+    assert "x-ms-throttle-limit-percentage" not in first.headers
+    seen = False
+    for _ in range(10):
+        reply = throttled.get("/users?$select=id")
+        if reply.status_code == 429:
+            break
+        seen = seen or "x-ms-throttle-limit-percentage" in reply.headers
+    assert seen
