@@ -18,7 +18,9 @@ mod throttle;
 mod wire;
 
 pub use faults::{Fault, FaultSchedule, ThrottleBudget};
-pub use throttle::{Budgets, Cost, ThrottleModel, graph_cost};
+pub use throttle::ThrottleModel;
+
+use throttle::Budgets;
 
 use crate::backend::{AuthMode, GraphSettings};
 use crate::tenant::Tenant;

@@ -31,3 +31,4 @@ mod graph_write;
 mod scenarios;
 mod sim_csdl;
 mod sim_graph_rules;
+mod sim_serve;
