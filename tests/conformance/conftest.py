@@ -182,3 +182,11 @@ def wait_until(predicate, timeout=10.0):
             return True
         time.sleep(0.05)
     return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every case must cite the Microsoft document whose behaviour it asserts: a test without
+    a https:// source in its docstring fails the collection."""
+    uncited = [item.nodeid for item in items if "https://" not in (item.function.__doc__ or "")]
+    if uncited:
+        raise pytest.UsageError("cases without a cited source: " + ", ".join(uncited))
