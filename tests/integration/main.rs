@@ -32,3 +32,4 @@ mod scenarios;
 mod sim_csdl;
 mod sim_graph_rules;
 mod sim_serve;
+mod sim_throttle_model;
