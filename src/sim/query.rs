@@ -55,6 +55,8 @@ pub struct EntityType {
     pub resource: &'static str,
     /// Properties declared on the type (besides `directoryObject`'s).
     pub properties: &'static [(&'static str, Shape)],
+    /// Navigation properties (what `$expand` may name).
+    pub navigation: &'static [&'static str],
     /// Returned without `$select`.
     pub defaults: &'static [&'static str],
     /// Selectable only on a single object, not on the collection (Graph: 501).
@@ -71,6 +73,7 @@ pub static USER: EntityType = EntityType {
     name: "user",
     resource: "User",
     properties: schema::USER,
+    navigation: schema::USER_NAVIGATION,
     defaults: &[
         "businessPhones",
         "displayName",
@@ -123,6 +126,7 @@ pub static GROUP: EntityType = EntityType {
     name: "group",
     resource: "Group",
     properties: schema::GROUP,
+    navigation: schema::GROUP_NAVIGATION,
     defaults: &[
         "id",
         "deletedDateTime",
@@ -390,7 +394,18 @@ impl CollectionQuery {
         }
         if let Some(expand) = param("$expand") {
             let name = expand.split(['(', ',']).next().unwrap_or_default().trim();
+            let navigation = entity
+                .navigation
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name));
             return Err(match entity.property(name) {
+                _ if navigation => QueryError {
+                    status: 501,
+                    code: "NotImplemented",
+                    message: format!(
+                        "This fake does not expand '{name}': it serves no navigation properties inline."
+                    ),
+                },
                 Some(_) => bad(
                     "Request_BadRequest",
                     format!(
@@ -398,13 +413,7 @@ impl CollectionQuery {
                         entity.name
                     ),
                 ),
-                None => QueryError {
-                    status: 501,
-                    code: "NotImplemented",
-                    message: format!(
-                        "This fake does not expand '{name}': it serves no navigation properties."
-                    ),
-                },
+                None => entity.unknown(name),
             });
         }
         let counted = param("$count").is_some_and(|c| c.eq_ignore_ascii_case("true"));
@@ -775,6 +784,22 @@ mod tests {
         counted.push(("$count".into(), "true".into()));
         assert!(CollectionQuery::parse(&USER, &counted, true).is_ok());
         assert!(CollectionQuery::parse(&USER, &counted, false).is_err());
+    }
+
+    #[test]
+    fn expand_distinguishes_navigation_structural_and_unknown_names() {
+        let expand = |name: &str| {
+            CollectionQuery::parse(&USER, &q(&[("$expand", name)]), false)
+                .unwrap_err()
+                .status
+        };
+        assert_eq!(
+            expand("manager"),
+            501,
+            "a navigation property the fake does not serve"
+        );
+        assert_eq!(expand("displayName"), 400);
+        assert_eq!(expand("nope"), 400);
     }
 
     #[test]

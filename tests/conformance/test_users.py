@@ -246,3 +246,12 @@ def test_count_on_filtered_collection(big):
     body = big.get("/users", params={"$filter": "accountEnabled eq true", "$count": "true", "$select": "accountEnabled", "$top": "999"}, headers=EVENTUAL).json()
     assert body["@odata.count"] == len(body["value"])
     assert all(u["accountEnabled"] for u in body["value"])
+
+
+@pytest.mark.parametrize("name", ["shoeSize", "displayName"])
+def test_expand_of_a_non_navigation_property_is_400(fake, name):
+    """$expand names a navigation property; an unknown name or a structural property is 400
+    Request_BadRequest, never silently ignored (https://learn.microsoft.com/en-us/graph/query-parameters#expand)."""
+    reply = fake.get(f"/users?$expand={name}")
+    assert reply.status_code == 400
+    assert reply.json()["error"]["code"] == "Request_BadRequest"

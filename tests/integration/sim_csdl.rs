@@ -18,11 +18,12 @@ struct Property {
     nullable: bool,
 }
 
-/// A structured type: its base type and properties.
+/// A structured type: its base type, properties and navigation property names.
 #[derive(Debug, Default)]
 struct StructuredType {
     base: Option<String>,
     properties: Vec<(String, Property)>,
+    navigation: Vec<String>,
 }
 
 fn attribute<'a>(line: &'a str, name: &str) -> Option<&'a str> {
@@ -46,7 +47,7 @@ fn types() -> BTreeMap<String, StructuredType> {
                 name.clone(),
                 StructuredType {
                     base,
-                    properties: Vec::new(),
+                    ..StructuredType::default()
                 },
             );
             current = (!line.ends_with("/>")).then_some(name);
@@ -64,6 +65,16 @@ fn types() -> BTreeMap<String, StructuredType> {
                 .unwrap()
                 .properties
                 .push((name.to_string(), property));
+        } else if line.starts_with("<NavigationProperty ") {
+            let name = attribute(line, "Name").expect("a navigation property has a name");
+            let owner = current
+                .as_ref()
+                .expect("a navigation property inside a type");
+            types
+                .get_mut(owner)
+                .unwrap()
+                .navigation
+                .push(name.to_string());
         } else if line.starts_with("</EntityType") || line.starts_with("</ComplexType") {
             current = None;
         }
@@ -227,6 +238,8 @@ fn the_fakes_property_tables_are_the_metadatas() {
             .collect();
         assert_eq!(declared, table, "sim::schema for {type_name}");
     }
+    assert_eq!(types["user"].navigation, schema::USER_NAVIGATION);
+    assert_eq!(types["group"].navigation, schema::GROUP_NAVIGATION);
     assert_eq!(types["user"].base.as_deref(), Some("directoryObject"));
     assert_eq!(types["directoryObject"].base.as_deref(), Some("entity"));
 }
