@@ -832,6 +832,68 @@ mod tests {
         }
     }
 
+    fn named(i: usize, upn: &str, name: &str) -> User {
+        user(&i.to_string(), upn, name)
+    }
+
+    proptest::proptest! {
+        /// For any tenant and any supported clause on a string property, the fake returns
+        /// exactly the users a plain reading of the clause selects (case-insensitively, as
+        /// the directory compares), and `$orderby` returns the same users sorted.
+        #[test]
+        fn filters_select_exactly_the_matching_users(
+            names in proptest::collection::vec("[ab]{1,3}", 1..25),
+            probe in "[abAB]{1,2}",
+            property in proptest::sample::select(vec!["displayName", "userPrincipalName"]),
+            kind in 0..3u8,
+            descending in proptest::bool::ANY,
+        ) {
+            let users: Vec<User> = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| named(i, &format!("{n}{i}@x.com"), n))
+                .collect();
+            let value = |u: &User| if property == "displayName" {
+                u.display_name.clone().unwrap_or_default()
+            } else {
+                u.user_principal_name.clone()
+            };
+            let (filter, expected): (String, Vec<&User>) = match kind {
+                0 => (
+                    format!("{property} eq '{probe}'"),
+                    users.iter().filter(|u| value(u).eq_ignore_ascii_case(&probe)).collect(),
+                ),
+                1 => (
+                    format!("startswith({property},'{probe}')"),
+                    users.iter().filter(|u| value(u).to_lowercase().starts_with(&probe.to_lowercase())).collect(),
+                ),
+                _ => (
+                    format!("{property} in ('{probe}','{}')", names[0]),
+                    users.iter().filter(|u| value(u).eq_ignore_ascii_case(&probe) || value(u).eq_ignore_ascii_case(&names[0])).collect(),
+                ),
+            };
+            let query = CollectionQuery::parse(&USER, &q(&[("$filter", &filter)]), false).unwrap();
+            let got: Vec<&str> = query.apply(&users).iter().map(|u| u.id.as_str()).collect();
+            let want: Vec<&str> = expected.iter().map(|u| u.id.as_str()).collect();
+            proptest::prop_assert_eq!(got, want);
+
+            let order = format!("displayName {}", if descending { "desc" } else { "asc" });
+            let sorted = CollectionQuery::parse(&USER, &q(&[("$orderby", &order)]), false).unwrap();
+            let names_out: Vec<String> = sorted
+                .apply(&users)
+                .iter()
+                .map(|u| u.display_name.clone().unwrap_or_default().to_lowercase())
+                .collect();
+            let mut again = names_out.clone();
+            again.sort();
+            if descending {
+                again.reverse();
+            }
+            proptest::prop_assert_eq!(names_out.len(), users.len());
+            proptest::prop_assert_eq!(names_out, again);
+        }
+    }
+
     #[test]
     fn filters_orderby_and_search_select_the_right_users() {
         let users = vec![
