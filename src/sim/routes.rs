@@ -596,6 +596,22 @@ fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Ans
                 .collect();
             Answer::ok(json!({"@odata.context": context("subscribedSkus"), "value": skus}))
         }
+        // Get subscribedSku by `{tenantId}_{skuId}`
+        // (https://learn.microsoft.com/en-us/graph/api/subscribedsku-get).
+        ("GET", ["subscribedSkus", id]) => {
+            let found = id
+                .strip_prefix(shared.tenant_id.as_str())
+                .and_then(|rest| rest.strip_prefix('_'))
+                .and_then(|sku_id| state.tenant.sku(sku_id));
+            match found {
+                Some(sku) => {
+                    let mut body = wire::sku(sku, &shared.tenant_id, &shared.account_name);
+                    body["@odata.context"] = json!(context("subscribedSkus/$entity"));
+                    Answer::ok(body)
+                }
+                None => not_found(id),
+            }
+        }
         ("GET", ["users"]) => list_users(shared, state, call),
         ("GET", ["users", "$count"]) => count(call, state.tenant.users.len()),
         ("GET", ["groups"]) => list_groups(shared, state, call),
@@ -645,6 +661,20 @@ fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Ans
                 Err(e) => Answer::query(e),
             }
         }
+        ("GET", ["groups", id, "members", "$count"])
+        | (
+            "GET",
+            [
+                "groups",
+                id,
+                "members",
+                "microsoft.graph.user" | "graph.user",
+                "$count",
+            ],
+        ) => match state.tenant.group(id) {
+            Some(g) => count(call, g.members.len()),
+            None => not_found(id),
+        },
         ("GET", ["groups", id, "members"]) => list_members(shared, state, call, id, false),
         // The type cast, by namespace or by the CSDL alias `graph` (the SDKs send the alias).
         (

@@ -190,3 +190,27 @@ def test_remove_member_answers_204(fresh):
     assert fresh.request("DELETE", f"/groups/{LIC_E5}/members/{frank}/$ref").status_code == 204
     ids = [m["id"] for m in fresh.get(f"/groups/{LIC_E5}/members?$select=id").json()["value"]]
     assert frank not in ids
+
+
+def test_get_subscribed_sku_by_id(fake):
+    """GET /subscribedSkus/{id} with the {tenantId}_{skuId} id
+    (https://learn.microsoft.com/en-us/graph/api/subscribedsku-get?view=graph-rest-1.0)."""
+    sku = fake.get(f"/subscribedSkus/{fake.tenant_id}_{E3}").json()
+    assert sku["skuId"] == E3 and sku["skuPartNumber"] == "ENTERPRISEPACK"
+    assert fake.get(f"/subscribedSkus/{fake.tenant_id}_00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+def test_sdk_get_subscribed_sku_by_id(fake):
+    """The SDK's subscribed_skus.by_subscribed_sku_id
+    (https://learn.microsoft.com/en-us/graph/api/subscribedsku-get?view=graph-rest-1.0)."""
+    sku = fake.sdk(lambda c: c.subscribed_skus.by_subscribed_sku_id(f"{fake.tenant_id}_{E5}").get())
+    assert sku.sku_part_number == "ENTERPRISEPREMIUM"
+
+
+def test_count_of_group_members(fake):
+    """GET /groups/{id}/members/$count needs ConsistencyLevel: eventual
+    (https://learn.microsoft.com/en-us/graph/api/group-list-members?view=graph-rest-1.0, example "Get only a count of all memberships")."""
+    assert fake.get(f"/groups/{LIC_E5}/members/$count").status_code == 400
+    reply = fake.get(f"/groups/{LIC_E5}/members/$count", headers=EVENTUAL)
+    assert reply.text == "2"
+    assert fake.get(f"/groups/{LIC_E5}/members/microsoft.graph.user/$count", headers=EVENTUAL).text == "2"
