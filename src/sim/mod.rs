@@ -9,12 +9,14 @@
 //! bodies, throttling and transient faults on a seeded schedule. After every write it checks
 //! the safety invariants and records violations for the test to assert on.
 
+mod batch;
 mod exchange;
 mod faults;
 mod query;
 mod routes;
 pub mod schema;
 mod throttle;
+mod token;
 mod wire;
 
 pub use faults::{Fault, FaultSchedule, ThrottleBudget};

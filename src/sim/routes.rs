@@ -4,7 +4,7 @@
 use super::faults::Fault;
 use super::query::{self, CollectionQuery, Projection, QueryError};
 use super::throttle::{self, Throttled};
-use super::{IssuedToken, LoggedRequest, Shared, State, exchange, wire};
+use super::{LoggedRequest, Shared, State, batch, exchange, token, wire};
 use crate::plan::ops::{LicenseGrant, LicenseRemoval, OpKind};
 use crate::tenant::{MailboxType, RuleViolation, Tenant, apply_operation};
 use axum::body::Bytes;
@@ -14,9 +14,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Graph's `$batch` limit.
-const MAX_BATCH: usize = 20;
 
 /// An answer before it becomes HTTP.
 #[derive(Debug, Clone)]
@@ -160,10 +157,10 @@ pub async fn handle(
     let (answer, request_id, lose_answer) = {
         let mut state = shared.lock();
         let answer = if path == "/_github/oidc" {
-            github_oidc(&shared, &query, header("authorization"))
+            token::github_oidc(&shared, &query, header("authorization"))
         } else if path.ends_with("/oauth2/v2.0/token") {
             state.token_requests += 1;
-            token(&shared, &mut state, &path, body.as_ref())
+            token::token(&shared, &mut state, &path, body.as_ref())
         } else {
             let call = Call {
                 method: method.as_str(),
@@ -231,7 +228,7 @@ fn utc_now() -> String {
 }
 
 /// Graph's JSON content type.
-const JSON_CONTENT_TYPE: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+pub(super) const JSON_CONTENT_TYPE: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
 fn respond(answer: Answer, request_id: &str, client_request_id: &str) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -340,146 +337,6 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-// ---------------------------------------------------------------- token endpoint
-
-fn token(shared: &Shared, state: &mut State, path: &str, body: &[u8]) -> Answer {
-    let form = parse_query(std::str::from_utf8(body).ok());
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let refuse = |status: u16, error: &str, description: &str| {
-        Answer::new(
-            status,
-            Body::Json(
-                json!({"error": error, "error_description": description, "error_codes": [7000215]}),
-            ),
-        )
-    };
-    if field("grant_type") != Some("client_credentials") {
-        return refuse(
-            400,
-            "unsupported_grant_type",
-            "AADSTS70003: only client_credentials is supported by this fake.",
-        );
-    }
-    if field("client_id") != Some(shared.options.client_id.as_str()) {
-        return refuse(
-            400,
-            "unauthorized_client",
-            "AADSTS700016: Application not found in the directory.",
-        );
-    }
-    let token_url = format!("{}{}", shared.base, path);
-    let authenticated = match (field("client_secret"), field("client_assertion")) {
-        (Some(secret), None) => shared.options.client_secret.as_deref() == Some(secret),
-        (None, Some(assertion)) => {
-            field("client_assertion_type")
-                == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-                && (shared.options.federated_assertion.as_deref() == Some(assertion)
-                    || verify_certificate_assertion(shared, assertion, &token_url))
-        }
-        _ => false,
-    };
-    if !authenticated {
-        return refuse(
-            401,
-            "invalid_client",
-            "AADSTS7000215: Invalid client secret provided.",
-        );
-    }
-    let Some(audience) = field("scope").and_then(|s| s.strip_suffix("/.default")) else {
-        return refuse(
-            400,
-            "invalid_scope",
-            "AADSTS70011: The provided value for the input parameter 'scope' is not valid.",
-        );
-    };
-    if audience != shared.graph_audience() && audience != shared.exchange_audience() {
-        return refuse(
-            400,
-            "invalid_scope",
-            "AADSTS500011: The resource principal was not found in the tenant.",
-        );
-    }
-    state.next_id += 1;
-    let token = format!(
-        "simtoken.{}.{:016x}",
-        state.next_id,
-        super::faults::Rng::new(state.next_id ^ shared.options.seed)
-            .next_f64()
-            .to_bits()
-    );
-    state.tokens.insert(
-        token.clone(),
-        IssuedToken {
-            audience: audience.to_string(),
-            expires: Instant::now() + shared.options.token_lifetime,
-        },
-    );
-    Answer::ok(
-        json!({"token_type": "Bearer", "expires_in": shared.options.token_lifetime.as_secs(), "ext_expires_in": shared.options.token_lifetime.as_secs(), "access_token": token}),
-    )
-}
-
-/// Verifies a certificate client assertion like Entra: PS256/RS256 signature by the
-/// registered key, `x5t#S256` of the registered certificate, audience = token endpoint.
-fn verify_certificate_assertion(shared: &Shared, assertion: &str, token_url: &str) -> bool {
-    let Some((public_pem, thumbprint)) = &shared.options.certificate else {
-        return false;
-    };
-    let Ok(header) = jsonwebtoken::decode_header(assertion) else {
-        return false;
-    };
-    if header.x5t_s256.as_deref() != Some(thumbprint.as_str()) {
-        return false;
-    }
-    let Ok(key) = jsonwebtoken::DecodingKey::from_rsa_pem(public_pem.as_bytes()) else {
-        return false;
-    };
-    let mut validation = jsonwebtoken::Validation::new(header.alg);
-    validation.algorithms = vec![
-        jsonwebtoken::Algorithm::PS256,
-        jsonwebtoken::Algorithm::RS256,
-    ];
-    validation.set_audience(&[token_url]);
-    validation.set_issuer(&[shared.options.client_id.as_str()]);
-    validation.sub = Some(shared.options.client_id.clone());
-    jsonwebtoken::decode::<Value>(assertion, &key, &validation).is_ok()
-}
-
-/// GitHub Actions' token service: `GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=...` with
-/// `Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN` answers `{"value": "<jwt>"}`.
-fn github_oidc(
-    shared: &Shared,
-    query: &[(String, String)],
-    authorization: Option<String>,
-) -> Answer {
-    let Some((request_token, id_token)) = &shared.options.github_oidc else {
-        return Answer::error(404, "NotFound", "no GitHub OIDC service configured");
-    };
-    let presented = authorization.as_deref().and_then(|a| {
-        a.strip_prefix("Bearer ")
-            .or_else(|| a.strip_prefix("bearer "))
-    });
-    if presented != Some(request_token.as_str()) {
-        return Answer::error(401, "Unauthorized", "bad ACTIONS_ID_TOKEN_REQUEST_TOKEN");
-    }
-    let audience = query
-        .iter()
-        .find(|(k, _)| k == "audience")
-        .map(|(_, v)| v.as_str());
-    if audience != Some("api://AzureADTokenExchange") {
-        return Answer::error(
-            400,
-            "BadRequest",
-            "audience must be api://AzureADTokenExchange",
-        );
-    }
-    Answer::ok(json!({"count": 1, "value": id_token}))
-}
-
 // ---------------------------------------------------------------- API surface
 
 fn api(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
@@ -502,7 +359,7 @@ fn api(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
     // `$batch` items are charged one by one (json-batching: "Requests in a batch are
     // evaluated individually against the applicable throttling limits").
     if is_batch {
-        return batch(shared, state, call);
+        return batch::batch(shared, state, call);
     }
     let usage = match charge(shared, state, call, rest, is_exchange) {
         Ok(usage) => usage,
@@ -521,7 +378,7 @@ fn api(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
 /// that order. Served: the usage headers Graph adds (`x-ms-resource-unit`, and
 /// `x-ms-throttle-limit-percentage` above 80 % of the bucket); refused: the 429 or transient
 /// failure to answer instead.
-fn charge(
+pub(super) fn charge(
     shared: &Shared,
     state: &mut State,
     call: &Call<'_>,
@@ -578,7 +435,7 @@ fn check_token(state: &State, call: &Call<'_>, audience: &str) -> Option<Answer>
     None
 }
 
-fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Answer {
+pub(super) fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Answer {
     let decoded: Vec<String> = rest
         .trim_start_matches('/')
         .split('/')
@@ -1182,153 +1039,6 @@ fn list_groups(shared: &Shared, state: &State, call: &Call<'_>) -> Answer {
         &projection.context("groups"),
         |group, out| serde_json::to_writer(out, &wire::group(group, &projection)),
     )
-}
-
-// ---------------------------------------------------------------- $batch
-
-/// JSON batching (https://learn.microsoft.com/en-us/graph/json-batching): at most 20 items,
-/// unique ids, `headers` with `Content-Type` whenever an item has a body, per-item status
-/// (throttling evaluated per item), `dependsOn` failures answered 424, every item answer with
-/// its own headers.
-fn batch(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
-    let body = call.json();
-    let Some(requests) = body["requests"].as_array() else {
-        return Answer::error(400, "BadRequest", "Invalid batch payload format.");
-    };
-    if requests.len() > MAX_BATCH {
-        return Answer::error(
-            400,
-            "BadRequest",
-            "The number of batch requests exceeds the limit of 20.",
-        );
-    }
-    let mut ids = std::collections::HashSet::new();
-    if !requests.iter().all(|r| {
-        r["id"]
-            .as_str()
-            .is_some_and(|id| ids.insert(id.to_string()))
-    }) {
-        return Answer::error(
-            400,
-            "BadRequest",
-            "Batch request ids must be present and unique.",
-        );
-    }
-    let item_header = |request: &Value, name: &str| {
-        request["headers"].as_object().and_then(|h| {
-            h.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .and_then(|(_, v)| v.as_str().map(str::to_string))
-        })
-    };
-    if let Some(request) = requests
-        .iter()
-        .find(|r| !r["body"].is_null() && item_header(r, "content-type").is_none())
-    {
-        return Answer::error(
-            400,
-            "BadRequest",
-            format!(
-                "Write request id : {} does not contain Content-Type header or body.",
-                request["id"].as_str().unwrap_or_default()
-            ),
-        );
-    }
-    let envelope_client_id = (call.header)("client-request-id");
-    let mut statuses: std::collections::HashMap<String, u16> = std::collections::HashMap::new();
-    let mut responses = Vec::new();
-    let mut items = 0;
-    for request in requests {
-        let id = request["id"].as_str().unwrap_or_default().to_string();
-        let method = request["method"]
-            .as_str()
-            .unwrap_or("GET")
-            .to_ascii_uppercase();
-        let url = request["url"].as_str().unwrap_or_default().to_string();
-        let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
-        let path = format!("/v1.0/{}", path.trim_start_matches('/'));
-        let item_body = if request["body"].is_null() {
-            Vec::new()
-        } else {
-            serde_json::to_vec(&request["body"]).unwrap_or_default()
-        };
-        let header = |name: &str| item_header(request, name);
-        let item = Call {
-            method: &method,
-            path: &path,
-            query: parse_query(Some(query)),
-            header: &header,
-            body: &item_body,
-        };
-        let rest = path.trim_start_matches("/v1.0").to_string();
-        let failed_dependency = request["dependsOn"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|d| d.as_str())
-            .any(|d| statuses.get(d).is_none_or(|s| !(200..300).contains(s)));
-        let answer = if failed_dependency {
-            Answer::error(
-                424,
-                "FailedDependency",
-                "The request depends on a request that failed.",
-            )
-        } else {
-            match charge(shared, state, &item, &rest, false) {
-                Ok(usage) => {
-                    let mut answer = graph(shared, state, &item, &rest);
-                    answer.headers.extend(usage);
-                    answer
-                }
-                Err(refusal) => refusal,
-            }
-        };
-        items += answer.items.max(1);
-        let request_id = next_request_id(state);
-        let client_request_id = header("client-request-id")
-            .or_else(|| envelope_client_id.clone())
-            .unwrap_or_else(|| request_id.clone());
-        state.log.push(LoggedRequest {
-            method: method.clone(),
-            path: format!("$batch:{url}"),
-            status: answer.status,
-            at: shared.started.elapsed(),
-            retry_after: answer.retry_after,
-        });
-        statuses.insert(id.clone(), answer.status);
-        let mut headers = json!({"request-id": request_id, "client-request-id": client_request_id});
-        if let Some(secs) = answer.retry_after {
-            headers["Retry-After"] = json!(secs.to_string());
-        }
-        for (name, value) in &answer.headers {
-            headers[*name] = json!(value);
-        }
-        let body = match answer.body {
-            Body::Serialized(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            Body::Json(mut body) => {
-                if let Some(error) = body.get_mut("error").filter(|e| e.is_object()) {
-                    error["innerError"] = inner_error(&request_id, &client_request_id);
-                }
-                body
-            }
-            Body::Text(text) => json!(text),
-            Body::Empty => Value::Null,
-        };
-        let mut response = json!({"id": id, "status": answer.status, "headers": headers});
-        if !body.is_null() {
-            response["headers"]["Content-Type"] = json!(if body.is_string() {
-                "text/plain"
-            } else {
-                JSON_CONTENT_TYPE
-            });
-            response["body"] = body;
-        }
-        responses.push(response);
-    }
-    Answer {
-        items,
-        ..Answer::ok(json!({"responses": responses}))
-    }
 }
 
 #[cfg(test)]
