@@ -1,6 +1,7 @@
 //! The scale benchmark (issue 7): `cargo run --release --locked --example bench`
 //! (`-- --quick` for 1k and 10k only, `-- --sizes 2000,50000` for other sizes, `-- --latency-ms N`
-//! to change the fake's per-request latency, default 30).
+//! to change the fake's per-request latency, default 30, `-- --throttle off` to run without
+//! Microsoft's throttling model, which the fake enforces by default).
 //!
 //! For each size it generates a tenant (`synth`: 2% of users with changes, 2,000 groups of
 //! which 20 carry licences, 20 SKUs), serves it from the fake Graph/Exchange server on
@@ -8,8 +9,10 @@
 //! RSS is the client's own: `VmHWM` of the child, which reads through the Graph backend,
 //! resolves, plans and renders). It reports Graph requests by kind (from the fake's log),
 //! end-to-end plan time, planner-core time and peak RSS; then the same reads done the way
-//! per-user scripts do them (one `GET /users/{id}` + one `GET /users/{id}/licenseDetails` per
-//! user, through the same HTTP client and fake, on a sample, extrapolated); and at the
+//! per-user scripts do them (one `GET /users/{id}` + one licence read per user — `licenseDetails`
+//! is not open to application permissions, so an app-only script reads
+//! `GET /users/{id}?$select=assignedLicenses,licenseAssignmentStates` — through the same HTTP
+//! client and fake, on a sample, extrapolated); and at the
 //! largest size it applies the plan (2% of users) with the fake enforcing a throttle budget
 //! and reports the budget used and any 429 that surfaced as a failed operation.
 
@@ -17,7 +20,7 @@ use m365ctl::apply::{ExecOptions, execute};
 use m365ctl::backend::graph::GraphBackend;
 use m365ctl::backend::{AuthMode, GraphSettings, TenantBackend};
 use m365ctl::graph::{Authenticator, HttpCore, Request, Resource, RetryPolicy};
-use m365ctl::sim::{FakeTenant, FakeTenantHandle, LoggedRequest, SimOptions};
+use m365ctl::sim::{FakeTenant, FakeTenantHandle, LoggedRequest, SimOptions, ThrottleModel};
 use m365ctl::synth::{SynthSpec, generate};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,6 +58,10 @@ fn main() {
         !sizes.is_empty(),
         "--sizes takes a comma-separated list of user counts"
     );
+    let model = match args.iter().position(|a| a == "--throttle") {
+        Some(i) if args.get(i + 1).map(String::as_str) == Some("off") => None,
+        _ => Some(ThrottleModel::microsoft()),
+    };
     // SAFETY: set once before any thread starts.
     unsafe { std::env::set_var(SECRET_ENV, SECRET) };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -63,12 +70,12 @@ fn main() {
         .expect("runtime");
     let mut rows = Vec::new();
     for &n in &sizes {
-        let row = runtime.block_on(measure(n, Duration::from_millis(latency_ms)));
+        let row = runtime.block_on(measure(n, Duration::from_millis(latency_ms), &model));
         eprintln!("{n} users done");
         rows.push(row);
     }
-    let apply = runtime.block_on(measure_apply(*sizes.last().expect("a size")));
-    print_report(&rows, &apply, latency_ms);
+    let apply = runtime.block_on(measure_apply(*sizes.last().expect("a size"), &model));
+    print_report(&rows, &apply, latency_ms, model.is_some());
 }
 
 /// One size's figures.
@@ -132,7 +139,7 @@ fn count_by_kind(log: &[LoggedRequest]) -> Vec<(&'static str, usize)> {
         .collect()
 }
 
-async fn measure(n: usize, latency: Duration) -> Row {
+async fn measure(n: usize, latency: Duration, model: &Option<ThrottleModel>) -> Row {
     let synth = generate(&SynthSpec::benchmark(n));
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("m365ctl.toml"), &synth.config_toml).expect("config");
@@ -141,6 +148,7 @@ async fn measure(n: usize, latency: Duration) -> Row {
         SimOptions {
             latency,
             client_secret: Some(SECRET.into()),
+            throttle_model: model.clone(),
             ..SimOptions::default()
         },
     )
@@ -188,7 +196,7 @@ async fn measure(n: usize, latency: Duration) -> Row {
         }
     }
 
-    // Per-user baseline: GET user + GET licenseDetails per user, same client and fake.
+    // Per-user baseline: GET user + a licence read per user, same client and fake.
     fake.clear_requests();
     let sample = n.min(BASELINE_SAMPLE);
     let core = http_core(&s);
@@ -206,7 +214,7 @@ async fn measure(n: usize, latency: Duration) -> Row {
             let root = core.graph_root().to_string();
             for url in [
                 format!("{root}/users/{id}"),
-                format!("{root}/users/{id}/licenseDetails"),
+                format!("{root}/users/{id}?$select=assignedLicenses,licenseAssignmentStates"),
             ] {
                 let reply = core
                     .send(Resource::Graph, &Request::get(url))
@@ -326,7 +334,7 @@ struct ApplyRow {
 
 /// Applies the plan of the largest size (2% of users change) against a fake that enforces
 /// `BUDGET`, with no per-request latency (the budget, not the network, is the limit).
-async fn measure_apply(n: usize) -> ApplyRow {
+async fn measure_apply(n: usize, model: &Option<ThrottleModel>) -> ApplyRow {
     let synth = generate(&SynthSpec::benchmark(n));
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("m365ctl.toml"), &synth.config_toml).expect("config");
@@ -343,6 +351,7 @@ async fn measure_apply(n: usize) -> ApplyRow {
         SimOptions {
             client_secret: Some(SECRET.into()),
             throttle: Some(BUDGET),
+            throttle_model: model.clone(),
             ..SimOptions::default()
         },
     )
@@ -392,8 +401,15 @@ async fn measure_apply(n: usize) -> ApplyRow {
     }
 }
 
-fn print_report(rows: &[Row], apply: &ApplyRow, latency_ms: u64) {
-    println!("## m365ctl scale benchmark (fake Graph on loopback, {latency_ms} ms per request)\n");
+fn print_report(rows: &[Row], apply: &ApplyRow, latency_ms: u64, modelled: bool) {
+    let model = if modelled {
+        ", Microsoft's throttling model on"
+    } else {
+        ""
+    };
+    println!(
+        "## m365ctl scale benchmark (fake Graph on loopback, {latency_ms} ms per request{model})\n"
+    );
     println!(
         "| Users | Graph requests (plan) | User pages (ceil(N/999)) | Plan end-to-end | of which Graph read | Planner core | Peak RSS | Operations | Per-user baseline requests | Ratio | Baseline time (extrapolated) |"
     );

@@ -208,11 +208,46 @@ pub enum SimCommand {
 #[derive(Debug, Clone, Args)]
 pub struct SimServeArgs {
     /// The tenant snapshot (JSON) to serve.
-    #[arg(long, value_name = "FILE")]
-    pub snapshot: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "generate",
+        conflicts_with = "generate"
+    )]
+    pub snapshot: Option<PathBuf>,
+    /// Serve a generated tenant of N users instead of a snapshot.
+    #[arg(long, value_name = "N")]
+    pub generate: Option<usize>,
+    /// Seed of the generated tenant and of the fault schedule.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
     /// Loopback port (0 = any free port).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+    /// Delay before every answer, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Added delay per object in an answer, in microseconds (latency grows with page size).
+    #[arg(long, value_name = "US", default_value_t = 0)]
+    pub latency_per_item_us: u64,
+    /// Share of requests (and $batch items) answered with 429/503/504 (0.0..=1.0).
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// Microsoft's throttling model: resource units, write quotas, Exchange's budget.
+    #[arg(long, value_enum, default_value_t = ThrottleArg::Microsoft)]
+    pub throttle: ThrottleArg,
+    /// Multiplies every budget of the throttling model (e.g. 0.01 to meet it with a few requests).
+    #[arg(long, value_name = "FACTOR")]
+    pub throttle_scale: Option<f64>,
+}
+
+/// `sim serve --throttle`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ThrottleArg {
+    /// No throttling model (only injected faults).
+    Off,
+    /// Microsoft's published limits.
+    Microsoft,
 }
 
 /// `init`.

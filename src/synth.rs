@@ -65,6 +65,19 @@ pub struct SynthSpec {
 }
 
 impl SynthSpec {
+    /// The shape `m365ctl sim serve --generate N --seed S` serves: one group per 50 users
+    /// (at least 2, at most 2,000), a quarter of them licensed (1 to 20).
+    pub fn served(users: usize, seed: u64) -> SynthSpec {
+        let groups = (users / 50).clamp(2, 2_000);
+        SynthSpec {
+            users,
+            groups,
+            licensed_groups: (groups / 4).clamp(1, 20),
+            change_rate: 0.02,
+            seed,
+        }
+    }
+
     /// The benchmark shape of the Scale issue: `users` users, 2,000 groups, 20 SKUs, 2% changes.
     pub fn benchmark(users: usize) -> SynthSpec {
         SynthSpec {

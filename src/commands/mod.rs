@@ -148,8 +148,32 @@ pub fn report_error(error: &CommandError, color: bool) {
 
 /// Runs `sim serve` until Ctrl-C.
 fn sim_serve(args: &SimServeArgs) -> Result<u8, CommandError> {
+    use crate::sim::{SimOptions, TenantSource, ThrottleModel};
+    let source = match (&args.snapshot, args.generate) {
+        (Some(path), _) => TenantSource::Snapshot(path.clone()),
+        (None, Some(users)) => TenantSource::Generated {
+            users,
+            seed: args.seed,
+        },
+        (None, None) => return Err(CommandError::msg("give --snapshot FILE or --generate N")),
+    };
+    let model = (args.throttle == crate::cli::ThrottleArg::Microsoft).then(|| {
+        let model = ThrottleModel::microsoft();
+        match args.throttle_scale {
+            Some(factor) => model.scaled(factor),
+            None => model,
+        }
+    });
+    let options = SimOptions {
+        seed: args.seed,
+        fault_rate: args.fault_rate,
+        latency: std::time::Duration::from_millis(args.latency_ms),
+        latency_per_item: std::time::Duration::from_micros(args.latency_per_item_us),
+        throttle_model: model,
+        ..SimOptions::default()
+    };
     runtime()?
-        .block_on(crate::sim::serve(&args.snapshot, args.port))
+        .block_on(crate::sim::serve(&source, args.port, options))
         .map_err(CommandError::msg)?;
     Ok(exit::OK)
 }

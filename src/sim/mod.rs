@@ -9,11 +9,20 @@
 //! bodies, throttling and transient faults on a seeded schedule. After every write it checks
 //! the safety invariants and records violations for the test to assert on.
 
+mod batch;
+mod exchange;
 mod faults;
+mod query;
 mod routes;
+pub mod schema;
+mod throttle;
+mod token;
 mod wire;
 
 pub use faults::{Fault, FaultSchedule, ThrottleBudget};
+pub use throttle::ThrottleModel;
+
+use throttle::Budgets;
 
 use crate::backend::{AuthMode, GraphSettings};
 use crate::tenant::Tenant;
@@ -47,8 +56,14 @@ pub struct SimOptions {
     pub retry_after_secs: u64,
     /// Delay before every answer (benchmarks).
     pub latency: Duration,
-    /// At most this many requests per window, then 429 with `Retry-After`.
+    /// Added delay per object in an answer: Graph's latency grows with page size.
+    pub latency_per_item: Duration,
+    /// At most this many requests per window, then 429 with `Retry-After` (simple fault
+    /// injection; see `throttle_model` for Microsoft's limits).
     pub throttle: Option<(u32, Duration)>,
+    /// Microsoft's throttling model (resource units, write quotas, Exchange's budget); on by
+    /// default, so every test and benchmark meets Microsoft's published limits.
+    pub throttle_model: Option<ThrottleModel>,
     /// User ids writes may touch; a write to any other user is recorded as a violation.
     pub write_scope: Option<HashSet<String>>,
     /// Share of successful write requests whose answer is held back for `lost_answer_delay`
@@ -73,7 +88,9 @@ impl Default for SimOptions {
             fault_rate: 0.0,
             retry_after_secs: 1,
             latency: Duration::ZERO,
+            latency_per_item: Duration::ZERO,
             throttle: None,
+            throttle_model: Some(ThrottleModel::microsoft()),
             write_scope: None,
             lost_answer_rate: 0.0,
             lost_answer_delay: Duration::from_secs(5),
@@ -121,6 +138,7 @@ struct State {
     reject_tokens: bool,
     faults: FaultSchedule,
     throttle: Option<ThrottleBudget>,
+    budgets: Option<Budgets>,
     lost_answers: faults::Rng,
     next_id: u64,
 }
@@ -131,6 +149,8 @@ struct Shared {
     options: SimOptions,
     base: String,
     tenant_id: String,
+    /// `subscribedSku.accountName`: the tenant's initial domain label.
+    account_name: String,
     started: Instant,
     state: Mutex<State>,
 }
@@ -172,6 +192,15 @@ impl FakeTenant {
             .clone()
             .or_else(|| tenant.tenant_id.clone())
             .unwrap_or_else(|| "00000000-0000-4000-8000-00000000c0de".into());
+        let account_name = tenant
+            .users
+            .first()
+            .and_then(|u| u.user_principal_name.rsplit_once('@'))
+            .map_or("contoso", |(_, domain)| {
+                domain.split('.').next().unwrap_or(domain)
+            })
+            .to_string();
+        let users = tenant.users.len();
         let state = State {
             tenant,
             log: Vec::new(),
@@ -181,6 +210,10 @@ impl FakeTenant {
             reject_tokens: false,
             faults: FaultSchedule::new(options.seed, options.fault_rate, options.retry_after_secs),
             throttle: options.throttle.map(|(n, w)| ThrottleBudget::new(n, w)),
+            budgets: options
+                .throttle_model
+                .as_ref()
+                .map(|m| Budgets::new(m, users, Instant::now())),
             lost_answers: faults::Rng::new(options.seed ^ 0x5eed_1057),
             next_id: 0,
         };
@@ -188,6 +221,7 @@ impl FakeTenant {
             options,
             base: base.clone(),
             tenant_id,
+            account_name,
             started: Instant::now(),
             state: Mutex::new(state),
         });
@@ -319,14 +353,40 @@ impl Drop for FakeTenantHandle {
     }
 }
 
-/// `m365ctl sim serve`: serves the snapshot at `snapshot_path` on `port` until Ctrl-C,
-/// printing the base URL and a config that points m365ctl at it.
-pub async fn serve(snapshot_path: &std::path::Path, port: u16) -> Result<(), String> {
-    let text = std::fs::read_to_string(snapshot_path)
-        .map_err(|e| format!("{}: {e}", snapshot_path.display()))?;
-    let tenant = crate::backend::snapshot::parse_snapshot(&text)
-        .map_err(|e| format!("{}: {e}", snapshot_path.display()))?;
-    let options = SimOptions::default();
+/// Where `m365ctl sim serve` gets its tenant.
+#[derive(Debug, Clone)]
+pub enum TenantSource {
+    /// A snapshot file.
+    Snapshot(std::path::PathBuf),
+    /// A generated tenant (`synth`) of this many users from this seed.
+    Generated {
+        /// Number of users.
+        users: usize,
+        /// PRNG seed.
+        seed: u64,
+    },
+}
+
+impl TenantSource {
+    fn load(&self) -> Result<Tenant, String> {
+        match self {
+            TenantSource::Snapshot(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                crate::backend::snapshot::parse_snapshot(&text)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            }
+            TenantSource::Generated { users, seed } => {
+                Ok(crate::synth::generate(&crate::synth::SynthSpec::served(*users, *seed)).tenant)
+            }
+        }
+    }
+}
+
+/// `m365ctl sim serve`: serves the tenant from `source` on `port` with `options` until
+/// Ctrl-C, printing the base URL and a config that points m365ctl at it.
+pub async fn serve(source: &TenantSource, port: u16, options: SimOptions) -> Result<(), String> {
+    let tenant = source.load()?;
     let secret = options.client_secret.clone().unwrap_or_default();
     let handle = FakeTenant::start_on(tenant, options, port)
         .await
@@ -347,6 +407,8 @@ pub async fn serve(snapshot_path: &std::path::Path, port: u16) -> Result<(), Str
     println!("authority_host = \"{}\"", handle.authority_host());
     println!("graph_host = \"{}\"", handle.graph_host());
     println!("exchange_host = \"{}\"", handle.exchange_host());
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     handle.shutdown().await;
     Ok(())

@@ -2,7 +2,9 @@
 //! Exchange `InvokeCommand`, plus fault injection, logging and safety checks.
 
 use super::faults::Fault;
-use super::{IssuedToken, LoggedRequest, Shared, State, wire};
+use super::query::{self, CollectionQuery, Projection, QueryError};
+use super::throttle::{self, Throttled};
+use super::{LoggedRequest, Shared, State, batch, exchange, token, wire};
 use crate::plan::ops::{LicenseGrant, LicenseRemoval, OpKind};
 use crate::tenant::{MailboxType, RuleViolation, Tenant, apply_operation};
 use axum::body::Bytes;
@@ -13,51 +15,52 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Graph's largest page of users and groups.
-const MAX_TOP: usize = 999;
-/// Graph's default page size.
-const DEFAULT_TOP: usize = 100;
-/// Graph's `$batch` limit.
-const MAX_BATCH: usize = 20;
-
 /// An answer before it becomes HTTP.
 #[derive(Debug, Clone)]
-struct Answer {
-    status: u16,
-    retry_after: Option<u64>,
-    body: Body,
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) retry_after: Option<u64>,
+    pub(super) body: Body,
+    /// Extra response headers (throttling diagnostics).
+    pub(super) headers: Vec<(&'static str, String)>,
+    /// Objects in the answer: latency grows with page size.
+    pub(super) items: usize,
 }
 
 /// What an answer carries.
 #[derive(Debug, Clone)]
-enum Body {
+pub(super) enum Body {
     /// No body (`204 No Content` and the like).
     Empty,
     /// A JSON value; an `error` object gets Graph's `innerError` on the way out.
     Json(Value),
     /// JSON already serialised: large pages are written straight from the model (`page_with`).
     Serialized(Vec<u8>),
+    /// `text/plain` (`/$count`).
+    Text(String),
 }
 
 impl Answer {
-    fn new(status: u16, body: Body) -> Answer {
+    pub(super) fn new(status: u16, body: Body) -> Answer {
         Answer {
             status,
             retry_after: None,
             body,
+            headers: Vec::new(),
+            items: 0,
         }
     }
-    fn ok(body: Value) -> Answer {
+    pub(super) fn ok(body: Value) -> Answer {
         Answer::new(200, Body::Json(body))
     }
-    fn error(status: u16, code: &str, message: impl Into<String>) -> Answer {
+    pub(super) fn error(status: u16, code: &str, message: impl Into<String>) -> Answer {
         Answer::new(
             status,
             Body::Json(json!({"error": {"code": code, "message": message.into()}})),
         )
     }
     /// The Exchange admin API's error shape: a 400 with the cmdlet's message in `details`.
-    fn exchange_error(message: &str) -> Answer {
+    pub(super) fn exchange_error(message: &str) -> Answer {
         Answer::new(
             400,
             Body::Json(
@@ -65,7 +68,27 @@ impl Answer {
             ),
         )
     }
-    fn fault(fault: Fault) -> Answer {
+    fn query(error: QueryError) -> Answer {
+        Answer::error(error.status, error.code, error.message)
+    }
+    /// A 429 of the throttling model, with the diagnostic headers Graph sends
+    /// (https://learn.microsoft.com/en-us/graph/throttling-limits, "Identity and access
+    /// service limits").
+    pub(super) fn throttled(refusal: Throttled, scope_ids: &str) -> Answer {
+        let mut answer = Answer::fault(Fault::Throttled(refusal.retry_after_secs));
+        answer.headers = vec![
+            (
+                "x-ms-throttle-scope",
+                format!("{}/{scope_ids}", refusal.limit.scope()),
+            ),
+            (
+                "x-ms-throttle-information",
+                refusal.limit.information().to_string(),
+            ),
+        ];
+        answer
+    }
+    pub(super) fn fault(fault: Fault) -> Answer {
         match fault {
             Fault::Throttled(secs) => Answer {
                 retry_after: Some(secs),
@@ -81,23 +104,26 @@ impl Answer {
 }
 
 /// One parsed request, shared by top-level requests and `$batch` items.
-struct Call<'a> {
-    method: &'a str,
-    path: &'a str,
-    query: Vec<(String, String)>,
-    header: &'a dyn Fn(&str) -> Option<String>,
-    body: &'a [u8],
+pub(super) struct Call<'a> {
+    pub(super) method: &'a str,
+    pub(super) path: &'a str,
+    pub(super) query: Vec<(String, String)>,
+    pub(super) header: &'a dyn Fn(&str) -> Option<String>,
+    pub(super) body: &'a [u8],
 }
 
 impl Call<'_> {
-    fn param(&self, name: &str) -> Option<&str> {
+    pub(super) fn param(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_slice(self.body).unwrap_or(Value::Null)
+    }
+    fn eventual(&self) -> bool {
+        (self.header)("consistencylevel").is_some_and(|v| v.eq_ignore_ascii_case("eventual"))
     }
 }
 
@@ -109,9 +135,6 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !shared.options.latency.is_zero() {
-        tokio::time::sleep(shared.options.latency).await;
-    }
     let path = uri.path().to_string();
     let query = parse_query(uri.query());
     let header = |name: &str| {
@@ -134,10 +157,10 @@ pub async fn handle(
     let (answer, request_id, lose_answer) = {
         let mut state = shared.lock();
         let answer = if path == "/_github/oidc" {
-            github_oidc(&shared, &query, header("authorization"))
+            token::github_oidc(&shared, &query, header("authorization"))
         } else if path.ends_with("/oauth2/v2.0/token") {
             state.token_requests += 1;
-            token(&shared, &mut state, &path, body.as_ref())
+            token::token(&shared, &mut state, &path, body.as_ref())
         } else {
             let call = Call {
                 method: method.as_str(),
@@ -163,32 +186,81 @@ pub async fn handle(
             && state.lost_answers.next_f64() < shared.options.lost_answer_rate;
         (answer, request_id, lose_answer)
     };
+    let latency = shared.options.latency + shared.options.latency_per_item * answer.items as u32;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     if lose_answer {
         tokio::time::sleep(shared.options.lost_answer_delay).await;
     }
-    respond(answer, &request_id)
+    let client_request_id = header("client-request-id").unwrap_or_else(|| request_id.clone());
+    respond(answer, &request_id, &client_request_id)
 }
 
-fn respond(answer: Answer, request_id: &str) -> Response {
+/// `innerError` of Graph's error bodies: ids and the real UTC time of the answer
+/// (https://learn.microsoft.com/en-us/graph/errors).
+pub(super) fn inner_error(request_id: &str, client_request_id: &str) -> Value {
+    json!({"date": utc_now(), "request-id": request_id, "client-request-id": client_request_id})
+}
+
+/// Now as Graph writes `innerError.date`: `2026-01-01T12:34:56`, UTC.
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
+}
+
+/// Graph's JSON content type.
+pub(super) const JSON_CONTENT_TYPE: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+
+fn respond(answer: Answer, request_id: &str, client_request_id: &str) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let json_type = [(axum::http::header::CONTENT_TYPE, JSON_CONTENT_TYPE)];
     let mut response = match answer.body {
-        Body::Serialized(bytes) => (
-            status,
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            bytes,
-        )
-            .into_response(),
+        Body::Serialized(bytes) => (status, json_type, bytes).into_response(),
         Body::Json(mut body) => {
             if let Some(error) = body.get_mut("error").filter(|e| e.is_object()) {
-                error["innerError"] = json!({"request-id": request_id, "client-request-id": request_id, "date": "2026-01-01T00:00:00"});
+                error["innerError"] = inner_error(request_id, client_request_id);
             }
-            (status, axum::Json(body)).into_response()
+            let bytes = serde_json::to_vec(&body).unwrap_or_default();
+            (status, json_type, bytes).into_response()
         }
+        Body::Text(text) => (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "text/plain")],
+            text,
+        )
+            .into_response(),
         Body::Empty => status.into_response(),
     };
     let headers = response.headers_mut();
     if let Ok(v) = request_id.parse() {
         headers.insert("request-id", v);
+    }
+    if let Ok(v) = client_request_id.parse() {
+        headers.insert("client-request-id", v);
+    }
+    for (name, value) in answer.headers {
+        if let Ok(v) = value.parse() {
+            headers.insert(name, v);
+        }
     }
     if let Some(secs) = answer.retry_after
         && let Ok(v) = secs.to_string().parse()
@@ -198,12 +270,12 @@ fn respond(answer: Answer, request_id: &str) -> Response {
     response
 }
 
-fn next_request_id(state: &mut State) -> String {
+pub(super) fn next_request_id(state: &mut State) -> String {
     state.next_id += 1;
     format!("00000000-0000-4000-a000-{:012x}", state.next_id)
 }
 
-fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
+pub(super) fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
     let Some(query) = query else {
         return Vec::new();
     };
@@ -218,12 +290,21 @@ fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
 }
 
 fn decode(s: &str) -> String {
+    percent_decode(s, true)
+}
+
+/// Percent-decodes one path segment (`ann%40contoso.com`); `+` stays a `+` in paths.
+fn decode_segment(s: &str) -> String {
+    percent_decode(s, false)
+}
+
+fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
                 Ok(b) => {
                     out.push(b);
@@ -256,146 +337,6 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-// ---------------------------------------------------------------- token endpoint
-
-fn token(shared: &Shared, state: &mut State, path: &str, body: &[u8]) -> Answer {
-    let form = parse_query(std::str::from_utf8(body).ok());
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let refuse = |status: u16, error: &str, description: &str| {
-        Answer::new(
-            status,
-            Body::Json(
-                json!({"error": error, "error_description": description, "error_codes": [7000215]}),
-            ),
-        )
-    };
-    if field("grant_type") != Some("client_credentials") {
-        return refuse(
-            400,
-            "unsupported_grant_type",
-            "AADSTS70003: only client_credentials is supported by this fake.",
-        );
-    }
-    if field("client_id") != Some(shared.options.client_id.as_str()) {
-        return refuse(
-            400,
-            "unauthorized_client",
-            "AADSTS700016: Application not found in the directory.",
-        );
-    }
-    let token_url = format!("{}{}", shared.base, path);
-    let authenticated = match (field("client_secret"), field("client_assertion")) {
-        (Some(secret), None) => shared.options.client_secret.as_deref() == Some(secret),
-        (None, Some(assertion)) => {
-            field("client_assertion_type")
-                == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-                && (shared.options.federated_assertion.as_deref() == Some(assertion)
-                    || verify_certificate_assertion(shared, assertion, &token_url))
-        }
-        _ => false,
-    };
-    if !authenticated {
-        return refuse(
-            401,
-            "invalid_client",
-            "AADSTS7000215: Invalid client secret provided.",
-        );
-    }
-    let Some(audience) = field("scope").and_then(|s| s.strip_suffix("/.default")) else {
-        return refuse(
-            400,
-            "invalid_scope",
-            "AADSTS70011: The provided value for the input parameter 'scope' is not valid.",
-        );
-    };
-    if audience != shared.graph_audience() && audience != shared.exchange_audience() {
-        return refuse(
-            400,
-            "invalid_scope",
-            "AADSTS500011: The resource principal was not found in the tenant.",
-        );
-    }
-    state.next_id += 1;
-    let token = format!(
-        "simtoken.{}.{:016x}",
-        state.next_id,
-        super::faults::Rng::new(state.next_id ^ shared.options.seed)
-            .next_f64()
-            .to_bits()
-    );
-    state.tokens.insert(
-        token.clone(),
-        IssuedToken {
-            audience: audience.to_string(),
-            expires: Instant::now() + shared.options.token_lifetime,
-        },
-    );
-    Answer::ok(
-        json!({"token_type": "Bearer", "expires_in": shared.options.token_lifetime.as_secs(), "ext_expires_in": shared.options.token_lifetime.as_secs(), "access_token": token}),
-    )
-}
-
-/// Verifies a certificate client assertion like Entra: PS256/RS256 signature by the
-/// registered key, `x5t#S256` of the registered certificate, audience = token endpoint.
-fn verify_certificate_assertion(shared: &Shared, assertion: &str, token_url: &str) -> bool {
-    let Some((public_pem, thumbprint)) = &shared.options.certificate else {
-        return false;
-    };
-    let Ok(header) = jsonwebtoken::decode_header(assertion) else {
-        return false;
-    };
-    if header.x5t_s256.as_deref() != Some(thumbprint.as_str()) {
-        return false;
-    }
-    let Ok(key) = jsonwebtoken::DecodingKey::from_rsa_pem(public_pem.as_bytes()) else {
-        return false;
-    };
-    let mut validation = jsonwebtoken::Validation::new(header.alg);
-    validation.algorithms = vec![
-        jsonwebtoken::Algorithm::PS256,
-        jsonwebtoken::Algorithm::RS256,
-    ];
-    validation.set_audience(&[token_url]);
-    validation.set_issuer(&[shared.options.client_id.as_str()]);
-    validation.sub = Some(shared.options.client_id.clone());
-    jsonwebtoken::decode::<Value>(assertion, &key, &validation).is_ok()
-}
-
-/// GitHub Actions' token service: `GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=...` with
-/// `Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN` answers `{"value": "<jwt>"}`.
-fn github_oidc(
-    shared: &Shared,
-    query: &[(String, String)],
-    authorization: Option<String>,
-) -> Answer {
-    let Some((request_token, id_token)) = &shared.options.github_oidc else {
-        return Answer::error(404, "NotFound", "no GitHub OIDC service configured");
-    };
-    let presented = authorization.as_deref().and_then(|a| {
-        a.strip_prefix("Bearer ")
-            .or_else(|| a.strip_prefix("bearer "))
-    });
-    if presented != Some(request_token.as_str()) {
-        return Answer::error(401, "Unauthorized", "bad ACTIONS_ID_TOKEN_REQUEST_TOKEN");
-    }
-    let audience = query
-        .iter()
-        .find(|(k, _)| k == "audience")
-        .map(|(_, v)| v.as_str());
-    if audience != Some("api://AzureADTokenExchange") {
-        return Answer::error(
-            400,
-            "BadRequest",
-            "audience must be api://AzureADTokenExchange",
-        );
-    }
-    Answer::ok(json!({"count": 1, "value": id_token}))
-}
-
 // ---------------------------------------------------------------- API surface
 
 fn api(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
@@ -413,22 +354,62 @@ fn api(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
     if let Some(refusal) = check_token(state, call, &audience) {
         return refusal;
     }
+    let is_exchange = audience == shared.exchange_audience();
+    let is_batch = !is_exchange && rest == "/$batch" && call.method == "POST";
+    // `$batch` items are charged one by one (json-batching: "Requests in a batch are
+    // evaluated individually against the applicable throttling limits").
+    if is_batch {
+        return batch::batch(shared, state, call);
+    }
+    let usage = match charge(shared, state, call, rest, is_exchange) {
+        Ok(usage) => usage,
+        Err(refusal) => return refusal,
+    };
+    let mut answer = if is_exchange {
+        exchange::invoke(shared, state, call, rest)
+    } else {
+        graph(shared, state, call, rest)
+    };
+    answer.headers.extend(usage);
+    answer
+}
+
+/// Charges `call` to the throttle budget, the throttling model and the fault schedule, in
+/// that order. Served: the usage headers Graph adds (`x-ms-resource-unit`, and
+/// `x-ms-throttle-limit-percentage` above 80 % of the bucket); refused: the 429 or transient
+/// failure to answer instead.
+pub(super) fn charge(
+    shared: &Shared,
+    state: &mut State,
+    call: &Call<'_>,
+    rest: &str,
+    is_exchange: bool,
+) -> Result<Vec<(&'static str, String)>, Answer> {
     if let Some(secs) = state.throttle.as_mut().and_then(|t| t.take()) {
-        return Answer {
-            retry_after: Some(secs),
-            ..Answer::error(429, "TooManyRequests", "Please retry again later.")
+        return Err(Answer::fault(Fault::Throttled(secs)));
+    }
+    let mut usage = Vec::new();
+    if let Some(budgets) = state.budgets.as_mut() {
+        let now = Instant::now();
+        let charged = if is_exchange {
+            budgets.charge_exchange(now)
+        } else {
+            let cost = throttle::graph_cost(call.method, rest, &call.query);
+            usage.push(("x-ms-resource-unit", cost.units.to_string()));
+            budgets.charge_graph(cost, now)
         };
+        if let Err(refusal) = charged {
+            let ids = format!("{}/{}", shared.options.client_id, shared.tenant_id);
+            return Err(Answer::throttled(refusal, &ids));
+        }
+        if let Some(share) = budgets.limit_percentage().filter(|_| !is_exchange) {
+            usage.push(("x-ms-throttle-limit-percentage", format!("{share:.1}")));
+        }
     }
-    if let Some(fault) = state.faults.next_fault() {
-        return Answer::fault(fault);
+    match state.faults.next_fault() {
+        Some(fault) => Err(Answer::fault(fault)),
+        None => Ok(usage),
     }
-    if audience == shared.exchange_audience() {
-        return exchange(shared, state, call, rest);
-    }
-    if rest == "/$batch" && call.method == "POST" {
-        return batch(shared, state, call);
-    }
-    graph(shared, state, call, rest)
 }
 
 fn check_token(state: &State, call: &Call<'_>, audience: &str) -> Option<Answer> {
@@ -454,61 +435,136 @@ fn check_token(state: &State, call: &Call<'_>, audience: &str) -> Option<Answer>
     None
 }
 
-fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Answer {
-    let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+pub(super) fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Answer {
+    let decoded: Vec<String> = rest
+        .trim_start_matches('/')
+        .split('/')
+        .map(decode_segment)
+        .collect();
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    let context = |fragment: &str| format!("{}/v1.0/$metadata#{fragment}", shared.base);
     match (call.method, segments.as_slice()) {
-        ("GET", ["subscribedSkus"]) => Answer::ok(
-            json!({"value": state.tenant.skus.iter().map(wire::sku).collect::<Vec<_>>()}),
-        ),
-        ("GET", ["users"]) => page(shared, call, &state.tenant.users, |user, select, out| {
-            serde_json::to_writer(out, &wire::UserView { user, select })
-        }),
-        ("GET", ["groups"]) => list_groups(shared, state, call),
-        ("GET", ["users", id]) => match state.tenant.user(id) {
-            Some(u) => Answer::ok(
-                serde_json::to_value(wire::UserView {
-                    user: u,
-                    select: &wire::Select::parse(call.param("$select")),
-                })
-                .unwrap_or_default(),
-            ),
-            None => not_found(id),
-        },
-        ("GET", ["users", id, "licenseDetails"]) => match state.tenant.user(id) {
-            Some(u) => Answer::ok(json!({"value": wire::license_details(&state.tenant, u)})),
-            None => not_found(id),
-        },
-        ("GET", ["groups", id]) => match state.tenant.group(id) {
-            Some(g) => Answer::ok(wire::Select::parse(call.param("$select")).apply(wire::group(g))),
-            None => not_found(id),
-        },
-        ("GET", ["groups", id, "members"])
-        | ("GET", ["groups", id, "members", "microsoft.graph.user"]) => {
-            match state.tenant.group(id) {
-                Some(g) => page(shared, call, &g.members, |m, select, out| {
-                    let member = json!({"@odata.type": "#microsoft.graph.user", "id": m});
-                    serde_json::to_writer(out, &select.apply(member))
-                }),
+        ("GET", ["subscribedSkus"]) => {
+            let skus: Vec<Value> = state
+                .tenant
+                .skus
+                .iter()
+                .map(|s| wire::sku(s, &shared.tenant_id, &shared.account_name))
+                .collect();
+            Answer::ok(json!({"@odata.context": context("subscribedSkus"), "value": skus}))
+        }
+        // Get subscribedSku by `{tenantId}_{skuId}`
+        // (https://learn.microsoft.com/en-us/graph/api/subscribedsku-get).
+        ("GET", ["subscribedSkus", id]) => {
+            let found = id
+                .strip_prefix(shared.tenant_id.as_str())
+                .and_then(|rest| rest.strip_prefix('_'))
+                .and_then(|sku_id| state.tenant.sku(sku_id));
+            match found {
+                Some(sku) => {
+                    let mut body = wire::sku(sku, &shared.tenant_id, &shared.account_name);
+                    body["@odata.context"] = json!(context("subscribedSkus/$entity"));
+                    Answer::ok(body)
+                }
                 None => not_found(id),
             }
         }
-        ("POST", ["users", id, "assignLicense"]) => match licence_lists(state, call) {
-            Ok((add, remove)) => {
-                let upn = state
-                    .tenant
-                    .user(id)
-                    .map(|u| u.user_principal_name.clone())
+        ("GET", ["users"]) => list_users(shared, state, call),
+        ("GET", ["users", "$count"]) => count(call, state.tenant.users.len()),
+        ("GET", ["groups"]) => list_groups(shared, state, call),
+        ("GET", ["groups", "$count"]) => count(call, state.tenant.groups.len()),
+        ("GET", ["users", key]) => {
+            let Some(u) = find_user(&state.tenant, key) else {
+                return not_found(key);
+            };
+            match Projection::parse(&query::USER, call.param("$select"), false) {
+                Ok(projection) => {
+                    let mut body = serde_json::to_value(wire::UserView {
+                        user: u,
+                        projection: &projection,
+                    })
                     .unwrap_or_default();
-                let op = OpKind::AssignLicenses {
-                    user_id: id.to_string(),
-                    upn,
-                    add,
-                    remove,
-                };
-                write(shared, state, &op, 200)
+                    body["@odata.context"] =
+                        json!(context(&format!("{}/$entity", projection.context("users"))));
+                    Answer::ok(body)
+                }
+                Err(e) => Answer::query(e),
             }
-            Err(answer) => answer,
+        }
+        // Application permissions are not supported for licenseDetails (permissions table of
+        // https://learn.microsoft.com/en-us/graph/api/user-list-licensedetails): every token
+        // of this fake is app-only.
+        ("GET", ["users", key, "licenseDetails"]) => match find_user(&state.tenant, key) {
+            Some(_) => Answer::error(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            ),
+            None => not_found(key),
         },
+        ("GET", ["groups", id]) => {
+            let Some(g) = state.tenant.group(id) else {
+                return not_found(id);
+            };
+            match Projection::parse(&query::GROUP, call.param("$select"), false) {
+                Ok(projection) => {
+                    let mut body = wire::group(g, &projection);
+                    body["@odata.context"] = json!(context(&format!(
+                        "{}/$entity",
+                        projection.context("groups")
+                    )));
+                    Answer::ok(body)
+                }
+                Err(e) => Answer::query(e),
+            }
+        }
+        ("GET", ["groups", id, "members", "$count"])
+        | (
+            "GET",
+            [
+                "groups",
+                id,
+                "members",
+                "microsoft.graph.user" | "graph.user",
+                "$count",
+            ],
+        ) => match state.tenant.group(id) {
+            Some(g) => count(call, g.members.len()),
+            None => not_found(id),
+        },
+        ("GET", ["groups", id, "members"]) => list_members(shared, state, call, id, false),
+        // The type cast, by namespace or by the CSDL alias `graph` (the SDKs send the alias).
+        (
+            "GET",
+            [
+                "groups",
+                id,
+                "members",
+                "microsoft.graph.user" | "graph.user",
+            ],
+        ) => list_members(shared, state, call, id, true),
+        ("POST", ["users", key, "assignLicense"]) => {
+            let Some(id) = find_user(&state.tenant, key).map(|u| u.id.clone()) else {
+                return not_found(key);
+            };
+            match licence_lists(state, call) {
+                Ok((add, remove)) => {
+                    let upn = state
+                        .tenant
+                        .user(&id)
+                        .map(|u| u.user_principal_name.clone())
+                        .unwrap_or_default();
+                    let op = OpKind::AssignLicenses {
+                        user_id: id,
+                        upn,
+                        add,
+                        remove,
+                    };
+                    write(shared, state, &op, 200)
+                }
+                Err(answer) => answer,
+            }
+        }
         ("POST", ["groups", id, "assignLicense"]) => match licence_lists(state, call) {
             Ok((add, remove)) => {
                 let group = state
@@ -526,7 +582,10 @@ fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Ans
             }
             Err(answer) => answer,
         },
-        ("PATCH", ["users", id]) => {
+        ("PATCH", ["users", key]) => {
+            let Some(user) = find_user(&state.tenant, key) else {
+                return not_found(key);
+            };
             let body = call.json();
             let Some(location) = body["usageLocation"].as_str() else {
                 return Answer::error(
@@ -535,16 +594,17 @@ fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Ans
                     "This fake only updates usageLocation.",
                 );
             };
-            let upn = state
-                .tenant
-                .user(id)
-                .map(|u| u.user_principal_name.clone())
-                .unwrap_or_default();
-            let from = state.tenant.user(id).and_then(|u| u.usage_location.clone());
+            // usageLocation is "a two-letter country code (ISO standard 3166)" (user resource).
+            if !crate::desired::countries::is_valid(location) {
+                return violation_answer(
+                    &state.tenant,
+                    &RuleViolation::BadUsageLocationValue(location.to_string()),
+                );
+            }
             let op = OpKind::SetUsageLocation {
-                user_id: id.to_string(),
-                upn,
-                from,
+                user_id: user.id.clone(),
+                upn: user.user_principal_name.clone(),
+                from: user.usage_location.clone(),
                 to: location.to_string(),
             };
             write(shared, state, &op, 204)
@@ -570,6 +630,107 @@ fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Ans
             format!("Resource not found for the segment '{rest}'."),
         ),
     }
+}
+
+/// `/users/{id | userPrincipalName}` (user-get: "{id | userPrincipalName}"), UPNs compared
+/// case-insensitively.
+fn find_user<'a>(tenant: &'a Tenant, key: &str) -> Option<&'a crate::tenant::User> {
+    tenant
+        .user(key)
+        .or_else(|| key.contains('@').then(|| tenant.user_by_upn(key)).flatten())
+}
+
+/// `/users/$count`, `/groups/$count`: `text/plain`, only with `ConsistencyLevel: eventual`
+/// (https://learn.microsoft.com/en-us/graph/aad-advanced-queries).
+fn count(call: &Call<'_>, total: usize) -> Answer {
+    if !call.eventual() {
+        return Answer::error(
+            400,
+            "Request_UnsupportedQuery",
+            "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is missing. Refer to https://aka.ms/graph-docs/advanced-queries for more information",
+        );
+    }
+    Answer::new(200, Body::Text(total.to_string()))
+}
+
+fn list_users(shared: &Shared, state: &State, call: &Call<'_>) -> Answer {
+    let (query, projection) = match (
+        CollectionQuery::parse(&query::USER, &call.query, call.eventual()),
+        Projection::parse(&query::USER, call.param("$select"), true),
+    ) {
+        (Ok(q), Ok(p)) => (q, p),
+        (Err(e), _) | (_, Err(e)) => return Answer::query(e),
+    };
+    let users: Vec<&crate::tenant::User> = if query.is_plain() {
+        state.tenant.users.iter().collect()
+    } else {
+        query.apply(&state.tenant.users)
+    };
+    page_with(
+        shared,
+        call,
+        &users,
+        &query,
+        &projection.context("users"),
+        |user, out| {
+            serde_json::to_writer(
+                out,
+                &wire::UserView {
+                    user,
+                    projection: &projection,
+                },
+            )
+        },
+    )
+}
+
+fn list_members(
+    shared: &Shared,
+    state: &State,
+    call: &Call<'_>,
+    group_id: &str,
+    cast_to_user: bool,
+) -> Answer {
+    let Some(group) = state.tenant.group(group_id) else {
+        return not_found(group_id);
+    };
+    let (query, projection) = match (
+        CollectionQuery::parse(&query::USER, &call.query, call.eventual()),
+        Projection::parse(&query::USER, call.param("$select"), true),
+    ) {
+        (Ok(q), Ok(p)) => (q, p),
+        (Err(e), _) | (_, Err(e)) => return Answer::query(e),
+    };
+    let members = group.members.iter().filter_map(|id| state.tenant.user(id));
+    let members: Vec<&crate::tenant::User> = if query.is_plain() {
+        members.collect()
+    } else {
+        query.apply(members)
+    };
+    // The cast returns users only and names them in the context; the plain navigation returns
+    // directoryObjects, each with its @odata.type.
+    let context = if cast_to_user {
+        projection.context("users")
+    } else {
+        "directoryObjects".to_string()
+    };
+    page_with(shared, call, &members, &query, &context, |user, out| {
+        if cast_to_user {
+            return serde_json::to_writer(
+                out,
+                &wire::UserView {
+                    user,
+                    projection: &projection,
+                },
+            );
+        }
+        let mut value = serde_json::to_value(wire::UserView {
+            user,
+            projection: &projection,
+        })?;
+        value["@odata.type"] = json!("#microsoft.graph.user");
+        serde_json::to_writer(out, &value)
+    })
 }
 
 fn not_found(id: &str) -> Answer {
@@ -619,13 +780,21 @@ fn licence_lists(
             .unwrap_or_else(|| sku.to_string())
     };
     let mut grants = Vec::new();
+    let none = Vec::new();
     for item in add {
-        let (Some(sku), Some(disabled)) =
-            (item["skuId"].as_str(), item["disabledPlans"].as_array())
-        else {
-            return Err(bad(
-                "Invalid request: each addLicenses item needs skuId and a disabledPlans array (never null).",
-            ));
+        // `disabledPlans` may be left out of an item (the SDK leaves it out when unset; Graph
+        // reads it as none disabled) but not sent as null.
+        let disabled = match &item["disabledPlans"] {
+            Value::Null if item.get("disabledPlans").is_none() => &none,
+            Value::Array(plans) => plans,
+            _ => {
+                return Err(bad(
+                    "Invalid request: disabledPlans must be an array of service plan ids, never null.",
+                ));
+            }
+        };
+        let Some(sku) = item["skuId"].as_str() else {
+            return Err(bad("Invalid request: each addLicenses item needs a skuId."));
         };
         let mut plans: Vec<String> = disabled
             .iter()
@@ -652,7 +821,7 @@ fn licence_lists(
 }
 
 /// Applies a write with Graph's rules, then checks the safety invariants.
-fn write(shared: &Shared, state: &mut State, op: &OpKind, success: u16) -> Answer {
+pub(super) fn write(shared: &Shared, state: &mut State, op: &OpKind, success: u16) -> Answer {
     let affected = affected_users(&state.tenant, op);
     let before = SafetyView::of(&state.tenant, &affected);
     if let Err(violation) = apply_operation(&mut state.tenant, op) {
@@ -662,9 +831,13 @@ fn write(shared: &Shared, state: &mut State, op: &OpKind, success: u16) -> Answe
     check_safety(shared, state, &before, &affected, op);
     let body = match op {
         OpKind::AssignLicenses { user_id, .. } => state.tenant.user(user_id).map(wire::user),
-        OpKind::AssignGroupLicenses { group_id, .. } => {
-            state.tenant.group(group_id).map(wire::group)
-        }
+        OpKind::AssignGroupLicenses { group_id, .. } => state.tenant.group(group_id).map(|g| {
+            wire::group(
+                g,
+                &Projection::parse(&query::GROUP, None, false)
+                    .unwrap_or_else(|_| Projection::all(&query::GROUP)),
+            )
+        }),
         _ => None,
     };
     Answer::new(success, body.map_or(Body::Empty, Body::Json))
@@ -788,335 +961,84 @@ fn violation_answer(tenant: &Tenant, violation: &RuleViolation) -> Answer {
     }
 }
 
-/// Pages a collection by `$top` (Graph's caps) with an opaque `$skiptoken`.
-fn page<T>(
-    shared: &Shared,
-    call: &Call<'_>,
-    items: &[T],
-    write: impl Fn(&T, &wire::Select<'_>, &mut Vec<u8>) -> serde_json::Result<()>,
-) -> Answer {
-    let top = match call.param("$top") {
-        None => DEFAULT_TOP,
-        Some(t) => match t.parse::<usize>() {
-            Ok(n) if (1..=MAX_TOP).contains(&n) => n,
-            _ => {
-                return Answer::error(
-                    400,
-                    "Request_UnsupportedQuery",
-                    format!(
-                        "Invalid page size specified: '{t}'. Must be between 1 and 999 inclusive."
-                    ),
-                );
-            }
-        },
-    };
-    page_with(shared, call, items, top, write)
-}
-
 /// One page of `items`, each written by `write` straight into the body: only the items on the
 /// page are rendered, so paging a 100,000-user tenant costs the fake O(page), not O(tenant),
 /// per request, and no intermediate JSON tree is built for the big collections.
+/// `@odata.count` is the collection's total, on the first page, only when the query asked for
+/// it with `ConsistencyLevel: eventual` (https://learn.microsoft.com/en-us/graph/paging).
 fn page_with<T>(
     shared: &Shared,
     call: &Call<'_>,
     items: &[T],
-    size: usize,
-    write: impl Fn(&T, &wire::Select<'_>, &mut Vec<u8>) -> serde_json::Result<()>,
+    query: &CollectionQuery,
+    context: &str,
+    write: impl Fn(&T, &mut Vec<u8>) -> serde_json::Result<()>,
 ) -> Answer {
     let offset = call
         .param("$skiptoken")
         .and_then(|t| t.strip_prefix("RFNwdAIAAQAAAD"))
         .and_then(|t| t.parse::<usize>().ok())
         .unwrap_or(0);
-    let select = wire::Select::parse(call.param("$select"));
+    let size = query.top;
     let page = items.iter().skip(offset).take(size);
     let mut body = Vec::with_capacity(64 * 1024);
-    body.extend_from_slice(b"{\"value\":[");
-    let mut written = 0usize;
-    for item in page {
-        if written > 0 {
-            body.push(b',');
-        }
-        if let Err(e) = write(item, &select, &mut body) {
-            return Answer::error(500, "InternalServerError", e.to_string());
-        }
-        written += 1;
+    let context = format!("{}/v1.0/$metadata#{context}", shared.base);
+    body.extend_from_slice(b"{\"@odata.context\":");
+    if let Err(e) = serde_json::to_writer(&mut body, &context) {
+        return Answer::error(500, "InternalServerError", e.to_string());
     }
-    body.push(b']');
-    if call.param("$count") == Some("true") && offset == 0 {
-        body.extend_from_slice(format!(",\"@odata.count\":{written}").as_bytes());
+    if query.count && offset == 0 {
+        body.extend_from_slice(format!(",\"@odata.count\":{}", items.len()).as_bytes());
     }
     if items.len() > offset + size {
-        let mut query: Vec<String> = call
+        let mut next: Vec<String> = call
             .query
             .iter()
             .filter(|(k, _)| k != "$skiptoken")
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
             .collect();
-        query.push(format!("$skiptoken=RFNwdAIAAQAAAD{}", offset + size));
-        let link = format!("{}{}?{}", shared.base, call.path, query.join("&"));
+        next.push(format!("$skiptoken=RFNwdAIAAQAAAD{}", offset + size));
+        let link = format!("{}{}?{}", shared.base, call.path, next.join("&"));
         body.extend_from_slice(b",\"@odata.nextLink\":");
         if let Err(e) = serde_json::to_writer(&mut body, &link) {
             return Answer::error(500, "InternalServerError", e.to_string());
         }
     }
-    body.push(b'}');
-    Answer::new(200, Body::Serialized(body))
+    body.extend_from_slice(b",\"value\":[");
+    let mut written = 0usize;
+    for item in page {
+        if written > 0 {
+            body.push(b',');
+        }
+        if let Err(e) = write(item, &mut body) {
+            return Answer::error(500, "InternalServerError", e.to_string());
+        }
+        written += 1;
+    }
+    body.extend_from_slice(b"]}");
+    Answer {
+        items: written,
+        ..Answer::new(200, Body::Serialized(body))
+    }
 }
 
 fn list_groups(shared: &Shared, state: &State, call: &Call<'_>) -> Answer {
-    let filter = call.param("$filter").unwrap_or_default().trim().to_string();
-    let groups: Vec<Value> = if filter.is_empty() {
-        state.tenant.groups.iter().map(wire::group).collect()
-    } else if filter.eq_ignore_ascii_case("assignedLicenses/$count ne 0") {
-        let eventual =
-            (call.header)("consistencylevel").is_some_and(|v| v.eq_ignore_ascii_case("eventual"));
-        if !eventual || call.param("$count") != Some("true") {
-            return Answer::error(
-                400,
-                "Request_UnsupportedQuery",
-                "Operator 'ne' is not supported because the required parameters might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information",
-            );
-        }
-        state
-            .tenant
-            .groups
-            .iter()
-            .filter(|g| !g.licenses.is_empty())
-            .map(wire::group)
-            .collect()
-    } else if let Some(name) = filter
-        .strip_prefix("displayName eq '")
-        .and_then(|r| r.strip_suffix('\''))
-    {
-        let name = name.replace("''", "'");
-        state
-            .tenant
-            .groups
-            .iter()
-            .filter(|g| g.display_name == name)
-            .map(wire::group)
-            .collect()
-    } else {
-        return Answer::error(
-            400,
-            "Request_UnsupportedQuery",
-            format!("Unsupported query filter '{filter}' in this fake."),
-        );
+    let (query, projection) = match (
+        CollectionQuery::parse(&query::GROUP, &call.query, call.eventual()),
+        Projection::parse(&query::GROUP, call.param("$select"), true),
+    ) {
+        (Ok(q), Ok(p)) => (q, p),
+        (Err(e), _) | (_, Err(e)) => return Answer::query(e),
     };
-    page(shared, call, &groups, |group, select, out| {
-        serde_json::to_writer(out, &select.apply(group.clone()))
-    })
-}
-
-// ---------------------------------------------------------------- $batch
-
-fn batch(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
-    let body = call.json();
-    let Some(requests) = body["requests"].as_array() else {
-        return Answer::error(400, "BadRequest", "Invalid batch payload format.");
-    };
-    if requests.len() > MAX_BATCH {
-        return Answer::error(
-            400,
-            "BadRequest",
-            "The number of batch requests exceeds the limit of 20.",
-        );
-    }
-    let mut ids = std::collections::HashSet::new();
-    if !requests.iter().all(|r| {
-        r["id"]
-            .as_str()
-            .is_some_and(|id| ids.insert(id.to_string()))
-    }) {
-        return Answer::error(
-            400,
-            "BadRequest",
-            "Batch request ids must be present and unique.",
-        );
-    }
-    let mut statuses: std::collections::HashMap<String, u16> = std::collections::HashMap::new();
-    let mut responses = Vec::new();
-    for request in requests {
-        let id = request["id"].as_str().unwrap_or_default().to_string();
-        let method = request["method"]
-            .as_str()
-            .unwrap_or("GET")
-            .to_ascii_uppercase();
-        let url = request["url"].as_str().unwrap_or_default().to_string();
-        let failed_dependency = request["dependsOn"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|d| d.as_str())
-            .any(|d| statuses.get(d).is_none_or(|s| !(200..300).contains(s)));
-        let answer = if failed_dependency {
-            Answer::error(
-                424,
-                "FailedDependency",
-                "The request depends on a request that failed.",
-            )
-        } else if let Some(fault) = state
-            .throttle
-            .as_mut()
-            .and_then(|t| t.take())
-            .map(Fault::Throttled)
-            .or_else(|| state.faults.next_fault())
-        {
-            Answer::fault(fault)
-        } else {
-            let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
-            let item_body = serde_json::to_vec(&request["body"]).unwrap_or_default();
-            let header = |name: &str| {
-                request["headers"].as_object().and_then(|h| {
-                    h.iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                        .and_then(|(_, v)| v.as_str().map(str::to_string))
-                })
-            };
-            let item = Call {
-                method: &method,
-                path: &format!(
-                    "/v1.0{}",
-                    if path.starts_with('/') {
-                        path.to_string()
-                    } else {
-                        format!("/{path}")
-                    }
-                ),
-                query: parse_query(Some(query)),
-                header: &header,
-                body: &item_body,
-            };
-            let rest = item.path.trim_start_matches("/v1.0").to_string();
-            graph(shared, state, &item, &rest)
-        };
-        let request_id = next_request_id(state);
-        state.log.push(LoggedRequest {
-            method: method.clone(),
-            path: format!("$batch:{url}"),
-            status: answer.status,
-            at: shared.started.elapsed(),
-            retry_after: answer.retry_after,
-        });
-        statuses.insert(id.clone(), answer.status);
-        let mut headers = json!({"request-id": request_id});
-        if let Some(secs) = answer.retry_after {
-            headers["Retry-After"] = json!(secs.to_string());
-        }
-        let mut body = match answer.body {
-            Body::Serialized(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            Body::Json(body) => body,
-            Body::Empty => Value::Null,
-        };
-        if let Some(error) = body.get_mut("error").filter(|e| e.is_object()) {
-            error["innerError"] = json!({"request-id": request_id, "date": "2026-01-01T00:00:00"});
-        }
-        responses
-            .push(json!({"id": id, "status": answer.status, "headers": headers, "body": body}));
-    }
-    Answer::ok(json!({"responses": responses}))
-}
-
-// ---------------------------------------------------------------- Exchange
-
-fn exchange(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &str) -> Answer {
-    let expected = format!("/adminapi/beta/{}/InvokeCommand", shared.tenant_id);
-    if call.method != "POST" || rest != expected {
-        return Answer::error(404, "NotFound", format!("no Exchange endpoint {rest}"));
-    }
-    let anchor = format!(
-        "APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{}",
-        shared.tenant_id
-    );
-    if (call.header)("x-anchormailbox").as_deref() != Some(anchor.as_str()) {
-        return Answer::error(
-            400,
-            "BadRequest",
-            "X-AnchorMailbox header is missing or wrong.",
-        );
-    }
-    let body = call.json();
-    let input = &body["CmdletInput"];
-    let parameters = &input["Parameters"];
-    match input["CmdletName"].as_str() {
-        Some("Get-Mailbox") if parameters["Identity"].is_string() => {
-            let identity = parameters["Identity"].as_str().unwrap_or_default();
-            match state.tenant.user_by_upn(identity).and_then(wire::mailbox) {
-                Some(record) => Answer::ok(json!({"value": [record]})),
-                None => Answer::exchange_error(&format!(
-                    "The operation couldn't be performed because object '{identity}' couldn't be found on 'SIMPR01A001.PROD.OUTLOOK.COM'."
-                )),
-            }
-        }
-        Some("Get-Mailbox") => {
-            let size = (call.header)("prefer")
-                .and_then(|p| {
-                    p.strip_prefix("odata.maxpagesize=")
-                        .and_then(|n| n.trim().parse().ok())
-                })
-                .unwrap_or(1000usize)
-                .clamp(1, 1000);
-            let users: Vec<&crate::tenant::User> = wire::mailbox_users(&state.tenant).collect();
-            // Exchange has no `$select`: every record is written whole.
-            page_with(shared, call, &users, size, |u, _, out| {
-                serde_json::to_writer(out, &wire::mailbox(u).unwrap_or_default())
-            })
-        }
-        Some("Get-MailboxStatistics") => {
-            let identity = parameters["Identity"].as_str().unwrap_or_default();
-            match state
-                .tenant
-                .user_by_upn(identity)
-                .and_then(wire::statistics)
-            {
-                Some(stats) => Answer::ok(json!({"value": [stats]})),
-                None => Answer::exchange_error(&format!(
-                    "The specified mailbox Identity:{identity} doesn't exist."
-                )),
-            }
-        }
-        Some("Set-Mailbox") => {
-            let identity = parameters["Identity"].as_str().unwrap_or_default();
-            let to = match parameters["Type"].as_str() {
-                Some("Shared") => MailboxType::Shared,
-                Some("Regular") => MailboxType::User,
-                Some("Room") => MailboxType::Room,
-                Some("Equipment") => MailboxType::Equipment,
-                other => {
-                    return Answer::exchange_error(&format!(
-                        "Cannot bind parameter 'Type' to the value {other:?}."
-                    ));
-                }
-            };
-            let Some(user) = state.tenant.user_by_upn(identity) else {
-                return Answer::exchange_error(&format!(
-                    "The operation couldn't be performed because object '{identity}' couldn't be found."
-                ));
-            };
-            let Some(from) = user.mailbox.as_ref().map(|m| m.kind) else {
-                return Answer::exchange_error(&format!(
-                    "The operation couldn't be performed because object '{identity}' couldn't be found on the mailbox server."
-                ));
-            };
-            let op = OpKind::ConvertMailbox {
-                user_id: user.id.clone(),
-                upn: user.user_principal_name.clone(),
-                from,
-                to,
-            };
-            let answer = write(shared, state, &op, 200);
-            if answer.status == 200 {
-                Answer::ok(json!({"value": [], "@adminapi.warnings": []}))
-            } else {
-                answer
-            }
-        }
-        other => Answer::exchange_error(&format!(
-            "The term '{}' is not recognized as a cmdlet in this fake.",
-            other.unwrap_or_default()
-        )),
-    }
+    let groups = query.apply(&state.tenant.groups);
+    page_with(
+        shared,
+        call,
+        &groups,
+        &query,
+        &projection.context("groups"),
+        |group, out| serde_json::to_writer(out, &wire::group(group, &projection)),
+    )
 }
 
 #[cfg(test)]

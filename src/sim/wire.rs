@@ -1,18 +1,24 @@
 //! How the fake renders the tenant model in Graph's and Exchange's JSON shapes.
 
+use super::query::{self, Projection};
+use super::schema::Shape;
 use crate::tenant::{Group, MailboxType, Sku, TOP_LEVEL_ATTRIBUTES, Tenant, USER_ATTRIBUTES, User};
 use serde_json::{Value, json};
 
-/// A `subscribedSku`.
-pub fn sku(s: &Sku) -> Value {
+/// A `subscribedSku`: `id` is `{tenantId}_{skuId}` and `accountId` the tenant, as Graph
+/// writes them (https://learn.microsoft.com/en-us/graph/api/resources/subscribedsku).
+pub fn sku(s: &Sku, tenant_id: &str, account_name: &str) -> Value {
     json!({
-        "id": format!("tenant_{}", s.sku_id),
+        "id": format!("{tenant_id}_{}", s.sku_id),
+        "accountId": tenant_id,
+        "accountName": account_name,
         "skuId": s.sku_id,
         "skuPartNumber": s.sku_part_number,
         "appliesTo": s.applies_to,
         "capabilityStatus": s.capability_status,
         "consumedUnits": s.consumed,
         "prepaidUnits": {"enabled": s.enabled, "warning": s.warning, "suspended": 0, "lockedOut": 0},
+        "subscriptionIds": [derived_guid(&s.sku_id)],
         "servicePlans": s.service_plans.iter().map(|p| json!({
             "servicePlanId": p.service_plan_id,
             "servicePlanName": p.service_plan_name,
@@ -22,123 +28,124 @@ pub fn sku(s: &Sku) -> Value {
     })
 }
 
-/// A `user` with every property the backend may `$select`.
+/// A stable GUID-shaped id derived from `seed` (subscription ids, mailbox GUIDs): the model
+/// has no such ids, and clients must not be able to tell.
+pub fn derived_guid(seed: &str) -> String {
+    let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for b in seed.bytes() {
+        h ^= u128::from(b);
+        h = h.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+    }
+    let hex = format!("{h:032x}");
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
+
+/// A `user` with every property Graph knows (write answers, tests).
 pub fn user(u: &User) -> Value {
     serde_json::to_value(UserView {
         user: u,
-        select: &Select::all(),
+        projection: &Projection::all(&query::USER),
     })
     .expect("a user serialises")
 }
 
-/// A `$select` list, parsed once per request (Graph matches property names case-insensitively).
-pub struct Select<'a>(Option<Vec<&'a str>>);
-
-impl<'a> Select<'a> {
-    /// From the `$select` query parameter; `None` selects every property.
-    pub fn parse(select: Option<&'a str>) -> Select<'a> {
-        Select(select.map(|s| s.split(',').map(str::trim).collect()))
-    }
-
-    fn all() -> Select<'static> {
-        Select(None)
-    }
-
-    /// Keeps only the selected properties of an object (Graph returns exactly those).
-    pub fn apply(&self, value: Value) -> Value {
-        match (&self.0, value) {
-            (Some(_), Value::Object(map)) => {
-                Value::Object(map.into_iter().filter(|(k, _)| self.wants(k)).collect())
-            }
-            (_, value) => value,
-        }
-    }
-
-    fn wants(&self, key: &str) -> bool {
-        self.0
-            .as_ref()
-            .is_none_or(|keys| keys.iter().any(|k| k.eq_ignore_ascii_case(key)))
-    }
-}
-
-/// A `user` serialised straight from the model, `$select` applied while writing: paging
-/// 100,000 users through an intermediate `Value` per user cost the fake more than Graph's
-/// own latency.
+/// A `user` serialised straight from the model with its projection applied while writing:
+/// paging 100,000 users through an intermediate `Value` per user cost the fake more than
+/// Graph's own latency. Properties the model does not hold are written as Graph writes unset
+/// ones: `null`, or `[]` for collections.
 pub struct UserView<'a> {
     /// The user.
     pub user: &'a User,
     /// Which properties to write.
-    pub select: &'a Select<'a>,
+    pub projection: &'a Projection,
 }
 
 impl serde::Serialize for UserView<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let u = self.user;
-        let mut map = serializer.serialize_map(None)?;
-        if self.select.wants("id") {
-            map.serialize_entry("id", &u.id)?;
-        }
-        if self.select.wants("userPrincipalName") {
-            map.serialize_entry("userPrincipalName", &u.user_principal_name)?;
-        }
-        if self.select.wants("displayName") {
-            map.serialize_entry("displayName", &u.display_name)?;
-        }
-        if self.select.wants("accountEnabled") {
-            map.serialize_entry("accountEnabled", &u.account_enabled)?;
-        }
-        if self.select.wants("usageLocation") {
-            map.serialize_entry("usageLocation", &u.usage_location)?;
-        }
-        if self.select.wants("onPremisesSyncEnabled") {
-            map.serialize_entry(
-                "onPremisesSyncEnabled",
-                &u.on_premises_sync_enabled.then_some(true),
-            )?;
-        }
-        if self.select.wants("onPremisesExtensionAttributes") {
-            map.serialize_entry("onPremisesExtensionAttributes", &ExtensionAttributes(u))?;
-        }
-        if self.select.wants("assignedLicenses") {
-            let mut seen: Vec<&str> = Vec::new();
-            let assigned: Vec<AssignedLicense<'_>> = u
-                .licenses
-                .iter()
-                .filter(|l| l.is_effective())
-                .filter(|l| {
-                    let first = !seen.contains(&l.sku_id.as_str());
-                    seen.push(&l.sku_id);
-                    first
-                })
-                .map(|l| AssignedLicense {
-                    sku_id: &l.sku_id,
-                    disabled_plans: &l.disabled_plans,
-                })
-                .collect();
-            map.serialize_entry("assignedLicenses", &assigned)?;
-        }
-        if self.select.wants("licenseAssignmentStates") {
-            let states: Vec<AssignmentState<'_>> = u
-                .licenses
-                .iter()
-                .map(|l| AssignmentState {
-                    sku_id: &l.sku_id,
-                    disabled_plans: &l.disabled_plans,
-                    assigned_by_group: l.assigned_by_group.as_deref(),
-                    state: &l.state,
-                    error: l.error.as_deref().unwrap_or("None"),
-                    last_updated_date_time: "2026-01-01T00:00:00Z",
-                })
-                .collect();
-            map.serialize_entry("licenseAssignmentStates", &states)?;
-        }
-        for key in &USER_ATTRIBUTES[..TOP_LEVEL_ATTRIBUTES] {
-            if self.select.wants(key) {
-                map.serialize_entry(key, &u.attribute(key))?;
+        let mut map = serializer.serialize_map(Some(self.projection.properties.len()))?;
+        for &key in &self.projection.properties {
+            match key {
+                "id" => map.serialize_entry(key, &u.id)?,
+                "userPrincipalName" => map.serialize_entry(key, &u.user_principal_name)?,
+                "displayName" => map.serialize_entry(key, &u.display_name)?,
+                "accountEnabled" => map.serialize_entry(key, &u.account_enabled)?,
+                "usageLocation" => map.serialize_entry(key, &u.usage_location)?,
+                "mail" => map.serialize_entry(
+                    key,
+                    &u.mailbox.as_ref().map(|_| u.user_principal_name.as_str()),
+                )?,
+                "onPremisesSyncEnabled" => {
+                    map.serialize_entry(key, &u.on_premises_sync_enabled.then_some(true))?
+                }
+                "onPremisesExtensionAttributes" => {
+                    map.serialize_entry(key, &ExtensionAttributes(u))?
+                }
+                "assignedLicenses" => {
+                    let mut seen: Vec<&str> = Vec::new();
+                    let assigned: Vec<AssignedLicense<'_>> = u
+                        .licenses
+                        .iter()
+                        .filter(|l| l.is_effective())
+                        .filter(|l| {
+                            let first = !seen.contains(&l.sku_id.as_str());
+                            seen.push(&l.sku_id);
+                            first
+                        })
+                        .map(|l| AssignedLicense {
+                            sku_id: &l.sku_id,
+                            disabled_plans: &l.disabled_plans,
+                        })
+                        .collect();
+                    map.serialize_entry(key, &assigned)?
+                }
+                "licenseAssignmentStates" => {
+                    let states: Vec<AssignmentState<'_>> = u
+                        .licenses
+                        .iter()
+                        .map(|l| AssignmentState {
+                            sku_id: &l.sku_id,
+                            disabled_plans: &l.disabled_plans,
+                            assigned_by_group: l.assigned_by_group.as_deref(),
+                            state: &l.state,
+                            error: l.error.as_deref().unwrap_or("None"),
+                            last_updated_date_time: "2026-01-01T00:00:00Z",
+                        })
+                        .collect();
+                    map.serialize_entry(key, &states)?
+                }
+                _ if USER_ATTRIBUTES[..TOP_LEVEL_ATTRIBUTES].contains(&key) => {
+                    map.serialize_entry(key, &u.attribute(key))?
+                }
+                _ => unset(&mut map, &query::USER, key)?,
             }
         }
         map.end()
+    }
+}
+
+/// Writes a property the model does not hold: `[]` for a collection, Graph's default for the
+/// few non-nullable single values (`birthday` and `hireDate` come back as
+/// `0001-01-01T08:00:00Z` when unset; `deviceEnrollmentLimit` defaults to 5, user resource),
+/// else `null`.
+fn unset<M: serde::ser::SerializeMap>(
+    map: &mut M,
+    entity: &query::EntityType,
+    key: &str,
+) -> Result<(), M::Error> {
+    match (key, entity.property(key)) {
+        (_, Some((_, Shape::Collection))) => map.serialize_entry(key, &[(); 0]),
+        ("birthday" | "hireDate", _) => map.serialize_entry(key, "0001-01-01T08:00:00Z"),
+        ("deviceEnrollmentLimit", _) => map.serialize_entry(key, &5),
+        _ => map.serialize_entry(key, &()),
     }
 }
 
@@ -176,71 +183,37 @@ struct AssignmentState<'a> {
     last_updated_date_time: &'a str,
 }
 
-/// A `group`.
-pub fn group(g: &Group) -> Value {
-    json!({
-        "id": g.id,
-        "displayName": g.display_name,
-        "securityEnabled": true,
-        "assignedLicenses": g.licenses.iter().map(|l| json!({"skuId": l.sku_id, "disabledPlans": l.disabled_plans})).collect::<Vec<_>>(),
-    })
+/// A `group` with the properties of `projection`. The fake's groups are security groups
+/// (the only kind group-based licensing accepts); `mailNickname` is required by Graph and
+/// derived from the id, since the model has none.
+pub fn group(g: &Group, projection: &Projection) -> Value {
+    let mut out = serde_json::Map::new();
+    for &key in &projection.properties {
+        let value = match key {
+            "id" => json!(g.id),
+            "displayName" => json!(g.display_name),
+            "securityEnabled" => json!(true),
+            "mailEnabled" => json!(false),
+            "mailNickname" => json!(g.id),
+            "assignedLicenses" => json!(
+                g.licenses
+                    .iter()
+                    .map(|l| json!({"skuId": l.sku_id, "disabledPlans": l.disabled_plans}))
+                    .collect::<Vec<_>>()
+            ),
+            "hasMembersWithLicenseErrors" => json!(false),
+            _ => match query::GROUP.property(key) {
+                Some((_, Shape::Collection)) => json!([]),
+                _ => Value::Null,
+            },
+        };
+        out.insert(key.to_string(), value);
+    }
+    Value::Object(out)
 }
 
-/// `GET /users/{id}/licenseDetails`: one entry per SKU the user holds (directly or via a
-/// group), with the service plans and their provisioning status (disabled ones `Disabled`).
-pub fn license_details(tenant: &Tenant, u: &User) -> Vec<Value> {
-    let mut seen = std::collections::BTreeSet::new();
-    u.licenses
-        .iter()
-        .filter(|l| seen.insert(l.sku_id.as_str()))
-        .filter_map(|l| {
-            let sku = tenant.skus.iter().find(|s| s.sku_id == l.sku_id)?;
-            let plans: Vec<Value> = sku
-                .service_plans
-                .iter()
-                .map(|p| {
-                    let disabled = l.disabled_plans.contains(&p.service_plan_id);
-                    json!({
-                        "servicePlanId": p.service_plan_id,
-                        "servicePlanName": p.service_plan_name,
-                        "provisioningStatus": if disabled { "Disabled" } else { "Success" },
-                        "appliesTo": "User",
-                    })
-                })
-                .collect();
-            Some(json!({
-                "id": format!("{}-{}", u.id, sku.sku_id),
-                "skuId": sku.sku_id,
-                "skuPartNumber": sku.sku_part_number,
-                "servicePlans": plans,
-            }))
-        })
-        .collect()
-}
-
-/// A `Get-Mailbox` record.
-pub fn mailbox(u: &User) -> Option<Value> {
-    let m = u.mailbox.as_ref()?;
-    let details = match m.kind {
-        MailboxType::User => "UserMailbox",
-        MailboxType::Shared => "SharedMailbox",
-        MailboxType::Room => "RoomMailbox",
-        MailboxType::Equipment => "EquipmentMailbox",
-    };
-    Some(json!({
-        "ExternalDirectoryObjectId": u.id,
-        "UserPrincipalName": u.user_principal_name,
-        "PrimarySmtpAddress": u.user_principal_name,
-        "RecipientTypeDetails": details,
-        "ArchiveStatus": if m.archive_enabled { "Active" } else { "None" },
-        "LitigationHoldEnabled": m.litigation_hold,
-    }))
-}
-
-/// A `Get-MailboxStatistics` record with Exchange's text size.
-pub fn statistics(u: &User) -> Option<Value> {
-    let m = u.mailbox.as_ref()?;
-    let bytes = m.size_bytes;
+/// Exchange's text form of a size: `"1.234 GB (1,325,400,064 bytes)"`.
+fn exchange_size(bytes: u64) -> String {
     let grouped = bytes
         .to_string()
         .as_bytes()
@@ -249,9 +222,90 @@ pub fn statistics(u: &User) -> Option<Value> {
         .map(|c| std::str::from_utf8(c).unwrap_or_default())
         .collect::<Vec<_>>()
         .join(",");
+    format!("{} ({grouped} bytes)", crate::tenant::human_size(bytes))
+}
+
+/// `RecipientTypeDetails` of a mailbox type.
+pub fn recipient_type_details(kind: MailboxType) -> &'static str {
+    match kind {
+        MailboxType::User => "UserMailbox",
+        MailboxType::Shared => "SharedMailbox",
+        MailboxType::Room => "RoomMailbox",
+        MailboxType::Equipment => "EquipmentMailbox",
+    }
+}
+
+/// The mailbox's alias: the UPN's local part, as Exchange derives it by default.
+pub fn alias(u: &User) -> &str {
+    u.user_principal_name
+        .split('@')
+        .next()
+        .unwrap_or(&u.user_principal_name)
+}
+
+/// A `Get-Mailbox` record with the properties Exchange Online returns for it (Get-Mailbox,
+/// https://learn.microsoft.com/en-us/powershell/module/exchangepowershell/get-mailbox), not
+/// only the few m365ctl reads.
+pub fn mailbox(u: &User) -> Option<Value> {
+    let m = u.mailbox.as_ref()?;
+    let details = recipient_type_details(m.kind);
+    let display = u
+        .display_name
+        .clone()
+        .unwrap_or_else(|| alias(u).to_string());
+    let guid = derived_guid(&format!("mailbox:{}", u.id));
+    let gb = |n: u64| exchange_size(n * 1024 * 1024 * 1024);
     Some(json!({
-        "DisplayName": u.display_name,
-        "TotalItemSize": format!("{} ({grouped} bytes)", crate::tenant::human_size(bytes)),
+        "Identity": alias(u),
+        "Id": alias(u),
+        "Name": alias(u),
+        "Alias": alias(u),
+        "DisplayName": display,
+        "Guid": guid,
+        "ExchangeGuid": derived_guid(&format!("exchange:{}", u.id)),
+        "ExternalDirectoryObjectId": u.id,
+        "UserPrincipalName": u.user_principal_name,
+        "PrimarySmtpAddress": u.user_principal_name,
+        "WindowsEmailAddress": u.user_principal_name,
+        "EmailAddresses": [format!("SMTP:{}", u.user_principal_name)],
+        "DistinguishedName": format!("CN={},OU=sim.onmicrosoft.com,OU=Microsoft Exchange Hosted Organizations,DC=SIMPR01A001,DC=PROD,DC=OUTLOOK,DC=COM", alias(u)),
+        "RecipientType": "UserMailbox",
+        "RecipientTypeDetails": details,
+        "IsShared": m.kind == MailboxType::Shared,
+        "IsResource": matches!(m.kind, MailboxType::Room | MailboxType::Equipment),
+        "IsMailboxEnabled": true,
+        "IsDirSynced": u.on_premises_sync_enabled,
+        "AccountDisabled": !u.account_enabled,
+        "HiddenFromAddressListsEnabled": false,
+        "ArchiveStatus": if m.archive_enabled { "Active" } else { "None" },
+        "ArchiveGuid": if m.archive_enabled { derived_guid(&format!("archive:{}", u.id)) } else { "00000000-0000-0000-0000-000000000000".to_string() },
+        "ArchiveName": if m.archive_enabled { vec![format!("In-Place Archive - {display}")] } else { Vec::new() },
+        "LitigationHoldEnabled": m.litigation_hold,
+        "RetentionHoldEnabled": false,
+        "InPlaceHolds": [],
+        "ProhibitSendQuota": gb(99),
+        "ProhibitSendReceiveQuota": gb(100),
+        "IssueWarningQuota": gb(98),
+        "UsageLocation": u.usage_location,
+        "WhenCreated": "2024-01-01T00:00:00+00:00",
+        "WhenChanged": "2026-01-01T00:00:00+00:00",
+    }))
+}
+
+/// A `Get-MailboxStatistics` record with Exchange's text sizes
+/// (https://learn.microsoft.com/en-us/powershell/module/exchangepowershell/get-mailboxstatistics).
+pub fn statistics(u: &User) -> Option<Value> {
+    let m = u.mailbox.as_ref()?;
+    Some(json!({
+        "DisplayName": u.display_name.clone().unwrap_or_else(|| alias(u).to_string()),
+        "MailboxGuid": derived_guid(&format!("exchange:{}", u.id)),
+        "MailboxTypeDetail": recipient_type_details(m.kind),
+        "TotalItemSize": exchange_size(m.size_bytes),
+        "TotalDeletedItemSize": exchange_size(0),
+        "ItemCount": m.size_bytes / 75_000,
+        "DeletedItemCount": 0,
+        "IsArchiveMailbox": false,
+        "LastLogonTime": null,
     }))
 }
 
@@ -326,15 +380,26 @@ mod tests {
 
     #[test]
     fn select_keeps_exactly_the_named_properties_case_insensitively() {
-        let select = Select::parse(Some("ID, usagelocation,assignedLicenses"));
+        let projection = Projection::parse(
+            &query::USER,
+            Some("ID, usagelocation,assignedLicenses,city"),
+            true,
+        )
+        .unwrap();
         let v = serde_json::to_value(UserView {
             user: &ann(),
-            select: &select,
+            projection: &projection,
         })
         .unwrap();
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["assignedLicenses", "id", "usageLocation"]);
-        let trimmed = select.apply(user(&ann()));
-        assert_eq!(trimmed, v, "the typed and the generic select agree");
+        assert_eq!(keys, ["assignedLicenses", "city", "id", "usageLocation"]);
+        assert_eq!(v["city"], Value::Null, "a property the model lacks is null");
+        let full = user(&ann());
+        for key in keys {
+            assert_eq!(
+                full[key], v[key],
+                "the projection and the full user agree on {key}"
+            );
+        }
     }
 }
