@@ -16,6 +16,7 @@ pub mod graph;
 pub mod plan;
 pub mod planfile;
 pub mod render;
+pub mod rules;
 pub mod sim;
 pub mod synth;
 pub mod tenant;

@@ -11,6 +11,7 @@ use super::{ExchangeChange, SeatSummary};
 use crate::catalog::ExchangeRank;
 use crate::desired::DesiredState;
 use crate::diag::Diagnostic;
+use crate::rules::seats;
 use crate::tenant::MailboxType;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -62,8 +63,10 @@ pub(crate) fn account(
             let key = sku.sku_id.as_str();
             let now = consumed.entry(key).or_default();
             *now += d;
-            let capacity = i64::from(sku.enabled) - i64::from(sku.warning);
-            if d > 0 && *now > capacity && !violations.iter().any(|v| v.sku_id == sku_id) {
+            let capacity = seats::capacity(sku);
+            if !seats::step_fits(sku, *now - d, *now)
+                && !violations.iter().any(|v| v.sku_id == sku_id)
+            {
                 violations.push(Violation {
                     sku_id: sku_id.clone(),
                     diagnostic: Diagnostic::error(
@@ -129,7 +132,7 @@ pub(crate) fn account(
         })
         .map(|s| SeatSummary {
             sku_part_number: s.sku_part_number.clone(),
-            enabled: s.enabled.saturating_sub(s.warning),
+            enabled: clamp(seats::capacity(s)),
             consumed_now: s.consumed,
             consumed_after: clamp(consumed[s.sku_id.as_str()]),
             peak: clamp(peak[s.sku_id.as_str()]),

@@ -133,11 +133,6 @@ impl<'a> Index<'a> {
 
     /// Effective Exchange rank of a set of assignments (the stacking rule: the highest wins).
     pub fn rank_of(&self, licenses: &[LicenseAssignment]) -> ExchangeRank {
-        licenses
-            .iter()
-            .filter(|l| l.is_effective())
-            .map(|l| self.sku_rank(&l.sku_id, &l.disabled_plans))
-            .max()
-            .unwrap_or(ExchangeRank::None)
+        crate::rules::exchange::rank_of(licenses, |id| self.sku(id))
     }
 }

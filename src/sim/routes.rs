@@ -6,6 +6,7 @@ use super::query::{self, CollectionQuery, Projection, QueryError};
 use super::throttle::{self, Throttled};
 use super::{LoggedRequest, Shared, State, batch, exchange, token, wire};
 use crate::plan::ops::{LicenseGrant, LicenseRemoval, OpKind};
+use crate::rules::invariants::Observed;
 use crate::tenant::{MailboxType, RuleViolation, Tenant, apply_operation};
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
@@ -823,12 +824,12 @@ fn licence_lists(
 /// Applies a write with Graph's rules, then checks the safety invariants.
 pub(super) fn write(shared: &Shared, state: &mut State, op: &OpKind, success: u16) -> Answer {
     let affected = affected_users(&state.tenant, op);
-    let before = SafetyView::of(&state.tenant, &affected);
+    let before = Observed::of(&state.tenant, &affected);
     if let Err(violation) = apply_operation(&mut state.tenant, op) {
         // Rule checks come before any change: the tenant is as it was.
         return violation_answer(&state.tenant, &violation);
     }
-    check_safety(shared, state, &before, &affected, op);
+    check_safety(shared, state, &before, op);
     let body = match op {
         OpKind::AssignLicenses { user_id, .. } => state.tenant.user(user_id).map(wire::user),
         OpKind::AssignGroupLicenses { group_id, .. } => state.tenant.group(group_id).map(|g| {
@@ -854,71 +855,11 @@ fn affected_users(tenant: &Tenant, op: &OpKind) -> Vec<String> {
     }
 }
 
-/// What the safety checks compare across one write, read only for the users it can change
-/// (checking is O(affected), not O(tenant), so the fake scales to benchmark tenants).
-struct SafetyView {
-    /// UPNs of affected users whose user mailbox has no Exchange licence.
-    unlicensed: Vec<String>,
-    /// Consumed units per SKU id.
-    consumed: Vec<(String, u32)>,
-}
-
-impl SafetyView {
-    fn of(tenant: &Tenant, users: &[String]) -> SafetyView {
-        let unlicensed = users
-            .iter()
-            .filter_map(|id| tenant.user(id))
-            .filter(|u| {
-                u.mailbox
-                    .as_ref()
-                    .is_some_and(|m| m.kind == MailboxType::User)
-                    && !crate::catalog::user_exchange_rank(tenant, u).has_mailbox()
-            })
-            .map(|u| u.user_principal_name.clone())
-            .collect();
-        let consumed = tenant
-            .skus
-            .iter()
-            .map(|s| (s.sku_id.clone(), s.consumed))
-            .collect();
-        SafetyView {
-            unlicensed,
-            consumed,
-        }
-    }
-}
-
-fn check_safety(
-    shared: &Shared,
-    state: &mut State,
-    before: &SafetyView,
-    affected: &[String],
-    op: &OpKind,
-) {
-    let after = SafetyView::of(&state.tenant, affected);
-    for upn in after.unlicensed {
-        if !before.unlicensed.contains(&upn) {
-            state.violations.push(format!(
-                "{} left the user mailbox of {upn} without an Exchange licence",
-                op.name()
-            ));
-        }
-    }
-    for sku in &state.tenant.skus {
-        let old = before
-            .consumed
-            .iter()
-            .find(|(id, _)| *id == sku.sku_id)
-            .map_or(0, |(_, c)| *c);
-        if sku.consumed > sku.enabled && sku.consumed > old {
-            state.violations.push(format!(
-                "{} pushed {} to {} consumed of {} enabled",
-                op.name(),
-                sku.sku_part_number,
-                sku.consumed,
-                sku.enabled
-            ));
-        }
+fn check_safety(shared: &Shared, state: &mut State, before: &Observed, op: &OpKind) {
+    for breach in before.new_breaches(&state.tenant) {
+        state
+            .violations
+            .push(format!("{} left {breach}", op.name()));
     }
     if let (Some(scope), Some(user)) = (&shared.options.write_scope, op.user_id())
         && !scope.contains(user)

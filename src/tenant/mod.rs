@@ -7,7 +7,9 @@
 
 mod mutate;
 
-pub use mutate::{RuleViolation, apply_operation, unlicensed_user_mailboxes};
+pub use crate::rules::invariants::unlicensed_user_mailboxes;
+pub use crate::rules::mailbox::SHARED_MAILBOX_FREE_LIMIT_BYTES;
+pub use mutate::{RuleViolation, apply_operation};
 pub(crate) use mutate::{grant_direct, grant_to_group, sync_inherited};
 
 use serde::{Deserialize, Serialize};
@@ -144,10 +146,10 @@ fn default_capability_status() -> String {
 }
 
 impl Sku {
-    /// Seats that can still be assigned, by Microsoft's own arithmetic (enabled − warning − consumed),
-    /// as a signed number because a tenant can already be over-assigned.
+    /// Seats that can still be assigned (`rules::seats::free`: enabled − warning − consumed),
+    /// signed because a tenant can already be over-assigned.
     pub fn available(&self) -> i64 {
-        i64::from(self.enabled) - i64::from(self.warning) - i64::from(self.consumed)
+        crate::rules::seats::free(self)
     }
 
     /// Looks a service plan up by its name (`servicePlanName`), case-insensitively.
@@ -388,27 +390,11 @@ pub struct Mailbox {
     pub litigation_hold: bool,
 }
 
-/// Shared mailboxes larger than this need a licence (Microsoft: 50 GB).
-pub const SHARED_MAILBOX_FREE_LIMIT_BYTES: u64 = 50 * 1024 * 1024 * 1024;
-
 impl Mailbox {
-    /// Why this mailbox would need an Exchange licence if it were shared, if it would.
-    /// Microsoft: over 50 GB, an archive, or litigation hold.
+    /// Why this mailbox would need Exchange Online Plan 2 if it were shared, if it would
+    /// (`rules::mailbox::shared_mailbox_needs_plan2`).
     pub fn shared_licence_reason(&self) -> Option<String> {
-        let mut reasons = Vec::new();
-        if self.size_bytes > SHARED_MAILBOX_FREE_LIMIT_BYTES {
-            reasons.push(format!(
-                "mailbox is {} (shared mailboxes over 50 GB need a licence)",
-                human_size(self.size_bytes)
-            ));
-        }
-        if self.archive_enabled {
-            reasons.push("archive is enabled".to_string());
-        }
-        if self.litigation_hold {
-            reasons.push("litigation hold is on".to_string());
-        }
-        (!reasons.is_empty()).then(|| reasons.join(", "))
+        crate::rules::mailbox::shared_mailbox_needs_plan2(self)
     }
 }
 

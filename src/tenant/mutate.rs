@@ -7,82 +7,16 @@
 //! untouched (the change is computed on a copy of the user or group and then committed).
 
 use super::{GroupLicense, LicenseAssignment, MailboxType, Tenant};
-use crate::catalog;
 use crate::plan::ops::{LicenseGrant, LicenseRemoval, OpKind};
-
-/// Why Graph (or Exchange) would reject an operation. The variants mirror Graph's error
-/// families so the Graph backend and the fake server can map to and from them.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RuleViolation {
-    /// The user or group does not exist (`Request_ResourceNotFound`).
-    #[error("{0} was not found")]
-    NotFound(String),
-    /// License assignment without usage location (Graph: "License assignment cannot be done for
-    /// user with invalid usage location.").
-    #[error("License assignment cannot be done for user {0} with invalid usage location.")]
-    InvalidUsageLocation(String),
-    /// Usage location value is not an ISO 3166-1 alpha-2 code.
-    #[error("Invalid value specified for property 'usageLocation' of resource 'User': {0:?}")]
-    BadUsageLocationValue(String),
-    /// Seat limit (Graph: CountViolation / "does not have any available licenses").
-    #[error(
-        "Subscription {sku} does not have any available licenses (enabled {enabled}, needed {needed})"
-    )]
-    NoSeats {
-        /// skuPartNumber.
-        sku: String,
-        /// enabled units.
-        enabled: u32,
-        /// seats the change would need in total.
-        needed: u32,
-    },
-    /// Removal of a licence inherited from a group (Graph: "User license is inherited from a
-    /// group membership and it cannot be removed directly from the user.").
-    #[error(
-        "User license {sku} of {user} is inherited from a group membership and it cannot be removed directly from the user."
-    )]
-    InheritedLicense {
-        /// UPN.
-        user: String,
-        /// skuPartNumber.
-        sku: String,
-    },
-    /// Removal of a licence the principal does not hold.
-    #[error("{principal} does not have a corresponding license {sku}.")]
-    LicenseNotHeld {
-        /// UPN or group name.
-        principal: String,
-        /// sku id or part number.
-        sku: String,
-    },
-    /// Unknown SKU (Graph: "License {id} does not correspond to a valid company License.").
-    #[error("License {0} does not correspond to a valid company License.")]
-    UnknownSku(String),
-    /// Disabled plan that is not part of the SKU.
-    #[error("Service plan {plan} is not part of {sku}")]
-    UnknownPlan {
-        /// plan id.
-        plan: String,
-        /// skuPartNumber.
-        sku: String,
-    },
-    /// Mailbox problems (Exchange): none to convert, synced user, shared->user without licence.
-    #[error("{0}")]
-    Mailbox(String),
-    /// The member is already (or not) in the group (Graph: "One or more added object references
-    /// already exist").
-    #[error("{0}")]
-    Membership(String),
-}
+pub use crate::rules::writes::RuleViolation;
+use crate::rules::{exchange, seats, writes};
 
 /// Applies `op` to `tenant` if Graph would accept it; otherwise returns why not and leaves the
 /// tenant unchanged. Seat counts (`consumed`) are kept up to date.
 pub fn apply_operation(tenant: &mut Tenant, op: &OpKind) -> Result<(), RuleViolation> {
     match op {
         OpKind::SetUsageLocation { user_id, to, .. } => {
-            if !is_alpha2(to) {
-                return Err(RuleViolation::BadUsageLocationValue(to.clone()));
-            }
+            writes::check_usage_location(to)?;
             let user = user_mut(tenant, user_id)?;
             user.usage_location = Some(to.clone());
             Ok(())
@@ -107,10 +41,6 @@ pub fn apply_operation(tenant: &mut Tenant, op: &OpKind) -> Result<(), RuleViola
         } => remove_member(tenant, group_id, user_id),
         OpKind::ConvertMailbox { user_id, to, .. } => convert_mailbox(tenant, user_id, *to),
     }
-}
-
-fn is_alpha2(code: &str) -> bool {
-    code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())
 }
 
 fn user_index(tenant: &Tenant, user_id: &str) -> Result<usize, RuleViolation> {
@@ -175,10 +105,8 @@ fn assign_user_licenses(
     // in the tenant's size; the fake serves 100,000-user tenants).
     let mut changed = tenant.users[i].clone();
     let user = &mut changed;
-    if !add.is_empty() && user.usage_location.is_none() {
-        return Err(RuleViolation::InvalidUsageLocation(
-            user.user_principal_name.clone(),
-        ));
+    if !add.is_empty() {
+        writes::check_location_for_grant(&user.user_principal_name, user.usage_location.is_some())?;
     }
     for removal in remove {
         let direct = user
@@ -212,14 +140,7 @@ fn assign_user_licenses(
     for sku in &tenant.skus {
         let held = |skus: &[&str]| u32::from(skus.binary_search(&sku.sku_id.as_str()).is_ok());
         let now = (sku.consumed + held(&after)).saturating_sub(held(&before));
-        let capacity = sku.enabled.saturating_sub(sku.warning);
-        if now > capacity && now > sku.consumed {
-            return Err(RuleViolation::NoSeats {
-                sku: sku.sku_part_number.clone(),
-                enabled: sku.enabled,
-                needed: now,
-            });
-        }
+        writes::check_seats(sku, i64::from(sku.consumed), i64::from(now))?;
         consumed.push(now);
     }
     for (sku, now) in tenant.skus.iter_mut().zip(consumed) {
@@ -361,9 +282,6 @@ fn settle_group_seats(tenant: &mut Tenant, before: SeatBaseline) {
     }
     for si in 0..tenant.skus.len() {
         let sku_id = tenant.skus[si].sku_id.clone();
-        let capacity = tenant.skus[si]
-            .enabled
-            .saturating_sub(tenant.skus[si].warning);
         let old = before.consumed[si];
         // `held` is in position order, which is UPN order: pop from the back.
         let mut newcomers: Vec<usize> = before
@@ -380,7 +298,11 @@ fn settle_group_seats(tenant: &mut Tenant, before: SeatBaseline) {
             })
             .map(|(ui, _)| *ui)
             .collect();
-        while tenant.skus[si].consumed > capacity && tenant.skus[si].consumed > old {
+        while !seats::step_fits(
+            &tenant.skus[si],
+            i64::from(old),
+            i64::from(tenant.skus[si].consumed),
+        ) {
             let Some(ui) = newcomers.pop() else { break };
             for l in &mut tenant.users[ui].licenses {
                 if l.sku_id == sku_id && l.assigned_by_group.is_some() {
@@ -471,40 +393,17 @@ fn convert_mailbox(
     to: MailboxType,
 ) -> Result<(), RuleViolation> {
     let ui = user_index(tenant, user_id)?;
-    let rank = catalog::user_exchange_rank(tenant, &tenant.users[ui]);
+    let rank = exchange::user_exchange_rank(tenant, &tenant.users[ui]);
     let user = &mut tenant.users[ui];
-    let upn = user.user_principal_name.clone();
-    if user.on_premises_sync_enabled {
-        return Err(RuleViolation::Mailbox(format!(
-            "{upn} is synchronised from on-premises; convert the mailbox in on-premises Exchange"
-        )));
+    writes::check_conversion(
+        &user.user_principal_name,
+        user.on_premises_sync_enabled,
+        user.mailbox.is_some(),
+        to,
+        rank,
+    )?;
+    if let Some(mailbox) = user.mailbox.as_mut() {
+        mailbox.kind = to;
     }
-    let Some(mailbox) = user.mailbox.as_mut() else {
-        return Err(RuleViolation::Mailbox(format!(
-            "The operation couldn't be performed because object '{upn}' couldn't be found on the mailbox server."
-        )));
-    };
-    if to == MailboxType::User && !rank.has_mailbox() {
-        return Err(RuleViolation::Mailbox(format!(
-            "{upn} has no Exchange Online licence; a user mailbox needs one before conversion"
-        )));
-    }
-    mailbox.kind = to;
     Ok(())
-}
-
-/// Users whose *user* mailbox has no effective Exchange licence: the invariant m365ctl must
-/// never break (the mailbox would be disabled and, after 30 days, deleted).
-pub fn unlicensed_user_mailboxes(tenant: &Tenant) -> Vec<String> {
-    tenant
-        .users
-        .iter()
-        .filter(|u| {
-            u.mailbox
-                .as_ref()
-                .is_some_and(|m| m.kind == MailboxType::User)
-                && !catalog::user_exchange_rank(tenant, u).has_mailbox()
-        })
-        .map(|u| u.user_principal_name.clone())
-        .collect()
 }

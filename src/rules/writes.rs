@@ -1,0 +1,135 @@
+//! Write preconditions: when Microsoft Graph (or Exchange) refuses a write, and with which
+//! error. `tenant::apply_operation` checks every write with these before changing the model,
+//! so the snapshot backend, the fake server and the planner's tests refuse the same writes.
+
+use super::exchange::ExchangeRank;
+use super::seats;
+use crate::tenant::{MailboxType, Sku};
+
+/// Why Graph (or Exchange) would reject an operation. The variants mirror Graph's error
+/// families so the Graph backend and the fake server can map to and from them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleViolation {
+    /// The user or group does not exist (`Request_ResourceNotFound`).
+    #[error("{0} was not found")]
+    NotFound(String),
+    /// License assignment without usage location (Graph: "License assignment cannot be done for
+    /// user with invalid usage location.").
+    #[error("License assignment cannot be done for user {0} with invalid usage location.")]
+    InvalidUsageLocation(String),
+    /// Usage location value is not an ISO 3166-1 alpha-2 code.
+    #[error("Invalid value specified for property 'usageLocation' of resource 'User': {0:?}")]
+    BadUsageLocationValue(String),
+    /// Seat limit (Graph: CountViolation / "does not have any available licenses").
+    #[error(
+        "Subscription {sku} does not have any available licenses (enabled {enabled}, needed {needed})"
+    )]
+    NoSeats {
+        /// skuPartNumber.
+        sku: String,
+        /// enabled units.
+        enabled: u32,
+        /// seats the change would need in total.
+        needed: u32,
+    },
+    /// Removal of a licence inherited from a group (Graph: "User license is inherited from a
+    /// group membership and it cannot be removed directly from the user.").
+    #[error(
+        "User license {sku} of {user} is inherited from a group membership and it cannot be removed directly from the user."
+    )]
+    InheritedLicense {
+        /// UPN.
+        user: String,
+        /// skuPartNumber.
+        sku: String,
+    },
+    /// Removal of a licence the principal does not hold.
+    #[error("{principal} does not have a corresponding license {sku}.")]
+    LicenseNotHeld {
+        /// UPN or group name.
+        principal: String,
+        /// sku id or part number.
+        sku: String,
+    },
+    /// Unknown SKU (Graph: "License {id} does not correspond to a valid company License.").
+    #[error("License {0} does not correspond to a valid company License.")]
+    UnknownSku(String),
+    /// Disabled plan that is not part of the SKU.
+    #[error("Service plan {plan} is not part of {sku}")]
+    UnknownPlan {
+        /// plan id.
+        plan: String,
+        /// skuPartNumber.
+        sku: String,
+    },
+    /// Mailbox problems (Exchange): none to convert, synced user, shared->user without licence.
+    #[error("{0}")]
+    Mailbox(String),
+    /// The member is already (or not) in the group (Graph: "One or more added object references
+    /// already exist").
+    #[error("{0}")]
+    Membership(String),
+}
+
+/// Graph's `usageLocation` must be an ISO 3166-1 alpha-2 code ("user resource type":
+/// "A two-letter country code (ISO standard 3166)"); the config loader checks the same list.
+pub fn check_usage_location(code: &str) -> Result<(), RuleViolation> {
+    if crate::desired::countries::is_valid(code) {
+        Ok(())
+    } else {
+        Err(RuleViolation::BadUsageLocationValue(code.to_string()))
+    }
+}
+
+/// A licence can be assigned only to a user with a usage location (Graph `assignLicense`:
+/// "License assignment cannot be done for user with invalid usage location.").
+pub fn check_location_for_grant(upn: &str, has_location: bool) -> Result<(), RuleViolation> {
+    if has_location {
+        Ok(())
+    } else {
+        Err(RuleViolation::InvalidUsageLocation(upn.to_string()))
+    }
+}
+
+/// A write that takes `sku` from `before` to `after` consumed seats must fit
+/// (`seats::step_fits`; Graph answers CountViolation otherwise).
+pub fn check_seats(sku: &Sku, before: i64, after: i64) -> Result<(), RuleViolation> {
+    if seats::step_fits(sku, before, after) {
+        Ok(())
+    } else {
+        Err(RuleViolation::NoSeats {
+            sku: sku.sku_part_number.clone(),
+            enabled: sku.enabled,
+            needed: u32::try_from(after.max(0)).unwrap_or(u32::MAX),
+        })
+    }
+}
+
+/// `Set-Mailbox -Type`: a synced user's mailbox is converted on-premises (Microsoft, "Convert a
+/// user mailbox to a shared mailbox": hybrid environments), there must be a mailbox, and a
+/// mailbox becomes a user mailbox only with an Exchange licence in place ("Assign a license to
+/// the account" before use; Exchange refuses the conversion without one).
+pub fn check_conversion(
+    upn: &str,
+    synced: bool,
+    has_mailbox: bool,
+    to: MailboxType,
+    rank: ExchangeRank,
+) -> Result<(), RuleViolation> {
+    if synced {
+        return Err(RuleViolation::Mailbox(format!(
+            "{upn} is synchronised from on-premises; convert the mailbox in on-premises Exchange"
+        )));
+    }
+    if !has_mailbox {
+        return Err(RuleViolation::Mailbox(format!(
+            "The operation couldn't be performed because object '{upn}' couldn't be found on the mailbox server."
+        )));
+    }
+    if to == MailboxType::User && !rank.has_mailbox() {
+        return Err(RuleViolation::Mailbox(format!(
+            "{upn} has no Exchange Online licence; a user mailbox needs one before conversion"
+        )));
+    }
+    Ok(())
+}
