@@ -20,8 +20,6 @@ use std::path::{Path, PathBuf};
 
 use crate::tenant::USER_ATTRIBUTES as RULE_ATTRIBUTES;
 
-const MAILBOX_KINDS: [&str; 4] = ["user", "shared", "room", "equipment"];
-
 /// Reads and validates a config file or directory. Errors carry file:line:column.
 pub fn load(path: &Path) -> Result<Config, Diagnostics> {
     let files = config_files(path)?;
@@ -673,14 +671,12 @@ impl Builder {
         out
     }
 
-    fn mailbox(&mut self, src: &Source, m: &Spanned<String>) -> Option<Located<MailboxType>> {
-        let kind = match m.get_ref().as_str() {
-            "user" => MailboxType::User,
-            "shared" => MailboxType::Shared,
-            "room" => MailboxType::Room,
-            "equipment" => MailboxType::Equipment,
-            other => {
-                let hint = suggest::hint(other, "mailbox types", &MAILBOX_KINDS);
+    fn mailbox(&mut self, src: &Source, m: &Spanned<String>) -> Option<Located<MailboxIntent>> {
+        let kind = match MailboxIntent::parse(m.get_ref()) {
+            Some(kind) => kind,
+            None => {
+                let other = m.get_ref();
+                let hint = suggest::hint(other, "mailbox types", &MailboxIntent::NAMES);
                 self.error(
                     format!("invalid mailbox type `{other}`"),
                     src.origin(m.span()),

@@ -18,7 +18,6 @@ pub use model::*;
 pub use resolve::resolve;
 
 use crate::diag::Origin;
-use crate::tenant::MailboxType;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -115,7 +114,7 @@ pub struct Settings {
     /// `disabled_plans` keyed by part number; `None` = not set here.
     pub disabled_plans: Option<BTreeMap<String, DisabledPlans>>,
     /// `mailbox`.
-    pub mailbox: Option<Located<MailboxType>>,
+    pub mailbox: Option<Located<MailboxIntent>>,
     /// `usage_location`, validated.
     pub usage_location: Option<Located<String>>,
 }

@@ -158,6 +158,10 @@ pub struct DesiredUser {
     pub license_intent: LicenseIntent,
     /// Desired mailbox type; `None` = not managed.
     pub mailbox: Option<MailboxType>,
+    /// `mailbox = "delete"`: the config accepts that this user's mailbox loses its last
+    /// Exchange licence (Exchange disables it and deletes it after 30 days). Without it, a
+    /// plan that strands a user mailbox is an error.
+    pub mailbox_deletion_accepted: bool,
 }
 
 impl DesiredUser {
@@ -172,7 +176,35 @@ impl DesiredUser {
             licenses: Some(Default::default()),
             license_intent: LicenseIntent::Exactly,
             mailbox: None,
+            mailbox_deletion_accepted: false,
         }
+    }
+}
+
+/// What `mailbox = "..."` says: a mailbox type to converge to, or `"delete"`, the explicit
+/// acknowledgement that the user mailbox may lose its last Exchange licence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailboxIntent {
+    /// `user`, `shared`, `room`, `equipment`.
+    Kind(MailboxType),
+    /// `delete`.
+    Delete,
+}
+
+impl MailboxIntent {
+    /// Every value the config accepts, for the schema, hints and docs.
+    pub const NAMES: [&'static str; 5] = ["user", "shared", "room", "equipment", "delete"];
+
+    /// Parses a config value.
+    pub fn parse(value: &str) -> Option<MailboxIntent> {
+        Some(match value {
+            "user" => MailboxIntent::Kind(MailboxType::User),
+            "shared" => MailboxIntent::Kind(MailboxType::Shared),
+            "room" => MailboxIntent::Kind(MailboxType::Room),
+            "equipment" => MailboxIntent::Kind(MailboxType::Equipment),
+            "delete" => MailboxIntent::Delete,
+            _ => return None,
+        })
     }
 }
 

@@ -221,8 +221,9 @@ pub struct RawProfile {
     /// Service plan names to disable, per SKU alias. A SKU left out = its disabled plans are not managed.
     #[schemars(with = "Option<BTreeMap<String, Vec<String>>>")]
     pub disabled_plans: Option<Spanned<RawDisabledPlans>>,
-    /// Mailbox type: `user`, `shared`, `room` or `equipment`. Omitted = not managed.
-    #[schemars(with = "Option<String>", extend("enum" = ["user", "shared", "room", "equipment"]))]
+    /// Mailbox type: `user`, `shared`, `room` or `equipment`; or `delete` to accept that a user
+    /// mailbox loses its last Exchange licence (deleted after 30 days). Omitted = not managed.
+    #[schemars(with = "Option<String>", extend("enum" = ["user", "shared", "room", "equipment", "delete"]))]
     pub mailbox: Option<Spanned<String>>,
     /// ISO 3166-1 alpha-2 usage location; overrides `[defaults]`.
     #[schemars(with = "Option<String>")]
@@ -270,8 +271,9 @@ pub struct RawUser {
     /// ISO 3166-1 alpha-2 usage location.
     #[schemars(with = "Option<String>")]
     pub usage_location: Option<Spanned<String>>,
-    /// Mailbox type: `user`, `shared`, `room` or `equipment`.
-    #[schemars(with = "Option<String>", extend("enum" = ["user", "shared", "room", "equipment"]))]
+    /// Mailbox type: `user`, `shared`, `room` or `equipment`; or `delete` to accept that a user
+    /// mailbox loses its last Exchange licence (deleted after 30 days).
+    #[schemars(with = "Option<String>", extend("enum" = ["user", "shared", "room", "equipment", "delete"]))]
     pub mailbox: Option<Spanned<String>>,
 }
 

@@ -421,6 +421,11 @@ fn expand(
     let mailbox = pick(|s| s.mailbox.is_some())
         .and_then(|s| s.mailbox.as_ref())
         .map(|m| m.value);
+    let mailbox_deletion_accepted = mailbox == Some(MailboxIntent::Delete);
+    let mailbox = match mailbox {
+        Some(MailboxIntent::Kind(kind)) => Some(kind),
+        Some(MailboxIntent::Delete) | None => None,
+    };
     DesiredUser {
         upn: upn.to_string(),
         origin: Some(origin.clone()),
@@ -429,6 +434,7 @@ fn expand(
         licenses: licenses.map(Arc::new),
         license_intent,
         mailbox,
+        mailbox_deletion_accepted,
     }
 }
 

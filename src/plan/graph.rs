@@ -5,10 +5,10 @@
 use super::index::Index;
 use super::intent::Intent;
 use super::ops::{OpKind, Operation};
-use super::sim::{SeatDelta, Sim};
+use crate::catalog::ExchangeRank;
 use crate::tenant::MailboxType;
 use petgraph::graph::{DiGraph, NodeIndex};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// What an operation does to its user, for the intra-user ordering rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,8 +27,20 @@ pub(crate) struct Draft {
     pub id: String,
     pub kind: OpKind,
     pub reasons: Vec<String>,
-    user: Option<usize>,
+    pub user: Option<usize>,
     role: Role,
+}
+
+impl Draft {
+    /// Whether the operation can take something away (a licence, a membership).
+    pub fn may_free(&self) -> bool {
+        matches!(self.role, Role::Loss | Role::GainLoss | Role::Group)
+    }
+
+    /// Whether the operation's licence call both grants and removes (one call per user).
+    pub fn grants_and_frees(&self) -> bool {
+        self.role == Role::GainLoss
+    }
 }
 
 /// Operations plus edges (`from` must run before `to`, as indexes into `ops`).
@@ -235,12 +247,38 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 Role::Location => gains().for_each(|g| {
                     edges.insert((i, g));
                 }),
-                Role::Convert(MailboxType::Shared) => losses().for_each(|l| {
-                    edges.insert((i, l));
-                }),
-                Role::Convert(_) => gains().for_each(|g| {
-                    edges.insert((g, i));
-                }),
+                Role::Convert(MailboxType::Shared) => {
+                    mine.iter()
+                        .copied()
+                        .filter(|&l| l != i && may_take_exchange(ix, intent, &ops[l].kind))
+                        .for_each(|l| {
+                            edges.insert((i, l));
+                        });
+                    // A shared mailbox over the limits needs Plan 2 from the moment it is
+                    // shared: what the user gains lands first.
+                    if needs_plan2_as_shared(ix, *ui) {
+                        gains()
+                            .filter(|&g| !may_take_exchange(ix, intent, &ops[g].kind))
+                            .filter(|&g| gives_plan2(ix, intent, &ops[g].kind))
+                            .for_each(|g| {
+                                edges.insert((g, i));
+                            });
+                    }
+                }
+                Role::Convert(_) => {
+                    gains().for_each(|g| {
+                        edges.insert((g, i));
+                    });
+                    // A shared mailbox over the limits keeps Plan 2 until it is a user mailbox.
+                    if needs_plan2_as_shared(ix, *ui) {
+                        losses()
+                            .filter(|&l| may_take_exchange(ix, intent, &ops[l].kind))
+                            .filter(|l| !gains().any(|g| g == *l))
+                            .for_each(|l| {
+                                edges.insert((i, l));
+                            });
+                    }
+                }
                 _ => {}
             }
         }
@@ -269,9 +307,13 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
         .filter(|(_, o)| o.role == Role::Location)
         .filter_map(|(i, o)| o.user.map(|u| (u, i)))
         .collect();
+    // Preferences, not safety: leavers leave before the group's licences change and joiners
+    // join after (no seat spent on a licence about to go). Added last, and only where they
+    // close no cycle with the safety edges.
+    let mut soft: Vec<(usize, usize)> = Vec::new();
     for &(gi, op, joins) in &member_ops {
         if let Some(&g) = group_op.get(&gi) {
-            edges.insert(if joins { (g, op) } else { (op, g) });
+            soft.push(if joins { (g, op) } else { (op, g) });
         }
     }
     let convert_op: HashMap<usize, (usize, MailboxType)> = ops
@@ -282,6 +324,7 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
             _ => None,
         })
         .collect();
+    let live_member = |gi: usize, ui: usize| ix.memberships[ui].contains(&gi);
     for g in &intent.groups {
         let gop = group_op[&g.gi];
         let mut members: BTreeSet<usize> = live.groups[g.gi]
@@ -300,9 +343,23 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
             .iter()
             .any(|a| ix.sku_rank(&a.sku_id, &a.disabled_plans).has_mailbox());
         for ui in members {
+            let leaves_this = member_ops
+                .iter()
+                .any(|&(gi, op, joins)| gi == g.gi && !joins && ops[op].user == Some(ui));
             // A mailbox becomes shared before the group's licences change under it, and
-            // becomes a user mailbox only after the group granted its licence.
-            match convert_op.get(&ui) {
+            // becomes a user mailbox only after the group granted its licence. Joiners and
+            // leavers are not members when the group changes: their own membership
+            // operation orders them.
+            let stays = !leaves_this && live_member(g.gi, ui);
+            match convert_op.get(&ui).filter(|_| stays) {
+                Some(&(c, MailboxType::Shared))
+                    if gives_exchange
+                        && !leaves_this
+                        && g.remove.is_empty()
+                        && needs_plan2_as_shared(ix, ui) =>
+                {
+                    edges.insert((gop, c));
+                }
                 Some(&(c, MailboxType::Shared)) => {
                     edges.insert((c, gop));
                 }
@@ -317,10 +374,37 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 edges.insert((loc, gop));
             }
             // Exchange continuity through groups: a member who keeps (or gets) Exchange from
-            // this group's new licence loses other groups' licences only after it arrives.
-            if gives_exchange {
+            // this group's new licence loses other groups' licences only after it arrives
+            // (a member leaving this group gets nothing from it: no edge, no cycle).
+            // A joiner gets this group's new Exchange licence only once both happened: what
+            // they lose waits for the group too.
+            let joins_this = member_ops
+                .iter()
+                .any(|&(gi, op, joins)| gi == g.gi && joins && ops[op].user == Some(ui));
+            if gives_exchange && joins_this {
+                for &(l, role) in by_user
+                    .iter()
+                    .filter(|(u, _)| *u == ui)
+                    .flat_map(|(_, mine)| mine.iter().map(|&i| (i, ops[i].role)))
+                    .collect::<Vec<_>>()
+                    .iter()
+                {
+                    if matches!(role, Role::Loss | Role::GainLoss) {
+                        edges.insert((gop, l));
+                    }
+                }
+            }
+            if gives_exchange && !leaves_this {
                 for &(other, leave, joins) in &member_ops {
-                    if !joins && other != g.gi && ops[leave].user == Some(ui) {
+                    let other_gives_exchange = live.groups[other]
+                        .licenses
+                        .iter()
+                        .any(|l| ix.sku_rank(&l.sku_id, &l.disabled_plans).has_mailbox());
+                    if !joins
+                        && other != g.gi
+                        && other_gives_exchange
+                        && ops[leave].user == Some(ui)
+                    {
                         edges.insert((gop, leave));
                     }
                 }
@@ -388,6 +472,11 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
         let gop = group_op[&g.gi];
         for m in &live.groups[g.gi].members {
             let Some(ui) = ix.user_by_id(m) else { continue };
+            // A member who leaves the group is out before it changes: the group's licences
+            // never reach them, so their own licence calls need not wait for it.
+            if !member_after(g.gi, ui) {
+                continue;
+            }
             for &op in user_ops.get(&ui).map(Vec::as_slice).unwrap_or_default() {
                 if let OpKind::AssignLicenses { add, remove, .. } = &ops[op].kind {
                     if remove
@@ -406,7 +495,106 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
             }
         }
     }
+    soft.sort_unstable();
+    for (a, b) in soft {
+        if !reaches(&edges, b, a) {
+            edges.insert((a, b));
+        }
+    }
     Drafts { ops, edges }
+}
+
+/// Whether the user's mailbox would need Exchange Online Plan 2 as a shared mailbox
+/// (`rules::mailbox`: over 50 GB, archive, hold).
+fn needs_plan2_as_shared(ix: &Index<'_>, ui: usize) -> bool {
+    ix.live.users[ui]
+        .mailbox
+        .as_ref()
+        .is_some_and(|m| crate::rules::mailbox::shared_mailbox_needs_plan2(m).is_some())
+}
+
+/// Whether an operation can give its user Exchange Online Plan 2: a direct grant of it, or
+/// joining a group that has or gains it.
+fn gives_plan2(ix: &Index<'_>, intent: &Intent, kind: &OpKind) -> bool {
+    let plan2 =
+        |sku_id: &str, disabled: &[String]| ix.sku_rank(sku_id, disabled) == ExchangeRank::Plan2;
+    match kind {
+        OpKind::AssignLicenses { add, .. } => {
+            add.iter().any(|a| plan2(&a.sku_id, &a.disabled_plans))
+        }
+        OpKind::AddGroupMember { group_id, .. } => ix.group_by_id(group_id).is_some_and(|gi| {
+            ix.live.groups[gi]
+                .licenses
+                .iter()
+                .any(|l| plan2(&l.sku_id, &l.disabled_plans))
+                || intent
+                    .groups
+                    .iter()
+                    .filter(|g| g.gi == gi)
+                    .flat_map(|g| &g.add)
+                    .any(|a| plan2(&a.sku_id, &a.disabled_plans))
+        }),
+        _ => false,
+    }
+}
+
+/// Whether an operation can take Exchange away from its user: removing an Exchange-bearing
+/// licence, or leaving a group that has or gains one.
+fn may_take_exchange(ix: &Index<'_>, intent: &Intent, kind: &OpKind) -> bool {
+    let exchange = |sku_id: &str| ix.sku_rank(sku_id, &[]).has_mailbox();
+    match kind {
+        OpKind::AssignLicenses {
+            user_id,
+            add,
+            remove,
+            ..
+        } => {
+            // A re-assignment that disables the Exchange plan takes it too.
+            let user = ix.user_by_id(user_id).map(|ui| &ix.live.users[ui]);
+            let lowers = |a: &super::ops::LicenseGrant| {
+                user.and_then(|u| u.direct_license(&a.sku_id))
+                    .is_some_and(|d| {
+                        ix.sku_rank(&d.sku_id, &d.disabled_plans)
+                            > ix.sku_rank(&a.sku_id, &a.disabled_plans)
+                    })
+            };
+            remove.iter().any(|r| exchange(&r.sku_id)) || add.iter().any(lowers)
+        }
+        OpKind::RemoveGroupMember { group_id, .. } => ix.group_by_id(group_id).is_some_and(|gi| {
+            ix.live.groups[gi]
+                .licenses
+                .iter()
+                .any(|l| exchange(&l.sku_id))
+                || intent
+                    .groups
+                    .iter()
+                    .filter(|g| g.gi == gi)
+                    .flat_map(|g| &g.add)
+                    .any(|a| exchange(&a.sku_id))
+        }),
+        _ => false,
+    }
+}
+
+/// Whether `to` is reachable from `from` along `edges`.
+fn reaches(edges: &BTreeSet<(usize, usize)>, from: usize, to: usize) -> bool {
+    let mut next: HashMap<usize, Vec<usize>> = HashMap::new();
+    for &(a, b) in edges {
+        next.entry(a).or_default().push(b);
+    }
+    let mut seen = HashSet::from([from]);
+    let mut stack = vec![from];
+    while let Some(n) = stack.pop() {
+        if n == to {
+            return true;
+        }
+        for &m in next.get(&n).map(Vec::as_slice).unwrap_or_default() {
+            if seen.insert(m) {
+                stack.push(m);
+            }
+        }
+    }
+    false
 }
 
 fn intent_continuity(intent: &Intent, ui: usize) -> bool {
@@ -447,6 +635,12 @@ pub(crate) fn order(
     if out.len() == ops.len() {
         return Ok(out);
     }
+    if std::env::var_os("M365CTL_DEBUG_EDGES").is_some() {
+        for &(a, b) in edges {
+            eprintln!("DEBUGEDGE {} -> {}", ops[a].id, ops[b].id);
+        }
+        eprintln!("DEBUGEND");
+    }
     let cycles = petgraph::algo::tarjan_scc(&graph)
         .into_iter()
         .filter(|scc| scc.len() > 1)
@@ -457,122 +651,6 @@ pub(crate) fn order(
         })
         .collect();
     Err(cycles)
-}
-
-/// Seat changes of each operation when run in `order`.
-pub(crate) fn deltas(ix: &Index<'_>, ops: &[Draft], order: &[usize]) -> Vec<SeatDelta> {
-    let mut sim = Sim::new(ix);
-    let mut out = vec![SeatDelta::new(); ops.len()];
-    for &i in order {
-        out[i] = sim.apply(&ops[i].kind);
-    }
-    out
-}
-
-/// One SKU whose grants exceed what is free plus what the plan frees.
-pub(crate) struct Shortfall {
-    pub sku_id: String,
-    pub need: i64,
-    pub available_now: i64,
-    pub freed: i64,
-}
-
-/// Adds seat edges: for each SKU whose grants exceed its free seats, grant unit `j` beyond the
-/// free ones waits for a distinct freed unit. Returns SKUs that even this cannot fit.
-pub(crate) fn seat_edges(
-    ix: &Index<'_>,
-    drafts: &mut Drafts,
-    deltas: &[SeatDelta],
-) -> Vec<Shortfall> {
-    let mut grants: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    let mut frees: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    let mut by_id: Vec<usize> = (0..drafts.ops.len()).collect();
-    by_id.sort_by(|a, b| drafts.ops[*a].id.cmp(&drafts.ops[*b].id));
-    for &i in &by_id {
-        for (sku, &d) in &deltas[i] {
-            let list = if d > 0 {
-                grants.entry(sku)
-            } else {
-                frees.entry(sku)
-            }
-            .or_default();
-            list.extend(std::iter::repeat_n(i, d.unsigned_abs() as usize));
-        }
-    }
-    let mut short = Vec::new();
-    for (sku_id, units) in grants {
-        let Some(sku) = ix.sku(sku_id) else { continue };
-        let available = sku.available();
-        let freed = frees.get(sku_id).map(Vec::as_slice).unwrap_or_default();
-        let need = units.len() as i64;
-        if need <= available {
-            continue;
-        }
-        if need > available + freed.len() as i64 {
-            short.push(Shortfall {
-                sku_id: sku_id.to_string(),
-                need,
-                available_now: available,
-                freed: freed.len() as i64,
-            });
-        }
-        for (j, &g) in units.iter().enumerate() {
-            let k = j as i64 - available;
-            if k < 0 {
-                continue;
-            }
-            let Some(&f) = freed.get(k as usize) else {
-                break;
-            };
-            if f != g && drafts.edges.insert((f, g)) {
-                let reason = format!(
-                    "waits for the {} seat freed by {} ({} has {} free)",
-                    sku.sku_part_number,
-                    drafts.ops[f].id,
-                    sku.sku_part_number,
-                    available.max(0)
-                );
-                if !drafts.ops[g].reasons.contains(&reason) {
-                    drafts.ops[g].reasons.push(reason);
-                }
-            }
-        }
-    }
-    short
-}
-
-/// Users whose combined licence call frees a seat of a short SKU: splitting their call
-/// (removal first) lets the freed seat go to others without a cycle.
-pub(crate) fn users_to_split(
-    ix: &Index<'_>,
-    drafts: &Drafts,
-    deltas: &[SeatDelta],
-) -> HashSet<usize> {
-    let mut need: HashMap<&str, i64> = HashMap::new();
-    for d in deltas {
-        for (sku, &n) in d {
-            if n > 0 {
-                *need.entry(sku).or_default() += n;
-            }
-        }
-    }
-    let short: HashSet<&str> = need
-        .into_iter()
-        .filter(|(sku, n)| ix.sku(sku).is_some_and(|s| *n > s.available()))
-        .map(|(s, _)| s)
-        .collect();
-    drafts
-        .ops
-        .iter()
-        .enumerate()
-        .filter(|(i, o)| {
-            o.role == Role::GainLoss
-                && deltas[*i]
-                    .iter()
-                    .any(|(s, &n)| n < 0 && short.contains(s.as_str()))
-        })
-        .filter_map(|(_, o)| o.user)
-        .collect()
 }
 
 /// Turns drafts into the public operations in `order`, with `depends_on` sorted by id.

@@ -7,6 +7,7 @@ use super::ops::{LicenseGrant, LicenseRemoval};
 use crate::catalog::ExchangeRank;
 use crate::desired::{DesiredLicense, DesiredState, DesiredUser, LicenseIntent, LicenseSet};
 use crate::diag::{Diagnostic, Origin};
+use crate::rules::mailbox::{MailboxShortfall, shortfall, worsened};
 use crate::tenant::{GroupLicense, LicenseAssignment, MailboxType, Sku, human_size};
 use std::collections::{BTreeSet, HashMap};
 
@@ -581,7 +582,8 @@ fn plan_user<'g>(
         );
     }
 
-    // Exchange safety: never lose mail silently.
+    // Exchange safety: never lose mail silently. What a mailbox needs is `rules::mailbox`;
+    // only a shortfall the plan would create is judged (the live state is not its doing).
     let Some(mailbox) = mailbox else {
         set_continuity(ix, user.licenses.as_slice(), change);
         return;
@@ -598,70 +600,37 @@ fn plan_user<'g>(
         );
         ix.rank_of(&projected)
     };
-    let mut rank_after = project(change);
     let kind_after = change.convert.map(|(_, to)| to).unwrap_or(mailbox.kind);
-    if rank_before.has_mailbox() && !rank_after.has_mailbox() {
-        let keep_reason = match kind_after {
-            MailboxType::Shared => mailbox
-                .shared_licence_reason()
-                .map(|why| format!("the shared mailbox still needs a licence: {why}")),
-            MailboxType::User
-                if user.on_premises_sync_enabled && desired_kind == Some(MailboxType::Shared) =>
-            {
-                Some(
-                    "the mailbox stays a user mailbox until it is converted on-premises"
-                        .to_string(),
-                )
-            }
-            _ => None,
-        };
-        match (keep_reason, kind_after, desired_kind) {
-            (Some(why), _, _) => {
-                // Keep the best Exchange licence that was going to be removed.
-                let best = change
-                    .removals
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, r)| {
-                        user.direct_license(&r.sku_id)
-                            .map(|d| (ix.sku_rank(&d.sku_id, &d.disabled_plans), i))
-                    })
-                    .filter(|(rank, _)| rank.has_mailbox())
-                    .max_by_key(|(rank, i)| (*rank, std::cmp::Reverse(*i)));
-                match best {
-                    Some((_, i)) => {
-                        let kept = change.removals.remove(i);
-                        diags.push(
-                            Diagnostic::warning(
-                                {
-                                    let size = human_size(mailbox.size_bytes);
-                                    // Say the size once: the over-50-GB reason already does.
-                                    let size_note = if why.contains(&size) {
-                                        String::new()
-                                    } else {
-                                        format!(" (mailbox size {size})")
-                                    };
-                                    format!("{upn} keeps {}: {why}{size_note}", kept.sku_part_number)
-                                },
-                                origin.clone(),
-                            )
-                            .with_hint("remove the archive or hold, or reduce the mailbox below 50 GB, before the licence can go"),
-                        );
-                    }
-                    None => diags.push(
-                        Diagnostic::error(
-                            format!(
-                                "{upn} would lose its last Exchange licence through group changes, but {why} (mailbox size {})",
-                                human_size(mailbox.size_bytes)
-                            ),
-                            origin.clone(),
-                        )
-                        .with_hint("give the user an Exchange licence directly before removing the group membership"),
-                    ),
-                }
-                rank_after = project(change);
-            }
-            (None, MailboxType::User, Some(MailboxType::User)) => diags.push(
+    let before = shortfall(mailbox, mailbox.kind, rank_before);
+    if let Some(lack) = worsened(
+        before.as_ref(),
+        shortfall(mailbox, kind_after, project(change)),
+    ) {
+        let accepted = du.is_some_and(|d| d.mailbox_deletion_accepted);
+        let stays_user_until_converted =
+            user.on_premises_sync_enabled && desired_kind == Some(MailboxType::Shared);
+        match lack {
+            MailboxShortfall::SharedNeedsPlan2 { reasons, .. } => keep_exchange(
+                ix,
+                change,
+                ExchangeRank::Plan2,
+                &format!("the shared mailbox still needs Exchange Online Plan 2: {reasons}"),
+                user,
+                mailbox,
+                &origin,
+                diags,
+            ),
+            MailboxShortfall::Unlicensed if stays_user_until_converted => keep_exchange(
+                ix,
+                change,
+                ExchangeRank::Essentials,
+                "the mailbox stays a user mailbox until it is converted on-premises",
+                user,
+                mailbox,
+                &origin,
+                diags,
+            ),
+            MailboxShortfall::Unlicensed if desired_kind == Some(MailboxType::User) => diags.push(
                 Diagnostic::error(
                     format!(
                         "{upn}: mailbox = \"user\" needs an Exchange licence, but none would remain"
@@ -672,7 +641,7 @@ fn plan_user<'g>(
                     "add an Exchange-bearing licence, or set mailbox = \"shared\" for a leaver",
                 ),
             ),
-            (None, MailboxType::User, _) => {
+            MailboxShortfall::Unlicensed if accepted => {
                 change.mailbox_disable_accepted = true;
                 diags.push(
                     Diagnostic::warning(
@@ -682,16 +651,42 @@ fn plan_user<'g>(
                         ),
                         origin.clone(),
                     )
-                    .with_hint("set mailbox = \"shared\" to keep the mail without a licence"),
+                    .with_hint("mailbox = \"delete\" accepts this; set mailbox = \"shared\" to keep the mail without a licence"),
                 );
             }
-            (None, _, _) => {}
+            MailboxShortfall::Unlicensed => diags.push(
+                Diagnostic::error(
+                    format!(
+                        "{upn} would lose its last Exchange licence: the user mailbox ({}) would be disabled and deleted after 30 days",
+                        human_size(mailbox.size_bytes)
+                    ),
+                    origin.clone(),
+                )
+                .with_hint(format!(
+                    "set mailbox = \"shared\" to keep the mail without a licence, keep an Exchange licence, or declare [users.\"{upn}\"] with mailbox = \"delete\" to accept the deletion"
+                )),
+            ),
+            MailboxShortfall::OverQuota { size, quota, rank } => diags.push(
+                Diagnostic::error(
+                    format!(
+                        "{upn}: the {} mailbox would not fit the {} quota of {rank} (it has {rank_before} now)",
+                        human_size(size),
+                        human_size(quota)
+                    ),
+                    origin.clone(),
+                )
+                .with_hint(format!(
+                    "keep a licence whose Exchange plan holds {} (Exchange Online Plan 2: 100 GB), or reduce the mailbox below {} first",
+                    human_size(size),
+                    human_size(quota)
+                )),
+            ),
         }
     }
     if change
         .convert
         .is_some_and(|(_, to)| to == MailboxType::User)
-        && !rank_after.has_mailbox()
+        && !project(change).has_mailbox()
     {
         diags.push(
             Diagnostic::error(
@@ -705,6 +700,62 @@ fn plan_user<'g>(
         change.convert = None;
     }
     set_continuity(ix, &user.licenses, change);
+}
+
+/// Keeps the best direct licence the change was going to remove that gives at least `needed`
+/// (warning why), or reports that none can: the mailbox would lose what it needs.
+#[allow(clippy::too_many_arguments)]
+fn keep_exchange(
+    ix: &Index<'_>,
+    change: &mut UserChange,
+    needed: ExchangeRank,
+    why: &str,
+    user: &crate::tenant::User,
+    mailbox: &crate::tenant::Mailbox,
+    origin: &Option<Origin>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let upn = &user.user_principal_name;
+    let best = change
+        .removals
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            user.direct_license(&r.sku_id)
+                .map(|d| (ix.sku_rank(&d.sku_id, &d.disabled_plans), i))
+        })
+        .filter(|(rank, _)| *rank >= needed)
+        .max_by_key(|(rank, i)| (*rank, std::cmp::Reverse(*i)));
+    let size = human_size(mailbox.size_bytes);
+    // Say the size once: the over-50-GB reason already does.
+    let size_note = if why.contains(&size) {
+        String::new()
+    } else {
+        format!(" (mailbox size {size})")
+    };
+    match best {
+        Some((_, i)) => {
+            let kept = change.removals.remove(i);
+            diags.push(
+                Diagnostic::warning(
+                    format!("{upn} keeps {}: {why}{size_note}", kept.sku_part_number),
+                    origin.clone(),
+                )
+                .with_hint("remove the archive or hold, or reduce the mailbox below 50 GB, before the licence can go"),
+            );
+        }
+        None => diags.push(
+            Diagnostic::error(
+                format!("{upn} would not keep what its mailbox needs: {why}{size_note}"),
+                origin.clone(),
+            )
+            .with_hint(if needed == ExchangeRank::Plan2 {
+                "keep a licence that includes Exchange Online Plan 2 (EXCHANGE_S_ENTERPRISE, e.g. ENTERPRISEPACK or EXCHANGEENTERPRISE) with its Exchange plan enabled, or remove the archive and hold and reduce the mailbox below 50 GB first"
+            } else {
+                "give the user an Exchange licence directly before the group change"
+            }),
+        ),
+    }
 }
 
 /// Marks a user whose licence call both grants and removes Exchange plans: the grant must

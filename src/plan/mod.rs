@@ -12,7 +12,11 @@ mod index;
 mod intent;
 pub mod ops;
 #[cfg(test)]
+mod order_props;
+pub mod orders;
+#[cfg(test)]
 mod props;
+mod seats;
 mod sim;
 pub mod stacking;
 #[cfg(test)]
@@ -145,31 +149,33 @@ fn build(
     // First pass: domain edges only, to learn each operation's seat changes.
     let mut seat_first = std::collections::HashSet::new();
     let mut drafts = graph::materialise(&ix, &intent, &seat_first);
-    let mut deltas = match graph::order(&drafts.ops, &drafts.edges) {
-        Ok(order) => graph::deltas(&ix, &drafts.ops, &order),
+    let order = match graph::order(&drafts.ops, &drafts.edges) {
+        Ok(order) => order,
         Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, fingerprint),
     };
-    let split = graph::users_to_split(&ix, &drafts, &deltas);
+    let split = seats::users_to_split(
+        &ix,
+        &drafts.ops,
+        &seats::bounds(&ix, &drafts.ops, &drafts.edges, &order),
+    );
     if !split.is_empty() {
         seat_first = split;
         drafts = graph::materialise(&ix, &intent, &seat_first);
-        deltas = match graph::order(&drafts.ops, &drafts.edges) {
-            Ok(order) => graph::deltas(&ix, &drafts.ops, &order),
-            Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, fingerprint),
-        };
     }
-    // Seat edges change the order, and the order can move a seat change from one operation
-    // to another (a member joining before or after their group gains a licence): repeat
-    // until the edges are stable. Edges are only added, so this terminates.
-    let mut shortfalls = graph::seat_edges(&ix, &mut drafts, &deltas);
+    // Seat edges narrow the orders, and the orders bound each operation's seat change (a
+    // member joining before or after their group gains a licence): repeat until the edges
+    // are stable. Seat edges never close a cycle, and are only added, so this terminates.
+    let mut shortfalls = Vec::new();
+    let mut deadlocks = Vec::new();
     for _ in 0..MAX_SEAT_ROUNDS {
         let edges = drafts.edges.len();
         let order = match graph::order(&drafts.ops, &drafts.edges) {
             Ok(order) => order,
             Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, fingerprint),
         };
-        deltas = graph::deltas(&ix, &drafts.ops, &order);
-        shortfalls = graph::seat_edges(&ix, &mut drafts, &deltas);
+        let bounds = seats::bounds(&ix, &drafts.ops, &drafts.edges, &order);
+        (shortfalls, deadlocks) =
+            seats::seat_edges(&ix, &mut drafts.ops, &mut drafts.edges, &bounds);
         if drafts.edges.len() == edges {
             break;
         }
@@ -193,13 +199,19 @@ fn build(
             )),
         );
     }
+    for d in &deadlocks {
+        diagnostics.push(deadlock(&ix, &drafts.ops, d));
+    }
     let order = match graph::order(&drafts.ops, &drafts.edges) {
         Ok(order) => order,
         Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, fingerprint),
     };
     let accounting = accounting::account(&ix, desired, &drafts.ops, &order, &intent);
-    let short_skus: std::collections::BTreeSet<&str> =
-        shortfalls.iter().map(|s| s.sku_id.as_str()).collect();
+    let short_skus: std::collections::BTreeSet<&str> = shortfalls
+        .iter()
+        .map(|s| s.sku_id.as_str())
+        .chain(deadlocks.iter().map(|d| d.sku_id.as_str()))
+        .collect();
     // The replay double-checks an otherwise appliable plan; with errors it is refused anyway.
     let appliable = !diagnostics.iter().any(Diagnostic::is_error);
     for violation in accounting.violations.into_iter().filter(|_| appliable) {
@@ -219,6 +231,36 @@ fn build(
     }
 }
 
+/// A SKU whose grants cannot all wait for a freed seat: the principals on both sides, the
+/// numbers, and what would untie it.
+fn deadlock(ix: &index::Index<'_>, ops: &[graph::Draft], d: &seats::Deadlock) -> Diagnostic {
+    let part = ix.part(&d.sku_id);
+    let names = |list: &[usize]| -> String {
+        let mut names: Vec<&str> = list.iter().map(|&i| ops[i].kind.target()).collect();
+        names.sort_unstable();
+        names.dedup();
+        names.join(", ")
+    };
+    let frees = if d.frees.is_empty() {
+        "nothing in the plan".to_string()
+    } else {
+        names(&d.frees)
+    };
+    Diagnostic::error(
+        format!(
+            "{part}: no order fits the seats: {} need {} more {part} seat(s) with {} free, and the seats freed by {frees} can only be freed after them (a user keeps Exchange until the new licence arrives)",
+            names(&d.grants),
+            d.grants.len(),
+            d.available_now.max(0)
+        ),
+        None,
+    )
+    .with_hint(format!(
+        "buy {n} more {part} seat(s) for the switch, or apply the change in two steps (first free the seats, then grant them)",
+        n = d.grants.len()
+    ))
+}
+
 /// A plan whose ordering rules contradict each other: an error naming the operations of each
 /// cycle, and no operations (a partial order would be unsafe to apply).
 fn cyclic(
@@ -229,6 +271,7 @@ fn cyclic(
 ) -> Plan {
     for cycle in cycles {
         let names: Vec<&str> = cycle.iter().map(|&i| ops[i].id.as_str()).collect();
+
         diagnostics.push(
             Diagnostic::error(
                 format!(

@@ -197,6 +197,7 @@ pub fn want<'d>(d: &'d mut DesiredState, upn: &str, parts: &[&str]) -> &'d mut D
             licenses: Some(lics(parts).into()),
             license_intent: LicenseIntent::Exactly,
             mailbox: None,
+            mailbox_deletion_accepted: false,
         },
     );
     d.users

@@ -381,13 +381,31 @@ fn leaver_with_a_60_gb_mailbox_keeps_the_licence_and_says_why() {
 }
 
 #[test]
-fn unmanaged_mailbox_losing_exchange_is_warned() {
+fn losing_the_last_exchange_licence_of_a_user_mailbox_is_an_error() {
     let live = TenantBuilder::new()
         .sku("ENTERPRISEPACK", 5)
         .user("ann@x.com", &["ENTERPRISEPACK"])
         .build();
     let mut d = desired(&["ENTERPRISEPACK"]);
     want(&mut d, "ann@x.com", &[]);
+    let p = plan(&d, &live);
+    assert!(p.has_errors());
+    let e = errors(&p);
+    assert!(
+        e[0].contains("ann@x.com would lose its last Exchange licence"),
+        "{e:?}"
+    );
+    assert!(e[0].contains("deleted after 30 days"), "{e:?}");
+}
+
+#[test]
+fn mailbox_delete_accepts_the_loss_with_a_warning() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "ann@x.com", &[]).mailbox_deletion_accepted = true;
     let p = plan(&d, &live);
     assert_eq!(ids(&p), ["assign_licenses:ann@x.com"]);
     assert!(warnings(&p)[0].contains("mailbox will be disabled"));
@@ -654,7 +672,7 @@ fn seat_swap_between_users_is_split_without_a_cycle() {
 }
 
 #[test]
-fn contradictory_exchange_swaps_with_no_seats_report_the_cycle() {
+fn contradictory_exchange_swaps_with_no_seats_are_a_deadlock_naming_skus_numbers_and_users() {
     let live = TenantBuilder::new()
         .sku("ENTERPRISEPACK", 1)
         .sku("ENTERPRISEPREMIUM", 1)
@@ -665,12 +683,29 @@ fn contradictory_exchange_swaps_with_no_seats_report_the_cycle() {
     want(&mut d, "amy@x.com", &["ENTERPRISEPREMIUM"]);
     want(&mut d, "ben@x.com", &["ENTERPRISEPACK"]);
     let p = plan(&d, &live);
-    assert!(p.is_empty());
+    assert!(p.has_errors());
     let e = errors(&p);
-    assert_eq!(e.len(), 1);
     assert!(
-        e[0].contains("assign_licenses:amy@x.com") && e[0].contains("assign_licenses:ben@x.com#2"),
+        e.iter().all(|m| !m.contains("internal planner error")),
         "{e:?}"
+    );
+    let deadlock = e
+        .iter()
+        .find(|m| m.contains("no order fits the seats"))
+        .unwrap_or_else(|| panic!("{e:?}"));
+    assert!(deadlock.contains("with 0 free"), "{deadlock}");
+    assert!(
+        deadlock.contains("amy@x.com") && deadlock.contains("ben@x.com"),
+        "{deadlock}"
+    );
+    let hint = p
+        .diagnostics
+        .iter()
+        .find(|d| d.message == *deadlock)
+        .and_then(|d| d.hint.clone());
+    assert!(
+        hint.is_some_and(|h| h.contains("more")),
+        "a hint names the way out"
     );
 }
 

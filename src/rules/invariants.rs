@@ -5,7 +5,7 @@
 //! write; each rule is the one in `seats` and `mailbox`.
 
 use super::exchange::user_exchange_rank;
-use super::mailbox::{MailboxShortfall, shortfall};
+use super::mailbox::{MailboxShortfall, shortfall, worsened};
 use super::seats;
 use crate::tenant::{Tenant, User};
 
@@ -88,7 +88,7 @@ impl Observed {
     }
 
     /// The breaches `after` has that this observation did not: a SKU over capacity whose
-    /// consumption grew, a mailbox whose shortfall appeared or changed kind.
+    /// consumption grew, a mailbox whose shortfall appeared or got worse (`mailbox::worsened`).
     pub fn new_breaches(&self, after: &Tenant) -> Vec<Breach> {
         let mut out = Vec::new();
         for sku in &after.skus {
@@ -108,13 +108,7 @@ impl Observed {
         }
         for (id, before) in &self.mailboxes {
             let Some(user) = after.user(id) else { continue };
-            let Some(now) = user_shortfall(after, user) else {
-                continue;
-            };
-            let same_kind = before
-                .as_ref()
-                .is_some_and(|b| std::mem::discriminant(b) == std::mem::discriminant(&now));
-            if !same_kind {
+            if let Some(now) = worsened(before.as_ref(), user_shortfall(after, user)) {
                 out.push(Breach::Mailbox {
                     upn: user.user_principal_name.clone(),
                     shortfall: now,

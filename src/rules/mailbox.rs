@@ -96,6 +96,30 @@ impl std::fmt::Display for MailboxShortfall {
     }
 }
 
+impl MailboxShortfall {
+    /// How bad it is: a mailbox going to be deleted is worse than one that lacks Plan 2 as a
+    /// shared mailbox, which is worse than one over its quota (mail stops arriving).
+    fn severity(&self) -> u8 {
+        match self {
+            MailboxShortfall::OverQuota { .. } => 1,
+            MailboxShortfall::SharedNeedsPlan2 { .. } => 2,
+            MailboxShortfall::Unlicensed => 3,
+        }
+    }
+}
+
+/// The shortfall a change brings, judged against what the mailbox lacked before: only a worse
+/// one counts (a live tenant's existing shortfall is not the change's doing, and turning it
+/// into a milder one is progress).
+pub fn worsened(
+    before: Option<&MailboxShortfall>,
+    after: Option<MailboxShortfall>,
+) -> Option<MailboxShortfall> {
+    let after = after?;
+    let was = before.map_or(0, MailboxShortfall::severity);
+    (after.severity() > was).then_some(after)
+}
+
 /// What `mailbox`, were it of type `kind`, lacks with Exchange capability `rank`; `None` when
 /// its licences are enough.
 pub fn shortfall(

@@ -331,6 +331,7 @@ pub fn scenario(rng: &mut Rng) -> Scenario {
                 licenses: Some(licenses.into()),
                 license_intent: LicenseIntent::Exactly,
                 mailbox,
+                mailbox_deletion_accepted: false,
             },
         );
     }

@@ -1,0 +1,289 @@
+//! The planner's central safety property, over random small tenants: every topological order
+//! of the plan's DAG (the printed one, removals-first, grants-first and random ones) applies
+//! under Graph's rules without pushing a SKU over capacity, stranding a user mailbox, leaving
+//! a shared mailbox over the limits without Plan 2 or squeezing a mailbox into a smaller quota;
+//! and no input makes the planner report an internal error.
+//!
+//! Tenants have direct and group licences (some inherited assignments in error states),
+//! mailboxes with sizes, archives and holds, disabled Exchange plans, warning units and scarce
+//! seats. Each case is tiny so that 10,000 run in a plain `cargo test`.
+
+use super::orders::check_orders;
+use super::testkit::*;
+use super::*;
+use crate::desired::{DesiredGroup, DesiredState, LicenseIntent};
+use crate::tenant::{MailboxType, Tenant};
+use proptest::prelude::*;
+use std::collections::BTreeSet;
+
+/// Plan 2, Plan 1, Kiosk, and no Exchange.
+const SKUS: [&str; 4] = [
+    "ENTERPRISEPACK",
+    "EXCHANGESTANDARD",
+    "DESKLESSPACK",
+    "POWER_BI_PRO",
+];
+
+#[derive(Debug, Clone)]
+struct UserSpec {
+    located: bool,
+    skus: u8,
+    mailbox: u8,
+    size: u8,
+    archive: bool,
+    hold: bool,
+    synced: bool,
+    exchange_disabled: bool,
+    declared: u8,
+    want: u8,
+    want_exchange_disabled: bool,
+    want_location: bool,
+    want_mailbox: u8,
+}
+
+#[derive(Debug, Clone)]
+struct GroupSpec {
+    skus: u8,
+    members: u8,
+    failed: u8,
+    declared: u8,
+    want_skus: u8,
+    want_members: u8,
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    users: Vec<UserSpec>,
+    groups: Vec<GroupSpec>,
+    spare: Vec<u8>,
+    warning: Vec<u8>,
+    managed: u8,
+}
+
+fn user_spec() -> impl Strategy<Value = UserSpec> {
+    (
+        (prop::bool::weighted(0.85), 0u8..16, 0u8..8, 0u8..3),
+        (
+            prop::bool::weighted(0.2),
+            prop::bool::weighted(0.1),
+            prop::bool::weighted(0.1),
+            prop::bool::weighted(0.15),
+        ),
+        (0u8..6, 0u8..16, prop::bool::weighted(0.15)),
+        (prop::bool::weighted(0.3), 0u8..6),
+    )
+        .prop_map(
+            |(
+                (located, skus, mailbox, size),
+                (archive, hold, synced, exchange_disabled),
+                (declared, want, want_exchange_disabled),
+                (want_location, want_mailbox),
+            )| UserSpec {
+                located,
+                skus,
+                mailbox,
+                size,
+                archive,
+                hold,
+                synced,
+                exchange_disabled,
+                declared,
+                want,
+                want_exchange_disabled,
+                want_location,
+                want_mailbox,
+            },
+        )
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        prop::collection::vec(user_spec(), 1..5),
+        prop::collection::vec(
+            (0u8..16, any::<u8>(), 0u8..8, 0u8..4, 0u8..16, any::<u8>()).prop_map(
+                |(skus, members, failed, declared, want_skus, want_members)| GroupSpec {
+                    skus,
+                    members,
+                    failed,
+                    declared,
+                    want_skus,
+                    want_members,
+                },
+            ),
+            0..3,
+        ),
+        prop::collection::vec(0u8..3, SKUS.len()),
+        prop::collection::vec(prop_oneof![4 => Just(0u8), 1 => Just(1u8)], SKUS.len()),
+        1u8..16,
+    )
+        .prop_map(|(users, groups, spare, warning, managed)| Case {
+            users,
+            groups,
+            spare,
+            warning,
+            managed,
+        })
+}
+
+fn pick(mask: u8, within: &[&'static str]) -> Vec<&'static str> {
+    within
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, s)| *s)
+        .collect()
+}
+
+fn upn(i: usize) -> String {
+    format!("u{i}@x.com")
+}
+
+const EXCHANGE_PLAN: &str = "EXCHANGE_S_ENTERPRISE";
+
+fn build(case: &Case) -> (Tenant, DesiredState) {
+    let mut b = TenantBuilder::new();
+    for sku in SKUS {
+        b = b.sku(sku, 0);
+    }
+    for (i, u) in case.users.iter().enumerate() {
+        let skus = pick(u.skus, &SKUS);
+        b = b.user_at(&upn(i), u.located.then_some("GB"), &skus);
+        let kind = match u.mailbox {
+            0 => None,
+            1..=4 => Some(MailboxType::User),
+            5 | 6 => Some(MailboxType::Shared),
+            _ => Some(MailboxType::Room),
+        };
+        b = b.mailbox(kind, [1, 3, 60][usize::from(u.size)]);
+        if u.synced {
+            b = b.synced();
+        }
+        if u.exchange_disabled && skus.contains(&"ENTERPRISEPACK") {
+            b = b.disabled("ENTERPRISEPACK", &[EXCHANGE_PLAN]);
+        }
+    }
+    for (gi, g) in case.groups.iter().enumerate() {
+        let members: Vec<String> = (0..case.users.len())
+            .filter(|i| g.members & (1 << i) != 0)
+            .map(upn)
+            .collect();
+        let members: Vec<&str> = members.iter().map(String::as_str).collect();
+        b = b.group(&format!("G{gi}"), &pick(g.skus, &SKUS), &members);
+    }
+    let mut live = b.build();
+    for (i, u) in case.users.iter().enumerate() {
+        let user = live
+            .users
+            .iter_mut()
+            .find(|x| x.user_principal_name == upn(i))
+            .expect("built");
+        if let Some(mb) = &mut user.mailbox {
+            mb.archive_enabled = u.archive;
+            mb.litigation_hold = u.hold;
+        }
+    }
+    // Inherited assignments in error states: a CountViolation (no seat), or no usage location.
+    for (gi, g) in case.groups.iter().enumerate() {
+        for (i, _) in case.users.iter().enumerate() {
+            if g.failed & (1 << i) == 0 {
+                continue;
+            }
+            let group = gid(&format!("G{gi}"));
+            let user = live
+                .users
+                .iter_mut()
+                .find(|x| x.user_principal_name == upn(i))
+                .expect("built");
+            for l in &mut user.licenses {
+                if l.assigned_by_group.as_deref() == Some(group.as_str()) {
+                    l.state = "Error".to_string();
+                    l.error = Some("CountViolation".to_string());
+                }
+            }
+        }
+    }
+    live.recount_consumed();
+    for ((sku, spare), warning) in live.skus.iter_mut().zip(&case.spare).zip(&case.warning) {
+        sku.warning = u32::from(*warning);
+        sku.enabled = sku.consumed + u32::from(*spare) + sku.warning;
+    }
+    let managed = pick(case.managed, &SKUS);
+    let mut d = desired(&managed);
+    for (i, u) in case.users.iter().enumerate() {
+        if u.declared == 0 {
+            continue;
+        }
+        let du = want(&mut d, &upn(i), &pick(u.want, &managed));
+        match u.declared {
+            1 => du.licenses = None,
+            2 => du.license_intent = LicenseIntent::Keep,
+            _ => {}
+        }
+        if u.want_exchange_disabled
+            && du
+                .licenses
+                .as_ref()
+                .is_some_and(|l| l.get("ENTERPRISEPACK").is_some())
+        {
+            disable(du, "ENTERPRISEPACK", Some(&[EXCHANGE_PLAN]));
+        }
+        du.usage_location = u.want_location.then(|| "US".to_string());
+        match u.want_mailbox {
+            0 | 1 => {}
+            2 | 3 => du.mailbox = Some(MailboxType::Shared),
+            4 => du.mailbox = Some(MailboxType::User),
+            _ => du.mailbox_deletion_accepted = true,
+        }
+    }
+    for (gi, g) in case.groups.iter().enumerate() {
+        if g.declared == 0 {
+            continue;
+        }
+        let name = format!("G{gi}");
+        let members: BTreeSet<String> = (0..case.users.len())
+            .filter(|i| g.want_members & (1 << i) != 0)
+            .map(upn)
+            .collect();
+        d.groups.insert(
+            name.clone(),
+            DesiredGroup {
+                name,
+                origin: None,
+                licenses: (g.declared & 1 == 1).then(|| lics(&pick(g.want_skus, &managed))),
+                members: (g.declared >= 2).then_some(members),
+            },
+        );
+    }
+    (live, d)
+}
+
+/// Cases run by a plain `cargo test` (the issue asks for at least 10,000 in CI).
+const CASES: u32 = 10_000;
+
+/// Random orders walked per plan, besides the printed and the two adversarial ones.
+const RANDOM_ORDERS: u64 = 6;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    #[test]
+    fn every_topological_order_is_safe(case in case(), seed in any::<u64>()) {
+        let (live, d) = build(&case);
+        let p = plan(&d, &live);
+        for diag in &p.diagnostics {
+            prop_assert!(
+                !diag.message.contains("internal planner error"),
+                "{}", diag.message
+            );
+        }
+        if p.has_errors() {
+            return Ok(());
+        }
+        let accepted = |upn: &str| {
+            d.users.get(&upn.to_ascii_lowercase()).is_some_and(|u| u.mailbox_deletion_accepted)
+        };
+        if let Err(unsafe_order) = check_orders(&live, &p, &accepted, RANDOM_ORDERS, seed) {
+            prop_assert!(false, "{unsafe_order}");
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Seats in every order: which operations may take a seat and which surely free one, and the
+//! edges that make every grant beyond the free seats wait for a distinct freed seat.
+//!
+//! An operation's seat change can depend on the order (a member joining before or after their
+//! group gains a licence), and the executor may run any order the edges allow. So seat changes
+//! are bounded over several orders of the DAG: the most an operation can take, the least it
+//! surely frees. A grant that no freed seat can precede without a cycle is a deadlock, reported
+//! as a domain error naming the SKU, the numbers and the principals (never a cycle).
+
+use super::graph::Draft;
+use super::index::Index;
+use super::sim::{SeatDelta, Sim};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// Per operation: seats it may take and seats it surely frees, per SKU id (positive numbers).
+pub(crate) struct SeatBounds {
+    takes: Vec<BTreeMap<String, i64>>,
+    frees: Vec<BTreeMap<String, i64>>,
+}
+
+/// Random orders sampled besides the printed and the two adversarial ones (fixed seeds: the
+/// plan stays deterministic).
+const SAMPLED_ORDERS: u64 = 4;
+
+/// Seat changes of each operation when run in `order`.
+pub(crate) fn deltas(ix: &Index<'_>, ops: &[Draft], order: &[usize]) -> Vec<SeatDelta> {
+    let mut sim = Sim::new(ix);
+    let mut out = vec![SeatDelta::new(); ops.len()];
+    for &i in order {
+        out[i] = sim.apply(&ops[i].kind);
+    }
+    out
+}
+
+/// Bounds the seat changes over the printed order, removals-first, grants-first and a few
+/// seeded random orders of the DAG. `printed` must be a topological order of `edges`.
+pub(crate) fn bounds(
+    ix: &Index<'_>,
+    ops: &[Draft],
+    edges: &BTreeSet<(usize, usize)>,
+    printed: &[usize],
+) -> SeatBounds {
+    let mut orders = vec![
+        printed.to_vec(),
+        sample(ops, edges, Pick::FreesFirst),
+        sample(ops, edges, Pick::FreesLast),
+    ];
+    orders.extend((1..=SAMPLED_ORDERS).map(|seed| sample(ops, edges, Pick::Random(seed))));
+    let mut takes = vec![BTreeMap::new(); ops.len()];
+    let mut frees: Vec<Option<BTreeMap<String, i64>>> = vec![None; ops.len()];
+    for order in &orders {
+        for (i, delta) in deltas(ix, ops, order).into_iter().enumerate() {
+            for (sku, &d) in &delta {
+                if d > 0 {
+                    let t: &mut i64 = takes[i].entry(sku.clone()).or_default();
+                    *t = (*t).max(d);
+                }
+            }
+            let freed: BTreeMap<String, i64> = delta
+                .into_iter()
+                .filter(|(_, d)| *d < 0)
+                .map(|(s, d)| (s, -d))
+                .collect();
+            frees[i] = Some(match frees[i].take() {
+                None => freed,
+                Some(known) => known
+                    .into_iter()
+                    .filter_map(|(s, n)| freed.get(&s).map(|m| (s, n.min(*m))))
+                    .collect(),
+            });
+        }
+    }
+    SeatBounds {
+        takes,
+        frees: frees.into_iter().map(Option::unwrap_or_default).collect(),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Pick {
+    FreesFirst,
+    FreesLast,
+    Random(u64),
+}
+
+/// One topological order of `edges`, choosing among ready operations by `pick`.
+fn sample(ops: &[Draft], edges: &BTreeSet<(usize, usize)>, pick: Pick) -> Vec<usize> {
+    let mut waiting = vec![0usize; ops.len()];
+    let mut next: Vec<Vec<usize>> = vec![Vec::new(); ops.len()];
+    for &(a, b) in edges {
+        waiting[b] += 1;
+        next[a].push(b);
+    }
+    let mut ready: Vec<usize> = (0..ops.len()).filter(|&i| waiting[i] == 0).collect();
+    let mut state = match pick {
+        Pick::Random(seed) => seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+        _ => 1,
+    };
+    let mut out = Vec::with_capacity(ops.len());
+    while !ready.is_empty() {
+        let k = match pick {
+            Pick::FreesFirst => {
+                (0..ready.len()).min_by_key(|&k| (!ops[ready[k]].may_free(), ready[k]))
+            }
+            Pick::FreesLast => {
+                (0..ready.len()).min_by_key(|&k| (ops[ready[k]].may_free(), ready[k]))
+            }
+            Pick::Random(_) => {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                Some((state % ready.len() as u64) as usize)
+            }
+        }
+        .unwrap_or_default();
+        let i = ready.swap_remove(k);
+        out.push(i);
+        for &n in &next[i] {
+            waiting[n] -= 1;
+            if waiting[n] == 0 {
+                ready.push(n);
+            }
+        }
+    }
+    out
+}
+
+/// One SKU whose grants exceed what is free plus what the plan surely frees.
+pub(crate) struct Shortfall {
+    pub sku_id: String,
+    pub need: i64,
+    pub available_now: i64,
+    pub freed: i64,
+}
+
+/// Grants that no freed seat can precede: every free of their SKU waits for them (Exchange
+/// continuity, group order). No order of the plan fits the seats.
+pub(crate) struct Deadlock {
+    pub sku_id: String,
+    pub available_now: i64,
+    /// Operations that need a seat and cannot get one.
+    pub grants: Vec<usize>,
+    /// Operations whose freed seats come only after those grants.
+    pub frees: Vec<usize>,
+}
+
+/// Adds seat edges: for each SKU whose possible grants exceed its free seats, grant unit `j`
+/// beyond the free ones waits for a distinct surely-freed unit that does not itself wait for
+/// the grant. Returns SKUs that even all freed seats cannot cover, and grants that no free
+/// can precede.
+pub(crate) fn seat_edges(
+    ix: &Index<'_>,
+    ops: &mut [Draft],
+    edges: &mut BTreeSet<(usize, usize)>,
+    bounds: &SeatBounds,
+) -> (Vec<Shortfall>, Vec<Deadlock>) {
+    let mut by_id: Vec<usize> = (0..ops.len()).collect();
+    by_id.sort_by(|a, b| ops[*a].id.cmp(&ops[*b].id));
+    let mut grants: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut frees: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for &i in &by_id {
+        for (sku, &n) in &bounds.takes[i] {
+            grants
+                .entry(sku)
+                .or_default()
+                .extend(std::iter::repeat_n(i, n as usize));
+        }
+        for (sku, &n) in &bounds.frees[i] {
+            frees
+                .entry(sku)
+                .or_default()
+                .extend(std::iter::repeat_n(i, n as usize));
+        }
+    }
+    let mut next: HashMap<usize, Vec<usize>> = HashMap::new();
+    for &(a, b) in edges.iter() {
+        next.entry(a).or_default().push(b);
+    }
+    let mut short = Vec::new();
+    let mut deadlocks = Vec::new();
+    for (sku_id, units) in grants {
+        let Some(sku) = ix.sku(sku_id) else { continue };
+        let available = sku.available();
+        let freed = frees.get(sku_id).map(Vec::as_slice).unwrap_or_default();
+        let need = units.len() as i64;
+        if need <= available {
+            continue;
+        }
+        if need > available + freed.len() as i64 {
+            short.push(Shortfall {
+                sku_id: sku_id.to_string(),
+                need,
+                available_now: available,
+                freed: freed.len() as i64,
+            });
+            continue;
+        }
+        // The free seats go to the first grants; each later grant takes the first freed
+        // unit it can wait for without a cycle.
+        let mut used = vec![false; freed.len()];
+        let mut stuck = Vec::new();
+        for &g in units.iter().skip(available.max(0) as usize) {
+            let found = (0..freed.len())
+                .find(|&k| !used[k] && freed[k] != g && !reaches(&next, g, freed[k]));
+            let Some(k) = found else {
+                stuck.push(g);
+                continue;
+            };
+            used[k] = true;
+            let f = freed[k];
+            if edges.insert((f, g)) {
+                next.entry(f).or_default().push(g);
+                let reason = format!(
+                    "waits for the {} seat freed by {} ({} has {} free)",
+                    sku.sku_part_number,
+                    ops[f].id,
+                    sku.sku_part_number,
+                    available.max(0)
+                );
+                if !ops[g].reasons.contains(&reason) {
+                    ops[g].reasons.push(reason);
+                }
+            }
+        }
+        if !stuck.is_empty() {
+            let waiting: Vec<usize> = freed
+                .iter()
+                .copied()
+                .filter(|&f| stuck.iter().any(|&g| reaches(&next, g, f)))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            deadlocks.push(Deadlock {
+                sku_id: sku_id.to_string(),
+                available_now: available,
+                grants: stuck,
+                frees: waiting,
+            });
+        }
+    }
+    (short, deadlocks)
+}
+
+/// Whether `to` can be reached from `from` along `edges` (then an edge `to -> from` would
+/// close a cycle).
+fn reaches(next: &HashMap<usize, Vec<usize>>, from: usize, to: usize) -> bool {
+    let mut seen = HashSet::from([from]);
+    let mut stack = vec![from];
+    while let Some(n) = stack.pop() {
+        if n == to {
+            return true;
+        }
+        for &m in next.get(&n).map(Vec::as_slice).unwrap_or_default() {
+            if seen.insert(m) {
+                stack.push(m);
+            }
+        }
+    }
+    false
+}
+
+/// Users whose combined licence call surely frees a seat of a short SKU: splitting their call
+/// (removal first) lets the freed seat go to others without waiting for their own grant.
+pub(crate) fn users_to_split(ix: &Index<'_>, ops: &[Draft], bounds: &SeatBounds) -> HashSet<usize> {
+    let mut need: HashMap<&str, i64> = HashMap::new();
+    for takes in &bounds.takes {
+        for (sku, &n) in takes {
+            *need.entry(sku).or_default() += n;
+        }
+    }
+    let short: HashSet<&str> = need
+        .into_iter()
+        .filter(|(sku, n)| ix.sku(sku).is_some_and(|s| *n > s.available()))
+        .map(|(s, _)| s)
+        .collect();
+    ops.iter()
+        .enumerate()
+        .filter(|(i, o)| {
+            o.grants_and_frees() && bounds.frees[*i].keys().any(|s| short.contains(s.as_str()))
+        })
+        .filter_map(|(_, o)| o.user)
+        .collect()
+}
