@@ -6,7 +6,8 @@ use super::index::Index;
 use super::intent::Intent;
 use super::ops::{OpKind, Operation};
 use crate::catalog::ExchangeRank;
-use crate::tenant::MailboxType;
+use crate::rules::mailbox as rules_mailbox;
+use crate::tenant::{LicenseAssignment, MailboxType};
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -266,17 +267,16 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                     }
                 }
                 Role::Convert(_) => {
-                    gains().for_each(|g| {
-                        edges.insert((g, i));
-                    });
-                    // A shared mailbox over the limits keeps Plan 2 until it is a user mailbox.
-                    if needs_plan2_as_shared(ix, *ui) {
-                        losses()
-                            .filter(|&l| may_take_exchange(ix, intent, &ops[l].kind))
-                            .filter(|l| !gains().any(|g| g == *l))
-                            .for_each(|l| {
-                                edges.insert((i, l));
-                            });
+                    // A user mailbox needs its Exchange licence first; a shared mailbox over
+                    // the limits keeps Plan 2 until it is a user mailbox.
+                    let needs_plan2 = needs_plan2_as_shared(ix, *ui);
+                    for &o in mine.iter().filter(|&&o| o != i) {
+                        let takes = may_take_exchange(ix, intent, &ops[o].kind);
+                        if !takes && gives_exchange_op(ix, intent, &ops[o].kind) {
+                            edges.insert((o, i));
+                        } else if takes && needs_plan2 {
+                            edges.insert((i, o));
+                        }
                     }
                 }
                 _ => {}
@@ -297,6 +297,20 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 }
             }
         }
+        // Exchange continuity within a user: whatever may take Exchange (a removal, a
+        // re-assignment that disables the plan, leaving a group) waits for whatever gives it.
+        for &g in mine {
+            if !gives_exchange_op(ix, intent, &ops[g].kind)
+                || may_take_exchange(ix, intent, &ops[g].kind)
+            {
+                continue;
+            }
+            for &l in mine {
+                if l != g && may_take_exchange(ix, intent, &ops[l].kind) {
+                    edges.insert((g, l));
+                }
+            }
+        }
     }
     // Group licences: leavers go before the group's licences change, joiners after; a
     // member's usage location comes before the group grants them a licence; a direct copy
@@ -313,7 +327,18 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
     let mut soft: Vec<(usize, usize)> = Vec::new();
     for &(gi, op, joins) in &member_ops {
         if let Some(&g) = group_op.get(&gi) {
-            soft.push(if joins { (g, op) } else { (op, g) });
+            let change = intent.groups.iter().find(|c| c.gi == gi);
+            let leaver_hit = !joins
+                && ops[op]
+                    .user
+                    .zip(change)
+                    .is_some_and(|(ui, c)| group_change_strands(ix, c, ui));
+            if leaver_hit {
+                // The change would leave the leaver's mailbox worse off: out first.
+                edges.insert((op, g));
+            } else {
+                soft.push(if joins { (g, op) } else { (op, g) });
+            }
         }
     }
     let convert_op: HashMap<usize, (usize, MailboxType)> = ops
@@ -351,13 +376,12 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
             // leavers are not members when the group changes: their own membership
             // operation orders them.
             let stays = !leaves_this && live_member(g.gi, ui);
+            let gives_plan2 = g
+                .add
+                .iter()
+                .any(|a| ix.sku_rank(&a.sku_id, &a.disabled_plans) == ExchangeRank::Plan2);
             match convert_op.get(&ui).filter(|_| stays) {
-                Some(&(c, MailboxType::Shared))
-                    if gives_exchange
-                        && !leaves_this
-                        && g.remove.is_empty()
-                        && needs_plan2_as_shared(ix, ui) =>
-                {
+                Some(&(c, MailboxType::Shared)) if gives_plan2 && needs_plan2_as_shared(ix, ui) => {
                     edges.insert((gop, c));
                 }
                 Some(&(c, MailboxType::Shared)) => {
@@ -404,6 +428,7 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                         && other != g.gi
                         && other_gives_exchange
                         && ops[leave].user == Some(ui)
+                        && leave_strands(ix, other, ui)
                     {
                         edges.insert((gop, leave));
                     }
@@ -428,11 +453,16 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
     };
     let exchange = |sku_id: &str, disabled: &[String]| ix.sku_rank(sku_id, disabled).has_mailbox();
     for g in &intent.groups {
-        let stops_exchange = g.remove.iter().any(|r| exchange(&r.sku_id, &[]));
-        if !stops_exchange {
+        let gop = group_op[&g.gi];
+        let staying: Vec<usize> = live.groups[g.gi]
+            .members
+            .iter()
+            .filter_map(|m| ix.user_by_id(m))
+            .filter(|&ui| member_after(g.gi, ui) && group_change_strands(ix, g, ui))
+            .collect();
+        if staying.is_empty() {
             continue;
         }
-        let gop = group_op[&g.gi];
         for other in intent.groups.iter().filter(|o| o.gi != g.gi) {
             if !other
                 .add
@@ -441,23 +471,13 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
             {
                 continue;
             }
-            let shared = live.groups[g.gi]
-                .members
-                .iter()
-                .filter_map(|m| ix.user_by_id(m))
-                .any(|ui| member_after(g.gi, ui) && member_after(other.gi, ui));
-            if shared {
+            if staying.iter().any(|&ui| member_after(other.gi, ui)) {
                 edges.insert((group_op[&other.gi], gop));
             }
         }
         for &(_, join, joins) in &member_ops {
             let Some(ui) = ops[join].user else { continue };
-            let staying = live.groups[g.gi]
-                .members
-                .iter()
-                .any(|m| ix.user_by_id(m) == Some(ui))
-                && member_after(g.gi, ui);
-            if joins && staying {
+            if joins && staying.contains(&ui) {
                 edges.insert((join, gop));
             }
         }
@@ -470,6 +490,10 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
     }
     for g in &intent.groups {
         let gop = group_op[&g.gi];
+        let gives_exchange = g
+            .add
+            .iter()
+            .any(|a| ix.sku_rank(&a.sku_id, &a.disabled_plans).has_mailbox());
         for m in &live.groups[g.gi].members {
             let Some(ui) = ix.user_by_id(m) else { continue };
             // A member who leaves the group is out before it changes: the group's licences
@@ -479,17 +503,26 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
             }
             for &op in user_ops.get(&ui).map(Vec::as_slice).unwrap_or_default() {
                 if let OpKind::AssignLicenses { add, remove, .. } = &ops[op].kind {
-                    if remove
+                    // Hard when the member's mailbox rides on it: what takes Exchange waits
+                    // for the group's new Exchange licence; what gives Exchange comes before
+                    // a group change that would leave the mailbox worse off. Otherwise a
+                    // preference (the same licence stays continuous) that yields to safety.
+                    let takes = may_take_exchange(ix, intent, &ops[op].kind);
+                    let gives = gives_exchange_op(ix, intent, &ops[op].kind);
+                    if takes && gives_exchange {
+                        edges.insert((gop, op));
+                    } else if gives && !takes && group_change_strands(ix, g, ui) {
+                        edges.insert((op, gop));
+                    } else if remove
                         .iter()
                         .any(|r| g.add.iter().any(|a| a.sku_id == r.sku_id))
                     {
-                        edges.insert((gop, op));
-                    }
-                    if add
+                        soft.push((gop, op));
+                    } else if add
                         .iter()
                         .any(|a| g.remove.iter().any(|r| r.sku_id == a.sku_id))
                     {
-                        edges.insert((op, gop));
+                        soft.push((op, gop));
                     }
                 }
             }
@@ -538,6 +571,30 @@ fn gives_plan2(ix: &Index<'_>, intent: &Intent, kind: &OpKind) -> bool {
     }
 }
 
+/// Whether an operation can give its user Exchange: a grant of an Exchange-bearing licence,
+/// or joining a group that has or gains one.
+fn gives_exchange_op(ix: &Index<'_>, intent: &Intent, kind: &OpKind) -> bool {
+    let exchange = |sku_id: &str, disabled: &[String]| ix.sku_rank(sku_id, disabled).has_mailbox();
+    match kind {
+        OpKind::AssignLicenses { add, .. } => {
+            add.iter().any(|a| exchange(&a.sku_id, &a.disabled_plans))
+        }
+        OpKind::AddGroupMember { group_id, .. } => ix.group_by_id(group_id).is_some_and(|gi| {
+            ix.live.groups[gi]
+                .licenses
+                .iter()
+                .any(|l| exchange(&l.sku_id, &l.disabled_plans))
+                || intent
+                    .groups
+                    .iter()
+                    .filter(|g| g.gi == gi)
+                    .flat_map(|g| &g.add)
+                    .any(|a| exchange(&a.sku_id, &a.disabled_plans))
+        }),
+        _ => false,
+    }
+}
+
 /// Whether an operation can take Exchange away from its user: removing an Exchange-bearing
 /// licence, or leaving a group that has or gains one.
 fn may_take_exchange(ix: &Index<'_>, intent: &Intent, kind: &OpKind) -> bool {
@@ -558,7 +615,13 @@ fn may_take_exchange(ix: &Index<'_>, intent: &Intent, kind: &OpKind) -> bool {
                             > ix.sku_rank(&a.sku_id, &a.disabled_plans)
                     })
             };
-            remove.iter().any(|r| exchange(&r.sku_id)) || add.iter().any(lowers)
+            let removes_exchange = |r: &super::ops::LicenseRemoval| {
+                user.and_then(|u| u.direct_license(&r.sku_id))
+                    .map_or(exchange(&r.sku_id), |d| {
+                        ix.sku_rank(&d.sku_id, &d.disabled_plans).has_mailbox()
+                    })
+            };
+            remove.iter().any(removes_exchange) || add.iter().any(lowers)
         }
         OpKind::RemoveGroupMember { group_id, .. } => ix.group_by_id(group_id).is_some_and(|gi| {
             ix.live.groups[gi]
@@ -574,6 +637,67 @@ fn may_take_exchange(ix: &Index<'_>, intent: &Intent, kind: &OpKind) -> bool {
         }),
         _ => false,
     }
+}
+
+/// Whether this group change alone, from the live state, would take a member's last Exchange
+/// licence (then it must wait for the member's Exchange from elsewhere).
+fn group_change_strands(ix: &Index<'_>, g: &super::intent::GroupChange, ui: usize) -> bool {
+    let user = &ix.live.users[ui];
+    let gid = ix.live.groups[g.gi].id.as_str();
+    let changed = |sku: &str| {
+        g.remove.iter().any(|r| r.sku_id == sku) || g.add.iter().any(|a| a.sku_id == sku)
+    };
+    let mut after: Vec<LicenseAssignment> = user
+        .licenses
+        .iter()
+        .filter(|l| !(l.assigned_by_group.as_deref() == Some(gid) && changed(&l.sku_id)))
+        .cloned()
+        .collect();
+    after.extend(g.add.iter().map(|a| {
+        LicenseAssignment {
+            sku_id: a.sku_id.clone(),
+            disabled_plans: a.disabled_plans.clone(),
+            assigned_by_group: Some(gid.to_string()),
+            state: if user.usage_location.is_some() {
+                "Active"
+            } else {
+                "Error"
+            }
+            .to_string(),
+            error: None,
+        }
+    }));
+    worse_for_mailbox(ix, ui, &after)
+}
+
+/// Whether holding `after` instead of today's licences would leave the user's mailbox worse
+/// off (`rules::mailbox::worsened`: unlicensed, over its quota, or shared without Plan 2).
+/// Users without a mailbox only care about having Exchange at all (their mailbox may come).
+fn worse_for_mailbox(ix: &Index<'_>, ui: usize, after: &[LicenseAssignment]) -> bool {
+    let user = &ix.live.users[ui];
+    let (before, now) = (ix.rank_of(&user.licenses), ix.rank_of(after));
+    match &user.mailbox {
+        Some(mb) => rules_mailbox::worsened(
+            rules_mailbox::shortfall(mb, mb.kind, before).as_ref(),
+            rules_mailbox::shortfall(mb, mb.kind, now),
+        )
+        .is_some(),
+        None => before.has_mailbox() && !now.has_mailbox(),
+    }
+}
+
+/// Whether leaving group `gi` alone, from the live state, would take the member's last
+/// Exchange licence.
+fn leave_strands(ix: &Index<'_>, gi: usize, ui: usize) -> bool {
+    let user = &ix.live.users[ui];
+    let gid = ix.live.groups[gi].id.as_str();
+    let after: Vec<LicenseAssignment> = user
+        .licenses
+        .iter()
+        .filter(|l| l.assigned_by_group.as_deref() != Some(gid))
+        .cloned()
+        .collect();
+    worse_for_mailbox(ix, ui, &after)
 }
 
 /// Whether `to` is reachable from `from` along `edges`.
@@ -634,12 +758,6 @@ pub(crate) fn order(
     }
     if out.len() == ops.len() {
         return Ok(out);
-    }
-    if std::env::var_os("M365CTL_DEBUG_EDGES").is_some() {
-        for &(a, b) in edges {
-            eprintln!("DEBUGEDGE {} -> {}", ops[a].id, ops[b].id);
-        }
-        eprintln!("DEBUGEND");
     }
     let cycles = petgraph::algo::tarjan_scc(&graph)
         .into_iter()

@@ -602,7 +602,9 @@ fn plan_user<'g>(
     };
     let kind_after = change.convert.map(|(_, to)| to).unwrap_or(mailbox.kind);
     let before = shortfall(mailbox, mailbox.kind, rank_before);
-    if let Some(lack) = worsened(
+    // Keeping a licence can leave a milder shortfall (a kept Kiosk licence too small for the
+    // mailbox): judge again after a keep.
+    while let Some(lack) = worsened(
         before.as_ref(),
         shortfall(mailbox, kind_after, project(change)),
     ) {
@@ -610,26 +612,34 @@ fn plan_user<'g>(
         let stays_user_until_converted =
             user.on_premises_sync_enabled && desired_kind == Some(MailboxType::Shared);
         match lack {
-            MailboxShortfall::SharedNeedsPlan2 { reasons, .. } => keep_exchange(
-                ix,
-                change,
-                ExchangeRank::Plan2,
-                &format!("the shared mailbox still needs Exchange Online Plan 2: {reasons}"),
-                user,
-                mailbox,
-                &origin,
-                diags,
-            ),
-            MailboxShortfall::Unlicensed if stays_user_until_converted => keep_exchange(
-                ix,
-                change,
-                ExchangeRank::Essentials,
-                "the mailbox stays a user mailbox until it is converted on-premises",
-                user,
-                mailbox,
-                &origin,
-                diags,
-            ),
+            MailboxShortfall::SharedNeedsPlan2 { reasons, .. } => {
+                if keep_exchange(
+                    ix,
+                    change,
+                    ExchangeRank::Plan2,
+                    &format!("the shared mailbox still needs Exchange Online Plan 2: {reasons}"),
+                    user,
+                    mailbox,
+                    &origin,
+                    diags,
+                ) {
+                    continue;
+                }
+            }
+            MailboxShortfall::Unlicensed if stays_user_until_converted => {
+                if keep_exchange(
+                    ix,
+                    change,
+                    ExchangeRank::Essentials,
+                    "the mailbox stays a user mailbox until it is converted on-premises",
+                    user,
+                    mailbox,
+                    &origin,
+                    diags,
+                ) {
+                    continue;
+                }
+            }
             MailboxShortfall::Unlicensed if desired_kind == Some(MailboxType::User) => diags.push(
                 Diagnostic::error(
                     format!(
@@ -682,6 +692,7 @@ fn plan_user<'g>(
                 )),
             ),
         }
+        break;
     }
     if change
         .convert
@@ -703,7 +714,7 @@ fn plan_user<'g>(
 }
 
 /// Keeps the best direct licence the change was going to remove that gives at least `needed`
-/// (warning why), or reports that none can: the mailbox would lose what it needs.
+/// (warning why) and says so, or reports that none can: the mailbox would lose what it needs.
 #[allow(clippy::too_many_arguments)]
 fn keep_exchange(
     ix: &Index<'_>,
@@ -714,7 +725,7 @@ fn keep_exchange(
     mailbox: &crate::tenant::Mailbox,
     origin: &Option<Origin>,
     diags: &mut Vec<Diagnostic>,
-) {
+) -> bool {
     let upn = &user.user_principal_name;
     let best = change
         .removals
@@ -743,8 +754,10 @@ fn keep_exchange(
                 )
                 .with_hint("remove the archive or hold, or reduce the mailbox below 50 GB, before the licence can go"),
             );
+            true
         }
-        None => diags.push(
+        None => {
+            diags.push(
             Diagnostic::error(
                 format!("{upn} would not keep what its mailbox needs: {why}{size_note}"),
                 origin.clone(),
@@ -754,7 +767,9 @@ fn keep_exchange(
             } else {
                 "give the user an Exchange licence directly before the group change"
             }),
-        ),
+            );
+            false
+        }
     }
 }
 

@@ -9,7 +9,6 @@
 
 use super::{Action, Plan};
 use crate::rules::invariants::{Breach, Observed};
-use crate::rules::mailbox::MailboxShortfall;
 use crate::tenant::{Tenant, apply_operation};
 use std::collections::{BTreeSet, HashMap};
 
@@ -113,8 +112,9 @@ pub fn check_order(
     Ok(())
 }
 
+/// A mailbox the config lets go (`mailbox = "delete"`) may lack anything on its way out.
 fn accepted(breach: &Breach, deletion_accepted: &dyn Fn(&str) -> bool) -> bool {
-    matches!(breach, Breach::Mailbox { upn, shortfall: MailboxShortfall::Unlicensed } if deletion_accepted(upn))
+    matches!(breach, Breach::Mailbox { upn, .. } if deletion_accepted(upn))
 }
 
 /// `(UPN, sku id)` of inherited assignments that failed for want of a seat (CountViolation):
