@@ -16,6 +16,8 @@ mod order_props;
 pub mod orders;
 #[cfg(test)]
 mod props;
+#[cfg(test)]
+mod safety_tests;
 mod seats;
 mod sim;
 pub mod stacking;

@@ -94,6 +94,15 @@ impl TenantBuilder {
         self
     }
 
+    /// Gives the last user's mailbox an archive (`archive`) and/or litigation hold (`hold`).
+    pub fn mailbox_facts(mut self, archive: bool, hold: bool) -> TenantBuilder {
+        let user = self.tenant.users.last_mut().expect("a user first");
+        let mailbox = user.mailbox.as_mut().expect("a mailbox first");
+        mailbox.archive_enabled = archive;
+        mailbox.litigation_hold = hold;
+        self
+    }
+
     /// Marks the last user as synchronised from on-premises.
     pub fn synced(mut self) -> TenantBuilder {
         self.tenant

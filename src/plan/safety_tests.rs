@@ -1,0 +1,348 @@
+//! The safety classes of issue 12 on small tenants: what a mailbox needs from its licences
+//! (shared over the limits keeps Plan 2, a user mailbox fits its quota), valid plans that once
+//! were "internal planner errors", real seat deadlocks as domain errors, and losing the last
+//! Exchange licence of a user mailbox as an error unless the config accepts it. Every
+//! appliable plan here is also walked in every adversarial and 32 random orders.
+
+use super::orders::check_orders;
+use super::testkit::*;
+use super::*;
+use crate::desired::{DesiredState, UserScope};
+use crate::tenant::{MailboxType, Tenant};
+
+fn errors(plan: &Plan) -> Vec<String> {
+    plan.diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.message.clone())
+        .collect()
+}
+
+fn hint_of(plan: &Plan, message_part: &str) -> String {
+    plan.diagnostics
+        .iter()
+        .find(|d| d.message.contains(message_part))
+        .and_then(|d| d.hint.clone())
+        .unwrap_or_default()
+}
+
+fn no_internal_errors(plan: &Plan) {
+    for d in &plan.diagnostics {
+        assert!(
+            !d.message.contains("internal planner error"),
+            "{}",
+            d.message
+        );
+    }
+}
+
+/// Plans, checks that the plan is appliable and that every order checked is safe, and that
+/// applying it converges.
+fn safe_in_every_order(d: &DesiredState, live: &Tenant) -> Plan {
+    let p = plan(d, live);
+    no_internal_errors(&p);
+    assert!(!p.has_errors(), "{:?}", errors(&p));
+    let accepted = |upn: &str| {
+        d.users
+            .get(&upn.to_ascii_lowercase())
+            .is_some_and(|u| u.mailbox_deletion_accepted)
+    };
+    check_orders(live, &p, &accepted, 32, 7).unwrap_or_else(|e| panic!("{e}"));
+    let mut after = live.clone();
+    for op in &p.operations {
+        crate::tenant::apply_operation(&mut after, &op.kind).unwrap();
+    }
+    assert!(plan(d, &after).is_empty(), "converges");
+    p
+}
+
+fn position(plan: &Plan, id: &str) -> usize {
+    plan.operations
+        .iter()
+        .position(|o| o.id == id)
+        .unwrap_or_else(|| panic!("{id} not in the plan"))
+}
+
+// Point 2: shared mailboxes over the limits need Exchange Online Plan 2.
+
+#[test]
+fn shared_mailbox_with_an_archive_keeps_plan2_not_plan1() {
+    // Holds Plan 1 and E3 (Plan 2); a leaver: Plan 1 alone is not enough for the archive.
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .sku("EXCHANGESTANDARD", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK", "EXCHANGESTANDARD"])
+        .mailbox_facts(true, false)
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK", "EXCHANGESTANDARD"]);
+    want(&mut d, "ann@x.com", &[]).mailbox = Some(MailboxType::Shared);
+    let p = safe_in_every_order(&d, &live);
+    let OpKind::AssignLicenses { remove, .. } =
+        &p.operations[position(&p, "assign_licenses:ann@x.com")].kind
+    else {
+        panic!("a licence call")
+    };
+    let removed: Vec<&str> = remove.iter().map(|r| r.sku_part_number.as_str()).collect();
+    assert_eq!(removed, ["EXCHANGESTANDARD"], "Plan 2 (E3) is the one kept");
+    assert!(
+        p.diagnostics
+            .iter()
+            .any(|d| d.message.contains("keeps ENTERPRISEPACK")
+                && d.message.contains("Exchange Online Plan 2")
+                && d.message.contains("archive is enabled"))
+    );
+}
+
+#[test]
+fn shared_mailbox_on_hold_with_only_plan1_is_an_error() {
+    let live = TenantBuilder::new()
+        .sku("EXCHANGESTANDARD", 5)
+        .user("ann@x.com", &["EXCHANGESTANDARD"])
+        .mailbox_facts(false, true)
+        .build();
+    let mut d = desired(&["EXCHANGESTANDARD"]);
+    want(&mut d, "ann@x.com", &["EXCHANGESTANDARD"]).mailbox = Some(MailboxType::Shared);
+    let p = plan(&d, &live);
+    no_internal_errors(&p);
+    let e = errors(&p);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("ann@x.com") && e[0].contains("Exchange Online Plan 2"),
+        "{e:?}"
+    );
+    assert!(e[0].contains("litigation hold"), "{e:?}");
+    assert!(hint_of(&p, "ann@x.com").contains("EXCHANGE_S_ENTERPRISE"));
+}
+
+#[test]
+fn over_50_gb_leaver_keeping_e3_with_exchange_disabled_is_an_error() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .mailbox(Some(MailboxType::User), 60)
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
+    disable(ann, "ENTERPRISEPACK", Some(&["EXCHANGE_S_ENTERPRISE"]));
+    ann.mailbox = Some(MailboxType::Shared);
+    let p = plan(&d, &live);
+    no_internal_errors(&p);
+    let e = errors(&p);
+    assert!(
+        e.iter()
+            .any(|m| m.contains("60.0 GB") && m.contains("Exchange Online Plan 2")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn moving_a_user_mailbox_to_a_smaller_quota_is_an_error_with_the_numbers() {
+    // 30 GB on E3 (100 GB) to Kiosk (2 GB).
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .sku("DESKLESSPACK", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .mailbox(Some(MailboxType::User), 30)
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK", "DESKLESSPACK"]);
+    want(&mut d, "ann@x.com", &["DESKLESSPACK"]);
+    let p = plan(&d, &live);
+    no_internal_errors(&p);
+    let e = errors(&p);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("30.0 GB") && e[0].contains("2.0 GB") && e[0].contains("Exchange Kiosk"),
+        "{e:?}"
+    );
+    assert!(hint_of(&p, "30.0 GB").contains("100 GB"));
+}
+
+#[test]
+fn a_mailbox_that_fits_the_smaller_quota_moves() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .sku("EXCHANGESTANDARD", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .mailbox(Some(MailboxType::User), 30)
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK", "EXCHANGESTANDARD"]);
+    want(&mut d, "ann@x.com", &["EXCHANGESTANDARD"]);
+    safe_in_every_order(&d, &live);
+}
+
+// Point 4: valid plans that were "internal planner errors".
+
+#[test]
+fn leaver_keeping_e3_with_exchange_disabled_converts_before_the_reassignment() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("leo@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    let leo = want(&mut d, "leo@x.com", &["ENTERPRISEPACK"]);
+    disable(leo, "ENTERPRISEPACK", Some(&["EXCHANGE_S_ENTERPRISE"]));
+    leo.mailbox = Some(MailboxType::Shared);
+    let p = safe_in_every_order(&d, &live);
+    let convert = position(&p, "convert_mailbox:leo@x.com");
+    let reassign = position(&p, "assign_licenses:leo@x.com");
+    assert!(convert < reassign);
+    assert!(
+        p.operations[reassign]
+            .depends_on
+            .contains(&"convert_mailbox:leo@x.com".to_string())
+    );
+}
+
+#[test]
+fn group_dropping_e3_while_its_member_gets_e5_directly() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .sku("ENTERPRISEPREMIUM", 5)
+        .user("ann@x.com", &[])
+        .group("LIC-E3", &["ENTERPRISEPACK"], &["ann@x.com"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
+    want(&mut d, "ann@x.com", &["ENTERPRISEPREMIUM"]);
+    want_group(&mut d, "LIC-E3", &[], Some(&["ann@x.com"]));
+    let p = safe_in_every_order(&d, &live);
+    let grant = position(&p, "assign_licenses:ann@x.com");
+    let group = position(&p, "assign_group_licenses:LIC-E3");
+    assert!(grant < group);
+    assert!(
+        p.operations[group]
+            .depends_on
+            .contains(&"assign_licenses:ann@x.com".to_string()),
+        "an edge, not luck"
+    );
+}
+
+#[test]
+fn group_gaining_an_exchange_licence_while_its_member_loses_the_direct_one() {
+    // Ann swaps direct E3 for E5 from her group: the removal waits for the group's grant.
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .sku("ENTERPRISEPREMIUM", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .group("LIC-E5", &[], &["ann@x.com"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
+    want(&mut d, "ann@x.com", &["ENTERPRISEPREMIUM"]);
+    want_group(&mut d, "LIC-E5", &["ENTERPRISEPREMIUM"], Some(&["ann@x.com"]));
+    let p = safe_in_every_order(&d, &live);
+    let removal = position(&p, "assign_licenses:ann@x.com");
+    assert!(
+        p.operations[removal]
+            .depends_on
+            .contains(&"assign_group_licenses:LIC-E5".to_string())
+    );
+}
+
+#[test]
+fn seat_deadlock_is_a_domain_error_with_skus_numbers_principals_and_a_hint() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 1)
+        .sku("ENTERPRISEPREMIUM", 1)
+        .user("amy@x.com", &["ENTERPRISEPACK"])
+        .user("ben@x.com", &["ENTERPRISEPREMIUM"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
+    want(&mut d, "amy@x.com", &["ENTERPRISEPREMIUM"]);
+    want(&mut d, "ben@x.com", &["ENTERPRISEPACK"]);
+    let p = plan(&d, &live);
+    no_internal_errors(&p);
+    let e = errors(&p);
+    assert!(!e.is_empty());
+    for m in &e {
+        assert!(m.contains("no order fits the seats"), "{m}");
+        assert!(m.contains("with 0 free"), "{m}");
+        assert!(m.contains("amy@x.com") || m.contains("ben@x.com"), "{m}");
+    }
+    assert!(hint_of(&p, "no order fits").contains("buy 1 more"));
+}
+
+// Point 5: losing the last Exchange licence of a user mailbox is an error.
+
+fn last_exchange_error(p: &Plan, upn: &str) {
+    no_internal_errors(p);
+    let e = errors(p);
+    assert!(
+        e.iter()
+            .any(|m| m.contains(&format!("{upn} would lose its last Exchange licence"))),
+        "{e:?}"
+    );
+    assert!(hint_of(p, upn).contains("mailbox = \"delete\""));
+}
+
+#[test]
+fn last_exchange_licence_lost_by_a_group_licence_removal_is_an_error() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &[])
+        .group("LIC-E3", &["ENTERPRISEPACK"], &["ann@x.com"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want_group(&mut d, "LIC-E3", &[], None);
+    last_exchange_error(&plan(&d, &live), "ann@x.com");
+}
+
+#[test]
+fn last_exchange_licence_lost_by_disabling_the_exchange_plan_is_an_error() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
+    disable(ann, "ENTERPRISEPACK", Some(&["EXCHANGE_S_ENTERPRISE"]));
+    last_exchange_error(&plan(&d, &live), "ann@x.com");
+}
+
+#[test]
+fn users_all_sweeping_an_undeclared_mailbox_user_is_an_error() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    d.scope.users = UserScope::All;
+    d.users.insert(
+        "ann@x.com".to_string(),
+        crate::desired::DesiredUser::without_managed_licenses("ann@x.com".to_string()),
+    );
+    last_exchange_error(&plan(&d, &live), "ann@x.com");
+}
+
+#[test]
+fn leaving_the_group_that_gives_the_last_exchange_licence_is_an_error() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &[])
+        .group("LIC-E3", &["ENTERPRISEPACK"], &["ann@x.com"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want_group(&mut d, "LIC-E3", &["ENTERPRISEPACK"], Some(&[]));
+    last_exchange_error(&plan(&d, &live), "ann@x.com");
+}
+
+#[test]
+fn mailbox_delete_accepts_each_way_of_losing_exchange() {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &["ENTERPRISEPACK"])
+        .user("bob@x.com", &[])
+        .group("LIC-E3", &["ENTERPRISEPACK"], &["bob@x.com"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    want(&mut d, "ann@x.com", &[]).mailbox_deletion_accepted = true;
+    want(&mut d, "bob@x.com", &[]).mailbox_deletion_accepted = true;
+    want_group(&mut d, "LIC-E3", &[], None);
+    let p = safe_in_every_order(&d, &live);
+    for upn in ["ann@x.com", "bob@x.com"] {
+        assert!(
+            p.diagnostics.iter().any(|x| !x.is_error()
+                && x.message.contains(upn)
+                && x.message.contains("will be disabled")),
+            "{upn} is warned"
+        );
+    }
+}
