@@ -250,9 +250,9 @@ fn deadlock(ix: &index::Index<'_>, ops: &[graph::Draft], d: &seats::Deadlock) ->
     };
     Diagnostic::error(
         format!(
-            "{part}: no order fits the seats: {} need {} more {part} seat(s) with {} free, and the seats freed by {frees} can only be freed after them (a user keeps Exchange until the new licence arrives)",
-            names(&d.grants),
+            "{part}: no order fits the seats: {} more seat(s) needed (for {}) with {} free, and the seats freed by {frees} come only after them (a user keeps Exchange until the new licence arrives)",
             d.grants.len(),
+            names(&d.grants),
             d.available_now.max(0)
         ),
         None,

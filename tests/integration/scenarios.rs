@@ -208,3 +208,172 @@ fn disabled_plan_toggle_is_a_single_change() {
     assert_eq!(add[0].disabled_plan_names, ["YAMMER_ENTERPRISE"]);
     assert_eq!(add[0].replaces_disabled, Some(vec![]));
 }
+
+// Issue 12 (safety): each class with reviewed snapshots, explicit assertions, and every
+// appliable plan walked in its printed, adversarial and 64 random orders.
+
+/// Walks the plan's printed, removals-first, grants-first and 64 random orders with Graph's
+/// rules, checking the invariants after every step; `let_go` are UPNs with mailbox = "delete".
+fn safe_in_every_order(live: &Tenant, plan: &Plan, let_go: &[&str]) {
+    let accepted = |upn: &str| let_go.contains(&upn);
+    m365ctl::plan::orders::check_orders(live, plan, &accepted, 64, 12)
+        .unwrap_or_else(|unsafe_order| panic!("{unsafe_order}"));
+}
+
+fn no_internal_errors(plan: &Plan) {
+    for e in errors(plan) {
+        assert!(!e.contains("internal planner error"), "{e}");
+    }
+}
+
+fn removed_by(plan: &Plan, id: &str) -> Vec<String> {
+    let OpKind::AssignLicenses { remove, .. } = &plan.operations[position(plan, id)].kind else {
+        panic!("{id} is not a licence call")
+    };
+    remove.iter().map(|r| r.sku_part_number.clone()).collect()
+}
+
+#[test]
+fn shared_mailboxes_over_the_limits_keep_plan2() {
+    let (live, plan) = plan_scenario("shared_over_limits_keeps_plan2");
+    assert!(errors(&plan).is_empty(), "{:?}", errors(&plan));
+    safe_in_every_order(&live, &plan, &[]);
+    // Ada (archive): E3 is Plan 2 and stays; Plan 1 alone would not do, so it goes.
+    assert_eq!(
+        removed_by(&plan, "assign_licenses:ada@contoso.com"),
+        ["EXCHANGESTANDARD"]
+    );
+    // Hal (hold) keeps his only licence: nothing to remove, only the conversion.
+    assert!(
+        !plan
+            .operations
+            .iter()
+            .any(|o| o.id == "assign_licenses:hal@contoso.com")
+    );
+    // Sam needs nothing as a shared mailbox: converted, then unlicensed.
+    assert!(
+        position(&plan, "convert_mailbox:sam@contoso.com")
+            < position(&plan, "assign_licenses:sam@contoso.com")
+    );
+    for (upn, why) in [
+        ("ada@contoso.com", "archive is enabled"),
+        ("hal@contoso.com", "litigation hold is on"),
+    ] {
+        assert!(
+            plan.diagnostics.iter().any(|d| !d.is_error()
+                && d.message.contains(&format!("{upn} keeps ENTERPRISEPACK"))
+                && d.message.contains("Exchange Online Plan 2")
+                && d.message.contains(why)),
+            "{upn}: {:?}",
+            plan.diagnostics
+        );
+    }
+}
+
+#[test]
+fn mailbox_needs_are_refused_before_they_happen() {
+    let (_, plan) = plan_scenario("mailbox_needs_refused");
+    no_internal_errors(&plan);
+    let e = errors(&plan);
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e.iter().any(|m| m.contains("ivy@contoso.com")
+            && m.contains("Exchange Online Plan 2")
+            && m.contains("litigation hold")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(|m| m.contains("kai@contoso.com")
+            && m.contains("30.0 GB")
+            && m.contains("2.0 GB quota of Exchange Kiosk")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn leaver_keeping_e3_without_exchange_is_converted_first() {
+    let (live, plan) = plan_scenario("leaver_keeps_e3_without_exchange");
+    assert!(errors(&plan).is_empty(), "{:?}", errors(&plan));
+    safe_in_every_order(&live, &plan, &[]);
+    let reassign = &plan.operations[position(&plan, "assign_licenses:leo@contoso.com")];
+    assert!(
+        reassign
+            .depends_on
+            .contains(&"convert_mailbox:leo@contoso.com".to_string())
+    );
+}
+
+#[test]
+fn group_dropping_e3_waits_for_its_members_e5() {
+    let (live, plan) = plan_scenario("group_drops_e3_member_gets_e5");
+    assert!(errors(&plan).is_empty(), "{:?}", errors(&plan));
+    safe_in_every_order(&live, &plan, &[]);
+    let group = &plan.operations[position(&plan, "assign_group_licenses:LIC-E3")];
+    assert!(
+        group
+            .depends_on
+            .contains(&"assign_licenses:mia@contoso.com".to_string()),
+        "{:?}",
+        group.depends_on
+    );
+}
+
+#[test]
+fn member_drops_direct_e3_after_the_group_gives_e5() {
+    let (live, plan) = plan_scenario("group_gains_e5_member_drops_e3");
+    assert!(errors(&plan).is_empty(), "{:?}", errors(&plan));
+    safe_in_every_order(&live, &plan, &[]);
+    let removal = &plan.operations[position(&plan, "assign_licenses:oli@contoso.com")];
+    assert_eq!(
+        removed_by(&plan, "assign_licenses:oli@contoso.com"),
+        ["ENTERPRISEPACK"]
+    );
+    assert!(
+        removal
+            .depends_on
+            .contains(&"assign_group_licenses:LIC-E5".to_string())
+    );
+}
+
+#[test]
+fn seat_deadlock_is_a_domain_error() {
+    let (_, plan) = plan_scenario("seat_deadlock");
+    no_internal_errors(&plan);
+    let e = errors(&plan);
+    assert!(!e.is_empty());
+    for m in &e {
+        assert!(m.contains("no order fits the seats") && m.contains("with 0 free"), "{m}");
+    }
+    let all = e.join("\n");
+    assert!(all.contains("ENTERPRISEPACK") || all.contains("ENTERPRISEPREMIUM"));
+    assert!(all.contains("amy@contoso.com") && all.contains("ben@contoso.com"), "{all}");
+}
+
+#[test]
+fn losing_the_last_exchange_licence_is_an_error_three_ways() {
+    let (_, plan) = plan_scenario("last_exchange_licence_refused");
+    no_internal_errors(&plan);
+    let e = errors(&plan);
+    for upn in ["pam@contoso.com", "raj@contoso.com", "tom@contoso.com"] {
+        assert!(
+            e.iter()
+                .any(|m| m.contains(&format!("{upn} would lose its last Exchange licence"))),
+            "{upn}: {e:?}"
+        );
+    }
+    assert_eq!(e.len(), 3, "{e:?}");
+}
+
+#[test]
+fn mailbox_delete_accepts_the_loss_with_a_warning() {
+    let (live, plan) = plan_scenario("mailbox_delete_accepted");
+    assert!(errors(&plan).is_empty(), "{:?}", errors(&plan));
+    safe_in_every_order(&live, &plan, &["uma@contoso.com"]);
+    assert_eq!(
+        removed_by(&plan, "assign_licenses:uma@contoso.com"),
+        ["ENTERPRISEPACK"]
+    );
+    assert!(plan.diagnostics.iter().any(|d| !d.is_error()
+        && d.message.contains("uma@contoso.com")
+        && d.message.contains("deleted after 30 days")));
+}
