@@ -151,6 +151,12 @@ fn profile_skus(kind: &str) -> &'static [&'static str] {
     }
 }
 
+/// A mailbox size that fits the quota of the profile's Exchange plan
+/// (`rules::mailbox::user_mailbox_quota`): frontline workers have Kiosk (2 GB).
+fn mailbox_gb(kind: &str, drawn: u64) -> u64 {
+    if kind == "Frontline" { 1 } else { drawn }
+}
+
 /// Generates a tenant and a config that is in sync with it except for `change_rate` of users.
 pub fn generate(spec: &SynthSpec) -> Synth {
     let mut rng = SplitMix64::new(spec.seed);
@@ -232,7 +238,7 @@ pub fn generate(spec: &SynthSpec) -> Synth {
             licenses,
             mailbox: Some(Mailbox {
                 kind: MailboxType::User,
-                size_bytes: (1 + rng.below(30) as u64) * 1024 * 1024 * 1024,
+                size_bytes: mailbox_gb(kind, 1 + rng.below(30) as u64) * 1024 * 1024 * 1024,
                 archive_enabled: false,
                 litigation_hold: false,
             }),

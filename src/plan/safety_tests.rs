@@ -227,7 +227,12 @@ fn group_gaining_an_exchange_licence_while_its_member_loses_the_direct_one() {
         .build();
     let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
     want(&mut d, "ann@x.com", &["ENTERPRISEPREMIUM"]);
-    want_group(&mut d, "LIC-E5", &["ENTERPRISEPREMIUM"], Some(&["ann@x.com"]));
+    want_group(
+        &mut d,
+        "LIC-E5",
+        &["ENTERPRISEPREMIUM"],
+        Some(&["ann@x.com"]),
+    );
     let p = safe_in_every_order(&d, &live);
     let removal = position(&p, "assign_licenses:ann@x.com");
     assert!(

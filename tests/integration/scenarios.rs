@@ -342,11 +342,17 @@ fn seat_deadlock_is_a_domain_error() {
     let e = errors(&plan);
     assert!(!e.is_empty());
     for m in &e {
-        assert!(m.contains("no order fits the seats") && m.contains("with 0 free"), "{m}");
+        assert!(
+            m.contains("no order fits the seats") && m.contains("with 0 free"),
+            "{m}"
+        );
     }
     let all = e.join("\n");
     assert!(all.contains("ENTERPRISEPACK") || all.contains("ENTERPRISEPREMIUM"));
-    assert!(all.contains("amy@contoso.com") && all.contains("ben@contoso.com"), "{all}");
+    assert!(
+        all.contains("amy@contoso.com") && all.contains("ben@contoso.com"),
+        "{all}"
+    );
 }
 
 #[test]
