@@ -387,6 +387,11 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 Some(&(c, MailboxType::Shared)) => {
                     edges.insert((c, gop));
                 }
+                // A shared mailbox the change would leave short (Plan 2 taken) becomes a user
+                // mailbox first.
+                Some(&(c, _)) if group_change_strands(ix, g, ui) => {
+                    edges.insert((c, gop));
+                }
                 Some(&(c, _)) if !g.add.is_empty() => {
                     edges.insert((gop, c));
                 }

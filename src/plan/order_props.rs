@@ -285,5 +285,12 @@ proptest! {
         if let Err(unsafe_order) = check_orders(&live, &p, &accepted, RANDOM_ORDERS, seed) {
             prop_assert!(false, "{unsafe_order}");
         }
+        let mut after = live.clone();
+        for op in &p.operations {
+            crate::tenant::apply_operation(&mut after, &op.kind).expect("checked above");
+        }
+        let again = plan(&d, &after);
+        let left: Vec<&str> = again.operations.iter().map(|o| o.id.as_str()).collect();
+        prop_assert!(left.is_empty(), "not converged: {:?}", left);
     }
 }
