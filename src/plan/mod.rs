@@ -176,8 +176,9 @@ fn build(
             Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, fingerprint),
         };
         let bounds = seats::bounds(&ix, &drafts.ops, &drafts.edges, &order);
+        let releases = seats::releases(&ix, &drafts.ops, &order);
         (shortfalls, deadlocks) =
-            seats::seat_edges(&ix, &mut drafts.ops, &mut drafts.edges, &bounds);
+            seats::seat_edges(&ix, &mut drafts.ops, &mut drafts.edges, &bounds, &releases);
         if drafts.edges.len() == edges {
             break;
         }

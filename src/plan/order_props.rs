@@ -283,7 +283,12 @@ proptest! {
             d.users.get(&upn.to_ascii_lowercase()).is_some_and(|u| u.mailbox_deletion_accepted)
         };
         if let Err(unsafe_order) = check_orders(&live, &p, &accepted, RANDOM_ORDERS, seed) {
-            prop_assert!(false, "{unsafe_order}");
+            let dag: Vec<String> = p
+                .operations
+                .iter()
+                .map(|o| format!("{} after {:?}", o.id, o.depends_on))
+                .collect();
+            prop_assert!(false, "{unsafe_order}\nDAG: {dag:#?}");
         }
         let mut after = live.clone();
         for op in &p.operations {

@@ -9,6 +9,7 @@
 
 use super::graph::Draft;
 use super::index::Index;
+use super::ops::OpKind;
 use super::sim::{SeatDelta, Sim};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -125,6 +126,96 @@ fn sample(ops: &[Draft], edges: &BTreeSet<(usize, usize)>, pick: Pick) -> Vec<us
     out
 }
 
+/// A seat the plan frees: one user's SKU, free once every operation that removes a path to
+/// it has run (a direct removal, leaving a group that gives it, the group dropping it). The
+/// executor may run those in any order, so a grant waiting for the seat waits for all of them.
+pub(crate) struct Release {
+    sku_id: String,
+    ops: Vec<usize>,
+}
+
+/// The seats the plan frees: users holding a SKU now and not after the plan (replayed in
+/// `printed` order), each with the operations that remove a path to it.
+pub(crate) fn releases(ix: &Index<'_>, ops: &[Draft], printed: &[usize]) -> Vec<Release> {
+    let mut sim = Sim::new(ix);
+    for &i in printed {
+        sim.apply(&ops[i].kind);
+    }
+    let live = ix.live;
+    let mut out = Vec::new();
+    let mut users: Vec<usize> = ops.iter().filter_map(|o| o.user).collect();
+    for o in ops {
+        if let OpKind::AssignGroupLicenses { group_id, .. } = &o.kind
+            && let Some(gi) = ix.group_by_id(group_id)
+        {
+            users.extend(
+                live.groups[gi]
+                    .members
+                    .iter()
+                    .filter_map(|m| ix.user_by_id(m)),
+            );
+        }
+    }
+    users.sort_unstable();
+    users.dedup();
+    // Each user's operations, and the group operations: indexed once, so a large plan's
+    // releases stay linear in its operations.
+    let mut by_user: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut group_ops: Vec<usize> = Vec::new();
+    for (i, o) in ops.iter().enumerate() {
+        match o.kind.user_id() {
+            Some(id) => by_user.entry(id).or_default().push(i),
+            None => group_ops.push(i),
+        }
+    }
+    for ui in users {
+        let user = &live.users[ui];
+        for sku_id in user.effective_skus() {
+            if sim.holds(ui, sku_id) {
+                continue;
+            }
+            let removes_path = |kind: &OpKind| match kind {
+                OpKind::AssignLicenses {
+                    user_id, remove, ..
+                } => *user_id == user.id && remove.iter().any(|r| r.sku_id == sku_id),
+                OpKind::RemoveGroupMember {
+                    user_id, group_id, ..
+                } => {
+                    *user_id == user.id
+                        && live
+                            .group(group_id)
+                            .is_some_and(|g| g.licenses.iter().any(|l| l.sku_id == sku_id))
+                }
+                OpKind::AssignGroupLicenses {
+                    group_id, remove, ..
+                } => {
+                    remove.iter().any(|r| r.sku_id == sku_id)
+                        && ix.memberships[ui]
+                            .iter()
+                            .any(|&gi| live.groups[gi].id == *group_id)
+                }
+                _ => false,
+            };
+            let mut set: Vec<usize> = by_user
+                .get(user.id.as_str())
+                .into_iter()
+                .flatten()
+                .chain(&group_ops)
+                .copied()
+                .filter(|&i| removes_path(&ops[i].kind))
+                .collect();
+            set.sort_unstable();
+            if !set.is_empty() {
+                out.push(Release {
+                    sku_id: sku_id.to_string(),
+                    ops: set,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// One SKU whose grants exceed what is free plus what the plan surely frees.
 pub(crate) struct Shortfall {
     pub sku_id: String,
@@ -145,19 +236,19 @@ pub(crate) struct Deadlock {
 }
 
 /// Adds seat edges: for each SKU whose possible grants exceed its free seats, grant unit `j`
-/// beyond the free ones waits for a distinct surely-freed unit that does not itself wait for
-/// the grant. Returns SKUs that even all freed seats cannot cover, and grants that no free
-/// can precede.
+/// beyond the free ones waits for every operation of a distinct released seat, none of which
+/// itself waits for the grant. Returns SKUs that even all released seats cannot cover, and
+/// grants that no release can precede.
 pub(crate) fn seat_edges(
     ix: &Index<'_>,
     ops: &mut [Draft],
     edges: &mut BTreeSet<(usize, usize)>,
     bounds: &SeatBounds,
+    releases: &[Release],
 ) -> (Vec<Shortfall>, Vec<Deadlock>) {
     let mut by_id: Vec<usize> = (0..ops.len()).collect();
     by_id.sort_by(|a, b| ops[*a].id.cmp(&ops[*b].id));
     let mut grants: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    let mut frees: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for &i in &by_id {
         for (sku, &n) in &bounds.takes[i] {
             grants
@@ -165,12 +256,10 @@ pub(crate) fn seat_edges(
                 .or_default()
                 .extend(std::iter::repeat_n(i, n as usize));
         }
-        for (sku, &n) in &bounds.frees[i] {
-            frees
-                .entry(sku)
-                .or_default()
-                .extend(std::iter::repeat_n(i, n as usize));
-        }
+    }
+    let mut freed: BTreeMap<&str, Vec<&[usize]>> = BTreeMap::new();
+    for r in releases {
+        freed.entry(r.sku_id.as_str()).or_default().push(&r.ops);
     }
     let mut next: HashMap<usize, Vec<usize>> = HashMap::new();
     for &(a, b) in edges.iter() {
@@ -181,7 +270,7 @@ pub(crate) fn seat_edges(
     for (sku_id, units) in grants {
         let Some(sku) = ix.sku(sku_id) else { continue };
         let available = sku.available();
-        let freed = frees.get(sku_id).map(Vec::as_slice).unwrap_or_default();
+        let freed = freed.get(sku_id).map(Vec::as_slice).unwrap_or_default();
         let need = units.len() as i64;
         if need <= available {
             continue;
@@ -195,37 +284,39 @@ pub(crate) fn seat_edges(
             });
             continue;
         }
-        // The free seats go to the first grants; each later grant takes the first freed
-        // unit it can wait for without a cycle.
+        // The free seats go to the first grants; each later grant waits for the first
+        // released seat whose operations do not themselves wait for it.
         let mut used = vec![false; freed.len()];
         let mut stuck = Vec::new();
         for &g in units.iter().skip(available.max(0) as usize) {
             let found = (0..freed.len())
-                .find(|&k| !used[k] && freed[k] != g && !reaches(&next, g, freed[k]));
+                .find(|&k| !used[k] && freed[k].iter().all(|&f| f != g && !reaches(&next, g, f)));
             let Some(k) = found else {
                 stuck.push(g);
                 continue;
             };
             used[k] = true;
-            let f = freed[k];
-            if edges.insert((f, g)) {
-                next.entry(f).or_default().push(g);
-                let reason = format!(
-                    "waits for the {} seat freed by {} ({} has {} free)",
-                    sku.sku_part_number,
-                    ops[f].id,
-                    sku.sku_part_number,
-                    available.max(0)
-                );
-                if !ops[g].reasons.contains(&reason) {
-                    ops[g].reasons.push(reason);
+            for &f in freed[k] {
+                if edges.insert((f, g)) {
+                    next.entry(f).or_default().push(g);
                 }
+            }
+            let names: Vec<&str> = freed[k].iter().map(|&f| ops[f].id.as_str()).collect();
+            let reason = format!(
+                "waits for the {} seat freed by {} ({} has {} free)",
+                sku.sku_part_number,
+                names.join(" + "),
+                sku.sku_part_number,
+                available.max(0)
+            );
+            if !ops[g].reasons.contains(&reason) {
+                ops[g].reasons.push(reason);
             }
         }
         if !stuck.is_empty() {
             let waiting: Vec<usize> = freed
                 .iter()
-                .copied()
+                .flat_map(|set| set.iter().copied())
                 .filter(|&f| stuck.iter().any(|&g| reaches(&next, g, f)))
                 .collect::<BTreeSet<_>>()
                 .into_iter()

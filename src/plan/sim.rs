@@ -112,6 +112,17 @@ impl<'i, 'a> Sim<'i, 'a> {
         }
     }
 
+    /// Whether a user holds a SKU effectively now.
+    pub fn holds(&self, ui: usize, sku_id: &str) -> bool {
+        let licenses = match self.users.get(&ui) {
+            Some(u) => &u.licenses,
+            None => &self.ix.live.users[ui].licenses,
+        };
+        licenses
+            .iter()
+            .any(|l| l.is_effective() && l.sku_id == sku_id)
+    }
+
     /// Users the simulator has touched, by index.
     pub fn touched_users(&self) -> impl Iterator<Item = usize> + '_ {
         self.users.keys().copied()
