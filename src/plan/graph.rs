@@ -2,12 +2,16 @@
 //! seat edges (frees before grants when a SKU is short), a deterministic topological order,
 //! and cycle reporting with `tarjan_scc`.
 
+use super::effects::{
+    gives_exchange_op, gives_plan2, group_change_strands, leave_strands, may_take_exchange,
+    needs_plan2_as_shared,
+};
 use super::index::Index;
 use super::intent::Intent;
 use super::ops::{OpKind, Operation};
+use super::seats::reaches;
 use crate::catalog::ExchangeRank;
-use crate::rules::mailbox as rules_mailbox;
-use crate::tenant::{LicenseAssignment, MailboxType};
+use crate::tenant::MailboxType;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -534,196 +538,16 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
         }
     }
     soft.sort_unstable();
+    let mut next: HashMap<usize, Vec<usize>> = HashMap::new();
+    for &(a, b) in &edges {
+        next.entry(a).or_default().push(b);
+    }
     for (a, b) in soft {
-        if !reaches(&edges, b, a) {
-            edges.insert((a, b));
+        if !reaches(&next, b, a) && edges.insert((a, b)) {
+            next.entry(a).or_default().push(b);
         }
     }
     Drafts { ops, edges }
-}
-
-/// Whether the user's mailbox would need Exchange Online Plan 2 as a shared mailbox
-/// (`rules::mailbox`: over 50 GB, archive, hold).
-fn needs_plan2_as_shared(ix: &Index<'_>, ui: usize) -> bool {
-    ix.live.users[ui]
-        .mailbox
-        .as_ref()
-        .is_some_and(|m| crate::rules::mailbox::shared_mailbox_needs_plan2(m).is_some())
-}
-
-/// Whether an operation can give its user Exchange Online Plan 2: a direct grant of it, or
-/// joining a group that has or gains it.
-fn gives_plan2(ix: &Index<'_>, intent: &Intent, kind: &OpKind) -> bool {
-    let plan2 =
-        |sku_id: &str, disabled: &[String]| ix.sku_rank(sku_id, disabled) == ExchangeRank::Plan2;
-    match kind {
-        OpKind::AssignLicenses { add, .. } => {
-            add.iter().any(|a| plan2(&a.sku_id, &a.disabled_plans))
-        }
-        OpKind::AddGroupMember { group_id, .. } => ix.group_by_id(group_id).is_some_and(|gi| {
-            ix.live.groups[gi]
-                .licenses
-                .iter()
-                .any(|l| plan2(&l.sku_id, &l.disabled_plans))
-                || intent
-                    .groups
-                    .iter()
-                    .filter(|g| g.gi == gi)
-                    .flat_map(|g| &g.add)
-                    .any(|a| plan2(&a.sku_id, &a.disabled_plans))
-        }),
-        _ => false,
-    }
-}
-
-/// Whether an operation can give its user Exchange: a grant of an Exchange-bearing licence,
-/// or joining a group that has or gains one.
-fn gives_exchange_op(ix: &Index<'_>, intent: &Intent, kind: &OpKind) -> bool {
-    let exchange = |sku_id: &str, disabled: &[String]| ix.sku_rank(sku_id, disabled).has_mailbox();
-    match kind {
-        OpKind::AssignLicenses { add, .. } => {
-            add.iter().any(|a| exchange(&a.sku_id, &a.disabled_plans))
-        }
-        OpKind::AddGroupMember { group_id, .. } => ix.group_by_id(group_id).is_some_and(|gi| {
-            ix.live.groups[gi]
-                .licenses
-                .iter()
-                .any(|l| exchange(&l.sku_id, &l.disabled_plans))
-                || intent
-                    .groups
-                    .iter()
-                    .filter(|g| g.gi == gi)
-                    .flat_map(|g| &g.add)
-                    .any(|a| exchange(&a.sku_id, &a.disabled_plans))
-        }),
-        _ => false,
-    }
-}
-
-/// Whether an operation can take Exchange away from its user: removing an Exchange-bearing
-/// licence, or leaving a group that has or gains one.
-fn may_take_exchange(ix: &Index<'_>, intent: &Intent, kind: &OpKind) -> bool {
-    let exchange = |sku_id: &str| ix.sku_rank(sku_id, &[]).has_mailbox();
-    match kind {
-        OpKind::AssignLicenses {
-            user_id,
-            add,
-            remove,
-            ..
-        } => {
-            // A re-assignment that disables the Exchange plan takes it too.
-            let user = ix.user_by_id(user_id).map(|ui| &ix.live.users[ui]);
-            let lowers = |a: &super::ops::LicenseGrant| {
-                user.and_then(|u| u.direct_license(&a.sku_id))
-                    .is_some_and(|d| {
-                        ix.sku_rank(&d.sku_id, &d.disabled_plans)
-                            > ix.sku_rank(&a.sku_id, &a.disabled_plans)
-                    })
-            };
-            let removes_exchange = |r: &super::ops::LicenseRemoval| {
-                user.and_then(|u| u.direct_license(&r.sku_id))
-                    .map_or(exchange(&r.sku_id), |d| {
-                        ix.sku_rank(&d.sku_id, &d.disabled_plans).has_mailbox()
-                    })
-            };
-            remove.iter().any(removes_exchange) || add.iter().any(lowers)
-        }
-        OpKind::RemoveGroupMember { group_id, .. } => ix.group_by_id(group_id).is_some_and(|gi| {
-            ix.live.groups[gi]
-                .licenses
-                .iter()
-                .any(|l| exchange(&l.sku_id))
-                || intent
-                    .groups
-                    .iter()
-                    .filter(|g| g.gi == gi)
-                    .flat_map(|g| &g.add)
-                    .any(|a| exchange(&a.sku_id))
-        }),
-        _ => false,
-    }
-}
-
-/// Whether this group change alone, from the live state, would take a member's last Exchange
-/// licence (then it must wait for the member's Exchange from elsewhere).
-fn group_change_strands(ix: &Index<'_>, g: &super::intent::GroupChange, ui: usize) -> bool {
-    let user = &ix.live.users[ui];
-    let gid = ix.live.groups[g.gi].id.as_str();
-    let changed = |sku: &str| {
-        g.remove.iter().any(|r| r.sku_id == sku) || g.add.iter().any(|a| a.sku_id == sku)
-    };
-    let mut after: Vec<LicenseAssignment> = user
-        .licenses
-        .iter()
-        .filter(|l| !(l.assigned_by_group.as_deref() == Some(gid) && changed(&l.sku_id)))
-        .cloned()
-        .collect();
-    after.extend(g.add.iter().map(|a| {
-        LicenseAssignment {
-            sku_id: a.sku_id.clone(),
-            disabled_plans: a.disabled_plans.clone(),
-            assigned_by_group: Some(gid.to_string()),
-            state: if user.usage_location.is_some() {
-                "Active"
-            } else {
-                "Error"
-            }
-            .to_string(),
-            error: None,
-        }
-    }));
-    worse_for_mailbox(ix, ui, &after)
-}
-
-/// Whether holding `after` instead of today's licences would leave the user's mailbox worse
-/// off (`rules::mailbox::worsened`: unlicensed, over its quota, or shared without Plan 2).
-/// Users without a mailbox only care about having Exchange at all (their mailbox may come).
-fn worse_for_mailbox(ix: &Index<'_>, ui: usize, after: &[LicenseAssignment]) -> bool {
-    let user = &ix.live.users[ui];
-    let (before, now) = (ix.rank_of(&user.licenses), ix.rank_of(after));
-    match &user.mailbox {
-        Some(mb) => rules_mailbox::worsened(
-            rules_mailbox::shortfall(mb, mb.kind, before).as_ref(),
-            rules_mailbox::shortfall(mb, mb.kind, now),
-        )
-        .is_some(),
-        None => before.has_mailbox() && !now.has_mailbox(),
-    }
-}
-
-/// Whether leaving group `gi` alone, from the live state, would take the member's last
-/// Exchange licence.
-fn leave_strands(ix: &Index<'_>, gi: usize, ui: usize) -> bool {
-    let user = &ix.live.users[ui];
-    let gid = ix.live.groups[gi].id.as_str();
-    let after: Vec<LicenseAssignment> = user
-        .licenses
-        .iter()
-        .filter(|l| l.assigned_by_group.as_deref() != Some(gid))
-        .cloned()
-        .collect();
-    worse_for_mailbox(ix, ui, &after)
-}
-
-/// Whether `to` is reachable from `from` along `edges`.
-fn reaches(edges: &BTreeSet<(usize, usize)>, from: usize, to: usize) -> bool {
-    let mut next: HashMap<usize, Vec<usize>> = HashMap::new();
-    for &(a, b) in edges {
-        next.entry(a).or_default().push(b);
-    }
-    let mut seen = HashSet::from([from]);
-    let mut stack = vec![from];
-    while let Some(n) = stack.pop() {
-        if n == to {
-            return true;
-        }
-        for &m in next.get(&n).map(Vec::as_slice).unwrap_or_default() {
-            if seen.insert(m) {
-                stack.push(m);
-            }
-        }
-    }
-    false
 }
 
 fn intent_continuity(intent: &Intent, ui: usize) -> bool {

@@ -6,6 +6,7 @@
 //! Exchange licence goes, seats freed before they are granted).
 
 mod accounting;
+mod effects;
 mod fingerprint;
 mod graph;
 mod index;

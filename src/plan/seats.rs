@@ -332,9 +332,9 @@ pub(crate) fn seat_edges(
     (short, deadlocks)
 }
 
-/// Whether `to` can be reached from `from` along `edges` (then an edge `to -> from` would
-/// close a cycle).
-fn reaches(next: &HashMap<usize, Vec<usize>>, from: usize, to: usize) -> bool {
+/// Whether `to` can be reached from `from` along the adjacency `next` (then an edge
+/// `to -> from` would close a cycle).
+pub(crate) fn reaches(next: &HashMap<usize, Vec<usize>>, from: usize, to: usize) -> bool {
     let mut seen = HashSet::from([from]);
     let mut stack = vec![from];
     while let Some(n) = stack.pop() {
