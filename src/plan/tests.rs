@@ -13,7 +13,7 @@ pub(crate) fn apply_checked(live: &Tenant, plan: &Plan) -> Tenant {
             .unwrap_or_else(|e| panic!("{} rejected: {e}", op.id));
         for sku in &t.skus {
             assert!(
-                sku.consumed <= sku.enabled.saturating_sub(sku.warning),
+                i64::from(sku.consumed) <= crate::rules::seats::capacity(sku),
                 "{} over capacity after {}",
                 sku.sku_part_number,
                 op.id

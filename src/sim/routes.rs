@@ -7,7 +7,7 @@ use super::throttle::{self, Throttled};
 use super::{LoggedRequest, Shared, State, batch, exchange, token, wire};
 use crate::plan::ops::{LicenseGrant, LicenseRemoval, OpKind};
 use crate::rules::invariants::Observed;
-use crate::tenant::{MailboxType, RuleViolation, Tenant, apply_operation};
+use crate::tenant::{RuleViolation, Tenant, apply_operation};
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
