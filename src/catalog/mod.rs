@@ -8,9 +8,7 @@ use crate::tenant::Sku;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-pub use crate::rules::exchange::{
-    ExchangeRank, assignment_exchange_rank, sku_exchange_rank, user_exchange_rank,
-};
+pub use crate::rules::exchange::{ExchangeRank, sku_exchange_rank, user_exchange_rank};
 
 /// One row of Microsoft's "Product names and service plan identifiers for licensing" table.
 #[derive(Debug, Clone, PartialEq, Eq)]

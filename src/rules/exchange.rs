@@ -83,11 +83,6 @@ pub fn sku_exchange_rank(sku: &Sku, disabled_plan_ids: &[String]) -> ExchangeRan
     best
 }
 
-/// Rank one assignment provides, counting only assignments in a working state.
-pub fn assignment_exchange_rank(tenant: &Tenant, assignment: &LicenseAssignment) -> ExchangeRank {
-    rank_of(std::slice::from_ref(assignment), |id| tenant.sku(id))
-}
-
 /// A user's effective Exchange capability: the highest rank over all their assignments.
 pub fn user_exchange_rank(tenant: &Tenant, user: &User) -> ExchangeRank {
     rank_of(&user.licenses, |id| tenant.sku(id))
