@@ -8,7 +8,9 @@ use crate::catalog::ExchangeRank;
 use crate::desired::{DesiredLicense, DesiredState, DesiredUser, LicenseIntent, LicenseSet};
 use crate::diag::{Diagnostic, Origin};
 use crate::rules::mailbox::{MailboxShortfall, shortfall, worsened};
-use crate::tenant::{GroupLicense, LicenseAssignment, MailboxType, Sku, human_size};
+use crate::tenant::{
+    GroupLicense, LicenseAssignment, MailboxType, Sku, grant_direct, human_size, sync_inherited,
+};
 use std::collections::{BTreeSet, HashMap};
 
 /// Changes to one group's licences.
@@ -802,7 +804,8 @@ fn sorted_eq(a: &[String], b: &[String]) -> bool {
     a == b
 }
 
-/// The assignments a user would hold after `change` (direct and inherited).
+/// The assignments a user would hold after `change` (direct and inherited), by the same
+/// rules the model and the simulator apply (`grant_direct`, `sync_inherited`).
 fn projected_licenses<'g>(
     live: &[LicenseAssignment],
     change: &UserChange,
@@ -814,39 +817,21 @@ fn projected_licenses<'g>(
     let mut out: Vec<LicenseAssignment> = live
         .iter()
         .filter(|l| {
-            l.assigned_by_group.is_none() && !change.removals.iter().any(|r| r.sku_id == l.sku_id)
+            l.assigned_by_group.is_some() || !change.removals.iter().any(|r| r.sku_id == l.sku_id)
         })
         .cloned()
         .collect();
     for g in &change.grants {
-        out.retain(|l| !(l.assigned_by_group.is_none() && l.sku_id == g.sku_id));
-        out.push(LicenseAssignment {
-            sku_id: g.sku_id.clone(),
-            disabled_plans: g.disabled_plans.clone(),
-            assigned_by_group: None,
-            state: "Active".to_string(),
-            error: None,
-        });
+        grant_direct(&mut out, g);
     }
-    for &gi in groups_after {
-        let gid = &groups[gi].id;
-        for lic in group_lics(gi) {
-            let existing = live.iter().find(|l| {
-                l.assigned_by_group.as_deref() == Some(gid.as_str()) && l.sku_id == lic.sku_id
-            });
-            let state = match existing {
-                Some(l) => l.state.clone(),
-                None if has_location => "Active".to_string(),
-                None => "Error".to_string(),
-            };
-            out.push(LicenseAssignment {
-                sku_id: lic.sku_id.clone(),
-                disabled_plans: lic.disabled_plans.clone(),
-                assigned_by_group: Some(gid.clone()),
-                state,
-                error: None,
-            });
-        }
-    }
+    let wanted = groups_after
+        .iter()
+        .flat_map(|&gi| {
+            group_lics(gi)
+                .iter()
+                .map(move |l| (groups[gi].id.clone(), l.clone()))
+        })
+        .collect();
+    sync_inherited(&mut out, wanted, has_location);
     out
 }
