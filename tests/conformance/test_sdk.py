@@ -25,7 +25,7 @@ from msgraph_core.requests.batch_request_content import BatchRequestContent
 from msgraph_core.requests.batch_request_item import BatchRequestItem
 from msgraph_core.tasks.page_iterator import PageIterator
 
-from conftest import ALICE, E3, E5, EXO_P1, LIC_E5, wait_until
+from conftest import ALICE, E3, E5, EXO_P1, LIC_E5, start, wait_until
 
 USER_SELECT = ["id", "userPrincipalName", "assignedLicenses", "licenseAssignmentStates", "usageLocation"]
 
@@ -294,3 +294,18 @@ def test_sdk_retry_handler_honours_retry_after(throttled):
     page, elapsed = throttled.sdk(work)
     assert len(page.value) == 20, "the SDK's retry got the page"
     assert elapsed >= wait - 0.5, f"the SDK waited Retry-After ({wait} s), took {elapsed:.2f} s"
+
+
+def test_sdk_retry_handler_rides_out_transient_faults(request):
+    """The SDK's RetryHandler retries 429, 503 and 504 (https://learn.microsoft.com/en-us/graph/sdks/customize-client,
+    default middleware; transient errors: https://learn.microsoft.com/en-us/graph/best-practices-concept#handling-expected-errors).
+    The fake injects them on a seeded schedule, so the run is reproducible."""
+    faulty = start("--generate", "30", "--seed", "4", "--fault-rate", "0.3", "--throttle", "off")
+    request.addfinalizer(faulty.close)
+
+    async def work(client):
+        return [len((await client.users.get(users_config(select=["id"], top=10))).value) for _ in range(8)]
+
+    assert faulty.sdk(work) == [10] * 8
+    statuses = [faulty.get("/users?$select=id&$top=1").status_code for _ in range(20)]
+    assert any(s in (429, 503, 504) for s in statuses), "the schedule injects faults"
