@@ -1,7 +1,8 @@
 //! The scale benchmark (issue 7): `cargo run --release --locked --example bench`
 //! (`-- --quick` for 1k and 10k only, `-- --sizes 2000,50000` for other sizes, `-- --latency-ms N`
-//! to change the fake's per-request latency, default 30, `-- --throttle off` to run without
-//! Microsoft's throttling model, which the fake enforces by default).
+//! to change the fake's per-request latency, default 30, `-- --latency-per-item-us N` to add
+//! latency per object in an answer (page-size-dependent latency, default 0), `-- --throttle off`
+//! to run without Microsoft's throttling model, which the fake enforces by default).
 //!
 //! For each size it generates a tenant (`synth`: 2% of users with changes, 2,000 groups of
 //! which 20 carry licences, 20 SKUs), serves it from the fake Graph/Exchange server on
@@ -58,6 +59,13 @@ fn main() {
         !sizes.is_empty(),
         "--sizes takes a comma-separated list of user counts"
     );
+    let per_item = Duration::from_micros(
+        args.iter()
+            .position(|a| a == "--latency-per-item-us")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    );
     let model = match args.iter().position(|a| a == "--throttle") {
         Some(i) if args.get(i + 1).map(String::as_str) == Some("off") => None,
         _ => Some(ThrottleModel::microsoft()),
@@ -70,7 +78,8 @@ fn main() {
         .expect("runtime");
     let mut rows = Vec::new();
     for &n in &sizes {
-        let row = runtime.block_on(measure(n, Duration::from_millis(latency_ms), &model));
+        let latency = (Duration::from_millis(latency_ms), per_item);
+        let row = runtime.block_on(measure(n, latency, &model));
         eprintln!("{n} users done");
         rows.push(row);
     }
@@ -139,14 +148,16 @@ fn count_by_kind(log: &[LoggedRequest]) -> Vec<(&'static str, usize)> {
         .collect()
 }
 
-async fn measure(n: usize, latency: Duration, model: &Option<ThrottleModel>) -> Row {
+/// `latency`: per request and per object in an answer.
+async fn measure(n: usize, latency: (Duration, Duration), model: &Option<ThrottleModel>) -> Row {
     let synth = generate(&SynthSpec::benchmark(n));
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("m365ctl.toml"), &synth.config_toml).expect("config");
     let fake = FakeTenant::start(
         synth.tenant.clone(),
         SimOptions {
-            latency,
+            latency: latency.0,
+            latency_per_item: latency.1,
             client_secret: Some(SECRET.into()),
             throttle_model: model.clone(),
             ..SimOptions::default()

@@ -215,3 +215,25 @@ async fn removing_the_last_exchange_licence_is_recorded_as_a_safety_violation() 
     );
     assert!(violations[1].contains("outside the declared scope"));
 }
+
+/// Latency grows with page size (`latency_per_item`): a page of 200 users is held at least
+/// 200 x the per-item delay (a lower bound only, so a loaded machine cannot make it flaky).
+#[tokio::test]
+async fn latency_grows_with_page_size() {
+    let fake = fx::start(
+        fx::tenant(250),
+        SimOptions {
+            latency_per_item: std::time::Duration::from_millis(2),
+            ..SimOptions::default()
+        },
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let (status, body, _) = get(&fake, "/v1.0/users?$top=200&$select=id", &[]).await;
+    let big = started.elapsed();
+    assert_eq!(
+        (status, body["value"].as_array().unwrap().len()),
+        (200, 200)
+    );
+    assert!(big >= std::time::Duration::from_millis(400), "{big:?}");
+}
