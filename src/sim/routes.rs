@@ -471,9 +471,9 @@ pub(super) fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &
             }
         }
         ("GET", ["users"]) => list_users(shared, state, call),
-        ("GET", ["users", "$count"]) => count(call, state.tenant.users.len()),
+        ("GET", ["users", "$count"]) => count(call, &query::USER, &state.tenant.users),
         ("GET", ["groups"]) => list_groups(shared, state, call),
-        ("GET", ["groups", "$count"]) => count(call, state.tenant.groups.len()),
+        ("GET", ["groups", "$count"]) => count(call, &query::GROUP, &state.tenant.groups),
         ("GET", ["users", key]) => {
             let Some(u) = find_user(&state.tenant, key) else {
                 return not_found(key);
@@ -529,10 +529,7 @@ pub(super) fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &
                 "microsoft.graph.user" | "graph.user",
                 "$count",
             ],
-        ) => match state.tenant.group(id) {
-            Some(g) => count(call, g.members.len()),
-            None => not_found(id),
-        },
+        ) => count_members(call, state, id),
         ("GET", ["groups", id, "members"]) => list_members(shared, state, call, id, false),
         // The type cast, by namespace or by the CSDL alias `graph` (the SDKs send the alias).
         (
@@ -641,9 +638,13 @@ fn find_user<'a>(tenant: &'a Tenant, key: &str) -> Option<&'a crate::tenant::Use
         .or_else(|| key.contains('@').then(|| tenant.user_by_upn(key)).flatten())
 }
 
-/// `/users/$count`, `/groups/$count`: `text/plain`, only with `ConsistencyLevel: eventual`
-/// (https://learn.microsoft.com/en-us/graph/aad-advanced-queries).
-fn count(call: &Call<'_>, total: usize) -> Answer {
+/// `/users/$count`, `/groups/$count`: `text/plain`, only with `ConsistencyLevel: eventual`,
+/// `$filter` and `$search` honoured (https://learn.microsoft.com/en-us/graph/aad-advanced-queries).
+fn count<'a, T: query::Filterable + 'a>(
+    call: &Call<'_>,
+    entity: &query::EntityType,
+    items: impl IntoIterator<Item = &'a T>,
+) -> Answer {
     if !call.eventual() {
         return Answer::error(
             400,
@@ -651,7 +652,25 @@ fn count(call: &Call<'_>, total: usize) -> Answer {
             "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is missing. Refer to https://aka.ms/graph-docs/advanced-queries for more information",
         );
     }
-    Answer::new(200, Body::Text(total.to_string()))
+    // A raw count is an advanced query in itself: as if `$count=true` were given.
+    let mut options = call.query.clone();
+    options.push(("$count".into(), "true".into()));
+    match CollectionQuery::parse(entity, &options, true) {
+        Ok(query) => Answer::new(200, Body::Text(query.apply(items).len().to_string())),
+        Err(e) => Answer::query(e),
+    }
+}
+
+/// The raw count of a group's members (the same rules as `count`).
+fn count_members(call: &Call<'_>, state: &State, group_id: &str) -> Answer {
+    match state.tenant.group(group_id) {
+        Some(g) => count(
+            call,
+            &query::USER,
+            g.members.iter().filter_map(|id| state.tenant.user(id)),
+        ),
+        None => not_found(group_id),
+    }
 }
 
 fn list_users(shared: &Shared, state: &State, call: &Call<'_>) -> Answer {

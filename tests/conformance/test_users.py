@@ -255,3 +255,12 @@ def test_expand_of_a_non_navigation_property_is_400(fake, name):
     reply = fake.get(f"/users?$expand={name}")
     assert reply.status_code == 400
     assert reply.json()["error"]["code"] == "Request_BadRequest"
+
+
+def test_raw_count_honours_filter(big):
+    """/users/$count with $filter counts the matching users (user-list, "Get only a count of
+    users" with $filter, https://learn.microsoft.com/en-us/graph/api/user-list?view=graph-rest-1.0)."""
+    in_gb = big.get("/users", params={"$filter": "usageLocation eq 'GB'", "$select": "id", "$top": "999"}).json()["value"]
+    reply = big.get("/users/$count", params={"$filter": "usageLocation eq 'GB'"}, headers=EVENTUAL)
+    assert reply.status_code == 200
+    assert 0 < int(reply.text) == len(in_gb) < 250
