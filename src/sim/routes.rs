@@ -1,5 +1,7 @@
-//! Request handling of the fake: token endpoint, Graph v1.0 reads and writes, `$batch`,
-//! Exchange `InvokeCommand`, plus fault injection, logging and safety checks.
+//! Request handling of the fake: the one HTTP handler (dispatch, throttling and faults,
+//! logging, Graph's response headers and error bodies), Graph v1.0 reads and writes, and the
+//! safety checks after every write. The token endpoint is in `token`, `$batch` in `batch`,
+//! Exchange's `InvokeCommand` in `exchange`.
 
 use super::faults::Fault;
 use super::query::{self, CollectionQuery, Projection, QueryError};
