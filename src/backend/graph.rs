@@ -87,8 +87,8 @@ impl GraphBackend {
         })
     }
 
-    /// Also reads these groups (by display name) even when they carry no licence, so that
-    /// groups named in the config are part of the live state.
+    /// Also reads these groups (by display name, or by object id for a GUID) even when they
+    /// carry no licence, so that groups named in the config are part of the live state.
     pub fn with_groups(mut self, names: impl IntoIterator<Item = String>) -> GraphBackend {
         self.named_groups = names.into_iter().collect();
         self
@@ -159,7 +159,15 @@ impl GraphBackend {
             )
             .await?;
         for name in &self.named_groups {
-            let filter = format!("displayName eq '{}'", name.replace('\'', "''"));
+            // A config key shaped like a GUID names the group by object id (`id` supports
+            // `eq` in $filter on directory objects); a display name may match several groups
+            // and all of them are read, so the resolver can refuse the ambiguity.
+            let property = if crate::desired::is_object_id(name) {
+                "id"
+            } else {
+                "displayName"
+            };
+            let filter = format!("{property} eq '{}'", name.replace('\'', "''"));
             let url = self.graph_url("/groups", &[("$select", select), ("$filter", &filter)])?;
             self.core
                 .for_each_page(

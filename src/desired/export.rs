@@ -103,9 +103,22 @@ pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
         .iter()
         .filter(|g| !g.licenses.is_empty())
         .collect();
-    sorted_groups.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+    sorted_groups.sort_by(|a, b| (&a.display_name, &a.id).cmp(&(&b.display_name, &b.id)));
     for group in sorted_groups {
-        writeln!(groups, "\n[groups.{}]", key(&group.display_name)).expect("string write");
+        // A display name several groups share would be ambiguous (and a duplicate TOML key):
+        // such groups are keyed by object id, with the name as a comment.
+        let shared = live
+            .groups
+            .iter()
+            .filter(|g| g.display_name.eq_ignore_ascii_case(&group.display_name))
+            .nth(1)
+            .is_some();
+        if shared {
+            writeln!(groups, "\n# {}\n[groups.{}]", group.display_name.replace(char::is_control, " "), key(&group.id))
+        } else {
+            writeln!(groups, "\n[groups.{}]", key(&group.display_name))
+        }
+        .expect("string write");
         let names: Vec<String> = group
             .licenses
             .iter()

@@ -842,9 +842,11 @@ impl Builder {
         origin: Origin,
         g: &RawGroup,
     ) -> GroupEntry {
+        let key = self.group_key(src, name, g.id.as_ref());
         GroupEntry {
             name: name.get_ref().clone(),
             origin,
+            key,
             licenses: g
                 .licenses
                 .as_ref()
@@ -860,6 +862,41 @@ impl Builder {
                         origin: src.origin(u.span()),
                     })
                     .collect()
+            }),
+        }
+    }
+
+    /// How a group entry names its group: a GUID key is an object id; `id = "…"` pins a
+    /// name key to one object id and must be a GUID itself.
+    fn group_key(
+        &mut self,
+        src: &Source,
+        name: &Spanned<String>,
+        id: Option<&Spanned<String>>,
+    ) -> GroupKey {
+        let key_is_id = is_object_id(name.get_ref().trim());
+        match id {
+            None if key_is_id => GroupKey::Id(name.get_ref().trim().to_ascii_lowercase()),
+            None => GroupKey::Name,
+            Some(id) if !is_object_id(id.get_ref().trim()) => {
+                self.error(
+                    format!("`{}` is not a group object id", id.get_ref()),
+                    src.origin(id.span()),
+                    "an object id is a GUID such as \"3f2b6c1e-8d4a-4c5e-9b7f-0a1d2e3f4a5b\" (Entra admin center > Groups > Object ID)",
+                );
+                GroupKey::Name
+            }
+            Some(id) if key_is_id => {
+                self.error(
+                    "this group is already keyed by its object id",
+                    src.origin(id.span()),
+                    "remove `id`, or key the entry by the group's display name",
+                );
+                GroupKey::Id(name.get_ref().trim().to_ascii_lowercase())
+            }
+            Some(id) => GroupKey::NameWithId(Located {
+                value: id.get_ref().trim().to_ascii_lowercase(),
+                origin: src.origin(id.span()),
             }),
         }
     }

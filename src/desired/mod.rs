@@ -21,6 +21,21 @@ use crate::diag::Origin;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// JSON Schema pattern of an Entra object id (a GUID), for `[groups] id`.
+pub const GUID_PATTERN: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// Whether `s` is shaped like an Entra object id (8-4-4-4-12 hex digits): a `[groups]` key of
+/// that shape names the group by id, not by display name.
+pub fn is_object_id(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// A parsed, validated config (one file or a directory of `*.toml` merged).
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -44,7 +59,7 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// Explicit user entries keyed by lower-case UPN.
     pub users: BTreeMap<String, UserEntry>,
-    /// Group entries keyed by display name as written.
+    /// Group entries keyed as written (display name or object id).
     pub groups: BTreeMap<String, GroupEntry>,
 }
 
@@ -165,13 +180,28 @@ pub struct UserEntry {
     pub settings: Settings,
 }
 
-/// `[groups."name"]`.
+/// How a `[groups]` entry names its group. Entra allows several groups with one display
+/// name, so a name alone may be ambiguous: the resolver refuses it then, never picks one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupKey {
+    /// The key is the display name, which must belong to exactly one group.
+    Name,
+    /// The key is the object id (lower-case).
+    Id(String),
+    /// The key is the display name and `id = "…"` pins the object id (lower-case); the
+    /// group's name must still match the key, so a copied id cannot retarget the entry.
+    NameWithId(Located<String>),
+}
+
+/// `[groups."name"]` or `[groups."object id"]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupEntry {
-    /// Display name as written.
+    /// The key as written (display name or object id), for messages.
     pub name: String,
     /// Where it was declared.
     pub origin: Origin,
+    /// Whether the key is a name, an id, or a name pinned to an id.
+    pub key: GroupKey,
     /// Group licences; `None` = not managed.
     pub licenses: Option<Vec<SkuRef>>,
     /// Disabled plans per SKU.

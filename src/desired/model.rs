@@ -211,7 +211,10 @@ impl MailboxIntent {
 /// Desired state of one group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredGroup {
-    /// Display name as declared.
+    /// Object id of the live group the entry resolved to: the planner finds the group by id,
+    /// because Entra allows several groups with one display name.
+    pub id: String,
+    /// The config key as declared (display name or object id), for messages.
     pub name: String,
     /// Where it was declared.
     pub origin: Option<Origin>,
@@ -262,7 +265,8 @@ pub struct DesiredState {
     pub scope: Scope,
     /// Users keyed by lower-case UPN.
     pub users: BTreeMap<String, DesiredUser>,
-    /// Groups keyed by display name.
+    /// Groups keyed by their config key (display name or object id), each resolved to one
+    /// live group.
     pub groups: BTreeMap<String, DesiredGroup>,
     /// Apply thresholds.
     pub guards: Guards,

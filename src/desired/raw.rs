@@ -43,7 +43,8 @@ pub struct RawFile {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawUser>")]
     pub users: BTreeMap<Spanned<String>, RawUser>,
-    /// Groups keyed by display name: group-based licensing and exact membership.
+    /// Groups keyed by display name, or by object id (a GUID) when several groups share the
+    /// name: group-based licensing and exact membership.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawGroup>")]
     pub groups: BTreeMap<Spanned<String>, RawGroup>,
@@ -277,10 +278,14 @@ pub struct RawUser {
     pub mailbox: Option<Spanned<String>>,
 }
 
-/// `[groups."name"]`.
+/// `[groups."name"]` or `[groups."object id"]`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawGroup {
+    /// Object id (GUID) of the group: pins a name-keyed entry to one group when Entra holds
+    /// several with this display name (the name must still match).
+    #[schemars(with = "Option<String>", extend("pattern" = crate::desired::GUID_PATTERN))]
+    pub id: Option<Spanned<String>>,
     /// SKUs assigned to the group (group-based licensing). Omitted = not managed.
     #[schemars(with = "Option<Vec<String>>")]
     pub licenses: Option<Vec<Spanned<String>>>,

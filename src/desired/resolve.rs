@@ -6,7 +6,7 @@
 
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, Origin};
-use crate::tenant::{Sku, Tenant, User};
+use crate::tenant::{Group, Sku, Tenant, User};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -324,19 +324,29 @@ impl<'a> Resolver<'a> {
     }
 
     fn groups(&mut self, users: &HashMap<String, &User>) -> BTreeMap<String, DesiredGroup> {
-        let live_groups: HashMap<String, ()> = self
-            .live
-            .groups
-            .iter()
-            .map(|g| (g.display_name.to_lowercase(), ()))
-            .collect();
+        let mut by_name: HashMap<String, Vec<&'a Group>> = HashMap::new();
+        let mut by_id: HashMap<String, &'a Group> = HashMap::new();
+        for group in &self.live.groups {
+            by_name
+                .entry(group.display_name.to_lowercase())
+                .or_default()
+                .push(group);
+            by_id.insert(group.id.to_ascii_lowercase(), group);
+        }
+        let mut declared: HashMap<&'a str, &Origin> = HashMap::new();
         let mut out = BTreeMap::new();
         for entry in self.config.groups.values() {
-            if !live_groups.contains_key(&entry.name.to_lowercase()) {
+            let Some(live) = self.live_group(entry, &by_name, &by_id) else {
+                continue;
+            };
+            if let Some(first) = declared.insert(live.id.as_str(), &entry.origin) {
                 self.error(
-                    format!("group `{}` does not exist in the tenant", entry.name),
+                    format!(
+                        "group `{}` ({}) is declared twice",
+                        live.display_name, live.id
+                    ),
                     &entry.origin,
-                    "create the group first (m365ctl does not create groups) or fix the display name".to_string(),
+                    format!("first declared at {first}; keep one entry per group"),
                 );
                 continue;
             }
@@ -369,6 +379,7 @@ impl<'a> Resolver<'a> {
             out.insert(
                 entry.name.clone(),
                 DesiredGroup {
+                    id: live.id.clone(),
                     name: entry.name.clone(),
                     origin: Some(entry.origin.clone()),
                     licenses,
@@ -377,6 +388,79 @@ impl<'a> Resolver<'a> {
             );
         }
         out
+    }
+
+    /// The one live group an entry names, or an error. A display name held by several groups
+    /// (Entra allows that) is refused with every object id, never resolved to one of them.
+    fn live_group(
+        &mut self,
+        entry: &GroupEntry,
+        by_name: &HashMap<String, Vec<&'a Group>>,
+        by_id: &HashMap<String, &'a Group>,
+    ) -> Option<&'a Group> {
+        let (id, at) = match &entry.key {
+            GroupKey::Name => {
+                let found = by_name
+                    .get(&entry.name.to_lowercase())
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                return match found {
+                    [] => {
+                        self.error(
+                            format!("group `{}` does not exist in the tenant", entry.name),
+                            &entry.origin,
+                            "create the group first (m365ctl does not create groups) or fix the display name".to_string(),
+                        );
+                        None
+                    }
+                    [one] => Some(*one),
+                    several => {
+                        let ids: Vec<&str> = several.iter().map(|g| g.id.as_str()).collect();
+                        self.error(
+                            format!(
+                                "{} groups are named `{}` in the tenant (object ids {}): the entry could mean any of them",
+                                ids.len(),
+                                entry.name,
+                                ids.join(", ")
+                            ),
+                            &entry.origin,
+                            format!(
+                                "pin the entry to one group with id = \"{}\" under [groups.{:?}], or key it by the object id: [groups.\"{}\"]",
+                                ids[0], entry.name, ids[0]
+                            ),
+                        );
+                        None
+                    }
+                };
+            }
+            GroupKey::Id(id) => (id, &entry.origin),
+            GroupKey::NameWithId(id) => (&id.value, &id.origin),
+        };
+        let Some(&group) = by_id.get(id) else {
+            self.error(
+                format!("no group in the tenant has object id {id}"),
+                at,
+                "copy the Object ID from Entra admin center > Groups (m365ctl does not create groups)".to_string(),
+            );
+            return None;
+        };
+        if matches!(entry.key, GroupKey::NameWithId(_))
+            && group.display_name.to_lowercase() != entry.name.to_lowercase()
+        {
+            self.error(
+                format!(
+                    "group {id} is named `{}`, not `{}`",
+                    group.display_name, entry.name
+                ),
+                at,
+                format!(
+                    "key the entry by the group's display name [groups.{:?}], or fix the id",
+                    group.display_name
+                ),
+            );
+            return None;
+        }
+        Some(group)
     }
 }
 

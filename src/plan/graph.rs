@@ -95,7 +95,7 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
             &mut ops,
             OpKind::AssignGroupLicenses {
                 group_id: group.id.clone(),
-                group: group.display_name.clone(),
+                group: ix.group_label(g.gi),
                 add: g.add.clone(),
                 remove: g.remove.clone(),
             },
@@ -183,8 +183,7 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
         }
         for (list, joins) in [(&change.join, true), (&change.leave, false)] {
             for m in list {
-                let group = &live.groups[m.gi];
-                let (group_id, name) = (group.id.clone(), group.display_name.clone());
+                let (group_id, name) = (live.groups[m.gi].id.clone(), ix.group_label(m.gi));
                 let kind =
                     OpKind::group_membership(joins, group_id, name, user_id.clone(), upn.clone());
                 let role = if joins { Role::Gain } else { Role::Loss };

@@ -14,7 +14,8 @@ pub(crate) struct Index<'a> {
     user_by_id: HashMap<&'a str, usize>,
     user_by_upn: HashMap<String, usize>,
     group_by_id: HashMap<&'a str, usize>,
-    group_by_name: HashMap<String, usize>,
+    /// How many groups hold each display name (lower-case): Entra allows duplicates.
+    groups_per_name: HashMap<String, usize>,
     /// Group indexes each user (by index) is a direct member of, in group order.
     pub memberships: Vec<Vec<usize>>,
 }
@@ -65,12 +66,10 @@ impl<'a> Index<'a> {
                 .enumerate()
                 .map(|(i, g)| (g.id.as_str(), i))
                 .collect(),
-            group_by_name: live
-                .groups
-                .iter()
-                .enumerate()
-                .map(|(i, g)| (g.display_name.to_ascii_lowercase(), i))
-                .collect(),
+            groups_per_name: live.groups.iter().fold(HashMap::new(), |mut n, g| {
+                *n.entry(g.display_name.to_lowercase()).or_default() += 1;
+                n
+            }),
             memberships,
         }
     }
@@ -119,9 +118,16 @@ impl<'a> Index<'a> {
         self.group_by_id.get(id).copied()
     }
 
-    /// Group index by display name (case-insensitive).
-    pub fn group_by_name(&self, name: &str) -> Option<usize> {
-        self.group_by_name.get(&name.to_ascii_lowercase()).copied()
+    /// How reviewers are shown a group: its display name, followed by its object id when
+    /// another group has the same name, so two such groups never read as one in a plan (and
+    /// their operation ids differ).
+    pub fn group_label(&self, gi: usize) -> String {
+        let group = &self.live.groups[gi];
+        if self.groups_per_name[&group.display_name.to_lowercase()] > 1 {
+            format!("{} ({})", group.display_name, group.id)
+        } else {
+            group.display_name.clone()
+        }
     }
 
     /// Exchange rank a SKU gives with these plans disabled.

@@ -214,17 +214,19 @@ pub(crate) fn diff(desired: &DesiredState, ix: &Index<'_>) -> Intent {
     let mut joins: HashMap<usize, Vec<Membership>> = HashMap::new();
     let mut leaves: HashMap<usize, Vec<Membership>> = HashMap::new();
     let mut declared_members: HashMap<usize, BTreeSet<usize>> = HashMap::new();
+    let mut declared_keys: HashMap<usize, &str> = HashMap::new();
     for (name, group) in &desired.groups {
-        let Some(gi) = ix.group_by_name(name) else {
+        let Some(gi) = ix.group_by_id(&group.id) else {
             diags.push(
                 Diagnostic::error(
-                    format!("group {name:?} does not exist in the tenant"),
+                    format!("group {name:?} (object id {}) does not exist in the tenant", group.id),
                     group.origin.clone(),
                 )
                 .with_hint("create the group in Entra ID first, or check the name"),
             );
             continue;
         };
+        declared_keys.insert(gi, name);
         let live_group = &live.groups[gi];
         if let Some(licenses) = &group.licenses {
             let mut add = Vec::new();
@@ -359,6 +361,7 @@ pub(crate) fn diff(desired: &DesiredState, ix: &Index<'_>) -> Intent {
             &mut change,
             &group_lics,
             &declared_members,
+            &declared_keys,
             diags,
         );
         if !change.is_empty() {
@@ -378,6 +381,7 @@ fn plan_user<'g>(
     change: &mut UserChange,
     group_lics: &dyn Fn(usize) -> &'g [GroupLicense],
     declared_members: &HashMap<usize, BTreeSet<usize>>,
+    declared_keys: &HashMap<usize, &str>,
     diags: &mut Vec<Diagnostic>,
 ) {
     let live = ix.live;
@@ -429,36 +433,30 @@ fn plan_user<'g>(
                 continue;
             };
             let part = ix.part(first);
-            let declared = desired
-                .groups
-                .keys()
-                .any(|k| k.eq_ignore_ascii_case(&group.display_name));
-            match declared_members.get(&gi) {
-                Some(members) if members.contains(&ui) => diags.push(
+            let label = ix.group_label(gi);
+            match (declared_members.get(&gi), declared_keys.get(&gi)) {
+                (Some(members), Some(key)) if members.contains(&ui) => diags.push(
                     Diagnostic::error(
                         format!(
-                            "{upn} is listed as a member of group {} which gives {part}, but their licences exclude {part}",
-                            group.display_name
+                            "{upn} is listed as a member of group {label} which gives {part}, but their licences exclude {part}"
                         ),
                         origin.clone(),
                     )
                     .with_hint(format!(
-                        "add {part} to the user's licences or remove them from [groups.{:?}].members",
-                        group.display_name
+                        "add {part} to the user's licences or remove them from [groups.{key:?}].members"
                     )),
                 ),
-                _ if declared => change.leave.push(Membership {
+                (_, Some(_)) => change.leave.push(Membership {
                     gi,
                     reason: Some(format!(
-                        "{part} is inherited from group {}: leaving the group is the only way to remove it",
-                        group.display_name
+                        "{part} is inherited from group {label}: leaving the group is the only way to remove it"
                     )),
                 }),
                 _ => diags.push(
                     Diagnostic::error(
                         format!(
-                            "{upn} inherits {part} from group {name} which is not managed here; remove them from the group or declare [groups.{name:?}]",
-                            name = group.display_name
+                            "{upn} inherits {part} from group {label} which is not managed here; remove them from the group or declare [groups.{:?}]",
+                            group.display_name
                         ),
                         origin.clone(),
                     )
@@ -489,7 +487,7 @@ fn plan_user<'g>(
                             Diagnostic::warning(
                                 format!(
                                     "{upn} holds {} directly and through group {}: the direct assignment is redundant",
-                                    sku.sku_part_number, live.groups[g].display_name
+                                    sku.sku_part_number, ix.group_label(g)
                                 ),
                                 lic.origin.clone().or_else(|| origin.clone()),
                             )

@@ -190,6 +190,7 @@ fn build(case: &Case) -> (Tenant, crate::desired::DesiredState) {
         d.groups.insert(
             name.clone(),
             DesiredGroup {
+                id: gid(&name),
                 name,
                 origin: None,
                 licenses: (g.declared & 1 == 1).then(|| lics(&pick(g.want_skus, &managed))),

@@ -229,6 +229,7 @@ pub fn want_group(d: &mut DesiredState, name: &str, parts: &[&str], members: Opt
     d.groups.insert(
         name.to_string(),
         DesiredGroup {
+            id: gid(name),
             name: name.to_string(),
             origin: None,
             licenses: Some(lics(parts)),

@@ -537,6 +537,7 @@ fn inherited_licence_removal_leaves_the_declared_group() {
     d.groups.insert(
         "LIC-E5".into(),
         crate::desired::DesiredGroup {
+            id: gid("LIC-E5"),
             name: "LIC-E5".into(),
             origin: None,
             licenses: None,

@@ -309,7 +309,8 @@ fn default_state() -> String {
 pub struct Group {
     /// Object id GUID.
     pub id: String,
-    /// `displayName`; the key groups are declared by in the TOML.
+    /// `displayName`; the key groups are declared by in the TOML. Not unique: Entra allows
+    /// several groups with one name (the config then names them by object id).
     pub display_name: String,
     /// `assignedLicenses` of the group.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -426,6 +427,12 @@ fn upn_order(a: &User, b: &User) -> std::cmp::Ordering {
         )
 }
 
+/// Canonical group order: display name, then object id, because Entra allows several groups
+/// with one display name and their order must not depend on how they were read.
+fn group_order(a: &Group, b: &Group) -> std::cmp::Ordering {
+    (&a.display_name, &a.id).cmp(&(&b.display_name, &b.id))
+}
+
 impl Tenant {
     /// Assembles a tenant from its parts (the id index is private and starts cold).
     pub fn new(
@@ -448,9 +455,7 @@ impl Tenant {
     pub fn is_normalized(&self) -> bool {
         self.skus
             .is_sorted_by(|a, b| a.sku_part_number <= b.sku_part_number)
-            && self
-                .groups
-                .is_sorted_by(|a, b| a.display_name <= b.display_name)
+            && self.groups.is_sorted_by(|a, b| group_order(a, b).is_le())
             && self
                 .users
                 .is_sorted_by(|a, b| upn_order(a, b) != std::cmp::Ordering::Greater)
@@ -486,8 +491,7 @@ impl Tenant {
         for user in &mut self.users {
             user.normalize_licenses();
         }
-        self.groups
-            .sort_by(|a, b| a.display_name.cmp(&b.display_name));
+        self.groups.sort_by(group_order);
         for group in &mut self.groups {
             group.members.sort();
             group.members.dedup();
@@ -532,13 +536,6 @@ impl Tenant {
     /// Group by object id.
     pub fn group(&self, id: &str) -> Option<&Group> {
         self.groups.iter().find(|g| g.id == id)
-    }
-
-    /// Group by display name (case-insensitive).
-    pub fn group_by_name(&self, name: &str) -> Option<&Group> {
-        self.groups
-            .iter()
-            .find(|g| g.display_name.eq_ignore_ascii_case(name))
     }
 
     /// Recomputes every SKU's `consumed` from the users' effective assignments: a user holding

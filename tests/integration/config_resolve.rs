@@ -349,3 +349,192 @@ fn the_default_usage_location_fills_gaps_and_never_relocates() {
     assert_eq!(location("ann@contoso.com").as_deref(), Some("US"));
     assert_eq!(location("dan@contoso.com").as_deref(), Some("FR"));
 }
+
+/// Groups named `names[i]` with object ids `00000000-0000-0000-0000-00000000000{i}`.
+fn with_groups(names: &[&str]) -> Tenant {
+    let mut live = tenant();
+    live.groups = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| m365ctl::tenant::Group {
+            id: group_id(i),
+            display_name: name.to_string(),
+            licenses: vec![],
+            members: vec![],
+        })
+        .collect();
+    live.normalize();
+    live
+}
+
+fn group_id(i: usize) -> String {
+    format!("00000000-0000-0000-0000-{i:012}")
+}
+
+fn resolve_groups(
+    live: &Tenant,
+    extra: &str,
+) -> Result<(DesiredState, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let config = from_sources(
+        &[("c.toml".into(), format!("{BASE}{extra}"))],
+        Path::new("."),
+    )
+    .unwrap_or_else(|d| panic!("config should load: {d}"));
+    resolve(&config, live).map_err(|d| d.0)
+}
+
+#[test]
+fn a_display_name_held_by_two_groups_is_an_error_naming_both_ids() {
+    let live = with_groups(&["LIC-E5", "Other", "lic-e5"]);
+    let all = resolve_groups(&live, "[groups.\"LIC-E5\"]\nmembers = []\n").expect_err("ambiguous");
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(at(&all[0]), "c.toml:6:9");
+    assert_eq!(
+        all[0].message,
+        format!(
+            "2 groups are named `LIC-E5` in the tenant (object ids {}, {}): the entry could mean any of them",
+            group_id(0),
+            group_id(2)
+        )
+    );
+    let hint = all[0].hint.as_deref().expect("hint");
+    assert!(hint.contains(&format!("id = \"{}\"", group_id(0))), "{hint}");
+}
+
+#[test]
+fn a_group_is_named_by_object_id_or_pinned_by_id() {
+    let live = with_groups(&["LIC-E5", "LIC-E5", "Other"]);
+    let (state, warnings) = resolve_groups(
+        &live,
+        &format!(
+            "[groups.\"{}\"]\nmembers = []\n[groups.\"LIC-E5\"]\nid = \"{}\"\nmembers = [\"ann@contoso.com\"]\n",
+            group_id(0).to_uppercase(),
+            group_id(1)
+        ),
+    )
+    .expect("both duplicates are named unambiguously");
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    assert_eq!(state.groups[&group_id(0).to_uppercase()].id, group_id(0));
+    assert_eq!(state.groups["LIC-E5"].id, group_id(1));
+    assert_eq!(state.groups["LIC-E5"].members, Some(set(&["ann@contoso.com"])));
+}
+
+#[test]
+fn a_pinned_id_must_exist_belong_to_the_named_group_and_be_declared_once() {
+    let live = with_groups(&["LIC-E5", "Other"]);
+    let wrong_name = format!("[groups.\"LIC-E5\"]\nid = \"{}\"\n", group_id(1));
+    let d = one_error_in(&live, &wrong_name);
+    assert_eq!(at(&d), "c.toml:7:6");
+    assert_eq!(d.message, format!("group {} is named `Other`, not `LIC-E5`", group_id(1)));
+
+    let missing = format!("[groups.\"{}\"]\n", group_id(7));
+    let d = one_error_in(&live, &missing);
+    assert_eq!(d.message, format!("no group in the tenant has object id {}", group_id(7)));
+
+    let twice = format!("[groups.\"LIC-E5\"]\n[groups.\"{}\"]\n", group_id(0));
+    let d = one_error_in(&live, &twice);
+    assert_eq!(d.message, format!("group `LIC-E5` ({}) is declared twice", group_id(0)));
+}
+
+#[test]
+fn a_group_id_that_is_not_a_guid_is_a_load_error() {
+    let e = from_sources(
+        &[("c.toml".into(), format!("{BASE}[groups.\"LIC-E5\"]\nid = \"g-e5\"\n"))],
+        Path::new("."),
+    )
+    .expect_err("not a GUID");
+    assert_eq!(e.0.len(), 1, "{e}");
+    assert_eq!(at(&e.0[0]), "c.toml:7:6");
+    assert_eq!(e.0[0].message, "`g-e5` is not a group object id");
+}
+
+fn one_error_in(live: &Tenant, extra: &str) -> Diagnostic {
+    let all = resolve_groups(live, extra).expect_err("resolve should fail");
+    assert_eq!(all.len(), 1, "{all:#?}");
+    all.into_iter().next().expect("one")
+}
+
+/// How one generated `[groups]` entry names its group.
+#[derive(Debug, Clone)]
+enum Named {
+    Name(usize),
+    Id(usize),
+    NameWithId(usize, usize),
+}
+
+proptest! {
+    /// Over random tenants whose groups share display names: a name resolves only when
+    /// exactly one group holds it; an ambiguous name is an error listing every id holding it;
+    /// an id (or a name pinned to an id of a group with that name) resolves to exactly that
+    /// group. Nothing is ever resolved to a group the entry did not unambiguously name.
+    #[test]
+    fn groups_resolve_only_when_the_config_names_exactly_one(
+        names in proptest::collection::vec(0usize..3, 1..7),
+        entries in proptest::collection::vec(
+            prop_oneof![
+                (0usize..4).prop_map(Named::Name),
+                (0usize..8).prop_map(Named::Id),
+                ((0usize..4), (0usize..8)).prop_map(|(n, i)| Named::NameWithId(n, i)),
+            ],
+            1..4,
+        ),
+    ) {
+        let pool = ["LIC-A", "LIC-B", "LIC-C", "LIC-NONE"];
+        let group_names: Vec<&str> = names.iter().map(|&n| pool[n]).collect();
+        let live = with_groups(&group_names);
+        let holders = |n: usize| -> Vec<String> {
+            (0..group_names.len()).filter(|&g| group_names[g] == pool[n]).map(group_id).collect()
+        };
+        let mut toml = String::new();
+        let mut keys = BTreeSet::new();
+        let mut expected: Vec<(String, Result<String, String>)> = Vec::new();
+        for entry in &entries {
+            let (key, body, outcome) = match *entry {
+                Named::Name(n) => {
+                    let ids = holders(n);
+                    let outcome = match ids.as_slice() {
+                        [] => Err("does not exist".to_string()),
+                        [one] => Ok(one.clone()),
+                        several => Err(several.join(", ")),
+                    };
+                    (pool[n].to_string(), String::new(), outcome)
+                }
+                Named::Id(i) => {
+                    let outcome = if i < group_names.len() { Ok(group_id(i)) } else { Err("no group".to_string()) };
+                    (group_id(i), String::new(), outcome)
+                }
+                Named::NameWithId(n, i) => {
+                    let outcome = match group_names.get(i) {
+                        None => Err("no group".to_string()),
+                        Some(name) if *name == pool[n] => Ok(group_id(i)),
+                        Some(_) => Err("is named".to_string()),
+                    };
+                    (pool[n].to_string(), format!("id = \"{}\"\n", group_id(i)), outcome)
+                }
+            };
+            if !keys.insert(key.clone()) {
+                continue; // one TOML table per key
+            }
+            toml.push_str(&format!("[groups.\"{key}\"]\n{body}"));
+            expected.push((key, outcome));
+        }
+        let mut resolved_ids = BTreeSet::new();
+        let twice = expected.iter().filter_map(|(_, o)| o.as_ref().ok()).any(|id| !resolved_ids.insert(id.clone()));
+        match resolve_groups(&live, &toml) {
+            Ok((state, _)) => {
+                prop_assert!(!twice);
+                for (key, outcome) in &expected {
+                    let id = outcome.as_ref().map_err(|e| TestCaseError::fail(format!("{key} resolved although {e}")))?;
+                    prop_assert_eq!(&state.groups[key].id, id);
+                }
+            }
+            Err(diags) => {
+                let failing: Vec<&String> = expected.iter().filter_map(|(_, o)| o.as_ref().err()).collect();
+                prop_assert!(twice || !failing.is_empty(), "{diags:#?}");
+                for why in failing {
+                    prop_assert!(diags.iter().any(|d| d.message.contains(why.as_str())), "{why} not in {diags:#?}");
+                }
+            }
+        }
+    }
+}
