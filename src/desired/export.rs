@@ -114,7 +114,12 @@ pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
             .nth(1)
             .is_some();
         if shared {
-            writeln!(groups, "\n# {}\n[groups.{}]", group.display_name.replace(char::is_control, " "), key(&group.id))
+            writeln!(
+                groups,
+                "\n# {}\n[groups.{}]",
+                group.display_name.replace(char::is_control, " "),
+                key(&group.id)
+            )
         } else {
             writeln!(groups, "\n[groups.{}]", key(&group.display_name))
         }

@@ -43,8 +43,7 @@ pub struct RawFile {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawUser>")]
     pub users: BTreeMap<Spanned<String>, RawUser>,
-    /// Groups keyed by display name, or by object id (a GUID) when several groups share the
-    /// name: group-based licensing and exact membership.
+    /// Groups keyed by display name, or by object id (a GUID) when several groups share the name: group-based licensing and exact membership.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawGroup>")]
     pub groups: BTreeMap<Spanned<String>, RawGroup>,
@@ -282,8 +281,7 @@ pub struct RawUser {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawGroup {
-    /// Object id (GUID) of the group: pins a name-keyed entry to one group when Entra holds
-    /// several with this display name (the name must still match).
+    /// Object id (GUID) of the group: pins a name-keyed entry to one group when Entra holds several with this display name (the name must still match).
     #[schemars(with = "Option<String>", extend("pattern" = crate::desired::GUID_PATTERN))]
     pub id: Option<Spanned<String>>,
     /// SKUs assigned to the group (group-based licensing). Omitted = not managed.

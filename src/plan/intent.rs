@@ -219,7 +219,10 @@ pub(crate) fn diff(desired: &DesiredState, ix: &Index<'_>) -> Intent {
         let Some(gi) = ix.group_by_id(&group.id) else {
             diags.push(
                 Diagnostic::error(
-                    format!("group {name:?} (object id {}) does not exist in the tenant", group.id),
+                    format!(
+                        "group {name:?} (object id {}) does not exist in the tenant",
+                        group.id
+                    ),
                     group.origin.clone(),
                 )
                 .with_hint("create the group in Entra ID first, or check the name"),

@@ -96,3 +96,53 @@ fn export_uses_friendly_aliases_and_quotes_keys() {
     assert!(text.contains("manage_skus = [\"E3\", \"E5\"]\n"), "{text}");
     assert!(text.contains("[users.\"ann@contoso.com\"]\nlicenses = [\"E3\"]\ndisabled_plans = { E3 = [\"YAMMER_ENTERPRISE\"] }\n"), "{text}");
 }
+
+#[test]
+fn groups_sharing_a_display_name_are_exported_by_object_id_and_plan_to_nothing() {
+    let mut live = tenant();
+    let (first, second) = (
+        "3f2b6c1e-8d4a-4c5e-9b7f-0a1d2e3f4a5b",
+        "0c9e1d2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
+    );
+    live.groups[0].id = first.to_string();
+    let mut twin = live.groups[0].clone();
+    twin.id = second.to_string();
+    twin.members = vec!["u-cat".to_string()];
+    live.groups.push(twin);
+    let inherited = live.users[4].licenses.clone();
+    for user in &mut live.users {
+        for l in &mut user.licenses {
+            if l.assigned_by_group.as_deref() == Some("g-e5") {
+                l.assigned_by_group = Some(first.to_string());
+            }
+        }
+        if user.id == "u-cat" {
+            user.licenses = inherited.clone();
+            user.licenses[0].assigned_by_group = Some(second.to_string());
+        }
+    }
+    live.recount_consumed();
+    live.normalize();
+
+    let files = to_toml(&live, options(false));
+    let text = &files[0].1;
+    assert!(
+        text.contains(&format!("\n# LIC-E5\n[groups.{first}]\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\n# LIC-E5\n[groups.{second}]\n")),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("m365ctl.toml"), text).expect("write");
+    let config = load(dir.path()).unwrap_or_else(|e| panic!("exported config loads: {e}\n{text}"));
+    let (state, _) = resolve(&config, &live).unwrap_or_else(|e| panic!("resolves: {e}"));
+    assert_eq!(state.groups[first].id, first);
+    assert_eq!(
+        state.groups[second].members,
+        Some(set(&["cat@contoso.com"]))
+    );
+    let plan = m365ctl::plan::plan(&state, &live);
+    assert!(plan.is_empty(), "{:#?}", plan.operations);
+}

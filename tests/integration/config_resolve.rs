@@ -398,7 +398,10 @@ fn a_display_name_held_by_two_groups_is_an_error_naming_both_ids() {
         )
     );
     let hint = all[0].hint.as_deref().expect("hint");
-    assert!(hint.contains(&format!("id = \"{}\"", group_id(0))), "{hint}");
+    assert!(
+        hint.contains(&format!("id = \"{}\"", group_id(0))),
+        "{hint}"
+    );
 }
 
 #[test]
@@ -416,7 +419,10 @@ fn a_group_is_named_by_object_id_or_pinned_by_id() {
     assert!(warnings.is_empty(), "{warnings:#?}");
     assert_eq!(state.groups[&group_id(0).to_uppercase()].id, group_id(0));
     assert_eq!(state.groups["LIC-E5"].id, group_id(1));
-    assert_eq!(state.groups["LIC-E5"].members, Some(set(&["ann@contoso.com"])));
+    assert_eq!(
+        state.groups["LIC-E5"].members,
+        Some(set(&["ann@contoso.com"]))
+    );
 }
 
 #[test]
@@ -425,21 +431,33 @@ fn a_pinned_id_must_exist_belong_to_the_named_group_and_be_declared_once() {
     let wrong_name = format!("[groups.\"LIC-E5\"]\nid = \"{}\"\n", group_id(1));
     let d = one_error_in(&live, &wrong_name);
     assert_eq!(at(&d), "c.toml:7:6");
-    assert_eq!(d.message, format!("group {} is named `Other`, not `LIC-E5`", group_id(1)));
+    assert_eq!(
+        d.message,
+        format!("group {} is named `Other`, not `LIC-E5`", group_id(1))
+    );
 
     let missing = format!("[groups.\"{}\"]\n", group_id(7));
     let d = one_error_in(&live, &missing);
-    assert_eq!(d.message, format!("no group in the tenant has object id {}", group_id(7)));
+    assert_eq!(
+        d.message,
+        format!("no group in the tenant has object id {}", group_id(7))
+    );
 
     let twice = format!("[groups.\"LIC-E5\"]\n[groups.\"{}\"]\n", group_id(0));
     let d = one_error_in(&live, &twice);
-    assert_eq!(d.message, format!("group `LIC-E5` ({}) is declared twice", group_id(0)));
+    assert_eq!(
+        d.message,
+        format!("group `LIC-E5` ({}) is declared twice", group_id(0))
+    );
 }
 
 #[test]
 fn a_group_id_that_is_not_a_guid_is_a_load_error() {
     let e = from_sources(
-        &[("c.toml".into(), format!("{BASE}[groups.\"LIC-E5\"]\nid = \"g-e5\"\n"))],
+        &[(
+            "c.toml".into(),
+            format!("{BASE}[groups.\"LIC-E5\"]\nid = \"g-e5\"\n"),
+        )],
         Path::new("."),
     )
     .expect_err("not a GUID");
