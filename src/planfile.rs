@@ -36,6 +36,9 @@ pub struct PlanFile {
     /// Warnings and errors.
     #[serde(default)]
     pub diagnostics: Vec<DiagnosticDoc>,
+    /// Inherited licences in an error state (drift no operation fixes), with their remedies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub license_errors: Vec<crate::plan::LicenseError>,
     /// Per-principal digests of the live state the plan was computed from, so a stale plan
     /// can be refused with *what* changed. Optional: older documents lack it. Not covered by
     /// the checksum: it only explains a staleness that `inputs.live` decides.
@@ -61,7 +64,8 @@ pub struct PlanContext {
 pub struct LiveDigest {
     /// Lower-case UPN -> `sha256:` of the user's canonical JSON.
     pub users: std::collections::BTreeMap<String, String>,
-    /// Group display name -> `sha256:` of the group's canonical JSON.
+    /// Group display name (with the object id when several groups share it) -> `sha256:` of
+    /// the group's canonical JSON.
     pub groups: std::collections::BTreeMap<String, String>,
     /// skuPartNumber -> consumed units.
     pub sku_consumed: std::collections::BTreeMap<String, u32>,
@@ -73,6 +77,10 @@ impl LiveDigest {
         let mut tenant = tenant.clone();
         tenant.normalize();
         let digest = |value: Vec<u8>| format!("sha256:{}", hex(&Sha256::digest(value)));
+        let mut names: std::collections::HashMap<&str, usize> = Default::default();
+        for g in &tenant.groups {
+            *names.entry(g.display_name.as_str()).or_default() += 1;
+        }
         LiveDigest {
             users: tenant
                 .users
@@ -87,7 +95,14 @@ impl LiveDigest {
                 .iter()
                 .map(|g| {
                     let json = serde_json::to_vec(g).expect("group serialises");
-                    (g.display_name.clone(), digest(json))
+                    // Display names are not unique in Entra: a shared one is suffixed with
+                    // the object id, or one group's digest would hide the other's.
+                    let key = if names[g.display_name.as_str()] > 1 {
+                        format!("{} ({})", g.display_name, g.id)
+                    } else {
+                        g.display_name.clone()
+                    };
+                    (key, digest(json))
                 })
                 .collect(),
             sku_consumed: tenant
@@ -188,6 +203,7 @@ impl PlanFile {
             seats: plan.seats.iter().map(seat_doc).collect(),
             exchange_changes: plan.exchange_changes.iter().map(exchange_doc).collect(),
             diagnostics: plan.diagnostics.iter().map(diagnostic_doc).collect(),
+            license_errors: plan.license_errors.clone(),
             operations,
             live_digest: None,
             context: None,
@@ -359,6 +375,7 @@ mod tests {
             diagnostics: vec![],
             seats: vec![],
             exchange_changes: vec![],
+            license_errors: vec![],
             fingerprint: Fingerprint {
                 desired: "sha256:aa".into(),
                 live: "sha256:bb".into(),

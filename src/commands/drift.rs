@@ -4,13 +4,13 @@ use super::{CommandError, Terminal, compute_plan, effective_format, emit_plan, e
 use crate::cli::DriftArgs;
 use crate::render::Wording;
 
-/// Runs `drift`: exit 0 in sync, 2 drift, 1 error.
+/// Runs `drift`: exit 0 in sync, 2 drift (changes, or licences in an error state), 1 error.
 pub fn run(args: &DriftArgs, term: Terminal) -> Result<u8, CommandError> {
     let (_, _, _, _, plan) = compute_plan(&args.config.config)?;
     emit_plan(&plan, effective_format(args.format), Wording::Drift, term)?;
     Ok(if plan.has_errors() {
         exit::ERROR
-    } else if plan.is_empty() {
+    } else if plan.in_sync() {
         exit::OK
     } else {
         exit::CHANGES

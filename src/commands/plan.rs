@@ -41,7 +41,7 @@ pub fn run(args: &PlanArgs, term: Terminal) -> Result<u8, CommandError> {
     }
     Ok(if plan.has_errors() {
         exit::ERROR
-    } else if args.detailed_exitcode && !plan.is_empty() {
+    } else if args.detailed_exitcode && !plan.in_sync() {
         exit::CHANGES
     } else {
         exit::OK

@@ -11,6 +11,7 @@ mod fingerprint;
 mod graph;
 mod index;
 mod intent;
+mod license_errors;
 pub mod ops;
 #[cfg(test)]
 mod order_props;
@@ -28,6 +29,7 @@ pub(crate) mod testkit;
 mod tests;
 
 pub use fingerprint::fingerprint;
+pub use license_errors::LicenseError;
 pub use ops::{Action, LicenseGrant, LicenseRemoval, OpId, OpKind, Operation};
 
 use crate::catalog::ExchangeRank;
@@ -93,6 +95,9 @@ pub struct Plan {
     pub seats: Vec<SeatSummary>,
     /// Users whose effective Exchange capability changes.
     pub exchange_changes: Vec<ExchangeChange>,
+    /// Inherited licences the desired state wants but the tenant reports in an error state:
+    /// drift no operation fixes, each with its remedy.
+    pub license_errors: Vec<LicenseError>,
     /// What the plan was computed from.
     pub fingerprint: Fingerprint,
 }
@@ -119,6 +124,13 @@ impl Plan {
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.operations.is_empty()
+    }
+
+    /// Whether the tenant matches the desired state: nothing to do, nothing failing that an
+    /// operation cannot fix, and no error that kept the planner from comparing everything.
+    /// Only then may a plan say so (and `drift` exit 0).
+    pub fn in_sync(&self) -> bool {
+        self.is_empty() && self.license_errors.is_empty() && !self.has_errors()
     }
 }
 
@@ -226,11 +238,13 @@ fn build(
     if appliable {
         diagnostics.extend(accounting.mailbox_gaps);
     }
+    let license_errors = license_errors::find(desired, &ix, &intent, &accounting.seats);
     Plan {
         operations: graph::finish(drafts, &order),
         diagnostics,
         seats: accounting.seats,
         exchange_changes: accounting.exchange_changes,
+        license_errors,
         fingerprint: fingerprint(),
     }
 }
@@ -294,6 +308,7 @@ fn cyclic(
         diagnostics,
         seats: Vec::new(),
         exchange_changes: Vec::new(),
+        license_errors: Vec::new(),
         fingerprint: fingerprint(),
     }
 }

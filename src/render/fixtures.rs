@@ -3,7 +3,8 @@
 use crate::catalog::ExchangeRank;
 use crate::diag::{Diagnostic, Origin};
 use crate::plan::{
-    ExchangeChange, Fingerprint, LicenseGrant, LicenseRemoval, OpKind, Operation, Plan, SeatSummary,
+    ExchangeChange, Fingerprint, LicenseError, LicenseGrant, LicenseRemoval, OpKind, Operation,
+    Plan, SeatSummary,
 };
 use crate::tenant::MailboxType;
 
@@ -180,6 +181,14 @@ pub(crate) fn every_kind() -> Plan {
                 after: ExchangeRank::None,
             },
         ],
+        license_errors: vec![LicenseError {
+            upn: "kim@contoso.com".into(),
+            sku_part_number: "ENTERPRISEPREMIUM".into(),
+            group: "LIC-E5".into(),
+            state: "Error".into(),
+            error: Some("CountViolation".into()),
+            remedy: "no ENTERPRISEPREMIUM seat is free, even after this plan: buy or free one, then reprocess the user's licences".into(),
+        }],
         fingerprint: Fingerprint {
             desired: "sha256:1111".into(),
             live: "sha256:2222".into(),
@@ -200,6 +209,7 @@ pub(crate) fn empty() -> Plan {
             peak: 20,
         }],
         exchange_changes: vec![],
+        license_errors: vec![],
         fingerprint: Fingerprint {
             desired: "sha256:1111".into(),
             live: "sha256:2222".into(),

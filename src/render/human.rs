@@ -111,6 +111,7 @@ pub fn render(plan: &Plan, options: HumanOptions) -> String {
         }
     }
 
+    render_license_errors(&mut out, &p, plan);
     render_seats(&mut out, &p, &plan.seats);
     render_exchange(&mut out, plan);
     let _ = writeln!(out, "{}", p.bold(&summary_line(plan, options.wording)));
@@ -197,6 +198,26 @@ fn render_seats(out: &mut String, p: &Palette, seats: &[SeatSummary]) {
     out.push('\n');
 }
 
+/// Licences the tenant reports failing, per user, each with its fix.
+fn render_license_errors(out: &mut String, p: &Palette, plan: &Plan) {
+    if plan.license_errors.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Inherited licences in an error state (the user does not have them; no operation of this plan fixes them):\n"
+    );
+    for (upn, errors) in super::license_errors_by_user(plan) {
+        let _ = writeln!(out, "  {}", p.bold(&format!("# {upn}")));
+        for e in errors {
+            let line = super::describe_license_error(e);
+            let _ = writeln!(out, "  {}", p.action(Action::Remove, &format!("! {line}")));
+            let _ = writeln!(out, "      fix: {}", e.remedy);
+        }
+        out.push('\n');
+    }
+}
+
 fn render_exchange(out: &mut String, plan: &Plan) {
     let changes: Vec<_> = plan
         .exchange_changes
@@ -251,7 +272,7 @@ mod tests {
         );
         assert!(
             text.ends_with(
-                "Drift detected: 9 differences between state/ and the tenant (4 to add, 3 to change, 2 to remove).\n"
+                "Drift detected: 10 differences between state/ and the tenant (4 to add, 3 to change, 2 to remove, 1 inherited licence in an error state).\n"
             ),
             "{text}"
         );

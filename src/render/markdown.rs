@@ -99,6 +99,25 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
         out.push('\n');
     }
 
+    if !plan.license_errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "**Inherited licences in an error state** (the user does not have them; no operation of this plan fixes them):\n"
+        );
+        for (upn, errors) in super::license_errors_by_user(plan) {
+            for e in errors {
+                let _ = writeln!(
+                    out,
+                    "- `{}`: {}  \n  Fix: {}",
+                    escape(upn),
+                    escape(&super::describe_license_error(e)),
+                    escape(&e.remedy)
+                );
+            }
+        }
+        out.push('\n');
+    }
+
     let sections: Vec<String> = by_principal(plan)
         .into_iter()
         .map(|(principal, ops)| {

@@ -178,27 +178,144 @@ pub(crate) fn describe(op: &Operation) -> ChangeLine {
     }
 }
 
-/// The Terraform-style summary sentence, or the no-changes sentence.
+/// The Terraform-style summary sentence. "No changes" / "No drift" only for a plan that is
+/// in sync: a plan with errors may not have compared everything, and a licence in an error
+/// state is a difference even when no operation can fix it.
 pub fn summary_line(plan: &Plan, wording: Wording) -> String {
     let s = plan.summary();
-    match (wording, plan.is_empty()) {
-        (Wording::Plan, true) => "No changes. The tenant matches the desired state.".to_string(),
-        (Wording::Drift, true) => {
-            "No drift. The tenant matches the desired state in state/.".to_string()
+    let failing = plan.license_errors.len();
+    if plan.in_sync() {
+        return match wording {
+            Wording::Plan => "No changes. The tenant matches the desired state.".to_string(),
+            Wording::Drift => {
+                "No drift. The tenant matches the desired state in state/.".to_string()
+            }
+        };
+    }
+    if plan.is_empty() && failing == 0 {
+        return match wording {
+            Wording::Plan => "No changes can be planned until the errors above are fixed: the tenant may not match the desired state.".to_string(),
+            Wording::Drift => "Drift unknown: the errors above kept the tenant from being compared with state/.".to_string(),
+        };
+    }
+    let failing_text = match failing {
+        0 => String::new(),
+        1 => "1 inherited licence in an error state".to_string(),
+        n => format!("{n} inherited licences in an error state"),
+    };
+    match wording {
+        Wording::Plan => {
+            let mut line = format!(
+                "Plan: {} to add, {} to change, {} to remove.",
+                s.add, s.change, s.remove
+            );
+            if failing > 0 {
+                line.push_str(&format!(" Not fixed by this plan: {failing_text}."));
+            }
+            line
         }
-        (Wording::Plan, false) => format!(
-            "Plan: {} to add, {} to change, {} to remove.",
-            s.add, s.change, s.remove
-        ),
-        (Wording::Drift, false) => format!(
-            "Drift detected: {} differences between state/ and the tenant ({} to add, {} to change, {} to remove).",
-            plan.operations.len(),
+        Wording::Drift => format!(
+            "Drift detected: {} differences between state/ and the tenant ({} to add, {} to change, {} to remove{}).",
+            plan.operations.len() + failing,
             s.add,
             s.change,
-            s.remove
+            s.remove,
+            if failing > 0 {
+                format!(", {failing_text}")
+            } else {
+                String::new()
+            }
         ),
     }
 }
 
+/// A failing inherited licence as one line, shared by the human and markdown renderers.
+pub(crate) fn describe_license_error(e: &crate::plan::LicenseError) -> String {
+    let state = match &e.error {
+        Some(error) => format!("{} ({error})", e.state),
+        None => e.state.clone(),
+    };
+    format!(
+        "{} from group {}: {state}, not working",
+        e.sku_part_number, e.group
+    )
+}
+
+/// Failing licences grouped by user (UPN order, then as listed).
+pub(crate) fn license_errors_by_user(
+    plan: &Plan,
+) -> BTreeMap<&str, Vec<&crate::plan::LicenseError>> {
+    let mut users: BTreeMap<&str, Vec<&crate::plan::LicenseError>> = BTreeMap::new();
+    for e in &plan.license_errors {
+        users.entry(e.upn.as_str()).or_default().push(e);
+    }
+    users
+}
+
 #[cfg(test)]
 pub(crate) mod fixtures;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Diagnostic;
+    use proptest::prelude::*;
+
+    /// Every text a plan is shown as: the terminal (coloured or not), the pull-request
+    /// comment, GitHub Actions output, and last the JSON document (which has no sentence).
+    fn every_format(plan: &Plan, wording: Wording) -> Vec<String> {
+        let human = |color| human::render(plan, human::HumanOptions { color, wording });
+        let mut github = github::annotations(&plan.diagnostics);
+        github.push_str(&human(false));
+        vec![
+            human(false),
+            human(true),
+            markdown::render(
+                plan,
+                markdown::MarkdownOptions {
+                    wording,
+                    ..Default::default()
+                },
+            ),
+            github,
+            json::render(plan),
+        ]
+    }
+
+    proptest! {
+        /// Over plans with any number of operations, errors, warnings and failing licences,
+        /// in both wordings and every format: "No changes" / "No drift" appears exactly when
+        /// the plan is in sync, so a plan with errors never claims the tenant matches.
+        #[test]
+        fn only_a_plan_in_sync_says_the_tenant_matches(
+            ops in 0usize..4,
+            errors in 0usize..3,
+            warnings in 0usize..2,
+            failing in 0usize..2,
+            drift in any::<bool>(),
+        ) {
+            let full = fixtures::every_kind();
+            let mut plan = fixtures::empty();
+            plan.operations = full.operations[..ops].to_vec();
+            plan.license_errors = full.license_errors.iter().cycle().take(failing).cloned().collect();
+            for i in 0..errors {
+                plan.diagnostics.push(Diagnostic::error(format!("error {i}"), None));
+            }
+            for i in 0..warnings {
+                plan.diagnostics.push(Diagnostic::warning(format!("warning {i}"), None));
+            }
+            let wording = if drift { Wording::Drift } else { Wording::Plan };
+            let in_sync = ops == 0 && errors == 0 && failing == 0;
+            prop_assert_eq!(plan.in_sync(), in_sync);
+            let texts = every_format(&plan, wording);
+            for (i, text) in texts.iter().enumerate() {
+                let claims = text.contains("The tenant matches the desired state");
+                if i + 1 == texts.len() {
+                    prop_assert!(!claims, "{}", text);
+                } else {
+                    prop_assert_eq!(claims, in_sync, "{}", text);
+                }
+            }
+        }
+    }
+}

@@ -30,6 +30,7 @@ fn plan(operations: Vec<Operation>) -> Plan {
         diagnostics: vec![],
         seats: vec![],
         exchange_changes: vec![],
+        license_errors: vec![],
         fingerprint: Fingerprint {
             desired: "sha256:d".into(),
             live: "sha256:l".into(),

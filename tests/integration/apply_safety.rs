@@ -133,6 +133,7 @@ fn saved_plan(live: &m365ctl::tenant::Tenant) -> PlanFile {
         diagnostics: vec![],
         seats: vec![],
         exchange_changes: vec![],
+        license_errors: vec![],
         fingerprint: Fingerprint {
             desired: "sha256:desired".into(),
             live: "sha256:live-at-plan-time".into(),
