@@ -160,3 +160,131 @@ fn remedy(
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::plan;
+    use super::super::testkit::*;
+    use crate::tenant::Tenant;
+
+    /// Ann inherits E3 from LIC-E3 with this state and error; E3 has `spare` free seats.
+    fn failing_member(state: &str, error: Option<&str>, spare: u32) -> Tenant {
+        let mut live = TenantBuilder::new()
+            .sku("ENTERPRISEPACK", 1)
+            .user("ann@x.com", &[])
+            .user("bob@x.com", &["ENTERPRISEPACK"])
+            .group("LIC-E3", &["ENTERPRISEPACK"], &["ann@x.com"])
+            .build();
+        let ann = live
+            .users
+            .iter_mut()
+            .find(|u| u.id == uid("ann@x.com"))
+            .expect("ann");
+        ann.licenses[0].state = state.to_string();
+        ann.licenses[0].error = error.map(str::to_string);
+        live.recount_consumed();
+        live.skus[0].enabled = live.skus[0].consumed + spare;
+        live
+    }
+
+    const CODES: [(&str, &str); 6] = [
+        ("CountViolation", "seat"),
+        ("MutuallyExclusiveViolation", "cannot be combined"),
+        ("DependencyViolation", "prerequisite plan"),
+        ("ProhibitedInUsageLocationViolation", "usage location (GB)"),
+        ("UniquenessViolation", "proxy address"),
+        ("Other", "Licenses page"),
+    ];
+
+    #[test]
+    fn every_error_state_of_a_declared_group_licence_is_drift_with_its_remedy() {
+        for state in ["Error", "ActiveWithError", "Disabled"] {
+            for (code, remedy) in CODES {
+                let live = failing_member(state, Some(code), 0);
+                let mut d = desired(&["ENTERPRISEPACK"]);
+                want_group(&mut d, "LIC-E3", &["ENTERPRISEPACK"], None);
+                let p = plan(&d, &live);
+                assert!(
+                    p.operations.is_empty(),
+                    "{state} {code}: {:#?}",
+                    p.operations
+                );
+                assert_eq!(p.license_errors.len(), 1, "{state} {code}");
+                let e = &p.license_errors[0];
+                assert_eq!(
+                    (e.upn.as_str(), e.sku_part_number.as_str(), e.group.as_str()),
+                    ("ann@x.com", "ENTERPRISEPACK", "LIC-E3")
+                );
+                assert_eq!((e.state.as_str(), e.error.as_deref()), (state, Some(code)));
+                assert!(e.remedy.contains(remedy), "{code}: {}", e.remedy);
+                assert!(e.remedy.contains("reprocess"), "{}", e.remedy);
+                assert!(!p.in_sync(), "{state} {code}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_users_licence_met_only_through_a_failing_group_licence_is_drift() {
+        let live = failing_member("Error", Some("CountViolation"), 0);
+        let mut d = desired(&["ENTERPRISEPACK"]);
+        want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
+        let p = plan(&d, &live);
+        assert_eq!(p.license_errors.len(), 1, "{:#?}", p);
+        assert!(!p.in_sync());
+    }
+
+    #[test]
+    fn a_clean_active_assignment_or_an_unmanaged_one_is_not_drift() {
+        let live = failing_member("Active", None, 0);
+        let mut d = desired(&["ENTERPRISEPACK"]);
+        want_group(&mut d, "LIC-E3", &["ENTERPRISEPACK"], None);
+        let p = plan(&d, &live);
+        assert!(p.license_errors.is_empty() && p.in_sync(), "{p:#?}");
+
+        // Neither the group nor the member is in the desired state: not m365ctl's business.
+        let live = failing_member("Error", Some("CountViolation"), 0);
+        let p = plan(&desired(&["ENTERPRISEPACK"]), &live);
+        assert!(p.license_errors.is_empty() && p.in_sync(), "{p:#?}");
+    }
+
+    #[test]
+    fn a_member_leaving_the_group_is_not_drift_the_plan_removes_the_assignment() {
+        let live = failing_member("Error", Some("CountViolation"), 0);
+        let mut d = desired(&["ENTERPRISEPACK"]);
+        want_group(&mut d, "LIC-E3", &["ENTERPRISEPACK"], Some(&[]));
+        let p = plan(&d, &live);
+        assert!(p.license_errors.is_empty(), "{:#?}", p.license_errors);
+        assert_eq!(p.operations.len(), 1);
+    }
+
+    #[test]
+    fn a_count_violation_says_whether_a_seat_is_free_after_the_plan() {
+        for (spare, says) in [
+            (0, "buy or free one"),
+            (2, "2 will be free after this plan"),
+        ] {
+            let live = failing_member("Error", Some("CountViolation"), spare);
+            let mut d = desired(&["ENTERPRISEPACK"]);
+            want_group(&mut d, "LIC-E3", &["ENTERPRISEPACK"], None);
+            let p = plan(&d, &live);
+            assert!(
+                p.license_errors[0].remedy.contains(says),
+                "{spare}: {}",
+                p.license_errors[0].remedy
+            );
+        }
+        // Bob leaving frees his seat: after this plan one is free.
+        let live = failing_member("Error", Some("CountViolation"), 0);
+        let mut d = desired(&["ENTERPRISEPACK"]);
+        want_group(&mut d, "LIC-E3", &["ENTERPRISEPACK"], None);
+        want(&mut d, "bob@x.com", &[]).mailbox = Some(crate::tenant::MailboxType::Shared);
+        let p = plan(&d, &live);
+        assert!(
+            p.license_errors[0]
+                .remedy
+                .contains("1 will be free after this plan"),
+            "{}",
+            p.license_errors[0].remedy
+        );
+    }
+}
