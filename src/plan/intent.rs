@@ -572,17 +572,31 @@ fn plan_user<'g>(
         }
     }
 
-    // Usage location is required for any licence the user newly gets.
-    let gains =
-        !change.grants.is_empty() || change.join.iter().any(|m| !group_lics(m.gi).is_empty());
-    if gains && location_after.is_none() {
-        diags.push(
-            Diagnostic::error(
-                format!("{upn} gets a licence but has no usage location"),
-                origin.clone(),
-            )
-            .with_hint("set usage_location on the user or defaults.usage_location"),
-        );
+    // Usage location is required for a licence assigned directly (Graph refuses it: "License
+    // assignment cannot be done for user with invalid usage location"). Group-based licensing
+    // assigns anyway, using the tenant's country (Entra licensing-group-advanced): joining a
+    // licensing group without one is only worth a warning.
+    if location_after.is_none() {
+        if !change.grants.is_empty() {
+            diags.push(
+                Diagnostic::error(
+                    format!("{upn} gets a licence but has no usage location"),
+                    origin.clone(),
+                )
+                .with_hint("set usage_location on the user or defaults.usage_location"),
+            );
+        } else if let Some(m) = change.join.iter().find(|m| !group_lics(m.gi).is_empty()) {
+            diags.push(
+                Diagnostic::warning(
+                    format!(
+                        "{upn} has no usage location: the licences of group {} will be delivered for the tenant's country",
+                        ix.group_label(m.gi)
+                    ),
+                    origin.clone(),
+                )
+                .with_hint("set usage_location on the user (or defaults.usage_location) if they work in another country: some services are not sold everywhere"),
+            );
+        }
     }
 
     // Exchange safety: never lose mail silently. What a mailbox needs is `rules::mailbox`;
@@ -599,7 +613,6 @@ fn plan_user<'g>(
             &future_groups(change),
             group_lics,
             &live.groups,
-            location_after.is_some(),
         );
         ix.rank_of(&projected)
     };
@@ -813,7 +826,6 @@ fn projected_licenses<'g>(
     groups_after: &[usize],
     group_lics: &dyn Fn(usize) -> &'g [GroupLicense],
     groups: &[crate::tenant::Group],
-    has_location: bool,
 ) -> Vec<LicenseAssignment> {
     let mut out: Vec<LicenseAssignment> = live
         .iter()
@@ -833,6 +845,6 @@ fn projected_licenses<'g>(
                 .map(move |l| (groups[gi].id.clone(), l.clone()))
         })
         .collect();
-    sync_inherited(&mut out, wanted, has_location);
+    sync_inherited(&mut out, wanted);
     out
 }

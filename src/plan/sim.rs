@@ -214,7 +214,7 @@ impl<'i, 'a> Sim<'i, 'a> {
     }
 
     /// Re-derives a user's inherited assignments from their groups, as group-based licensing
-    /// does (`tenant::apply_operation`): new ones are active only with a usage location.
+    /// does (`tenant::apply_operation`): new ones are active, with or without a usage location.
     fn reconcile(&mut self, ui: usize, delta: &mut SeatDelta) {
         let groups = self.user_mut(ui).groups.clone();
         let mut wanted: Vec<(String, GroupLicense)> = Vec::new();
@@ -226,8 +226,7 @@ impl<'i, 'a> Sim<'i, 'a> {
         }
         let user = self.user_mut(ui);
         let before = held(user);
-        let has_location = user.usage_location.is_some();
-        sync_inherited(&mut user.licenses, wanted, has_location);
+        sync_inherited(&mut user.licenses, wanted);
         let after = held(user);
         count(delta, &before, &after);
     }

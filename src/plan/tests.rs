@@ -70,7 +70,12 @@ fn converges(d: &crate::desired::DesiredState, live: &Tenant) {
     assert!(!p.has_errors(), "{:?}", p.diagnostics);
     let after = apply_checked(live, &p);
     let again = plan(d, &after);
-    assert!(again.is_empty(), "second plan not empty: {:?}", ids(&again));
+    assert!(
+        again.in_sync(),
+        "second plan not in sync: {:?} {:?}",
+        ids(&again),
+        again.license_errors
+    );
 }
 
 #[test]
@@ -797,4 +802,44 @@ fn planning_is_deterministic() {
     let a = serde_json::to_string(&plan(&d, &live)).unwrap();
     let b = serde_json::to_string(&plan(&d, &live)).unwrap();
     assert_eq!(a, b);
+}
+
+#[test]
+fn a_member_without_usage_location_joining_a_licensing_group_is_only_warned() {
+    // Group-based licensing uses the tenant's country for a member without usageLocation
+    // (Entra licensing-group-advanced); only a direct assignment needs the user's own.
+    for seats in [1, 3] {
+        let live = TenantBuilder::new()
+            .sku("ENTERPRISEPREMIUM", seats)
+            .user_at("ann@x.com", None, &[])
+            .group("LIC-E5", &["ENTERPRISEPREMIUM"], &[])
+            .build();
+        let mut d = desired(&["ENTERPRISEPREMIUM"]);
+        want_group(
+            &mut d,
+            "LIC-E5",
+            &["ENTERPRISEPREMIUM"],
+            Some(&["ann@x.com"]),
+        );
+        let p = plan(&d, &live);
+        assert!(!p.has_errors(), "{:#?}", p.diagnostics);
+        let warning = p
+            .diagnostics
+            .iter()
+            .find(|d| d.message.contains("no usage location"))
+            .expect("a warning");
+        assert!(warning.message.contains("tenant's country"), "{warning}");
+        assert_eq!(ids(&p), ["add_group_member:ann@x.com"]);
+        // The seat the group licence takes is accounted for: it is active, not an error.
+        let e5 = &p.seats[0];
+        assert_eq!((e5.consumed_now, e5.consumed_after), (0, 1));
+        let after = apply_checked(&live, &p);
+        let ann = &after.users[0];
+        assert!(ann.licenses[0].is_effective() && ann.licenses[0].error.is_none());
+        assert!(
+            ann.usage_location.is_none(),
+            "group licensing never sets it"
+        );
+        converges(&d, &live);
+    }
 }

@@ -151,9 +151,8 @@ fn assign_user_licenses(
 }
 
 /// Re-derives the inherited assignments of one user from the groups they belong to, the way
-/// group-based licensing does: members without usage location get an assignment in `Error`
-/// state (which consumes no seat) instead of the licence. An assignment that already exists
-/// keeps its state (a `CountViolation` stays until the user is processed again).
+/// group-based licensing does. An assignment that already exists keeps its state (a
+/// `CountViolation` stays until the user is processed again).
 fn reconcile_inherited(tenant: &mut Tenant, user_index: usize) {
     let user_id = tenant.users[user_index].id.clone();
     let mut wanted: Vec<(String, GroupLicense)> = Vec::new();
@@ -165,8 +164,7 @@ fn reconcile_inherited(tenant: &mut Tenant, user_index: usize) {
         }
     }
     let user = &mut tenant.users[user_index];
-    let has_location = user.usage_location.is_some();
-    sync_inherited(&mut user.licenses, wanted, has_location);
+    sync_inherited(&mut user.licenses, wanted);
     user.normalize_licenses();
 }
 
@@ -203,13 +201,15 @@ pub(crate) fn grant_to_group(licenses: &mut Vec<GroupLicense>, grant: &LicenseGr
 }
 
 /// Makes a user's inherited assignments exactly the `(group id, licence)` pairs that reach them:
-/// others are dropped, existing ones take the group's disabled plans, new ones are `Active`, or
-/// in `Error` state (no seat) without a usage location. Direct assignments are untouched. One
-/// function for the fake's rules and the planner's simulation, so the two cannot disagree.
+/// others are dropped, existing ones take the group's disabled plans, new ones are `Active`.
+/// A member without usage location is licensed too: "When group licensing assigns to a user
+/// without usageLocation, the user inherits the directory's location" (Entra
+/// licensing-group-advanced; research/graph-api.md §1.1 notes), unlike a direct assignment.
+/// Direct assignments are untouched. One function for the fake's rules and the planner's
+/// simulation, so the two cannot disagree.
 pub(crate) fn sync_inherited(
     licenses: &mut Vec<LicenseAssignment>,
     wanted: Vec<(String, GroupLicense)>,
-    has_location: bool,
 ) {
     licenses.retain(|l| match &l.assigned_by_group {
         None => true,
@@ -227,8 +227,8 @@ pub(crate) fn sync_inherited(
                 sku_id: lic.sku_id.clone(),
                 disabled_plans: canonical_plans(&lic.disabled_plans),
                 assigned_by_group: Some(group_id),
-                state: if has_location { "Active" } else { "Error" }.to_string(),
-                error: (!has_location).then(|| "ProhibitedInUsageLocationViolation".to_string()),
+                state: "Active".to_string(),
+                error: None,
             }),
         }
     }
