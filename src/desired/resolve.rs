@@ -34,6 +34,14 @@ struct Resolver<'a> {
     skus: HashMap<String, &'a Sku>,
     managed: BTreeSet<String>,
     warned_skus: HashSet<String>,
+    /// Places of `disabled_plans` entries already reported as having no effect (a profile's
+    /// entry is reported once, not once per user).
+    no_effect_reported: HashSet<Origin>,
+    /// Places of `disabled_plans` entries that applied to at least one user's licence.
+    applied: HashSet<Origin>,
+    /// A profile's `disabled_plans` entries that did not apply to some user, with that user
+    /// and why: a no-op only if they apply to none of the profile's users.
+    profile_misses: Vec<(DisabledPlans, String)>,
     diags: Vec<Diagnostic>,
 }
 
@@ -49,6 +57,9 @@ impl<'a> Resolver<'a> {
                 .collect(),
             managed: BTreeSet::new(),
             warned_skus: HashSet::new(),
+            no_effect_reported: HashSet::new(),
+            applied: HashSet::new(),
+            profile_misses: Vec::new(),
             diags: Vec::new(),
         }
     }
@@ -114,18 +125,17 @@ impl<'a> Resolver<'a> {
                 .profile
                 .as_ref()
                 .and_then(|p| config.profiles.get(&p.value));
-            let mut user = expand(&entry.upn, &entry.origin, profile, Some(&entry.settings));
+            let (mut user, merged) =
+                expand(&entry.upn, &entry.origin, profile, Some(&entry.settings));
+            self.record_disabled(&merged, &user, &format!("user `{}`", entry.upn));
             fill_default_location(&mut user, users_by_upn[key], default_location.as_deref());
             users.insert(key.clone(), user);
         }
 
-        let templates: HashMap<&str, DesiredUser> = config
+        let templates: HashMap<&str, (DesiredUser, Vec<MergedDisabled>)> = config
             .profiles
             .values()
-            .map(|p| {
-                let t = expand("", &p.origin, Some(p), None);
-                (p.name.as_str(), t)
-            })
+            .map(|p| (p.name.as_str(), expand("", &p.origin, Some(p), None)))
             .collect();
         let mut matched = vec![0usize; config.rules.len()];
         let mut conflicts: BTreeMap<(usize, usize), Vec<&str>> = BTreeMap::new();
@@ -145,7 +155,7 @@ impl<'a> Resolver<'a> {
                 }
                 Winner::Rule(i) => {
                     let rule = &config.rules[i];
-                    let mut desired = templates[rule.profile.as_str()].clone();
+                    let mut desired = templates[rule.profile.as_str()].0.clone();
                     desired.upn = user.user_principal_name.clone();
                     desired.origin = Some(rule.origin.clone());
                     fill_default_location(&mut desired, user, default_location.as_deref());
@@ -161,6 +171,11 @@ impl<'a> Resolver<'a> {
             self.conflict(a, b, &upns);
         }
         for (rule, count) in config.rules.iter().zip(&matched) {
+            if *count > 0 {
+                let (template, merged) = &templates[rule.profile.as_str()];
+                let who = format!("the users the rule at {} matches", rule.origin);
+                self.record_disabled(merged, template, &who);
+            }
             if *count == 0 {
                 self.diags.push(
                     Diagnostic::warning(
@@ -172,6 +187,7 @@ impl<'a> Resolver<'a> {
             }
         }
 
+        self.report_profile_misses();
         let groups = self.groups(&users_by_upn);
         DesiredState {
             scope: Scope {
@@ -249,6 +265,7 @@ impl<'a> Resolver<'a> {
                 if let Some(LicenseList::Exactly(list)) = &settings.licenses
                     && !list.iter().any(|l| l.part_number == entry.sku.part_number)
                 {
+                    self.no_effect_reported.insert(entry.sku.origin.clone());
                     self.error(
                         format!(
                             "disabled_plans names `{}`, which this {what} does not license",
@@ -287,6 +304,56 @@ impl<'a> Resolver<'a> {
                 );
             }
         }
+    }
+
+    /// Notes what became of each `disabled_plans` entry merged into `user`: an entry written
+    /// in the user's own entry that names none of their licences would silently do nothing
+    /// (an error now); a profile's is judged over all of the profile's users at the end.
+    fn record_disabled(&mut self, merged: &[MergedDisabled], user: &DesiredUser, who: &str) {
+        for m in merged {
+            if m.applied {
+                self.applied.insert(m.plans.sku.origin.clone());
+                continue;
+            }
+            let why = match (user.license_intent, &user.licenses) {
+                (LicenseIntent::Keep, _) => "their licences are \"keep\"".to_string(),
+                (_, None) => "their licences are not managed (no `licenses` in the entry or its profile)".to_string(),
+                (_, Some(_)) => format!("their licences do not include `{}`", m.plans.sku.written),
+            };
+            if m.from_entry {
+                self.no_effect(&m.plans, &format!("{who}: {why}"));
+            } else {
+                self.profile_misses
+                    .push((m.plans.clone(), format!("{who}: {why}")));
+            }
+        }
+    }
+
+    /// A profile's `disabled_plans` entry that applied to none of its users.
+    fn report_profile_misses(&mut self) {
+        for (plans, example) in std::mem::take(&mut self.profile_misses) {
+            if !self.applied.contains(&plans.sku.origin) {
+                self.no_effect(&plans, &format!("no user of the profile gets it ({example})"));
+            }
+        }
+    }
+
+    /// One error per place for `disabled_plans` that would silently do nothing.
+    fn no_effect(&mut self, plans: &DisabledPlans, why: &str) {
+        if !self.no_effect_reported.insert(plans.sku.origin.clone()) {
+            return;
+        }
+        self.error(
+            format!(
+                "disabled_plans for `{}` would have no effect on {why}",
+                plans.sku.written
+            ),
+            &plans.sku.origin,
+            format!(
+                "add \"{}\" to licenses, or remove it from disabled_plans",
+                plans.sku.written
+            ),
+        );
     }
 
     fn conflict(&mut self, a: usize, b: usize, upns: &[&str]) {
@@ -355,6 +422,24 @@ impl<'a> Resolver<'a> {
             }
             for plans in entry.disabled_plans.iter().flat_map(BTreeMap::values) {
                 self.check_plans(plans);
+                let why = match &entry.licenses {
+                    None => "its licences are not managed (no `licenses`)".to_string(),
+                    Some(list) if !list.iter().any(|l| l.part_number == plans.sku.part_number) => {
+                        format!("its licences do not include `{}`", plans.sku.written)
+                    }
+                    Some(_) => continue,
+                };
+                self.error(
+                    format!(
+                        "disabled_plans for `{}` would have no effect on group `{}`: {why}",
+                        plans.sku.written, entry.name
+                    ),
+                    &plans.sku.origin,
+                    format!(
+                        "add \"{}\" to the group's licenses, or remove it from disabled_plans",
+                        plans.sku.written
+                    ),
+                );
             }
             let mut members = BTreeSet::new();
             for member in entry.members.iter().flatten() {
@@ -474,21 +559,34 @@ fn fill_default_location(desired: &mut DesiredUser, live: &User, default: Option
     }
 }
 
+/// A `disabled_plans` entry merged into a user, and what became of it.
+struct MergedDisabled {
+    plans: DisabledPlans,
+    /// Written in the user's own entry (not inherited from the profile).
+    from_entry: bool,
+    /// It names one of the user's resulting licences, so it takes effect.
+    applied: bool,
+}
+
 /// Merges a profile and an entry (entry wins field by field; disabled plans per SKU) into
-/// one user.
+/// one user, with every disabled-plans entry merged and whether it applies.
 fn expand(
     upn: &str,
     origin: &Origin,
     profile: Option<&Profile>,
     entry: Option<&Settings>,
-) -> DesiredUser {
+) -> (DesiredUser, Vec<MergedDisabled>) {
     let from_profile = profile.map(|p| &p.settings);
     let pick = |f: fn(&Settings) -> bool| entry.filter(|e| f(e)).or(from_profile.filter(|p| f(p)));
     let licenses = pick(|s| s.licenses.is_some()).and_then(|s| s.licenses.as_ref());
     let mut disabled: BTreeMap<String, DisabledPlans> = BTreeMap::new();
-    for source in [from_profile, entry].into_iter().flatten() {
-        for (sku, plans) in source.disabled_plans.iter().flatten() {
+    let mut from_entry: HashSet<String> = HashSet::new();
+    for (source, is_entry) in [(from_profile, false), (entry, true)] {
+        for (sku, plans) in source.iter().flat_map(|s| s.disabled_plans.iter().flatten()) {
             disabled.insert(sku.clone(), plans.clone());
+            if is_entry {
+                from_entry.insert(sku.clone());
+            }
         }
     }
     let (licenses, license_intent) = match licenses {
@@ -499,6 +597,14 @@ fn expand(
             LicenseIntent::Exactly,
         ),
     };
+    let merged = disabled
+        .into_iter()
+        .map(|(sku, plans)| MergedDisabled {
+            applied: licenses.as_ref().is_some_and(|l| l.get(&sku).is_some()),
+            from_entry: from_entry.contains(&sku),
+            plans,
+        })
+        .collect();
     let usage_location = pick(|s| s.usage_location.is_some())
         .and_then(|s| s.usage_location.as_ref())
         .map(|l| l.value.clone());
@@ -510,7 +616,7 @@ fn expand(
         Some(MailboxIntent::Kind(kind)) => Some(kind),
         Some(MailboxIntent::Delete) | None => None,
     };
-    DesiredUser {
+    let user = DesiredUser {
         upn: upn.to_string(),
         origin: Some(origin.clone()),
         profile: profile.map(|p| p.name.clone()),
@@ -519,7 +625,8 @@ fn expand(
         license_intent,
         mailbox,
         mailbox_deletion_accepted,
-    }
+    };
+    (user, merged)
 }
 
 /// SKU references -> desired licences keyed by part number, with their disabled plans.

@@ -505,7 +505,34 @@ fn plan_user<'g>(
                     }
                     change.grants.push(grant(sku, ids, Some(&d.disabled_plans)));
                 }
-                (None, Some(_)) => {}
+                (None, Some(g)) => {
+                    // The licence is the group's: disabled plans declared on the user would
+                    // silently do nothing. Only the group's disabled plans apply.
+                    let given = group_lics(g)
+                        .iter()
+                        .find(|l| l.sku_id == sku.sku_id)
+                        .map(|l| l.disabled_plans.as_slice())
+                        .unwrap_or_default();
+                    if lic.disabled_plans.is_some() && !sorted_eq(given, &ids) {
+                        let key = declared_keys
+                            .get(&g)
+                            .map_or_else(|| live.groups[g].display_name.clone(), |k| k.to_string());
+                        diags.push(
+                            Diagnostic::error(
+                                format!(
+                                    "{upn}: disabled_plans for {part} would have no effect: {part} reaches the user through group {label}, whose disabled plans apply",
+                                    part = sku.sku_part_number,
+                                    label = ix.group_label(g)
+                                ),
+                                lic.origin.clone().or_else(|| origin.clone()),
+                            )
+                            .with_hint(format!(
+                                "set disabled_plans for {part} on [groups.{key:?}] (it applies to every member), or remove it from the user",
+                                part = sku.sku_part_number
+                            )),
+                        );
+                    }
+                }
                 (None, None) => change.grants.push(grant(sku, ids, None)),
             }
         }
