@@ -317,7 +317,10 @@ impl<'a> Resolver<'a> {
             }
             let why = match (user.license_intent, &user.licenses) {
                 (LicenseIntent::Keep, _) => "their licences are \"keep\"".to_string(),
-                (_, None) => "their licences are not managed (no `licenses` in the entry or its profile)".to_string(),
+                (_, None) => {
+                    "their licences are not managed (no `licenses` in the entry or its profile)"
+                        .to_string()
+                }
                 (_, Some(_)) => format!("their licences do not include `{}`", m.plans.sku.written),
             };
             if m.from_entry {
@@ -333,7 +336,10 @@ impl<'a> Resolver<'a> {
     fn report_profile_misses(&mut self) {
         for (plans, example) in std::mem::take(&mut self.profile_misses) {
             if !self.applied.contains(&plans.sku.origin) {
-                self.no_effect(&plans, &format!("no user of the profile gets it ({example})"));
+                self.no_effect(
+                    &plans,
+                    &format!("no user of the profile gets it ({example})"),
+                );
             }
         }
     }
@@ -582,7 +588,10 @@ fn expand(
     let mut disabled: BTreeMap<String, DisabledPlans> = BTreeMap::new();
     let mut from_entry: HashSet<String> = HashSet::new();
     for (source, is_entry) in [(from_profile, false), (entry, true)] {
-        for (sku, plans) in source.iter().flat_map(|s| s.disabled_plans.iter().flatten()) {
+        for (sku, plans) in source
+            .iter()
+            .flat_map(|s| s.disabled_plans.iter().flatten())
+        {
             disabled.insert(sku.clone(), plans.clone());
             if is_entry {
                 from_entry.insert(sku.clone());

@@ -556,3 +556,143 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_entrys_disabled_plans_for_a_sku_the_user_does_not_get_is_an_error() {
+    for (licenses, why) in [
+        ("", "their licences are not managed"),
+        ("licenses = \"keep\"\n", "their licences are \"keep\""),
+        ("profile = \"e5\"\n", "their licences do not include `E3`"),
+    ] {
+        let d = one_error(&format!(
+            "[profiles.e5]\nlicenses = [\"E5\"]\n[users.\"ann@contoso.com\"]\n{licenses}disabled_plans = {{ E3 = [\"YAMMER_ENTERPRISE\"] }}\n"
+        ));
+        assert_eq!(
+            d.message,
+            format!(
+                "disabled_plans for `E3` would have no effect on user `ann@contoso.com`: {why}"
+            ) + if why.ends_with("managed") {
+                " (no `licenses` in the entry or its profile)"
+            } else {
+                ""
+            }
+        );
+        let line = if licenses.is_empty() { 9 } else { 10 };
+        assert_eq!(at(&d), format!("c.toml:{line}:20"), "{licenses}");
+        assert!(
+            d.hint
+                .as_deref()
+                .unwrap()
+                .contains("add \"E3\" to licenses")
+        );
+    }
+}
+
+#[test]
+fn a_profiles_disabled_plans_must_apply_to_at_least_one_of_its_users() {
+    // ann overrides the licences, bob (by rule) holds E3: the profile's entry applies to bob.
+    let (state, _) = run(
+        "[profiles.staff]\nlicenses = [\"E3\"]\ndisabled_plans = { E3 = [\"YAMMER_ENTERPRISE\"] }\n[[rules]]\nmatch = { department = \"Sales\" }\nprofile = \"staff\"\n[users.\"ann@contoso.com\"]\nprofile = \"staff\"\nlicenses = [\"E5\"]\n",
+    )
+    .expect("applies to the rule's users");
+    assert!(
+        state.users["ann@contoso.com"]
+            .licenses
+            .as_ref()
+            .unwrap()
+            .get("ENTERPRISEPACK")
+            .is_none()
+    );
+    // Without licences in the profile, neither ann nor the rule's users get E3.
+    let d = one_error(
+        "[profiles.staff]\ndisabled_plans = { E3 = [\"YAMMER_ENTERPRISE\"] }\n[[rules]]\nmatch = { department = \"Sales\" }\nprofile = \"staff\"\n[users.\"ann@contoso.com\"]\nprofile = \"staff\"\nlicenses = [\"E5\"]\n",
+    );
+    assert_eq!(at(&d), "c.toml:7:20");
+    assert!(
+        d.message.starts_with(
+            "disabled_plans for `E3` would have no effect on no user of the profile gets it ("
+        ),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn a_groups_disabled_plans_for_a_sku_it_does_not_license_is_an_error() {
+    for (licenses, why) in [
+        ("", "its licences are not managed (no `licenses`)"),
+        ("licenses = [\"E3\"]\n", "its licences do not include `E5`"),
+    ] {
+        let d = one_error(&format!(
+            "[groups.\"LIC-E5\"]\n{licenses}disabled_plans = {{ E5 = [\"YAMMER_ENTERPRISE\"] }}\n"
+        ));
+        assert_eq!(
+            d.message,
+            format!("disabled_plans for `E5` would have no effect on group `LIC-E5`: {why}")
+        );
+        assert!(at(&d).ends_with(":20"), "{}", at(&d));
+    }
+}
+
+/// A generated profile/entry field: not set, a list, or "keep".
+fn licenses_field(choice: u8) -> &'static str {
+    [
+        "",
+        "licenses = [\"E3\"]\n",
+        "licenses = [\"E5\"]\n",
+        "licenses = [\"E3\", \"E5\"]\n",
+        "licenses = \"keep\"\n",
+    ][usize::from(choice)]
+}
+
+fn disabled_field(choice: u8) -> &'static str {
+    [
+        "",
+        "disabled_plans = { E3 = [\"YAMMER_ENTERPRISE\"] }\n",
+        "disabled_plans = { E5 = [\"YAMMER_ENTERPRISE\"] }\n",
+    ][usize::from(choice)]
+}
+
+/// The SKUs a licences field lists (`None` = not managed or "keep").
+fn listed(choice: u8) -> Option<Vec<&'static str>> {
+    match choice {
+        1 => Some(vec!["E3"]),
+        2 => Some(vec!["E5"]),
+        3 => Some(vec!["E3", "E5"]),
+        _ => None,
+    }
+}
+
+proptest! {
+    /// Over every combination of a profile's and a user entry's `licenses` and
+    /// `disabled_plans` (one user of the profile): resolution reports a disabled_plans error
+    /// exactly when some declared disabled plans cannot apply: the table that declares them
+    /// lists licences without the SKU, or the user's resulting licences lack it.
+    #[test]
+    fn disabled_plans_resolve_only_when_they_take_effect(
+        profile_lic in 0u8..5, profile_dis in 0u8..3, entry_lic in 0u8..5, entry_dis in 0u8..3,
+    ) {
+        let extra = format!(
+            "[profiles.p]\n{}{}[users.\"ann@contoso.com\"]\nprofile = \"p\"\n{}{}",
+            licenses_field(profile_lic), disabled_field(profile_dis),
+            licenses_field(entry_lic), disabled_field(entry_dis),
+        );
+        let sku = |d: u8| ["", "E3", "E5"][usize::from(d)];
+        let effective = if entry_lic == 0 { listed(profile_lic) } else { listed(entry_lic) };
+        let gets = |d: u8| effective.as_ref().is_some_and(|l| l.contains(&sku(d)));
+        let own_table_lacks = |lic: u8, d: u8| listed(lic).is_some_and(|l| !l.contains(&sku(d)));
+        let entry_bad = entry_dis > 0 && (own_table_lacks(entry_lic, entry_dis) || !gets(entry_dis));
+        let profile_bad = profile_dis > 0
+            && (own_table_lacks(profile_lic, profile_dis) || (profile_dis != entry_dis && !gets(profile_dis)));
+        let diagnostics = match run(&extra) {
+            Ok((_, warnings)) => warnings,
+            Err(errors) => errors,
+        };
+        let reported = diagnostics
+            .iter()
+            .filter(|d| d.is_error() && d.message.contains("disabled_plans"))
+            .count();
+        prop_assert_eq!(reported > 0, entry_bad || profile_bad, "{}\n{:#?}", extra, diagnostics);
+        prop_assert!(reported <= usize::from(entry_bad) + usize::from(profile_bad), "{:#?}", diagnostics);
+    }
+}
