@@ -619,7 +619,11 @@ fn plan_user<'g>(
                         "{upn} has no usage location: the licences of group {} will be delivered for the tenant's country",
                         ix.group_label(m.gi)
                     ),
-                    origin.clone(),
+                    origin.clone().or_else(|| {
+                        // A member named only by the group: point at the group's entry.
+                        let id = &live.groups[m.gi].id;
+                        desired.groups.values().find(|g| &g.id == id)?.origin.clone()
+                    }),
                 )
                 .with_hint("set usage_location on the user (or defaults.usage_location) if they work in another country: some services are not sold everywhere"),
             );

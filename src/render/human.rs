@@ -205,7 +205,7 @@ fn render_license_errors(out: &mut String, p: &Palette, plan: &Plan) {
     }
     let _ = writeln!(
         out,
-        "Inherited licences in an error state (the user does not have them; no operation of this plan fixes them):\n"
+        "Inherited licences in an error state (not working as assigned; no operation of this plan fixes them):\n"
     );
     for (upn, errors) in super::license_errors_by_user(plan) {
         let _ = writeln!(out, "  {}", p.bold(&format!("# {upn}")));

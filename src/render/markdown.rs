@@ -102,7 +102,7 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
     if !plan.license_errors.is_empty() {
         let _ = writeln!(
             out,
-            "**Inherited licences in an error state** (the user does not have them; no operation of this plan fixes them):\n"
+            "**Inherited licences in an error state** (not working as assigned; no operation of this plan fixes them):\n"
         );
         for (upn, errors) in super::license_errors_by_user(plan) {
             for e in errors {

@@ -235,10 +235,7 @@ pub(crate) fn describe_license_error(e: &crate::plan::LicenseError) -> String {
         Some(error) => format!("{} ({error})", e.state),
         None => e.state.clone(),
     };
-    format!(
-        "{} from group {}: {state}, not working",
-        e.sku_part_number, e.group
-    )
+    format!("{} from group {}: {state}", e.sku_part_number, e.group)
 }
 
 /// Failing licences grouped by user (UPN order, then as listed).

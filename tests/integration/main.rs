@@ -35,6 +35,7 @@ mod graph_read;
 mod graph_resilience;
 mod graph_write;
 mod scenarios;
+mod scenarios_config;
 mod sim_csdl;
 mod sim_graph_rules;
 mod sim_serve;

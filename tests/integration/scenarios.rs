@@ -12,7 +12,7 @@ use m365ctl::render::human::{HumanOptions, render};
 use m365ctl::tenant::Tenant;
 use std::path::Path;
 
-fn plan_scenario(name: &str) -> (Tenant, Plan) {
+pub(crate) fn plan_scenario(name: &str) -> (Tenant, Plan) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/scenarios")
         .join(name);
@@ -56,7 +56,7 @@ fn position(plan: &Plan, id: &str) -> usize {
         .unwrap_or_else(|| panic!("no {id} in {:#?}", plan.operations))
 }
 
-fn errors(plan: &Plan) -> Vec<&str> {
+pub(crate) fn errors(plan: &Plan) -> Vec<&str> {
     plan.diagnostics
         .iter()
         .filter(|d| d.is_error())
