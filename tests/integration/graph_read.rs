@@ -67,3 +67,45 @@ async fn reading_5000_users_costs_six_user_pages() {
     assert_eq!(fake.token_requests(), 2, "one Graph and one Exchange token");
     assert!(log.iter().all(|r| r.status == 200), "no failed request");
 }
+
+/// Entra allows several groups with one display name: reading a named group returns every
+/// group holding the name (so the resolver can refuse the ambiguity), and a config key that
+/// is an object id is read by id.
+#[tokio::test]
+async fn named_groups_are_read_by_name_with_every_duplicate_or_by_object_id() {
+    let mut tenant = fx::tenant(20);
+    for (n, name) in [(3, "Team X"), (4, "Team X"), (5, "Other")] {
+        tenant.groups.push(m365ctl::tenant::Group {
+            id: fx::id(2, n),
+            display_name: name.to_string(),
+            licenses: vec![],
+            members: vec![fx::id(1, n)],
+        });
+    }
+    tenant.normalize();
+    let fake = fx::start(tenant.clone(), SimOptions::default()).await;
+    let backend = m365ctl::backend::graph::GraphBackend::with_retry_policy(
+        &fake.settings(fx::secret_auth()),
+        fx::fast_retries(),
+    )
+    .expect("backend builds")
+    .with_groups(["Team X".to_string(), fx::id(2, 5).to_uppercase()]);
+    let live = backend.read().await.expect("read succeeds");
+    let mut ids: Vec<&str> = live.groups.iter().map(|g| g.id.as_str()).collect();
+    ids.sort_unstable();
+    let mut expected = vec![fx::e5_group_id(), fx::id(2, 3), fx::id(2, 4), fx::id(2, 5)];
+    expected.sort_unstable();
+    assert_eq!(
+        ids, expected,
+        "both Team X groups and Other (by id); not the unnamed plain group"
+    );
+    let other = live.groups.iter().find(|g| g.id == fx::id(2, 5)).unwrap();
+    assert_eq!(other.members, [fx::id(1, 5)]);
+    let log = fake.requests();
+    assert!(
+        log.iter()
+            .any(|r| r.path.contains("id%20eq%20") || r.path.contains("id+eq+")),
+        "{:#?}",
+        log.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+}
