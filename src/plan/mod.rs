@@ -19,6 +19,8 @@ pub mod orders;
 #[cfg(test)]
 mod props;
 #[cfg(test)]
+mod props_groups;
+#[cfg(test)]
 mod safety_tests;
 mod seats;
 mod sim;
