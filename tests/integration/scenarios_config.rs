@@ -49,7 +49,12 @@ fn resolve_errors(name: &str) -> Vec<Diagnostic> {
 }
 
 fn m365ctl(args: &[&str], scenario: &str) -> i32 {
-    Command::cargo_bin("m365ctl")
+    run(args, scenario).0
+}
+
+/// Runs the binary on a scenario: exit code and stdout.
+fn run(args: &[&str], scenario: &str) -> (i32, String) {
+    let output = Command::cargo_bin("m365ctl")
         .expect("binary built")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_STEP_SUMMARY")
@@ -58,10 +63,11 @@ fn m365ctl(args: &[&str], scenario: &str) -> i32 {
         .arg("-c")
         .arg(dir(scenario))
         .output()
-        .expect("runs")
-        .status
-        .code()
-        .expect("exit code")
+        .expect("runs");
+    (
+        output.status.code().expect("exit code"),
+        String::from_utf8(output.stdout).expect("UTF-8"),
+    )
 }
 
 #[test]
@@ -200,8 +206,16 @@ fn a_users_disabled_plans_on_a_group_licence_is_an_error_naming_the_group() {
         text.starts_with("No changes can be planned until the errors"),
         "{text}"
     );
-    assert_eq!(m365ctl(&["plan"], "disabled_plans_via_group"), 1);
-    assert_eq!(m365ctl(&["drift"], "disabled_plans_via_group"), 1);
+    for command in ["plan", "drift"] {
+        for format in ["human", "markdown", "github", "json"] {
+            let (code, stdout) = run(&[command, "--format", format], "disabled_plans_via_group");
+            assert_eq!(code, 1, "{command} --format {format}");
+            assert!(
+                !stdout.contains("matches the desired state"),
+                "{command} --format {format}: {stdout}"
+            );
+        }
+    }
 }
 
 #[test]
