@@ -118,6 +118,17 @@ impl<'a> Index<'a> {
         self.group_by_id.get(id).copied()
     }
 
+    /// The `[groups]` key that names this group unambiguously, for hints: its display name,
+    /// or its object id when another group has the same name.
+    pub fn group_key(&self, gi: usize) -> &'a str {
+        let group = &self.live.groups[gi];
+        if self.groups_per_name[&group.display_name.to_lowercase()] > 1 {
+            &group.id
+        } else {
+            &group.display_name
+        }
+    }
+
     /// How reviewers are shown a group: its display name, followed by its object id when
     /// another group has the same name, so two such groups never read as one in a plan (and
     /// their operation ids differ).

@@ -426,7 +426,6 @@ fn plan_user<'g>(
         let wanted_ids: BTreeSet<&str> = wanted.iter().map(|(s, _)| s.sku_id.as_str()).collect();
         // Inherited licences the desired state no longer wants: leave the group.
         for gi in future_groups(change) {
-            let group = &live.groups[gi];
             let unwanted: Vec<&str> = group_lics(gi)
                 .iter()
                 .map(|l| l.sku_id.as_str())
@@ -459,7 +458,7 @@ fn plan_user<'g>(
                     Diagnostic::error(
                         format!(
                             "{upn} inherits {part} from group {label} which is not managed here; remove them from the group or declare [groups.{:?}]",
-                            group.display_name
+                            ix.group_key(gi)
                         ),
                         origin.clone(),
                     )
@@ -514,9 +513,7 @@ fn plan_user<'g>(
                         .map(|l| l.disabled_plans.as_slice())
                         .unwrap_or_default();
                     if lic.disabled_plans.is_some() && !sorted_eq(given, &ids) {
-                        let key = declared_keys
-                            .get(&g)
-                            .map_or_else(|| live.groups[g].display_name.clone(), |k| k.to_string());
+                        let key = declared_keys.get(&g).copied().unwrap_or(ix.group_key(g));
                         diags.push(
                             Diagnostic::error(
                                 format!(

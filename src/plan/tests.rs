@@ -843,3 +843,34 @@ fn a_member_without_usage_location_joining_a_licensing_group_is_only_warned() {
         converges(&d, &live);
     }
 }
+
+#[test]
+fn hints_name_a_group_whose_name_is_shared_by_its_object_id() {
+    let mut live = TenantBuilder::new()
+        .sku("ENTERPRISEPREMIUM", 5)
+        .user("ann@x.com", &[])
+        .user("bob@x.com", &[])
+        .group("LIC-E5", &["ENTERPRISEPREMIUM"], &["ann@x.com"])
+        .group("LIC-E5 twin", &["ENTERPRISEPREMIUM"], &["bob@x.com"])
+        .build();
+    for g in &mut live.groups {
+        g.display_name = "LIC-E5".to_string();
+    }
+    live.normalize();
+    let mut d = desired(&["ENTERPRISEPREMIUM"]);
+    want(&mut d, "ann@x.com", &[]);
+    let p = plan(&d, &live);
+    let e = p
+        .diagnostics
+        .iter()
+        .find(|d| d.is_error())
+        .expect("an error");
+    let id = gid("LIC-E5");
+    assert!(
+        e.message.contains(&format!(
+            "from group LIC-E5 ({id}) which is not managed here"
+        )) && e.message.contains(&format!("declare [groups.\"{id}\"]")),
+        "{}",
+        e.message
+    );
+}
