@@ -113,7 +113,7 @@ pub(crate) fn find(
 }
 
 /// What fixes an assignment error (Entra's resolution steps per error), ending with the
-/// reprocessing m365ctl has no operation for.
+/// reprocessing m365ctl has no operation for (the renderers say where it is done).
 fn remedy(
     user: &User,
     l: &LicenseAssignment,
@@ -121,7 +121,7 @@ fn remedy(
     ix: &Index<'_>,
     seats: &[SeatSummary],
 ) -> String {
-    const REPROCESS: &str = "then reprocess the user's licences (Entra admin center > Users > Licenses > Reprocess, or POST /users/{id}/reprocessLicenseAssignment); m365ctl has no operation that reprocesses an assignment";
+    const REPROCESS: &str = "then reprocess the user's licences";
     match l.error.as_deref().unwrap_or("Other") {
         "CountViolation" => {
             let free = seats

@@ -203,10 +203,8 @@ fn render_license_errors(out: &mut String, p: &Palette, plan: &Plan) {
     if plan.license_errors.is_empty() {
         return;
     }
-    let _ = writeln!(
-        out,
-        "Inherited licences in an error state (not working as assigned; no operation of this plan fixes them):\n"
-    );
+    let (title, note) = super::LICENSE_ERRORS_HEADING;
+    let _ = writeln!(out, "{title}: {note}\n");
     for (upn, errors) in super::license_errors_by_user(plan) {
         let _ = writeln!(out, "  {}", p.bold(&format!("# {upn}")));
         for e in errors {

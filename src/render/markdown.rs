@@ -100,10 +100,8 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
     }
 
     if !plan.license_errors.is_empty() {
-        let _ = writeln!(
-            out,
-            "**Inherited licences in an error state** (not working as assigned; no operation of this plan fixes them):\n"
-        );
+        let (title, note) = super::LICENSE_ERRORS_HEADING;
+        let _ = writeln!(out, "**{title}**: {}\n", escape(note));
         for (upn, errors) in super::license_errors_by_user(plan) {
             for e in errors {
                 let _ = writeln!(

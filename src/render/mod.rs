@@ -238,6 +238,13 @@ pub(crate) fn describe_license_error(e: &crate::plan::LicenseError) -> String {
     format!("{} from group {}: {state}", e.sku_part_number, e.group)
 }
 
+/// The heading of the failing-licences section, then what it means and how the reprocessing
+/// each remedy ends with is done (m365ctl has no operation for it).
+pub(crate) const LICENSE_ERRORS_HEADING: (&str, &str) = (
+    "Inherited licences in an error state",
+    "not working as assigned, and no operation of this plan fixes them. After fixing the cause, reprocess the user's licences (Entra admin center > Users > Licenses > Reprocess, or POST /users/{id}/reprocessLicenseAssignment).",
+);
+
 /// Failing licences grouped by user (UPN order, then as listed).
 pub(crate) fn license_errors_by_user(
     plan: &Plan,
