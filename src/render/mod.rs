@@ -269,7 +269,7 @@ mod tests {
     /// comment, GitHub Actions output, and last the JSON document (which has no sentence).
     fn every_format(plan: &Plan, wording: Wording) -> Vec<String> {
         let human = |color| human::render(plan, human::HumanOptions { color, wording });
-        let mut github = github::annotations(&plan.diagnostics);
+        let mut github = github::annotations(&plan.diagnostics, &github::RepoPaths::default());
         github.push_str(&human(false));
         vec![
             human(false),
