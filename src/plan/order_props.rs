@@ -247,6 +247,7 @@ fn build(case: &Case) -> (Tenant, DesiredState) {
         d.groups.insert(
             name.clone(),
             DesiredGroup {
+                id: gid(&name),
                 name,
                 origin: None,
                 licenses: (g.declared & 1 == 1).then(|| lics(&pick(g.want_skus, &managed))),
