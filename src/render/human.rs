@@ -79,6 +79,7 @@ pub fn render(plan: &Plan, options: HumanOptions) -> String {
             p.action(Action::Change, "~"),
             p.action(Action::Remove, "-")
         );
+        let operations = super::OperationsById::of(plan);
         for (principal, ops) in by_principal(plan) {
             let _ = writeln!(out, "  {}", p.bold(&format!("# {}", principal.label())));
             for op in ops {
@@ -102,7 +103,7 @@ pub fn render(plan: &Plan, options: HumanOptions) -> String {
                 for reason in &op.reasons {
                     let _ = writeln!(out, "      because {reason}");
                 }
-                let waits = super::cross_dependencies(plan, op);
+                let waits = super::cross_dependencies(&operations, op);
                 if !waits.is_empty() {
                     let _ = writeln!(out, "      after {}", waits.join(", "));
                 }

@@ -116,6 +116,7 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
         out.push('\n');
     }
 
+    let operations = super::OperationsById::of(plan);
     let sections: Vec<String> = by_principal(plan)
         .into_iter()
         .map(|(principal, ops)| {
@@ -129,7 +130,7 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
                 for reason in &op.reasons {
                     let _ = writeln!(body, "#     because {reason}");
                 }
-                let waits = super::cross_dependencies(plan, op);
+                let waits = super::cross_dependencies(&operations, op);
                 if !waits.is_empty() {
                     let _ = writeln!(body, "#     after {}", waits.join(", "));
                 }

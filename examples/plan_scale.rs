@@ -1,0 +1,143 @@
+//! Measures the planner's local costs at scale (issue 17), without any network:
+//! `cargo run --release --locked --example plan_scale -- [--render] [--sizes 10000,100000]
+//! [--write DIR N]`.
+//!
+//! - `--render`: human and markdown rendering of generated plans of 10k, 100k and 1M
+//!   operations, each waiting for an operation of another principal (the worst case for the
+//!   dependency lookup). Time per operation stays flat when rendering is linear.
+//! - `--sizes`: for each user count, the synthetic benchmark tenant (`synth`, 2 % changed)
+//!   is resolved and planned, then the plan document (`plan --out`, with its live digest) is
+//!   written to a temporary file. It prints the planner core and plan-file times and bytes.
+//! - `--write DIR N`: writes the N-user config and `tenant.json` snapshot to DIR, for
+//!   measuring the CLI itself: `/usr/bin/time -v m365ctl plan -c DIR [--out plan.json]`.
+
+use m365ctl::plan::{Fingerprint, OpKind, Operation, Plan};
+use m365ctl::planfile::PlanFile;
+use m365ctl::render::Wording;
+use m365ctl::render::{human, markdown};
+use m365ctl::synth::{SynthSpec, generate};
+use std::path::Path;
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--write") {
+        let (Some(dir), Some(n)) = (
+            args.get(i + 1),
+            args.get(i + 2).and_then(|n| n.parse().ok()),
+        ) else {
+            panic!("--write DIR USERS");
+        };
+        write_config(Path::new(dir), n);
+        return;
+    }
+    if args.iter().any(|a| a == "--render") {
+        println!("operations  human_s  ns_per_op  markdown_s  ns_per_op");
+        for n in [10_000, 100_000, 1_000_000] {
+            measure_render(n);
+        }
+    }
+    if let Some(i) = args.iter().position(|a| a == "--sizes") {
+        println!("users  operations  planner_core_s  planfile_s  planfile_bytes");
+        for n in args[i + 1].split(',').filter_map(|n| n.trim().parse().ok()) {
+            measure_planfile(n);
+        }
+    }
+}
+
+/// A plan of `n` operations over `n / 2` users, each operation waiting for the previous
+/// user's: every rendered line looks one dependency up.
+fn chained_plan(n: usize) -> Plan {
+    let operations = (0..n)
+        .map(|i| Operation {
+            id: format!("add_group_member:staff:user{i}@contoso.com"),
+            kind: OpKind::AddGroupMember {
+                group_id: "g-staff".into(),
+                group: "staff".into(),
+                user_id: format!("u{i}"),
+                upn: format!("user{}@contoso.com", i / 2),
+            },
+            depends_on: i
+                .checked_sub(2)
+                .map(|d| vec![format!("add_group_member:staff:user{d}@contoso.com")])
+                .unwrap_or_default(),
+            reasons: vec![],
+        })
+        .collect();
+    Plan {
+        operations,
+        diagnostics: vec![],
+        license_errors: vec![],
+        seats: vec![],
+        exchange_changes: vec![],
+        fingerprint: Fingerprint {
+            desired: "sha256:00".into(),
+            live: "sha256:00".into(),
+        },
+    }
+}
+
+fn measure_render(n: usize) {
+    let plan = chained_plan(n);
+    let started = Instant::now();
+    let text = human::render(
+        &plan,
+        human::HumanOptions {
+            color: false,
+            wording: Wording::Plan,
+        },
+    );
+    let human_s = started.elapsed().as_secs_f64();
+    assert!(text.contains("after user0@contoso.com (add group member)"));
+    let started = Instant::now();
+    let text = markdown::render(
+        &plan,
+        markdown::MarkdownOptions {
+            wording: Wording::Plan,
+            max_chars: usize::MAX,
+        },
+    );
+    let markdown_s = started.elapsed().as_secs_f64();
+    assert!(text.contains("after user0@contoso.com (add group member)"));
+    let per_op = |s: f64| s * 1e9 / n as f64;
+    println!(
+        "{n:>10}  {human_s:7.3}  {:9.0}  {markdown_s:10.3}  {:9.0}",
+        per_op(human_s),
+        per_op(markdown_s)
+    );
+}
+
+fn measure_planfile(n: usize) {
+    let synth = generate(&SynthSpec::benchmark(n));
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_synth(dir.path(), &synth);
+    let config = m365ctl::desired::load(dir.path()).expect("config loads");
+    let (desired, _) = m365ctl::desired::resolve(&config, &synth.tenant).expect("resolves");
+    let started = Instant::now();
+    let plan = m365ctl::plan::plan(&desired, &synth.tenant);
+    let core_s = started.elapsed().as_secs_f64();
+    let out = dir.path().join("plan.json");
+    let started = Instant::now();
+    let doc = PlanFile::from_plan(&plan).with_live_digest(&synth.tenant);
+    m365ctl::backend::snapshot::write_atomically(&out, &doc.to_json()).expect("plan file written");
+    let planfile_s = started.elapsed().as_secs_f64();
+    let bytes = std::fs::metadata(&out).expect("plan file").len();
+    println!(
+        "{n:>7}  {:>10}  {core_s:14.3}  {planfile_s:10.3}  {bytes:>14}",
+        plan.operations.len()
+    );
+}
+
+fn write_config(dir: &Path, n: usize) {
+    std::fs::create_dir_all(dir).expect("directory");
+    write_synth(dir, &generate(&SynthSpec::benchmark(n)));
+}
+
+fn write_synth(dir: &Path, synth: &m365ctl::synth::Synth) {
+    std::fs::write(dir.join("m365ctl.toml"), &synth.config_toml).expect("config");
+    std::fs::write(
+        dir.join("tenant.json"),
+        m365ctl::backend::snapshot::render_snapshot(&synth.tenant),
+    )
+    .expect("snapshot");
+}
