@@ -73,6 +73,15 @@ pub fn render_snapshot(tenant: &Tenant) -> String {
 /// Writes `contents` to `path` atomically: a temporary file in the same directory, fsync,
 /// then rename over the target.
 pub fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
+    write_atomically_with(path, |file| file.write_all(contents.as_bytes()))
+}
+
+/// Like `write_atomically`, but `write` streams the contents into a buffered file, so a
+/// large document (a 1,000,000-user plan file) is never held whole in memory.
+pub fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path
         .parent()
@@ -84,9 +93,10 @@ pub fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
         .unwrap_or("snapshot");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(contents.as_bytes())?;
-        file.sync_all()?;
+        let mut file = std::io::BufWriter::with_capacity(64 * 1024, std::fs::File::create(&tmp)?);
+        write(&mut file)?;
+        file.flush()?;
+        file.get_ref().sync_all()?;
     }
     std::fs::rename(&tmp, path)
 }

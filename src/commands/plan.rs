@@ -35,7 +35,7 @@ pub fn run(args: &PlanArgs, term: Terminal) -> Result<u8, CommandError> {
         let doc = PlanFile::from_plan(&plan)
             .with_live_digest(&live)
             .with_context(context);
-        crate::backend::snapshot::write_atomically(out, &doc.to_json())
+        doc.write_to(out)
             .map_err(|e| CommandError::msg(format!("cannot write {}: {e}", out.display())))?;
         tracing::info!(path = %out.display(), "plan written");
     }

@@ -465,7 +465,8 @@ impl Tenant {
                 }) && u.licenses.iter().all(|l| l.disabled_plans.is_sorted())
             })
             && self.groups.iter().all(|g| {
-                g.members.is_sorted() && g.licenses.is_sorted_by(|a, b| a.sku_id <= b.sku_id)
+                g.members.is_sorted_by(|a, b| a < b)
+                    && g.licenses.is_sorted_by(|a, b| a.sku_id <= b.sku_id)
             })
             && self.skus.iter().all(|s| {
                 s.service_plans
