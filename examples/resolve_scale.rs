@@ -41,7 +41,7 @@ fn main() {
             account_enabled: true,
             usage_location: Some("GB".into()),
             on_premises_sync_enabled: false,
-            attributes,
+            attributes: attributes.into(),
             licenses: vec![LicenseAssignment {
                 sku_id: "sku-e3".into(),
                 disabled_plans: vec![],

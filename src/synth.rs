@@ -188,10 +188,10 @@ pub fn generate(spec: &SynthSpec) -> Synth {
         let kind = kinds[rng.below(kinds.len())];
         let department = DEPARTMENTS[rng.below(DEPARTMENTS.len())];
         let country = COUNTRIES[rng.below(COUNTRIES.len())];
-        let mut attributes = BTreeMap::new();
-        attributes.insert("department".to_string(), department.to_string());
-        attributes.insert("country".to_string(), country.to_string());
-        attributes.insert("extensionAttribute1".to_string(), kind.to_string());
+        let mut attributes = crate::tenant::UserAttributes::default();
+        attributes.insert("department", department);
+        attributes.insert("country", country);
+        attributes.insert("extensionAttribute1", kind);
         let mut licenses: Vec<LicenseAssignment> = profile_skus(kind)
             .iter()
             .map(|p| LicenseAssignment {

@@ -653,7 +653,7 @@ mod dto {
                 account_enabled: self.account_enabled.unwrap_or(true),
                 usage_location: self.usage_location,
                 on_premises_sync_enabled: self.on_premises_sync_enabled.unwrap_or(false),
-                attributes,
+                attributes: attributes.into(),
                 licenses: self
                     .license_assignment_states
                     .into_iter()

@@ -70,7 +70,7 @@ impl TenantBuilder {
             account_enabled: true,
             usage_location: location.map(str::to_string),
             on_premises_sync_enabled: false,
-            attributes: BTreeMap::new(),
+            attributes: Default::default(),
             licenses,
             mailbox: Some(Mailbox {
                 kind: MailboxType::User,

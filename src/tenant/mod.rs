@@ -5,10 +5,12 @@
 //! own vocabulary (skuId GUIDs, `licenseAssignmentStates` with `assignedByGroup`) so that the
 //! Graph backend maps onto it without loss. It is pure data: no I/O lives here.
 
+mod attributes;
 mod mutate;
 
 pub use crate::rules::invariants::unlicensed_user_mailboxes;
 pub use crate::rules::mailbox::SHARED_MAILBOX_FREE_LIMIT_BYTES;
+pub use attributes::UserAttributes;
 pub use mutate::{RuleViolation, apply_operation};
 pub(crate) use mutate::{grant_direct, grant_to_group, sync_inherited};
 
@@ -199,8 +201,8 @@ pub struct User {
     pub on_premises_sync_enabled: bool,
     /// Directory attributes that `[[rules]]` match on: `department`, `jobTitle`, `companyName`,
     /// `country`, `extensionAttribute1`..`15` (Graph's names, camelCase).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attributes: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "UserAttributes::is_empty")]
+    pub attributes: UserAttributes,
     /// Licence assignments, one per path (direct, and each group), as `licenseAssignmentStates`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub licenses: Vec<LicenseAssignment>,
@@ -264,10 +266,7 @@ impl User {
 
     /// The value of a rule-matchable attribute (Graph name, case-insensitive key).
     pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.attributes.get(name)
     }
 }
 

@@ -139,7 +139,7 @@ pub fn tenant(n: usize) -> Tenant {
             account_enabled: i % 10 != 8,
             usage_location: if i % 10 == 9 { None } else { Some("GB".into()) },
             on_premises_sync_enabled: i % 10 == 3,
-            attributes,
+            attributes: attributes.into(),
             licenses,
             mailbox,
         });
