@@ -118,8 +118,10 @@ fn measure_planfile(n: usize) {
     let core_s = started.elapsed().as_secs_f64();
     let out = dir.path().join("plan.json");
     let started = Instant::now();
-    let doc = PlanFile::from_plan(&plan).with_live_digest(&synth.tenant);
-    m365ctl::backend::snapshot::write_atomically(&out, &doc.to_json()).expect("plan file written");
+    PlanFile::from_plan(&plan)
+        .with_live_digest(&synth.tenant)
+        .write_to(&out)
+        .expect("plan file written");
     let planfile_s = started.elapsed().as_secs_f64();
     let bytes = std::fs::metadata(&out).expect("plan file").len();
     println!(
