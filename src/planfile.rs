@@ -18,8 +18,9 @@ pub const FORMAT_VERSION: u32 = 1;
 pub struct PlanFile {
     /// Always `FORMAT_VERSION`.
     pub format_version: u32,
-    /// `sha256:` over the desired and live fingerprints and the operations: the checksum a
-    /// reviewer approved (octoDNS `--checksum` style).
+    /// `sha256:` over the desired and live fingerprints and the operations. It detects
+    /// accidental corruption only (anyone can recompute it); apply trusts a saved plan only
+    /// when a fresh plan has exactly its operations (`check_operations`).
     pub fingerprint: String,
     /// Fingerprints of the inputs, for the stale-plan check.
     pub inputs: Fingerprint,
@@ -198,6 +199,13 @@ pub enum PlanFileError {
     /// Content edited after planning: the checksum no longer matches.
     #[error("plan file checksum mismatch: it was modified after `m365ctl plan` wrote it")]
     Tampered,
+    /// The saved operations are not the operations m365ctl computes now from the same inputs:
+    /// the file was edited (a checksum anyone can recompute does not prove otherwise).
+    #[error(
+        "the saved plan's operations differ from the plan computed now from the same config and tenant, so it is not what `m365ctl plan` wrote:\n  {}\nnothing was applied; re-run `m365ctl plan --out <file>`, review it, then apply the new file",
+        .0.join("\n  ")
+    )]
+    OperationsDiffer(Vec<String>),
 }
 
 impl PlanFile {
@@ -260,7 +268,8 @@ impl PlanFile {
         out.write_all(b"\n")
     }
 
-    /// Parses and verifies a document (version and checksum).
+    /// Parses a document and checks its version and checksum. The checksum only catches
+    /// accidental corruption: trust comes from `check_operations`.
     pub fn parse(text: &str) -> Result<PlanFile, PlanFileError> {
         let doc: PlanFile =
             serde_json::from_str(text).map_err(|e| PlanFileError::Invalid(e.to_string()))?;
@@ -271,6 +280,21 @@ impl PlanFile {
             return Err(PlanFileError::Tampered);
         }
         Ok(doc)
+    }
+
+    /// Refuses a saved plan whose operations are not exactly `fresh`'s: the plan is
+    /// deterministic, so the reviewed file must list the very operations a fresh plan of the
+    /// same inputs computes. The checksum cannot show this (anyone can recompute it), so
+    /// apply executes a saved plan only after this comparison of the canonical operation
+    /// sets (sorted by id, every field compared), and names each difference.
+    pub fn check_operations(&self, fresh: &Plan) -> Result<(), PlanFileError> {
+        let differences =
+            operation_differences(&self.operations, &PlanFile::from_plan(fresh).operations);
+        if differences.is_empty() {
+            Ok(())
+        } else {
+            Err(PlanFileError::OperationsDiffer(differences))
+        }
     }
 
     /// The operations back as executable `Operation`s.
@@ -297,6 +321,55 @@ impl PlanFile {
             })
             .collect()
     }
+}
+
+/// One line per operation that is only in the saved plan, only in the fresh plan, or in both
+/// with different content (naming the fields), in id order.
+fn operation_differences(saved: &[PlanOperation], fresh: &[PlanOperation]) -> Vec<String> {
+    use std::collections::BTreeMap;
+    let canonical = |ops: &[PlanOperation]| -> (BTreeMap<String, PlanOperation>, Vec<String>) {
+        let mut by_id = BTreeMap::new();
+        let mut duplicates = Vec::new();
+        for op in ops {
+            let mut op = op.clone();
+            op.depends_on.sort();
+            if let Some(previous) = by_id.insert(op.id.clone(), op) {
+                duplicates.push(format!("{}: listed more than once", previous.id));
+            }
+        }
+        (by_id, duplicates)
+    };
+    let (saved, mut lines) = canonical(saved);
+    let (fresh, _) = canonical(fresh);
+    let ids: std::collections::BTreeSet<&String> = saved.keys().chain(fresh.keys()).collect();
+    for id in ids {
+        match (saved.get(id), fresh.get(id)) {
+            (Some(op), None) => lines.push(format!(
+                "{id}: in the file, not in the plan computed now ({} {})",
+                op.kind, op.target
+            )),
+            (None, Some(op)) => lines.push(format!(
+                "{id}: in the plan computed now, missing from the file ({} {})",
+                op.kind, op.target
+            )),
+            (Some(a), Some(b)) if a != b => {
+                let fields: Vec<&str> = [
+                    ("kind", a.kind != b.kind),
+                    ("target", a.target != b.target),
+                    ("action", a.action != b.action),
+                    ("details", a.details != b.details),
+                    ("depends_on", a.depends_on != b.depends_on),
+                    ("reasons", a.reasons != b.reasons),
+                ]
+                .into_iter()
+                .filter_map(|(name, differs)| differs.then_some(name))
+                .collect();
+                lines.push(format!("{id}: {} differ", fields.join(", ")));
+            }
+            _ => {}
+        }
+    }
+    lines
 }
 
 fn operation_doc(op: &Operation) -> PlanOperation {
@@ -414,6 +487,108 @@ mod tests {
         assert_eq!(doc.operations[0].kind, "assign_licenses");
         assert_eq!(doc.operations[0].target, "ann@contoso.com");
         assert!(doc.operations[0].details.get("kind").is_none());
+    }
+
+    /// Every leaf of the operations array as a JSON pointer (strings, numbers, booleans).
+    fn leaves(value: &serde_json::Value, path: String, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    leaves(
+                        v,
+                        format!("{path}/{}", k.replace('~', "~0").replace('/', "~1")),
+                        out,
+                    );
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    leaves(v, format!("{path}/{i}"), out);
+                }
+            }
+            serde_json::Value::Null => {}
+            _ => out.push(path),
+        }
+    }
+
+    /// An attacker's edit of a saved plan: change one value, drop, duplicate or reorder-and-
+    /// retarget operations; then the checksum is recomputed so it matches again.
+    fn tamper(doc: &PlanFile, edit: usize, pick: usize) -> Option<PlanFile> {
+        let mut ops = serde_json::to_value(&doc.operations).unwrap();
+        let items = ops.as_array_mut().unwrap();
+        let n = items.len();
+        match edit % 4 {
+            0 => {
+                let mut paths = Vec::new();
+                leaves(
+                    &serde_json::Value::Array(items.clone()),
+                    String::new(),
+                    &mut paths,
+                );
+                let path = &paths[pick % paths.len()];
+                let mut all = serde_json::Value::Array(items.clone());
+                let leaf = all.pointer_mut(path).unwrap();
+                *leaf = match leaf.take() {
+                    serde_json::Value::String(s) => serde_json::Value::String(format!("{s}x")),
+                    serde_json::Value::Bool(b) => serde_json::Value::Bool(!b),
+                    serde_json::Value::Number(n) => {
+                        serde_json::Value::from(n.as_u64().unwrap_or(0) + 1)
+                    }
+                    other => other,
+                };
+                *items = all.as_array().unwrap().clone();
+            }
+            1 => {
+                items.remove(pick % n);
+            }
+            2 => {
+                let copy = items[pick % n].clone();
+                items.push(copy);
+            }
+            _ => {
+                // Move one operation's details (its user and licences) under another's id.
+                let (a, b) = (pick % n, (pick / n + 1 + pick % n) % n);
+                if a == b {
+                    return None;
+                }
+                let details = items[b]["details"].clone();
+                items[a]["details"] = details;
+            }
+        }
+        let operations: Vec<PlanOperation> = match serde_json::from_value(ops) {
+            Ok(ops) => ops,
+            Err(_) => return None, // not even the shape: refused when parsed
+        };
+        let mut edited = doc.clone();
+        edited.fingerprint = checksum(&edited.inputs, &operations);
+        edited.operations = operations;
+        Some(edited)
+    }
+
+    proptest::proptest! {
+        /// Any edit of the operations is refused even with a valid checksum.
+        #[test]
+        fn edited_operations_with_a_recomputed_checksum_are_refused(edit in 0usize..4, pick in 0usize..10_000) {
+            let plan = crate::render::fixtures::every_kind();
+            let doc = PlanFile::from_plan(&plan);
+            if let Some(edited) = tamper(&doc, edit, pick) {
+                proptest::prop_assume!(edited.operations != doc.operations);
+                let reread = PlanFile::parse(&edited.to_json());
+                proptest::prop_assert!(reread.is_ok(), "the checksum was recomputed: {reread:?}");
+                let refused = reread.unwrap().check_operations(&plan);
+                proptest::prop_assert!(
+                    matches!(refused, Err(PlanFileError::OperationsDiffer(ref lines)) if !lines.is_empty()),
+                    "{refused:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_unedited_plan_is_accepted() {
+        let plan = crate::render::fixtures::every_kind();
+        let doc = PlanFile::parse(&PlanFile::from_plan(&plan).to_json()).unwrap();
+        doc.check_operations(&plan).unwrap();
     }
 
     #[test]

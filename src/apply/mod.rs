@@ -159,7 +159,8 @@ impl ApplyReport {
 pub enum PlanSource {
     /// Computed just now from the same live read (`apply` without a file).
     Fresh(Plan),
-    /// A reviewed `plan.json`; checked for staleness against a fresh plan.
+    /// A reviewed `plan.json`; applied only when a fresh plan of the same inputs has exactly
+    /// its operations (then the fresh operations run).
     Saved(PlanFile),
 }
 
@@ -234,17 +235,16 @@ pub async fn run<B: TenantBackend>(
             plan.operations.clone()
         }
         PlanSource::Saved(file) => {
-            let errors = file
-                .diagnostics
-                .iter()
-                .filter(|d| d.severity == "error")
-                .count();
+            // The file is only a claim: errors, staleness and the operations themselves are
+            // decided by a fresh plan of the same inputs, and only its operations run.
+            let fresh = crate::plan::plan(request.desired, &live);
+            let errors = fresh.diagnostics.iter().filter(|d| d.is_error()).count();
             if errors > 0 {
                 return Err(ApplyError::PlanHasErrors(errors));
             }
-            let fresh = crate::plan::plan(request.desired, &live);
             stale::check(file, &fresh.fingerprint, &live)?;
-            file.to_operations()?
+            file.check_operations(&fresh)?;
+            fresh.operations
         }
     };
     let managed_users = match request.desired.scope.users {

@@ -21,6 +21,9 @@ pub fn run(args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
             // reviewer approved.
             apply::stale::check(&saved, &plan.fingerprint, &live)
                 .map_err(|e| CommandError::msg(format!("{}: {e}", path.display())))?;
+            saved
+                .check_operations(&plan)
+                .map_err(|e| CommandError::msg(format!("{}: {e}", path.display())))?;
             Some(saved)
         }
         None => None,

@@ -1,0 +1,119 @@
+//! Issue 14, item 1: a saved plan is the reviewed plan. An attacker who edits `plan.json`
+//! and recomputes its checksum (a plain sha256) must not get the edit applied.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+fn m365ctl() -> Command {
+    let mut cmd = Command::cargo_bin("m365ctl").expect("binary built");
+    cmd.env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+fn quickstart_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["m365ctl.toml", "tenant.json"] {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+        std::fs::copy(from.join(file), dir.path().join(file)).unwrap();
+    }
+    dir
+}
+
+/// The checksum exactly as `m365ctl plan --out` computes it: anyone can.
+fn recompute_checksum(doc: &mut serde_json::Value) {
+    let mut hasher = Sha256::new();
+    hasher.update(doc["inputs"]["desired"].as_str().unwrap().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(doc["inputs"]["live"].as_str().unwrap().as_bytes());
+    hasher.update(b"\n");
+    let ops: Vec<m365ctl::planfile::PlanOperation> =
+        serde_json::from_value(doc["operations"].clone()).unwrap();
+    hasher.update(serde_json::to_vec(&ops).unwrap());
+    doc["fingerprint"] = format!("sha256:{}", m365ctl::planfile::hex(&hasher.finalize())).into();
+}
+
+#[test]
+fn a_leavers_operations_moved_onto_another_user_are_refused_despite_a_valid_checksum() {
+    let dir = quickstart_copy();
+    let planfile = dir.path().join("plan.json");
+    m365ctl()
+        .args(["plan", "-c"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&planfile)
+        .assert()
+        .code(0);
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&planfile).unwrap()).unwrap();
+    let tenant: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("tenant.json")).unwrap())
+            .unwrap();
+    let bob_id = tenant["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["user_principal_name"] == "bob@contoso.com")
+        .map(|u| u["id"].clone())
+        .unwrap();
+    // grace (the leaver) has her mailbox converted to shared: point it at bob instead.
+    let mut moved = 0;
+    for op in doc["operations"].as_array_mut().unwrap() {
+        if op["target"] == "grace@contoso.com" && op["kind"] == "convert_mailbox" {
+            op["target"] = "bob@contoso.com".into();
+            op["details"]["upn"] = "bob@contoso.com".into();
+            op["details"]["user_id"] = bob_id.clone();
+            moved += 1;
+        }
+    }
+    assert_eq!(moved, 1, "the quickstart converts grace's mailbox");
+    recompute_checksum(&mut doc);
+    std::fs::write(&planfile, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let before = std::fs::read(dir.path().join("tenant.json")).unwrap();
+
+    m365ctl()
+        .args(["apply", "--auto-approve", "-c"])
+        .arg(dir.path())
+        .arg(&planfile)
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("operations differ").and(predicate::str::contains(
+                "convert_mailbox:grace@contoso.com",
+            )),
+        )
+        .stdout(predicate::str::contains("m365ctl will perform").not());
+    assert_eq!(
+        std::fs::read(dir.path().join("tenant.json")).unwrap(),
+        before,
+        "nothing was applied"
+    );
+}
+
+#[test]
+fn the_reviewed_plan_file_itself_still_applies() {
+    let dir = quickstart_copy();
+    let planfile = dir.path().join("plan.json");
+    m365ctl()
+        .args(["plan", "-c"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&planfile)
+        .assert()
+        .code(0);
+    m365ctl()
+        .args(["apply", "--auto-approve", "-c"])
+        .arg(dir.path())
+        .arg(&planfile)
+        .assert()
+        .code(0);
+    m365ctl()
+        .args(["plan", "-c"])
+        .arg(dir.path())
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No changes."));
+}
