@@ -13,6 +13,7 @@ pub mod desired;
 pub mod diag;
 pub mod exchange;
 pub mod graph;
+pub mod ids;
 pub mod plan;
 pub mod planfile;
 pub mod render;

@@ -227,6 +227,9 @@ impl Backend {
             BackendConfig::Graph(settings) => {
                 let from_env = std::env::var(CLIENT_ID_ENV).ok().filter(|v| !v.is_empty());
                 let settings = with_client_id_override(settings, from_env.or(client_id));
+                let settings = crate::graph::auth::with_host_overrides(settings, |name| {
+                    std::env::var(name).ok()
+                });
                 Ok(Backend::Graph(Box::new(
                     GraphBackend::new(&settings)?.with_groups(config.groups.keys().cloned()),
                 )))

@@ -529,45 +529,71 @@ impl Builder {
                 None
             }
         };
-        let cloud = t.cloud.as_ref().map(|c| (c.get_ref().as_str(), c.span()));
-        let hosts = match cloud.as_ref().map(|c| c.0).unwrap_or("global") {
-            "global" => Some((
-                "login.microsoftonline.com",
-                "graph.microsoft.com",
-                "outlook.office365.com",
-            )),
-            "usgov" => Some((
-                "login.microsoftonline.us",
-                "graph.microsoft.us",
-                "outlook.office365.us",
-            )),
-            "usgov-dod" => Some((
-                "login.microsoftonline.us",
-                "dod-graph.microsoft.us",
-                "outlook-dod.office365.us",
-            )),
-            "china" => Some((
-                "login.chinacloudapi.cn",
-                "microsoftgraph.chinacloudapi.cn",
-                "partner.outlook.cn",
-            )),
-            other => {
-                let span = cloud.clone().map(|c| c.1).unwrap_or(0..0);
-                let hint =
-                    suggest::hint(other, "clouds", &["global", "usgov", "usgov-dod", "china"]);
-                self.error(format!("unknown cloud `{other}`"), src.origin(span), hint);
-                None
-            }
-        };
-        let (authority, graph, exchange) = hosts?;
+        let hosts = self.cloud_hosts(src, t);
+        let tenant_id = tenant_id.and_then(|id| self.tenant_id(src, t, id));
+        let hosts = hosts?;
         Some(BackendConfig::Graph(GraphSettings {
             tenant_id: tenant_id?,
             client_id: client_id?,
             auth: auth?,
-            authority_host: host_url(t.authority_host.as_ref(), authority),
-            graph_host: host_url(t.graph_host.as_ref(), graph),
-            exchange_host: host_url(t.exchange_host.as_ref(), exchange),
+            authority_host: hosts.authority,
+            graph_host: hosts.graph,
+            exchange_host: hosts.exchange,
         }))
+    }
+
+    /// A tenant id goes into the token URL: a GUID or a domain, nothing else.
+    fn tenant_id(&mut self, src: &Source, t: &RawTenant, id: String) -> Option<String> {
+        if crate::ids::is_tenant_id(&id) {
+            return Some(id);
+        }
+        let span = t.tenant_id.as_ref().map_or(0..0, |s| s.span());
+        self.error(
+            "tenant_id must be the tenant GUID or a domain such as contoso.onmicrosoft.com",
+            src.origin(span),
+            "find it in the Entra admin center under Overview (Tenant ID) or Domain names",
+        );
+        None
+    }
+
+    /// The cloud's hosts, each overridable in the config only by another Microsoft host over
+    /// https (see `cloud`): credentials are sent there.
+    fn cloud_hosts(&mut self, src: &Source, t: &RawTenant) -> Option<CloudUrls> {
+        use super::cloud::{self, HostRole};
+        let defaults = match &t.cloud {
+            None => cloud::cloud("global"),
+            Some(name) => {
+                let found = cloud::cloud(name.get_ref());
+                if found.is_none() {
+                    let names: Vec<&str> = cloud::CLOUDS.iter().map(|(n, _)| *n).collect();
+                    let hint = suggest::hint(name.get_ref(), "clouds", &names);
+                    self.error(
+                        format!("unknown cloud `{}`", name.get_ref()),
+                        src.origin(name.span()),
+                        hint,
+                    );
+                }
+                found
+            }
+        }?;
+        let mut host = |role: HostRole, field: &Option<Spanned<String>>| match field {
+            None => Some(format!("https://{}", role.of(&defaults))),
+            Some(value) => match cloud::configured_host(role, value.get_ref()) {
+                Ok(url) => Some(url),
+                Err(message) => {
+                    self.error(message, src.origin(value.span()), cloud::host_hint(role));
+                    None
+                }
+            },
+        };
+        let authority = host(HostRole::Authority, &t.authority_host);
+        let graph = host(HostRole::Graph, &t.graph_host);
+        let exchange = host(HostRole::Exchange, &t.exchange_host);
+        Some(CloudUrls {
+            authority: authority?,
+            graph: graph?,
+            exchange: exchange?,
+        })
     }
 
     fn scope(&mut self, src: &Source, s: &RawScope) -> ScopeConfig {
@@ -921,13 +947,9 @@ fn is_env_name(s: &str) -> bool {
         && s.len() <= 128
 }
 
-/// `https://host` from an override (kept as is when it has a scheme) or the cloud default.
-fn host_url(custom: Option<&Spanned<String>>, default: &str) -> String {
-    let host = custom.map(|c| c.get_ref().trim()).unwrap_or(default);
-    let host = host.trim_end_matches('/');
-    if host.contains("://") {
-        host.to_string()
-    } else {
-        format!("https://{host}")
-    }
+/// The three endpoint URLs of a validated `[tenant]`.
+struct CloudUrls {
+    authority: String,
+    graph: String,
+    exchange: String,
 }

@@ -79,8 +79,9 @@ impl RestExchange {
         RestExchange {
             core,
             url: format!(
-                "{}/adminapi/beta/{tenant_id}/InvokeCommand",
-                exchange_host.trim_end_matches('/')
+                "{}/adminapi/beta/{}/InvokeCommand",
+                exchange_host.trim_end_matches('/'),
+                crate::ids::encode_path_segment(tenant_id)
             ),
             anchor: format!("APP:{ANCHOR_MAILBOX}@{tenant_id}"),
         }

@@ -12,6 +12,33 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 /// Refresh this long before the token's own expiry so no request carries a dying token.
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
+/// The settings with any host overrides from the environment applied
+/// (`M365CTL_AUTHORITY_HOST`, `M365CTL_GRAPH_HOST`, `M365CTL_EXCHANGE_HOST`, full URLs such as
+/// `http://127.0.0.1:8080`). The config may only name Microsoft's hosts over https (it may come
+/// from an unreviewed pull request); whoever controls the environment or the command line
+/// already controls the credentials, so that is where tests and `sim serve` point elsewhere.
+/// Each override is logged, so a run against a non-Microsoft host never goes unnoticed.
+pub fn with_host_overrides(
+    mut settings: GraphSettings,
+    var: impl Fn(&str) -> Option<String>,
+) -> GraphSettings {
+    use crate::desired::cloud::{HostRole, env_override};
+    for (role, field) in [
+        (HostRole::Authority, &mut settings.authority_host),
+        (HostRole::Graph, &mut settings.graph_host),
+        (HostRole::Exchange, &mut settings.exchange_host),
+    ] {
+        let name = env_override(role);
+        if let Some(value) = var(name).map(|v| v.trim().trim_end_matches('/').to_string()) {
+            if !value.is_empty() {
+                tracing::warn!("{} overridden by {name}: {value}", role.key());
+                *field = value;
+            }
+        }
+    }
+    settings
+}
+
 /// Which token to use: one per audience.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
@@ -83,7 +110,7 @@ impl Authenticator {
             token_url: format!(
                 "{}/{}/oauth2/v2.0/token",
                 settings.authority_host.trim_end_matches('/'),
-                settings.tenant_id
+                crate::ids::encode_path_segment(&settings.tenant_id)
             ),
             client_id: settings.client_id.clone(),
             credential,

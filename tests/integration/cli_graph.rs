@@ -5,7 +5,7 @@
 
 use assert_cmd::Command;
 use m365ctl::backend::snapshot::parse_snapshot;
-use m365ctl::sim::{FakeTenant, SimOptions};
+use m365ctl::sim::{FakeTenant, FakeTenantHandle, SimOptions};
 use std::path::Path;
 
 const SECRET: &str = "cli-graph-test-secret";
@@ -14,14 +14,21 @@ fn repo(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// Runs the binary on a blocking thread (the fake lives on this test's runtime).
-async fn m365ctl(args: Vec<String>) -> std::process::Output {
+/// Runs the binary on a blocking thread (the fake lives on this test's runtime), pointed at
+/// the fake through the environment (a config may only name Microsoft's hosts).
+async fn m365ctl(fake: &FakeTenantHandle, args: Vec<String>) -> std::process::Output {
+    let hosts = [
+        ("M365CTL_AUTHORITY_HOST", fake.authority_host()),
+        ("M365CTL_GRAPH_HOST", fake.graph_host()),
+        ("M365CTL_EXCHANGE_HOST", fake.exchange_host()),
+    ];
     tokio::task::spawn_blocking(move || {
         Command::cargo_bin("m365ctl")
             .expect("binary built")
             .env_remove("GITHUB_ACTIONS")
             .env("NO_COLOR", "1")
             .env("M365CTL_TEST_SECRET", SECRET)
+            .envs(hosts)
             .args(args)
             .output()
             .expect("runs")
@@ -52,17 +59,14 @@ async fn plan_apply_plan_through_the_graph_backend_converges_like_the_snapshot()
     let fake = FakeTenant::start(tenant, options).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let table = format!(
-        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\nauthority_host = \"{}\"\ngraph_host = \"{}\"\nexchange_host = \"{}\"\n",
+        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\n",
         fake.tenant_id(),
         SimOptions::default().client_id,
-        fake.authority_host(),
-        fake.graph_host(),
-        fake.exchange_host()
     );
     let config = config_for(dir.path(), &table);
     let arg = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
 
-    let plan = m365ctl(arg(&["plan", "-c", &config, "--detailed-exitcode"])).await;
+    let plan = m365ctl(&fake, arg(&["plan", "-c", &config, "--detailed-exitcode"])).await;
     let stdout = String::from_utf8_lossy(&plan.stdout);
     assert_eq!(
         plan.status.code(),
@@ -75,7 +79,7 @@ async fn plan_apply_plan_through_the_graph_backend_converges_like_the_snapshot()
         "{stdout}"
     );
 
-    let apply = m365ctl(arg(&["apply", "-c", &config, "--auto-approve"])).await;
+    let apply = m365ctl(&fake, arg(&["apply", "-c", &config, "--auto-approve"])).await;
     let report = String::from_utf8_lossy(&apply.stdout);
     assert_eq!(
         apply.status.code(),
@@ -85,7 +89,7 @@ async fn plan_apply_plan_through_the_graph_backend_converges_like_the_snapshot()
     );
     assert!(report.contains("0 failed, 0 skipped"), "{report}");
 
-    let again = m365ctl(arg(&["plan", "-c", &config, "--detailed-exitcode"])).await;
+    let again = m365ctl(&fake, arg(&["plan", "-c", &config, "--detailed-exitcode"])).await;
     assert_eq!(
         again.status.code(),
         Some(0),
@@ -111,7 +115,7 @@ async fn plan_apply_plan_through_the_graph_backend_converges_like_the_snapshot()
         snap_dir.path(),
         "[tenant]\nbackend = \"snapshot\"\nsnapshot = \"tenant.json\"\n",
     );
-    let snap_apply = m365ctl(arg(&["apply", "-c", &snap_config, "--auto-approve"])).await;
+    let snap_apply = m365ctl(&fake, arg(&["apply", "-c", &snap_config, "--auto-approve"])).await;
     assert_eq!(snap_apply.status.code(), Some(0));
     let via_snapshot =
         parse_snapshot(&std::fs::read_to_string(snap_dir.path().join("tenant.json")).unwrap())

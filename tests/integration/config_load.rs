@@ -221,7 +221,7 @@ fn graph_backend_needs_tenant_and_client_id() {
 #[test]
 fn secret_in_config_is_refused_without_echoing_it() {
     let d = one(
-        "[tenant]\nbackend = \"graph\"\ntenant_id = \"t\"\nclient_id = \"c\"\nauth = \"secret\"\nclient_secret = \"s3cr3t~value\"\n",
+        "[tenant]\nbackend = \"graph\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"c\"\nauth = \"secret\"\nclient_secret = \"s3cr3t~value\"\n",
     );
     assert_eq!(at(&d), "c.toml:6:17");
     assert!(hint(&d).contains("client_secret_env"));
@@ -231,7 +231,7 @@ fn secret_in_config_is_refused_without_echoing_it() {
 #[test]
 fn secret_in_client_secret_env_is_refused_without_echoing_it() {
     let d = one(
-        "[tenant]\nbackend = \"graph\"\ntenant_id = \"t\"\nclient_id = \"c\"\nauth = \"secret\"\nclient_secret_env = \"Abc~8Q~xyz.secret\"\n",
+        "[tenant]\nbackend = \"graph\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"c\"\nauth = \"secret\"\nclient_secret_env = \"Abc~8Q~xyz.secret\"\n",
     );
     assert_eq!(at(&d), "c.toml:6:21");
     assert!(!d.to_string().contains("Abc~8Q"), "secret leaked: {d}");
@@ -248,7 +248,7 @@ fn graph_backend_maps_clouds_and_overrides() {
     let config = from_sources(
         &[(
             "dir/c.toml".into(),
-            "[tenant]\nbackend = \"graph\"\ntenant_id = \"t\"\nclient_id = \"c\"\ncloud = \"usgov-dod\"\nexchange_host = \"http://127.0.0.1:8080/\"\nauth = \"certificate\"\ncertificate = \"app.pem\"\n".into(),
+            "[tenant]\nbackend = \"graph\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"c\"\ncloud = \"usgov-dod\"\nexchange_host = \"https://webmail.apps.mil/\"\nauth = \"certificate\"\ncertificate = \"app.pem\"\n".into(),
         )],
         Path::new("dir"),
     )
@@ -258,7 +258,7 @@ fn graph_backend_maps_clouds_and_overrides() {
     };
     assert_eq!(g.authority_host, "https://login.microsoftonline.us");
     assert_eq!(g.graph_host, "https://dod-graph.microsoft.us");
-    assert_eq!(g.exchange_host, "http://127.0.0.1:8080");
+    assert_eq!(g.exchange_host, "https://webmail.apps.mil");
     assert_eq!(
         g.auth,
         AuthMode::Certificate {
@@ -272,7 +272,7 @@ fn graph_backend_defaults_to_global_federated() {
     let config = from_sources(
         &[(
             "c.toml".into(),
-            "[tenant]\nbackend = \"graph\"\ntenant_id = \"t\"\nclient_id = \"c\"\n".into(),
+            "[tenant]\nbackend = \"graph\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"c\"\n".into(),
         )],
         Path::new("."),
     )
@@ -294,7 +294,7 @@ fn graph_backend_defaults_to_global_federated() {
 #[test]
 fn china_cloud_hosts() {
     let config = from_sources(
-        &[("c.toml".into(), "[tenant]\nbackend = \"graph\"\ntenant_id = \"t\"\nclient_id = \"c\"\ncloud = \"china\"\n".into())],
+        &[("c.toml".into(), "[tenant]\nbackend = \"graph\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"c\"\ncloud = \"china\"\n".into())],
         Path::new("."),
     )
     .expect("valid");

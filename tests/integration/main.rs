@@ -5,6 +5,10 @@
 //! own (the fault soak) stay in their own binaries beside this directory.
 
 #[path = "../common/mod.rs"]
+mod common;
+#[path = "../common/graph.rs"]
+mod fx;
+
 mod apply_executor;
 mod apply_faults;
 mod apply_resume;
@@ -21,12 +25,10 @@ mod cli_gitops_scripts;
 mod cli_gitops_workflows;
 mod cli_graph;
 mod cli_plan;
-mod common;
 mod config_export;
 mod config_load;
 mod config_resolve;
 mod config_schema;
-mod fx;
 mod graph_auth;
 mod graph_pacing;
 mod graph_read;
@@ -38,6 +40,5 @@ mod sim_csdl;
 mod sim_graph_rules;
 mod sim_serve;
 mod sim_throttle_model;
+mod trust_hosts;
 mod trust_planfile;
-#[path = "../common/graph.rs"]
-
