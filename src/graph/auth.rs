@@ -29,11 +29,12 @@ pub fn with_host_overrides(
         (HostRole::Exchange, &mut settings.exchange_host),
     ] {
         let name = env_override(role);
-        if let Some(value) = var(name).map(|v| v.trim().trim_end_matches('/').to_string()) {
-            if !value.is_empty() {
-                tracing::warn!("{} overridden by {name}: {value}", role.key());
-                *field = value;
-            }
+        if let Some(value) = var(name)
+            .map(|v| v.trim().trim_end_matches('/').to_string())
+            .filter(|v| !v.is_empty())
+        {
+            tracing::warn!("{} overridden by {name}: {value}", role.key());
+            *field = value;
         }
     }
     settings
