@@ -30,6 +30,7 @@ use crate::backend::{BackendError, TenantBackend};
 use crate::desired::{DesiredState, UserScope};
 use crate::plan::{Operation, Plan};
 use crate::planfile::{PlanFile, PlanFileError};
+use crate::render::escape;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -147,7 +148,9 @@ impl ApplyReport {
         }
         for r in &self.results {
             if let Some(reason) = r.outcome.reason() {
-                out.push_str(&format!("  {} {}: {reason}\n", r.outcome.label(), r.id));
+                // Ids carry UPNs and group names, reasons carry the service's messages.
+                let (id, reason) = (escape::terminal(&r.id), escape::terminal(&reason));
+                out.push_str(&format!("  {} {id}: {reason}\n", r.outcome.label()));
             }
         }
         out

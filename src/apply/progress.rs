@@ -53,7 +53,11 @@ impl Progress {
             }
             Progress::Bar(bar) => {
                 bar.inc(1);
-                bar.set_message(format!("{} {}", outcome.label(), op.id));
+                bar.set_message(format!(
+                    "{} {}",
+                    outcome.label(),
+                    crate::render::escape::terminal(&op.id)
+                ));
             }
         }
     }

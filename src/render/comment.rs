@@ -4,7 +4,8 @@
 //! replaces the previous green plan instead of leaving it standing. It starts with the same
 //! hidden marker as the markdown plan, so the workflow edits its one comment in place.
 
-use super::markdown::{self, DEFAULT_MAX_CHARS, MARKER, MarkdownOptions, escape};
+use super::escape::{markdown_code, markdown_text};
+use super::markdown::{self, DEFAULT_MAX_CHARS, MARKER, MarkdownOptions};
 use crate::diag::Diagnostic;
 use crate::plan::Plan;
 use std::fmt::Write;
@@ -65,7 +66,7 @@ pub fn error_comment(
     if let Some(message) = message {
         let _ = writeln!(out, "> [!CAUTION]");
         for line in message.lines() {
-            let _ = writeln!(out, "> {}", escape(line));
+            let _ = writeln!(out, "> {}", markdown_text(line));
         }
     }
     out
@@ -73,7 +74,7 @@ pub fn error_comment(
 
 /// `Commit `abc…` · config `state` · tenant `graph contoso.onmicrosoft.com``.
 fn header(context: &CommentContext) -> String {
-    let code = |text: &str| format!("`{}`", escape(&text.replace('`', "'")));
+    let code = |text: &str| markdown_code(text);
     let mut parts = Vec::new();
     if let Some(commit) = context.commit {
         parts.push(format!("Commit {}", code(commit)));
@@ -103,7 +104,7 @@ mod tests {
         let header = text.lines().nth(3).unwrap();
         assert_eq!(
             header,
-            "Commit `0123456789abcdef0123456789abcdef01234567` · config `state` · tenant `graph contoso.onmicrosoft.com`"
+            "Commit <code>0123456789abcdef0123456789abcdef01234567</code> · config <code>state</code> · tenant <code>graph contoso.onmicrosoft.com</code>"
         );
         assert!(text.contains("Operations checksum: `sha256:abc`"), "{text}");
     }
@@ -134,6 +135,6 @@ mod tests {
             tenant: None,
         };
         let text = error_comment(&[], Some("x"), &context);
-        assert!(text.contains("config `a'b&lt;img&gt;`"), "{text}");
+        assert!(text.contains("config <code>a\\`b\\<img\\></code>"), "{text}");
     }
 }

@@ -2,6 +2,7 @@
 //! underlined, and `= hint: …`. The caller reads the file (at render time) and passes its
 //! text in; without it the one-line form is used.
 
+use super::escape::{terminal, terminal_same_offsets};
 use crate::diag::{Diagnostic, Severity};
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
@@ -16,25 +17,33 @@ pub fn render(diagnostic: &Diagnostic, source: Option<&str>, color: bool) -> Str
     } else {
         Renderer::plain()
     };
-    let hint = diagnostic
-        .hint
+    // Messages, hints, paths and source lines carry config and tenant text: escaped for the
+    // terminal / CI log (the source keeps its byte offsets so the spans still point right).
+    let message = terminal(&diagnostic.message);
+    let hint_text = diagnostic.hint.as_deref().map(terminal);
+    let hint = hint_text
         .as_deref()
         .map(|h| Level::HELP.with_name(Some("hint")).message(h));
+    let source = source.map(terminal_same_offsets);
     let located = diagnostic.origin.as_ref().and_then(|origin| {
-        let source = source?;
+        let source = source.as_deref()?;
         let span = clamp_span(source, origin.span.clone())?;
         Some((origin, source, span))
     });
+    let path = diagnostic
+        .origin
+        .as_ref()
+        .map(|o| terminal(&o.file).into_owned());
     let group = match located {
-        Some((origin, source, span)) => level.primary_title(diagnostic.message.as_str()).element(
+        Some((_, source, span)) => level.primary_title(&*message).element(
             Snippet::source(source)
-                .path(&*origin.file)
+                .path(path.as_deref().unwrap_or_default())
                 .annotation(AnnotationKind::Primary.span(span)),
         ),
         None => {
             let heading = match &diagnostic.origin {
-                Some(origin) => format!("{origin}: {}", diagnostic.message),
-                None => diagnostic.message.clone(),
+                Some(origin) => format!("{}: {message}", terminal(&origin.to_string())),
+                None => message.to_string(),
             };
             Group::with_title(level.primary_title(heading))
         }

@@ -5,6 +5,7 @@
 //! repository root (`m365ctl.toml`, never `./m365ctl.toml` or an absolute path), so every path
 //! goes through `repo_relative` whatever `-c` was.
 
+use super::escape::{escape_data, terminal, workflow_property};
 use crate::diag::{Diagnostic, Severity};
 use std::path::{Component, Path, PathBuf};
 
@@ -81,15 +82,15 @@ pub fn annotations(diagnostics: &[Diagnostic], paths: &RepoPaths) -> String {
         let mut properties = Vec::new();
         if let Some(origin) = &d.origin {
             let file = repo_relative(&origin.file, paths);
-            properties.push(format!("file={}", escape_property(&file)));
+            properties.push(format!("file={}", workflow_property(&file)));
             properties.push(format!("line={}", origin.line));
             properties.push(format!("col={}", origin.column));
         }
         properties.push("title=m365ctl".to_string());
-        let mut message = d.message.clone();
+        let mut message = terminal(&d.message).into_owned();
         if let Some(hint) = &d.hint {
             message.push_str("\nhint: ");
-            message.push_str(hint);
+            message.push_str(&terminal(hint));
         }
         out.push_str(&format!(
             "::{command} {}::{}\n",
@@ -98,18 +99,6 @@ pub fn annotations(diagnostics: &[Diagnostic], paths: &RepoPaths) -> String {
         ));
     }
     out
-}
-
-/// Escaping of the message part, as `@actions/core` does it.
-fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// Escaping of property values (also `:` and `,`).
-fn escape_property(text: &str) -> String {
-    escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! principal with `+ ~ -`, then the licence table, Exchange capability changes, and the
 //! summary line. Colour is a parameter, never read from the environment here.
 
+use super::escape::terminal;
 use super::{Wording, by_principal, describe, summary_line};
 use crate::diag::{Diagnostic, Severity};
 use crate::plan::{Action, Plan, SeatSummary};
@@ -81,7 +82,11 @@ pub fn render(plan: &Plan, options: HumanOptions) -> String {
         );
         let operations = super::OperationsById::of(plan);
         for (principal, ops) in by_principal(plan) {
-            let _ = writeln!(out, "  {}", p.bold(&format!("# {}", principal.label())));
+            let _ = writeln!(
+                out,
+                "  {}",
+                p.bold(&format!("# {}", terminal(&principal.label())))
+            );
             for op in ops {
                 let line = describe(op);
                 let symbol = line.action.symbol().to_string();
@@ -89,7 +94,7 @@ pub fn render(plan: &Plan, options: HumanOptions) -> String {
                     out,
                     "  {} {}",
                     p.action(line.action, &symbol),
-                    p.action(line.action, &line.text)
+                    p.action(line.action, &terminal(&line.text))
                 );
                 for (action, detail) in &line.details {
                     let symbol = action.symbol().to_string();
@@ -97,15 +102,15 @@ pub fn render(plan: &Plan, options: HumanOptions) -> String {
                         out,
                         "      {} {}",
                         p.action(*action, &symbol),
-                        p.action(*action, detail)
+                        p.action(*action, &terminal(detail))
                     );
                 }
                 for reason in &op.reasons {
-                    let _ = writeln!(out, "      because {reason}");
+                    let _ = writeln!(out, "      because {}", terminal(reason));
                 }
                 let waits = super::cross_dependencies(&operations, op);
                 if !waits.is_empty() {
-                    let _ = writeln!(out, "      after {}", waits.join(", "));
+                    let _ = writeln!(out, "      after {}", terminal(&waits.join(", ")));
                 }
             }
             out.push('\n');
@@ -140,11 +145,16 @@ fn render_diagnostics(out: &mut String, p: &Palette, diagnostics: &[Diagnostic])
         let location = d
             .origin
             .as_ref()
-            .map(|o| format!("{o}: "))
+            .map(|o| format!("{}: ", terminal(&o.to_string())))
             .unwrap_or_default();
-        let _ = writeln!(out, "{location}{}: {}", p.severity(d.severity), d.message);
+        let _ = writeln!(
+            out,
+            "{location}{}: {}",
+            p.severity(d.severity),
+            terminal(&d.message)
+        );
         if let Some(hint) = &d.hint {
-            let _ = writeln!(out, "  = hint: {hint}");
+            let _ = writeln!(out, "  = hint: {}", terminal(hint));
         }
     }
     out.push('\n');
@@ -166,7 +176,7 @@ fn render_seats(out: &mut String, p: &Palette, seats: &[SeatSummary]) {
         .iter()
         .map(|s| {
             [
-                s.sku_part_number.clone(),
+                terminal(&s.sku_part_number).into_owned(),
                 s.enabled.to_string(),
                 s.consumed_now.to_string(),
                 s.consumed_after.to_string(),
@@ -227,8 +237,12 @@ fn render_exchange(out: &mut String, plan: &Plan) {
         return;
     }
     let _ = writeln!(out, "Exchange capability changes:");
-    let width = changes.iter().map(|c| c.upn.len()).max().unwrap_or(0);
-    for c in changes {
+    let upns: Vec<String> = changes
+        .iter()
+        .map(|c| terminal(&c.upn).into_owned())
+        .collect();
+    let width = upns.iter().map(|u| u.chars().count()).max().unwrap_or(0);
+    for (c, upn) in changes.into_iter().zip(&upns) {
         let direction = if c.after > c.before {
             "upgrade"
         } else {
@@ -236,8 +250,7 @@ fn render_exchange(out: &mut String, plan: &Plan) {
         };
         let _ = writeln!(
             out,
-            "  {:<width$}  {} -> {} ({direction})",
-            c.upn,
+            "  {upn:<width$}  {} -> {} ({direction})",
             c.before.label(),
             c.after.label()
         );

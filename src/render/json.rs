@@ -4,9 +4,9 @@
 use crate::plan::Plan;
 use crate::planfile::PlanFile;
 
-/// Renders the plan as the versioned plan document.
+/// Renders the plan as the versioned plan document (made inert for CI logs, same value).
 pub fn render(plan: &Plan) -> String {
-    PlanFile::from_plan(plan).to_json()
+    super::escape::json_document(&PlanFile::from_plan(plan).to_json())
 }
 
 #[cfg(test)]

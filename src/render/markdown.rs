@@ -5,6 +5,7 @@
 //! workflow find and update its one comment instead of adding a new one per push. Long plans
 //! are cut between principals (never inside a table or code block) with "… and N more".
 
+use super::escape::{markdown_code, markdown_html_code, markdown_text, terminal};
 use super::{Wording, by_principal, describe, summary_line};
 use crate::diag::{Diagnostic, Severity};
 use crate::plan::Plan;
@@ -72,8 +73,11 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
             };
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} | {free}{flag} |",
-                seat.sku_part_number, seat.enabled, seat.consumed_now, seat.consumed_after
+                "| {} | {} | {} | {} | {free}{flag} |",
+                markdown_code(&seat.sku_part_number),
+                seat.enabled,
+                seat.consumed_now,
+                seat.consumed_after
             );
         }
         out.push('\n');
@@ -90,8 +94,8 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
         for c in exchange {
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} |",
-                c.upn,
+                "| {} | {} | {} |",
+                markdown_code(&c.upn),
                 c.before.label(),
                 c.after.label()
             );
@@ -123,22 +127,22 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
             let mut body = String::new();
             for op in &ops {
                 let line = describe(op);
-                let _ = writeln!(body, "{} {}", line.action.symbol(), line.text);
+                let _ = writeln!(body, "{} {}", line.action.symbol(), terminal(&line.text));
                 for (action, detail) in &line.details {
-                    let _ = writeln!(body, "{}     {detail}", action.symbol());
+                    let _ = writeln!(body, "{}     {}", action.symbol(), terminal(detail));
                 }
                 for reason in &op.reasons {
-                    let _ = writeln!(body, "#     because {reason}");
+                    let _ = writeln!(body, "#     because {}", terminal(reason));
                 }
                 let waits = super::cross_dependencies(&operations, op);
                 if !waits.is_empty() {
-                    let _ = writeln!(body, "#     after {}", waits.join(", "));
+                    let _ = writeln!(body, "#     after {}", terminal(&waits.join(", ")));
                 }
             }
             let counts = count_actions(&ops);
             format!(
-                "<details><summary><code>{}</code> {counts}</summary>\n\n```diff\n{body}```\n\n</details>\n",
-                escape(&principal.label())
+                "<details><summary>{} {counts}</summary>\n\n```diff\n{body}```\n\n</details>\n",
+                markdown_html_code(&principal.label())
             )
         })
         .collect();
@@ -169,11 +173,11 @@ pub(crate) fn write_diagnostics(out: &mut String, diagnostics: &[Diagnostic]) {
         let location = d
             .origin
             .as_ref()
-            .map(|o| format!("`{o}`: "))
+            .map(|o| format!("{}: ", markdown_code(&o.to_string())))
             .unwrap_or_default();
-        let _ = writeln!(out, "> {location}{}", escape(&d.message));
+        let _ = writeln!(out, "> {location}{}", markdown_text(&d.message));
         if let Some(hint) = &d.hint {
-            let _ = writeln!(out, "> Hint: {}", escape(hint));
+            let _ = writeln!(out, "> Hint: {}", markdown_text(hint));
         }
         out.push('\n');
     }
@@ -190,13 +194,6 @@ fn count_actions(ops: &[&crate::plan::Operation]) -> String {
         })
         .collect();
     format!("({})", parts.join(" "))
-}
-
-/// Keeps user-controlled text from opening HTML tags or breaking tables.
-pub(crate) fn escape(text: &str) -> String {
-    text.replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
 }
 
 #[cfg(test)]
@@ -232,7 +229,7 @@ mod tests {
         assert!(!cut.contains("<details>"), "{cut}");
         assert!(cut.contains("… and 6 more users or groups"), "{cut}");
         // The tables before the sections are complete.
-        assert!(cut.contains("| `ENTERPRISEPREMIUM` | 5 | 3 | 5 | 0 |"));
+        assert!(cut.contains("| <code>ENTERPRISEPREMIUM</code> | 5 | 3 | 5 | 0 |"));
         assert_eq!(cut.matches("```").count() % 2, 0);
     }
 
@@ -242,6 +239,6 @@ mod tests {
         plan.diagnostics
             .push(crate::diag::Diagnostic::warning("<script> | x", None));
         let text = render(&plan, MarkdownOptions::default());
-        assert!(text.contains("&lt;script&gt; \\| x"));
+        assert!(text.contains("\\<script\\> \\| x"), "{text}");
     }
 }

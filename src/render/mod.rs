@@ -6,6 +6,7 @@
 
 pub mod comment;
 pub mod diagnostic;
+pub mod escape;
 pub mod github;
 pub mod human;
 pub mod json;

@@ -1,6 +1,7 @@
 //! `report stacking` output: which users hold redundant Exchange-bearing licences and how
 //! many seats that ties up, for people (a table) and for scripts (JSON).
 
+use super::escape::terminal;
 use crate::plan::stacking::{StackedLicense, StackingReport};
 use std::fmt::Write as _;
 
@@ -19,7 +20,11 @@ pub fn human(report: &StackingReport) -> String {
         .iter()
         .map(|u| {
             let redundant: Vec<String> = u.redundant.iter().map(describe).collect();
-            [u.upn.clone(), describe(&u.kept), redundant.join(", ")]
+            [
+                terminal(&u.upn).into_owned(),
+                describe(&u.kept),
+                redundant.join(", "),
+            ]
         })
         .collect();
     let headers = ["User", "Effective (kept)", "Redundant for Exchange"];
@@ -50,7 +55,7 @@ pub fn human(report: &StackingReport) -> String {
         "\nSeats that could be freed for Exchange's sake (check the SKU's other services first):\n",
     );
     for f in &report.freeable {
-        writeln!(out, "  {}: {}", f.sku_part_number, f.seats).expect("string write");
+        writeln!(out, "  {}: {}", terminal(&f.sku_part_number), f.seats).expect("string write");
     }
     out
 }
@@ -59,14 +64,15 @@ pub fn human(report: &StackingReport) -> String {
 pub fn json(report: &StackingReport) -> String {
     let mut text = serde_json::to_string_pretty(report).expect("the report serializes");
     text.push('\n');
-    text
+    super::escape::json_document(&text)
 }
 
 /// `ENTERPRISEPACK (Exchange Plan 2, via group Sales)`.
 fn describe(l: &StackedLicense) -> String {
+    let part = terminal(&l.sku_part_number);
     match &l.via_group {
-        Some(group) => format!("{} ({}, via group {group})", l.sku_part_number, l.rank),
-        None => format!("{} ({})", l.sku_part_number, l.rank),
+        Some(group) => format!("{part} ({}, via group {})", l.rank, terminal(group)),
+        None => format!("{part} ({})", l.rank),
     }
 }
 

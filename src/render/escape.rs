@@ -1,0 +1,223 @@
+//! One escape function per output format, applied to every string that did not come from
+//! m365ctl itself: UPNs, group names, SKU part numbers and service plan names, usage
+//! locations, status strings, diagnostic messages and hints, file paths and source lines.
+//! Those come from the tenant, a snapshot or a pull request's config, and end up in a CI log,
+//! a pull-request comment or a terminal, where they must not be able to act:
+//!
+//! - terminal and CI log (`terminal`): no control byte (ESC sequences, `\r` overwrites,
+//!   newlines that start a line of their own), no bidirectional override (Trojan Source), and
+//!   no GitHub workflow command: the runner executes `::cmd::` at the start of a line (after
+//!   leading whitespace) and the legacy `##[cmd]` anywhere in a line (actions/runner
+//!   `ActionCommand.TryParseV2` / `TryParse`), so `::` and `##[` are broken up by a zero-width
+//!   space. This holds with colour on: colour codes are added around escaped text.
+//! - workflow command values (`workflow_data`, `workflow_property`): GitHub's documented
+//!   escapes (`%` `%25`, `\r` `%0D`, `\n` `%0A`, and `:` `%3A`, `,` `%2C` in properties;
+//!   docs.github.com "Workflow commands for GitHub Actions", as `@actions/core` does).
+//! - markdown text (`markdown_text`): no HTML, heading, list, quote, table cell break, code
+//!   span, math or @mention: markdown metacharacters are backslash-escaped and `@` is
+//!   followed by a zero-width space. `markdown_html` is for text inside an HTML block (the
+//!   `<summary>` line), where markdown is not parsed and entities are used instead. Lines in a
+//!   fenced ```diff block only need `terminal` (no newline can end the fence).
+//! - JSON (`json_document`): serde_json escapes C0 controls; DEL, C1 controls and bidi
+//!   overrides are escaped as `\uXXXX` too, and `##[` is written `#\u0023[` (same value).
+
+use std::borrow::Cow;
+
+/// Characters that can change what a terminal or log viewer shows beyond their own glyph:
+/// C0/C1 controls and DEL, bidirectional embeddings, overrides, isolates and marks, and the
+/// Unicode line and paragraph separators.
+fn is_hostile(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// Breaks up workflow-command openers with a zero-width space (it shows nothing and is not
+/// part of any opener, so escaping twice changes nothing).
+const BREAK: char = '\u{200B}';
+
+/// Untrusted text for a terminal or CI log: hostile characters shown as `\u{XX}`, workflow
+/// command openers `::` and `##[` broken up.
+pub fn terminal(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_hostile) && !text.contains("::") && !text.contains("##[") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut previous = None;
+    for c in text.chars() {
+        if is_hostile(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+            previous = None;
+            continue;
+        }
+        match (previous, c) {
+            (Some(':'), ':') | (Some('#'), '#') => out.push(BREAK),
+            _ => {}
+        }
+        out.push(c);
+        previous = Some(c);
+    }
+    // `#` + break + `#[` is inert; a lone `#` before `#[` was handled above.
+    Cow::Owned(out)
+}
+
+/// Untrusted source text for a snippet whose spans index into it: every hostile character is
+/// replaced by `?`-like characters of the same UTF-8 length, and the `#` of `##[` by `?`, so
+/// offsets stay valid.
+pub fn terminal_same_offsets(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| is_hostile(c) && c != '\n') && !text.contains("##[") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '\n' || !is_hostile(c) {
+            out.push(c);
+        } else {
+            out.push_str(match c.len_utf8() {
+                1 => "?",
+                2 => "\u{BF}",
+                _ => "\u{FFFD}",
+            });
+        }
+    }
+    Cow::Owned(out.replace("##[", "#?["))
+}
+
+/// The message part of a workflow command (after `::`), from untrusted text.
+pub fn workflow_data(text: &str) -> String {
+    escape_data(&terminal(text))
+}
+
+/// Escaping of the message part exactly as GitHub documents it, for text whose parts were
+/// already made safe (our own `\n` between a message and its hint becomes `%0A`).
+pub fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A property value of a workflow command (`file=…`), from untrusted text.
+pub fn workflow_property(text: &str) -> String {
+    workflow_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Untrusted text in markdown (paragraphs, table cells, block quotes).
+pub fn markdown_text(text: &str) -> String {
+    markdown_escaped(text, true)
+}
+
+/// Untrusted text as inline code in markdown (table cells, quotes): `<code>…</code>` with the
+/// content escaped like `markdown_text` (a backtick code span could not escape a backtick).
+/// Mentions are not linked inside code, so `@` stays as it is.
+pub fn markdown_code(text: &str) -> String {
+    format!("<code>{}</code>", markdown_escaped(text, false))
+}
+
+fn markdown_escaped(text: &str, break_mentions: bool) -> String {
+    let safe = terminal(text);
+    let mut out = String::with_capacity(safe.len() + 8);
+    let mut previous = ' ';
+    for c in safe.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '<' | '>' | '(' | ')' | '#' | '+'
+            | '-' | '!' | '|' | '~' | '&' | '$' | '=' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '.' if previous.is_ascii_digit() => out.push_str("\\."),
+            '@' if break_mentions => {
+                out.push_str("\\@");
+                out.push(BREAK);
+            }
+            _ => out.push(c),
+        }
+        previous = c;
+    }
+    out
+}
+
+/// Untrusted text as code inside an HTML block (the `<summary>` line, where markdown is not
+/// parsed): `<code>…</code>` with entities.
+pub fn markdown_html_code(text: &str) -> String {
+    let safe = terminal(text);
+    let mut out = String::with_capacity(safe.len() + 16);
+    out.push_str("<code>");
+    for c in safe.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '`' => out.push_str("&#96;"),
+            '|' => out.push_str("&#124;"),
+            _ => out.push(c),
+        }
+    }
+    out.push_str("</code>");
+    out
+}
+
+/// A serialised JSON document made inert for terminals and CI logs without changing its
+/// value: these characters can only occur inside strings, where `\uXXXX` means the same.
+pub fn json_document(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut hashes = 0usize;
+    for c in json.chars() {
+        if is_hostile(c) && c != '\n' {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            hashes = 0;
+            continue;
+        }
+        if c == '[' && hashes >= 2 {
+            // `##[` becomes `#\u0023[`: the last `#` is re-emitted escaped.
+            out.pop();
+            out.push_str("\\u0023");
+        }
+        hashes = if c == '#' { hashes + 1 } else { 0 };
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_shows_controls_and_breaks_commands() {
+        assert_eq!(terminal("ann@contoso.com"), "ann@contoso.com");
+        assert_eq!(terminal("a\x1b[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(
+            terminal("x\n::add-mask::y"),
+            "x\\u{a}:\u{200B}:add-mask:\u{200B}:y"
+        );
+        assert_eq!(terminal("##[error]x"), "#\u{200B}#[error]x");
+        assert_eq!(terminal(&terminal("::a##[")), terminal("::a##["));
+    }
+
+    #[test]
+    fn same_offsets_keeps_byte_positions() {
+        let text = "a\x1b\u{85}\u{202E}##[x]\nb";
+        let safe = terminal_same_offsets(text);
+        assert_eq!(safe.len(), text.len());
+        assert!(!safe.contains("##[") && !safe.contains('\x1b'), "{safe}");
+    }
+
+    #[test]
+    fn json_value_is_unchanged() {
+        let value = serde_json::json!({"a": "##[add-mask]x \u{9b}31m \u{7f} \u{202e} ok"});
+        let text = json_document(&serde_json::to_string_pretty(&value).unwrap());
+        assert!(!text.contains("##[") && !text.contains('\u{9b}'), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
+    }
+}
