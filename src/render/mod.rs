@@ -434,3 +434,5 @@ mod dependency_tests {
         }
     }
 }
+#[cfg(test)]
+mod hostile_tests;

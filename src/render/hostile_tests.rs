@@ -1,0 +1,292 @@
+//! Hostile tenant, snapshot and config strings through every renderer (issue 14, item 3).
+//!
+//! Every string that is not m365ctl's own (UPNs, group names, SKU part numbers, service plan
+//! names, usage locations, reasons, diagnostic messages, hints and file paths, the config
+//! source shown in snippets) is replaced by generated hostile text: workflow commands, ANSI
+//! escapes, C1 controls, bidi overrides, newlines, markdown and HTML. The outputs must carry no
+//! workflow command but ours, no escape or control byte (with colour: none but our own SGR
+//! codes), the same number of lines as a benign plan, and the same markdown structure.
+
+use super::escape;
+use super::{diagnostic, github, human, json, markdown};
+use crate::diag::{Diagnostic, Origin};
+use crate::plan::{OpKind, Plan};
+use proptest::prelude::*;
+
+/// Fragments an attacker would try, mixed with arbitrary characters.
+fn hostile() -> impl Strategy<Value = String> {
+    let fragment = prop_oneof![
+        Just("::add-mask::".to_string()),
+        Just("::stop-commands::tok".to_string()),
+        Just("::error file=x::boom".to_string()),
+        Just("##[add-mask]x".to_string()),
+        Just("\n::warning::x\n".to_string()),
+        Just("\r".to_string()),
+        Just("\x1b[31m".to_string()),
+        Just("\x1b]8;;http://x\x07".to_string()),
+        Just("\u{9b}2J".to_string()),
+        Just("\u{202e}".to_string()),
+        Just("\u{2028}".to_string()),
+        Just("```".to_string()),
+        Just("\n```\n# Approved\n".to_string()),
+        Just("<script>".to_string()),
+        Just("</details></summary>".to_string()),
+        Just("<!--".to_string()),
+        Just("# ".to_string()),
+        Just("1. ".to_string()),
+        Just("- ".to_string()),
+        Just("> ".to_string()),
+        Just("@admins".to_string()),
+        Just("|".to_string()),
+        Just("`".to_string()),
+        Just("*x*".to_string()),
+        Just("$x$".to_string()),
+        Just("[a](http://x)".to_string()),
+        Just("&lt;".to_string()),
+        Just("%0A".to_string()),
+        Just("\\".to_string()),
+        any::<char>().prop_map(String::from),
+        "[ -~]{1,4}",
+    ];
+    proptest::collection::vec(fragment, 0..6).prop_map(|parts| parts.concat())
+}
+
+/// The fixture plan with every untrusted string taken, in turn, from `strings`.
+fn hostile_plan(strings: &[String]) -> Plan {
+    let mut next = {
+        let mut i = 0;
+        move || {
+            i += 1;
+            strings[i % strings.len()].clone()
+        }
+    };
+    let mut plan = super::fixtures::every_kind();
+    for op in &mut plan.operations {
+        op.reasons = op.reasons.iter().map(|_| next()).collect();
+        match &mut op.kind {
+            OpKind::SetUsageLocation { upn, from, to, .. } => {
+                *upn = next();
+                *from = Some(next());
+                *to = next();
+            }
+            OpKind::AssignLicenses {
+                upn, add, remove, ..
+            } => {
+                *upn = next();
+                licences(add, remove, &mut next);
+            }
+            OpKind::AssignGroupLicenses {
+                group, add, remove, ..
+            } => {
+                *group = next();
+                licences(add, remove, &mut next);
+            }
+            OpKind::AddGroupMember { group, upn, .. }
+            | OpKind::RemoveGroupMember { group, upn, .. } => {
+                *group = next();
+                *upn = next();
+            }
+            OpKind::ConvertMailbox { upn, .. } => *upn = next(),
+        }
+    }
+    // A dependency the plan does not contain is shown by its (untrusted) id.
+    plan.operations[0].depends_on.push(next());
+    for seat in &mut plan.seats {
+        seat.sku_part_number = next();
+    }
+    for change in &mut plan.exchange_changes {
+        change.upn = next();
+    }
+    let source = next();
+    plan.diagnostics = vec![
+        Diagnostic::error(
+            next(),
+            Some(Origin::from_span(&next(), &source, 0..source.len())),
+        )
+        .with_hint(next()),
+        Diagnostic::warning(next(), None).with_hint(next()),
+    ];
+    plan
+}
+
+fn licences(
+    add: &mut [crate::plan::LicenseGrant],
+    remove: &mut [crate::plan::LicenseRemoval],
+    next: &mut impl FnMut() -> String,
+) {
+    for g in add {
+        g.sku_part_number = next();
+        g.disabled_plan_names = g.disabled_plan_names.iter().map(|_| next()).collect();
+        if let Some(before) = &mut g.replaces_disabled {
+            *before = before.iter().map(|_| next()).collect();
+        }
+    }
+    for r in remove {
+        r.sku_part_number = next();
+    }
+}
+
+/// Every output a plan can produce, by name: (format, text, is it a log/terminal stream).
+fn outputs(plan: &Plan) -> Vec<(&'static str, String)> {
+    let opts = |color| human::HumanOptions {
+        color,
+        wording: super::Wording::Plan,
+    };
+    let md = markdown::render(
+        plan,
+        markdown::MarkdownOptions {
+            max_chars: usize::MAX,
+            ..Default::default()
+        },
+    );
+    let mut github_log = github::annotations(&plan.diagnostics);
+    github_log.push_str(&human::render(plan, opts(false)));
+    let snippets: String = plan
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let source = d
+                .origin
+                .as_ref()
+                .map(|_| "x = \"##[add-mask]\x1b[2J\u{202e}\"\n");
+            diagnostic::render(d, source, false)
+        })
+        .collect();
+    vec![
+        ("human", human::render(plan, opts(false))),
+        ("markdown", md),
+        ("github", github_log),
+        ("json", json::render(plan)),
+        ("diagnostic", snippets),
+    ]
+}
+
+/// Lines the GitHub runner would execute as workflow commands.
+fn command_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| l.trim_start().starts_with("::") || l.contains("##["))
+        .collect()
+}
+
+fn hostile_char(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Removes the SGR colour codes anstyle writes (`ESC [ digits/; m`).
+fn strip_sgr(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("\x1b[") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let end = after
+            .find(|c: char| !(c.is_ascii_digit() || c == ';'))
+            .filter(|&i| after[i..].starts_with('m'));
+        match end {
+            Some(i) => rest = &after[i + 1..],
+            None => {
+                out.push_str("\x1b[");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The markdown's structure: block and inline tags, HTML tag names, with text collapsed.
+fn skeleton(md: &str) -> Vec<String> {
+    use pulldown_cmark::{Event, Options, Parser};
+    let options = Options::ENABLE_TABLES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_MATH
+        | Options::ENABLE_GFM;
+    let mut out: Vec<String> = Vec::new();
+    for event in Parser::new_ext(md, options) {
+        let item = match event {
+            Event::Text(_) | Event::SoftBreak => "text".to_string(),
+            Event::Html(h) | Event::InlineHtml(h) => {
+                let tags: Vec<&str> = h
+                    .split('<')
+                    .skip(1)
+                    .map(|t| {
+                        t.split(|c: char| c == '>' || c.is_whitespace())
+                            .next()
+                            .unwrap_or("")
+                    })
+                    .collect();
+                format!("html {}", tags.join(" "))
+            }
+            Event::Start(tag) => format!("start {:?}", std::mem::discriminant(&tag)),
+            Event::End(tag) => format!("end {tag:?}"),
+            other => format!("{other:?}"),
+        };
+        if item == "text" && out.last().is_some_and(|l| l == "text") {
+            continue;
+        }
+        out.push(item);
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn hostile_strings_cannot_act_in_any_output(strings in proptest::collection::vec(hostile(), 1..12)) {
+        let strings: Vec<String> = strings.into_iter().map(|s| if s.is_empty() { "x".into() } else { s }).collect();
+        let plan = hostile_plan(&strings);
+        // The same plan with harmless strings that are equal where the hostile ones are (so
+        // operations group under the same principals).
+        let names: Vec<String> = strings
+            .iter()
+            .map(|s| format!("benign{}", strings.iter().position(|t| t == s).unwrap()))
+            .collect();
+        let benign = hostile_plan(&names);
+        for ((name, text), (_, expected)) in outputs(&plan).into_iter().zip(outputs(&benign)) {
+            // No escape, control or bidi character (newlines only between lines).
+            prop_assert!(!text.chars().any(hostile_char), "{name}: {text:?}");
+            // No workflow command, except the annotations we write in the github log.
+            let commands = command_lines(&text);
+            let ours = if name == "github" { plan.diagnostics.len() } else { 0 };
+            prop_assert_eq!(commands.len(), ours, "{}: {:?}", name, commands);
+            for line in commands {
+                prop_assert!(line.starts_with("::error file=") || line.starts_with("::warning title=m365ctl::"), "{}", line);
+            }
+            // No line was added or removed by a string.
+            prop_assert_eq!(text.lines().count(), expected.lines().count(), "{}: {}", name, text);
+            if name == "markdown" {
+                prop_assert_eq!(skeleton(&text), skeleton(&expected), "{}", text);
+            }
+        }
+        // Colour adds only SGR codes around escaped text.
+        let coloured = human::render(&plan, human::HumanOptions { color: true, wording: super::Wording::Plan });
+        prop_assert_eq!(strip_sgr(&coloured), human::render(&plan, human::HumanOptions { color: false, wording: super::Wording::Plan }));
+        // The JSON document still means the same plan.
+        let doc = crate::planfile::PlanFile::parse(&json::render(&plan)).unwrap();
+        prop_assert_eq!(doc, crate::planfile::PlanFile::from_plan(&plan));
+    }
+
+    #[test]
+    fn escapes_are_idempotent_and_keep_benign_text(s in hostile()) {
+        let once = escape::terminal(&s).into_owned();
+        prop_assert_eq!(escape::terminal(&once).into_owned(), once.clone());
+        prop_assert!(!once.chars().any(hostile_char));
+        prop_assert!(!once.contains("::") && !once.contains("##["));
+    }
+}
+
+#[test]
+fn benign_text_is_unchanged() {
+    for s in [
+        "ann@contoso.com",
+        "ENTERPRISEPACK",
+        "LIC-E5",
+        "GB",
+        "O'Neil",
+    ] {
+        assert_eq!(escape::terminal(s), s);
+    }
+}
