@@ -217,11 +217,11 @@ fn render_license_errors(out: &mut String, p: &Palette, plan: &Plan) {
     let (title, note) = super::LICENSE_ERRORS_HEADING;
     let _ = writeln!(out, "{title}: {note}\n");
     for (upn, errors) in super::license_errors_by_user(plan) {
-        let _ = writeln!(out, "  {}", p.bold(&format!("# {upn}")));
+        let _ = writeln!(out, "  {}", p.bold(&format!("# {}", terminal(upn))));
         for e in errors {
-            let line = super::describe_license_error(e);
+            let line = terminal(&super::describe_license_error(e)).into_owned();
             let _ = writeln!(out, "  {}", p.action(Action::Remove, &format!("! {line}")));
-            let _ = writeln!(out, "      fix: {}", e.remedy);
+            let _ = writeln!(out, "      fix: {}", terminal(&e.remedy));
         }
         out.push('\n');
     }

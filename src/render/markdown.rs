@@ -105,15 +105,16 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
 
     if !plan.license_errors.is_empty() {
         let (title, note) = super::LICENSE_ERRORS_HEADING;
-        let _ = writeln!(out, "**{title}**: {}\n", escape(note));
+        // `note` is m365ctl's own text; UPNs, groups, states and remedies are escaped.
+        let _ = writeln!(out, "**{title}**: {note}\n");
         for (upn, errors) in super::license_errors_by_user(plan) {
             for e in errors {
                 let _ = writeln!(
                     out,
-                    "- `{}`: {}  \n  Fix: {}",
-                    escape(upn),
-                    escape(&super::describe_license_error(e)),
-                    escape(&e.remedy)
+                    "- {}: {}  \n  Fix: {}",
+                    markdown_code_span(upn),
+                    markdown_text(&super::describe_license_error(e)),
+                    markdown_text(&e.remedy)
                 );
             }
         }

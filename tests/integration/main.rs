@@ -42,3 +42,4 @@ mod sim_serve;
 mod sim_throttle_model;
 mod trust_hosts;
 mod trust_planfile;
+mod trust_snapshot;
