@@ -7,6 +7,7 @@
 
 pub mod graph;
 pub mod snapshot;
+pub mod snapshot_check;
 
 use crate::plan::Operation;
 use crate::tenant::{RuleViolation, Tenant};

@@ -222,7 +222,8 @@ fn remove_stale_temp_files(path: &Path) {
         }
     }
 }
-/// Parses snapshot JSON into a normalised tenant (seat counts recomputed from assignments).
+/// Parses snapshot JSON into a validated, normalised tenant (seat counts recomputed from
+/// assignments); every problem is named with its JSON path and line:column.
 pub fn parse_snapshot(text: &str) -> Result<Tenant, String> {
     let mut tenant: Tenant = serde_json::from_str(text).map_err(|e| {
         format!(
@@ -231,6 +232,14 @@ pub fn parse_snapshot(text: &str) -> Result<Tenant, String> {
             e.column()
         )
     })?;
+    let problems = super::snapshot_check::problems(&tenant, text);
+    if !problems.is_empty() {
+        return Err(format!(
+            "invalid snapshot, {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        ));
+    }
     tenant.recount_consumed();
     tenant.normalize();
     Ok(tenant)

@@ -29,7 +29,7 @@ fn markdown_plan_of_the_quickstart() {
     assert!(text.starts_with("<!-- m365ctl-plan -->"), "{text}");
     assert!(text.contains("<details>"), "collapsible per-user sections");
     assert!(
-        text.contains("| `ENTERPRISEPACK` | 10 | 6 | 5 | 5 |"),
+        text.contains("| <code>ENTERPRISEPACK</code> | 10 | 6 | 5 | 5 |"),
         "licence table: {text}"
     );
     assert!(text.contains("grace@contoso.com"), "{text}");

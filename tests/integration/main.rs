@@ -43,3 +43,4 @@ mod sim_throttle_model;
 mod trust_hosts;
 mod trust_planfile;
 mod trust_snapshot;
+mod trust_snapshot_check;
