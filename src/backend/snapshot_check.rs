@@ -158,16 +158,18 @@ fn collect(tenant: &Tenant) -> Vec<Problem> {
                 ),
             );
         }
-        if let Some(location) = &user.usage_location {
-            if !crate::desired::countries::is_valid(location) {
-                problem(
-                    at("usage_location"),
-                    format!(
-                        "{} is not an ISO 3166-1 alpha-2 country code",
-                        shown(location)
-                    ),
-                );
-            }
+        if let Some(location) = user
+            .usage_location
+            .as_ref()
+            .filter(|l| !crate::desired::countries::is_valid(l))
+        {
+            problem(
+                at("usage_location"),
+                format!(
+                    "{} is not an ISO 3166-1 alpha-2 country code",
+                    shown(location)
+                ),
+            );
         }
         for (j, licence) in user.licenses.iter().enumerate() {
             let at = |key| vec![Key("users"), Index(i), Key("licenses"), Index(j), Key(key)];
@@ -187,13 +189,15 @@ fn collect(tenant: &Tenant) -> Vec<Problem> {
                     }
                 }
             }
-            if let Some(group) = &licence.assigned_by_group {
-                if !group_ids.contains_key(group.as_str()) {
-                    problem(
-                        at("assigned_by_group"),
-                        format!("group {} is not in groups", shown(group)),
-                    );
-                }
+            if let Some(group) = licence
+                .assigned_by_group
+                .as_ref()
+                .filter(|g| !group_ids.contains_key(g.as_str()))
+            {
+                problem(
+                    at("assigned_by_group"),
+                    format!("group {} is not in groups", shown(group)),
+                );
             }
         }
     }
