@@ -189,7 +189,10 @@ impl GraphBackend {
     /// A group's user members (ids), in pages of 999.
     async fn read_members(&self, group_id: &str) -> Result<Vec<String>, BackendError> {
         let url = self.graph_url(
-            &format!("/groups/{group_id}/members/microsoft.graph.user"),
+            &format!(
+                "/groups/{}/members/microsoft.graph.user",
+                crate::ids::encode_path_segment(group_id)
+            ),
             &[("$select", "id"), ("$top", "999")],
         )?;
         let mut members = Vec::new();
@@ -261,8 +264,26 @@ impl GraphBackend {
         Ok(())
     }
 
-    fn batch_item(&self, op: &OpKind) -> Option<(BatchItem, &'static str)> {
+    /// The `$batch` item for `op` (`None` for Exchange operations), or why it is refused
+    /// before any request: an object id that is not a GUID. Every id is also percent-encoded
+    /// as a path segment, so no id can address another resource (`victim?x=1`, `../x`).
+    fn batch_item(&self, op: &OpKind) -> Result<Option<(BatchItem, &'static str)>, BackendError> {
         use serde_json::json;
+        let seg = |id: &str| -> Result<String, BackendError> {
+            if crate::ids::is_guid(id) {
+                Ok(crate::ids::encode_path_segment(id))
+            } else {
+                Err(BackendError::Service {
+                    target: op.target().to_string(),
+                    code: "InvalidObjectId".into(),
+                    message: format!(
+                        "object id {:?} is not a GUID: refused before any request",
+                        id.chars().take(80).collect::<String>()
+                    ),
+                    request_id: None,
+                })
+            }
+        };
         let post = |url: String, body| BatchItem {
             method: reqwest::Method::POST,
             url,
@@ -275,11 +296,11 @@ impl GraphBackend {
                 "removeLicenses": remove.iter().map(|r| r.sku_id.clone()).collect::<Vec<_>>(),
             })
         };
-        Some(match op {
+        Ok(Some(match op {
             OpKind::SetUsageLocation { user_id, to, .. } => (
                 BatchItem {
                     method: reqwest::Method::PATCH,
-                    url: format!("/users/{user_id}"),
+                    url: format!("/users/{}", seg(user_id)?),
                     body: Some(json!({"usageLocation": to})),
                 },
                 permission::UPDATE_USER,
@@ -291,7 +312,7 @@ impl GraphBackend {
                 ..
             } => (
                 post(
-                    format!("/users/{user_id}/assignLicense"),
+                    format!("/users/{}/assignLicense", seg(user_id)?),
                     licences(add, remove),
                 ),
                 permission::ASSIGN_LICENSE,
@@ -303,7 +324,7 @@ impl GraphBackend {
                 ..
             } => (
                 post(
-                    format!("/groups/{group_id}/assignLicense"),
+                    format!("/groups/{}/assignLicense", seg(group_id)?),
                     licences(add, remove),
                 ),
                 permission::ASSIGN_LICENSE,
@@ -312,8 +333,8 @@ impl GraphBackend {
                 group_id, user_id, ..
             } => (
                 post(
-                    format!("/groups/{group_id}/members/$ref"),
-                    json!({"@odata.id": format!("{}/directoryObjects/{user_id}", self.core.graph_root())}),
+                    format!("/groups/{}/members/$ref", seg(group_id)?),
+                    json!({"@odata.id": format!("{}/directoryObjects/{}", self.core.graph_root(), seg(user_id)?)}),
                 ),
                 permission::WRITE_MEMBERS,
             ),
@@ -322,13 +343,13 @@ impl GraphBackend {
             } => (
                 BatchItem {
                     method: reqwest::Method::DELETE,
-                    url: format!("/groups/{group_id}/members/{user_id}/$ref"),
+                    url: format!("/groups/{}/members/{}/$ref", seg(group_id)?, seg(user_id)?),
                     body: None,
                 },
                 permission::WRITE_MEMBERS,
             ),
-            OpKind::ConvertMailbox { .. } => return None,
-        })
+            OpKind::ConvertMailbox { .. } => return Ok(None),
+        }))
     }
 }
 
@@ -403,12 +424,21 @@ impl GraphBackend {
             url,
             body: None,
         };
+        // An id that is not a GUID is not read (its write is refused before any request).
+        let valid = |id: &&&str| crate::ids::is_guid(id);
         let items: Vec<BatchItem> = user_ids
             .iter()
-            .map(|id| get(format!("/users/{id}?$select={USER_SELECT}")))
-            .chain(group_ids.iter().map(|id| {
+            .filter(valid)
+            .map(|id| {
                 get(format!(
-                    "/groups/{id}?$select=id,displayName,assignedLicenses"
+                    "/users/{}?$select={USER_SELECT}",
+                    crate::ids::encode_path_segment(id)
+                ))
+            })
+            .chain(group_ids.iter().filter(valid).map(|id| {
+                get(format!(
+                    "/groups/{}?$select=id,displayName,assignedLicenses",
+                    crate::ids::encode_path_segment(id)
                 ))
             }))
             .collect();
@@ -516,11 +546,12 @@ impl TenantBackend for GraphBackend {
         let mut item_ops = Vec::new();
         for (i, op) in ops.iter().enumerate() {
             match self.batch_item(&op.kind) {
-                Some((item, permission)) => {
+                Err(refused) => results[i] = Some(Err(refused)),
+                Ok(Some((item, permission))) => {
                     items.push(item);
                     item_ops.push((i, permission));
                 }
-                None => {
+                Ok(None) => {
                     if let OpKind::ConvertMailbox { upn, to, .. } = &op.kind {
                         let result = self.exchange.set_mailbox_type(upn, *to).await;
                         results[i] = Some(result.map(|request_id| ExecReport { request_id }));

@@ -17,13 +17,18 @@ pub const E3_ID: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
 pub const EXO1_ID: &str = "4b9405b0-7788-4568-add1-99614e613b69";
 pub const OTHER_ID: &str = "f30db892-07e9-47e9-837c-80727f46fd3d";
 
+/// User `i`'s object id: a GUID, as Graph's are (the Graph backend refuses anything else).
+pub fn user_id(i: usize) -> String {
+    format!("00000000-0000-4000-8000-{i:012}")
+}
+
 /// A tenant with E3 (Exchange Plan 2), EXCHANGESTANDARD (Plan 1) and an unmanaged SKU, and
 /// `users` users `u0@contoso.com`.. with usage location GB, no licences, no mailbox.
 pub fn tenant(users: usize, e3_seats: u32, exo_seats: u32) -> Tenant {
     let users: Vec<serde_json::Value> = (0..users)
         .map(|i| {
             serde_json::json!({
-                "id": format!("id-{i:03}"),
+                "id": user_id(i),
                 "user_principal_name": format!("u{i}@contoso.com"),
                 "usage_location": "GB",
             })
@@ -69,7 +74,7 @@ pub fn assign_e3(i: usize, deps: &[&str]) -> Operation {
     Operation {
         id: format!("assign_licenses:u{i}@contoso.com"),
         kind: OpKind::AssignLicenses {
-            user_id: format!("id-{i:03}"),
+            user_id: user_id(i),
             upn: format!("u{i}@contoso.com"),
             add: vec![grant(E3_ID, "ENTERPRISEPACK")],
             remove: vec![],
@@ -84,7 +89,7 @@ pub fn set_location(i: usize, to: &str, deps: &[&str]) -> Operation {
     Operation {
         id: format!("set_usage_location:u{i}@contoso.com"),
         kind: OpKind::SetUsageLocation {
-            user_id: format!("id-{i:03}"),
+            user_id: user_id(i),
             upn: format!("u{i}@contoso.com"),
             from: Some("GB".into()),
             to: to.into(),

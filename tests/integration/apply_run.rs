@@ -106,7 +106,7 @@ async fn run_refuses_plans_with_errors_and_over_the_guards() {
     let prune = Operation {
         id: "assign_licenses:u0@contoso.com".into(),
         kind: m365ctl::plan::OpKind::AssignLicenses {
-            user_id: "id-000".into(),
+            user_id: user_id(0),
             upn: "u0@contoso.com".into(),
             add: vec![],
             remove: vec![removal(E3_ID, "ENTERPRISEPACK")],

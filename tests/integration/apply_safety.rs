@@ -20,7 +20,7 @@ fn remove_e3(i: usize) -> Operation {
     Operation {
         id: format!("assign_licenses:u{i}@contoso.com"),
         kind: OpKind::AssignLicenses {
-            user_id: format!("id-{i:03}"),
+            user_id: user_id(i),
             upn: format!("u{i}@contoso.com"),
             add: vec![],
             remove: vec![removal(E3_ID, "ENTERPRISEPACK")],
@@ -111,7 +111,7 @@ fn mailbox_conversion_guard_counts_conversions() {
         .map(|i| Operation {
             id: format!("convert_mailbox:u{i}@contoso.com"),
             kind: OpKind::ConvertMailbox {
-                user_id: format!("id-{i:03}"),
+                user_id: user_id(i),
                 upn: format!("u{i}@contoso.com"),
                 from: MailboxType::User,
                 to: MailboxType::Shared,

@@ -40,6 +40,7 @@ mod sim_csdl;
 mod sim_graph_rules;
 mod sim_serve;
 mod sim_throttle_model;
+mod trust_graph_ids;
 mod trust_hosts;
 mod trust_planfile;
 mod trust_snapshot;
