@@ -184,7 +184,12 @@ pub fn print_diagnostics(diagnostics: &[Diagnostic], color: bool) {
         let source = d
             .origin
             .as_ref()
-            .and_then(|o| std::fs::read_to_string(&*o.file).ok());
+            .and_then(|o| std::fs::read_to_string(&*o.file).ok())
+            .map(|text| match text.strip_prefix('\u{feff}') {
+                // Spans index the text the loader parsed, which had its byte-order mark dropped.
+                Some(rest) => rest.to_string(),
+                None => text,
+            });
         eprint!(
             "{}",
             render::diagnostic::render(d, source.as_deref(), color)

@@ -26,12 +26,9 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
     let mut sources = Vec::with_capacity(files.len());
     let mut errors = Vec::new();
     for file in &files {
-        match std::fs::read_to_string(file) {
+        match super::input::read_text(file) {
             Ok(text) => sources.push((file.display().to_string(), text)),
-            Err(e) => errors.push(Diagnostic::error(
-                format!("cannot read {}: {e}", file.display()),
-                None,
-            )),
+            Err(e) => errors.push(Diagnostic::error(e.message, None).with_hint(e.hint)),
         }
     }
     if !errors.is_empty() {
@@ -61,17 +58,14 @@ fn config_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
         }
         return Ok(vec![path.to_path_buf()]);
     }
-    let entries = std::fs::read_dir(path).map_err(|e| {
-        fail(
-            format!("cannot read {}: {e}", path.display()),
-            "check permissions",
+    let files = super::input::toml_entries(path).map_err(|errors| {
+        Diagnostics(
+            errors
+                .into_iter()
+                .map(|e| Diagnostic::error(e.message, None).with_hint(e.hint))
+                .collect(),
         )
     })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
     if files.is_empty() {
         return Err(fail(
             format!("no *.toml files in {}", path.display()),
@@ -496,7 +490,7 @@ impl Builder {
                     .as_ref()
                     .map(|e| (e.get_ref().as_str(), e.span()))
                     .unwrap_or(("M365CTL_CLIENT_SECRET", 0..0));
-                if is_env_name(env.0) {
+                if is_env_name(env.0) && !looks_like_secret(env.0) {
                     Some(AuthMode::Secret {
                         env: env.0.to_string(),
                     })
@@ -945,6 +939,19 @@ fn is_env_name(s: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && s.len() <= 128
+}
+
+/// Whether an "environment variable name" is more likely a pasted secret: long and mixing
+/// lower case, upper case and digits (names are conventionally UPPER_SNAKE_CASE; Entra
+/// secrets are random 40-character strings).
+fn looks_like_secret(s: &str) -> bool {
+    let has = |f: fn(&char) -> bool| s.chars().any(|c| f(&c));
+    let (lower, upper, digit) = (
+        has(char::is_ascii_lowercase),
+        has(char::is_ascii_uppercase),
+        has(char::is_ascii_digit),
+    );
+    (s.len() >= 16 && lower && upper && digit) || (s.len() >= 32 && lower && digit)
 }
 
 /// The three endpoint URLs of a validated `[tenant]`.

@@ -7,6 +7,7 @@
 pub mod cloud;
 pub mod countries;
 pub mod export;
+mod input;
 mod load;
 pub mod model;
 mod raw;

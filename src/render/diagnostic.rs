@@ -2,9 +2,15 @@
 //! underlined, and `= hint: …`. The caller reads the file (at render time) and passes its
 //! text in; without it the one-line form is used.
 
-use super::escape::{terminal, terminal_same_offsets};
+use super::escape::{shorten, terminal, terminal_same_offsets};
 use crate::diag::{Diagnostic, Severity};
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+/// Messages and hints longer than this are cut (they may quote a config value).
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// Source lines longer than this are not shown in a snippet.
+const MAX_SOURCE_LINE_BYTES: usize = 1000;
 
 /// Renders one diagnostic; `source` is the text of `diagnostic.origin.file`, when readable.
 pub fn render(diagnostic: &Diagnostic, source: Option<&str>, color: bool) -> String {
@@ -19,8 +25,11 @@ pub fn render(diagnostic: &Diagnostic, source: Option<&str>, color: bool) -> Str
     };
     // Messages, hints, paths and source lines carry config and tenant text: escaped for the
     // terminal / CI log (the source keeps its byte offsets so the spans still point right).
-    let message = terminal(&diagnostic.message);
-    let hint_text = diagnostic.hint.as_deref().map(terminal);
+    let message = terminal(&shorten(&diagnostic.message, MAX_MESSAGE_CHARS)).into_owned();
+    let hint_text = diagnostic
+        .hint
+        .as_deref()
+        .map(|h| terminal(&shorten(h, MAX_MESSAGE_CHARS)).into_owned());
     let hint = hint_text
         .as_deref()
         .map(|h| Level::HELP.with_name(Some("hint")).message(h));
@@ -28,14 +37,19 @@ pub fn render(diagnostic: &Diagnostic, source: Option<&str>, color: bool) -> Str
     let located = diagnostic.origin.as_ref().and_then(|origin| {
         let source = source.as_deref()?;
         let span = clamp_span(source, origin.span.clone())?;
-        Some((origin, source, span))
+        // A huge line (a 1 MB value) is not echoed: the one-line form names the place.
+        let line_start = source[..span.start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = source[span.start..]
+            .find('\n')
+            .map_or(source.len(), |i| span.start + i);
+        (line_end - line_start <= MAX_SOURCE_LINE_BYTES).then_some((origin, source, span))
     });
     let path = diagnostic
         .origin
         .as_ref()
         .map(|o| terminal(&o.file).into_owned());
     let group = match located {
-        Some((_, source, span)) => level.primary_title(&*message).element(
+        Some((_, source, span)) => level.primary_title(message.as_str()).element(
             Snippet::source(source)
                 .path(path.as_deref().unwrap_or_default())
                 .annotation(AnnotationKind::Primary.span(span)),

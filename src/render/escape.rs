@@ -69,6 +69,19 @@ pub fn terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `text` cut after `max_chars` characters, saying how much was left out: a 1 MB value in a
+/// config must not be echoed whole into a terminal or CI log.
+pub fn shorten(text: &str, max_chars: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max_chars) {
+        None => Cow::Borrowed(text),
+        Some((cut, _)) => Cow::Owned(format!(
+            "{}… ({} more bytes)",
+            &text[..cut],
+            text.len() - cut
+        )),
+    }
+}
+
 /// Untrusted source text for a snippet whose spans index into it: every hostile character is
 /// replaced by `?`-like characters of the same UTF-8 length, and the `#` of `##[` by `?`, so
 /// offsets stay valid.
