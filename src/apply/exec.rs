@@ -33,6 +33,9 @@ impl Default for ExecOptions {
 /// Receives every finished operation as it happens (journal, progress) and the end of each
 /// wave (one backend call) so durable sinks can fsync.
 pub trait Observer {
+    /// These operations are about to be sent (write-ahead: a durable sink records them before
+    /// anything can reach the tenant).
+    fn starting(&mut self, _ops: &[Operation]) {}
     /// One operation finished with `outcome`.
     fn finished(&mut self, op: &Operation, outcome: &Outcome);
     /// A wave (one batch) completed.
@@ -91,6 +94,7 @@ pub async fn execute_observed<B: TenantBackend>(
             }
             running += batch.len();
             let batch_ops: Vec<Operation> = batch.iter().map(|&i| ops[i].clone()).collect();
+            observer.starting(&batch_ops);
             in_flight.push(Box::pin(run_batch(backend, batch, batch_ops)));
         }
         if in_flight.is_empty() {

@@ -1,7 +1,9 @@
-//! The apply journal: one JSON line per executed operation, appended and flushed as it
-//! happens (fsync at the end of each wave), so an interrupted apply leaves an exact record
-//! of what reached the tenant. Resuming does not replay it: `apply` re-plans and converges,
-//! and the journal is the audit trail.
+//! The apply journal: JSON lines, written ahead. Before a batch is sent, one `started` line
+//! per operation is appended and fsynced; when an operation ends, its outcome line is
+//! appended and fsynced before progress or the report shows it. So after any crash or
+//! SIGKILL, every operation that may have reached the tenant is in the journal (as
+//! `started` at least). Resuming does not replay it: `apply` re-plans and converges, and the
+//! journal is the audit trail.
 
 use super::Outcome;
 use crate::plan::Operation;
@@ -26,7 +28,8 @@ pub struct Entry<'a> {
     pub kind: &'a str,
     /// UPN or group.
     pub target: &'a str,
-    /// `done`, `already_done`, `failed` or `skipped`.
+    /// `started` (written ahead), then `done`, `already_done`, `failed`, `skipped` or
+    /// `not_started`.
     pub outcome: &'static str,
     /// The backend's reason, or the failed dependency of a skipped op.
     pub error: Option<String>,
@@ -53,7 +56,28 @@ impl Journal {
         Ok(Journal { file })
     }
 
-    /// Appends one line for `op` and flushes it.
+    /// Records, durably, that `ops` are about to be sent: called before any of them can reach
+    /// the tenant.
+    pub fn record_started(&mut self, ops: &[Operation]) -> std::io::Result<()> {
+        let mut lines = Vec::new();
+        for op in ops {
+            let entry = Entry {
+                time: super::clock::now_rfc3339(),
+                op: &op.id,
+                kind: op.kind.name(),
+                target: op.kind.target(),
+                outcome: "started",
+                error: None,
+                request_id: None,
+            };
+            serde_json::to_writer(&mut lines, &entry).map_err(std::io::Error::other)?;
+            lines.push(b'\n');
+        }
+        self.file.write_all(&lines)?;
+        self.file.sync_data()
+    }
+
+    /// Appends one line for `op` and makes it durable (before anyone is told it is done).
     pub fn record(&mut self, op: &Operation, outcome: &Outcome) -> std::io::Result<()> {
         let entry = Entry {
             time: super::clock::now_rfc3339(),
@@ -70,7 +94,7 @@ impl Journal {
         let mut line = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
         line.push(b'\n');
         self.file.write_all(&line)?;
-        self.file.flush()
+        self.file.sync_data()
     }
 
     /// Forces what was written to disk (end of a wave).

@@ -301,8 +301,9 @@ pub async fn run<B: TenantBackend>(
     }
 }
 
-/// Journal + progress; keeps the first journal error (the apply continues: stopping
-/// mid-wave would be worse than a gap in the audit trail, which is reported at the end).
+/// Journal + progress; keeps the first journal error. After one, no further batch is sent
+/// (its write-ahead record could not be made); batches in flight finish and the error is
+/// reported at the end.
 struct Sink {
     journal: journal::Journal,
     progress: progress::Progress,
@@ -311,6 +312,12 @@ struct Sink {
 }
 
 impl Observer for Sink {
+    fn starting(&mut self, ops: &[Operation]) {
+        if let Err(e) = self.journal.record_started(ops) {
+            self.error.get_or_insert(e);
+        }
+    }
+
     fn finished(&mut self, op: &Operation, outcome: &Outcome) {
         if let Err(e) = self.journal.record(op, outcome) {
             self.error.get_or_insert(e);
@@ -325,6 +332,6 @@ impl Observer for Sink {
     }
 
     fn should_stop(&self) -> bool {
-        self.interrupted.load(Ordering::SeqCst)
+        self.interrupted.load(Ordering::SeqCst) || self.error.is_some()
     }
 }

@@ -62,7 +62,9 @@ async fn run_executes_journals_and_releases_the_lock() {
         .unwrap();
     assert_eq!(report.counts(), (2, 0, 0, 0));
     let journal = std::fs::read_to_string(journal::default_path(dir.path())).unwrap();
-    assert_eq!(journal.lines().count(), 2);
+    // Written ahead: a `started` line per operation, then its outcome.
+    assert_eq!(journal.lines().count(), 4);
+    assert_eq!(journal.matches("\"outcome\":\"started\"").count(), 2);
     assert!(!lock::default_path(dir.path()).exists());
 }
 

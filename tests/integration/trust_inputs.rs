@@ -34,14 +34,13 @@ fn quickstart() -> tempfile::TempDir {
 fn unreadable_toml_entries_are_errors_not_skipped() {
     use std::os::unix::fs::symlink;
     type Setup = fn(&Path);
-    let cases: [(&str, Setup, &str); 4] = [
+    // dangling, looping, a directory, a FIFO
+    let cases: [(Setup, &str); 4] = [
         (
-            "dangling",
             |d| symlink(d.join("missing.toml"), d.join("users.toml")).unwrap(),
             "dangling or looping symlink",
         ),
         (
-            "looping",
             |d| {
                 symlink(d.join("b.toml"), d.join("a.toml")).unwrap();
                 symlink(d.join("a.toml"), d.join("b.toml")).unwrap();
@@ -49,12 +48,10 @@ fn unreadable_toml_entries_are_errors_not_skipped() {
             "dangling or looping symlink",
         ),
         (
-            "directory",
             |d| std::fs::create_dir(d.join("users.toml")).unwrap(),
             "not a regular file",
         ),
         (
-            "fifo",
             |d| {
                 let ok = std::process::Command::new("mkfifo")
                     .arg(d.join("users.toml"))
@@ -65,8 +62,7 @@ fn unreadable_toml_entries_are_errors_not_skipped() {
             "not a regular file",
         ),
     ];
-    for (name, setup, expected) in cases {
-        // `name` documents the case in a failure's backtrace.
+    for (setup, expected) in cases {
         let dir = quickstart();
         validate(dir.path()).code(0);
         setup(dir.path());
@@ -74,7 +70,6 @@ fn unreadable_toml_entries_are_errors_not_skipped() {
             .code(1)
             .stderr(predicate::str::contains(expected).and(predicate::str::contains(".toml")))
             .stderr(predicate::str::contains("panicked").not());
-        let _ = name;
     }
 }
 
