@@ -1,13 +1,20 @@
-//! One apply at a time per config: an exclusive lock file `<config dir>/.m365ctl/apply.lock`
-//! created with `create_new`, holding the pid and start time. A lock left by a dead process is
-//! reported with instructions, never silently removed (unless `--force-unlock`): the
-//! interrupted apply may need a look at the journal first.
+//! One apply at a time per config: `<config dir>/.m365ctl/apply.lock`, held with an exclusive
+//! OS lock (`flock`, via `File::try_lock`) for the whole apply, and holding the holder's pid,
+//! host and start time for the messages.
+//!
+//! Whether a holder is alive is decided by the OS lock, not by the file's content: the OS
+//! releases it when the process dies, so a reused pid, an empty or a garbage file cannot make
+//! a dead holder look alive (or a live one dead). A live holder is never broken, not even by
+//! `--force-unlock`. A file left by a dead holder is reported with what it says about the
+//! holder and `--force-unlock`, never silently taken over: the interrupted apply may need a
+//! look at the journal first. (An empty file carries no record of an apply: it is taken.)
 //!
 //! For the Graph backend this only guards one machine; in CI the workflow's concurrency group
 //! is the primary guard, and the live fingerprint (stale-plan check) detects concurrent
-//! changes made by anyone else.
+//! changes made by anyone else. The snapshot backend also locks the snapshot file itself.
 
-use std::io::Write;
+use std::fs::{File, TryLockError};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// Where the lock lives: `<config dir>/.m365ctl/apply.lock`.
@@ -18,31 +25,27 @@ pub fn default_path(config_dir: &Path) -> PathBuf {
 /// Why the lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    /// Another apply holds it and its process is running (or cannot be checked).
+    /// Another apply holds the OS lock: it is running.
     #[error(
-        "another apply is running on this config (pid {pid}, started {started}; lock {path}); wait for it to finish"
+        "another apply is running on this config ({holder}; lock {path}); wait for it to finish (--force-unlock does not break the lock of a running apply)"
     )]
     Held {
         /// Lock file.
         path: PathBuf,
-        /// Holder's pid.
-        pid: String,
-        /// Holder's start time.
-        started: String,
+        /// What the lock file says about the holder.
+        holder: Holder,
     },
-    /// The holder is gone: a crashed or killed apply.
+    /// The file is left by a holder that is gone: a crashed or killed apply.
     #[error(
-        "stale apply lock {path} from pid {pid} (started {started}), which is no longer running: the previous apply was interrupted. Check the journal, then re-run with --force-unlock; apply re-plans and converges"
+        "stale apply lock {path} ({holder}), whose process no longer holds it: the previous apply was interrupted. Check the journal, then re-run with --force-unlock; apply re-plans and converges"
     )]
     Stale {
         /// Lock file.
         path: PathBuf,
-        /// Dead holder's pid.
-        pid: String,
-        /// Its start time.
-        started: String,
+        /// What the lock file says about the dead holder.
+        holder: Holder,
     },
-    /// The lock file could not be created or read.
+    /// The lock file could not be created, locked, read or written.
     #[error("apply lock {path}: {source}")]
     Io {
         /// Lock file.
@@ -52,14 +55,71 @@ pub enum LockError {
     },
 }
 
-/// A held lock; dropping it removes the file.
+/// What a lock file says about its holder; `None` where it says nothing readable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Holder {
+    /// Process id.
+    pub pid: Option<String>,
+    /// Host name.
+    pub host: Option<String>,
+    /// Start time (RFC 3339).
+    pub started: Option<String>,
+    /// The content when it is not a lock record (cut), for the message.
+    pub unreadable: Option<String>,
+}
+
+impl Holder {
+    /// Parses `pid=…`, `host=…`, `started=…` lines.
+    fn parse(text: &str) -> Holder {
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+                .map(|v| crate::render::escape::shorten(v.trim(), 64).into_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let mut holder = Holder {
+            pid: field("pid"),
+            host: field("host"),
+            started: field("started"),
+            unreadable: None,
+        };
+        if holder.pid.is_none() && holder.started.is_none() {
+            holder.unreadable = Some(crate::render::escape::shorten(text.trim(), 64).into_owned());
+        }
+        holder
+    }
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(content) = &self.unreadable {
+            return if content.is_empty() {
+                write!(f, "holder unknown: the lock file is empty")
+            } else {
+                write!(f, "holder unknown: the lock file holds {content:?}")
+            };
+        }
+        let unknown = "unknown";
+        write!(
+            f,
+            "pid {} on host {}, started {}",
+            self.pid.as_deref().unwrap_or(unknown),
+            self.host.as_deref().unwrap_or(unknown),
+            self.started.as_deref().unwrap_or(unknown)
+        )
+    }
+}
+
+/// A held lock; dropping it removes the file, then releases the OS lock.
 #[derive(Debug)]
 pub struct ApplyLock {
     path: PathBuf,
+    _file: File,
 }
 
 impl ApplyLock {
-    /// Takes the lock at `path`. With `force`, an existing lock is removed first.
+    /// Takes the lock at `path`. With `force`, a file left by a dead holder is taken over;
+    /// a live holder is never broken.
     pub fn acquire(path: &Path, force: bool) -> Result<ApplyLock, LockError> {
         let io = |source| LockError::Io {
             path: path.to_path_buf(),
@@ -68,72 +128,118 @@ impl ApplyLock {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        if force {
-            match std::fs::remove_file(path) {
-                Ok(()) => tracing::warn!("removed apply lock {} (--force-unlock)", path.display()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io(e)),
-            }
-        }
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-        {
-            Ok(mut file) => {
-                let body = format!(
-                    "pid={}\nstarted={}\n",
-                    std::process::id(),
-                    super::clock::now_rfc3339()
-                );
-                file.write_all(body.as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(io)?;
-                Ok(ApplyLock {
-                    path: path.to_path_buf(),
-                })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let text = std::fs::read_to_string(path).unwrap_or_default();
-                let field = |name: &str| {
-                    text.lines()
-                        .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
-                        .unwrap_or("unknown")
-                        .to_string()
-                };
-                let (pid, started) = (field("pid"), field("started"));
-                if process_is_gone(&pid) {
-                    Err(LockError::Stale {
+        loop {
+            let mut file = File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(io)?;
+            let mut text = String::new();
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    let _ = file.read_to_string(&mut text);
+                    return Err(LockError::Held {
                         path: path.to_path_buf(),
-                        pid,
-                        started,
-                    })
-                } else {
-                    Err(LockError::Held {
-                        path: path.to_path_buf(),
-                        pid,
-                        started,
-                    })
+                        holder: Holder::parse(&text),
+                    });
                 }
+                Err(TryLockError::Error(e)) => return Err(io(e)),
             }
-            Err(e) => Err(io(e)),
+            // A holder that finished removed the file we opened: lock the current one.
+            if !is_current(&file, path) {
+                continue;
+            }
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).map_err(io)?;
+            let text = String::from_utf8_lossy(&bytes);
+            if !text.trim().is_empty() {
+                let holder = Holder::parse(&text);
+                if !force {
+                    return Err(LockError::Stale {
+                        path: path.to_path_buf(),
+                        holder,
+                    });
+                }
+                tracing::warn!(
+                    "taking over apply lock {} left by an interrupted apply ({holder}) (--force-unlock)",
+                    path.display()
+                );
+            }
+            let body = format!(
+                "pid={}\nhost={}\nstarted={}\n",
+                std::process::id(),
+                host_name(),
+                super::clock::now_rfc3339()
+            );
+            file.set_len(0).map_err(io)?;
+            file.rewind().map_err(io)?;
+            file.write_all(body.as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(io)?;
+            return Ok(ApplyLock {
+                path: path.to_path_buf(),
+                _file: file,
+            });
         }
     }
 }
 
 impl Drop for ApplyLock {
     fn drop(&mut self) {
+        // Removed while still locked: whoever opened it meanwhile sees it is no longer
+        // the current file and starts over.
         let _ = std::fs::remove_file(&self.path);
     }
 }
 
-/// Whether the lock holder certainly no longer runs (Linux `/proc`; elsewhere we cannot tell
-/// and assume it runs).
-fn process_is_gone(pid: &str) -> bool {
-    let Ok(pid) = pid.parse::<u32>() else {
-        return false;
-    };
-    cfg!(target_os = "linux")
-        && Path::new("/proc/self").exists()
-        && !Path::new(&format!("/proc/{pid}")).exists()
+/// Whether `file` is still the file at `path` (not removed or replaced since it was opened).
+#[cfg(unix)]
+fn is_current(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn is_current(_: &File, path: &Path) -> bool {
+    path.exists()
+}
+
+/// This machine's name, for the lock record (Linux `/proc`, else the environment).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holder_messages_say_what_is_known() {
+        let h = Holder::parse("pid=12\nhost=ci-7\nstarted=2026-01-01T00:00:00Z\n");
+        assert_eq!(
+            h.to_string(),
+            "pid 12 on host ci-7, started 2026-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            Holder::parse("pid=12\n").to_string(),
+            "pid 12 on host unknown, started unknown"
+        );
+        assert!(
+            Holder::parse("\u{0}garbage")
+                .to_string()
+                .contains("holder unknown")
+        );
+    }
 }

@@ -43,6 +43,7 @@ mod sim_throttle_model;
 mod trust_graph_ids;
 mod trust_hosts;
 mod trust_inputs;
+mod trust_lock;
 mod trust_planfile;
 mod trust_snapshot;
 mod trust_snapshot_check;
