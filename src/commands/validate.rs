@@ -1,4 +1,5 @@
-//! `validate`: the config alone, offline; with a snapshot backend also resolved against it.
+//! `validate`: the config alone, offline; with a snapshot backend also resolved and planned
+//! against it, so it refuses everything `plan` refuses.
 
 use super::{Backend, CommandError, Terminal, exit, print_diagnostics};
 use crate::backend::{BackendConfig, TenantBackend};
@@ -11,18 +12,30 @@ pub fn run(config_path: &Path, term: Terminal) -> Result<u8, CommandError> {
     if matches!(config.backend, BackendConfig::Snapshot { .. }) {
         let backend = Backend::from_config(&config)?;
         let live = backend.read_blocking()?;
-        let (_, warnings) = desired::resolve(&config, &live)?;
-        print_diagnostics(&warnings, term.stderr_color);
+        let (desired, mut diagnostics) = desired::resolve(&config, &live)?;
+        // Everything `plan` would refuse is refused here too: the planner is pure and cheap,
+        // and some config errors only show against the tenant (a `mailbox = "room"` for a
+        // user mailbox, a licence for a resource mailbox).
+        diagnostics.append(&mut crate::plan::plan(&desired, &live).diagnostics);
+        print_diagnostics(&diagnostics, term.stderr_color);
         if super::effective_format(None) == crate::render::Format::Github {
             super::write_stdout(&crate::render::github::annotations(
-                &warnings,
+                &diagnostics,
                 &super::repo_paths(),
             ))?;
+        }
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        if errors > 0 {
+            return Err(CommandError::msg(format!(
+                "{}: {errors} error(s) found against {} (the errors `plan` would report)",
+                config_path.display(),
+                backend.describe()
+            )));
         }
         eprintln!(
             "{}: valid ({} warnings; checked against {})",
             config_path.display(),
-            warnings.len(),
+            diagnostics.len(),
             backend.describe()
         );
     } else {

@@ -47,3 +47,4 @@ mod trust_lock;
 mod trust_planfile;
 mod trust_snapshot;
 mod trust_snapshot_check;
+mod trust_validate;
