@@ -7,6 +7,8 @@
 pub mod cloud;
 pub mod countries;
 pub mod export;
+#[cfg(test)]
+mod fuzz_tests;
 mod input;
 mod load;
 pub mod model;
