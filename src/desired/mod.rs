@@ -9,7 +9,7 @@ pub mod countries;
 pub mod export;
 #[cfg(test)]
 mod fuzz_tests;
-mod input;
+pub mod input;
 mod load;
 pub mod model;
 mod raw;

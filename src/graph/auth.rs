@@ -214,9 +214,8 @@ impl Authenticator {
         token_file: Option<&std::path::Path>,
     ) -> Result<Secret, BackendError> {
         if let Some(path) = token_file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                BackendError::Auth(format!("federated token file {}: {e}", path.display()))
-            })?;
+            let text = crate::desired::input::read_text(path)
+                .map_err(|e| BackendError::Auth(format!("federated token file: {}", e.message)))?;
             return Ok(Secret::new(text.trim()));
         }
         let url = std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL").map_err(|_| {

@@ -160,3 +160,28 @@ fn a_secret_pasted_into_client_secret_env_is_refused() {
         m365ctl::desired::from_sources(&sources(name), Path::new(".")).expect(name);
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_as_plan_file_is_refused_without_hanging() {
+    let dir = quickstart();
+    let fifo = dir.path().join("plan.json");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    Command::cargo_bin("m365ctl")
+        .unwrap()
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .args(["apply", "--auto-approve", "-c"])
+        .arg(dir.path())
+        .arg(&fifo)
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not a regular file"));
+}
