@@ -1,8 +1,8 @@
 //! The apply journal: JSON lines, written ahead. Before a batch is sent, one `started` line
 //! per operation is appended and fsynced; when an operation ends, its outcome line is
-//! appended and fsynced before progress or the report shows it. So after any crash or
-//! SIGKILL, every operation that may have reached the tenant is in the journal (as
-//! `started` at least). Resuming does not replay it: `apply` re-plans and converges, and the
+//! written before progress or the report shows it (and fsynced at the end of its wave). So
+//! after a SIGKILL or a crash (a power loss too, for the `started` lines), every operation
+//! that may have reached the tenant is in the journal (as `started` at least). Resuming does not replay it: `apply` re-plans and converges, and the
 //! journal is the audit trail.
 
 use super::Outcome;
@@ -77,7 +77,8 @@ impl Journal {
         self.file.sync_data()
     }
 
-    /// Appends one line for `op` and makes it durable (before anyone is told it is done).
+    /// Appends one line for `op` (written to the OS before anyone is told it is done, so it
+    /// survives the process being killed; fsynced at the end of the wave by `sync`).
     pub fn record(&mut self, op: &Operation, outcome: &Outcome) -> std::io::Result<()> {
         let entry = Entry {
             time: super::clock::now_rfc3339(),
@@ -94,7 +95,7 @@ impl Journal {
         let mut line = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
         line.push(b'\n');
         self.file.write_all(&line)?;
-        self.file.sync_data()
+        self.file.flush()
     }
 
     /// Forces what was written to disk (end of a wave).
