@@ -642,11 +642,32 @@ impl Builder {
         mailbox: Option<&Spanned<String>>,
         usage_location: Option<&Spanned<String>>,
     ) -> Settings {
-        Settings {
+        let settings = Settings {
             licenses: licenses.and_then(|l| self.licenses(src, l)),
             disabled_plans: disabled.map(|d| self.disabled_plans(src, d.get_ref())),
             mailbox: mailbox.and_then(|m| self.mailbox(src, m)),
             usage_location: usage_location.and_then(|u| self.country(src, u)),
+        };
+        self.check_resource_mailbox(&settings);
+        settings
+    }
+
+    /// A room or equipment mailbox never gets user licences: `plan` refuses such an entry
+    /// whatever the tenant holds, so the offline `validate` refuses it too.
+    fn check_resource_mailbox(&mut self, settings: &Settings) {
+        if let (Some(mailbox), Some(LicenseList::Exactly(skus))) =
+            (&settings.mailbox, &settings.licenses)
+            && matches!(mailbox.value, MailboxType::Room | MailboxType::Equipment)
+            && !skus.is_empty()
+        {
+            self.error(
+                format!(
+                    "a {} mailbox never gets user licences",
+                    mailbox.value.as_str()
+                ),
+                mailbox.origin.clone(),
+                "use licenses = [] with a resource mailbox, or mailbox = \"user\" or \"shared\"",
+            );
         }
     }
 

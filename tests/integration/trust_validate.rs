@@ -70,3 +70,32 @@ fn validate_refuses_whatever_plan_refuses() {
     }
     assert!(refused >= 6, "only {refused} cases were refused by plan");
 }
+
+/// Offline (graph backend, no tenant): an entry that `plan` refuses whatever the tenant holds
+/// (a resource mailbox with licences) is refused by `validate`, in a user or a profile.
+#[test]
+fn offline_validate_refuses_licences_for_a_resource_mailbox() {
+    let graph = "[tenant]\nbackend = \"graph\"\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"00000000-0000-0000-0000-000000000000\"\n\n[skus]\nE3 = \"ENTERPRISEPACK\"\n";
+    for kind in ["room", "equipment"] {
+        for table in [
+            "[users.\"board@contoso.com\"]".to_string(),
+            "[profiles.resource]".to_string(),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let config = format!("{graph}\n{table}\nmailbox = \"{kind}\"\nlicenses = [\"E3\"]\n");
+            std::fs::write(dir.path().join("m365ctl.toml"), config).unwrap();
+            let (code, stderr) = run(dir.path(), "validate");
+            assert_eq!(code, 1, "{table} {kind}: {stderr}");
+            assert!(
+                stderr.contains(&format!("a {kind} mailbox never gets user licences")),
+                "{stderr}"
+            );
+            assert!(stderr.contains("m365ctl.toml:"), "{stderr}");
+            // The same table without licences is fine.
+            let config = format!("{graph}\n{table}\nmailbox = \"{kind}\"\nlicenses = []\n");
+            std::fs::write(dir.path().join("m365ctl.toml"), config).unwrap();
+            let (code, stderr) = run(dir.path(), "validate");
+            assert_eq!(code, 0, "{stderr}");
+        }
+    }
+}
