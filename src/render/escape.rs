@@ -14,8 +14,8 @@
 //!   escapes (`%` `%25`, `\r` `%0D`, `\n` `%0A`, and `:` `%3A`, `,` `%2C` in properties;
 //!   docs.github.com "Workflow commands for GitHub Actions", as `@actions/core` does).
 //! - markdown text (`markdown_text`): no HTML, heading, list, quote, table cell break, code
-//!   span, math or @mention: markdown metacharacters are backslash-escaped and `@` is
-//!   followed by a zero-width space. `markdown_html` is for text inside an HTML block (the
+//!   span, math or @mention: markdown metacharacters are backslash-escaped and an `@` that
+//!   could start a mention (not after a letter or digit) is followed by a zero-width space. `markdown_html` is for text inside an HTML block (the
 //!   `<summary>` line), where markdown is not parsed and entities are used instead. Lines in a
 //!   fenced ```diff block only need `terminal` (no newline can end the fence).
 //! - JSON (`json_document`): serde_json escapes C0 controls; DEL, C1 controls and bidi
@@ -122,19 +122,16 @@ pub fn workflow_property(text: &str) -> String {
     workflow_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// Untrusted text in markdown (paragraphs, table cells, block quotes).
-pub fn markdown_text(text: &str) -> String {
-    markdown_escaped(text, true)
-}
-
 /// Untrusted text as inline code in markdown (table cells, quotes): `<code>…</code>` with the
 /// content escaped like `markdown_text` (a backtick code span could not escape a backtick).
-/// Mentions are not linked inside code, so `@` stays as it is.
+/// A possible @mention is broken up here too: whether a renderer links mentions inside inline
+/// HTML code is its choice, not ours to rely on.
 pub fn markdown_code(text: &str) -> String {
-    format!("<code>{}</code>", markdown_escaped(text, false))
+    format!("<code>{}</code>", markdown_text(text))
 }
 
-fn markdown_escaped(text: &str, break_mentions: bool) -> String {
+/// Untrusted text in markdown (paragraphs, table cells, block quotes).
+pub fn markdown_text(text: &str) -> String {
     let safe = terminal(text);
     let mut out = String::with_capacity(safe.len() + 8);
     let mut previous = ' ';
@@ -146,7 +143,7 @@ fn markdown_escaped(text: &str, break_mentions: bool) -> String {
                 out.push(c);
             }
             '.' if previous.is_ascii_digit() => out.push_str("\\."),
-            '@' if break_mentions => {
+            '@' if starts_mention(previous) => {
                 out.push_str("\\@");
                 out.push(BREAK);
             }
@@ -157,12 +154,20 @@ fn markdown_escaped(text: &str, break_mentions: bool) -> String {
     out
 }
 
+/// Whether an `@` after `previous` could start a GitHub @mention: mentions need a non-word
+/// character (or the start) before the `@`, so `ann@contoso.com` stays as it is while
+/// `@admins` is broken up.
+fn starts_mention(previous: char) -> bool {
+    !(previous.is_alphanumeric() || previous == '_')
+}
+
 /// Untrusted text as code inside an HTML block (the `<summary>` line, where markdown is not
-/// parsed): `<code>…</code>` with entities.
+/// parsed): `<code>…</code>` with entities, a possible @mention broken up.
 pub fn markdown_html_code(text: &str) -> String {
     let safe = terminal(text);
     let mut out = String::with_capacity(safe.len() + 16);
     out.push_str("<code>");
+    let mut previous = ' ';
     for c in safe.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -172,8 +177,10 @@ pub fn markdown_html_code(text: &str) -> String {
             '\'' => out.push_str("&#39;"),
             '`' => out.push_str("&#96;"),
             '|' => out.push_str("&#124;"),
+            '@' if starts_mention(previous) => out.push_str("&#64;\u{200B}"),
             _ => out.push(c),
         }
+        previous = c;
     }
     out.push_str("</code>");
     out

@@ -44,6 +44,7 @@ mod trust_graph_ids;
 mod trust_hosts;
 mod trust_inputs;
 mod trust_lock;
+mod trust_output;
 mod trust_planfile;
 mod trust_snapshot;
 mod trust_snapshot_check;
