@@ -195,6 +195,43 @@ fn strip_sgr(text: &str) -> String {
     out
 }
 
+/// `@` signs outside fenced code that GitHub could turn into a mention: after a non-word
+/// character (or at the start) and not followed by the zero-width space that breaks it.
+fn live_mentions(md: &str) -> Vec<String> {
+    let mut in_code = false;
+    let mut found = Vec::new();
+    for line in md.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        let chars: Vec<char> = line.chars().collect();
+        for (i, &c) in chars.iter().enumerate() {
+            // The character before, looking through a markdown backslash escape.
+            let before = match i {
+                0 => ' ',
+                1 => chars[0],
+                _ if chars[i - 1] == '\\' => chars[i - 2],
+                _ => chars[i - 1],
+            };
+            let after = chars.get(i + 1).copied().unwrap_or(' ');
+            if c == '@' && !(before.is_alphanumeric() || before == '_') && after != '\u{200B}' {
+                found.push(line.to_string());
+            }
+        }
+        // An `@` written as an entity is one we broke up: it must be followed by the break.
+        for (at, _) in line.match_indices("&#64;") {
+            if !line[at + 5..].starts_with('\u{200B}') {
+                found.push(line.to_string());
+            }
+        }
+    }
+    found
+}
+
 /// The markdown's structure: block and inline tags, HTML tag names, with text collapsed.
 fn skeleton(md: &str) -> Vec<String> {
     use pulldown_cmark::{Event, Options, Parser};
@@ -259,6 +296,7 @@ proptest! {
             prop_assert_eq!(text.lines().count(), expected.lines().count(), "{}: {}", name, text);
             if name == "markdown" {
                 prop_assert_eq!(skeleton(&text), skeleton(&expected), "{}", text);
+                prop_assert!(live_mentions(&text).is_empty(), "{:?}", live_mentions(&text));
             }
         }
         // Colour adds only SGR codes around escaped text.
