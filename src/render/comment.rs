@@ -4,7 +4,7 @@
 //! replaces the previous green plan instead of leaving it standing. It starts with the same
 //! hidden marker as the markdown plan, so the workflow edits its one comment in place.
 
-use super::escape::{markdown_code, markdown_text};
+use super::escape::{markdown_code_span, markdown_text};
 use super::markdown::{self, DEFAULT_MAX_CHARS, MARKER, MarkdownOptions};
 use crate::diag::Diagnostic;
 use crate::plan::Plan;
@@ -74,7 +74,7 @@ pub fn error_comment(
 
 /// `Commit `abc…` · config `state` · tenant `graph contoso.onmicrosoft.com``.
 fn header(context: &CommentContext) -> String {
-    let code = |text: &str| markdown_code(text);
+    let code = markdown_code_span;
     let mut parts = Vec::new();
     if let Some(commit) = context.commit {
         parts.push(format!("Commit {}", code(commit)));
@@ -104,7 +104,7 @@ mod tests {
         let header = text.lines().nth(3).unwrap();
         assert_eq!(
             header,
-            "Commit <code>0123456789abcdef0123456789abcdef01234567</code> · config <code>state</code> · tenant <code>graph contoso.onmicrosoft.com</code>"
+            "Commit `0123456789abcdef0123456789abcdef01234567` · config `state` · tenant `graph contoso.onmicrosoft.com`"
         );
         assert!(text.contains("Operations checksum: `sha256:abc`"), "{text}");
     }
@@ -135,6 +135,6 @@ mod tests {
             tenant: None,
         };
         let text = error_comment(&[], Some("x"), &context);
-        assert!(text.contains("config <code>a\\`b\\<img\\></code>"), "{text}");
+        assert!(text.contains("config `a'b<img>`"), "{text}");
     }
 }

@@ -13,11 +13,13 @@
 //! - workflow command values (`workflow_data`, `workflow_property`): GitHub's documented
 //!   escapes (`%` `%25`, `\r` `%0D`, `\n` `%0A`, and `:` `%3A`, `,` `%2C` in properties;
 //!   docs.github.com "Workflow commands for GitHub Actions", as `@actions/core` does).
-//! - markdown text (`markdown_text`): no HTML, heading, list, quote, table cell break, code
-//!   span, math or @mention: markdown metacharacters are backslash-escaped and an `@` that
-//!   could start a mention (not after a letter or digit) is followed by a zero-width space. `markdown_html` is for text inside an HTML block (the
+//! - markdown text (`markdown_text`): no HTML, link, heading, list, quote, table cell break,
+//!   code span, math or @mention: inline metacharacters are backslash-escaped anywhere, block
+//!   openers at the start, and an `@` that could start a mention (not after a letter or digit)
+//!   is followed by a zero-width space. `markdown_html` is for text inside an HTML block (the
 //!   `<summary>` line), where markdown is not parsed and entities are used instead. Lines in a
-//!   fenced ```diff block only need `terminal` (no newline can end the fence).
+//!   fenced ```diff block only need `terminal` (no newline can end the fence), and a code span
+//!   outside tables only needs its backticks replaced (`markdown_code_span`).
 //! - JSON (`json_document`): serde_json escapes C0 controls; DEL, C1 controls and bidi
 //!   overrides are escaped as `\uXXXX` too, and `##[` is written `#\u0023[` (same value).
 
@@ -122,7 +124,7 @@ pub fn workflow_property(text: &str) -> String {
     workflow_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// Untrusted text as inline code in markdown (table cells, quotes): `<code>…</code>` with the
+/// Untrusted text as inline code in a markdown table cell: `<code>…</code>` with the
 /// content escaped like `markdown_text` (a backtick code span could not escape a backtick).
 /// A possible @mention is broken up here too: whether a renderer links mentions inside inline
 /// HTML code is its choice, not ours to rely on.
@@ -130,28 +132,64 @@ pub fn markdown_code(text: &str) -> String {
     format!("<code>{}</code>", markdown_text(text))
 }
 
+/// Untrusted text as a markdown code span (`` `…` ``) outside tables: the content of a code span
+/// is literal (no HTML, emphasis, links or mentions), and only a backtick or a line ending can
+/// end it, so backticks become `'` and control characters are shown escaped. Not for table
+/// cells: GitHub splits cells at `|` even inside code spans (`markdown_code` is for those).
+pub fn markdown_code_span(text: &str) -> String {
+    format!("`{}`", terminal(text).replace('`', "'"))
+}
+
 /// Untrusted text in markdown (paragraphs, table cells, block quotes).
 pub fn markdown_text(text: &str) -> String {
     let safe = terminal(text);
     let mut out = String::with_capacity(safe.len() + 8);
+    // Block syntax only counts at the start of a line, and the text has no line breaks (see
+    // `terminal`): only its first character (after spaces) and the `.` or `)` after a leading
+    // number can open a heading, quote, list, fence or setext underline.
+    let (mut only_spaces, mut number_so_far, mut seen_digit) = (true, true, false);
     let mut previous = ' ';
     for c in safe.chars() {
         match c {
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '<' | '>' | '(' | ')' | '#' | '+'
-            | '-' | '!' | '|' | '~' | '&' | '$' | '=' => {
+            // Inline syntax anywhere: escapes, code spans, HTML and autolinks, links and images,
+            // table cells, entities (which could spell an `@`), math, emphasis, strikethrough.
+            '\\' | '`' | '<' | '>' | '[' | ']' | '|' | '&' | '$' | '*' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
-            '.' if previous.is_ascii_digit() => out.push_str("\\."),
+            '#' | '-' | '+' | '=' if only_spaces => {
+                out.push('\\');
+                out.push(c);
+            }
+            '.' | ')' if number_so_far && seen_digit => {
+                out.push('\\');
+                out.push(c);
+            }
             '@' if starts_mention(previous) => {
                 out.push_str("\\@");
                 out.push(BREAK);
             }
             _ => out.push(c),
         }
+        only_spaces &= c == ' ';
+        number_so_far &= c.is_ascii_digit() || (c == ' ' && !seen_digit);
+        seen_digit |= c.is_ascii_digit();
         previous = c;
     }
-    out
+    // Leading spaces could indent a code block, two trailing ones make a line break: as
+    // entities they are only spaces.
+    let body = out.trim_matches(' ');
+    let (lead, trail) = (
+        out.len() - out.trim_start_matches(' ').len(),
+        out.len() - out.trim_end_matches(' ').len(),
+    );
+    if lead + trail == 0 {
+        return out;
+    }
+    if body.is_empty() {
+        return "&#32;".repeat(out.len());
+    }
+    format!("{}{body}{}", "&#32;".repeat(lead), "&#32;".repeat(trail))
 }
 
 /// Whether an `@` after `previous` could start a GitHub @mention: mentions need a non-word

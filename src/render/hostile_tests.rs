@@ -139,7 +139,7 @@ fn outputs(plan: &Plan) -> Vec<(&'static str, String)> {
             ..Default::default()
         },
     );
-    let mut github_log = github::annotations(&plan.diagnostics);
+    let mut github_log = github::annotations(&plan.diagnostics, &github::RepoPaths::default());
     github_log.push_str(&human::render(plan, opts(false)));
     let snippets: String = plan
         .diagnostics
@@ -195,7 +195,7 @@ fn strip_sgr(text: &str) -> String {
     out
 }
 
-/// `@` signs outside fenced code that GitHub could turn into a mention: after a non-word
+/// `@` signs outside fenced code and code spans that GitHub could turn into a mention: after a non-word
 /// character (or at the start) and not followed by the zero-width space that breaks it.
 fn live_mentions(md: &str) -> Vec<String> {
     let mut in_code = false;
@@ -209,7 +209,15 @@ fn live_mentions(md: &str) -> Vec<String> {
             continue;
         }
         let chars: Vec<char> = line.chars().collect();
+        let mut in_span = false;
         for (i, &c) in chars.iter().enumerate() {
+            // Code spans are literal: no mention is linked inside one.
+            if c == '`' && (i == 0 || chars[i - 1] != '\\') {
+                in_span = !in_span;
+            }
+            if in_span {
+                continue;
+            }
             // The character before, looking through a markdown backslash escape.
             let before = match i {
                 0 => ' ',
@@ -244,6 +252,7 @@ fn skeleton(md: &str) -> Vec<String> {
     for event in Parser::new_ext(md, options) {
         let item = match event {
             Event::Text(_) | Event::SoftBreak => "text".to_string(),
+            Event::Code(_) => "code".to_string(),
             Event::Html(h) | Event::InlineHtml(h) => {
                 let tags: Vec<&str> = h
                     .split('<')

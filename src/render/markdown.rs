@@ -5,7 +5,9 @@
 //! workflow find and update its one comment instead of adding a new one per push. Long plans
 //! are cut between principals (never inside a table or code block) with "… and N more".
 
-use super::escape::{markdown_code, markdown_html_code, markdown_text, terminal};
+use super::escape::{
+    markdown_code, markdown_code_span, markdown_html_code, markdown_text, terminal,
+};
 use super::{Wording, by_principal, describe, summary_line};
 use crate::diag::{Diagnostic, Severity};
 use crate::plan::Plan;
@@ -174,7 +176,7 @@ pub(crate) fn write_diagnostics(out: &mut String, diagnostics: &[Diagnostic]) {
         let location = d
             .origin
             .as_ref()
-            .map(|o| format!("{}: ", markdown_code(&o.to_string())))
+            .map(|o| format!("{}: ", markdown_code_span(&o.to_string())))
             .unwrap_or_default();
         let _ = writeln!(out, "> {location}{}", markdown_text(&d.message));
         if let Some(hint) = &d.hint {

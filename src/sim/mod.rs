@@ -396,18 +396,20 @@ pub async fn serve(source: &TenantSource, port: u16, options: SimOptions) -> Res
         handle.base_url()
     );
     println!();
-    println!("# Point m365ctl at this fake (a config may only name Microsoft's hosts):");
-    println!("export M365CTL_CLIENT_SECRET={secret}");
-    println!("export M365CTL_AUTHORITY_HOST={}", handle.authority_host());
-    println!("export M365CTL_GRAPH_HOST={}", handle.graph_host());
-    println!("export M365CTL_EXCHANGE_HOST={}", handle.exchange_host());
-    println!();
     println!("# m365ctl.toml [tenant] table for this fake:");
     println!("[tenant]");
     println!("backend = \"graph\"");
     println!("tenant_id = \"{}\"", handle.tenant_id());
     println!("client_id = \"{}\"", handle.shared.options.client_id);
     println!("auth = \"secret\"");
+    println!();
+    println!(
+        "# and the environment that points m365ctl at it (a config names only Microsoft's hosts):"
+    );
+    println!("export M365CTL_CLIENT_SECRET={secret}");
+    println!("export M365CTL_AUTHORITY_HOST={}", handle.authority_host());
+    println!("export M365CTL_GRAPH_HOST={}", handle.graph_host());
+    println!("export M365CTL_EXCHANGE_HOST={}", handle.exchange_host());
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;

@@ -56,11 +56,14 @@ class Fake:
             if " = " in line:
                 key, value = line.split(" = ", 1)
                 fields[key.strip()] = value.strip().strip('"')
-            if "exchange_host" in fields:
+            if line.startswith("export ") and "=" in line:
+                key, value = line[len("export "):].split("=", 1)
+                fields[key.strip()] = value.strip()
+            if "M365CTL_EXCHANGE_HOST" in fields:
                 break
         self.tenant_id = fields["tenant_id"]
         self.client_id = fields["client_id"]
-        self.exchange = fields["exchange_host"]
+        self.exchange = fields["M365CTL_EXCHANGE_HOST"]
         self.http = httpx.Client(timeout=60)
         self._tokens = {}
 

@@ -12,8 +12,19 @@ use std::path::Path;
 const SECRET: &str = "cli-identities-test-secret";
 const UNKNOWN_APP: &str = "99999999-0000-0000-0000-000000000000";
 
-async fn m365ctl(args: &[&str], client_id_env: Option<&str>) -> std::process::Output {
+/// Runs the binary, pointed at the fake through the environment (a config names only
+/// Microsoft's hosts).
+async fn m365ctl(
+    fake: &m365ctl::sim::FakeTenantHandle,
+    args: &[&str],
+    client_id_env: Option<&str>,
+) -> std::process::Output {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let hosts = [
+        ("M365CTL_AUTHORITY_HOST", fake.authority_host()),
+        ("M365CTL_GRAPH_HOST", fake.graph_host()),
+        ("M365CTL_EXCHANGE_HOST", fake.exchange_host()),
+    ];
     let client_id_env = client_id_env.map(str::to_string);
     tokio::task::spawn_blocking(move || {
         let mut cmd = Command::cargo_bin("m365ctl").expect("binary built");
@@ -21,6 +32,7 @@ async fn m365ctl(args: &[&str], client_id_env: Option<&str>) -> std::process::Ou
             .env_remove("M365CTL_CLIENT_ID")
             .env("NO_COLOR", "1")
             .env("M365CTL_TEST_SECRET", SECRET)
+            .envs(hosts)
             .args(args);
         if let Some(id) = client_id_env {
             cmd.env("M365CTL_CLIENT_ID", id);
@@ -42,11 +54,8 @@ fn config(
     let quickstart =
         std::fs::read_to_string(root.join("examples/quickstart/m365ctl.toml")).unwrap();
     let table = format!(
-        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{client_id}\"\napply_client_id = \"{apply_client_id}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\nauthority_host = \"{}\"\ngraph_host = \"{}\"\nexchange_host = \"{}\"\n",
+        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{client_id}\"\napply_client_id = \"{apply_client_id}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\n",
         fake.tenant_id(),
-        fake.authority_host(),
-        fake.graph_host(),
-        fake.exchange_host()
     );
     let text = quickstart.replace(
         "[tenant]\nbackend = \"snapshot\"\nsnapshot = \"tenant.json\"\n",
@@ -77,9 +86,14 @@ async fn plan_reads_as_client_id_and_apply_writes_as_apply_client_id() {
     // The fake knows only the write app: plan (read identity) is refused, apply is not.
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path(), &fake, UNKNOWN_APP, &known);
-    let plan = m365ctl(&["plan", "-c", &c], None).await;
+    let plan = m365ctl(&fake, &["plan", "-c", &c], None).await;
     assert!(refused_sign_in(&plan), "{plan:?}");
-    let plan = m365ctl(&["plan", "-c", &c, "--detailed-exitcode"], Some(&known)).await;
+    let plan = m365ctl(
+        &fake,
+        &["plan", "-c", &c, "--detailed-exitcode"],
+        Some(&known),
+    )
+    .await;
     assert_eq!(
         plan.status.code(),
         Some(2),
@@ -89,14 +103,14 @@ async fn plan_reads_as_client_id_and_apply_writes_as_apply_client_id() {
     // The fake knows only the read app: apply (write identity) is refused before any write.
     let dir2 = tempfile::tempdir().unwrap();
     let c2 = config(dir2.path(), &fake, &known, UNKNOWN_APP);
-    let drift = m365ctl(&["drift", "-c", &c2], None).await;
+    let drift = m365ctl(&fake, &["drift", "-c", &c2], None).await;
     assert_eq!(
         drift.status.code(),
         Some(2),
         "drift reads as client_id: {drift:?}"
     );
     let before = fake.requests().len();
-    let apply = m365ctl(&["apply", "-c", &c2, "--auto-approve"], None).await;
+    let apply = m365ctl(&fake, &["apply", "-c", &c2, "--auto-approve"], None).await;
     assert!(refused_sign_in(&apply), "{apply:?}");
     let after: Vec<_> = fake.requests()[before..].to_vec();
     assert!(!after.is_empty());
@@ -106,9 +120,9 @@ async fn plan_reads_as_client_id_and_apply_writes_as_apply_client_id() {
     );
 
     // With the write app as apply_client_id, apply signs in and converges.
-    let apply = m365ctl(&["apply", "-c", &c, "--auto-approve"], None).await;
+    let apply = m365ctl(&fake, &["apply", "-c", &c, "--auto-approve"], None).await;
     assert_eq!(apply.status.code(), Some(0), "{apply:?}");
-    let again = m365ctl(&["plan", "-c", &c2, "--detailed-exitcode"], None).await;
+    let again = m365ctl(&fake, &["plan", "-c", &c2, "--detailed-exitcode"], None).await;
     assert_eq!(again.status.code(), Some(0), "{again:?}");
     fake.shutdown().await;
 }
@@ -130,7 +144,7 @@ async fn the_pull_request_job_reads_the_tenant_once() {
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path(), &fake, &known, &known);
     let plan_file = dir.path().join("plan.json").display().to_string();
-    let plan = m365ctl(&["plan", "-c", &c, "--out", &plan_file], None).await;
+    let plan = m365ctl(&fake, &["plan", "-c", &c, "--out", &plan_file], None).await;
     assert_eq!(plan.status.code(), Some(0), "{plan:?}");
     let after_plan = fake.requests().len();
     assert!(
@@ -141,7 +155,7 @@ async fn the_pull_request_job_reads_the_tenant_once() {
         fake.requests()
     );
     for format in ["markdown", "github", "human", "json"] {
-        let show = m365ctl(&["show", &plan_file, "--format", format], None).await;
+        let show = m365ctl(&fake, &["show", &plan_file, "--format", format], None).await;
         assert_eq!(show.status.code(), Some(0), "{show:?}");
     }
     assert_eq!(fake.requests().len(), after_plan, "show sent requests");

@@ -38,7 +38,7 @@ fn serve(args: &[&str]) -> Served {
         if let Some(id) = line.strip_prefix("tenant_id = ") {
             tenant_id = id.trim_matches('"').to_string();
         }
-        if line.starts_with("exchange_host") {
+        if line.starts_with("export M365CTL_EXCHANGE_HOST=") {
             break;
         }
     }
