@@ -334,7 +334,7 @@ fn operation_differences(saved: &[PlanOperation], fresh: &[PlanOperation]) -> Ve
             let mut op = op.clone();
             op.depends_on.sort();
             if let Some(previous) = by_id.insert(op.id.clone(), op) {
-                duplicates.push(format!("{}: listed more than once", previous.id));
+                duplicates.push(format!("{}: listed more than once", shown(&previous.id)));
             }
         }
         (by_id, duplicates)
@@ -345,12 +345,16 @@ fn operation_differences(saved: &[PlanOperation], fresh: &[PlanOperation]) -> Ve
     for id in ids {
         match (saved.get(id), fresh.get(id)) {
             (Some(op), None) => lines.push(format!(
-                "{id}: in the file, not in the plan computed now ({} {})",
-                op.kind, op.target
+                "{}: in the file, not in the plan computed now ({} {})",
+                shown(id),
+                shown(&op.kind),
+                shown(&op.target)
             )),
             (None, Some(op)) => lines.push(format!(
-                "{id}: in the plan computed now, missing from the file ({} {})",
-                op.kind, op.target
+                "{}: in the plan computed now, missing from the file ({} {})",
+                shown(id),
+                shown(&op.kind),
+                shown(&op.target)
             )),
             (Some(a), Some(b)) if a != b => {
                 let fields: Vec<&str> = [
@@ -364,12 +368,19 @@ fn operation_differences(saved: &[PlanOperation], fresh: &[PlanOperation]) -> Ve
                 .into_iter()
                 .filter_map(|(name, differs)| differs.then_some(name))
                 .collect();
-                lines.push(format!("{id}: {} differ", fields.join(", ")));
+                lines.push(format!("{}: {} differ", shown(id), fields.join(", ")));
             }
             _ => {}
         }
     }
     lines
+}
+
+/// A value from the file for a one-per-line message: cut, and escaped for the terminal (the
+/// file may be an attacker's).
+fn shown(value: &str) -> String {
+    use crate::render::escape::{shorten, terminal};
+    terminal(&shorten(value, 200)).into_owned()
 }
 
 fn operation_doc(op: &Operation) -> PlanOperation {

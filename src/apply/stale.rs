@@ -76,7 +76,11 @@ pub fn diff(before: &LiveDigest, after: &LiveDigest, now: &Tenant) -> Vec<String
             lines.push(format!("{sku}: consumed {} -> {}", show(b), show(a)));
         }
     }
+    // Names come from the tenant: escaped here, where the one-line-per-change layout is made.
     lines
+        .into_iter()
+        .map(|line| crate::render::escape::terminal(&line).into_owned())
+        .collect()
 }
 
 enum Change {

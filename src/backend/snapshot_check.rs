@@ -96,7 +96,8 @@ fn collect(tenant: &Tenant) -> Vec<Problem> {
     };
 
     let mut group_ids: HashMap<&str, usize> = HashMap::new();
-    let mut group_names: HashMap<&str, usize> = HashMap::new();
+    // Display names may repeat (Graph allows it); a config naming an ambiguous group is the
+    // resolver's concern, not the snapshot's.
     for (i, group) in tenant.groups.iter().enumerate() {
         if group.id.is_empty() {
             problem(
@@ -110,15 +111,6 @@ fn collect(tenant: &Tenant) -> Vec<Problem> {
                 format!(
                     "duplicate object id {} (also groups[{first}])",
                     shown(&group.id)
-                ),
-            );
-        }
-        if let Some(first) = group_names.insert(&group.display_name, i) {
-            problem(
-                vec![Key("groups"), Index(i), Key("display_name")],
-                format!(
-                    "duplicate group name {} (also groups[{first}]): configs name groups by display name",
-                    shown(&group.display_name)
                 ),
             );
         }

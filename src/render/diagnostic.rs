@@ -25,7 +25,7 @@ pub fn render(diagnostic: &Diagnostic, source: Option<&str>, color: bool) -> Str
     };
     // Messages, hints, paths and source lines carry config and tenant text: escaped for the
     // terminal / CI log (the source keeps its byte offsets so the spans still point right).
-    let message = terminal(&shorten(&diagnostic.message, MAX_MESSAGE_CHARS)).into_owned();
+    let message = lines_for_terminal(&shorten(&diagnostic.message, MAX_MESSAGE_CHARS));
     let hint_text = diagnostic
         .hint
         .as_deref()
@@ -69,6 +69,18 @@ pub fn render(diagnostic: &Diagnostic, source: Option<&str>, color: bool) -> Str
     let mut text = renderer.render(&[group]).to_string();
     text.push('\n');
     text
+}
+
+/// A message for the terminal, line by line: some messages list several problems, one per
+/// line (a snapshot's, a tampered plan's), so line breaks are kept and each line is escaped
+/// (no control byte, no workflow command). Values embedded in such messages are escaped where
+/// the message is built.
+fn lines_for_terminal(message: &str) -> String {
+    message
+        .split('\n')
+        .map(|line| terminal(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A span that lies inside `source` on char boundaries; an empty span grows to one char so
