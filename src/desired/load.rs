@@ -657,14 +657,13 @@ impl Builder {
     fn check_resource_mailbox(&mut self, settings: &Settings) {
         if let (Some(mailbox), Some(LicenseList::Exactly(skus))) =
             (&settings.mailbox, &settings.licenses)
-            && matches!(mailbox.value, MailboxType::Room | MailboxType::Equipment)
+            && let MailboxIntent::Kind(
+                kind @ (crate::tenant::MailboxType::Room | crate::tenant::MailboxType::Equipment),
+            ) = mailbox.value
             && !skus.is_empty()
         {
             self.error(
-                format!(
-                    "a {} mailbox never gets user licences",
-                    mailbox.value.as_str()
-                ),
+                format!("a {} mailbox never gets user licences", kind.as_str()),
                 mailbox.origin.clone(),
                 "use licenses = [] with a resource mailbox, or mailbox = \"user\" or \"shared\"",
             );
