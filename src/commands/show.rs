@@ -16,15 +16,16 @@ use std::sync::Arc;
 /// Runs `show`: exit 0 when the file was rendered, 1 when it cannot be read or verified.
 pub fn run(args: &ShowArgs, term: Terminal) -> Result<u8, CommandError> {
     let path = &args.planfile;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CommandError::msg(format!("cannot read {}: {e}", path.display())))?;
+    // A regular file of bounded size (a FIFO would hang); its content is an untrusted claim.
+    let text = crate::desired::input::read_text(path)
+        .map_err(|e| CommandError::msg(format!("{} ({})", e.message, e.hint)))?;
     let doc = PlanFile::parse(&text)
         .map_err(|e| CommandError::msg(format!("{}: {e}", path.display())))?;
     let paths = repo_paths();
     let plan =
         to_plan(&doc, &paths).map_err(|e| CommandError::msg(format!("{}: {e}", path.display())))?;
     match effective_format(args.format) {
-        Format::Json => write_stdout(&doc.to_json())?,
+        Format::Json => write_stdout(&crate::render::escape::json_document(&doc.to_json()))?,
         Format::Markdown => {
             let context = doc.context.clone().unwrap_or_default();
             let comment = plan_comment(
