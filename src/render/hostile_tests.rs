@@ -98,6 +98,14 @@ fn hostile_plan(strings: &[String]) -> Plan {
     for change in &mut plan.exchange_changes {
         change.upn = next();
     }
+    for e in &mut plan.license_errors {
+        e.upn = next();
+        e.sku_part_number = next();
+        e.group = next();
+        e.state = next();
+        e.error = Some(next());
+        e.remedy = next();
+    }
     let source = next();
     plan.diagnostics = vec![
         Diagnostic::error(
