@@ -168,6 +168,9 @@ pub struct ExportArgs {
     /// Also write the live state as a snapshot JSON file.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
+    /// Replace files the export would write that exist already (never m365ctl.toml's [tenant]).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `report`.

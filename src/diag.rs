@@ -69,6 +69,18 @@ impl<'a> SourceMap<'a> {
         &self.file
     }
 
+    /// The whole lines `span` touches, without the final newline: a table copied as written.
+    pub fn lines(&self, span: std::ops::Range<usize>) -> &'a str {
+        let start = span.start.min(self.source.len());
+        let end = span.end.clamp(start, self.source.len());
+        let line_start = self.line_starts[self.line_starts.partition_point(|&s| s <= start) - 1];
+        let line_end = self.source[end..]
+            .find('\n')
+            .map(|i| end + i)
+            .unwrap_or(self.source.len());
+        &self.source[line_start..line_end]
+    }
+
     /// The origin of a byte span: 1-based line and column (in characters).
     pub fn origin(&self, span: std::ops::Range<usize>) -> Origin {
         let start = span.start.min(self.source.len());

@@ -1,38 +1,33 @@
-//! Export: the live tenant written as desired state (TOML), the adoption path that spares
-//! an admin typing thousands of users by hand. Written so that resolving it against the same
-//! tenant asks for no change: direct assignments become `[users]` entries, group-based
-//! licences become `[groups]` entries (never repeated per user), and only SKUs someone holds
-//! are put under management.
+//! Export: the live tenant written as desired state (TOML) that people can maintain, the
+//! adoption path that spares an admin typing thousands of users by hand.
+//!
+//! The export infers the config a careful admin would write: the licence / disabled-plan /
+//! mailbox combinations users share become `[profiles]`, the one directory attribute that best
+//! predicts them becomes `[[rules]]`, and `[users]` entries are written only for users the
+//! rules do not describe. Resolving the result against the same tenant asks for no change.
+//!
+//! Managed SKUs are the user SKUs someone holds *directly*: a SKU only ever given by groups is
+//! left to its `[groups]` entries, so adding someone to a licence group needs no user edit.
 
-use crate::tenant::{MailboxType, Sku, Tenant, User};
+use crate::tenant::{MailboxType, Sku, Tenant, USER_ATTRIBUTES, User};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-/// What the `[tenant]` table of the exported config says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExportTenant {
-    /// `backend = "snapshot"` reading this file (relative to the config).
-    Snapshot {
-        /// Snapshot path as it should be written.
-        path: String,
-    },
-    /// `backend = "graph"` with workload identity federation (no secret anywhere).
-    Graph {
-        /// Entra tenant id or primary domain.
-        tenant_id: String,
-        /// App registration id.
-        client_id: String,
-    },
-}
+/// The file holding `[skus]`, `[scope]`, `[defaults]`, `[profiles]` and `[[rules]]`.
+pub const LICENSING_FILE: &str = "licensing.toml";
+/// The file holding `[users]` entries.
+pub const USERS_FILE: &str = "users.toml";
+/// The file holding `[groups]` entries.
+pub const GROUPS_FILE: &str = "groups.toml";
+/// The file holding `[tenant]`, written only when the export directory has none.
+pub const TENANT_FILE: &str = "m365ctl.toml";
 
 /// How to export.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExportOptions {
-    /// The `[tenant]` table.
-    pub tenant: ExportTenant,
-    /// Write users and groups to their own files (`users.toml`, `groups.toml`) next to
-    /// `m365ctl.toml`, for a config directory; otherwise one `m365ctl.toml`.
-    pub split_files: bool,
+    /// The `[tenant]` table's text for a new `m365ctl.toml`; `None` when the export directory
+    /// already has the file that connects to the tenant (export never rewrites `[tenant]`).
+    pub tenant_table: Option<String>,
 }
 
 /// Friendly aliases admins already use for the common part numbers.
@@ -57,54 +52,448 @@ const KNOWN_ALIASES: [(&str, &str); 18] = [
     ("VISIOCLIENT", "VISIO_P2"),
 ];
 
+/// Lines a `[users]` entry costs (header, one setting, blank line) and a `[[rules]]` entry
+/// costs (header, match, profile, blank line): what the rule choice minimises.
+const ENTRY_LINES: usize = 3;
+const RULE_LINES: usize = 4;
+
+/// The name of the offboarding profile every export offers.
+const LEAVER: &str = "leaver";
+
+/// What a user holds, as a profile would state it: managed licences (by alias, with the
+/// disabled plan names of a direct assignment; empty = not managed) and the mailbox type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Holding {
+    licenses: Vec<(String, Vec<String>)>,
+    mailbox: Option<MailboxType>,
+}
+
+impl Holding {
+    /// Nothing worth declaring: no managed licence and an ordinary (or no) mailbox. Such users
+    /// stay undeclared, and so untouched.
+    fn is_plain(&self) -> bool {
+        self.licenses.is_empty() && matches!(self.mailbox, None | Some(MailboxType::User))
+    }
+
+    fn leaver() -> Holding {
+        Holding {
+            licenses: Vec::new(),
+            mailbox: Some(MailboxType::Shared),
+        }
+    }
+}
+
+/// One `[[rules]]` entry: users whose `attribute` equals `value` get `holding`'s profile.
+struct RuleOut {
+    attribute: &'static str,
+    value: String,
+    holding: usize,
+    users: usize,
+}
+
 /// Writes the live tenant as config files `(file name, TOML text)`, deterministically.
 pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
     let aliases = aliases(live);
     let by_id: HashMap<&str, &Sku> = live.skus.iter().map(|s| (s.sku_id.as_str(), s)).collect();
-    let name_of = |sku_id: &str| {
+    let alias_of = |sku_id: &str| {
         by_id
             .get(sku_id)
             .map(|s| aliases[&s.sku_part_number].clone())
     };
+    let managed = managed_skus(live, &by_id);
 
-    let mut main = String::from(
-        "#:schema ./m365ctl.schema.json\n# Exported by `m365ctl export`: the tenant as it is today. Planning this against the\n# same tenant changes nothing; edit it to change the tenant.\n\n",
+    let mut users: Vec<&User> = live.users.iter().collect();
+    users.sort_by_key(|u| u.user_principal_name.to_lowercase());
+    let mut holdings: Vec<Holding> = Vec::new();
+    let mut interned: HashMap<Holding, usize> = HashMap::new();
+    let user_holding: Vec<usize> = users
+        .iter()
+        .map(|u| {
+            let h = holding(u, &by_id, &managed, &alias_of);
+            *interned.entry(h.clone()).or_insert_with(|| {
+                holdings.push(h);
+                holdings.len() - 1
+            })
+        })
+        .collect();
+    let plain: Vec<bool> = holdings.iter().map(Holding::is_plain).collect();
+
+    let (rules, ruled) = choose_rules(&users, &user_holding, &plain);
+    // Users the rules do not describe exactly: an explicit entry each.
+    let entries: Vec<usize> = (0..users.len())
+        .filter(|&i| match ruled[i] {
+            Some(r) => rules[r].holding != user_holding[i],
+            None => !plain[user_holding[i]],
+        })
+        .collect();
+
+    // Profiles: every holding a rule names, and every holding two entries share.
+    let mut uses: BTreeMap<usize, usize> = BTreeMap::new();
+    for &i in &entries {
+        *uses.entry(user_holding[i]).or_default() += 1;
+    }
+    let mut profiled: BTreeSet<usize> = rules.iter().map(|r| r.holding).collect();
+    profiled.extend(uses.iter().filter(|(_, n)| **n >= 2).map(|(h, _)| *h));
+    let names = profile_names(&holdings, &profiled);
+    let mut counts: HashMap<usize, usize> = HashMap::new();
+    for (i, h) in user_holding.iter().enumerate() {
+        if ruled[i].is_some() || entries.binary_search(&i).is_ok() {
+            *counts.entry(*h).or_default() += 1;
+        }
+    }
+
+    let declared_without_location = users.iter().enumerate().any(|(i, u)| {
+        (ruled[i].is_some() || entries.binary_search(&i).is_ok()) && u.usage_location.is_none()
+    });
+
+    let mut licensing = header(
+        "Exported by `m365ctl export`: SKU aliases, what m365ctl manages, the licence and mailbox\n\
+         # combinations users share (profiles) and the attribute that predicts them (rules).\n\
+         # Planning this directory against the tenant it was exported from changes nothing.",
     );
-    write_tenant(&mut main, &options.tenant);
-    main.push_str("\n[skus]\n");
+    licensing.push_str("\n[skus]\n");
     for sku in sorted_skus(live) {
         let alias = &aliases[&sku.sku_part_number];
-        writeln!(main, "{} = {}", key(alias), quote(&sku.sku_part_number)).expect("string write");
+        writeln!(
+            licensing,
+            "{} = {}",
+            key(alias),
+            quote(&sku.sku_part_number)
+        )
+        .expect("string write");
     }
-    let held = held_user_skus(live);
-    main.push_str("\n[scope]\n");
-    let managed: Vec<String> = sorted_skus(live)
-        .filter(|s| s.applies_to == "User" && held.contains(s.sku_id.as_str()))
-        .map(|s| quote(&aliases[&s.sku_part_number]))
+    licensing.push_str(
+        "\n# SKUs someone holds directly. m365ctl removes them from declared users who should not\n\
+         # hold them; SKUs given only by groups are managed through [groups].\n[scope]\n",
+    );
+    let managed_aliases: Vec<String> = sorted_skus(live)
+        .filter(|s| managed.contains(s.sku_id.as_str()))
+        .map(|s| aliases[&s.sku_part_number].clone())
         .collect();
-    writeln!(main, "manage_skus = [{}]", managed.join(", ")).expect("string write");
-    main.push_str("users = \"declared\"\n");
+    writeln!(licensing, "manage_skus = {}", list(&managed_aliases)).expect("string write");
+    licensing.push_str("users = \"declared\"\n");
+    write_defaults(&mut licensing, live, declared_without_location);
 
-    let mut users = String::new();
-    let mut sorted: Vec<&User> = live.users.iter().collect();
-    sorted.sort_by_key(|u| u.user_principal_name.to_lowercase());
-    for user in sorted {
-        write_user(&mut users, user, &by_id, &name_of);
+    for &h in &profiled {
+        let count = counts.get(&h).copied().unwrap_or(0);
+        writeln!(
+            licensing,
+            "\n[profiles.{}]   # {count} user{}",
+            key(&names[&h]),
+            if count == 1 { "" } else { "s" }
+        )
+        .expect("string write");
+        write_holding(&mut licensing, &holdings[h]);
+    }
+    if !names.values().any(|n| n == LEAVER) {
+        licensing.push_str(
+            "\n# Offboarding: the mailbox is converted to shared first, then the licences go.\n",
+        );
+        writeln!(licensing, "[profiles.{LEAVER}]").expect("string write");
+        write_holding(&mut licensing, &Holding::leaver());
+    }
+    let mut exceptions = vec![0usize; rules.len()];
+    for &i in &entries {
+        if let Some(r) = ruled[i] {
+            exceptions[r] += 1;
+        }
+    }
+    for (rule, exceptions) in rules.iter().zip(exceptions) {
+        writeln!(
+            licensing,
+            "\n[[rules]]   # {} user{}{}",
+            rule.users,
+            if rule.users == 1 { "" } else { "s" },
+            if exceptions > 0 {
+                format!("; {exceptions} more have their own entry in {USERS_FILE}")
+            } else {
+                String::new()
+            }
+        )
+        .expect("string write");
+        writeln!(
+            licensing,
+            "match = {{ {} = {} }}\nprofile = {}",
+            rule.attribute,
+            quote(&rule.value),
+            quote(&names[&rule.holding])
+        )
+        .expect("string write");
     }
 
+    let mut users_text = String::new();
+    for &i in &entries {
+        writeln!(
+            users_text,
+            "\n[users.{}]",
+            key(&users[i].user_principal_name)
+        )
+        .expect("string write");
+        let h = user_holding[i];
+        match names.get(&h) {
+            Some(name) => writeln!(users_text, "profile = {}", quote(name)).expect("string write"),
+            None => write_holding(&mut users_text, &holdings[h]),
+        }
+    }
+
+    let groups_text = groups(live, &by_id, &alias_of);
+
+    let mut files = Vec::new();
+    if let Some(table) = &options.tenant_table {
+        let mut main = header(
+            "How m365ctl reaches the tenant. The rest of the config is in the other .toml files\n\
+             # of this directory, which m365ctl merges.",
+        );
+        main.push('\n');
+        main.push_str(table.trim_end());
+        main.push('\n');
+        files.push((TENANT_FILE.to_string(), main));
+    }
+    files.push((LICENSING_FILE.to_string(), licensing));
+    if !users_text.is_empty() {
+        let mut text = header(
+            "Users the rules in licensing.toml do not describe exactly, one entry each.\n\
+             # An entry wins over the rules; `profile = \"leaver\"` offboards someone.",
+        );
+        text.push_str(&users_text);
+        files.push((USERS_FILE.to_string(), text));
+    }
+    if !groups_text.is_empty() {
+        let mut text = header(
+            "Licence groups: the licences each assigns and its exact membership (one UPN a line).",
+        );
+        text.push_str(&groups_text);
+        files.push((GROUPS_FILE.to_string(), text));
+    }
+    files
+}
+
+fn header(comment: &str) -> String {
+    format!("#:schema ./m365ctl.schema.json\n# {comment}\n")
+}
+
+/// `[defaults] usage_location`: the most common location, which fills in for new joiners.
+/// Written only when no declared user lacks one (it would set theirs: the plan would not be
+/// empty); otherwise shown as a comment.
+fn write_defaults(out: &mut String, live: &Tenant, declared_without_location: bool) {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for user in &live.users {
+        if let Some(location) = &user.usage_location {
+            *counts.entry(location.as_str()).or_default() += 1;
+        }
+    }
+    let Some((common, _)) = counts
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+    else {
+        return;
+    };
+    out.push_str("\n# Fills in a usage location for declared users that have none (never relocates anyone).\n");
+    if declared_without_location {
+        out.push_str(
+            "# Commented out: some declared users have no usage location today and would get it.\n# ",
+        );
+    }
+    writeln!(out, "[defaults]").expect("string write");
+    if declared_without_location {
+        out.push_str("# ");
+    }
+    writeln!(out, "usage_location = {}", quote(common)).expect("string write");
+}
+
+/// User SKUs someone holds directly, by id.
+fn managed_skus<'a>(live: &'a Tenant, by_id: &HashMap<&str, &Sku>) -> BTreeSet<&'a str> {
+    live.users
+        .iter()
+        .flat_map(|u| u.licenses.iter())
+        .filter(|l| l.assigned_by_group.is_none())
+        .filter(|l| {
+            by_id
+                .get(l.sku_id.as_str())
+                .is_some_and(|s| s.applies_to == "User")
+        })
+        .map(|l| l.sku_id.as_str())
+        .collect()
+}
+
+/// A user's holding. Licences are what they hold of the managed SKUs by any path (an
+/// inherited one is listed so that the planner keeps it, assigning nothing directly);
+/// disabled plans are those of a direct assignment (a group's are the group's).
+fn holding(
+    user: &User,
+    by_id: &HashMap<&str, &Sku>,
+    managed: &BTreeSet<&str>,
+    alias_of: &dyn Fn(&str) -> Option<String>,
+) -> Holding {
+    let mut licenses: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for l in &user.licenses {
+        if !managed.contains(l.sku_id.as_str()) {
+            continue;
+        }
+        let Some(alias) = alias_of(&l.sku_id) else {
+            continue;
+        };
+        let disabled = licenses.entry(alias).or_default();
+        if l.assigned_by_group.is_none()
+            && let Some(sku) = by_id.get(l.sku_id.as_str())
+        {
+            *disabled = plan_names(sku, &l.disabled_plans);
+        }
+    }
+    Holding {
+        licenses: licenses.into_iter().collect(),
+        mailbox: user.mailbox.as_ref().map(|m| m.kind),
+    }
+}
+
+/// Picks the one attribute whose values best predict holdings (fewest lines written) and a
+/// rule per value where that pays. Returns the rules and, per user, the rule that matches.
+fn choose_rules(
+    users: &[&User],
+    holding: &[usize],
+    plain: &[bool],
+) -> (Vec<RuleOut>, Vec<Option<usize>>) {
+    let declared = holding.iter().filter(|&&h| !plain[h]).count();
+    let no_rules_cost = declared * ENTRY_LINES;
+    let mut best: Option<(usize, Vec<RuleOut>, Vec<Option<usize>>)> = None;
+    for attribute in USER_ATTRIBUTES {
+        // Values compared as the resolver does: trimmed, case-insensitively.
+        let mut values: BTreeMap<String, (String, Vec<usize>)> = BTreeMap::new();
+        for (i, user) in users.iter().enumerate() {
+            let Some(value) = user.attribute(attribute).map(str::trim) else {
+                continue;
+            };
+            if value.is_empty() {
+                continue;
+            }
+            values
+                .entry(value.to_lowercase())
+                .or_insert_with(|| (value.to_string(), Vec::new()))
+                .1
+                .push(i);
+        }
+        if values.is_empty() {
+            continue;
+        }
+        let mut cost = no_rules_cost;
+        let mut rules = Vec::new();
+        let mut ruled = vec![None; users.len()];
+        for (written, members) in values.into_values() {
+            let mut tally: BTreeMap<usize, usize> = BTreeMap::new();
+            for &i in &members {
+                if !plain[holding[i]] {
+                    *tally.entry(holding[i]).or_default() += 1;
+                }
+            }
+            let Some((&top, &count)) = tally
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+            else {
+                continue;
+            };
+            let declared_here = tally.values().sum::<usize>();
+            let with_rule = RULE_LINES + (members.len() - count) * ENTRY_LINES;
+            let without = declared_here * ENTRY_LINES;
+            if count < 2 || with_rule >= without {
+                continue;
+            }
+            cost = cost + with_rule - without;
+            for &i in &members {
+                ruled[i] = Some(rules.len());
+            }
+            rules.push(RuleOut {
+                attribute,
+                value: written,
+                holding: top,
+                users: count,
+            });
+        }
+        if !rules.is_empty() && best.as_ref().is_none_or(|(c, _, _)| cost < *c) {
+            best = Some((cost, rules, ruled));
+        }
+    }
+    match best {
+        Some((cost, rules, ruled)) if cost < no_rules_cost => (rules, ruled),
+        _ => (Vec::new(), vec![None; users.len()]),
+    }
+}
+
+/// Names for the profiled holdings: the licence aliases (`e3-ems`), `unlicensed`, a mailbox
+/// other than user (`-shared`), `-custom` when plans are disabled; made unique. The empty
+/// holding with a shared mailbox is the `leaver` profile.
+fn profile_names(holdings: &[Holding], profiled: &BTreeSet<usize>) -> BTreeMap<usize, String> {
+    let mut ordered: Vec<usize> = profiled.iter().copied().collect();
+    ordered.sort_by(|a, b| holdings[*a].cmp(&holdings[*b]));
+    let mut taken = BTreeSet::new();
+    let mut names = BTreeMap::new();
+    for h in ordered {
+        let holding = &holdings[h];
+        let base = if *holding == Holding::leaver() {
+            LEAVER.to_string()
+        } else {
+            let mut base = if holding.licenses.is_empty() {
+                "unlicensed".to_string()
+            } else {
+                holding
+                    .licenses
+                    .iter()
+                    .map(|(alias, _)| alias.to_lowercase().replace('_', "-"))
+                    .collect::<Vec<_>>()
+                    .join("-")
+            };
+            if holding.licenses.iter().any(|(_, d)| !d.is_empty()) {
+                base.push_str("-custom");
+            }
+            if let Some(kind) = holding.mailbox.filter(|k| *k != MailboxType::User) {
+                base.push('-');
+                base.push_str(kind.as_str());
+            }
+            base
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while !taken.insert(name.clone()) || (name == LEAVER && *holding != Holding::leaver()) {
+            name = format!("{base}-{n}");
+            n += 1;
+        }
+        names.insert(h, name);
+    }
+    names
+}
+
+/// `licenses`, `disabled_plans.SKU` and `mailbox` lines stating a holding.
+fn write_holding(out: &mut String, holding: &Holding) {
+    let aliases: Vec<&str> = holding.licenses.iter().map(|(a, _)| a.as_str()).collect();
+    writeln!(out, "licenses = {}", list(&aliases)).expect("string write");
+    for (alias, plans) in &holding.licenses {
+        if !plans.is_empty() {
+            writeln!(out, "disabled_plans.{} = {}", key(alias), list(plans)).expect("string write");
+        }
+    }
+    if let Some(kind) = holding.mailbox {
+        writeln!(out, "mailbox = {}", quote(kind.as_str())).expect("string write");
+    }
+}
+
+/// `[groups]` entries for the groups that carry licences.
+fn groups(
+    live: &Tenant,
+    by_id: &HashMap<&str, &Sku>,
+    alias_of: &dyn Fn(&str) -> Option<String>,
+) -> String {
     let upn_of: HashMap<&str, &str> = live
         .users
         .iter()
         .map(|u| (u.id.as_str(), u.user_principal_name.as_str()))
         .collect();
-    let mut groups = String::new();
-    let mut sorted_groups: Vec<_> = live
+    let mut out = String::new();
+    let mut sorted: Vec<_> = live
         .groups
         .iter()
         .filter(|g| !g.licenses.is_empty())
         .collect();
-    sorted_groups.sort_by(|a, b| (&a.display_name, &a.id).cmp(&(&b.display_name, &b.id)));
-    for group in sorted_groups {
+    sorted.sort_by(|a, b| (&a.display_name, &a.id).cmp(&(&b.display_name, &b.id)));
+    for group in sorted {
         // A display name several groups share would be ambiguous (and a duplicate TOML key):
         // such groups are keyed by object id, with the name as a comment.
         let shared = live
@@ -115,153 +504,41 @@ pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
             .is_some();
         if shared {
             writeln!(
-                groups,
+                out,
                 "\n# {}\n[groups.{}]",
                 group.display_name.replace(char::is_control, " "),
                 key(&group.id)
             )
         } else {
-            writeln!(groups, "\n[groups.{}]", key(&group.display_name))
+            writeln!(out, "\n[groups.{}]", key(&group.display_name))
         }
         .expect("string write");
         let names: Vec<String> = group
             .licenses
             .iter()
-            .filter_map(|l| name_of(&l.sku_id))
+            .filter_map(|l| alias_of(&l.sku_id))
             .collect();
-        writeln!(groups, "licenses = [{}]", quoted_list(&names)).expect("string write");
-        let disabled = disabled_by_name(
-            group
-                .licenses
-                .iter()
-                .map(|l| (l.sku_id.as_str(), l.disabled_plans.as_slice())),
-            &by_id,
-            &name_of,
-        );
-        write_disabled(&mut groups, &disabled);
+        writeln!(out, "licenses = {}", list(&names)).expect("string write");
+        for l in &group.licenses {
+            let (Some(alias), Some(sku)) = (alias_of(&l.sku_id), by_id.get(l.sku_id.as_str()))
+            else {
+                continue;
+            };
+            let plans = plan_names(sku, &l.disabled_plans);
+            if !plans.is_empty() {
+                writeln!(out, "disabled_plans.{} = {}", key(&alias), list(&plans))
+                    .expect("string write");
+            }
+        }
         let mut members: Vec<&str> = group
             .members
             .iter()
             .filter_map(|id| upn_of.get(id.as_str()).copied())
             .collect();
         members.sort_by_key(|m| m.to_lowercase());
-        writeln!(groups, "members = [{}]", quoted_list(&members)).expect("string write");
+        writeln!(out, "members = {}", list(&members)).expect("string write");
     }
-
-    if options.split_files {
-        let mut files = vec![("m365ctl.toml".to_string(), main)];
-        if !users.is_empty() {
-            files.push(("users.toml".to_string(), users.trim_start().to_string()));
-        }
-        if !groups.is_empty() {
-            files.push(("groups.toml".to_string(), groups.trim_start().to_string()));
-        }
-        files
-    } else {
-        main.push_str(&users);
-        main.push_str(&groups);
-        vec![("m365ctl.toml".to_string(), main)]
-    }
-}
-
-fn write_tenant(out: &mut String, tenant: &ExportTenant) {
-    out.push_str("[tenant]\n");
-    match tenant {
-        ExportTenant::Snapshot { path } => {
-            writeln!(out, "backend = \"snapshot\"\nsnapshot = {}", quote(path))
-                .expect("string write");
-        }
-        ExportTenant::Graph {
-            tenant_id,
-            client_id,
-        } => {
-            writeln!(
-                out,
-                "backend = \"graph\"\ntenant_id = {}\nclient_id = {}\nauth = \"federated\"",
-                quote(tenant_id),
-                quote(client_id)
-            )
-            .expect("string write");
-        }
-    }
-}
-
-/// One `[users]` entry for a user with a direct licence or a non-user mailbox.
-fn write_user(
-    out: &mut String,
-    user: &User,
-    by_id: &HashMap<&str, &Sku>,
-    name_of: &dyn Fn(&str) -> Option<String>,
-) {
-    // A user's `licenses` are what they should hold, however it is met: a licence inherited
-    // from a group is listed too (the planner then assigns nothing directly), while disabled
-    // plans are written only for direct assignments (a group's are the group's).
-    let held: Vec<_> = user
-        .licenses
-        .iter()
-        .filter(|l| {
-            by_id
-                .get(l.sku_id.as_str())
-                .is_some_and(|s| s.applies_to == "User")
-        })
-        .collect();
-    let direct: Vec<_> = held
-        .iter()
-        .filter(|l| l.assigned_by_group.is_none())
-        .collect();
-    let special_mailbox = user
-        .mailbox
-        .as_ref()
-        .is_some_and(|m| m.kind != MailboxType::User);
-    if held.is_empty() && !special_mailbox {
-        return;
-    }
-    writeln!(out, "\n[users.{}]", key(&user.user_principal_name)).expect("string write");
-    let mut names: Vec<String> = held.iter().filter_map(|l| name_of(&l.sku_id)).collect();
-    names.sort();
-    names.dedup();
-    writeln!(out, "licenses = [{}]", quoted_list(&names)).expect("string write");
-    let mut disabled = disabled_by_name(
-        direct
-            .iter()
-            .map(|l| (l.sku_id.as_str(), l.disabled_plans.as_slice())),
-        by_id,
-        name_of,
-    );
-    disabled.sort();
-    write_disabled(out, &disabled);
-    if let Some(location) = &user.usage_location {
-        writeln!(out, "usage_location = {}", quote(location)).expect("string write");
-    }
-    if let Some(mailbox) = &user.mailbox {
-        writeln!(out, "mailbox = {}", quote(mailbox.kind.as_str())).expect("string write");
-    }
-}
-
-/// `(alias, disabled plan names)` for each `(sku id, disabled plan ids)` assignment that
-/// disables something, as `disabled_plans` in the config names them.
-fn disabled_by_name<'a>(
-    assignments: impl Iterator<Item = (&'a str, &'a [String])>,
-    by_id: &HashMap<&str, &Sku>,
-    name_of: &dyn Fn(&str) -> Option<String>,
-) -> Vec<(String, Vec<String>)> {
-    assignments
-        .filter_map(|(sku_id, disabled)| {
-            Some((name_of(sku_id)?, plan_names(by_id.get(sku_id)?, disabled)))
-        })
-        .filter(|(_, plans)| !plans.is_empty())
-        .collect()
-}
-
-fn write_disabled(out: &mut String, disabled: &[(String, Vec<String>)]) {
-    if disabled.is_empty() {
-        return;
-    }
-    let entries: Vec<String> = disabled
-        .iter()
-        .map(|(sku, plans)| format!("{} = [{}]", key(sku), quoted_list(plans)))
-        .collect();
-    writeln!(out, "disabled_plans = {{ {} }}", entries.join(", ")).expect("string write");
+    out
 }
 
 /// Disabled plan GUIDs -> service plan names, sorted (unknown GUIDs cannot be named and are left out).
@@ -274,15 +551,8 @@ fn plan_names(sku: &Sku, ids: &[String]) -> Vec<String> {
         })
         .collect();
     names.sort();
+    names.dedup();
     names
-}
-
-/// SKU ids someone holds by any path.
-fn held_user_skus(live: &Tenant) -> BTreeSet<&str> {
-    live.users
-        .iter()
-        .flat_map(|u| u.licenses.iter().map(|l| l.sku_id.as_str()))
-        .collect()
 }
 
 fn sorted_skus(live: &Tenant) -> impl Iterator<Item = &Sku> {
@@ -328,12 +598,21 @@ fn quote(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-fn quoted_list<S: AsRef<str>>(items: &[S]) -> String {
-    items
-        .iter()
-        .map(|s| quote(s.as_ref()))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// A TOML array: inline when it has at most one element, otherwise one element per line so
+/// that adding or removing one is a one-line diff.
+fn list<S: AsRef<str>>(items: &[S]) -> String {
+    match items {
+        [] => "[]".to_string(),
+        [one] => format!("[{}]", quote(one.as_ref())),
+        many => {
+            let mut out = String::from("[\n");
+            for item in many {
+                writeln!(out, "    {},", quote(item.as_ref())).expect("string write");
+            }
+            out.push(']');
+            out
+        }
+    }
 }
 
 /// A TOML key, bare when possible.

@@ -45,7 +45,7 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
 }
 
 /// The file itself, or the directory's `*.toml` files sorted by name.
-fn config_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
+pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
     let fail = |message: String, hint: &str| {
         Diagnostics(vec![Diagnostic::error(message, None).with_hint(hint)])
     };
@@ -388,6 +388,7 @@ impl Builder {
             }),
             apply_client_id,
             files: Vec::new(),
+            tenant_table: tenant.map(|(src, t)| tenant_text(src, t)),
             aliases: self.aliases.clone(),
             scope,
             default_usage_location: defaults,
@@ -940,6 +941,34 @@ impl Builder {
             }),
         }
     }
+}
+
+/// The lines of the `[tenant]` table from its header to its last entry.
+fn tenant_text(src: &Source, t: &Spanned<RawTenant>) -> String {
+    let r = t.get_ref();
+    let strings = [
+        &r.backend,
+        &r.snapshot,
+        &r.tenant_id,
+        &r.client_id,
+        &r.auth,
+        &r.client_secret_env,
+        &r.certificate,
+        &r.federated_token_file,
+        &r.federated_audience,
+        &r.cloud,
+        &r.authority_host,
+        &r.graph_host,
+        &r.exchange_host,
+    ];
+    let end = strings
+        .iter()
+        .filter_map(|f| f.as_ref().map(|f| f.span().end))
+        .chain(r.client_secret.as_ref().map(|s| s.span().end))
+        .chain([t.span().start])
+        .max()
+        .unwrap_or(0);
+    src.map.lines(t.span().start..end).to_string()
 }
 
 /// A string that is plausibly a skuPartNumber rather than a misspelt alias: a product in

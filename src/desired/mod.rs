@@ -17,7 +17,7 @@ mod resolve;
 pub mod schema;
 mod suggest;
 
-pub use load::{from_sources, load};
+pub use load::{config_files, from_sources, load};
 pub use model::*;
 pub use resolve::resolve;
 
@@ -49,6 +49,9 @@ pub struct Config {
     pub apply_client_id: Option<String>,
     /// The files read, in merge order.
     pub files: Vec<PathBuf>,
+    /// The `[tenant]` table exactly as written (comments between its entries included), so
+    /// `export` can copy it without rewriting auth, cloud or hosts; `None` when absent.
+    pub tenant_table: Option<String>,
     /// SKU aliases keyed by alias as written.
     pub aliases: BTreeMap<String, SkuAlias>,
     /// `[scope]`.
