@@ -1,46 +1,37 @@
-//! `init`: scaffold a config repository — a commented `m365ctl.toml`, the plan/apply/drift
-//! workflows and a `.gitignore` — without overwriting anything that exists.
+//! `init`: scaffold a config repository — an `m365ctl.toml` that reaches the tenant (a demo
+//! snapshot it writes, or Graph once edited), the plan/apply/drift workflows and a
+//! `.gitignore` — without overwriting anything that exists.
 
 use super::{CommandError, exit};
 use std::path::Path;
 
 const CONFIG: &str = r#"#:schema ./m365ctl.schema.json
-# m365ctl desired state. Reference: docs/config.md. Omitted fields are *not managed*.
+# m365ctl: this file says how to reach the tenant. `m365ctl export` writes the rest of the
+# desired state (licensing.toml, users.toml, groups.toml) from the tenant as it is today;
+# every *.toml file of this directory is merged. Reference: docs/config.md.
 
 [tenant]
-backend = "snapshot"                  # start offline; switch to "graph" when ready
-snapshot = "tenant.json"              # `m365ctl export --snapshot tenant.json` writes one
+# Offline demo: a 12-person company in a snapshot file; `apply` updates that file.
+backend = "snapshot"
+snapshot = "demo-tenant.json"
+# Your tenant (README "App registration"): replace the two lines above with
 # backend = "graph"
 # tenant_id = "contoso.onmicrosoft.com"
 # client_id = "00000000-0000-0000-0000-000000000000"        # read-only app: plan, drift
 # apply_client_id = "00000000-0000-0000-0000-000000000000"  # read-write app: apply only
 # auth = "federated"                  # GitHub Actions OIDC: no secret stored anywhere
-
-[skus]
-E3 = "ENTERPRISEPACK"
-
-[scope]
-manage_skus = ["E3"]
-users = "declared"
-
-[defaults]
-usage_location = "GB"
-
-[profiles.staff]
-licenses = ["E3"]
-mailbox = "user"
-
-[profiles.leaver]
-licenses = []
-mailbox = "shared"
 "#;
+
+/// The demo tenant `init` writes: the quickstart's 12-person company.
+const DEMO_TENANT: &str = include_str!("../../examples/quickstart/tenant.json");
 
 const GITIGNORE: &str = "# m365ctl: plans, journals, the apply lock and exported snapshots of the live tenant\n.m365ctl/\nplan.json\n*.journal\n*.jsonl\nsnapshots/\ndrift.md\nplan.md\n";
 
 /// Files written by `init`, relative to the target directory. The workflows install the
 /// release pinned below with the vendored install script (checksum verified).
-const FILES: [(&str, &str); 6] = [
+const FILES: [(&str, &str); 7] = [
     ("m365ctl.toml", CONFIG),
+    ("demo-tenant.json", DEMO_TENANT),
     (".gitignore", GITIGNORE),
     (
         ".github/workflows/m365ctl-plan.yml",
@@ -100,9 +91,35 @@ pub fn run(dir: &Path) -> Result<u8, CommandError> {
             .map_err(|e| CommandError::msg(format!("cannot write {}: {e}", path.display())))?;
         eprintln!("created {}", path.display());
     }
-    eprintln!(
-        "\nNext: `m365ctl export -c {dir} --out {dir} --snapshot {dir}/tenant.json`, then `m365ctl plan -c {dir}`.",
-        dir = dir.display()
-    );
+    eprint!("{}", next_steps(dir));
     Ok(exit::OK)
+}
+
+/// What to run next, as commands that work exactly as printed (a test runs them): the
+/// offline demo first, then the switch to the real tenant.
+fn next_steps(dir: &Path) -> String {
+    let d = shell_word(&dir.display().to_string());
+    format!(
+        "\nNext, offline with the demo tenant (demo-tenant.json):\n\
+         \x20 m365ctl export -c {d} --out {d}\n\
+         \x20 m365ctl validate -c {d}\n\
+         \x20 m365ctl plan -c {d}\n\
+         Then edit users.toml (e.g. profile = \"leaver\") or groups.toml and plan again.\n\
+         \nFor your tenant: set backend = \"graph\", tenant_id and client_id in {d}/m365ctl.toml, then\n\
+         \x20 m365ctl export -c {d} --out {d} --force\n\
+         \x20 m365ctl plan -c {d}\n"
+    )
+}
+
+/// `word` quoted for a POSIX shell when it needs it, so a printed command runs when pasted.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@+=".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }

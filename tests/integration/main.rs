@@ -24,6 +24,7 @@ mod cli_gitops_loop;
 mod cli_gitops_scripts;
 mod cli_gitops_workflows;
 mod cli_graph;
+mod cli_init;
 mod cli_plan;
 mod config_export;
 mod config_load;
