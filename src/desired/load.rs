@@ -10,6 +10,7 @@ use super::raw::{
     RawDisabledPlans, RawFile, RawGroup, RawLicenses, RawProfile, RawRule, RawScope, RawTenant,
     RawUser,
 };
+use super::shape;
 use super::suggest;
 use super::*;
 use crate::backend::{AuthMode, BackendConfig, GraphSettings};
@@ -86,7 +87,7 @@ pub fn from_sources(sources: &[(String, String)], base: &Path) -> Result<Config,
                 map: SourceMap::new(name, text),
                 raw,
             }),
-            Err(e) => errors.push(parse_error(name, text, &e)),
+            Err(e) => errors.extend(file_errors(name, text, &e)),
         }
     }
     if !errors.is_empty() {
@@ -104,10 +105,38 @@ pub fn from_sources(sources: &[(String, String)], base: &Path) -> Result<Config,
     }
 }
 
+/// The errors of a file serde refused: its syntax error (the parser's message, at its
+/// place), or else every shape error the schema walk finds, in plain words.
+fn file_errors(name: &str, text: &str, serde_error: &toml::de::Error) -> Vec<Diagnostic> {
+    let root = match toml::de::DeTable::parse(text) {
+        Ok(root) => root,
+        Err(syntax) => return vec![parse_error(name, text, &syntax)],
+    };
+    static SCHEMA: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    let schema = SCHEMA.get_or_init(super::schema::json_schema);
+    let found = shape::check(&root, schema);
+    if found.is_empty() {
+        return vec![parse_error(name, text, serde_error)];
+    }
+    let map = SourceMap::new(name, text);
+    found
+        .into_iter()
+        .map(|e| {
+            let hint = match e.message.strip_prefix("unknown key `") {
+                Some(rest) if rest.contains("secret") || rest.contains("password") => {
+                    secret_hint().to_string()
+                }
+                _ => e.hint,
+            };
+            Diagnostic::error(e.message, Some(map.origin(e.span))).with_hint(hint)
+        })
+        .collect()
+}
+
 /// Turns a toml/serde error into a diagnostic at its span, with a hint for unknown keys.
 fn parse_error(name: &str, text: &str, e: &toml::de::Error) -> Diagnostic {
     let origin = Origin::from_span(name, text, e.span().unwrap_or(0..0));
-    let message = e.message().trim().to_string();
+    let message = shape::plain_types(e.message().trim());
     let hint = unknown_key_hint(&message).unwrap_or_else(|| {
         "see docs/config.md for the language; editors validate with m365ctl.schema.json".into()
     });
@@ -124,6 +153,12 @@ fn unknown_key_hint(message: &str) -> Option<String> {
     }
     Some(suggest::hint(field, "keys", &valid))
 }
+
+/// What to do about a secret that was written into a file (and so maybe committed, pushed
+/// and printed in a CI log): it is leaked.
+const ROTATE_HINT: &str = "treat it as leaked and rotate it: create a new secret in the app registration \
+     (Entra admin center > App registrations > Certificates & secrets), delete this one there, \
+     and remove it from the file and from git history";
 
 fn secret_hint() -> &'static str {
     "secrets never go in the config: set auth = \"secret\" and client_secret_env = \"M365CTL_CLIENT_SECRET\" \
@@ -411,7 +446,7 @@ impl Builder {
             self.error(
                 "a secret is written directly in the config",
                 src.origin(secret.span()),
-                secret_hint(),
+                format!("{ROTATE_HINT}; then {}", secret_hint()),
             );
         }
         let kind = t
@@ -499,7 +534,7 @@ impl Builder {
                     self.error(
                         "client_secret_env must be the name of an environment variable (it looks like a secret)",
                         src.origin(env.1),
-                        secret_hint(),
+                        format!("{ROTATE_HINT}; then {}", secret_hint()),
                     );
                     None
                 }

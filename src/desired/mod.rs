@@ -15,6 +15,7 @@ pub mod model;
 mod raw;
 mod resolve;
 pub mod schema;
+mod shape;
 mod suggest;
 
 pub use load::{config_files, from_sources, load};

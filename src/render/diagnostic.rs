@@ -33,7 +33,10 @@ pub fn render(diagnostic: &Diagnostic, source: Option<&str>, color: bool) -> Str
     let hint = hint_text
         .as_deref()
         .map(|h| Level::HELP.with_name(Some("hint")).message(h));
-    let source = source.map(terminal_same_offsets);
+    // Secrets pasted into the file are starred out first, then the text is escaped; both
+    // keep byte offsets, so the spans still point right.
+    let redacted = source.map(redact_secrets);
+    let source = redacted.as_deref().map(terminal_same_offsets);
     let located = diagnostic.origin.as_ref().and_then(|origin| {
         let source = source.as_deref()?;
         let span = clamp_span(source, origin.span.clone())?;
@@ -83,24 +86,84 @@ fn lines_for_terminal(message: &str) -> String {
         .join("\n")
 }
 
-/// A span that lies inside `source` on char boundaries; an empty span grows to one char so
-/// the underline is visible.
+/// `source` with the value of every secret-looking key starred out, byte for byte (spans
+/// stay valid): a secret pasted into the config must not be echoed into a terminal or a CI
+/// log by the very error that reports it.
+pub fn redact_secrets(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    for line in source.split_inclusive('\n') {
+        match secret_value(line) {
+            Some(value) => {
+                let start = value.start;
+                out.push_str(&line[..start]);
+                for c in line[value.clone()].chars() {
+                    out.extend(std::iter::repeat_n('*', c.len_utf8()));
+                }
+                out.push_str(&line[value.end..]);
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// The byte range of the quoted value's contents on a `key = "value"` line whose key names
+/// a secret (`client_secret`, `password`, ...); `client_secret_env` only when its value is
+/// not an environment variable's name.
+fn secret_value(line: &str) -> Option<std::ops::Range<usize>> {
+    let (key, rest) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"').to_ascii_lowercase();
+    let secretive = ["secret", "password", "passwd", "private_key"]
+        .iter()
+        .any(|word| key.contains(word));
+    if !secretive {
+        return None;
+    }
+    let offset = line.len() - rest.len();
+    let open = rest.find(['"', '\''])?;
+    let quote = rest[open..].chars().next()?;
+    let close = rest[open + 1..]
+        .find(quote)
+        .map(|i| open + 1 + i)
+        .unwrap_or(rest.trim_end().len());
+    let value = &rest[open + 1..close];
+    let env_name = !value.is_empty()
+        && value.len() <= 128
+        && value
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if key.ends_with("_env") && env_name {
+        return None;
+    }
+    Some(offset + open + 1..offset + close)
+}
+
+/// A span that lies inside `source` on char boundaries and on one line (a parser's span
+/// that runs past the end of the line would draw the error on the next one); an empty span
+/// grows to one char so the underline is visible, the last char of the line at its end.
 fn clamp_span(source: &str, span: std::ops::Range<usize>) -> Option<std::ops::Range<usize>> {
     if span.start > source.len() || !source.is_char_boundary(span.start) {
         return None;
     }
-    let mut end = span.end.clamp(span.start, source.len());
+    let mut start = span.start;
+    let mut end = span.end.clamp(start, source.len());
     while !source.is_char_boundary(end) {
         end -= 1;
     }
-    if end == span.start {
-        end = source[span.start..]
-            .chars()
-            .next()
-            .map(|c| span.start + c.len_utf8())
-            .unwrap_or(span.start);
+    if let Some(newline) = source[start..end].find(['\r', '\n']) {
+        end = start + newline;
     }
-    Some(span.start..end)
+    if end == start {
+        match source[start..].chars().next() {
+            Some(c) if c != '\n' && c != '\r' => end = start + c.len_utf8(),
+            _ => {
+                if let Some(previous) = source[..start].chars().next_back().filter(|c| *c != '\n') {
+                    start -= previous.len_utf8();
+                }
+            }
+        }
+    }
+    Some(start..end)
 }
 
 #[cfg(test)]
@@ -140,6 +203,39 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("hint: declare it under [skus]"), "{text}");
+    }
+
+    #[test]
+    fn a_secret_in_the_file_is_starred_out_of_the_snippet() {
+        let source = "[tenant]\nauth = \"secret\"\nclient_secret = \"abc~Q8é.secret\"\nclient_secret_env = \"M365CTL_CLIENT_SECRET\"\n";
+        let start = source.find("\"abc").unwrap();
+        let d = Diagnostic::error(
+            "a secret is written directly in the config",
+            Some(Origin::from_span("m365ctl.toml", source, start..start + 17)),
+        );
+        let text = render(&d, Some(source), false);
+        assert!(!text.contains("abc~Q8"), "{text}");
+        let stars = format!("\"{}\"", "*".repeat("abc~Q8é.secret".len()));
+        assert!(text.contains(&stars), "{text}");
+        let redacted = redact_secrets(source);
+        assert_eq!(redacted.len(), source.len());
+        assert!(redacted.contains("client_secret_env = \"M365CTL_CLIENT_SECRET\""));
+        assert!(redacted.contains("auth = \"secret\""));
+        insta::assert_snapshot!(text);
+    }
+
+    /// The parser points just past an unclosed string: the snippet stays on that line.
+    #[test]
+    fn a_span_at_the_end_of_a_line_stays_on_that_line() {
+        let source = "[skus]\nE3 = \"ENTERPRISEPACK\n\n[scope]\n";
+        let at = source.find("PACK\n").unwrap() + 4;
+        let d = Diagnostic::error(
+            "invalid basic string, expected `\"`",
+            Some(Origin::from_span("m365ctl.toml", source, at..at + 2)),
+        );
+        let text = render(&d, Some(source), false);
+        assert!(!text.contains(" 3 |"), "{text}");
+        insta::assert_snapshot!(text);
     }
 
     #[test]

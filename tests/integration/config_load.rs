@@ -40,7 +40,7 @@ fn unknown_key_lists_valid_keys_and_suggests_the_close_one() {
     let d = one("[profiles.staff]\nlicences = [\"E3\"]\n");
     assert_eq!(at(&d), "c.toml:2:1");
     assert!(
-        d.message.contains("unknown field `licences`"),
+        d.message.contains("unknown key `licences`"),
         "{}",
         d.message
     );
