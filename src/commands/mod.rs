@@ -178,6 +178,17 @@ fn sim_serve(args: &SimServeArgs) -> Result<u8, CommandError> {
     Ok(exit::OK)
 }
 
+/// Prints the diagnostics that point into the config to stderr with their snippets (the
+/// plan on stdout lists every diagnostic in one line each; a snippet shows the line at fault).
+pub fn print_located_diagnostics(diagnostics: &[Diagnostic], color: bool) {
+    let located: Vec<Diagnostic> = diagnostics
+        .iter()
+        .filter(|d| d.origin.is_some())
+        .cloned()
+        .collect();
+    print_diagnostics(&located, color);
+}
+
 /// Prints diagnostics (warnings too) to stderr with source snippets.
 pub fn print_diagnostics(diagnostics: &[Diagnostic], color: bool) {
     for d in diagnostics {

@@ -26,7 +26,11 @@ pub fn run(args: &PlanArgs, term: Terminal) -> Result<u8, CommandError> {
             return Err(error);
         }
     };
-    emit_plan(&plan, effective_format(args.format), Wording::Plan, term)?;
+    let format = effective_format(args.format);
+    if format == crate::render::Format::Human {
+        super::print_located_diagnostics(&plan.diagnostics, term.stderr_color);
+    }
+    emit_plan(&plan, format, Wording::Plan, term)?;
     if let Some(out) = &args.out {
         let context = PlanContext {
             config,

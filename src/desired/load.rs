@@ -160,6 +160,10 @@ const ROTATE_HINT: &str = "treat it as leaked and rotate it: create a new secret
      (Entra admin center > App registrations > Certificates & secrets), delete this one there, \
      and remove it from the file and from git history";
 
+/// What to write instead of a leaked secret.
+const LEAKED_SECRET_FIX: &str = "In the config, name the environment variable that holds the new one \
+     (auth = \"secret\", client_secret_env = \"M365CTL_CLIENT_SECRET\"), or use auth = \"federated\" with no secret at all";
+
 fn secret_hint() -> &'static str {
     "secrets never go in the config: set auth = \"secret\" and client_secret_env = \"M365CTL_CLIENT_SECRET\" \
      (the NAME of an environment variable, e.g. a CI secret), or use auth = \"federated\" with no secret at all"
@@ -446,7 +450,7 @@ impl Builder {
             self.error(
                 "a secret is written directly in the config",
                 src.origin(secret.span()),
-                format!("{ROTATE_HINT}; then {}", secret_hint()),
+                format!("{ROTATE_HINT}. {LEAKED_SECRET_FIX}"),
             );
         }
         let kind = t
@@ -534,7 +538,7 @@ impl Builder {
                     self.error(
                         "client_secret_env must be the name of an environment variable (it looks like a secret)",
                         src.origin(env.1),
-                        format!("{ROTATE_HINT}; then {}", secret_hint()),
+                        format!("{ROTATE_HINT}. {LEAKED_SECRET_FIX}"),
                     );
                     None
                 }

@@ -222,6 +222,9 @@ pub struct DesiredGroup {
     pub licenses: Option<LicenseSet>,
     /// Desired member UPNs (lower-case); `None` = not managed.
     pub members: Option<BTreeSet<String>>,
+    /// Where each member (lower-case UPN) is listed, so a plan-time problem about a
+    /// membership points at that line of `members`.
+    pub member_origins: BTreeMap<String, Origin>,
 }
 
 /// Apply-time safety thresholds from the config (`[guards]`), used by `apply`.

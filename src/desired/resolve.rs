@@ -4,6 +4,7 @@
 //! profile is expanded once, and rule values are lower-cased at load time. Every error names
 //! the config place that caused it; all of them are collected.
 
+use super::suggest;
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, Origin};
 use crate::tenant::{Group, Sku, Tenant, User};
@@ -12,6 +13,9 @@ use std::sync::Arc;
 
 /// How many users a rule-conflict message names before summarising.
 const CONFLICT_EXAMPLES: usize = 5;
+
+/// How many misspelt UPNs of one run get a "did you mean" (each costs a pass over the users).
+const UPN_SUGGESTIONS: usize = 20;
 
 /// Expands profiles, rules and defaults against the live users and checks the config against
 /// the tenant (SKUs owned, plans that exist). Returns the desired state and warnings.
@@ -42,6 +46,7 @@ struct Resolver<'a> {
     /// A profile's `disabled_plans` entries that did not apply to some user, with that user
     /// and why: a no-op only if they apply to none of the profile's users.
     profile_misses: Vec<(DisabledPlans, String)>,
+    upn_searches: usize,
     diags: Vec<Diagnostic>,
 }
 
@@ -60,6 +65,7 @@ impl<'a> Resolver<'a> {
             no_effect_reported: HashSet::new(),
             applied: HashSet::new(),
             profile_misses: Vec::new(),
+            upn_searches: 0,
             diags: Vec::new(),
         }
     }
@@ -294,13 +300,21 @@ impl<'a> Resolver<'a> {
                     .map(|p| p.service_plan_name.as_str())
                     .collect();
                 names.sort_unstable();
+                let hint = match suggest::closest(&plan.value, names.iter().copied()) {
+                    Some(close) => format!(
+                        "did you mean `{close}`? {} contains: {}",
+                        sku.sku_part_number,
+                        names.join(", ")
+                    ),
+                    None => format!("{} contains: {}", sku.sku_part_number, names.join(", ")),
+                };
                 self.error(
                     format!(
                         "service plan `{}` is not part of {}",
                         plan.value, sku.sku_part_number
                     ),
                     &plan.origin,
-                    format!("{} contains: {}", sku.sku_part_number, names.join(", ")),
+                    hint,
                 );
             }
         }
@@ -384,7 +398,10 @@ impl<'a> Resolver<'a> {
         );
     }
 
-    fn similar_upn_hint(&self, upn: &str, users: &HashMap<String, &User>) -> String {
+    fn similar_upn_hint(&mut self, upn: &str, users: &HashMap<String, &User>) -> String {
+        if let Some(close) = self.closest_upn(upn, users) {
+            return format!("did you mean `{close}`? m365ctl does not create users");
+        }
         let domain_known = upn
             .split_once('@')
             .is_some_and(|(_, d)| users.keys().any(|k| k.ends_with(&format!("@{d}"))));
@@ -394,6 +411,25 @@ impl<'a> Resolver<'a> {
         } else {
             "m365ctl does not create users, and no tenant user has this domain: check the UPN suffix".to_string()
         }
+    }
+
+    /// The tenant UPN closest to a misspelt one. Bounded: candidates of a similar length
+    /// only, and only the first `UPN_SUGGESTIONS` misspellings of a run are searched (each
+    /// search reads every user of the tenant).
+    fn closest_upn(&mut self, upn: &str, users: &HashMap<String, &User>) -> Option<String> {
+        if self.upn_searches >= UPN_SUGGESTIONS {
+            return None;
+        }
+        self.upn_searches += 1;
+        let wanted = upn.to_lowercase();
+        let limit = (wanted.chars().count() / 3).max(1);
+        let mut candidates: Vec<&str> = users
+            .keys()
+            .map(String::as_str)
+            .filter(|k| k.len().abs_diff(wanted.len()) <= limit)
+            .collect();
+        candidates.sort_unstable();
+        suggest::closest(&wanted, candidates).map(|k| users[k].user_principal_name.clone())
     }
 
     fn groups(&mut self, users: &HashMap<String, &User>) -> BTreeMap<String, DesiredGroup> {
@@ -448,18 +484,26 @@ impl<'a> Resolver<'a> {
                 );
             }
             let mut members = BTreeSet::new();
+            let mut member_origins = BTreeMap::new();
             for member in entry.members.iter().flatten() {
                 let key = member.value.to_lowercase();
                 if users.contains_key(&key) {
+                    member_origins.insert(key.clone(), member.origin.clone());
                     members.insert(key);
                 } else {
+                    let hint = match self.closest_upn(&member.value, users) {
+                        Some(close) => {
+                            format!("did you mean `{close}`? members are UPNs of existing users")
+                        }
+                        None => "members are UPNs of existing users".to_string(),
+                    };
                     self.error(
                         format!(
                             "member `{}` of group `{}` does not exist in the tenant",
                             member.value, entry.name
                         ),
                         &member.origin,
-                        "members are UPNs of existing users".to_string(),
+                        hint,
                     );
                 }
             }
@@ -475,6 +519,7 @@ impl<'a> Resolver<'a> {
                     origin: Some(entry.origin.clone()),
                     licenses,
                     members: entry.members.as_ref().map(|_| members),
+                    member_origins,
                 },
             );
         }
@@ -497,10 +542,17 @@ impl<'a> Resolver<'a> {
                     .unwrap_or_default();
                 return match found {
                     [] => {
+                        let names = self.live.groups.iter().map(|g| g.display_name.as_str());
+                        let hint = match suggest::closest(&entry.name, names) {
+                            Some(close) => {
+                                format!("did you mean `{close}`? m365ctl does not create groups")
+                            }
+                            None => "create the group first (m365ctl does not create groups) or fix the display name".to_string(),
+                        };
                         self.error(
                             format!("group `{}` does not exist in the tenant", entry.name),
                             &entry.origin,
-                            "create the group first (m365ctl does not create groups) or fix the display name".to_string(),
+                            hint,
                         );
                         None
                     }

@@ -436,13 +436,18 @@ fn plan_user<'g>(
             };
             let part = ix.part(first);
             let label = ix.group_label(gi);
+            // The line that caused it: the user's line in the group's `members`.
+            let member_origin = declared_keys
+                .get(&gi)
+                .and_then(|key| desired.groups.get(*key))
+                .and_then(|g| g.member_origins.get(&upn.to_lowercase()).cloned());
             match (declared_members.get(&gi), declared_keys.get(&gi)) {
                 (Some(members), Some(key)) if members.contains(&ui) => diags.push(
                     Diagnostic::error(
                         format!(
                             "{upn} is listed as a member of group {label} which gives {part}, but their licences exclude {part}"
                         ),
-                        origin.clone(),
+                        member_origin.or_else(|| origin.clone()),
                     )
                     .with_hint(format!(
                         "add {part} to the user's licences or remove them from [groups.{key:?}].members"

@@ -252,6 +252,7 @@ fn build(case: &Case) -> (Tenant, DesiredState) {
                 origin: None,
                 licenses: (g.declared & 1 == 1).then(|| lics(&pick(g.want_skus, &managed))),
                 members: (g.declared >= 2).then_some(members),
+                member_origins: Default::default(),
             },
         );
     }

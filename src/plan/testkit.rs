@@ -238,6 +238,7 @@ pub fn want_group(d: &mut DesiredState, name: &str, parts: &[&str], members: Opt
                     .map(|u| u.to_ascii_lowercase())
                     .collect::<BTreeSet<_>>()
             }),
+            member_origins: Default::default(),
         },
     );
 }

@@ -547,6 +547,7 @@ fn inherited_licence_removal_leaves_the_declared_group() {
             origin: None,
             licenses: None,
             members: None,
+            member_origins: Default::default(),
         },
     );
     let p = plan(&d, &live);
