@@ -22,7 +22,7 @@ const SCHEMA_FILE: &str = "m365ctl.schema.json";
 /// unless the directory as it will be (exported files merged with the `.toml` files already
 /// there) loads and plans empty against the tenant it was read from.
 pub fn run(args: &ExportArgs) -> Result<u8, CommandError> {
-    let config = crate::desired::load(&args.config.config)?;
+    let config = super::load_config(&args.config.config)?;
     let live = Backend::from_config(&config)?.read_blocking()?;
     let out = &args.out;
     let has_tenant_file = out.join(TENANT_FILE).is_file() || same_dir(&args.config.config, out);
@@ -208,7 +208,7 @@ pub fn schema_text() -> String {
 /// Runs `report stacking`: exit 0 when nobody holds redundant Exchange licences, 2 when some
 /// do (so a nightly job can act on it), 1 on error.
 pub fn stacking(args: &StackingArgs) -> Result<u8, CommandError> {
-    let config = crate::desired::load(&args.config.config)?;
+    let config = super::load_config(&args.config.config)?;
     let live = Backend::from_config(&config)?.read_blocking()?;
     let report = crate::plan::stacking::report(&live);
     let text = match args.format {

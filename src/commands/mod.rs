@@ -307,6 +307,14 @@ impl TenantBackend for Backend {
     }
 }
 
+/// Loads the config and prints its warnings (sub-directories not read) to stderr.
+pub(crate) fn load_config(path: &Path) -> Result<Config, CommandError> {
+    let config = desired::load(path)?;
+    let color = Terminal::detect(ColorChoice::Auto).stderr_color;
+    print_diagnostics(&config.warnings, color);
+    Ok(config)
+}
+
 /// Loads the config, reads the tenant, resolves, and plans. Resolution warnings are put in
 /// front of the plan's own diagnostics so every format shows them first.
 pub(crate) fn compute_plan(
@@ -320,7 +328,7 @@ pub(crate) fn compute_plan_with(
     config_path: &Path,
     make: fn(&Config) -> Result<Backend, CommandError>,
 ) -> Result<(Config, Backend, Tenant, DesiredState, crate::plan::Plan), CommandError> {
-    let config = desired::load(config_path)?;
+    let config = load_config(config_path)?;
     let backend = make(&config)?;
     let live = backend.read_blocking()?;
     let (desired, warnings) = desired::resolve(&config, &live)?;

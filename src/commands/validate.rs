@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// Runs `validate`; warnings are printed, errors fail with exit 1.
 pub fn run(config_path: &Path, term: Terminal) -> Result<u8, CommandError> {
-    let config = desired::load(config_path)?;
+    let config = super::load_config(config_path)?;
     let snapshot = match &config.backend {
         BackendConfig::Snapshot { path } => Some(path),
         BackendConfig::Graph(_) => None,

@@ -42,10 +42,13 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
     };
     let mut config = from_sources(&sources, &base)?;
     config.files = files;
+    if path.is_dir() {
+        config.warnings = subdirectory_warnings(path);
+    }
     Ok(config)
 }
 
-/// The file itself, or the directory's `*.toml` files sorted by name.
+/// The file itself, or the directory's config files sorted by name (see `is_config_name`).
 pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
     let fail = |message: String, hint: &str| {
         Diagnostics(vec![Diagnostic::error(message, None).with_hint(hint)])
@@ -67,6 +70,9 @@ pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
                 .collect(),
         )
     })?;
+    // Hidden files and other tools' well-known TOML are not config (`is_config_name`).
+    let mut files = files;
+    files.retain(|p| is_config_name(p));
     if files.is_empty() {
         return Err(fail(
             format!("no *.toml files in {}", path.display()),
@@ -74,6 +80,80 @@ pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
         ));
     }
     Ok(files)
+}
+
+/// Other tools' TOML files that live in repositories beside a config and are never m365ctl
+/// config (editor, formatter, linter and build settings).
+const OTHER_TOOLS: [&str; 16] = [
+    "Cargo.toml",
+    "Cross.toml",
+    "Makefile.toml",
+    "book.toml",
+    "cliff.toml",
+    "clippy.toml",
+    "committed.toml",
+    "deny.toml",
+    "_typos.toml",
+    "typos.toml",
+    "mise.toml",
+    "netlify.toml",
+    "pyproject.toml",
+    "rust-toolchain.toml",
+    "rustfmt.toml",
+    "taplo.toml",
+];
+
+/// Whether a file found in a config directory is m365ctl config: a `*.toml` name that is
+/// not hidden (`.taplo.toml`, editor backups) and not another tool's well-known file.
+fn is_config_name(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    name.ends_with(".toml") && !name.starts_with('.') && !OTHER_TOOLS.contains(&name)
+}
+
+/// Warnings for sub-directories of a config directory that hold `.toml` files: they are not
+/// read, which is a surprise when someone files users under `users/`.
+fn subdirectory_warnings(dir: &Path) -> Vec<Diagnostic> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut holding: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+        })
+        .filter(|sub| {
+            std::fs::read_dir(sub).is_ok_and(|inner| {
+                inner
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .any(|p| p.is_file() && is_config_name(&p))
+            })
+        })
+        .collect();
+    holding.sort();
+    holding
+        .into_iter()
+        .map(|sub| {
+            Diagnostic::warning(
+                format!(
+                    "{} holds .toml files that are not read: m365ctl reads only the *.toml files directly in {}",
+                    sub.display(),
+                    dir.display()
+                ),
+                None,
+            )
+            .with_hint(format!(
+                "move them into {}, or pass -c {} to use them on their own",
+                dir.display(),
+                sub.display()
+            ))
+        })
+        .collect()
 }
 
 /// Parses and validates config texts `(file name, text)` merged in order; `base` is the
@@ -427,6 +507,7 @@ impl Builder {
             }),
             apply_client_id,
             files: Vec::new(),
+            warnings: Vec::new(),
             tenant_table: tenant.map(|(src, t)| tenant_text(src, t)),
             aliases: self.aliases.clone(),
             scope,

@@ -50,6 +50,9 @@ pub struct Config {
     pub apply_client_id: Option<String>,
     /// The files read, in merge order.
     pub files: Vec<PathBuf>,
+    /// Problems with the directory that do not stop a run (sub-directories holding `.toml`
+    /// files that are not read); the commands print them.
+    pub warnings: Vec<crate::diag::Diagnostic>,
     /// The `[tenant]` table exactly as written (comments between its entries included), so
     /// `export` can copy it without rewriting auth, cloud or hosts; `None` when absent.
     pub tenant_table: Option<String>,

@@ -26,6 +26,7 @@ mod cli_gitops_workflows;
 mod cli_graph;
 mod cli_init;
 mod cli_plan;
+mod config_directory;
 mod config_errors;
 mod config_export;
 mod config_load;
