@@ -220,7 +220,7 @@ impl Authenticator {
         }
         let url = std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL").map_err(|_| {
             BackendError::Auth(
-                "federated auth: ACTIONS_ID_TOKEN_REQUEST_URL is not set (add `permissions: id-token: write` to the workflow, or set token_file)".into(),
+                "federated auth: ACTIONS_ID_TOKEN_REQUEST_URL is not set (add `permissions: id-token: write` to the workflow, or set federated_token_file in [tenant])".into(),
             )
         })?;
         let bearer = Secret::new(std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map_err(

@@ -284,7 +284,7 @@ mod tests {
         );
         assert!(
             text.ends_with(
-                "Drift detected: 10 differences between state/ and the tenant (4 to add, 3 to change, 2 to remove, 1 inherited licence in an error state).\n"
+                "Drift detected: 10 differences between the desired state and the tenant (4 to add, 3 to change, 2 to remove, 1 inherited licence in an error state).\n"
             ),
             "{text}"
         );

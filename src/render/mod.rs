@@ -34,7 +34,7 @@ pub enum Format {
 pub enum Wording {
     /// `plan`: "Plan: N to add ...".
     Plan,
-    /// `drift`: "Drift detected: N differences between state/ and the tenant".
+    /// `drift`: "Drift detected: N differences between the desired state and the tenant".
     Drift,
 }
 
@@ -215,14 +215,14 @@ pub fn summary_line(plan: &Plan, wording: Wording) -> String {
         return match wording {
             Wording::Plan => "No changes. The tenant matches the desired state.".to_string(),
             Wording::Drift => {
-                "No drift. The tenant matches the desired state in state/.".to_string()
+                "No drift. The tenant matches the desired state.".to_string()
             }
         };
     }
     if plan.is_empty() && failing == 0 {
         return match wording {
             Wording::Plan => "No changes can be planned until the errors above are fixed: the tenant may not match the desired state.".to_string(),
-            Wording::Drift => "Drift unknown: the errors above kept the tenant from being compared with state/.".to_string(),
+            Wording::Drift => "Drift unknown: the errors above kept the tenant from being compared with the desired state.".to_string(),
         };
     }
     let failing_text = match failing {
@@ -242,7 +242,7 @@ pub fn summary_line(plan: &Plan, wording: Wording) -> String {
             line
         }
         Wording::Drift => format!(
-            "Drift detected: {} differences between state/ and the tenant ({} to add, {} to change, {} to remove{}).",
+            "Drift detected: {} differences between the desired state and the tenant ({} to add, {} to change, {} to remove{}).",
             plan.operations.len() + failing,
             s.add,
             s.change,
