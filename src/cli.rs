@@ -15,6 +15,9 @@ pub struct Cli {
     /// When to colour output; NO_COLOR is honoured in `auto`.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// No progress display while reading the tenant (stderr).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

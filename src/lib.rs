@@ -16,6 +16,7 @@ pub mod graph;
 pub mod ids;
 pub mod plan;
 pub mod planfile;
+pub mod progress;
 pub mod render;
 pub mod rules;
 pub mod sim;

@@ -45,6 +45,9 @@ pub struct GraphBackend {
     exchange: RestExchange,
     tenant_id: String,
     named_groups: Vec<String>,
+    /// Counters a progress display reads; `None`: nobody watches (and `/users/$count` is
+    /// not asked).
+    progress: Option<Arc<crate::progress::ReadCounters>>,
 }
 
 impl GraphBackend {
@@ -84,6 +87,7 @@ impl GraphBackend {
             exchange,
             tenant_id: settings.tenant_id.clone(),
             named_groups: Vec::new(),
+            progress: None,
         })
     }
 
@@ -92,6 +96,47 @@ impl GraphBackend {
     pub fn with_groups(mut self, names: impl IntoIterator<Item = String>) -> GraphBackend {
         self.named_groups = names.into_iter().collect();
         self
+    }
+
+    /// Reports the read's progress into `counters` (users n/N from `/users/$count`, groups,
+    /// member pages, mailboxes, sizes) for a display on stderr.
+    pub fn with_progress(mut self, counters: Arc<crate::progress::ReadCounters>) -> GraphBackend {
+        self.progress = Some(counters);
+        self
+    }
+
+    /// The counters `with_progress` set, for the display.
+    pub fn progress_counters(&self) -> Option<Arc<crate::progress::ReadCounters>> {
+        self.progress.clone()
+    }
+
+    /// Bumps a progress counter when someone watches.
+    fn tally(&self, bump: impl FnOnce(&crate::progress::ReadCounters)) {
+        if let Some(counters) = &self.progress {
+            bump(counters);
+        }
+    }
+
+    /// `GET /users/$count` with `ConsistencyLevel: eventual` (Microsoft Graph user-list.md,
+    /// "Get only a count of users": a plain-text number), for the progress total. Only asked
+    /// when progress is shown; a failure only leaves the total unknown.
+    async fn count_users(&self) -> Result<(), BackendError> {
+        if self.progress.is_none() {
+            return Ok(());
+        }
+        let url = format!("{}/users/$count", self.core.graph_root());
+        let request = Request::get(url).header("ConsistencyLevel", "eventual");
+        match self.core.send(Resource::Graph, &request).await {
+            Ok(reply) if reply.is_success() => {
+                match std::str::from_utf8(&reply.body).map(|t| t.trim().parse::<u64>()) {
+                    Ok(Ok(total)) => self.tally(|p| p.set_users_total(total)),
+                    _ => tracing::debug!("/users/$count answered something else than a number"),
+                }
+            }
+            Ok(reply) => tracing::debug!(status = reply.status, "/users/$count refused"),
+            Err(e) => tracing::debug!(error = %e, "/users/$count failed"),
+        }
+        Ok(())
     }
 
     /// `{graph root}{path}?{query}`, with the query values percent-encoded.
@@ -125,6 +170,7 @@ impl GraphBackend {
                 Request::get(url.as_str()),
                 permission::READ_USERS,
                 |page: Vec<dto::User>| {
+                    self.tally(|p| p.add_users(page.len()));
                     users.extend(page.into_iter().map(dto::User::into_model));
                 },
             )
@@ -179,8 +225,10 @@ impl GraphBackend {
                 .await?;
         }
         let mut result = Vec::with_capacity(groups.len());
+        self.tally(|p| p.set_groups_total(groups.len()));
         for (_, mut group) in groups {
             group.members = self.read_members(&group.id).await?;
+            self.tally(|p| p.add_group());
             result.push(group);
         }
         Ok(result)
@@ -201,7 +249,10 @@ impl GraphBackend {
                 Resource::Graph,
                 Request::get(url.as_str()),
                 permission::READ_GROUPS,
-                |page: Vec<dto::Member>| members.extend(page.into_iter().map(|m| m.id)),
+                |page: Vec<dto::Member>| {
+                    self.tally(|p| p.add_member_page());
+                    members.extend(page.into_iter().map(|m| m.id));
+                },
             )
             .await?;
         Ok(members)
@@ -251,9 +302,18 @@ impl GraphBackend {
             })
             .map(|r| (r.user_id.clone(), r.upn.clone()))
             .collect();
+        self.tally(|p| p.set_sizes_total(needing_size.len()));
+        let progress = self.progress.clone();
         let sizes = self
-            .per_mailbox(needing_size, |exchange, upn| async move {
-                exchange.mailbox_size(&upn).await
+            .per_mailbox(needing_size, |exchange, upn| {
+                let progress = progress.clone();
+                async move {
+                    let size = exchange.mailbox_size(&upn).await;
+                    if let Some(p) = progress {
+                        p.add_size();
+                    }
+                    size
+                }
             })
             .await?;
         for (user_id, size) in sizes {
@@ -515,11 +575,19 @@ impl TenantBackend for GraphBackend {
     }
 
     async fn read(&self) -> Result<Tenant, BackendError> {
-        let (skus, users, groups, mailboxes) = tokio::try_join!(
+        let mailboxes = async {
+            let list = self.exchange.list_mailboxes().await;
+            if let Ok(list) = &list {
+                self.tally(|p| p.set_mailboxes(list.len()));
+            }
+            list
+        };
+        let (skus, users, groups, mailboxes, ()) = tokio::try_join!(
             self.read_skus(),
             self.read_users(),
             self.read_groups(),
-            self.exchange.list_mailboxes()
+            mailboxes,
+            self.count_users()
         )?;
         let mut users = users;
         let mut by_user: HashMap<String, MailboxRecord> = mailboxes

@@ -89,6 +89,7 @@ impl Terminal {
 /// Runs the parsed command line; returns the exit code on success.
 pub fn run(cli: Cli) -> Result<u8, CommandError> {
     let term = Terminal::detect(cli.color);
+    crate::progress::set_quiet(cli.quiet);
     let annotate = match &cli.command {
         Command::Plan(args) => effective_format(args.format) == render::Format::Github,
         Command::Drift(args) => effective_format(args.format) == render::Format::Github,
@@ -247,7 +248,9 @@ impl Backend {
                     std::env::var(name).ok()
                 });
                 Ok(Backend::Graph(Box::new(
-                    GraphBackend::new(&settings)?.with_groups(config.groups.keys().cloned()),
+                    GraphBackend::new(&settings)?
+                        .with_groups(config.groups.keys().cloned())
+                        .with_progress(Default::default()),
                 )))
             }
         }
@@ -256,7 +259,19 @@ impl Backend {
     /// Reads the live state on a fresh runtime (plan, drift, export).
     pub(crate) fn read_blocking(&self) -> Result<Tenant, CommandError> {
         tracing::info!(backend = %self.describe(), "reading live state");
-        Ok(runtime()?.block_on(self.read())?)
+        let progress = match self {
+            Backend::Graph(b) => b.progress_counters().map(|counters| {
+                crate::progress::ReadProgress::start(
+                    counters,
+                    crate::progress::Mode::detect(),
+                    self.describe(),
+                )
+            }),
+            Backend::Snapshot(_) => None,
+        };
+        let read = runtime()?.block_on(self.read());
+        drop(progress);
+        Ok(read?)
     }
 }
 

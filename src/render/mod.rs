@@ -214,9 +214,7 @@ pub fn summary_line(plan: &Plan, wording: Wording) -> String {
     if plan.in_sync() {
         return match wording {
             Wording::Plan => "No changes. The tenant matches the desired state.".to_string(),
-            Wording::Drift => {
-                "No drift. The tenant matches the desired state.".to_string()
-            }
+            Wording::Drift => "No drift. The tenant matches the desired state.".to_string(),
         };
     }
     if plan.is_empty() && failing == 0 {

@@ -22,7 +22,12 @@ fn doc_texts() -> Vec<(String, String)> {
     files.extend(docs);
     files
         .into_iter()
-        .map(|p| (p.display().to_string(), std::fs::read_to_string(&p).unwrap()))
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -103,12 +108,17 @@ fn every_config_key_the_docs_name_exists_in_the_schema() {
         }
     }
     assert!(checked > 30, "the scan found only {checked} keys");
-    assert!(unknown.is_empty(), "not in the schema:\n{}", unknown.join("\n"));
+    assert!(
+        unknown.is_empty(),
+        "not in the schema:\n{}",
+        unknown.join("\n")
+    );
 }
 
 #[test]
 fn the_key_scan_finds_a_wrong_key() {
-    let keys = named_keys("Set `token_file` here.\n```toml\n[tenant]\n# federated_token = \"x\"\n```\n");
+    let keys =
+        named_keys("Set `token_file` here.\n```toml\n[tenant]\n# federated_token = \"x\"\n```\n");
     assert_eq!(
         keys.into_iter().collect::<Vec<_>>(),
         ["federated_token", "tenant", "token_file"]
@@ -129,7 +139,11 @@ fn drift_does_not_name_a_directory_it_was_not_given() {
     for file in ["m365ctl.toml", "tenant.json"] {
         std::fs::copy(quickstart.join(file), dir.path().join(file)).unwrap();
     }
-    let out = m365ctl().args(["drift", "-c"]).arg(dir.path()).output().unwrap();
+    let out = m365ctl()
+        .args(["drift", "-c"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{stdout}");
     assert!(stdout.contains("Drift detected"), "{stdout}");
@@ -145,7 +159,13 @@ fn applying_a_saved_plan_needs_no_auto_approve() {
         std::fs::copy(quickstart.join(file), dir.path().join(file)).unwrap();
     }
     let plan = dir.path().join("plan.json");
-    m365ctl().args(["plan", "-c"]).arg(dir.path()).arg("--out").arg(&plan).assert().success();
+    m365ctl()
+        .args(["plan", "-c"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&plan)
+        .assert()
+        .success();
     let apply = m365ctl()
         .args(["apply", "-c"])
         .arg(dir.path())
@@ -158,6 +178,10 @@ fn applying_a_saved_plan_needs_no_auto_approve() {
         "{}",
         String::from_utf8_lossy(&apply.stderr)
     );
-    let after = m365ctl().args(["plan", "-c"]).arg(dir.path()).output().unwrap();
+    let after = m365ctl()
+        .args(["plan", "-c"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&after.stdout).contains("No changes."));
 }

@@ -58,7 +58,10 @@ fn serve(cwd: &Path, args: &[&str]) -> (Served, String, String) {
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap();
         if let Some((_, value)) = line.split_once("M365CTL_CLIENT_SECRET=") {
-            secret = value.trim_end_matches(')').trim_end_matches("):").to_string();
+            secret = value
+                .trim_end_matches(')')
+                .trim_end_matches("):")
+                .to_string();
         }
         if line == "[tenant]" {
             in_table = true;
@@ -143,7 +146,10 @@ fn the_readme_newcomer_path_ends_with_an_empty_plan() {
             server = Some(served);
             continue;
         }
-        assert!(command.starts_with("m365ctl "), "unexpected README line {command:?}");
+        assert!(
+            command.starts_with("m365ctl "),
+            "unexpected README line {command:?}"
+        );
         let (code, stdout, stderr) = run(&cwd, &command, &secret);
         assert_eq!(code, 0, "{command}\n{stdout}{stderr}");
         if command.starts_with("m365ctl plan") {

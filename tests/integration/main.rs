@@ -28,6 +28,7 @@ mod cli_graph;
 mod cli_init;
 mod cli_newcomer;
 mod cli_plan;
+mod cli_progress;
 mod config_directory;
 mod config_errors;
 mod config_export;
