@@ -133,6 +133,13 @@ pub struct GraphSettings {
     pub exchange_host: String,
 }
 
+impl AuthMode {
+    /// A signed-in admin's own token rather than the app's: reads only, never `apply`.
+    pub fn is_delegated(&self) -> bool {
+        matches!(self, AuthMode::DeviceCode | AuthMode::AzureCli)
+    }
+}
+
 /// OAuth2 client-credentials flavours.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMode {
@@ -154,4 +161,10 @@ pub enum AuthMode {
         /// `ACTIONS_ID_TOKEN_REQUEST_URL` / `_TOKEN` are used.
         token_file: Option<std::path::PathBuf>,
     },
+    /// Delegated and read-only: an admin signs in on a device (RFC 8628), for a first plan
+    /// or export before an app registration exists. `apply` refuses it.
+    DeviceCode,
+    /// Delegated and read-only: the Azure CLI's sign-in (`az account get-access-token`).
+    /// `apply` refuses it.
+    AzureCli,
 }

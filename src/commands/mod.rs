@@ -235,6 +235,7 @@ impl Backend {
 
     /// The backend `apply` writes through: with `[tenant] apply_client_id` when set.
     pub(crate) fn for_apply(config: &Config) -> Result<Backend, CommandError> {
+        refuse_delegated_writes(config)?;
         Backend::build(config, config.apply_client_id.clone())
     }
 
@@ -319,6 +320,18 @@ impl TenantBackend for Backend {
             Backend::Snapshot(b) => b.already_done(ops).await,
             Backend::Graph(b) => b.already_done(ops).await,
         }
+    }
+}
+
+/// Refuses a delegated (read-only) sign-in for a command that writes, before anyone is asked
+/// to sign in.
+pub(crate) fn refuse_delegated_writes(config: &Config) -> Result<(), CommandError> {
+    match &config.backend {
+        BackendConfig::Graph(settings) if settings.auth.is_delegated() => Err(CommandError::msg(
+            "apply needs an app registration: auth = \"device-code\" and \"azure-cli\" are read-only \
+             sign-ins for plan, drift and export (README \"App registration\")",
+        )),
+        _ => Ok(()),
     }
 }
 

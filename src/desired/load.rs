@@ -21,6 +21,15 @@ use std::path::{Path, PathBuf};
 
 use crate::tenant::USER_ATTRIBUTES as RULE_ATTRIBUTES;
 
+/// The public client `auth = "device-code"` signs in to when the config names none:
+/// "Microsoft Graph Command Line Tools", the client Microsoft Graph PowerShell's
+/// `Connect-MgGraph` uses, so no app registration is needed for a first, read-only look.
+const DEVICE_CODE_CLIENT_ID: &str = "14d82eec-204b-4c2f-b7e8-296a70dab67e";
+
+/// What `client_id` means with `auth = "azure-cli"`: the Azure CLI's own client, which
+/// issued the tokens it hands over.
+const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+
 /// Reads and validates a config file or directory. Errors carry file:line:column.
 pub fn load(path: &Path) -> Result<Config, Diagnostics> {
     let files = config_files(path)?;
@@ -578,7 +587,14 @@ impl Builder {
                 .filter(|f| !f.is_empty())
         };
         let tenant_id = required(&t.tenant_id);
-        let client_id = required(&t.client_id);
+        let auth_word = t.auth.as_ref().map(|a| a.get_ref().as_str());
+        // A delegated sign-in needs no app registration: the admin signs in to Microsoft's
+        // own public client unless the config names another.
+        let client_id = required(&t.client_id).or_else(|| match auth_word {
+            Some("device-code") => Some(DEVICE_CODE_CLIENT_ID.to_string()),
+            Some("azure-cli") => Some(AZURE_CLI_CLIENT_ID.to_string()),
+            _ => None,
+        });
         if tenant_id.is_none() {
             self.error(
                 "the graph backend needs tenant_id",
@@ -624,6 +640,8 @@ impl Builder {
                     None
                 }
             }
+            Some(("device-code", _)) => Some(AuthMode::DeviceCode),
+            Some(("azure-cli", _)) => Some(AuthMode::AzureCli),
             Some(("certificate", span)) => match &t.certificate {
                 Some(path) => Some(AuthMode::Certificate {
                     path: dir.join(path.get_ref()),
@@ -638,8 +656,17 @@ impl Builder {
                 }
             },
             Some((other, span)) => {
-                let hint =
-                    suggest::hint(other, "auth modes", &["federated", "certificate", "secret"]);
+                let hint = suggest::hint(
+                    other,
+                    "auth modes",
+                    &[
+                        "federated",
+                        "certificate",
+                        "secret",
+                        "device-code",
+                        "azure-cli",
+                    ],
+                );
                 self.error(format!("unknown auth `{other}`"), src.origin(span), hint);
                 None
             }

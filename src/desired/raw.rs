@@ -62,14 +62,14 @@ pub struct RawTenant {
     /// Graph backend: Entra tenant id (GUID) or primary domain (`contoso.onmicrosoft.com`).
     #[schemars(with = "Option<String>")]
     pub tenant_id: Option<Spanned<String>>,
-    /// Graph backend: the app registration's client id.
+    /// Graph backend: the app registration's client id (with `device-code`: a public client, default Microsoft Graph Command Line Tools).
     #[schemars(with = "Option<String>")]
     pub client_id: Option<Spanned<String>>,
     /// Graph backend: the client id `apply` uses instead of `client_id`, so pull-request plans and drift read with a read-only app and only apply holds write permissions (each app's federated credential trusts only its own workflow).
     #[schemars(with = "Option<String>")]
     pub apply_client_id: Option<Spanned<String>>,
-    /// Graph backend: `federated` (GitHub Actions OIDC, default), `certificate` or `secret`.
-    #[schemars(with = "Option<String>", extend("enum" = ["federated", "certificate", "secret"]))]
+    /// Graph backend: `federated` (GitHub Actions OIDC, default), `certificate` or `secret`; read-only delegated sign-in of an admin for plan/drift/export: `device-code` or `azure-cli`.
+    #[schemars(with = "Option<String>", extend("enum" = ["federated", "certificate", "secret", "device-code", "azure-cli"]))]
     pub auth: Option<Spanned<String>>,
     /// auth = "secret": the NAME of the environment variable holding the secret (default `M365CTL_CLIENT_SECRET`).
     #[schemars(with = "Option<String>")]

@@ -1,5 +1,6 @@
-//! OAuth2 client credentials against Entra ID, one cached token per resource (Graph and
-//! Exchange are separate audiences), refreshed a minute before expiry.
+//! OAuth2 client credentials against Entra ID (or a delegated, read-only sign-in, see
+//! `delegated`), one cached token per resource (Graph and Exchange are separate audiences),
+//! refreshed a minute before expiry.
 
 use super::secret::Secret;
 use crate::backend::{AuthMode, BackendError, GraphSettings};
@@ -58,6 +59,8 @@ enum Credential {
         audience: String,
         token_file: Option<std::path::PathBuf>,
     },
+    /// A signed-in admin's own (read-only) token instead of the app's.
+    Delegated(super::delegated::Delegated),
 }
 
 #[derive(Debug)]
@@ -105,6 +108,22 @@ impl Authenticator {
                 audience: audience.clone(),
                 token_file: token_file.clone(),
             },
+            AuthMode::DeviceCode => Credential::Delegated(super::delegated::Delegated::DeviceCode(
+                super::delegated::DeviceCode::new(
+                    &settings.authority_host,
+                    &settings.tenant_id,
+                    &settings.client_id,
+                    &settings.graph_host,
+                    &settings.exchange_host,
+                ),
+            )),
+            AuthMode::AzureCli => Credential::Delegated(super::delegated::Delegated::AzureCli(
+                super::delegated::AzureCli {
+                    tenant: settings.tenant_id.clone(),
+                    graph_host: settings.graph_host.clone(),
+                    exchange_host: settings.exchange_host.clone(),
+                },
+            )),
         };
         Ok(Authenticator {
             http,
@@ -136,7 +155,16 @@ impl Authenticator {
         if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.refresh_at) {
             return Ok(c.token.clone());
         }
-        let fresh = self.request_token(scope).await?;
+        let fresh = match &self.credential {
+            Credential::Delegated(delegated) => {
+                let issued = delegated.token(&self.http, resource).await?;
+                CachedToken {
+                    token: issued.token,
+                    refresh_at: Instant::now() + issued.lifetime.saturating_sub(REFRESH_MARGIN),
+                }
+            }
+            _ => self.request_token(scope).await?,
+        };
         let token = fresh.token.clone();
         *cached = Some(fresh);
         Ok(token)
@@ -174,6 +202,11 @@ impl Authenticator {
                     .await?;
                 form.push(("client_assertion_type", JWT_BEARER.to_string()));
                 form.push(("client_assertion", assertion.expose().to_string()));
+            }
+            Credential::Delegated(_) => {
+                return Err(BackendError::Auth(
+                    "a delegated sign-in has no client credentials".into(),
+                ));
             }
         }
         tracing::debug!(url = %self.token_url, scope, "requesting access token");

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod cert;
 pub mod client;
+pub mod delegated;
 pub mod error;
 pub mod pacing;
 mod random;

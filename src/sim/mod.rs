@@ -10,6 +10,7 @@
 //! the safety invariants and records violations for the test to assert on.
 
 mod batch;
+mod device_code;
 mod exchange;
 mod faults;
 mod query;
@@ -18,6 +19,8 @@ pub mod schema;
 mod throttle;
 mod token;
 mod wire;
+
+pub use device_code::DeviceCodeOptions;
 
 pub use faults::{Fault, FaultSchedule, ThrottleBudget};
 pub use throttle::ThrottleModel;
@@ -72,6 +75,8 @@ pub struct SimOptions {
     pub lost_answer_rate: f64,
     /// How long a lost answer is held back.
     pub lost_answer_delay: Duration,
+    /// How the simulated admin behaves at a device-code sign-in.
+    pub device_code: DeviceCodeOptions,
 }
 
 impl Default for SimOptions {
@@ -94,6 +99,7 @@ impl Default for SimOptions {
             write_scope: None,
             lost_answer_rate: 0.0,
             lost_answer_delay: Duration::from_secs(5),
+            device_code: DeviceCodeOptions::default(),
         }
     }
 }
@@ -141,6 +147,7 @@ struct State {
     budgets: Option<Budgets>,
     lost_answers: faults::Rng,
     next_id: u64,
+    device_codes: device_code::DeviceCodes,
 }
 
 /// Everything the request handlers share.
@@ -216,6 +223,7 @@ impl FakeTenant {
                 .map(|m| Budgets::new(m, users, Instant::now())),
             lost_answers: faults::Rng::new(options.seed ^ 0x5eed_1057),
             next_id: 0,
+            device_codes: Default::default(),
         };
         let shared = Arc::new(Shared {
             options,

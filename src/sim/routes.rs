@@ -161,6 +161,8 @@ pub async fn handle(
         let mut state = shared.lock();
         let answer = if path == "/_github/oidc" {
             token::github_oidc(&shared, &query, header("authorization"))
+        } else if path.ends_with("/oauth2/v2.0/devicecode") {
+            super::device_code::device_authorization(&shared, &mut state, body.as_ref())
         } else if path.ends_with("/oauth2/v2.0/token") {
             state.token_requests += 1;
             token::token(&shared, &mut state, &path, body.as_ref())

@@ -21,6 +21,9 @@ pub(super) fn token(shared: &Shared, state: &mut State, path: &str, body: &[u8])
             ),
         )
     };
+    if let Some(answer) = super::device_code::delegated_grant(shared, state, &form) {
+        return answer;
+    }
     if field("grant_type") != Some("client_credentials") {
         return refuse(
             400,
@@ -67,6 +70,15 @@ pub(super) fn token(shared: &Shared, state: &mut State, path: &str, body: &[u8])
             "AADSTS500011: The resource principal was not found in the tenant.",
         );
     }
+    let token = issue_token(shared, state, audience);
+    Answer::ok(
+        json!({"token_type": "Bearer", "expires_in": shared.options.token_lifetime.as_secs(), "ext_expires_in": shared.options.token_lifetime.as_secs(), "access_token": token}),
+    )
+}
+
+/// A new access token for `audience`, remembered so the API accepts it (client credentials
+/// and the delegated grants of `device_code` alike).
+pub(super) fn issue_token(shared: &Shared, state: &mut State, audience: &str) -> String {
     state.next_id += 1;
     let token = format!(
         "simtoken.{}.{:016x}",
@@ -82,9 +94,7 @@ pub(super) fn token(shared: &Shared, state: &mut State, path: &str, body: &[u8])
             expires: Instant::now() + shared.options.token_lifetime,
         },
     );
-    Answer::ok(
-        json!({"token_type": "Bearer", "expires_in": shared.options.token_lifetime.as_secs(), "ext_expires_in": shared.options.token_lifetime.as_secs(), "access_token": token}),
-    )
+    token
 }
 
 /// Verifies a certificate client assertion like Entra: PS256/RS256 signature by the

@@ -15,6 +15,7 @@ mod apply_resume;
 mod apply_run;
 mod apply_safety;
 mod cli_basics;
+mod cli_delegated;
 mod cli_docs;
 mod cli_export;
 mod cli_gitops;
