@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Words written like config keys in the docs that are not config keys, and why.
-const NOT_CONFIG_KEYS: [&str; 1] = [
+const NOT_CONFIG_KEYS: [&str; 2] = [
     "client_assertion", // the OAuth form field m365ctl sends, named in docs/graph.md
+    "offline_access",   // the OAuth scope of a refresh token, named in the README
 ];
 
 fn doc_texts() -> Vec<(String, String)> {
