@@ -20,6 +20,8 @@ snapshot = "demo-tenant.json"
 # client_id = "00000000-0000-0000-0000-000000000000"        # read-only app: plan, drift
 # apply_client_id = "00000000-0000-0000-0000-000000000000"  # read-write app: apply only
 # auth = "federated"                  # GitHub Actions OIDC: no secret stored anywhere
+# No app registration yet? auth = "device-code" (or "azure-cli") signs you in yourself, read-only:
+# plan, drift and export work, apply does not (README "Trying it with your own admin account").
 "#;
 
 /// The demo tenant `init` writes: the quickstart's 12-person company.
