@@ -18,6 +18,20 @@ const CI_INTERVAL: Duration = Duration::from_secs(10);
 /// `--quiet`, set once by the command dispatcher.
 static QUIET: AtomicBool = AtomicBool::new(false);
 
+/// The live line while one is drawn, so a message (a sign-in code) is printed above it
+/// instead of being overdrawn.
+static LIVE: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+
+/// Prints a line on stderr for the user to read now, above the live progress line if one is
+/// drawn (a device sign-in code must not be drawn over).
+pub fn message(text: &str) {
+    let live = LIVE.lock().ok().and_then(|live| live.clone());
+    match live {
+        Some(bar) => bar.suspend(|| eprintln!("{text}")),
+        None => eprintln!("{text}"),
+    }
+}
+
 /// Silences progress for the rest of the process (`--quiet`).
 pub fn set_quiet(quiet: bool) {
     QUIET.store(quiet, Ordering::Relaxed);
@@ -221,11 +235,17 @@ fn live(counters: &ReadCounters, stop: &AtomicBool, what: &str) {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     bar.set_prefix(what.to_string());
+    if let Ok(mut live) = LIVE.lock() {
+        *live = Some(bar.clone());
+    }
     let started = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         bar.set_message(counters.summary());
         bar.tick();
         std::thread::sleep(TICK);
+    }
+    if let Ok(mut live) = LIVE.lock() {
+        *live = None;
     }
     bar.finish_and_clear();
     eprintln!(

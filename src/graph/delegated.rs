@@ -209,12 +209,12 @@ impl DeviceCode {
             .as_u64()
             .map(Duration::from_secs)
             .unwrap_or(DEFAULT_INTERVAL);
-        eprintln!(
+        crate::progress::message(&format!(
             "To sign in to {} (read-only), open {uri} and enter the code {user_code} \
              (valid for {} minutes).",
             self.tenant,
             expires_in.as_secs().div_ceil(60)
-        );
+        ));
         let deadline = tokio::time::Instant::now() + expires_in;
         loop {
             tokio::time::sleep(interval).await;
@@ -225,7 +225,7 @@ impl DeviceCode {
             ];
             match post_form(http, &format!("{}/token", self.endpoint), &form).await? {
                 Ok(body) => {
-                    eprintln!("Signed in.");
+                    crate::progress::message("Signed in.");
                     return issued(&body);
                 }
                 Err((error, _)) if error == "authorization_pending" => {}
