@@ -69,6 +69,11 @@ impl<'a> SourceMap<'a> {
         &self.file
     }
 
+    /// The text the positions are in.
+    pub fn source(&self) -> &'a str {
+        self.source
+    }
+
     /// The whole lines `span` touches, without the final newline: a table copied as written.
     pub fn lines(&self, span: std::ops::Range<usize>) -> &'a str {
         let start = span.start.min(self.source.len());

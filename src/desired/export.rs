@@ -174,7 +174,15 @@ pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
     licensing.push_str("users = \"declared\"\n");
     write_defaults(&mut licensing, live, declared_without_location);
 
-    for &h in &profiled {
+    // The profiles most users have first.
+    let mut by_use: Vec<usize> = profiled.iter().copied().collect();
+    by_use.sort_by_key(|h| {
+        (
+            std::cmp::Reverse(counts.get(h).copied().unwrap_or(0)),
+            &names[h],
+        )
+    });
+    for h in by_use {
         let count = counts.get(&h).copied().unwrap_or(0);
         writeln!(
             licensing,

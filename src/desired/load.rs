@@ -1090,31 +1090,23 @@ impl Builder {
     }
 }
 
-/// The lines of the `[tenant]` table from its header to its last entry.
+/// The lines of the `[tenant]` table from its header to its last entry, whatever keys it
+/// holds (the parsed document's spans, so a key added to the language later is kept too).
 fn tenant_text(src: &Source, t: &Spanned<RawTenant>) -> String {
-    let r = t.get_ref();
-    let strings = [
-        &r.backend,
-        &r.snapshot,
-        &r.tenant_id,
-        &r.client_id,
-        &r.auth,
-        &r.client_secret_env,
-        &r.certificate,
-        &r.federated_token_file,
-        &r.federated_audience,
-        &r.cloud,
-        &r.authority_host,
-        &r.graph_host,
-        &r.exchange_host,
-    ];
-    let end = strings
-        .iter()
-        .filter_map(|f| f.as_ref().map(|f| f.span().end))
-        .chain(r.client_secret.as_ref().map(|s| s.span().end))
-        .chain([t.span().start])
-        .max()
-        .unwrap_or(0);
+    let text = src.map.source();
+    let end = toml::de::DeTable::parse(text)
+        .ok()
+        .and_then(|root| {
+            let tenant = root.get_ref().get("tenant")?;
+            tenant
+                .get_ref()
+                .as_table()?
+                .iter()
+                .map(|(key, value)| key.span().end.max(value.span().end))
+                .max()
+        })
+        .unwrap_or(t.span().end)
+        .max(t.span().start);
     src.map.lines(t.span().start..end).to_string()
 }
 
