@@ -68,6 +68,10 @@ async fn a_read_reports_progress_on_stderr_only_and_quiet_silences_it() {
     assert!(last.contains("licence groups 1/1"), "{last}");
     assert!(last.contains("mailboxes "), "{last}");
     assert!(
+        last.contains("sizes "),
+        "shared mailboxes have their size read: {last}"
+    );
+    assert!(
         !stdout.contains("reading") && !stdout.contains("read graph"),
         "{stdout}"
     );
@@ -79,4 +83,49 @@ async fn a_read_reports_progress_on_stderr_only_and_quiet_silences_it() {
         !stderr.contains("read graph") && !stderr.contains("reading graph"),
         "{stderr}"
     );
+}
+
+/// The fake answers `GET /users/$count` as Graph documents it: a plain number, and only as
+/// an advanced query (`ConsistencyLevel: eventual`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_counts_users_only_with_consistency_level_eventual() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("examples/quickstart/tenant.json")).unwrap();
+    let tenant = parse_snapshot(&text).unwrap();
+    let users = tenant.users.len();
+    let fake = FakeTenant::start(tenant, SimOptions::default())
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            fake.authority_host(),
+            fake.tenant_id()
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", SimOptions::default().client_id.as_str()),
+            ("client_secret", "sim-client-secret"),
+            ("scope", &format!("{}/.default", fake.graph_host())),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    let url = format!("{}/v1.0/users/$count", fake.graph_host());
+    let plain = http.get(&url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(plain.status().as_u16(), 400);
+    let eventual = http
+        .get(&url)
+        .bearer_auth(token)
+        .header("ConsistencyLevel", "eventual")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(eventual.status().as_u16(), 200);
+    assert_eq!(eventual.text().await.unwrap().trim(), users.to_string());
 }
