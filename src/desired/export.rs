@@ -206,12 +206,24 @@ pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
             exceptions[r] += 1;
         }
     }
+    // One rule per profile: the values that lead to it are "any of" one `match`.
+    let mut merged: Vec<(usize, Vec<&str>, usize, usize)> = Vec::new();
     for (rule, exceptions) in rules.iter().zip(exceptions) {
+        match merged.iter_mut().find(|m| m.0 == rule.holding) {
+            Some(m) => {
+                m.1.push(&rule.value);
+                m.2 += rule.users;
+                m.3 += exceptions;
+            }
+            None => merged.push((rule.holding, vec![&rule.value], rule.users, exceptions)),
+        }
+    }
+    let attribute = rules.first().map(|r| r.attribute).unwrap_or_default();
+    for (holding, values, users, exceptions) in merged {
         writeln!(
             licensing,
-            "\n[[rules]]   # {} user{}{}",
-            rule.users,
-            if rule.users == 1 { "" } else { "s" },
+            "\n[[rules]]   # {users} user{}{}",
+            if users == 1 { "" } else { "s" },
             if exceptions > 0 {
                 format!("; {exceptions} more have their own entry in {USERS_FILE}")
             } else {
@@ -219,12 +231,17 @@ pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
             }
         )
         .expect("string write");
+        let value = match values.as_slice() {
+            [one] => quote(one),
+            many => format!(
+                "[{}]",
+                many.iter().map(|v| quote(v)).collect::<Vec<_>>().join(", ")
+            ),
+        };
         writeln!(
             licensing,
-            "match = {{ {} = {} }}\nprofile = {}",
-            rule.attribute,
-            quote(&rule.value),
-            quote(&names[&rule.holding])
+            "match = {{ {attribute} = {value} }}\nprofile = {}",
+            quote(&names[&holding])
         )
         .expect("string write");
     }
