@@ -7,7 +7,11 @@ use crate::render::Wording;
 /// Runs `drift`: exit 0 in sync, 2 drift (changes, or licences in an error state), 1 error.
 pub fn run(args: &DriftArgs, term: Terminal) -> Result<u8, CommandError> {
     let (_, _, _, _, plan) = compute_plan(&args.config.config)?;
-    emit_plan(&plan, effective_format(args.format), Wording::Drift, term)?;
+    let format = effective_format(args.format);
+    if format == crate::render::Format::Human {
+        super::print_located_diagnostics(&plan.diagnostics, term.stderr_color);
+    }
+    emit_plan(&plan, format, Wording::Drift, term)?;
     Ok(if plan.has_errors() {
         exit::ERROR
     } else if plan.in_sync() {
