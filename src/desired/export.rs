@@ -566,15 +566,18 @@ fn groups(
     out
 }
 
-/// Disabled plan GUIDs -> service plan names, sorted (unknown GUIDs cannot be named and are left out).
+/// Disabled plan GUIDs -> service plan names, sorted. When one of them is not a plan of the
+/// SKU (it cannot be named), none are written: the SKU's disabled plans stay unmanaged,
+/// because a partial list would ask to enable the plan that could not be named.
 fn plan_names(sku: &Sku, ids: &[String]) -> Vec<String> {
-    let mut names: Vec<String> = ids
+    let named: Option<Vec<String>> = ids
         .iter()
-        .filter_map(|id| {
+        .map(|id| {
             sku.plan_by_id(id)
                 .map(|p| p.service_plan_name.to_ascii_uppercase())
         })
         .collect();
+    let mut names = named.unwrap_or_default();
     names.sort();
     names.dedup();
     names

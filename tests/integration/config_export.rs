@@ -179,6 +179,40 @@ proptest! {
     }
 }
 
+/// A disabled plan the SKU does not list cannot be named: that SKU's disabled plans are left
+/// unmanaged rather than written without it (which would ask to enable it).
+#[test]
+fn a_disabled_plan_that_cannot_be_named_leaves_the_skus_plans_unmanaged() {
+    let mut live = fixture();
+    let e3 = live
+        .skus
+        .iter()
+        .find(|s| s.sku_part_number == "ENTERPRISEPACK")
+        .unwrap()
+        .clone();
+    let ann = live
+        .users
+        .iter_mut()
+        .find(|u| u.user_principal_name == "ann@contoso.com")
+        .unwrap();
+    let direct = ann
+        .licenses
+        .iter_mut()
+        .find(|l| l.sku_id == e3.sku_id)
+        .unwrap();
+    direct.disabled_plans = vec![
+        e3.service_plans[0].service_plan_id.clone(),
+        "00000000-dead-beef-0000-000000000000".to_string(),
+    ];
+    live.normalize();
+    let files = assert_round_trip(&live);
+    assert!(
+        !text(&files, "users.toml").contains("disabled_plans.E3"),
+        "{}",
+        dump(&files)
+    );
+}
+
 #[test]
 fn export_is_deterministic() {
     assert_eq!(export(&fixture()), export(&fixture()));
