@@ -52,7 +52,7 @@ pub fn load(path: &Path) -> Result<Config, Diagnostics> {
     let mut config = from_sources(&sources, &base)?;
     config.files = files;
     if path.is_dir() {
-        config.warnings = subdirectory_warnings(path);
+        config.warnings.extend(subdirectory_warnings(path));
     }
     Ok(config)
 }
@@ -89,6 +89,52 @@ pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
         ));
     }
     Ok(files)
+}
+
+/// Warnings for user entries whose own fields override everything their profile sets: the
+/// profile changes nothing (`profile = "leaver"` added to an entry that also lists its
+/// licences and mailbox would otherwise do nothing, silently).
+fn ineffective_profiles(config: &Config) -> Vec<Diagnostic> {
+    let mut warnings = Vec::new();
+    for entry in config.users.values() {
+        let Some(name) = &entry.profile else {
+            continue;
+        };
+        let Some(profile) = config.profiles.get(&name.value) else {
+            continue;
+        };
+        let (p, e) = (&profile.settings, &entry.settings);
+        let disabled_left = p.disabled_plans.as_ref().is_some_and(|plans| {
+            plans.keys().any(|sku| {
+                !e.disabled_plans
+                    .as_ref()
+                    .is_some_and(|d| d.contains_key(sku))
+            })
+        });
+        let contributes = (p.licenses.is_some() && e.licenses.is_none())
+            || (p.mailbox.is_some() && e.mailbox.is_none())
+            || (p.usage_location.is_some() && e.usage_location.is_none())
+            || disabled_left;
+        let sets_something = p.licenses.is_some()
+            || p.mailbox.is_some()
+            || p.usage_location.is_some()
+            || p.disabled_plans.is_some();
+        if sets_something && !contributes {
+            warnings.push(
+                Diagnostic::warning(
+                    format!(
+                        "profile `{}` changes nothing for {}: the entry sets every field the profile sets",
+                        name.value, entry.upn
+                    ),
+                    Some(name.origin.clone()),
+                )
+                .with_hint(
+                    "remove the entry's own licenses / mailbox / usage_location / disabled_plans to let the profile decide",
+                ),
+            );
+        }
+    }
+    warnings
 }
 
 /// Other tools' TOML files that live in repositories beside a config and are never m365ctl
@@ -188,6 +234,7 @@ pub fn from_sources(sources: &[(String, String)], base: &Path) -> Result<Config,
     if builder.diags.is_empty() {
         let mut config = config;
         config.files = sources.iter().map(|(n, _)| PathBuf::from(n)).collect();
+        config.warnings = ineffective_profiles(&config);
         Ok(config)
     } else {
         Err(Diagnostics(builder.diags))

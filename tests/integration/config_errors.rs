@@ -25,13 +25,20 @@ fn rendered(files: &[(&str, &str)]) -> String {
         .collect();
     let diagnostics: Vec<Diagnostic> = match from_sources(&sources, Path::new(".")) {
         Err(e) => e.0,
-        Ok(config) => match resolve(&config, &tenant()) {
-            Err(e) => e.0,
-            Ok((state, warnings)) => {
-                let plan = m365ctl::plan::plan(&state, &tenant());
-                warnings.into_iter().chain(plan.diagnostics).collect()
+        Ok(config) => {
+            let loaded = config.warnings.clone();
+            match resolve(&config, &tenant()) {
+                Err(e) => loaded.into_iter().chain(e.0).collect(),
+                Ok((state, warnings)) => {
+                    let plan = m365ctl::plan::plan(&state, &tenant());
+                    loaded
+                        .into_iter()
+                        .chain(warnings)
+                        .chain(plan.diagnostics)
+                        .collect()
+                }
             }
-        },
+        }
     };
     assert!(!diagnostics.is_empty(), "no diagnostics for {files:?}");
     diagnostics
@@ -109,5 +116,20 @@ fn a_planner_error_points_at_the_members_line_that_caused_it() {
     );
     let text = rendered(&[("m365ctl.toml", &config)]);
     assert!(text.contains("m365ctl.toml:17:5"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+/// `profile = "leaver"` added to an entry that lists its own licences and mailbox would do
+/// nothing: a warning at the profile line says so.
+#[test]
+fn a_profile_the_entry_overrides_entirely_is_a_warning() {
+    let config = format!(
+        "{HEAD}\n[profiles.leaver]\nlicenses = []\nmailbox = \"shared\"\n\n[users.\"ann@contoso.com\"]\nprofile = \"leaver\"\nlicenses = [\"E3\"]\nmailbox = \"user\"\n"
+    );
+    let text = rendered(&[("m365ctl.toml", &config)]);
+    assert!(
+        text.contains("warning: profile `leaver` changes nothing"),
+        "{text}"
+    );
     insta::assert_snapshot!(text);
 }
