@@ -91,6 +91,32 @@ struct RuleOut {
     users: usize,
 }
 
+/// What the export decided: each user's holding, the rules, who needs an entry, the
+/// profiles' names.
+struct Inference<'a> {
+    /// Users in UPN order.
+    users: Vec<&'a User>,
+    /// Distinct holdings, in order of first appearance.
+    holdings: Vec<Holding>,
+    /// Per user (same order as `users`), the index of their holding.
+    user_holding: Vec<usize>,
+    rules: Vec<RuleOut>,
+    /// Per user, the rule that matches them.
+    ruled: Vec<Option<usize>>,
+    /// Users (indices, ascending) the rules do not describe exactly.
+    entries: Vec<usize>,
+    /// Holdings that are profiles, by name.
+    names: BTreeMap<usize, String>,
+    /// Declared users (by rule or entry) per holding.
+    counts: HashMap<usize, usize>,
+}
+
+impl Inference<'_> {
+    fn declared(&self, i: usize) -> bool {
+        self.ruled[i].is_some() || self.entries.binary_search(&i).is_ok()
+    }
+}
+
 /// Writes the live tenant as config files `(file name, TOML text)`, deterministically.
 pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
     let aliases = aliases(live);
@@ -101,7 +127,50 @@ pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
             .map(|s| aliases[&s.sku_part_number].clone())
     };
     let managed = managed_skus(live, &by_id);
+    let inference = infer(live, &by_id, &managed, &alias_of);
 
+    let mut files = Vec::new();
+    if let Some(table) = &options.tenant_table {
+        let mut main = header(
+            "How m365ctl reaches the tenant. The rest of the config is in the other .toml files\n\
+             # of this directory, which m365ctl merges.",
+        );
+        main.push('\n');
+        main.push_str(table.trim_end());
+        main.push('\n');
+        files.push((TENANT_FILE.to_string(), main));
+    }
+    files.push((
+        LICENSING_FILE.to_string(),
+        licensing_file(live, &aliases, &managed, &inference),
+    ));
+    let users_text = users_entries(&inference);
+    if !users_text.is_empty() {
+        let mut text = header(
+            "Users the rules in licensing.toml do not describe exactly, one entry each.\n\
+             # An entry wins over the rules; `profile = \"leaver\"` offboards someone.",
+        );
+        text.push_str(&users_text);
+        files.push((USERS_FILE.to_string(), text));
+    }
+    let groups_text = groups(live, &by_id, &alias_of);
+    if !groups_text.is_empty() {
+        let mut text = header(
+            "Licence groups: the licences each assigns and its exact membership (one UPN a line).",
+        );
+        text.push_str(&groups_text);
+        files.push((GROUPS_FILE.to_string(), text));
+    }
+    files
+}
+
+/// Holdings per user, the rules, the entries for everyone the rules miss, and the profiles.
+fn infer<'a>(
+    live: &'a Tenant,
+    by_id: &HashMap<&str, &Sku>,
+    managed: &BTreeSet<&str>,
+    alias_of: &dyn Fn(&str) -> Option<String>,
+) -> Inference<'a> {
     let mut users: Vec<&User> = live.users.iter().collect();
     users.sort_by_key(|u| u.user_principal_name.to_lowercase());
     let mut holdings: Vec<Holding> = Vec::new();
@@ -109,7 +178,7 @@ pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
     let user_holding: Vec<usize> = users
         .iter()
         .map(|u| {
-            let h = holding(u, &by_id, &managed, &alias_of);
+            let h = holding(u, by_id, managed, alias_of);
             *interned.entry(h.clone()).or_insert_with(|| {
                 holdings.push(h);
                 holdings.len() - 1
@@ -119,7 +188,6 @@ pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
     let plain: Vec<bool> = holdings.iter().map(Holding::is_plain).collect();
 
     let (rules, ruled) = choose_rules(&users, &user_holding, &plain);
-    // Users the rules do not describe exactly: an explicit entry each.
     let entries: Vec<usize> = (0..users.len())
         .filter(|&i| match ruled[i] {
             Some(r) => rules[r].holding != user_holding[i],
@@ -135,34 +203,45 @@ pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
     let mut profiled: BTreeSet<usize> = rules.iter().map(|r| r.holding).collect();
     profiled.extend(uses.iter().filter(|(_, n)| **n >= 2).map(|(h, _)| *h));
     let names = profile_names(&holdings, &profiled);
-    let mut counts: HashMap<usize, usize> = HashMap::new();
-    for (i, h) in user_holding.iter().enumerate() {
-        if ruled[i].is_some() || entries.binary_search(&i).is_ok() {
-            *counts.entry(*h).or_default() += 1;
+    let mut inference = Inference {
+        users,
+        holdings,
+        user_holding,
+        rules,
+        ruled,
+        entries,
+        names,
+        counts: HashMap::new(),
+    };
+    for i in 0..inference.users.len() {
+        if inference.declared(i) {
+            *inference
+                .counts
+                .entry(inference.user_holding[i])
+                .or_default() += 1;
         }
     }
+    inference
+}
 
-    let declared_without_location = users.iter().enumerate().any(|(i, u)| {
-        (ruled[i].is_some() || entries.binary_search(&i).is_ok()) && u.usage_location.is_none()
-    });
-
-    let mut licensing = header(
+/// `licensing.toml`: aliases, scope, defaults, profiles (most used first), rules.
+fn licensing_file(
+    live: &Tenant,
+    aliases: &BTreeMap<String, String>,
+    managed: &BTreeSet<&str>,
+    inference: &Inference<'_>,
+) -> String {
+    let mut out = header(
         "Exported by `m365ctl export`: SKU aliases, what m365ctl manages, the licence and mailbox\n\
          # combinations users share (profiles) and the attribute that predicts them (rules).\n\
          # Planning this directory against the tenant it was exported from changes nothing.",
     );
-    licensing.push_str("\n[skus]\n");
+    out.push_str("\n[skus]\n");
     for sku in sorted_skus(live) {
         let alias = &aliases[&sku.sku_part_number];
-        writeln!(
-            licensing,
-            "{} = {}",
-            key(alias),
-            quote(&sku.sku_part_number)
-        )
-        .expect("string write");
+        writeln!(out, "{} = {}", key(alias), quote(&sku.sku_part_number)).expect("string write");
     }
-    licensing.push_str(
+    out.push_str(
         "\n# SKUs someone holds directly. m365ctl removes them from declared users who should not\n\
          # hold them; SKUs given only by groups are managed through [groups].\n[scope]\n",
     );
@@ -170,43 +249,49 @@ pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
         .filter(|s| managed.contains(s.sku_id.as_str()))
         .map(|s| aliases[&s.sku_part_number].clone())
         .collect();
-    writeln!(licensing, "manage_skus = {}", list(&managed_aliases)).expect("string write");
-    licensing.push_str("users = \"declared\"\n");
-    write_defaults(&mut licensing, live, declared_without_location);
+    writeln!(out, "manage_skus = {}", list(&managed_aliases)).expect("string write");
+    out.push_str("users = \"declared\"\n");
+    let declared_without_location = (0..inference.users.len())
+        .any(|i| inference.declared(i) && inference.users[i].usage_location.is_none());
+    write_defaults(&mut out, live, declared_without_location);
+    write_profiles(&mut out, inference);
+    write_rules(&mut out, inference);
+    out
+}
 
-    // The profiles most users have first.
-    let mut by_use: Vec<usize> = profiled.iter().copied().collect();
-    by_use.sort_by_key(|h| {
-        (
-            std::cmp::Reverse(counts.get(h).copied().unwrap_or(0)),
-            &names[h],
-        )
-    });
+fn write_profiles(out: &mut String, inference: &Inference<'_>) {
+    let count = |h: &usize| inference.counts.get(h).copied().unwrap_or(0);
+    let mut by_use: Vec<usize> = inference.names.keys().copied().collect();
+    by_use.sort_by_key(|h| (std::cmp::Reverse(count(h)), &inference.names[h]));
     for h in by_use {
-        let count = counts.get(&h).copied().unwrap_or(0);
+        let n = count(&h);
         writeln!(
-            licensing,
-            "\n[profiles.{}]   # {count} user{}",
-            key(&names[&h]),
-            if count == 1 { "" } else { "s" }
+            out,
+            "\n[profiles.{}]   # {n} user{}",
+            key(&inference.names[&h]),
+            if n == 1 { "" } else { "s" }
         )
         .expect("string write");
-        write_holding(&mut licensing, &holdings[h]);
+        write_holding(out, &inference.holdings[h]);
     }
-    if !names.values().any(|n| n == LEAVER) {
-        licensing.push_str(
+    if !inference.names.values().any(|n| n == LEAVER) {
+        out.push_str(
             "\n# Offboarding: the mailbox is converted to shared first, then the licences go.\n",
         );
-        writeln!(licensing, "[profiles.{LEAVER}]").expect("string write");
-        write_holding(&mut licensing, &Holding::leaver());
+        writeln!(out, "[profiles.{LEAVER}]").expect("string write");
+        write_holding(out, &Holding::leaver());
     }
+}
+
+/// One rule per profile: the values that lead to it are "any of" one `match`.
+fn write_rules(out: &mut String, inference: &Inference<'_>) {
+    let rules = &inference.rules;
     let mut exceptions = vec![0usize; rules.len()];
-    for &i in &entries {
-        if let Some(r) = ruled[i] {
+    for &i in &inference.entries {
+        if let Some(r) = inference.ruled[i] {
             exceptions[r] += 1;
         }
     }
-    // One rule per profile: the values that lead to it are "any of" one `match`.
     let mut merged: Vec<(usize, Vec<&str>, usize, usize)> = Vec::new();
     for (rule, exceptions) in rules.iter().zip(exceptions) {
         match merged.iter_mut().find(|m| m.0 == rule.holding) {
@@ -221,7 +306,7 @@ pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
     let attribute = rules.first().map(|r| r.attribute).unwrap_or_default();
     for (holding, values, users, exceptions) in merged {
         writeln!(
-            licensing,
+            out,
             "\n[[rules]]   # {users} user{}{}",
             if users == 1 { "" } else { "s" },
             if exceptions > 0 {
@@ -239,58 +324,27 @@ pub fn to_toml(live: &Tenant, options: ExportOptions) -> Vec<(String, String)> {
             ),
         };
         writeln!(
-            licensing,
+            out,
             "match = {{ {attribute} = {value} }}\nprofile = {}",
-            quote(&names[&holding])
+            quote(&inference.names[&holding])
         )
         .expect("string write");
     }
+}
 
-    let mut users_text = String::new();
-    for &i in &entries {
-        writeln!(
-            users_text,
-            "\n[users.{}]",
-            key(&users[i].user_principal_name)
-        )
-        .expect("string write");
-        let h = user_holding[i];
-        match names.get(&h) {
-            Some(name) => writeln!(users_text, "profile = {}", quote(name)).expect("string write"),
-            None => write_holding(&mut users_text, &holdings[h]),
+/// `[users]` entries: the profile's name, or the fields of a combination only they have.
+fn users_entries(inference: &Inference<'_>) -> String {
+    let mut out = String::new();
+    for &i in &inference.entries {
+        let upn = &inference.users[i].user_principal_name;
+        writeln!(out, "\n[users.{}]", key(upn)).expect("string write");
+        let h = inference.user_holding[i];
+        match inference.names.get(&h) {
+            Some(name) => writeln!(out, "profile = {}", quote(name)).expect("string write"),
+            None => write_holding(&mut out, &inference.holdings[h]),
         }
     }
-
-    let groups_text = groups(live, &by_id, &alias_of);
-
-    let mut files = Vec::new();
-    if let Some(table) = &options.tenant_table {
-        let mut main = header(
-            "How m365ctl reaches the tenant. The rest of the config is in the other .toml files\n\
-             # of this directory, which m365ctl merges.",
-        );
-        main.push('\n');
-        main.push_str(table.trim_end());
-        main.push('\n');
-        files.push((TENANT_FILE.to_string(), main));
-    }
-    files.push((LICENSING_FILE.to_string(), licensing));
-    if !users_text.is_empty() {
-        let mut text = header(
-            "Users the rules in licensing.toml do not describe exactly, one entry each.\n\
-             # An entry wins over the rules; `profile = \"leaver\"` offboards someone.",
-        );
-        text.push_str(&users_text);
-        files.push((USERS_FILE.to_string(), text));
-    }
-    if !groups_text.is_empty() {
-        let mut text = header(
-            "Licence groups: the licences each assigns and its exact membership (one UPN a line).",
-        );
-        text.push_str(&groups_text);
-        files.push((GROUPS_FILE.to_string(), text));
-    }
-    files
+    out
 }
 
 fn header(comment: &str) -> String {
