@@ -87,13 +87,13 @@ fn messy_tenant(spec: &SynthSpec, seed: u64) -> Tenant {
     for user in &mut live.users {
         if rng.chance(0.2) {
             let title = titles[rng.below(titles.len())];
-            user.attributes
-                .insert("jobTitle".to_string(), title.to_string());
+            user.attributes.insert("jobTitle", title);
         }
         if rng.chance(0.1)
-            && let Some(department) = user.attributes.get_mut("department")
+            && let Some(department) = user.attributes.get("department").map(str::to_uppercase)
         {
-            *department = format!(" {} ", department.to_uppercase());
+            user.attributes
+                .insert("department", format!(" {department} "));
         }
         if rng.chance(0.15)
             && let Some(direct) = user
