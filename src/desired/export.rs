@@ -419,9 +419,15 @@ fn holding(
             *disabled = plan_names(sku, &l.disabled_plans);
         }
     }
+    // A resource mailbox holding licences (through a group, say) cannot be stated as such:
+    // the language refuses licences on room and equipment mailboxes, so its mailbox type is
+    // left unmanaged.
+    let mailbox = user.mailbox.as_ref().map(|m| m.kind).filter(|kind| {
+        licenses.is_empty() || !matches!(kind, MailboxType::Room | MailboxType::Equipment)
+    });
     Holding {
         licenses: licenses.into_iter().collect(),
-        mailbox: user.mailbox.as_ref().map(|m| m.kind),
+        mailbox,
     }
 }
 

@@ -26,12 +26,9 @@ fn config(fake: &FakeTenantHandle, auth: &str, dir: &Path) -> String {
     let quickstart =
         std::fs::read_to_string(root.join("examples/quickstart/m365ctl.toml")).unwrap();
     let table = format!(
-        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"{auth}\"\nauthority_host = \"{}\"\ngraph_host = \"{}\"\nexchange_host = \"{}\"\n",
+        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"{auth}\"\n",
         fake.tenant_id(),
         SimOptions::default().client_id,
-        fake.authority_host(),
-        fake.graph_host(),
-        fake.exchange_host()
     );
     let text = quickstart.replace(
         "[tenant]\nbackend = \"snapshot\"\nsnapshot = \"tenant.json\"\n",
@@ -41,11 +38,23 @@ fn config(fake: &FakeTenantHandle, auth: &str, dir: &Path) -> String {
     dir.display().to_string()
 }
 
-async fn m365ctl(args: Vec<String>, path: Option<String>) -> (Option<i32>, String, String) {
+/// Runs the binary pointed at the fake through the environment (a config names only
+/// Microsoft's hosts).
+async fn m365ctl(
+    fake: &FakeTenantHandle,
+    args: Vec<String>,
+    path: Option<String>,
+) -> (Option<i32>, String, String) {
+    let hosts = [
+        ("M365CTL_AUTHORITY_HOST", fake.authority_host()),
+        ("M365CTL_GRAPH_HOST", fake.graph_host()),
+        ("M365CTL_EXCHANGE_HOST", fake.exchange_host()),
+    ];
     tokio::task::spawn_blocking(move || {
         let mut cmd = Command::cargo_bin("m365ctl").unwrap();
         cmd.env_remove("GITHUB_ACTIONS")
             .env("NO_COLOR", "1")
+            .envs(hosts)
             .args(&args);
         if let Some(path) = path {
             cmd.env("PATH", path);
@@ -81,7 +90,7 @@ async fn device_code_sign_in_plans_read_only_and_apply_is_refused() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let config = config(&fake, "device-code", dir.path());
-    let (code, stdout, stderr) = m365ctl(args(&["plan", "-c", &config]), None).await;
+    let (code, stdout, stderr) = m365ctl(&fake, args(&["plan", "-c", &config]), None).await;
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(
         stderr.contains("https://microsoft.com/devicelogin"),
@@ -108,7 +117,12 @@ async fn device_code_sign_in_plans_read_only_and_apply_is_refused() {
     assert!(fake.violations().is_empty());
 
     fake.clear_requests();
-    let (code, _, stderr) = m365ctl(args(&["apply", "-c", &config, "--auto-approve"]), None).await;
+    let (code, _, stderr) = m365ctl(
+        &fake,
+        args(&["apply", "-c", &config, "--auto-approve"]),
+        None,
+    )
+    .await;
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("apply needs an app registration"),
@@ -130,7 +144,7 @@ async fn slow_down_makes_the_client_wait_longer() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let config = config(&fake, "device-code", dir.path());
-    let (code, stdout, stderr) = m365ctl(args(&["plan", "-c", &config]), None).await;
+    let (code, stdout, stderr) = m365ctl(&fake, args(&["plan", "-c", &config]), None).await;
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     let polls: Vec<_> = fake
         .requests()
@@ -156,7 +170,7 @@ async fn an_expired_code_is_an_error_that_says_what_to_do() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let config = config(&fake, "device-code", dir.path());
-    let (code, _, stderr) = m365ctl(args(&["plan", "-c", &config]), None).await;
+    let (code, _, stderr) = m365ctl(&fake, args(&["plan", "-c", &config]), None).await;
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("expired before it was used"), "{stderr}");
 }
@@ -207,7 +221,7 @@ async fn the_azure_cli_token_is_reused_and_never_printed() {
     );
     let dir = tempfile::tempdir().unwrap();
     let config = config(&fake, "azure-cli", dir.path());
-    let (code, stdout, stderr) = m365ctl(args(&["plan", "-c", &config]), Some(path)).await;
+    let (code, stdout, stderr) = m365ctl(&fake, args(&["plan", "-c", &config]), Some(path)).await;
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("Plan: 4 to add"), "{stdout}");
     no_token_printed(&stdout);

@@ -150,7 +150,7 @@ fn export_into_a_full_config_directory_is_refused_before_writing() {
 #[test]
 fn export_copies_a_graph_tenant_table_verbatim() {
     use m365ctl::desired::export::{ExportOptions, to_toml};
-    let table = "[tenant]\nbackend = \"graph\"\ntenant_id = \"contoso.onmicrosoft.us\"\nclient_id = \"00000000-0000-0000-0000-000000000001\"\nauth = \"certificate\"   # app.pem\ncertificate = \"app.pem\"\ncloud = \"usgov\"\ngraph_host = \"graph.example.us\"";
+    let table = "[tenant]\nbackend = \"graph\"\ntenant_id = \"contoso.onmicrosoft.us\"\nclient_id = \"00000000-0000-0000-0000-000000000001\"\nauth = \"certificate\"   # app.pem\ncertificate = \"app.pem\"\ncloud = \"usgov\"\ngraph_host = \"graph.microsoft.us\"";
     let source = format!("{table}\n\n[skus]\nE3 = \"ENTERPRISEPACK\"\n");
     let config =
         m365ctl::desired::from_sources(&[("c/m365ctl.toml".to_string(), source)], Path::new("c"))

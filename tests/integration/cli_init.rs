@@ -7,9 +7,10 @@ use std::path::Path;
 
 const SECRET: &str = "cli-init-test-secret";
 
-fn m365ctl(cwd: &Path, args: &[String]) -> std::process::Output {
+fn m365ctl(cwd: &Path, args: &[String], hosts: &[(&str, String)]) -> std::process::Output {
     Command::cargo_bin("m365ctl")
         .expect("binary built")
+        .envs(hosts.iter().map(|(k, v)| (*k, v.as_str())))
         .env_remove("GITHUB_ACTIONS")
         .env("NO_COLOR", "1")
         .env("M365CTL_TEST_SECRET", SECRET)
@@ -34,10 +35,10 @@ fn commands(printed: &str, heading: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn run_all(cwd: &Path, commands: &[Vec<String>]) -> String {
+fn run_all(cwd: &Path, commands: &[Vec<String>], hosts: &[(&str, String)]) -> String {
     let mut last = String::new();
     for args in commands {
-        let out = m365ctl(cwd, args);
+        let out = m365ctl(cwd, args, hosts);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
@@ -56,9 +57,11 @@ async fn every_next_command_init_prints_runs_on_the_demo_and_on_a_tenant() {
     let cwd = root.path().to_path_buf();
     let init = {
         let cwd = cwd.clone();
-        tokio::task::spawn_blocking(move || m365ctl(&cwd, &["init".into(), "my-tenant".into()]))
-            .await
-            .unwrap()
+        tokio::task::spawn_blocking(move || {
+            m365ctl(&cwd, &["init".into(), "my-tenant".into()], &[])
+        })
+        .await
+        .unwrap()
     };
     let printed = String::from_utf8_lossy(&init.stderr).into_owned();
     assert!(init.status.success(), "{printed}");
@@ -68,7 +71,7 @@ async fn every_next_command_init_prints_runs_on_the_demo_and_on_a_tenant() {
     assert_eq!(demo[0][0], "export");
     let plan = {
         let cwd = cwd.clone();
-        tokio::task::spawn_blocking(move || run_all(&cwd, &demo))
+        tokio::task::spawn_blocking(move || run_all(&cwd, &demo, &[]))
             .await
             .unwrap()
     };
@@ -87,17 +90,20 @@ async fn every_next_command_init_prints_runs_on_the_demo_and_on_a_tenant() {
     let demo_lines = "backend = \"snapshot\"\nsnapshot = \"demo-tenant.json\"\n";
     assert!(config.contains(demo_lines), "{config}");
     let graph = format!(
-        "backend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\nauthority_host = \"{}\"\ngraph_host = \"{}\"\nexchange_host = \"{}\"\n",
+        "backend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\n",
         fake.tenant_id(),
         SimOptions::default().client_id,
-        fake.authority_host(),
-        fake.graph_host(),
-        fake.exchange_host()
     );
+    // The fake's hosts come from the environment: a config names only Microsoft's.
+    let hosts = vec![
+        ("M365CTL_AUTHORITY_HOST", fake.authority_host()),
+        ("M365CTL_GRAPH_HOST", fake.graph_host()),
+        ("M365CTL_EXCHANGE_HOST", fake.exchange_host()),
+    ];
     std::fs::write(&config_path, config.replace(demo_lines, &graph)).unwrap();
     let tenant_path = commands(&printed, "For your tenant");
     assert_eq!(tenant_path.len(), 2, "{printed}");
-    let plan = tokio::task::spawn_blocking(move || run_all(&cwd, &tenant_path))
+    let plan = tokio::task::spawn_blocking(move || run_all(&cwd, &tenant_path, &hosts))
         .await
         .unwrap();
     assert!(plan.contains("No changes."), "{plan}");
@@ -114,7 +120,11 @@ fn validate_is_offline_and_a_missing_snapshot_is_not_an_error() {
         "[tenant]\nbackend = \"snapshot\"\nsnapshot = \"not-yet.json\"\n\n[profiles.staff]\nlicenses = []\n",
     )
     .unwrap();
-    let out = m365ctl(dir.path(), &["validate".into(), "-c".into(), ".".into()]);
+    let out = m365ctl(
+        dir.path(),
+        &["validate".into(), "-c".into(), ".".into()],
+        &[],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
@@ -127,7 +137,11 @@ fn validate_is_offline_and_a_missing_snapshot_is_not_an_error() {
         "[users.\"ann@contoso.com\"]\nprofile = \"staf\"\n",
     )
     .unwrap();
-    let out = m365ctl(dir.path(), &["validate".into(), "-c".into(), ".".into()]);
+    let out = m365ctl(
+        dir.path(),
+        &["validate".into(), "-c".into(), ".".into()],
+        &[],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("did you mean `staff`"), "{stderr}");

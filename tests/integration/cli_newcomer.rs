@@ -38,9 +38,9 @@ impl Drop for Served {
     }
 }
 
-/// Starts `m365ctl sim serve ...` and reads what it prints until the `[tenant]` table is
-/// complete: (the table's lines below `[tenant]`, the secret to export).
-fn serve(cwd: &Path, args: &[&str]) -> (Served, String, String) {
+/// Starts `m365ctl sim serve ...` and reads what it prints: the `[tenant]` table's lines
+/// below `[tenant]`, and the `export NAME=VALUE` lines (the secret and the fake's hosts).
+fn serve(cwd: &Path, args: &[&str]) -> (Served, String, Vec<(String, String)>) {
     let mut child = Command::new(cargo_bin("m365ctl"))
         .args(args)
         .arg("--port")
@@ -53,42 +53,44 @@ fn serve(cwd: &Path, args: &[&str]) -> (Served, String, String) {
     let stdout = child.stdout.take().unwrap();
     let served = Served(child);
     let mut table = String::new();
-    let mut secret = String::new();
+    let mut exports = Vec::new();
     let mut in_table = false;
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap();
-        if let Some((_, value)) = line.split_once("M365CTL_CLIENT_SECRET=") {
-            secret = value
-                .trim_end_matches(')')
-                .trim_end_matches("):")
-                .to_string();
+        if let Some((name, value)) = line.strip_prefix("export ").and_then(|e| e.split_once('=')) {
+            exports.push((name.to_string(), value.to_string()));
+            if name == "M365CTL_EXCHANGE_HOST" {
+                break;
+            }
+            continue;
         }
         if line == "[tenant]" {
             in_table = true;
         } else if in_table {
             if line.trim().is_empty() {
-                break;
+                in_table = false;
+                continue;
             }
             table.push_str(&line);
             table.push('\n');
-            if line.starts_with("exchange_host") {
-                break;
-            }
         }
     }
     assert!(table.contains("backend = \"graph\""), "{table}");
-    assert!(!secret.is_empty(), "sim serve names the secret to export");
-    (served, table, secret)
+    assert!(
+        exports.iter().any(|(n, _)| n == "M365CTL_CLIENT_SECRET"),
+        "sim serve names the secret to export: {exports:?}"
+    );
+    (served, table, exports)
 }
 
-fn run(cwd: &Path, command: &str, secret: &str) -> (i32, String, String) {
+fn run(cwd: &Path, command: &str, exports: &[(String, String)]) -> (i32, String, String) {
     let args: Vec<&str> = command.split_whitespace().skip(1).collect();
     let out = Command::new(cargo_bin("m365ctl"))
         .args(&args)
         .current_dir(cwd)
         .env_remove("GITHUB_ACTIONS")
         .env("NO_COLOR", "1")
-        .env("M365CTL_CLIENT_SECRET", secret)
+        .envs(exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output()
         .expect("runs");
     (
@@ -102,7 +104,7 @@ fn run(cwd: &Path, command: &str, secret: &str) -> (i32, String, String) {
 fn the_readme_newcomer_path_ends_with_an_empty_plan() {
     let root = tempfile::tempdir().unwrap();
     let mut cwd: PathBuf = root.path().to_path_buf();
-    let mut secret = String::new();
+    let mut exports: Vec<(String, String)> = Vec::new();
     let mut server = None;
     let mut plans = Vec::new();
     for command in readme_commands() {
@@ -134,7 +136,7 @@ fn the_readme_newcomer_path_ends_with_an_empty_plan() {
         }
         if command.starts_with("m365ctl sim serve") {
             let args: Vec<&str> = command.split_whitespace().skip(1).collect();
-            let (served, table, printed_secret) = serve(&cwd, &args);
+            let (served, table, printed) = serve(&cwd, &args);
             // "replace the two lines backend = "snapshot" / snapshot = "demo-tenant.json"
             // with the printed lines below [tenant]"
             let path = cwd.join("m365ctl.toml");
@@ -142,7 +144,7 @@ fn the_readme_newcomer_path_ends_with_an_empty_plan() {
             let demo = "backend = \"snapshot\"\nsnapshot = \"demo-tenant.json\"\n";
             assert!(config.contains(demo), "{config}");
             std::fs::write(&path, config.replace(demo, &table)).unwrap();
-            secret = printed_secret;
+            exports = printed;
             server = Some(served);
             continue;
         }
@@ -150,7 +152,7 @@ fn the_readme_newcomer_path_ends_with_an_empty_plan() {
             command.starts_with("m365ctl "),
             "unexpected README line {command:?}"
         );
-        let (code, stdout, stderr) = run(&cwd, &command, &secret);
+        let (code, stdout, stderr) = run(&cwd, &command, &exports);
         assert_eq!(code, 0, "{command}\n{stdout}{stderr}");
         if command.starts_with("m365ctl plan") {
             plans.push(stdout);

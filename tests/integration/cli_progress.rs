@@ -9,12 +9,19 @@ use std::path::Path;
 
 const SECRET: &str = "cli-progress-test-secret";
 
-async fn plan(config: String, extra: &[&str]) -> std::process::Output {
+/// `plan` through the binary, pointed at the fake's `hosts` through the environment (a
+/// config names only Microsoft's hosts).
+async fn plan(
+    config: String,
+    hosts: Vec<(&'static str, String)>,
+    extra: &[&str],
+) -> std::process::Output {
     let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
         Command::cargo_bin("m365ctl")
             .unwrap()
             .env_remove("GITHUB_ACTIONS")
+            .envs(hosts)
             .env("NO_COLOR", "1")
             .env("M365CTL_TEST_SECRET", SECRET)
             .env("M365CTL_PROGRESS_INTERVAL_MS", "1")
@@ -42,13 +49,15 @@ async fn a_read_reports_progress_on_stderr_only_and_quiet_silences_it() {
     let quickstart =
         std::fs::read_to_string(root.join("examples/quickstart/m365ctl.toml")).unwrap();
     let table = format!(
-        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\nauthority_host = \"{}\"\ngraph_host = \"{}\"\nexchange_host = \"{}\"\n",
+        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\n",
         fake.tenant_id(),
         SimOptions::default().client_id,
-        fake.authority_host(),
-        fake.graph_host(),
-        fake.exchange_host()
     );
+    let hosts = vec![
+        ("M365CTL_AUTHORITY_HOST", fake.authority_host()),
+        ("M365CTL_GRAPH_HOST", fake.graph_host()),
+        ("M365CTL_EXCHANGE_HOST", fake.exchange_host()),
+    ];
     let config = quickstart.replace(
         "[tenant]\nbackend = \"snapshot\"\nsnapshot = \"tenant.json\"\n",
         &table,
@@ -56,7 +65,7 @@ async fn a_read_reports_progress_on_stderr_only_and_quiet_silences_it() {
     std::fs::write(dir.path().join("m365ctl.toml"), config).unwrap();
     let config = dir.path().display().to_string();
 
-    let out = plan(config.clone(), &[]).await;
+    let out = plan(config.clone(), hosts.clone(), &[]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
@@ -76,7 +85,7 @@ async fn a_read_reports_progress_on_stderr_only_and_quiet_silences_it() {
         "{stdout}"
     );
 
-    let quiet = plan(config, &["--quiet"]).await;
+    let quiet = plan(config, hosts, &["--quiet"]).await;
     let stderr = String::from_utf8_lossy(&quiet.stderr);
     assert_eq!(quiet.status.code(), Some(0), "{stderr}");
     assert!(
