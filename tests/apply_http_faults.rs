@@ -136,7 +136,10 @@ async fn random_scenarios_converge_safely_over_http_under_faults_and_crashes() {
         let mut converged = false;
         for _ in 0..MAX_ROUNDS {
             let resumed = backend(&fake);
-            let live = resumed.read().await.expect("read after crash");
+            let mut live = resumed.read().await.expect("read after crash");
+            m365ctl::backend::read_needed_facts(&resumed, &scenario.desired, &mut live)
+                .await
+                .expect("facts read");
             let plan = m365ctl::plan::plan(&scenario.desired, &live);
             assert!(
                 !plan.has_errors(),
@@ -254,7 +257,10 @@ async fn a_second_apply_sends_zero_write_requests() {
         "the pre-write check reads the targets"
     );
     // And a fresh plan is empty.
-    let live = graph.read().await.unwrap();
+    let mut live = graph.read().await.unwrap();
+    m365ctl::backend::read_needed_facts(&graph, &scenario.desired, &mut live)
+        .await
+        .unwrap();
     assert!(m365ctl::plan::plan(&scenario.desired, &live).is_empty());
     fake.shutdown().await;
 }

@@ -228,7 +228,7 @@ pub async fn run<B: TenantBackend>(
     request: ApplyRequest<'_>,
 ) -> Result<ApplyReport, ApplyError> {
     let _lock = lock::ApplyLock::acquire(&request.lock_path, request.force_unlock)?;
-    let live = backend.read().await?;
+    let mut live = backend.read().await?;
     let ops: Vec<Operation> = match &request.plan {
         PlanSource::Fresh(plan) => {
             let errors = plan.diagnostics.iter().filter(|d| d.is_error()).count();
@@ -239,7 +239,9 @@ pub async fn run<B: TenantBackend>(
         }
         PlanSource::Saved(file) => {
             // The file is only a claim: errors, staleness and the operations themselves are
-            // decided by a fresh plan of the same inputs, and only its operations run.
+            // decided by a fresh plan of the same inputs (with the mailbox facts it depends
+            // on), and only its operations run.
+            crate::backend::read_needed_facts(backend, request.desired, &mut live).await?;
             let fresh = crate::plan::plan(request.desired, &live);
             let errors = fresh.diagnostics.iter().filter(|d| d.is_error()).count();
             if errors > 0 {

@@ -3,10 +3,10 @@
 //!
 //! Read cost for N users, G licensed groups, M mailboxes: `ceil(N/999)` user pages, one SKU
 //! page, `ceil(G/100)` group pages plus one member page per 999 members of each group,
-//! `ceil(M/1000)` mailbox pages, and one `Get-MailboxStatistics` call (8 in flight) per shared mailbox
-//! and per user mailbox of a disabled account (the leavers whose conversion the planner must judge
-//! against the 50 GB limit). Sizes of other mailboxes are not read (reported as 0): asking
-//! Exchange for every mailbox's statistics would cost one call per user.
+//! `ceil(M/1000)` mailbox pages. Mailbox sizes are left unknown by `read` (one call per mailbox
+//! would cost one call per user); `read_mailbox_facts` then reads, with one
+//! `Get-MailboxStatistics` call each (8 in flight), exactly the mailboxes the plan's decisions
+//! depend on (`plan::facts_needed`: type changes, Exchange licences going down).
 
 use super::{BackendError, ExecReport, GraphSettings, TenantBackend};
 use crate::exchange::{ExchangeAdmin, MailboxRecord, RestExchange};
@@ -16,7 +16,7 @@ use crate::graph::{
 use crate::plan::Operation;
 use crate::plan::ops::OpKind;
 use crate::tenant::{
-    Group, GroupLicense, LicenseAssignment, MailboxType, ServicePlan, Sku, Tenant, User,
+    Group, GroupLicense, LicenseAssignment, Mailbox, ServicePlan, Sku, Tenant, User,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -209,10 +209,10 @@ impl GraphBackend {
 
     /// One Exchange call per mailbox, at most `SIZE_CONCURRENCY` in flight (Exchange
     /// throttles per app); results are tagged with their key, in completion order.
-    async fn per_mailbox<K, T, Fut>(
+    async fn per_mailbox<K, I, T, Fut>(
         &self,
-        mailboxes: impl IntoIterator<Item = (K, String)>,
-        call: impl Fn(RestExchange, String) -> Fut,
+        mailboxes: impl IntoIterator<Item = (K, I)>,
+        call: impl Fn(RestExchange, I) -> Fut,
     ) -> Result<Vec<(K, T)>, BackendError>
     where
         K: Send + 'static,
@@ -221,8 +221,8 @@ impl GraphBackend {
     {
         let limit = Arc::new(tokio::sync::Semaphore::new(SIZE_CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
-        for (key, upn) in mailboxes {
-            let (limit, work) = (limit.clone(), call(self.exchange.clone(), upn));
+        for (key, input) in mailboxes {
+            let (limit, work) = (limit.clone(), call(self.exchange.clone(), input));
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 (key, work.await)
@@ -236,32 +236,33 @@ impl GraphBackend {
         Ok(results)
     }
 
-    /// Fills in sizes for shared mailboxes and user mailboxes of disabled accounts, with at
-    /// most `SIZE_CONCURRENCY` `Get-MailboxStatistics` calls in flight.
-    async fn read_sizes(
-        &self,
-        by_user: &mut HashMap<String, MailboxRecord>,
-        disabled: &std::collections::HashSet<String>,
-    ) -> Result<(), BackendError> {
-        let needing_size: Vec<(String, String)> = by_user
-            .values()
-            .filter(|r| {
-                r.mailbox.kind == MailboxType::Shared
-                    || (r.mailbox.kind == MailboxType::User && disabled.contains(&r.user_id))
-            })
-            .map(|r| (r.user_id.clone(), r.upn.clone()))
-            .collect();
-        let sizes = self
-            .per_mailbox(needing_size, |exchange, upn| async move {
-                exchange.mailbox_size(&upn).await
-            })
-            .await?;
-        for (user_id, size) in sizes {
-            if let Some(record) = by_user.get_mut(&user_id) {
-                record.mailbox.size_bytes = size;
-            }
+    /// The facts of one mailbox: `Get-MailboxStatistics` for the size and, when `Get-Mailbox`
+    /// left archive or hold out, `Get-Mailbox -Identity` for them. Anything still missing is
+    /// an error: the planner would otherwise judge the mailbox on a guess.
+    async fn mailbox_facts(
+        exchange: RestExchange,
+        upn: String,
+        mut mailbox: Mailbox,
+    ) -> Result<Mailbox, BackendError> {
+        mailbox.size_bytes = Some(exchange.mailbox_size(&upn).await?);
+        if mailbox.archive_enabled.is_none() || mailbox.litigation_hold.is_none() {
+            let record = exchange.mailbox(&upn).await?;
+            let read = record.map(|r| r.mailbox);
+            mailbox.archive_enabled = read.as_ref().and_then(|m| m.archive_enabled);
+            mailbox.litigation_hold = read.as_ref().and_then(|m| m.litigation_hold);
         }
-        Ok(())
+        if !mailbox.facts_known() {
+            return Err(BackendError::Service {
+                target: upn,
+                code: "InvalidResponse".into(),
+                message: format!(
+                    "Exchange did not report the mailbox's {}",
+                    mailbox.unknown_facts().join(", ")
+                ),
+                request_id: None,
+            });
+        }
+        Ok(mailbox)
     }
 
     /// The `$batch` item for `op` (`None` for Exchange operations), or why it is refused
@@ -514,6 +515,7 @@ impl TenantBackend for GraphBackend {
         format!("graph {}", self.tenant_id)
     }
 
+    /// Everything but mailbox sizes (`read_mailbox_facts` reads those the plan needs).
     async fn read(&self) -> Result<Tenant, BackendError> {
         let (skus, users, groups, mailboxes) = tokio::try_join!(
             self.read_skus(),
@@ -526,18 +528,39 @@ impl TenantBackend for GraphBackend {
             .into_iter()
             .map(|r| (r.user_id.clone(), r))
             .collect();
-        let disabled: std::collections::HashSet<String> = users
-            .iter()
-            .filter(|u| !u.account_enabled)
-            .map(|u| u.id.clone())
-            .collect();
-        self.read_sizes(&mut by_user, &disabled).await?;
         for user in &mut users {
             user.mailbox = by_user.remove(&user.id).map(|r| r.mailbox);
         }
         let mut tenant = Tenant::new(Some(self.tenant_id.clone()), skus, users, groups);
         tenant.normalize();
         Ok(tenant)
+    }
+
+    /// One `Get-MailboxStatistics` per mailbox asked for (plus `Get-Mailbox` where archive or
+    /// hold is missing), at most `SIZE_CONCURRENCY` in flight.
+    async fn read_mailbox_facts(
+        &self,
+        live: &mut Tenant,
+        user_ids: &[String],
+    ) -> Result<(), BackendError> {
+        let wanted: Vec<(usize, (String, Mailbox))> = user_ids
+            .iter()
+            .filter_map(|id| live.user_position(id))
+            .filter_map(|i| {
+                let user = &live.users[i];
+                let mailbox = user.mailbox.clone()?;
+                Some((i, (user.user_principal_name.clone(), mailbox)))
+            })
+            .collect();
+        let read = self
+            .per_mailbox(wanted, |exchange, (upn, mailbox)| {
+                GraphBackend::mailbox_facts(exchange, upn, mailbox)
+            })
+            .await?;
+        for (i, mailbox) in read {
+            live.users[i].mailbox = Some(mailbox);
+        }
+        Ok(())
     }
 
     async fn execute(&self, ops: &[Operation]) -> Vec<Result<ExecReport, BackendError>> {

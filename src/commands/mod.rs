@@ -294,6 +294,17 @@ impl TenantBackend for Backend {
             Backend::Graph(b) => b.already_done(ops).await,
         }
     }
+
+    async fn read_mailbox_facts(
+        &self,
+        live: &mut Tenant,
+        user_ids: &[String],
+    ) -> Result<(), BackendError> {
+        match self {
+            Backend::Snapshot(b) => b.read_mailbox_facts(live, user_ids).await,
+            Backend::Graph(b) => b.read_mailbox_facts(live, user_ids).await,
+        }
+    }
 }
 
 /// Loads the config, reads the tenant, resolves, and plans. Resolution warnings are put in
@@ -311,8 +322,11 @@ pub(crate) fn compute_plan_with(
 ) -> Result<(Config, Backend, Tenant, DesiredState, crate::plan::Plan), CommandError> {
     let config = desired::load(config_path)?;
     let backend = make(&config)?;
-    let live = backend.read_blocking()?;
+    let mut live = backend.read_blocking()?;
     let (desired, warnings) = desired::resolve(&config, &live)?;
+    runtime()?.block_on(crate::backend::read_needed_facts(
+        &backend, &desired, &mut live,
+    ))?;
     let mut plan = crate::plan::plan(&desired, &live);
     let mut diagnostics = warnings;
     diagnostics.append(&mut plan.diagnostics);

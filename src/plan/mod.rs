@@ -7,6 +7,8 @@
 
 mod accounting;
 mod effects;
+#[cfg(test)]
+mod facts_props;
 mod fingerprint;
 mod graph;
 mod index;
@@ -134,6 +136,25 @@ impl Plan {
     pub fn in_sync(&self) -> bool {
         self.is_empty() && self.license_errors.is_empty() && !self.has_errors()
     }
+}
+
+/// Object ids of the users whose mailbox facts (size, archive, litigation hold) the plan for
+/// `desired` depends on: every mailbox whose type changes or whose Exchange licences (or
+/// Exchange rank) go down. A backend that reads facts lazily reads exactly these before
+/// planning; the plan refuses any of them whose facts are still unknown. Pure.
+pub fn facts_needed(
+    desired: &crate::desired::DesiredState,
+    live: &crate::tenant::Tenant,
+) -> Vec<String> {
+    let ix = index::Index::new(live);
+    let mut needed: Vec<String> = intent::diff(desired, &ix)
+        .needs_facts
+        .into_iter()
+        .map(|ui| live.users[ui].id.clone())
+        .collect();
+    needed.sort();
+    needed.dedup();
+    needed
 }
 
 /// Bound on re-ordering rounds for seat edges (each round only adds edges).

@@ -373,24 +373,70 @@ impl std::fmt::Display for MailboxType {
 }
 
 /// An Exchange Online mailbox.
+///
+/// The facts the safety rules depend on (size, archive, hold) are `None` until they have been
+/// read: a backend that did not ask Exchange says so instead of reporting 0, and the planner
+/// refuses a decision that depends on a fact it does not have. In a snapshot file an absent
+/// fact is the file's own statement (0 / off); an unread one is written as `null`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mailbox {
     /// Recipient type.
     #[serde(rename = "type")]
     pub kind: MailboxType,
-    /// Total item size in bytes (`Get-MailboxStatistics` TotalItemSize).
-    #[serde(default)]
-    pub size_bytes: u64,
-    /// `ArchiveStatus` is Active.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub archive_enabled: bool,
-    /// `LitigationHoldEnabled`.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub litigation_hold: bool,
+    /// Total item size in bytes (`Get-MailboxStatistics` TotalItemSize); `None` = not read.
+    #[serde(default = "known_zero", skip_serializing_if = "is_known_zero")]
+    pub size_bytes: Option<u64>,
+    /// `ArchiveStatus` is Active; `None` = not read.
+    #[serde(default = "known_off", skip_serializing_if = "is_known_off")]
+    pub archive_enabled: Option<bool>,
+    /// `LitigationHoldEnabled`; `None` = not read.
+    #[serde(default = "known_off", skip_serializing_if = "is_known_off")]
+    pub litigation_hold: Option<bool>,
+}
+
+fn known_zero() -> Option<u64> {
+    Some(0)
+}
+
+fn is_known_zero(size: &Option<u64>) -> bool {
+    *size == Some(0)
+}
+
+fn known_off() -> Option<bool> {
+    Some(false)
+}
+
+fn is_known_off(flag: &Option<bool>) -> bool {
+    *flag == Some(false)
 }
 
 impl Mailbox {
+    /// Whether size, archive and hold have all been read.
+    pub fn facts_known(&self) -> bool {
+        self.size_bytes.is_some()
+            && self.archive_enabled.is_some()
+            && self.litigation_hold.is_some()
+    }
+
+    /// The facts not read yet, by name (for "needs facts" diagnostics).
+    pub fn unknown_facts(&self) -> Vec<&'static str> {
+        [
+            (self.size_bytes.is_none(), "size"),
+            (self.archive_enabled.is_none(), "archive"),
+            (self.litigation_hold.is_none(), "litigation hold"),
+        ]
+        .into_iter()
+        .filter_map(|(unknown, name)| unknown.then_some(name))
+        .collect()
+    }
+
+    /// The size as admins read it, or "size not read".
+    pub fn size_text(&self) -> String {
+        self.size_bytes
+            .map_or_else(|| "size not read".to_string(), human_size)
+    }
+
     /// Why this mailbox would need Exchange Online Plan 2 if it were shared, if it would
     /// (`rules::mailbox::shared_mailbox_needs_plan2`).
     pub fn shared_licence_reason(&self) -> Option<String> {
