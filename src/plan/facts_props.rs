@@ -95,3 +95,32 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn only_the_facts_a_plan_needs_are_part_of_its_fingerprint(case in case(), grow in 1u64..(1 << 40)) {
+        let (live, d) = build(&case);
+        let needed = facts_needed(&d, &live);
+        let before = plan(&d, &live).fingerprint;
+        prop_assert_eq!(&before, &fingerprint(&d, &live));
+        for (i, user) in live.users.iter().enumerate() {
+            let Some(size) = user.mailbox.as_ref().and_then(|m| m.size_bytes) else {
+                continue;
+            };
+            // The same size read or not, and a different size, in one mailbox at a time.
+            let mut grown = live.clone();
+            grown.users[i].mailbox.as_mut().expect("mailbox").size_bytes = Some(size + grow);
+            let mut unread = live.clone();
+            unread.users[i].mailbox.as_mut().expect("mailbox").size_bytes = None;
+            if needed.contains(&user.id) {
+                prop_assert_ne!(&plan(&d, &grown).fingerprint.live, &before.live);
+                prop_assert_ne!(&plan(&d, &unread).fingerprint.live, &before.live);
+            } else {
+                prop_assert_eq!(&plan(&d, &grown).fingerprint, &before);
+                prop_assert_eq!(&plan(&d, &unread).fingerprint, &before);
+            }
+        }
+    }
+}

@@ -165,7 +165,7 @@ pub fn plan(desired: &crate::desired::DesiredState, live: &crate::tenant::Tenant
     // Hashing the inputs does not depend on the diff and is a third of the planner's time
     // on a 100,000-user tenant: it runs beside it.
     std::thread::scope(|scope| {
-        let hashing = scope.spawn(|| fingerprint(desired, live));
+        let hashing = scope.spawn(|| fingerprint::without_facts(desired, live));
         build(desired, live, move || {
             hashing
                 .join()
@@ -183,6 +183,8 @@ fn build(
     let ix = index::Index::new(live);
     let intent = intent::diff(desired, &ix);
     let mut diagnostics = intent.diagnostics.clone();
+    let needed = intent.needs_facts.clone();
+    let fingerprint = move || fingerprint::with_facts(fingerprint(), live, &needed);
 
     // First pass: domain edges only, to learn each operation's seat changes.
     let mut seat_first = std::collections::HashSet::new();

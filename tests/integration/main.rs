@@ -14,6 +14,7 @@ mod apply_faults;
 mod apply_resume;
 mod apply_run;
 mod apply_safety;
+mod backend_parity;
 mod cli_basics;
 mod cli_export;
 mod cli_gitops;
