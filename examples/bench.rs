@@ -379,6 +379,7 @@ async fn measure_apply(n: usize, model: &Option<ThrottleModel>) -> ApplyRow {
         ExecOptions {
             concurrency: 16,
             batch_size: 20,
+            ..ExecOptions::default()
         },
     )
     .await

@@ -117,6 +117,7 @@ async fn random_scenarios_converge_safely_over_http_under_faults_and_crashes() {
         let options = ExecOptions {
             concurrency: 4,
             batch_size: 20,
+            ..ExecOptions::default()
         };
         let apply = execute(&crasher, first.operations.clone(), options);
         let watcher = async {

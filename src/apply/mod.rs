@@ -20,6 +20,7 @@ pub mod guards;
 pub mod journal;
 pub mod lock;
 pub mod progress;
+pub mod settle;
 pub mod stale;
 
 pub use exec::{ExecOptions, Observer, execute, execute_observed};
@@ -325,6 +326,10 @@ impl Observer for Sink {
             self.error.get_or_insert(e);
         }
         self.progress.finished(op, outcome);
+    }
+
+    fn waiting(&mut self, op: &Operation, why: &str) {
+        self.progress.waiting(op, why);
     }
 
     fn wave_done(&mut self) {

@@ -420,6 +420,33 @@ impl GraphBackend {
                 }
             }
         }
+        let mut tenant = self
+            .read_objects(&user_ids, &group_ids, &member_groups)
+            .await?;
+        let records = self
+            .per_mailbox(
+                converted.into_iter().map(|upn| ((), upn.to_string())),
+                |exchange, upn| async move { exchange.mailbox(&upn).await },
+            )
+            .await?;
+        for (_, record) in records {
+            if let Some(record) = record
+                && let Some(i) = tenant.user_position(&record.user_id)
+            {
+                tenant.users[i].mailbox = Some(record.mailbox);
+            }
+        }
+        Ok(tenant)
+    }
+
+    /// Users by `GET /users/{id}` and groups by `GET /groups/{id}` (in `$batch`es of 20), and
+    /// the members of `member_groups`. Objects that no longer exist are left out.
+    async fn read_objects(
+        &self,
+        user_ids: &std::collections::BTreeSet<&str>,
+        group_ids: &std::collections::BTreeSet<&str>,
+        member_groups: &std::collections::BTreeSet<&str>,
+    ) -> Result<Tenant, BackendError> {
         let get = |url: String| BatchItem {
             method: reqwest::Method::GET,
             url,
@@ -483,19 +510,57 @@ impl GraphBackend {
         {
             group.members = self.read_members(&group.id).await?;
         }
-        let records = self
-            .per_mailbox(
-                converted.into_iter().map(|upn| ((), upn.to_string())),
-                |exchange, upn| async move { exchange.mailbox(&upn).await },
-            )
-            .await?;
-        for (_, record) in records {
-            if let Some(record) = record
-                && let Some(i) = tenant.user_position(&record.user_id)
-            {
-                tenant.users[i].mailbox = Some(record.mailbox);
+        Ok(tenant)
+    }
+
+    /// For the executor's wait after group licensing writes: the groups of `ops` with their
+    /// members, then the users concerned (every member for a group licence change, the member
+    /// for a membership change), with targeted reads only.
+    async fn read_licensing_progress(&self, ops: &[Operation]) -> Result<Tenant, BackendError> {
+        let mut groups = std::collections::BTreeSet::new();
+        let mut users = std::collections::BTreeSet::new();
+        for op in ops {
+            match &op.kind {
+                OpKind::AssignGroupLicenses { group_id, .. } => {
+                    groups.insert(group_id.as_str());
+                }
+                OpKind::AddGroupMember {
+                    group_id, user_id, ..
+                }
+                | OpKind::RemoveGroupMember {
+                    group_id, user_id, ..
+                } => {
+                    groups.insert(group_id.as_str());
+                    users.insert(user_id.as_str());
+                }
+                _ => {}
             }
         }
+        let mut tenant = self
+            .read_objects(&std::collections::BTreeSet::new(), &groups, &groups)
+            .await?;
+        let whole_groups: std::collections::BTreeSet<&str> = ops
+            .iter()
+            .filter_map(|op| match &op.kind {
+                OpKind::AssignGroupLicenses { group_id, .. } => Some(group_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        let members: Vec<String> = tenant
+            .groups
+            .iter()
+            .filter(|g| whole_groups.contains(g.id.as_str()))
+            .flat_map(|g| g.members.iter().cloned())
+            .collect();
+        users.extend(members.iter().map(String::as_str));
+        let read = self
+            .read_objects(
+                &users,
+                &std::collections::BTreeSet::new(),
+                &std::collections::BTreeSet::new(),
+            )
+            .await?;
+        tenant.users = read.users;
         Ok(tenant)
     }
 }
@@ -513,6 +578,11 @@ impl TenantBackend for GraphBackend {
 
     fn describe(&self) -> String {
         format!("graph {}", self.tenant_id)
+    }
+
+    /// Targeted reads (`read_licensing_progress`), not a whole-tenant read per poll.
+    async fn read_group_licensing(&self, ops: &[Operation]) -> Result<Tenant, BackendError> {
+        self.read_licensing_progress(ops).await
     }
 
     /// Everything but mailbox sizes (`read_mailbox_facts` reads those the plan needs).

@@ -98,6 +98,18 @@ pub trait TenantBackend: Send + Sync {
         async { Ok(()) }
     }
 
+    /// What the executor needs to see how far group licensing has carried `ops` (group
+    /// licence and membership writes; see `apply::settle`): their groups with members and the
+    /// member users concerned. The default re-reads the whole tenant (cheap for a snapshot,
+    /// which processes group licensing at once).
+    fn read_group_licensing(
+        &self,
+        ops: &[Operation],
+    ) -> impl Future<Output = Result<Tenant, BackendError>> + Send {
+        let _ = ops;
+        self.read()
+    }
+
     /// Whether each of `ops` is already in effect, checked by the executor right before it
     /// writes, so re-runs never repeat a write. The default re-reads the whole tenant once per
     /// call (cheap for a snapshot); the Graph backend should override it with GETs of the

@@ -170,6 +170,7 @@ fn sim_serve(args: &SimServeArgs) -> Result<u8, CommandError> {
         latency: std::time::Duration::from_millis(args.latency_ms),
         latency_per_item: std::time::Duration::from_micros(args.latency_per_item_us),
         throttle_model: model,
+        group_licensing_delay: std::time::Duration::from_millis(args.group_licensing_delay_ms),
         ..SimOptions::default()
     };
     runtime()?
@@ -292,6 +293,13 @@ impl TenantBackend for Backend {
         match self {
             Backend::Snapshot(b) => b.already_done(ops).await,
             Backend::Graph(b) => b.already_done(ops).await,
+        }
+    }
+
+    async fn read_group_licensing(&self, ops: &[Operation]) -> Result<Tenant, BackendError> {
+        match self {
+            Backend::Snapshot(b) => b.read_group_licensing(ops).await,
+            Backend::Graph(b) => b.read_group_licensing(ops).await,
         }
     }
 

@@ -66,6 +66,7 @@ async fn plan_and_apply_converge_under_the_throttling_model() {
         ExecOptions {
             concurrency: 16,
             batch_size: 20,
+            ..ExecOptions::default()
         },
     )
     .await

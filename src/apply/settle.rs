@@ -1,0 +1,219 @@
+//! Whether group-based licensing has reached the members, the pure half of the executor's
+//! wait after a group licensing write. Graph answers group `assignLicense` with `202
+//! Accepted` and processes the members later; adding or removing a member of a licensed
+//! group is processed the same way. Until the members are processed, what depends on the
+//! write (removing the member's old direct licence, converting a shared mailbox back to a
+//! user mailbox, giving a freed seat to someone else) would act on a tenant that is not
+//! there yet.
+
+use crate::plan::OpKind;
+use crate::tenant::{Group, Tenant, User};
+
+/// How far group licensing has carried an operation's effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// Every member concerned holds exactly what the group gives.
+    Reached,
+    /// This many members are not processed yet.
+    Pending {
+        /// Members still waiting.
+        members: usize,
+    },
+    /// Processing ended in an error state for a member: the licence did not reach them.
+    Failed(String),
+}
+
+/// Whether the executor must wait for group licensing after `op`.
+pub fn is_group_licensing(op: &OpKind) -> bool {
+    matches!(
+        op,
+        OpKind::AssignGroupLicenses { .. }
+            | OpKind::AddGroupMember { .. }
+            | OpKind::RemoveGroupMember { .. }
+    )
+}
+
+/// How far `op` has reached its members in `live` (which must hold the group with its
+/// members and the member users concerned: all members for a group licence change, the
+/// member for a membership change). Operations that are not group licensing are `Reached`.
+pub fn settlement(live: &Tenant, op: &OpKind) -> Settlement {
+    let (group_id, only) = match op {
+        OpKind::AssignGroupLicenses { group_id, .. } => (group_id, None),
+        OpKind::AddGroupMember {
+            group_id, user_id, ..
+        }
+        | OpKind::RemoveGroupMember {
+            group_id, user_id, ..
+        } => (group_id, Some(user_id)),
+        _ => return Settlement::Reached,
+    };
+    let Some(group) = live.group(group_id) else {
+        return Settlement::Failed(format!("group {group_id} was not found"));
+    };
+    let concerned: Vec<&User> = match only {
+        Some(user_id) => live.user(user_id).into_iter().collect(),
+        None => group.members.iter().filter_map(|m| live.user(m)).collect(),
+    };
+    let mut pending = 0;
+    for user in concerned {
+        match member_state(live, group, user) {
+            Ok(true) => {}
+            Ok(false) => pending += 1,
+            Err(reason) => return Settlement::Failed(reason),
+        }
+    }
+    if pending == 0 {
+        Settlement::Reached
+    } else {
+        Settlement::Pending { members: pending }
+    }
+}
+
+/// Whether `user`'s assignments inherited from `group` are exactly what the group gives them
+/// now (its licences and disabled plans if they are a member, nothing otherwise); an
+/// expected assignment in `Error` state is a failure naming the error.
+fn member_state(live: &Tenant, group: &Group, user: &User) -> Result<bool, String> {
+    let member = group.members.contains(&user.id);
+    let inherited: Vec<_> = user
+        .licenses
+        .iter()
+        .filter(|l| l.assigned_by_group.as_deref() == Some(group.id.as_str()))
+        .collect();
+    let expected: &[_] = if member { &group.licenses } else { &[] };
+    for lic in expected {
+        if let Some(l) = inherited
+            .iter()
+            .find(|l| l.sku_id == lic.sku_id && l.state == "Error")
+        {
+            let part = live
+                .sku(&l.sku_id)
+                .map_or(l.sku_id.as_str(), |s| s.sku_part_number.as_str());
+            return Err(format!(
+                "group licensing of {} gave {} to {} in error state ({})",
+                group.display_name,
+                part,
+                user.user_principal_name,
+                l.error.as_deref().unwrap_or("no error code")
+            ));
+        }
+    }
+    let same = |a: &[String], b: &[String]| {
+        let (mut a, mut b) = (a.to_vec(), b.to_vec());
+        a.sort();
+        b.sort();
+        a == b
+    };
+    Ok(inherited.len() == expected.len()
+        && expected.iter().all(|lic| {
+            inherited
+                .iter()
+                .any(|l| l.sku_id == lic.sku_id && same(&l.disabled_plans, &lic.disabled_plans))
+        }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{LicenseGrant, LicenseRemoval};
+    use crate::tenant::LicenseAssignment;
+
+    fn live(member_has: &[(&str, &str)]) -> Tenant {
+        serde_json::from_value(serde_json::json!({
+            "skus": [{"sku_id": "e3", "sku_part_number": "ENTERPRISEPACK", "enabled": 5, "consumed": 1},
+                     {"sku_id": "e5", "sku_part_number": "ENTERPRISEPREMIUM", "enabled": 5, "consumed": 0}],
+            "users": [{"id": "u1", "user_principal_name": "ann@contoso.com", "usage_location": "GB",
+                       "licenses": member_has.iter().map(|(sku, state)| serde_json::json!(
+                           {"sku_id": sku, "assigned_by_group": "g1", "state": state,
+                            "error": if *state == "Error" { Some("CountViolation") } else { None }})).collect::<Vec<_>>()},
+                      {"id": "u2", "user_principal_name": "bob@contoso.com", "usage_location": "GB"}],
+            "groups": [{"id": "g1", "display_name": "LIC", "members": ["u1"],
+                        "licenses": [{"sku_id": "e5"}]}]
+        }))
+        .unwrap()
+    }
+
+    fn group_op(add: &str, remove: &str) -> OpKind {
+        OpKind::AssignGroupLicenses {
+            group_id: "g1".into(),
+            group: "LIC".into(),
+            add: vec![LicenseGrant {
+                sku_id: add.into(),
+                sku_part_number: add.into(),
+                disabled_plans: vec![],
+                disabled_plan_names: vec![],
+                replaces_disabled: None,
+            }],
+            remove: vec![LicenseRemoval {
+                sku_id: remove.into(),
+                sku_part_number: remove.into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_group_licence_change_is_reached_when_every_member_holds_what_the_group_gives() {
+        let op = group_op("e5", "e3");
+        assert_eq!(
+            settlement(&live(&[("e3", "Active")]), &op),
+            Settlement::Pending { members: 1 }
+        );
+        assert_eq!(
+            settlement(&live(&[("e3", "Active"), ("e5", "Active")]), &op),
+            Settlement::Pending { members: 1 },
+            "the removed licence must be gone too"
+        );
+        assert_eq!(
+            settlement(&live(&[("e5", "Active")]), &op),
+            Settlement::Reached
+        );
+        let failed = settlement(&live(&[("e5", "Error")]), &op);
+        assert!(
+            matches!(&failed, Settlement::Failed(r) if r.contains("ENTERPRISEPREMIUM") && r.contains("ann@contoso.com") && r.contains("CountViolation")),
+            "{failed:?}"
+        );
+    }
+
+    #[test]
+    fn a_membership_change_is_reached_for_that_member_only() {
+        let join = |user: &str| OpKind::AddGroupMember {
+            group_id: "g1".into(),
+            group: "LIC".into(),
+            user_id: user.into(),
+            upn: user.into(),
+        };
+        let leave = OpKind::RemoveGroupMember {
+            group_id: "g1".into(),
+            group: "LIC".into(),
+            user_id: "u2".into(),
+            upn: "bob".into(),
+        };
+        assert_eq!(
+            settlement(&live(&[]), &join("u1")),
+            Settlement::Pending { members: 1 }
+        );
+        assert_eq!(
+            settlement(&live(&[("e5", "Active")]), &join("u1")),
+            Settlement::Reached
+        );
+        // u2 is not a member and holds nothing from the group: its leave is processed.
+        assert_eq!(settlement(&live(&[]), &leave), Settlement::Reached);
+        let mut still_inherited = live(&[]);
+        still_inherited.users[1].licenses.push(LicenseAssignment {
+            sku_id: "e5".into(),
+            disabled_plans: vec![],
+            assigned_by_group: Some("g1".into()),
+            state: "Active".into(),
+            error: None,
+        });
+        assert_eq!(
+            settlement(&still_inherited, &leave),
+            Settlement::Pending { members: 1 }
+        );
+        assert!(!is_group_licensing(&OpKind::SetUsageLocation {
+            user_id: "u1".into(),
+            upn: "ann".into(),
+            from: None,
+            to: "GB".into()
+        }));
+    }
+}
