@@ -2,7 +2,8 @@
 //! says `--allow-mass-change`. Thresholds follow octoDNS (a count *and* a percentage, so small
 //! tenants are not blocked by one leaver) and Argo CD (never prune everything to empty).
 
-use crate::desired::Guards;
+use crate::desired::{DesiredState, Guards, UserScope};
+use crate::diag::Diagnostic;
 use crate::plan::{OpKind, Operation};
 use crate::tenant::{Tenant, apply_operation};
 use std::collections::{BTreeSet, HashSet};
@@ -89,6 +90,46 @@ pub fn check(
         return Err(GuardTrip::PruneToEmpty { before });
     }
     Ok(())
+}
+
+/// `check` for a plan of `desired`: managed users are the declared ones, or every user of
+/// the tenant with `users = "all"`. One definition for `apply` and for the plan's warning.
+pub fn check_plan(
+    ops: &[Operation],
+    live: &Tenant,
+    desired: &DesiredState,
+    allow_mass_change: bool,
+) -> Result<(), GuardTrip> {
+    let managed_users = match desired.scope.users {
+        UserScope::Declared => desired.users.len(),
+        UserScope::All => live.users.len(),
+    };
+    check(
+        ops,
+        live,
+        managed_users,
+        &desired.scope.managed_skus,
+        &desired.guards,
+        allow_mass_change,
+    )
+}
+
+/// What a plan shows when `apply` would refuse it without the override, so the pull request
+/// says so before merge: a warning (the override makes the plan appliable, so it is not an
+/// error), in every output format through the plan's diagnostics.
+pub fn plan_warning(
+    ops: &[Operation],
+    live: &Tenant,
+    desired: &DesiredState,
+) -> Option<Diagnostic> {
+    let trip = check_plan(ops, live, desired, false).err()?;
+    Some(
+        Diagnostic::warning(format!("apply will refuse this plan: {trip}"), None).with_hint(
+            format!(
+                "review the size of this change; if it is intended, apply with {OVERRIDE_FLAG} (or raise the limits in [guards])"
+            ),
+        ),
+    )
 }
 
 /// Distinct users who lose a licence directly, by leaving a licensed group, or because a

@@ -28,7 +28,7 @@ pub use guards::GuardTrip;
 pub use stale::StalePlan;
 
 use crate::backend::{BackendError, TenantBackend};
-use crate::desired::{DesiredState, UserScope};
+use crate::desired::DesiredState;
 use crate::plan::{Operation, Plan};
 use crate::planfile::{PlanFile, PlanFileError};
 use crate::render::escape;
@@ -253,18 +253,7 @@ pub async fn run<B: TenantBackend>(
             fresh.operations
         }
     };
-    let managed_users = match request.desired.scope.users {
-        UserScope::Declared => request.desired.users.len(),
-        UserScope::All => live.users.len(),
-    };
-    guards::check(
-        &ops,
-        &live,
-        managed_users,
-        &request.desired.scope.managed_skus,
-        &request.desired.guards,
-        request.allow_mass_change,
-    )?;
+    guards::check_plan(&ops, &live, request.desired, request.allow_mass_change)?;
     let journal =
         journal::Journal::open(&request.journal_path).map_err(|source| ApplyError::Journal {
             path: request.journal_path.clone(),

@@ -336,7 +336,8 @@ pub(crate) fn compute_plan_with(
         &backend, &desired, &mut live,
     ))?;
     let mut plan = crate::plan::plan(&desired, &live);
-    let mut diagnostics = warnings;
+    let guard = crate::apply::guards::plan_warning(&plan.operations, &live, &desired);
+    let mut diagnostics: Vec<Diagnostic> = guard.into_iter().chain(warnings).collect();
     diagnostics.append(&mut plan.diagnostics);
     diagnostics.extend(mass_change::review(&plan, &desired, &live));
     plan.diagnostics = diagnostics;

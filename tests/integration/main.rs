@@ -26,6 +26,7 @@ mod cli_gitops_loop;
 mod cli_gitops_scripts;
 mod cli_gitops_workflows;
 mod cli_graph;
+mod cli_guards;
 mod cli_plan;
 mod config_export;
 mod config_load;
