@@ -7,7 +7,7 @@
 //! there yet.
 
 use crate::plan::OpKind;
-use crate::tenant::{Group, Tenant, User};
+use crate::tenant::{Group, GroupProcessing, Tenant, User};
 
 /// How far group licensing has carried an operation's effect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,46 +69,25 @@ pub fn settlement(live: &Tenant, op: &OpKind) -> Settlement {
     }
 }
 
-/// Whether `user`'s assignments inherited from `group` are exactly what the group gives them
-/// now (its licences and disabled plans if they are a member, nothing otherwise); an
-/// expected assignment in `Error` state is a failure naming the error.
+/// `Ok(true)` when `user` is processed for `group`; an expected assignment in `Error` state
+/// is a failure naming the error.
 fn member_state(live: &Tenant, group: &Group, user: &User) -> Result<bool, String> {
-    let member = group.members.contains(&user.id);
-    let inherited: Vec<_> = user
-        .licenses
-        .iter()
-        .filter(|l| l.assigned_by_group.as_deref() == Some(group.id.as_str()))
-        .collect();
-    let expected: &[_] = if member { &group.licenses } else { &[] };
-    for lic in expected {
-        if let Some(l) = inherited
-            .iter()
-            .find(|l| l.sku_id == lic.sku_id && l.state == "Error")
-        {
+    match group.processing_of(user) {
+        GroupProcessing::Done => Ok(true),
+        GroupProcessing::Pending => Ok(false),
+        GroupProcessing::Failed { sku_id, error } => {
             let part = live
-                .sku(&l.sku_id)
-                .map_or(l.sku_id.as_str(), |s| s.sku_part_number.as_str());
-            return Err(format!(
+                .sku(&sku_id)
+                .map_or(sku_id.as_str(), |s| s.sku_part_number.as_str());
+            Err(format!(
                 "group licensing of {} gave {} to {} in error state ({})",
                 group.display_name,
                 part,
                 user.user_principal_name,
-                l.error.as_deref().unwrap_or("no error code")
-            ));
+                error.as_deref().unwrap_or("no error code")
+            ))
         }
     }
-    let same = |a: &[String], b: &[String]| {
-        let (mut a, mut b) = (a.to_vec(), b.to_vec());
-        a.sort();
-        b.sort();
-        a == b
-    };
-    Ok(inherited.len() == expected.len()
-        && expected.iter().all(|lic| {
-            inherited
-                .iter()
-                .any(|l| l.sku_id == lic.sku_id && same(&l.disabled_plans, &lic.disabled_plans))
-        }))
 }
 
 #[cfg(test)]

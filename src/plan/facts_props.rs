@@ -124,3 +124,35 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Group licensing Entra has not processed yet is a fact the planner does not have: a
+    /// plan that changes such a user (or their group) refuses, naming them; others plan as
+    /// before.
+    #[test]
+    fn unprocessed_group_licensing_is_refused_for_the_principals_the_plan_changes(case in case(), pick in any::<prop::sample::Index>()) {
+        let (live, d) = build(&case);
+        prop_assume!(live.pending_group_licensing().is_empty());
+        // Take one inherited assignment away, as if the member were not processed yet.
+        let inherited: Vec<(usize, usize)> = live.users.iter().enumerate().flat_map(|(ui, u)| {
+            u.licenses.iter().enumerate().filter(|(_, l)| l.assigned_by_group.is_some()).map(move |(li, _)| (ui, li))
+        }).collect();
+        prop_assume!(!inherited.is_empty());
+        let (ui, li) = inherited[pick.index(inherited.len())];
+        let mut pending = live.clone();
+        let group_id = pending.users[ui].licenses.remove(li).assigned_by_group.expect("inherited");
+        let gi = pending.groups.iter().position(|g| g.id == group_id).expect("group");
+        prop_assert_eq!(pending.pending_group_licensing(), vec![(gi, ui)]);
+        let upn = &live.users[ui].user_principal_name;
+        let p = plan(&d, &pending);
+        let refused = p.diagnostics.iter().any(|diag| diag.is_error()
+            && diag.message.starts_with(upn.as_str())
+            && diag.message.contains("has not reached this user yet"));
+        let ix = index::Index::new(&pending);
+        let intent = intent::diff(&d, &ix);
+        let changed = intent.users.iter().any(|(u, _)| *u == ui) || intent.groups.iter().any(|g| g.gi == gi);
+        prop_assert_eq!(refused, changed, "{}: refused {} changed {}", upn, refused, changed);
+    }
+}

@@ -183,6 +183,7 @@ fn build(
     let ix = index::Index::new(live);
     let intent = intent::diff(desired, &ix);
     let mut diagnostics = intent.diagnostics.clone();
+    diagnostics.extend(unprocessed_group_licensing(live, &intent));
     let needed = intent.needs_facts.clone();
     let fingerprint = move || fingerprint::with_facts(fingerprint(), live, &needed);
 
@@ -302,6 +303,35 @@ fn deadlock(ix: &index::Index<'_>, ops: &[graph::Draft], d: &seats::Deadlock) ->
         "buy {n} more {part} seat(s) for the switch, or apply the change in two steps (first free the seats, then grant them)",
         n = d.grants.len()
     ))
+}
+
+/// Errors for the users the plan changes whose group licensing Entra has not processed yet
+/// (asynchronous, see `tenant::GroupProcessing`): what they will hold is not known until it
+/// is, so the planner does not guess that processing will succeed.
+fn unprocessed_group_licensing(
+    live: &crate::tenant::Tenant,
+    intent: &intent::Intent,
+) -> Vec<Diagnostic> {
+    let changed_users: std::collections::HashSet<usize> =
+        intent.users.iter().map(|(ui, _)| *ui).collect();
+    let changed_groups: std::collections::HashSet<usize> =
+        intent.groups.iter().map(|g| g.gi).collect();
+    live.pending_group_licensing()
+        .into_iter()
+        .filter(|(gi, ui)| changed_users.contains(ui) || changed_groups.contains(gi))
+        .map(|(gi, ui)| {
+            Diagnostic::error(
+                format!(
+                    "{}: group licensing of {} has not reached this user yet",
+                    live.users[ui].user_principal_name, live.groups[gi].display_name
+                ),
+                None,
+            )
+            .with_hint(
+                "Entra processes group licences asynchronously: plan again once the group's licenseProcessingState is ProcessingComplete",
+            )
+        })
+        .collect()
 }
 
 /// A plan whose ordering rules contradict each other: an error naming the operations of each

@@ -321,6 +321,68 @@ pub struct Group {
     pub members: Vec<String>,
 }
 
+/// How far group-based licensing has processed one user for one group. Graph processes group
+/// licence and membership changes asynchronously (group `assignLicense` answers `202
+/// Accepted`): until then a member lacks the group's licences, or a former member still
+/// holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupProcessing {
+    /// The user holds exactly what the group gives them now.
+    Done,
+    /// Not processed yet.
+    Pending,
+    /// Processed, and a licence the group gives is in `Error` state for the user.
+    Failed {
+        /// SKU in error.
+        sku_id: String,
+        /// `error`, e.g. `CountViolation`.
+        error: Option<String>,
+    },
+}
+
+impl Group {
+    /// Whether `user`'s assignments inherited from this group are exactly what the group
+    /// gives them now: its licences, with its disabled plans, if they are a member; nothing
+    /// otherwise.
+    pub fn processing_of(&self, user: &User) -> GroupProcessing {
+        let inherited: Vec<&LicenseAssignment> = user
+            .licenses
+            .iter()
+            .filter(|l| l.assigned_by_group.as_deref() == Some(self.id.as_str()))
+            .collect();
+        let expected: &[GroupLicense] = if self.members.contains(&user.id) {
+            &self.licenses
+        } else {
+            &[]
+        };
+        if let Some(failed) = inherited
+            .iter()
+            .find(|l| l.state == "Error" && expected.iter().any(|e| e.sku_id == l.sku_id))
+        {
+            return GroupProcessing::Failed {
+                sku_id: failed.sku_id.clone(),
+                error: failed.error.clone(),
+            };
+        }
+        let sorted = |plans: &[String]| {
+            let mut plans = plans.to_vec();
+            plans.sort();
+            plans
+        };
+        let done = inherited.len() == expected.len()
+            && expected.iter().all(|e| {
+                inherited.iter().any(|l| {
+                    l.sku_id == e.sku_id && sorted(&l.disabled_plans) == sorted(&e.disabled_plans)
+                })
+            });
+        if done {
+            GroupProcessing::Done
+        } else {
+            GroupProcessing::Pending
+        }
+    }
+}
+
 /// A licence assigned to a group (`assignedLicense`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -584,6 +646,47 @@ impl Tenant {
     /// Group by object id.
     pub fn group(&self, id: &str) -> Option<&Group> {
         self.groups.iter().find(|g| g.id == id)
+    }
+
+    /// `(group index, user index)` pairs group-based licensing has not processed yet: members
+    /// lacking what their group gives, and users still holding what a group no longer gives
+    /// them.
+    pub fn pending_group_licensing(&self) -> Vec<(usize, usize)> {
+        // Users by the groups they inherit from, in one pass over the users.
+        let mut inheriting: std::collections::HashMap<&str, Vec<usize>> =
+            std::collections::HashMap::new();
+        for (ui, user) in self.users.iter().enumerate() {
+            for group in user
+                .licenses
+                .iter()
+                .filter_map(|l| l.assigned_by_group.as_deref())
+            {
+                inheriting.entry(group).or_default().push(ui);
+            }
+        }
+        let mut pending = Vec::new();
+        for (gi, group) in self.groups.iter().enumerate() {
+            let mut concerned: Vec<usize> = group
+                .members
+                .iter()
+                .filter_map(|m| self.user_position(m))
+                .chain(
+                    inheriting
+                        .get(group.id.as_str())
+                        .into_iter()
+                        .flatten()
+                        .copied(),
+                )
+                .collect();
+            concerned.sort_unstable();
+            concerned.dedup();
+            for ui in concerned {
+                if group.processing_of(&self.users[ui]) == GroupProcessing::Pending {
+                    pending.push((gi, ui));
+                }
+            }
+        }
+        pending
     }
 
     /// Recomputes every SKU's `consumed` from the users' effective assignments: a user holding
