@@ -3,7 +3,6 @@
 //! tenants are not blocked by one leaver) and Argo CD (never prune everything to empty).
 
 use crate::desired::{DesiredState, Guards, UserScope};
-use crate::diag::Diagnostic;
 use crate::plan::{OpKind, Operation};
 use crate::tenant::{Tenant, apply_operation};
 use std::collections::{BTreeSet, HashSet};
@@ -93,7 +92,8 @@ pub fn check(
 }
 
 /// `check` for a plan of `desired`: managed users are the declared ones, or every user of
-/// the tenant with `users = "all"`. One definition for `apply` and for the plan's warning.
+/// the tenant with `users = "all"`. One definition for `apply` and for the plan's review
+/// (`commands::mass_change`).
 pub fn check_plan(
     ops: &[Operation],
     live: &Tenant,
@@ -111,24 +111,6 @@ pub fn check_plan(
         &desired.scope.managed_skus,
         &desired.guards,
         allow_mass_change,
-    )
-}
-
-/// What a plan shows when `apply` would refuse it without the override, so the pull request
-/// says so before merge: a warning (the override makes the plan appliable, so it is not an
-/// error), in every output format through the plan's diagnostics.
-pub fn plan_warning(
-    ops: &[Operation],
-    live: &Tenant,
-    desired: &DesiredState,
-) -> Option<Diagnostic> {
-    let trip = check_plan(ops, live, desired, false).err()?;
-    Some(
-        Diagnostic::warning(format!("apply will refuse this plan: {trip}"), None).with_hint(
-            format!(
-                "review the size of this change; if it is intended, apply with {OVERRIDE_FLAG} (or raise the limits in [guards])"
-            ),
-        ),
     )
 }
 

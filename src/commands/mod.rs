@@ -336,8 +336,7 @@ pub(crate) fn compute_plan_with(
         &backend, &desired, &mut live,
     ))?;
     let mut plan = crate::plan::plan(&desired, &live);
-    let guard = crate::apply::guards::plan_warning(&plan.operations, &live, &desired);
-    let mut diagnostics: Vec<Diagnostic> = guard.into_iter().chain(warnings).collect();
+    let mut diagnostics = warnings;
     diagnostics.append(&mut plan.diagnostics);
     diagnostics.extend(mass_change::review(&plan, &desired, &live));
     plan.diagnostics = diagnostics;
