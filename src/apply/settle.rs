@@ -50,13 +50,24 @@ pub fn settlement(live: &Tenant, op: &OpKind) -> Settlement {
     let Some(group) = live.group(group_id) else {
         return Settlement::Failed(format!("group {group_id} was not found"));
     };
-    let concerned: Vec<&User> = match only {
-        Some(user_id) => live.user(user_id).into_iter().collect(),
-        None => group.members.iter().filter_map(|m| live.user(m)).collect(),
+    // (user, taken from the member list): the member list's users need no membership scan.
+    let concerned: Vec<(&User, bool)> = match only {
+        Some(user_id) => live.user(user_id).map(|u| (u, false)).into_iter().collect(),
+        None => group
+            .members
+            .iter()
+            .filter_map(|m| live.user(m))
+            .map(|u| (u, true))
+            .collect(),
     };
     let mut pending = 0;
-    for user in concerned {
-        match member_state(live, group, user) {
+    for (user, listed) in concerned {
+        let processing = if listed {
+            group.processing_of_member(user)
+        } else {
+            group.processing_of(user)
+        };
+        match member_state(live, group, user, processing) {
             Ok(true) => {}
             Ok(false) => pending += 1,
             Err(reason) => return Settlement::Failed(reason),
@@ -69,10 +80,15 @@ pub fn settlement(live: &Tenant, op: &OpKind) -> Settlement {
     }
 }
 
-/// `Ok(true)` when `user` is processed for `group`; an expected assignment in `Error` state
-/// is a failure naming the error.
-fn member_state(live: &Tenant, group: &Group, user: &User) -> Result<bool, String> {
-    match group.processing_of(user) {
+/// `Ok(true)` when `user` is processed for `group` (`processing`); an expected assignment in
+/// `Error` state is a failure naming the error.
+fn member_state(
+    live: &Tenant,
+    group: &Group,
+    user: &User,
+    processing: GroupProcessing,
+) -> Result<bool, String> {
+    match processing {
         GroupProcessing::Done => Ok(true),
         GroupProcessing::Pending => Ok(false),
         GroupProcessing::Failed { sku_id, error } => {

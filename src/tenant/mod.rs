@@ -345,16 +345,23 @@ impl Group {
     /// gives them now: its licences, with its disabled plans, if they are a member; nothing
     /// otherwise.
     pub fn processing_of(&self, user: &User) -> GroupProcessing {
+        self.processing(user, self.members.contains(&user.id))
+    }
+
+    /// `processing_of` for a user taken from the group's own member list.
+    pub fn processing_of_member(&self, member: &User) -> GroupProcessing {
+        self.processing(member, true)
+    }
+
+    /// `processing_of` with the membership already known (a member scan per user would be
+    /// quadratic in a 50,000-member group).
+    fn processing(&self, user: &User, member: bool) -> GroupProcessing {
         let inherited: Vec<&LicenseAssignment> = user
             .licenses
             .iter()
             .filter(|l| l.assigned_by_group.as_deref() == Some(self.id.as_str()))
             .collect();
-        let expected: &[GroupLicense] = if self.members.contains(&user.id) {
-            &self.licenses
-        } else {
-            &[]
-        };
+        let expected: &[GroupLicense] = if member { &self.licenses } else { &[] };
         if let Some(failed) = inherited
             .iter()
             .find(|l| l.state == "Error" && expected.iter().any(|e| e.sku_id == l.sku_id))
@@ -666,22 +673,18 @@ impl Tenant {
         }
         let mut pending = Vec::new();
         for (gi, group) in self.groups.iter().enumerate() {
-            let mut concerned: Vec<usize> = group
+            let members: std::collections::HashSet<usize> = group
                 .members
                 .iter()
                 .filter_map(|m| self.user_position(m))
-                .chain(
-                    inheriting
-                        .get(group.id.as_str())
-                        .into_iter()
-                        .flatten()
-                        .copied(),
-                )
                 .collect();
+            let inherits = inheriting.get(group.id.as_str()).into_iter().flatten();
+            let mut concerned: Vec<usize> = members.iter().chain(inherits).copied().collect();
             concerned.sort_unstable();
             concerned.dedup();
             for ui in concerned {
-                if group.processing_of(&self.users[ui]) == GroupProcessing::Pending {
+                let member = members.contains(&ui);
+                if group.processing(&self.users[ui], member) == GroupProcessing::Pending {
                     pending.push((gi, ui));
                 }
             }
