@@ -107,6 +107,102 @@ fn member_state(
 }
 
 #[cfg(test)]
+mod props {
+    //! The class: any group licensing write on any small tenant. Processing it later (the
+    //! fake's two halves) ends where the synchronous write ends, and `settlement` says
+    //! `Pending` exactly while a member concerned still differs from that end.
+    use super::*;
+    use crate::plan::{LicenseGrant, LicenseRemoval};
+    use crate::tenant::{apply_group_level, apply_operation, process_members};
+    use proptest::prelude::*;
+
+    const SKUS: [(&str, &str); 2] = [("e3", "ENTERPRISEPACK"), ("exo", "EXCHANGESTANDARD")];
+
+    fn tenant(users: usize, members: u8, licences: u8) -> Tenant {
+        let ids: Vec<String> = (0..users).map(|i| format!("u{i}")).collect();
+        let mut t: Tenant = serde_json::from_value(serde_json::json!({
+            "skus": SKUS.iter().map(|(id, part)| serde_json::json!(
+                {"sku_id": id, "sku_part_number": part, "enabled": 100, "consumed": 0})).collect::<Vec<_>>(),
+            "users": ids.iter().map(|id| serde_json::json!(
+                {"id": id, "user_principal_name": format!("{id}@x.com"), "usage_location": "GB"})).collect::<Vec<_>>(),
+            "groups": [{"id": "g", "display_name": "G",
+                        "members": ids.iter().enumerate().filter(|(i, _)| members & (1 << i) != 0).map(|(_, id)| id).collect::<Vec<_>>(),
+                        "licenses": SKUS.iter().enumerate().filter(|(i, _)| licences & (1 << i) != 0).map(|(_, (id, _))| serde_json::json!({"sku_id": id})).collect::<Vec<_>>()}]
+        }))
+        .expect("tenant");
+        let all = (0..users).collect();
+        process_members(&mut t, all);
+        t
+    }
+
+    fn op(kind: u8, skus: u8, user: usize) -> OpKind {
+        let picked = |bit: usize| skus & (1 << bit) != 0;
+        match kind % 3 {
+            0 => OpKind::AssignGroupLicenses {
+                group_id: "g".into(),
+                group: "G".into(),
+                add: (0..2)
+                    .filter(|&i| picked(i))
+                    .map(|i| LicenseGrant {
+                        sku_id: SKUS[i].0.into(),
+                        sku_part_number: SKUS[i].1.into(),
+                        disabled_plans: vec![],
+                        disabled_plan_names: vec![],
+                        replaces_disabled: None,
+                    })
+                    .collect(),
+                remove: (0..2)
+                    .filter(|&i| picked(i + 2))
+                    .map(|i| LicenseRemoval {
+                        sku_id: SKUS[i].0.into(),
+                        sku_part_number: SKUS[i].1.into(),
+                    })
+                    .collect(),
+            },
+            k => OpKind::group_membership(
+                k == 1,
+                "g".into(),
+                "G".into(),
+                format!("u{user}"),
+                format!("u{user}@x.com"),
+            ),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn processing_later_ends_where_the_write_ends_and_settlement_tracks_it(
+            users in 1usize..6, members in any::<u8>(), licences in 0u8..4,
+            kind in any::<u8>(), skus in any::<u8>(), user in 0usize..6,
+        ) {
+            let live = tenant(users, members, licences);
+            let op = op(kind, skus, user % users);
+            let mut synchronous = live.clone();
+            let mut deferred = live.clone();
+            let written = apply_group_level(&mut deferred, &op).expect("a group licensing write");
+            prop_assert_eq!(written.is_ok(), apply_operation(&mut synchronous, &op).is_ok());
+            let Ok(concerned) = written else {
+                prop_assert_eq!(&deferred, &live, "a refused write changes nothing");
+                return Ok(());
+            };
+            let differs = concerned
+                .iter()
+                .filter(|&&ui| deferred.users[ui].licenses != synchronous.users[ui].licenses)
+                .count();
+            let expected = if differs == 0 {
+                Settlement::Reached
+            } else {
+                Settlement::Pending { members: differs }
+            };
+            prop_assert_eq!(settlement(&deferred, &op), expected);
+            process_members(&mut deferred, concerned);
+            prop_assert_eq!(&deferred, &synchronous);
+            prop_assert_eq!(settlement(&deferred, &op), Settlement::Reached);
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::plan::{LicenseGrant, LicenseRemoval};
