@@ -257,3 +257,78 @@ async fn an_error_state_fails_the_group_operation_and_skips_its_dependents() {
             .is_some()
     );
 }
+
+#[tokio::test]
+async fn a_seat_freed_by_leaving_a_group_is_given_away_only_once_processing_freed_it() {
+    // One Plan 1 seat, held by Bob through LIC-EXO; Bob leaves, Ann gets Plan 1 directly.
+    let mut live = tenant(1);
+    live.groups[0].licenses = vec![m365ctl::tenant::GroupLicense {
+        sku_id: EXO.into(),
+        disabled_plans: vec![],
+    }];
+    let bob = live.user_position("id-bob").expect("bob");
+    live.users[bob]
+        .licenses
+        .push(m365ctl::tenant::LicenseAssignment {
+            sku_id: EXO.into(),
+            disabled_plans: vec![],
+            assigned_by_group: Some("gid-exo".into()),
+            state: "Active".into(),
+            error: None,
+        });
+    live.recount_consumed();
+    live.normalize();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("m365ctl.toml"),
+        "[tenant]\nbackend = \"snapshot\"\nsnapshot = \"tenant.json\"\n\
+         [skus]\nE3 = \"ENTERPRISEPACK\"\nEXO = \"EXCHANGESTANDARD\"\n\
+         [scope]\nmanage_skus = [\"EXO\"]\nusers = \"declared\"\n\
+         [users.\"ann@contoso.com\"]\nlicenses = [\"EXO\"]\n\
+         [users.\"bob@contoso.com\"]\nlicenses = []\n\
+         [groups.\"LIC-EXO\"]\nmembers = []\n",
+    )
+    .expect("config");
+    let config = m365ctl::desired::load(dir.path()).expect("config loads");
+    let (desired, _) = m365ctl::desired::resolve(&config, &live).expect("resolves");
+    let plan = m365ctl::plan::plan(&desired, &live);
+    assert!(!plan.has_errors(), "{:?}", plan.diagnostics);
+    let grant = position(&plan, "assign_licenses:ann@contoso.com");
+    assert!(
+        plan.operations[grant]
+            .depends_on
+            .contains(&"remove_group_member:bob@contoso.com".to_string()),
+        "{:#?}",
+        plan.operations
+    );
+    // Without waiting, the seat is not free yet when the grant arrives: Graph refuses it.
+    let fake = fx::start(live.clone(), SimOptions::default()).await;
+    let backend = fx::backend(&fake);
+    let leave = position(&plan, "remove_group_member:bob@contoso.com");
+    let results = backend.execute(&plan.operations[leave..=leave]).await;
+    assert!(results[0].is_ok(), "{results:?}");
+    let early = backend.execute(&plan.operations[grant..=grant]).await;
+    assert!(
+        matches!(&early[0], Err(e) if e.to_string().contains("available")),
+        "{early:?}"
+    );
+    fake.shutdown().await;
+    // The executor waits for the leave to be processed, then the grant succeeds.
+    let fake = fx::start(live, SimOptions::default()).await;
+    let report = execute(
+        &fx::backend(&fake),
+        plan.operations.clone(),
+        ExecOptions::default(),
+    )
+    .await
+    .expect("a DAG");
+    assert_eq!(report.exit_code(), 0, "{}", report.render());
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+    let after = fake.tenant();
+    assert!(
+        after
+            .user_by_upn("ann@contoso.com")
+            .expect("ann")
+            .holds(EXO)
+    );
+}
