@@ -91,6 +91,7 @@ fn with_group(rng: &mut Rng, mut scenario: common::Scenario) -> common::Scenario
     scenario.desired.groups.insert(
         "LIC-SOAK".into(),
         DesiredGroup {
+            id: group_id.clone(),
             name: "LIC-SOAK".into(),
             origin: None,
             licenses: Some(licenses),

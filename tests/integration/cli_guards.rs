@@ -6,19 +6,23 @@ use assert_cmd::Command;
 
 const E3: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
 
-/// `leaving + keeping` users holding E3 with a user mailbox; the config takes E3 away from
-/// the first `leaving` (and, with `convert`, makes their mailboxes shared) and keeps it for
-/// the others.
+/// `leaving + keeping` users holding E3; the config takes E3 away from the first `leaving`
+/// (and, with `convert`, makes their user mailboxes shared) and keeps it for the others.
 fn config(leaving: usize, keeping: usize, convert: bool) -> tempfile::TempDir {
     let users = leaving + keeping;
     let dir = tempfile::tempdir().unwrap();
+    // Leavers have a mailbox only when it is converted: losing the last Exchange licence of a
+    // user mailbox is an error of its own.
     let list: Vec<serde_json::Value> = (0..users)
         .map(|i| {
-            serde_json::json!({
+            let mut user = serde_json::json!({
                 "id": format!("id-{i:03}"), "user_principal_name": format!("u{i}@contoso.com"),
                 "usage_location": "GB", "licenses": [{"sku_id": E3}],
-                "mailbox": {"type": "user", "size_bytes": 1000},
-            })
+            });
+            if convert || i >= leaving {
+                user["mailbox"] = serde_json::json!({"type": "user", "size_bytes": 1000});
+            }
+            user
         })
         .collect();
     let tenant = serde_json::json!({
