@@ -16,14 +16,14 @@ use m365ctl::tenant::Tenant;
 use std::path::Path;
 
 /// How a desired state is made from the live tenant (a config resolved against it, or a
-/// generated one), with the resolver's warnings.
-type Resolve<'a> = &'a dyn Fn(&Tenant) -> (DesiredState, Vec<Diagnostic>);
+/// generated one), with the resolver's warnings, or the resolver's error.
+type Resolve<'a> = &'a dyn Fn(&Tenant) -> Result<(DesiredState, Vec<Diagnostic>), String>;
 
 /// `compute_plan`'s steps on any backend: read, resolve, read the facts the plan needs, plan,
-/// render the JSON document.
-async fn plan_json<B: TenantBackend>(backend: &B, resolve: Resolve<'_>) -> String {
+/// render the JSON document (or the resolver's error, which must be the same too).
+async fn plan_json<B: TenantBackend>(backend: &B, resolve: Resolve<'_>) -> Result<String, String> {
     let mut live = backend.read().await.expect("read");
-    let (desired, warnings) = resolve(&live);
+    let (desired, warnings) = resolve(&live)?;
     m365ctl::backend::read_needed_facts(backend, &desired, &mut live)
         .await
         .expect("facts read");
@@ -31,7 +31,7 @@ async fn plan_json<B: TenantBackend>(backend: &B, resolve: Resolve<'_>) -> Strin
     let mut diagnostics = warnings;
     diagnostics.append(&mut plan.diagnostics);
     plan.diagnostics = diagnostics;
-    m365ctl::render::json::render(&plan)
+    Ok(m365ctl::render::json::render(&plan))
 }
 
 /// Plans `snapshot` (a snapshot file) through both backends and asserts the documents are
@@ -49,7 +49,10 @@ async fn assert_same_plan(name: &str, snapshot: &Path, groups: Vec<String>, reso
         through_graph, through_snapshot,
         "{name}: the Graph backend's plan differs from the snapshot backend's"
     );
-    let (desired, _) = resolve(&tenant);
+    let Ok((desired, _)) = resolve(&tenant) else {
+        fake.shutdown().await;
+        return;
+    };
     let needed: Vec<String> = m365ctl::plan::facts_needed(&desired, &tenant)
         .iter()
         .filter_map(|id| tenant.user(id))
@@ -87,9 +90,8 @@ async fn every_scenario_plans_byte_identically_through_both_backends() {
         let m365ctl::backend::BackendConfig::Snapshot { path } = &config.backend else {
             panic!("{name}: scenarios use the snapshot backend")
         };
-        let resolve = |live: &Tenant| {
-            m365ctl::desired::resolve(&config, live).unwrap_or_else(|e| panic!("{name}: {e}"))
-        };
+        let resolve =
+            |live: &Tenant| m365ctl::desired::resolve(&config, live).map_err(|e| e.to_string());
         let groups = config.groups.keys().cloned().collect();
         assert_same_plan(&name, path, groups, &resolve).await;
     }
@@ -121,7 +123,7 @@ async fn generated_tenants_plan_byte_identically_through_both_backends() {
         let (live, desired) = generated(seed);
         let path = dir.path().join(format!("tenant-{seed}.json"));
         std::fs::write(&path, render_snapshot(&live)).expect("snapshot written");
-        let resolve = |_: &Tenant| (desired.clone(), Vec::new());
+        let resolve = |_: &Tenant| Ok((desired.clone(), Vec::new()));
         let plan = m365ctl::plan::plan(&desired, &live);
         conversions += plan
             .operations
