@@ -126,7 +126,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig { max_global_rejects: 1_000_000, ..ProptestConfig::with_cases(256) })]
 
     /// Group licensing Entra has not processed yet is a fact the planner does not have: a
     /// plan that changes such a user (or their group) refuses, naming them; others plan as

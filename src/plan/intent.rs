@@ -650,8 +650,29 @@ fn plan_user<'g>(
     };
     let project = |change: &UserChange| -> ExchangeRank { ix.rank_of(&projected(change)) };
     let kind_after = change.convert.map(|(_, to)| to).unwrap_or(mailbox.kind);
-    // Every decision below may turn on the mailbox's facts: they must have been read.
+    // Every decision below may turn on the mailbox's facts: they must have been read. The
+    // executor may run any order the edges allow, so an Exchange licence lost at any step
+    // counts, even when the end state gives it back.
+    let exchange = |sku_id: &str, disabled: &[String]| ix.sku_rank(sku_id, disabled).has_mailbox();
+    let loses_a_path = change.removals.iter().any(|r| {
+        user.direct_license(&r.sku_id)
+            .is_some_and(|d| exchange(&d.sku_id, &d.disabled_plans))
+    }) || change.grants.iter().any(|g| {
+        user.direct_license(&g.sku_id)
+            .is_some_and(|d| exchange(&d.sku_id, &d.disabled_plans))
+    }) || change.leave.iter().any(|m| {
+        live.groups[m.gi]
+            .licenses
+            .iter()
+            .any(|l| exchange(&l.sku_id, &l.disabled_plans))
+    }) || ix.memberships[ui].iter().any(|&gi| {
+        live.groups[gi]
+            .licenses
+            .iter()
+            .any(|l| exchange(&l.sku_id, &l.disabled_plans) && !group_lics(gi).contains(l))
+    });
     if change.convert.is_some()
+        || loses_a_path
         || project(change) < rank_before
         || exchange_skus(ix, &projected(change)) < exchange_skus(ix, &user.licenses)
     {

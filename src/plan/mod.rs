@@ -140,8 +140,10 @@ impl Plan {
 
 /// Object ids of the users whose mailbox facts (size, archive, litigation hold) the plan for
 /// `desired` depends on: every mailbox whose type changes or whose Exchange licences (or
-/// Exchange rank) go down. A backend that reads facts lazily reads exactly these before
-/// planning; the plan refuses any of them whose facts are still unknown. Pure.
+/// Exchange rank) go down, at the end or at any step of any order (a path to an Exchange
+/// licence is removed, re-assigned, left or taken from its group). A backend that reads
+/// facts lazily reads exactly these before planning; the plan refuses any of them whose
+/// facts are still unknown. Pure.
 pub fn facts_needed(
     desired: &crate::desired::DesiredState,
     live: &crate::tenant::Tenant,
