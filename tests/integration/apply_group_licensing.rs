@@ -27,11 +27,11 @@ fn tenant(exo_seats: u32) -> Tenant {
             {"sku_id": EXO, "sku_part_number": "EXCHANGESTANDARD", "enabled": exo_seats, "consumed": 0,
              "service_plans": [{"service_plan_id": "9aaf7827-d63c-4b61-89c3-182f06f82e5c", "service_plan_name": "EXCHANGE_S_STANDARD"}]}],
         "users": [
-            {"id": "id-ann", "user_principal_name": "ann@contoso.com", "usage_location": "GB",
+            {"id": "00000000-0000-4000-8000-0000000000a1", "user_principal_name": "ann@contoso.com", "usage_location": "GB",
              "licenses": [{"sku_id": E3}], "mailbox": {"type": "user", "size_bytes": 1000}},
-            {"id": "id-bob", "user_principal_name": "bob@contoso.com", "usage_location": "GB",
+            {"id": "00000000-0000-4000-8000-0000000000b1", "user_principal_name": "bob@contoso.com", "usage_location": "GB",
              "licenses": [{"sku_id": E3}], "mailbox": {"type": "user", "size_bytes": 1000}}],
-        "groups": [{"id": "gid-exo", "display_name": "LIC-EXO", "members": ["id-bob"]}]
+        "groups": [{"id": "00000000-0000-4000-8000-0000000000e0", "display_name": "LIC-EXO", "members": ["00000000-0000-4000-8000-0000000000b1"]}]
     }))
     .expect("tenant");
     t.recount_consumed();
@@ -100,10 +100,13 @@ async fn the_executor_waits_for_group_licensing_before_removing_the_direct_licen
     };
     let group_write = log
         .iter()
-        .find(|r| r.path.contains("/groups/gid-exo/assignLicense"))
+        .find(|r| {
+            r.path
+                .contains("/groups/00000000-0000-4000-8000-0000000000e0/assignLicense")
+        })
         .expect("group write");
     assert_eq!(group_write.status, 202);
-    let removal_sent = at("/users/id-ann/assignLicense");
+    let removal_sent = at("/users/00000000-0000-4000-8000-0000000000a1/assignLicense");
     assert!(
         removal_sent >= group_write.at + DEFAULT_GROUP_LICENSING_DELAY,
         "removal at {removal_sent:?}, group write at {:?}",
@@ -191,7 +194,7 @@ async fn an_error_state_fails_the_group_operation_and_skips_its_dependents() {
     let group_licence = Operation {
         id: "assign_group_licenses:LIC-EXO".into(),
         kind: OpKind::AssignGroupLicenses {
-            group_id: "gid-exo".into(),
+            group_id: "00000000-0000-4000-8000-0000000000e0".into(),
             group: "LIC-EXO".into(),
             add: vec![LicenseGrant {
                 sku_id: EXO.into(),
@@ -208,9 +211,9 @@ async fn an_error_state_fails_the_group_operation_and_skips_its_dependents() {
     let join = Operation {
         id: "add_group_member:ann@contoso.com".into(),
         kind: OpKind::AddGroupMember {
-            group_id: "gid-exo".into(),
+            group_id: "00000000-0000-4000-8000-0000000000e0".into(),
             group: "LIC-EXO".into(),
-            user_id: "id-ann".into(),
+            user_id: "00000000-0000-4000-8000-0000000000a1".into(),
             upn: "ann@contoso.com".into(),
         },
         depends_on: vec![],
@@ -219,7 +222,7 @@ async fn an_error_state_fails_the_group_operation_and_skips_its_dependents() {
     let removal = Operation {
         id: "assign_licenses:bob@contoso.com".into(),
         kind: OpKind::AssignLicenses {
-            user_id: "id-bob".into(),
+            user_id: "00000000-0000-4000-8000-0000000000b1".into(),
             upn: "bob@contoso.com".into(),
             add: vec![],
             remove: vec![crate::common::removal(E3, "ENTERPRISEPACK")],
@@ -266,13 +269,15 @@ async fn a_seat_freed_by_leaving_a_group_is_given_away_only_once_processing_free
         sku_id: EXO.into(),
         disabled_plans: vec![],
     }];
-    let bob = live.user_position("id-bob").expect("bob");
+    let bob = live
+        .user_position("00000000-0000-4000-8000-0000000000b1")
+        .expect("bob");
     live.users[bob]
         .licenses
         .push(m365ctl::tenant::LicenseAssignment {
             sku_id: EXO.into(),
             disabled_plans: vec![],
-            assigned_by_group: Some("gid-exo".into()),
+            assigned_by_group: Some("00000000-0000-4000-8000-0000000000e0".into()),
             state: "Active".into(),
             error: None,
         });
