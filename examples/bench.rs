@@ -295,9 +295,15 @@ fn child(args: &[String]) {
     let backend = GraphBackend::new(&settings)
         .expect("backend")
         .with_groups(config.groups.keys().cloned());
-    let live = runtime.block_on(backend.read()).expect("read");
-    let read = started.elapsed();
+    let mut live = runtime.block_on(backend.read()).expect("read");
     let (desired, _) = m365ctl::desired::resolve(&config, &live).expect("resolves");
+    // As `plan` does: the mailbox facts the plan depends on are part of the read.
+    runtime
+        .block_on(m365ctl::backend::read_needed_facts(
+            &backend, &desired, &mut live,
+        ))
+        .expect("facts read");
+    let read = started.elapsed();
     let core_started = Instant::now();
     let plan = m365ctl::plan::plan(&desired, &live);
     let planner_core = core_started.elapsed();
@@ -379,6 +385,7 @@ async fn measure_apply(n: usize, model: &Option<ThrottleModel>) -> ApplyRow {
         ExecOptions {
             concurrency: 16,
             batch_size: 20,
+            ..ExecOptions::default()
         },
     )
     .await

@@ -34,9 +34,9 @@ fn tenant(n: usize) -> Tenant {
                 } else {
                     MailboxType::User
                 },
-                size_bytes: 1 << 30,
-                archive_enabled: false,
-                litigation_hold: false,
+                size_bytes: Some(1 << 30),
+                archive_enabled: Some(false),
+                litigation_hold: Some(false),
             }),
         })
         .collect();

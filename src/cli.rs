@@ -245,6 +245,10 @@ pub struct SimServeArgs {
     /// Multiplies every budget of the throttling model (e.g. 0.01 to meet it with a few requests).
     #[arg(long, value_name = "FACTOR")]
     pub throttle_scale: Option<f64>,
+    /// Milliseconds before group licensing reaches the members of a group (Graph processes
+    /// group `assignLicense` and membership changes asynchronously); 0 = at once.
+    #[arg(long, value_name = "MS", default_value_t = crate::sim::DEFAULT_GROUP_LICENSING_DELAY.as_millis() as u64)]
+    pub group_licensing_delay_ms: u64,
 }
 
 /// `sim serve --throttle`.

@@ -238,9 +238,9 @@ pub fn generate(spec: &SynthSpec) -> Synth {
             licenses,
             mailbox: Some(Mailbox {
                 kind: MailboxType::User,
-                size_bytes: mailbox_gb(kind, 1 + rng.below(30) as u64) * 1024 * 1024 * 1024,
-                archive_enabled: false,
-                litigation_hold: false,
+                size_bytes: Some(mailbox_gb(kind, 1 + rng.below(30) as u64) * 1024 * 1024 * 1024),
+                archive_enabled: Some(false),
+                litigation_hold: Some(false),
             }),
         });
     }

@@ -3,7 +3,9 @@
 //! and lost answers (the write lands, the answer arrives after the client's timeout), and a
 //! crash: the apply task is aborted, mid-flight, once the fake has seen a random number of
 //! writes (in-flight requests are dropped like a killed process). A fresh backend then
-//! re-reads, re-plans and re-applies until the plan is empty.
+//! re-reads, re-plans and re-applies until the plan is empty. Half the scenarios have a
+//! licensing group, and the fake processes group licensing asynchronously (20 or 100 ms
+//! after each group write, as Graph's 202 does later): the executor must wait for it.
 //!
 //! Fails on any safety violation the fake records after a write (a user mailbox without an
 //! Exchange licence, a SKU over its enabled seats, a write to an out-of-scope user), on a
@@ -25,6 +27,116 @@ use std::time::Duration;
 
 const MAX_ROUNDS: usize = 8;
 
+/// Adds a licensing group to half the scenarios: it gives E3 or Exchange Plan 1 (or nothing)
+/// today, gives one of them in the desired state, and its members are the declared users
+/// whose desired licences include what it gives (so the config is consistent), drawn from a
+/// random set of live members. Group licence changes, joins and leaves then go through the
+/// fake's asynchronous group licensing.
+fn with_group(rng: &mut Rng, mut scenario: common::Scenario) -> common::Scenario {
+    use m365ctl::desired::{DesiredGroup, DesiredLicense, LicenseSet};
+    if !rng.chance(50) {
+        return scenario;
+    }
+    let skus = [
+        (common::E3_ID, "ENTERPRISEPACK"),
+        (common::EXO1_ID, "EXCHANGESTANDARD"),
+    ];
+    let (_, want_part) = skus[rng.below(2) as usize];
+    let live_licence = match rng.below(3) {
+        0 => None,
+        i => Some(skus[i as usize - 1].0),
+    };
+    let group_id = "00000000-0000-4000-8000-00000000900d".to_string();
+    let declared: Vec<usize> = (0..scenario.live.users.len())
+        .filter(|&i| !scenario.out_of_scope.contains(&scenario.live.users[i].id))
+        .collect();
+    let mut live_members = Vec::new();
+    for &i in &declared {
+        if rng.chance(40) {
+            live_members.push(scenario.live.users[i].id.clone());
+            if let Some(sku) = live_licence {
+                scenario.live.users[i].licenses.push(
+                    serde_json::from_value(
+                        serde_json::json!({"sku_id": sku, "assigned_by_group": group_id}),
+                    )
+                    .expect("licence"),
+                );
+            }
+        }
+    }
+    let members = declared
+        .iter()
+        .map(|&i| scenario.live.users[i].user_principal_name.to_lowercase())
+        .filter(|upn| {
+            scenario.desired.users.get(upn).is_some_and(|u| {
+                u.licenses
+                    .as_ref()
+                    .is_some_and(|l| l.iter().any(|d| d.sku_part_number == want_part))
+            })
+        })
+        .collect();
+    scenario.live.groups.push(
+        serde_json::from_value(serde_json::json!({
+            "id": group_id, "display_name": "LIC-SOAK", "members": live_members,
+            "licenses": live_licence.map(|sku| vec![serde_json::json!({"sku_id": sku})]).unwrap_or_default(),
+        }))
+        .expect("group"),
+    );
+    let mut licenses = LicenseSet::default();
+    licenses.insert(DesiredLicense {
+        sku_part_number: want_part.into(),
+        disabled_plans: None,
+        origin: None,
+    });
+    scenario.desired.groups.insert(
+        "LIC-SOAK".into(),
+        DesiredGroup {
+            id: group_id.clone(),
+            name: "LIC-SOAK".into(),
+            origin: None,
+            licenses: Some(licenses),
+            members: Some(members),
+            member_origins: Default::default(),
+        },
+    );
+    // Seats for direct and inherited holders alike.
+    let n = scenario.live.users.len() as u32;
+    for sku in &mut scenario.live.skus {
+        if sku.sku_id != common::OTHER_ID {
+            sku.enabled = 2 * n;
+        }
+    }
+    scenario.live.recount_consumed();
+    scenario.live.normalize();
+    scenario
+}
+
+/// Re-reads until group licensing has processed every member the plan would change (a
+/// crash may leave a group write accepted but not processed): the plan refuses those users
+/// until then, as it should. Returns the plan.
+async fn plan_when_processed(
+    backend: &GraphBackend,
+    desired: &m365ctl::desired::DesiredState,
+    seed: u64,
+) -> m365ctl::plan::Plan {
+    for _ in 0..50 {
+        let mut live = backend.read().await.expect("read after crash");
+        m365ctl::backend::read_needed_facts(backend, desired, &mut live)
+            .await
+            .expect("facts read");
+        let plan = m365ctl::plan::plan(desired, &live);
+        let unprocessed = |d: &m365ctl::diag::Diagnostic| {
+            d.is_error() && d.message.contains("has not reached this user yet")
+        };
+        if plan.diagnostics.iter().any(unprocessed) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        return plan;
+    }
+    panic!("seed {seed}: group licensing never finished processing");
+}
+
 fn backend(fake: &FakeTenantHandle) -> GraphBackend {
     // SAFETY: every test in this binary writes the same value.
     unsafe { std::env::set_var(SECRET_ENV, SECRET) };
@@ -39,6 +151,7 @@ fn backend(fake: &FakeTenantHandle) -> GraphBackend {
     };
     GraphBackend::with_timeout(&fake.settings(auth), retry, Duration::from_millis(400))
         .expect("backend builds")
+        .with_groups(["LIC-SOAK".to_string()])
 }
 
 /// A write to Graph or Exchange (Exchange reads are POSTed `Get-*` cmdlets; tokens are not
@@ -62,6 +175,10 @@ fn landed_writes(fake: &FakeTenantHandle) -> usize {
 #[derive(Debug, Default)]
 struct Counts {
     scenarios: u64,
+    /// Scenarios with a licensing group (asynchronous group licensing).
+    with_group: u64,
+    /// Group licensing writes answered 202 (processed later).
+    group_writes: usize,
     unaffordable: u64,
     operations: usize,
     crashes: usize,
@@ -82,9 +199,11 @@ async fn random_scenarios_converge_safely_over_http_under_faults_and_crashes() {
     let mut counts = Counts::default();
     for seed in 0..seeds {
         let mut rng = Rng(seed ^ 0xfa17);
-        let scenario = scenario(&mut rng);
+        let generated = scenario(&mut rng);
+        let scenario = with_group(&mut rng, generated);
         let first = m365ctl::plan::plan(&scenario.desired, &scenario.live);
         counts.scenarios += 1;
+        counts.with_group += u64::from(!scenario.live.groups.is_empty());
         if first.has_errors() {
             counts.unaffordable += 1;
             continue;
@@ -105,6 +224,7 @@ async fn random_scenarios_converge_safely_over_http_under_faults_and_crashes() {
             lost_answer_rate: if rng.chance(30) { 0.15 } else { 0.0 },
             lost_answer_delay: Duration::from_millis(600),
             write_scope: Some(declared),
+            group_licensing_delay: Duration::from_millis([20, 100][rng.below(2) as usize]),
             ..SimOptions::default()
         };
         let fake = FakeTenant::start(scenario.live.clone(), options)
@@ -117,6 +237,7 @@ async fn random_scenarios_converge_safely_over_http_under_faults_and_crashes() {
         let options = ExecOptions {
             concurrency: 4,
             batch_size: 20,
+            ..ExecOptions::default()
         };
         let apply = execute(&crasher, first.operations.clone(), options);
         let watcher = async {
@@ -136,8 +257,7 @@ async fn random_scenarios_converge_safely_over_http_under_faults_and_crashes() {
         let mut converged = false;
         for _ in 0..MAX_ROUNDS {
             let resumed = backend(&fake);
-            let live = resumed.read().await.expect("read after crash");
-            let plan = m365ctl::plan::plan(&scenario.desired, &live);
+            let plan = plan_when_processed(&resumed, &scenario.desired, seed).await;
             assert!(
                 !plan.has_errors(),
                 "seed {seed}: a resumed plan has errors: {:?}",
@@ -165,6 +285,7 @@ async fn random_scenarios_converge_safely_over_http_under_faults_and_crashes() {
             .filter(|r| r.status == 503 || r.status == 504)
             .count();
         counts.writes += landed_writes(&fake);
+        counts.group_writes += log.iter().filter(|r| r.status == 202).count();
         // A lost answer shows as the same write twice in the log: the retry after the timeout.
         let writes: Vec<&str> = log
             .iter()
@@ -180,6 +301,10 @@ async fn random_scenarios_converge_safely_over_http_under_faults_and_crashes() {
         "too few applicable scenarios: {counts:?}"
     );
     assert!(counts.crashes > 0 && counts.throttled > 0 && counts.transient > 0);
+    assert!(
+        counts.with_group >= seeds / 4 && counts.group_writes > 0,
+        "asynchronous group licensing is exercised: {counts:?}"
+    );
 }
 
 /// A scenario with at least three operations, served by a fault-free fake.
@@ -254,7 +379,10 @@ async fn a_second_apply_sends_zero_write_requests() {
         "the pre-write check reads the targets"
     );
     // And a fresh plan is empty.
-    let live = graph.read().await.unwrap();
+    let mut live = graph.read().await.unwrap();
+    m365ctl::backend::read_needed_facts(&graph, &scenario.desired, &mut live)
+        .await
+        .unwrap();
     assert!(m365ctl::plan::plan(&scenario.desired, &live).is_empty());
     fake.shutdown().await;
 }

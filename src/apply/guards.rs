@@ -2,7 +2,7 @@
 //! says `--allow-mass-change`. Thresholds follow octoDNS (a count *and* a percentage, so small
 //! tenants are not blocked by one leaver) and Argo CD (never prune everything to empty).
 
-use crate::desired::Guards;
+use crate::desired::{DesiredState, Guards, UserScope};
 use crate::plan::{OpKind, Operation};
 use crate::tenant::{Tenant, apply_operation};
 use std::collections::{BTreeSet, HashSet};
@@ -89,6 +89,29 @@ pub fn check(
         return Err(GuardTrip::PruneToEmpty { before });
     }
     Ok(())
+}
+
+/// `check` for a plan of `desired`: managed users are the declared ones, or every user of
+/// the tenant with `users = "all"`. One definition for `apply` and for the plan's review
+/// (`commands::mass_change`).
+pub fn check_plan(
+    ops: &[Operation],
+    live: &Tenant,
+    desired: &DesiredState,
+    allow_mass_change: bool,
+) -> Result<(), GuardTrip> {
+    let managed_users = match desired.scope.users {
+        UserScope::Declared => desired.users.len(),
+        UserScope::All => live.users.len(),
+    };
+    check(
+        ops,
+        live,
+        managed_users,
+        &desired.scope.managed_skus,
+        &desired.guards,
+        allow_mass_change,
+    )
 }
 
 /// Distinct users who lose a licence directly, by leaving a licensed group, or because a

@@ -20,6 +20,7 @@ pub mod guards;
 pub mod journal;
 pub mod lock;
 pub mod progress;
+pub mod settle;
 pub mod stale;
 
 pub use exec::{ExecOptions, Observer, execute, execute_observed};
@@ -27,7 +28,7 @@ pub use guards::GuardTrip;
 pub use stale::StalePlan;
 
 use crate::backend::{BackendError, TenantBackend};
-use crate::desired::{DesiredState, UserScope};
+use crate::desired::DesiredState;
 use crate::plan::{Operation, Plan};
 use crate::planfile::{PlanFile, PlanFileError};
 use crate::render::escape;
@@ -228,7 +229,7 @@ pub async fn run<B: TenantBackend>(
     request: ApplyRequest<'_>,
 ) -> Result<ApplyReport, ApplyError> {
     let _lock = lock::ApplyLock::acquire(&request.lock_path, request.force_unlock)?;
-    let live = backend.read().await?;
+    let mut live = backend.read().await?;
     let ops: Vec<Operation> = match &request.plan {
         PlanSource::Fresh(plan) => {
             let errors = plan.diagnostics.iter().filter(|d| d.is_error()).count();
@@ -239,7 +240,9 @@ pub async fn run<B: TenantBackend>(
         }
         PlanSource::Saved(file) => {
             // The file is only a claim: errors, staleness and the operations themselves are
-            // decided by a fresh plan of the same inputs, and only its operations run.
+            // decided by a fresh plan of the same inputs (with the mailbox facts it depends
+            // on), and only its operations run.
+            crate::backend::read_needed_facts(backend, request.desired, &mut live).await?;
             let fresh = crate::plan::plan(request.desired, &live);
             let errors = fresh.diagnostics.iter().filter(|d| d.is_error()).count();
             if errors > 0 {
@@ -250,18 +253,7 @@ pub async fn run<B: TenantBackend>(
             fresh.operations
         }
     };
-    let managed_users = match request.desired.scope.users {
-        UserScope::Declared => request.desired.users.len(),
-        UserScope::All => live.users.len(),
-    };
-    guards::check(
-        &ops,
-        &live,
-        managed_users,
-        &request.desired.scope.managed_skus,
-        &request.desired.guards,
-        request.allow_mass_change,
-    )?;
+    guards::check_plan(&ops, &live, request.desired, request.allow_mass_change)?;
     let journal =
         journal::Journal::open(&request.journal_path).map_err(|source| ApplyError::Journal {
             path: request.journal_path.clone(),
@@ -323,6 +315,10 @@ impl Observer for Sink {
             self.error.get_or_insert(e);
         }
         self.progress.finished(op, outcome);
+    }
+
+    fn waiting(&mut self, op: &Operation, why: &str) {
+        self.progress.waiting(op, why);
     }
 
     fn wave_done(&mut self) {

@@ -38,6 +38,17 @@ impl Progress {
         }
     }
 
+    /// Says that a written operation now waits (for group licensing to reach the members).
+    pub fn waiting(&mut self, op: &Operation, why: &str) {
+        match self {
+            Progress::Silent => {}
+            Progress::Lines { .. } => {
+                let _ = writeln!(std::io::stderr(), "[waiting] {} {why}", op.id);
+            }
+            Progress::Bar(bar) => bar.set_message(format!("waiting: {} {why}", op.id)),
+        }
+    }
+
     /// Reports one finished operation.
     pub fn finished(&mut self, op: &Operation, outcome: &Outcome) {
         match self {

@@ -3,10 +3,10 @@
 //!
 //! Read cost for N users, G licensed groups, M mailboxes: `ceil(N/999)` user pages, one SKU
 //! page, `ceil(G/100)` group pages plus one member page per 999 members of each group,
-//! `ceil(M/1000)` mailbox pages, and one `Get-MailboxStatistics` call (8 in flight) per shared mailbox
-//! and per user mailbox of a disabled account (the leavers whose conversion the planner must judge
-//! against the 50 GB limit). Sizes of other mailboxes are not read (reported as 0): asking
-//! Exchange for every mailbox's statistics would cost one call per user.
+//! `ceil(M/1000)` mailbox pages. Mailbox sizes are left unknown by `read` (one call per mailbox
+//! would cost one call per user); `read_mailbox_facts` then reads, with one
+//! `Get-MailboxStatistics` call each (8 in flight), exactly the mailboxes the plan's decisions
+//! depend on (`plan::facts_needed`: type changes, Exchange licences going down).
 
 use super::{BackendError, ExecReport, GraphSettings, TenantBackend};
 use crate::exchange::{ExchangeAdmin, MailboxRecord, RestExchange};
@@ -16,7 +16,7 @@ use crate::graph::{
 use crate::plan::Operation;
 use crate::plan::ops::OpKind;
 use crate::tenant::{
-    Group, GroupLicense, LicenseAssignment, MailboxType, ServicePlan, Sku, Tenant, User,
+    Group, GroupLicense, LicenseAssignment, Mailbox, ServicePlan, Sku, Tenant, User,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -260,10 +260,10 @@ impl GraphBackend {
 
     /// One Exchange call per mailbox, at most `SIZE_CONCURRENCY` in flight (Exchange
     /// throttles per app); results are tagged with their key, in completion order.
-    async fn per_mailbox<K, T, Fut>(
+    async fn per_mailbox<K, I, T, Fut>(
         &self,
-        mailboxes: impl IntoIterator<Item = (K, String)>,
-        call: impl Fn(RestExchange, String) -> Fut,
+        mailboxes: impl IntoIterator<Item = (K, I)>,
+        call: impl Fn(RestExchange, I) -> Fut,
     ) -> Result<Vec<(K, T)>, BackendError>
     where
         K: Send + 'static,
@@ -272,8 +272,8 @@ impl GraphBackend {
     {
         let limit = Arc::new(tokio::sync::Semaphore::new(SIZE_CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
-        for (key, upn) in mailboxes {
-            let (limit, work) = (limit.clone(), call(self.exchange.clone(), upn));
+        for (key, input) in mailboxes {
+            let (limit, work) = (limit.clone(), call(self.exchange.clone(), input));
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 (key, work.await)
@@ -287,41 +287,33 @@ impl GraphBackend {
         Ok(results)
     }
 
-    /// Fills in sizes for shared mailboxes and user mailboxes of disabled accounts, with at
-    /// most `SIZE_CONCURRENCY` `Get-MailboxStatistics` calls in flight.
-    async fn read_sizes(
-        &self,
-        by_user: &mut HashMap<String, MailboxRecord>,
-        disabled: &std::collections::HashSet<String>,
-    ) -> Result<(), BackendError> {
-        let needing_size: Vec<(String, String)> = by_user
-            .values()
-            .filter(|r| {
-                r.mailbox.kind == MailboxType::Shared
-                    || (r.mailbox.kind == MailboxType::User && disabled.contains(&r.user_id))
-            })
-            .map(|r| (r.user_id.clone(), r.upn.clone()))
-            .collect();
-        self.tally(|p| p.set_sizes_total(needing_size.len()));
-        let progress = self.progress.clone();
-        let sizes = self
-            .per_mailbox(needing_size, |exchange, upn| {
-                let progress = progress.clone();
-                async move {
-                    let size = exchange.mailbox_size(&upn).await;
-                    if let Some(p) = progress {
-                        p.add_size();
-                    }
-                    size
-                }
-            })
-            .await?;
-        for (user_id, size) in sizes {
-            if let Some(record) = by_user.get_mut(&user_id) {
-                record.mailbox.size_bytes = size;
-            }
+    /// The facts of one mailbox: `Get-MailboxStatistics` for the size and, when `Get-Mailbox`
+    /// left archive or hold out, `Get-Mailbox -Identity` for them. Anything still missing is
+    /// an error: the planner would otherwise judge the mailbox on a guess.
+    async fn mailbox_facts(
+        exchange: RestExchange,
+        upn: String,
+        mut mailbox: Mailbox,
+    ) -> Result<Mailbox, BackendError> {
+        mailbox.size_bytes = Some(exchange.mailbox_size(&upn).await?);
+        if mailbox.archive_enabled.is_none() || mailbox.litigation_hold.is_none() {
+            let record = exchange.mailbox(&upn).await?;
+            let read = record.map(|r| r.mailbox);
+            mailbox.archive_enabled = read.as_ref().and_then(|m| m.archive_enabled);
+            mailbox.litigation_hold = read.as_ref().and_then(|m| m.litigation_hold);
         }
-        Ok(())
+        if !mailbox.facts_known() {
+            return Err(BackendError::Service {
+                target: upn,
+                code: "InvalidResponse".into(),
+                message: format!(
+                    "Exchange did not report the mailbox's {}",
+                    mailbox.unknown_facts().join(", ")
+                ),
+                request_id: None,
+            });
+        }
+        Ok(mailbox)
     }
 
     /// The `$batch` item for `op` (`None` for Exchange operations), or why it is refused
@@ -479,6 +471,33 @@ impl GraphBackend {
                 }
             }
         }
+        let mut tenant = self
+            .read_objects(&user_ids, &group_ids, &member_groups)
+            .await?;
+        let records = self
+            .per_mailbox(
+                converted.into_iter().map(|upn| ((), upn.to_string())),
+                |exchange, upn| async move { exchange.mailbox(&upn).await },
+            )
+            .await?;
+        for (_, record) in records {
+            if let Some(record) = record
+                && let Some(i) = tenant.user_position(&record.user_id)
+            {
+                tenant.users[i].mailbox = Some(record.mailbox);
+            }
+        }
+        Ok(tenant)
+    }
+
+    /// Users by `GET /users/{id}` and groups by `GET /groups/{id}` (in `$batch`es of 20), and
+    /// the members of `member_groups`. Objects that no longer exist are left out.
+    async fn read_objects(
+        &self,
+        user_ids: &std::collections::BTreeSet<&str>,
+        group_ids: &std::collections::BTreeSet<&str>,
+        member_groups: &std::collections::BTreeSet<&str>,
+    ) -> Result<Tenant, BackendError> {
         let get = |url: String| BatchItem {
             method: reqwest::Method::GET,
             url,
@@ -542,19 +561,57 @@ impl GraphBackend {
         {
             group.members = self.read_members(&group.id).await?;
         }
-        let records = self
-            .per_mailbox(
-                converted.into_iter().map(|upn| ((), upn.to_string())),
-                |exchange, upn| async move { exchange.mailbox(&upn).await },
-            )
-            .await?;
-        for (_, record) in records {
-            if let Some(record) = record
-                && let Some(i) = tenant.user_position(&record.user_id)
-            {
-                tenant.users[i].mailbox = Some(record.mailbox);
+        Ok(tenant)
+    }
+
+    /// For the executor's wait after group licensing writes: the groups of `ops` with their
+    /// members, then the users concerned (every member for a group licence change, the member
+    /// for a membership change), with targeted reads only.
+    async fn read_licensing_progress(&self, ops: &[Operation]) -> Result<Tenant, BackendError> {
+        let mut groups = std::collections::BTreeSet::new();
+        let mut users = std::collections::BTreeSet::new();
+        for op in ops {
+            match &op.kind {
+                OpKind::AssignGroupLicenses { group_id, .. } => {
+                    groups.insert(group_id.as_str());
+                }
+                OpKind::AddGroupMember {
+                    group_id, user_id, ..
+                }
+                | OpKind::RemoveGroupMember {
+                    group_id, user_id, ..
+                } => {
+                    groups.insert(group_id.as_str());
+                    users.insert(user_id.as_str());
+                }
+                _ => {}
             }
         }
+        let mut tenant = self
+            .read_objects(&std::collections::BTreeSet::new(), &groups, &groups)
+            .await?;
+        let whole_groups: std::collections::BTreeSet<&str> = ops
+            .iter()
+            .filter_map(|op| match &op.kind {
+                OpKind::AssignGroupLicenses { group_id, .. } => Some(group_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        let members: Vec<String> = tenant
+            .groups
+            .iter()
+            .filter(|g| whole_groups.contains(g.id.as_str()))
+            .flat_map(|g| g.members.iter().cloned())
+            .collect();
+        users.extend(members.iter().map(String::as_str));
+        let read = self
+            .read_objects(
+                &users,
+                &std::collections::BTreeSet::new(),
+                &std::collections::BTreeSet::new(),
+            )
+            .await?;
+        tenant.users = read.users;
         Ok(tenant)
     }
 }
@@ -574,6 +631,12 @@ impl TenantBackend for GraphBackend {
         format!("graph {}", self.tenant_id)
     }
 
+    /// Targeted reads (`read_licensing_progress`), not a whole-tenant read per poll.
+    async fn read_group_licensing(&self, ops: &[Operation]) -> Result<Tenant, BackendError> {
+        self.read_licensing_progress(ops).await
+    }
+
+    /// Everything but mailbox sizes (`read_mailbox_facts` reads those the plan needs).
     async fn read(&self) -> Result<Tenant, BackendError> {
         let mailboxes = async {
             let list = self.exchange.list_mailboxes().await;
@@ -594,18 +657,48 @@ impl TenantBackend for GraphBackend {
             .into_iter()
             .map(|r| (r.user_id.clone(), r))
             .collect();
-        let disabled: std::collections::HashSet<String> = users
-            .iter()
-            .filter(|u| !u.account_enabled)
-            .map(|u| u.id.clone())
-            .collect();
-        self.read_sizes(&mut by_user, &disabled).await?;
         for user in &mut users {
             user.mailbox = by_user.remove(&user.id).map(|r| r.mailbox);
         }
         let mut tenant = Tenant::new(Some(self.tenant_id.clone()), skus, users, groups);
         tenant.normalize();
         Ok(tenant)
+    }
+
+    /// One `Get-MailboxStatistics` per mailbox asked for (plus `Get-Mailbox` where archive or
+    /// hold is missing), at most `SIZE_CONCURRENCY` in flight.
+    async fn read_mailbox_facts(
+        &self,
+        live: &mut Tenant,
+        user_ids: &[String],
+    ) -> Result<(), BackendError> {
+        let wanted: Vec<(usize, (String, Mailbox))> = user_ids
+            .iter()
+            .filter_map(|id| live.user_position(id))
+            .filter_map(|i| {
+                let user = &live.users[i];
+                let mailbox = user.mailbox.clone()?;
+                Some((i, (user.user_principal_name.clone(), mailbox)))
+            })
+            .collect();
+        self.tally(|p| p.set_sizes_total(wanted.len()));
+        let progress = self.progress.clone();
+        let read = self
+            .per_mailbox(wanted, |exchange, (upn, mailbox)| {
+                let progress = progress.clone();
+                async move {
+                    let facts = GraphBackend::mailbox_facts(exchange, upn, mailbox).await;
+                    if let Some(p) = progress {
+                        p.add_size();
+                    }
+                    facts
+                }
+            })
+            .await?;
+        for (i, mailbox) in read {
+            live.users[i].mailbox = Some(mailbox);
+        }
+        Ok(())
     }
 
     async fn execute(&self, ops: &[Operation]) -> Vec<Result<ExecReport, BackendError>> {

@@ -85,6 +85,31 @@ pub trait TenantBackend: Send + Sync {
         ops: &[Operation],
     ) -> impl Future<Output = Vec<Result<ExecReport, BackendError>>> + Send;
 
+    /// Reads size, archive and litigation hold of the mailboxes of `user_ids` into `live`
+    /// (`read` may leave them unknown: one Exchange call per mailbox is too dear for all).
+    /// A fact that cannot be read is an error, never a 0. The default does nothing: a
+    /// snapshot already holds every fact it has.
+    fn read_mailbox_facts(
+        &self,
+        live: &mut Tenant,
+        user_ids: &[String],
+    ) -> impl Future<Output = Result<(), BackendError>> + Send {
+        let _ = (live, user_ids);
+        async { Ok(()) }
+    }
+
+    /// What the executor needs to see how far group licensing has carried `ops` (group
+    /// licence and membership writes; see `apply::settle`): their groups with members and the
+    /// member users concerned. The default re-reads the whole tenant (cheap for a snapshot,
+    /// which processes group licensing at once).
+    fn read_group_licensing(
+        &self,
+        ops: &[Operation],
+    ) -> impl Future<Output = Result<Tenant, BackendError>> + Send {
+        let _ = ops;
+        self.read()
+    }
+
     /// Whether each of `ops` is already in effect, checked by the executor right before it
     /// writes, so re-runs never repeat a write. The default re-reads the whole tenant once per
     /// call (cheap for a snapshot); the Graph backend should override it with GETs of the
@@ -101,6 +126,32 @@ pub trait TenantBackend: Send + Sync {
                 .collect())
         }
     }
+}
+
+/// Reads into `live` the mailbox facts the plan for `desired` depends on and `live` lacks
+/// (see `plan::facts_needed`): read the tenant without facts, learn from the diff which
+/// mailboxes matter, read exactly those, then plan. A fact that cannot be read is an error.
+pub async fn read_needed_facts<B: TenantBackend>(
+    backend: &B,
+    desired: &crate::desired::DesiredState,
+    live: &mut Tenant,
+) -> Result<(), BackendError> {
+    let missing: Vec<String> = crate::plan::facts_needed(desired, live)
+        .into_iter()
+        .filter(|id| {
+            live.user(id)
+                .and_then(|u| u.mailbox.as_ref())
+                .is_some_and(|m| !m.facts_known())
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(
+        mailboxes = missing.len(),
+        "reading mailbox facts the plan depends on"
+    );
+    backend.read_mailbox_facts(live, &missing).await
 }
 
 /// Which backend a config selects, parsed from its `[tenant]` table.

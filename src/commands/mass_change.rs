@@ -9,7 +9,7 @@
 //! diagnostic to every plan, `apply` asks `approved`.
 
 use crate::apply::guards;
-use crate::desired::{DesiredState, UserScope};
+use crate::desired::DesiredState;
 use crate::diag::Diagnostic;
 use crate::plan::Plan;
 use crate::planfile::PlanFile;
@@ -32,19 +32,7 @@ pub(crate) fn approved(plan: &Plan, desired: &DesiredState) -> bool {
 /// What the plan must tell reviewers about the guards: that `apply` will refuse it and how
 /// to approve it, that it is approved, or that an approval names other operations.
 pub(crate) fn review(plan: &Plan, desired: &DesiredState, live: &Tenant) -> Option<Diagnostic> {
-    let managed_users = match desired.scope.users {
-        UserScope::Declared => desired.users.len(),
-        UserScope::All => live.users.len(),
-    };
-    let trip = guards::check(
-        &plan.operations,
-        live,
-        managed_users,
-        &desired.scope.managed_skus,
-        &desired.guards,
-        false,
-    )
-    .err();
+    let trip = guards::check_plan(&plan.operations, live, desired, false).err();
     let checksum = operations_sha256(plan);
     let approval = desired.guards.approve_mass_change.as_ref();
     let origin = approval.map(|a| a.origin.clone());

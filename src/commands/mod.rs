@@ -171,6 +171,7 @@ fn sim_serve(args: &SimServeArgs) -> Result<u8, CommandError> {
         latency: std::time::Duration::from_millis(args.latency_ms),
         latency_per_item: std::time::Duration::from_micros(args.latency_per_item_us),
         throttle_model: model,
+        group_licensing_delay: std::time::Duration::from_millis(args.group_licensing_delay_ms),
         ..SimOptions::default()
     };
     runtime()?
@@ -321,6 +322,24 @@ impl TenantBackend for Backend {
             Backend::Graph(b) => b.already_done(ops).await,
         }
     }
+
+    async fn read_group_licensing(&self, ops: &[Operation]) -> Result<Tenant, BackendError> {
+        match self {
+            Backend::Snapshot(b) => b.read_group_licensing(ops).await,
+            Backend::Graph(b) => b.read_group_licensing(ops).await,
+        }
+    }
+
+    async fn read_mailbox_facts(
+        &self,
+        live: &mut Tenant,
+        user_ids: &[String],
+    ) -> Result<(), BackendError> {
+        match self {
+            Backend::Snapshot(b) => b.read_mailbox_facts(live, user_ids).await,
+            Backend::Graph(b) => b.read_mailbox_facts(live, user_ids).await,
+        }
+    }
 }
 
 /// Refuses a delegated (read-only) sign-in for a command that writes, before anyone is asked
@@ -358,8 +377,11 @@ pub(crate) fn compute_plan_with(
 ) -> Result<(Config, Backend, Tenant, DesiredState, crate::plan::Plan), CommandError> {
     let config = load_config(config_path)?;
     let backend = make(&config)?;
-    let live = backend.read_blocking()?;
+    let mut live = backend.read_blocking()?;
     let (desired, warnings) = desired::resolve(&config, &live)?;
+    runtime()?.block_on(crate::backend::read_needed_facts(
+        &backend, &desired, &mut live,
+    ))?;
     let mut plan = crate::plan::plan(&desired, &live);
     let mut diagnostics = warnings;
     diagnostics.append(&mut plan.diagnostics);

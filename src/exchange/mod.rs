@@ -21,7 +21,7 @@ pub struct MailboxRecord {
     pub user_id: String,
     /// `UserPrincipalName`.
     pub upn: String,
-    /// The mailbox (size filled in separately, see `mailbox_size`).
+    /// The mailbox; its size is unknown until `mailbox_size` reads it.
     pub mailbox: Mailbox,
 }
 
@@ -64,7 +64,7 @@ struct MailboxDto {
     #[serde(default)]
     archive_status: Option<String>,
     #[serde(default)]
-    litigation_hold_enabled: bool,
+    litigation_hold_enabled: Option<bool>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -204,12 +204,11 @@ fn to_record(dto: MailboxDto) -> Option<MailboxRecord> {
     Some(MailboxRecord {
         user_id: dto.external_directory_object_id?,
         upn: dto.user_principal_name.unwrap_or_default(),
+        // A property Exchange did not send is unknown, not "off".
         mailbox: Mailbox {
             kind,
-            size_bytes: 0,
-            archive_enabled: dto
-                .archive_status
-                .is_some_and(|s| s.eq_ignore_ascii_case("Active")),
+            size_bytes: None,
+            archive_enabled: dto.archive_status.map(|s| s.eq_ignore_ascii_case("Active")),
             litigation_hold: dto.litigation_hold_enabled,
         },
     })

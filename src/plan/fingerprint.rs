@@ -6,17 +6,45 @@ use crate::desired::{
     DesiredGroup, DesiredState, DesiredUser, LicenseIntent, LicenseSet, UserScope,
 };
 use crate::planfile::hex;
-use crate::tenant::Tenant;
+use crate::tenant::{Mailbox, Tenant, User};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Fingerprints both inputs. Origins (file positions) are left out: moving a line in the TOML
-/// does not make a reviewed plan stale.
+/// Fingerprints both inputs, as the plan for them records it. Origins (file positions) are
+/// left out: moving a line in the TOML does not make a reviewed plan stale. Mailbox facts
+/// count only for the mailboxes the plan depends on (`plan::facts_needed`).
 pub fn fingerprint(desired: &DesiredState, live: &Tenant) -> Fingerprint {
+    let ix = super::index::Index::new(live);
+    let needed = super::intent::diff(desired, &ix).needs_facts;
+    with_facts(without_facts(desired, live), live, &needed)
+}
+
+/// The fingerprint with every mailbox fact left out: it does not depend on the diff, so the
+/// planner hashes it beside the diff and adds the facts it needed with `with_facts`.
+pub(super) fn without_facts(desired: &DesiredState, live: &Tenant) -> Fingerprint {
     Fingerprint {
         desired: desired_fingerprint(desired),
         live: live_fingerprint(live),
+    }
+}
+
+/// Adds the facts of the mailboxes of `needed` (user indexes) to a `without_facts`
+/// fingerprint. Facts of other mailboxes are not part of the plan's inputs: a mailbox the
+/// plan never judged growing by a message does not make it stale, and a backend that read
+/// only the facts the plan needs fingerprints the tenant like one that read them all.
+pub(super) fn with_facts(base: Fingerprint, live: &Tenant, needed: &[usize]) -> Fingerprint {
+    let mut facts: Vec<(&str, &crate::tenant::Mailbox)> = needed
+        .iter()
+        .filter_map(|&ui| live.users.get(ui))
+        .filter_map(|u| u.mailbox.as_ref().map(|m| (u.id.as_str(), m)))
+        .collect();
+    facts.sort_unstable_by_key(|(id, _)| *id);
+    facts.dedup_by_key(|(id, _)| *id);
+    Fingerprint {
+        live: hash_json(&(&base.live, facts)),
+        desired: base.desired,
     }
 }
 
@@ -104,14 +132,59 @@ fn desired_fingerprint(desired: &DesiredState) -> String {
     hash_json(&canonical)
 }
 
-/// Hashes the tenant's canonical JSON as it streams out, without copying a normalised tenant.
+/// Hashes the tenant's canonical JSON, mailbox facts left out, as it streams out, without
+/// copying a normalised tenant.
 fn live_fingerprint(live: &Tenant) -> String {
     if live.is_normalized() {
-        hash_json(live)
+        hash_json(&WithoutFacts(live))
     } else {
         let mut copy = live.clone();
         copy.normalize();
-        hash_json(&copy)
+        hash_json(&WithoutFacts(&copy))
+    }
+}
+
+/// A tenant written as its own JSON with every mailbox's size, archive and hold unknown.
+struct WithoutFacts<'a>(&'a Tenant);
+
+impl Serialize for WithoutFacts<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let tenant = self.0;
+        let mut out = serializer.serialize_struct("Tenant", 4)?;
+        match &tenant.tenant_id {
+            Some(_) => out.serialize_field("tenant_id", &tenant.tenant_id)?,
+            None => out.skip_field("tenant_id")?,
+        }
+        out.serialize_field("skus", &tenant.skus)?;
+        out.serialize_field("users", &UsersWithoutFacts(&tenant.users))?;
+        out.serialize_field("groups", &tenant.groups)?;
+        out.end()
+    }
+}
+
+struct UsersWithoutFacts<'a>(&'a [User]);
+
+impl Serialize for UsersWithoutFacts<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|user| match &user.mailbox {
+            // One user at a time is copied, never the tenant.
+            Some(m)
+                if m.size_bytes.is_some()
+                    || m.archive_enabled.is_some()
+                    || m.litigation_hold.is_some() =>
+            {
+                let mut copy = user.clone();
+                copy.mailbox = Some(Mailbox {
+                    kind: m.kind,
+                    size_bytes: None,
+                    archive_enabled: None,
+                    litigation_hold: None,
+                });
+                Cow::Owned(copy)
+            }
+            _ => Cow::Borrowed(user),
+        }))
     }
 }
 

@@ -206,12 +206,13 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 _ => "converted after an Exchange licence is in place",
             };
             // Size matters to a reviewer: shared mailboxes over 50 GB need a licence.
-            let why = match &live.users[*ui].mailbox {
-                Some(mb) if mb.size_bytes > 0 => {
-                    format!(
-                        "{why} ({} mailbox)",
-                        crate::tenant::human_size(mb.size_bytes)
-                    )
+            let why = match live.users[*ui]
+                .mailbox
+                .as_ref()
+                .and_then(|mb| mb.size_bytes)
+            {
+                Some(size) if size > 0 => {
+                    format!("{why} ({} mailbox)", crate::tenant::human_size(size))
                 }
                 _ => why.to_string(),
             };

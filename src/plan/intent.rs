@@ -77,6 +77,9 @@ pub(crate) struct Intent {
     pub users: Vec<(usize, UserChange)>,
     /// Warnings and errors.
     pub diagnostics: Vec<Diagnostic>,
+    /// Users (by index) whose mailbox decisions depend on its facts (size, archive, hold):
+    /// the mailbox changes type or its Exchange licences go down.
+    pub needs_facts: Vec<usize>,
 }
 
 /// Maps desired disabled plan names to the SKU's plan ids, sorted; errors list the real names.
@@ -366,6 +369,7 @@ pub(crate) fn diff(desired: &DesiredState, ix: &Index<'_>) -> Intent {
             &declared_members,
             &declared_keys,
             diags,
+            &mut intent.needs_facts,
         );
         if !change.is_empty() {
             intent.users.push((ui, change));
@@ -386,6 +390,7 @@ fn plan_user<'g>(
     declared_members: &HashMap<usize, BTreeSet<usize>>,
     declared_keys: &HashMap<usize, &str>,
     diags: &mut Vec<Diagnostic>,
+    needs_facts: &mut Vec<usize>,
 ) {
     let live = ix.live;
     let user = &live.users[ui];
@@ -639,17 +644,61 @@ fn plan_user<'g>(
         return;
     };
     let rank_before = ix.rank_of(&user.licenses);
-    let project = |change: &UserChange| -> ExchangeRank {
-        let projected = projected_licenses(
+    let projected = |change: &UserChange| {
+        projected_licenses(
             &user.licenses,
             change,
             &future_groups(change),
             group_lics,
             &live.groups,
-        );
-        ix.rank_of(&projected)
+        )
     };
+    let project = |change: &UserChange| -> ExchangeRank { ix.rank_of(&projected(change)) };
     let kind_after = change.convert.map(|(_, to)| to).unwrap_or(mailbox.kind);
+    // Every decision below may turn on the mailbox's facts: they must have been read. The
+    // executor may run any order the edges allow, so an Exchange licence lost at any step
+    // counts, even when the end state gives it back.
+    let exchange = |sku_id: &str, disabled: &[String]| ix.sku_rank(sku_id, disabled).has_mailbox();
+    let loses_a_path = change.removals.iter().any(|r| {
+        user.direct_license(&r.sku_id)
+            .is_some_and(|d| exchange(&d.sku_id, &d.disabled_plans))
+    }) || change.grants.iter().any(|g| {
+        user.direct_license(&g.sku_id)
+            .is_some_and(|d| exchange(&d.sku_id, &d.disabled_plans))
+    }) || change.leave.iter().any(|m| {
+        live.groups[m.gi]
+            .licenses
+            .iter()
+            .any(|l| exchange(&l.sku_id, &l.disabled_plans))
+    }) || ix.memberships[ui].iter().any(|&gi| {
+        live.groups[gi]
+            .licenses
+            .iter()
+            .any(|l| exchange(&l.sku_id, &l.disabled_plans) && !group_lics(gi).contains(l))
+    });
+    if change.convert.is_some()
+        || loses_a_path
+        || project(change) < rank_before
+        || exchange_skus(ix, &projected(change)) < exchange_skus(ix, &user.licenses)
+    {
+        needs_facts.push(ui);
+        if !mailbox.facts_known() {
+            diags.push(
+                Diagnostic::error(
+                    format!(
+                        "{upn}: the plan depends on mailbox facts that were not read ({})",
+                        mailbox.unknown_facts().join(", ")
+                    ),
+                    origin.clone(),
+                )
+                .with_hint(
+                    "the mailbox changes type or loses Exchange licences, so its size, archive and litigation hold decide what is safe; read them from Exchange (Get-MailboxStatistics, Get-Mailbox) or record them in the snapshot",
+                ),
+            );
+            set_continuity(ix, &user.licenses, change);
+            return;
+        }
+    }
     let before = shortfall(mailbox, mailbox.kind, rank_before);
     // Keeping a licence can leave a milder shortfall (a kept Kiosk licence too small for the
     // mailbox): judge again after a keep.
@@ -706,7 +755,7 @@ fn plan_user<'g>(
                     Diagnostic::warning(
                         format!(
                             "{upn} loses its last Exchange licence: the mailbox will be disabled ({} of mail, deleted after 30 days)",
-                            human_size(mailbox.size_bytes)
+                            mailbox.size_text()
                         ),
                         origin.clone(),
                     )
@@ -717,7 +766,7 @@ fn plan_user<'g>(
                 Diagnostic::error(
                     format!(
                         "{upn} would lose its last Exchange licence: the user mailbox ({}) would be disabled and deleted after 30 days",
-                        human_size(mailbox.size_bytes)
+                        mailbox.size_text()
                     ),
                     origin.clone(),
                 )
@@ -786,7 +835,7 @@ fn keep_exchange(
         })
         .filter(|(rank, _)| *rank >= needed)
         .max_by_key(|(rank, i)| (*rank, std::cmp::Reverse(*i)));
-    let size = human_size(mailbox.size_bytes);
+    let size = mailbox.size_text();
     // Say the size once: the over-50-GB reason already does.
     let size_note = if why.contains(&size) {
         String::new()
@@ -843,6 +892,19 @@ fn set_continuity(ix: &Index<'_>, live: &[LicenseAssignment], change: &mut UserC
                 .to_string(),
         );
     }
+}
+
+/// How many distinct Exchange-bearing SKUs the assignments hold effectively: fewer after a
+/// change means the user's Exchange licences go down, even when the rank stays (stacking).
+fn exchange_skus(ix: &Index<'_>, licenses: &[LicenseAssignment]) -> usize {
+    let mut skus: Vec<&str> = licenses
+        .iter()
+        .filter(|l| l.is_effective() && ix.sku_rank(&l.sku_id, &l.disabled_plans).has_mailbox())
+        .map(|l| l.sku_id.as_str())
+        .collect();
+    skus.sort_unstable();
+    skus.dedup();
+    skus.len()
 }
 
 fn sorted_eq(a: &[String], b: &[String]) -> bool {

@@ -7,6 +7,8 @@
 
 mod accounting;
 mod effects;
+#[cfg(test)]
+mod facts_props;
 mod fingerprint;
 mod graph;
 mod index;
@@ -136,6 +138,27 @@ impl Plan {
     }
 }
 
+/// Object ids of the users whose mailbox facts (size, archive, litigation hold) the plan for
+/// `desired` depends on: every mailbox whose type changes or whose Exchange licences (or
+/// Exchange rank) go down, at the end or at any step of any order (a path to an Exchange
+/// licence is removed, re-assigned, left or taken from its group). A backend that reads
+/// facts lazily reads exactly these before planning; the plan refuses any of them whose
+/// facts are still unknown. Pure.
+pub fn facts_needed(
+    desired: &crate::desired::DesiredState,
+    live: &crate::tenant::Tenant,
+) -> Vec<String> {
+    let ix = index::Index::new(live);
+    let mut needed: Vec<String> = intent::diff(desired, &ix)
+        .needs_facts
+        .into_iter()
+        .map(|ui| live.users[ui].id.clone())
+        .collect();
+    needed.sort();
+    needed.dedup();
+    needed
+}
+
 /// Bound on re-ordering rounds for seat edges (each round only adds edges).
 const MAX_SEAT_ROUNDS: usize = 8;
 
@@ -144,7 +167,7 @@ pub fn plan(desired: &crate::desired::DesiredState, live: &crate::tenant::Tenant
     // Hashing the inputs does not depend on the diff and is a third of the planner's time
     // on a 100,000-user tenant: it runs beside it.
     std::thread::scope(|scope| {
-        let hashing = scope.spawn(|| fingerprint(desired, live));
+        let hashing = scope.spawn(|| fingerprint::without_facts(desired, live));
         build(desired, live, move || {
             hashing
                 .join()
@@ -162,6 +185,9 @@ fn build(
     let ix = index::Index::new(live);
     let intent = intent::diff(desired, &ix);
     let mut diagnostics = intent.diagnostics.clone();
+    diagnostics.extend(unprocessed_group_licensing(live, &intent));
+    let needed = intent.needs_facts.clone();
+    let fingerprint = move || fingerprint::with_facts(fingerprint(), live, &needed);
 
     // First pass: domain edges only, to learn each operation's seat changes.
     let mut seat_first = std::collections::HashSet::new();
@@ -279,6 +305,35 @@ fn deadlock(ix: &index::Index<'_>, ops: &[graph::Draft], d: &seats::Deadlock) ->
         "buy {n} more {part} seat(s) for the switch, or apply the change in two steps (first free the seats, then grant them)",
         n = d.grants.len()
     ))
+}
+
+/// Errors for the users the plan changes whose group licensing Entra has not processed yet
+/// (asynchronous, see `tenant::GroupProcessing`): what they will hold is not known until it
+/// is, so the planner does not guess that processing will succeed.
+fn unprocessed_group_licensing(
+    live: &crate::tenant::Tenant,
+    intent: &intent::Intent,
+) -> Vec<Diagnostic> {
+    let changed_users: std::collections::HashSet<usize> =
+        intent.users.iter().map(|(ui, _)| *ui).collect();
+    let changed_groups: std::collections::HashSet<usize> =
+        intent.groups.iter().map(|g| g.gi).collect();
+    live.pending_group_licensing()
+        .into_iter()
+        .filter(|(gi, ui)| changed_users.contains(ui) || changed_groups.contains(gi))
+        .map(|(gi, ui)| {
+            Diagnostic::error(
+                format!(
+                    "{}: group licensing of {} has not reached this user yet",
+                    live.users[ui].user_principal_name, live.groups[gi].display_name
+                ),
+                None,
+            )
+            .with_hint(
+                "Entra processes group licences asynchronously: plan again once the group's licenseProcessingState is ProcessingComplete",
+            )
+        })
+        .collect()
 }
 
 /// A plan whose ordering rules contradict each other: an error naming the operations of each

@@ -178,8 +178,8 @@ fn build(case: &Case) -> (Tenant, DesiredState) {
             .find(|x| x.user_principal_name == upn(i))
             .expect("built");
         if let Some(mb) = &mut user.mailbox {
-            mb.archive_enabled = u.archive;
-            mb.litigation_hold = u.hold;
+            mb.archive_enabled = Some(u.archive);
+            mb.litigation_hold = Some(u.hold);
         }
     }
     // Inherited assignments in error states: a CountViolation (no seat), or no usage location.

@@ -42,7 +42,7 @@ struct GroupSpec {
 }
 
 #[derive(Debug, Clone)]
-struct Case {
+pub(super) struct Case {
     users: Vec<UserSpec>,
     groups: Vec<GroupSpec>,
     spare: Vec<u8>,
@@ -77,7 +77,7 @@ fn user_spec() -> impl Strategy<Value = UserSpec> {
         )
 }
 
-fn case() -> impl Strategy<Value = Case> {
+pub(super) fn case() -> impl Strategy<Value = Case> {
     (
         prop::collection::vec(user_spec(), 1..7),
         prop::collection::vec(
@@ -116,7 +116,7 @@ fn upn(i: usize) -> String {
     format!("u{i}@x.com")
 }
 
-fn build(case: &Case) -> (Tenant, crate::desired::DesiredState) {
+pub(super) fn build(case: &Case) -> (Tenant, crate::desired::DesiredState) {
     let mut b = TenantBuilder::new();
     for sku in SKUS {
         b = b.sku(sku, 0);

@@ -74,9 +74,9 @@ impl TenantBuilder {
             licenses,
             mailbox: Some(Mailbox {
                 kind: MailboxType::User,
-                size_bytes: 1 << 30,
-                archive_enabled: false,
-                litigation_hold: false,
+                size_bytes: Some(1 << 30),
+                archive_enabled: Some(false),
+                litigation_hold: Some(false),
             }),
         });
         self
@@ -87,9 +87,9 @@ impl TenantBuilder {
         let user = self.tenant.users.last_mut().expect("a user first");
         user.mailbox = kind.map(|kind| Mailbox {
             kind,
-            size_bytes: size_gb << 30,
-            archive_enabled: false,
-            litigation_hold: false,
+            size_bytes: Some(size_gb << 30),
+            archive_enabled: Some(false),
+            litigation_hold: Some(false),
         });
         self
     }
@@ -98,8 +98,8 @@ impl TenantBuilder {
     pub fn mailbox_facts(mut self, archive: bool, hold: bool) -> TenantBuilder {
         let user = self.tenant.users.last_mut().expect("a user first");
         let mailbox = user.mailbox.as_mut().expect("a mailbox first");
-        mailbox.archive_enabled = archive;
-        mailbox.litigation_hold = hold;
+        mailbox.archive_enabled = Some(archive);
+        mailbox.litigation_hold = Some(hold);
         self
     }
 

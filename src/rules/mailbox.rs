@@ -35,20 +35,27 @@ pub fn user_mailbox_quota(rank: ExchangeRank) -> Option<u64> {
 }
 
 /// Why a shared mailbox needs Exchange Online Plan 2, in words, when it does: over 50 GB,
-/// an archive, litigation hold.
+/// an archive, litigation hold. A fact that was not read counts as a reason: an unknown
+/// mailbox is never assumed small (the planner reads the facts it depends on first).
 pub fn shared_mailbox_needs_plan2(mailbox: &Mailbox) -> Option<String> {
     let mut reasons = Vec::new();
-    if mailbox.size_bytes > SHARED_MAILBOX_FREE_LIMIT_BYTES {
-        reasons.push(format!(
+    match mailbox.size_bytes {
+        Some(size) if size > SHARED_MAILBOX_FREE_LIMIT_BYTES => reasons.push(format!(
             "mailbox is {} (shared mailboxes over 50 GB need a licence)",
-            human_size(mailbox.size_bytes)
-        ));
+            human_size(size)
+        )),
+        Some(_) => {}
+        None => reasons.push("its size was not read".to_string()),
     }
-    if mailbox.archive_enabled {
-        reasons.push("archive is enabled".to_string());
+    match mailbox.archive_enabled {
+        Some(true) => reasons.push("archive is enabled".to_string()),
+        Some(false) => {}
+        None => reasons.push("its archive status was not read".to_string()),
     }
-    if mailbox.litigation_hold {
-        reasons.push("litigation hold is on".to_string());
+    match mailbox.litigation_hold {
+        Some(true) => reasons.push("litigation hold is on".to_string()),
+        Some(false) => {}
+        None => reasons.push("its litigation hold was not read".to_string()),
     }
     (!reasons.is_empty()).then(|| reasons.join(", "))
 }
@@ -121,7 +128,9 @@ pub fn worsened(
 }
 
 /// What `mailbox`, were it of type `kind`, lacks with Exchange capability `rank`; `None` when
-/// its licences are enough.
+/// its licences are enough. An unread size is not judged against a quota: quotas only
+/// shrink when the Exchange rank goes down, and the planner reads the size of every mailbox
+/// whose rank goes down before it plans (`plan::facts_needed`).
 pub fn shortfall(
     mailbox: &Mailbox,
     kind: MailboxType,
@@ -130,12 +139,10 @@ pub fn shortfall(
     match kind {
         MailboxType::User => match user_mailbox_quota(rank) {
             None => Some(MailboxShortfall::Unlicensed),
-            Some(quota) if mailbox.size_bytes > quota => Some(MailboxShortfall::OverQuota {
-                size: mailbox.size_bytes,
-                quota,
-                rank,
-            }),
-            Some(_) => None,
+            Some(quota) => mailbox
+                .size_bytes
+                .filter(|size| *size > quota)
+                .map(|size| MailboxShortfall::OverQuota { size, quota, rank }),
         },
         MailboxType::Shared if rank < ExchangeRank::Plan2 => shared_mailbox_needs_plan2(mailbox)
             .map(|reasons| MailboxShortfall::SharedNeedsPlan2 { reasons, rank }),
@@ -151,9 +158,9 @@ mod tests {
     fn mailbox(size_gb: u64, archive: bool, hold: bool) -> Mailbox {
         Mailbox {
             kind: MailboxType::User,
-            size_bytes: size_gb * GIB,
-            archive_enabled: archive,
-            litigation_hold: hold,
+            size_bytes: Some(size_gb * GIB),
+            archive_enabled: Some(archive),
+            litigation_hold: Some(hold),
         }
     }
 

@@ -13,6 +13,7 @@ mod batch;
 mod device_code;
 mod exchange;
 mod faults;
+mod group_licensing;
 mod query;
 mod routes;
 pub mod schema;
@@ -77,7 +78,15 @@ pub struct SimOptions {
     pub lost_answer_delay: Duration,
     /// How the simulated admin behaves at a device-code sign-in.
     pub device_code: DeviceCodeOptions,
+    /// How long after a group licensing write (group `assignLicense`, a member added to or
+    /// removed from a group) its members are processed: Graph answers `202 Accepted` and
+    /// processes them asynchronously. Zero processes them at once.
+    pub group_licensing_delay: Duration,
 }
+
+/// The fake's default group licensing delay: on, and long enough that a client which does
+/// not wait for processing sees the members unprocessed.
+pub const DEFAULT_GROUP_LICENSING_DELAY: Duration = Duration::from_millis(300);
 
 impl Default for SimOptions {
     fn default() -> SimOptions {
@@ -100,6 +109,7 @@ impl Default for SimOptions {
             lost_answer_rate: 0.0,
             lost_answer_delay: Duration::from_secs(5),
             device_code: DeviceCodeOptions::default(),
+            group_licensing_delay: DEFAULT_GROUP_LICENSING_DELAY,
         }
     }
 }
@@ -148,6 +158,7 @@ struct State {
     lost_answers: faults::Rng,
     next_id: u64,
     device_codes: device_code::DeviceCodes,
+    licensing: group_licensing::Queue,
 }
 
 /// Everything the request handlers share.
@@ -224,6 +235,7 @@ impl FakeTenant {
             lost_answers: faults::Rng::new(options.seed ^ 0x5eed_1057),
             next_id: 0,
             device_codes: Default::default(),
+            licensing: group_licensing::Queue::new(options.group_licensing_delay),
         };
         let shared = Arc::new(Shared {
             options,
@@ -318,14 +330,18 @@ impl FakeTenantHandle {
         self.shared.lock().token_requests
     }
 
-    /// The tenant as it is now.
+    /// The tenant as it is now (group licensing processed as far as it is due).
     pub fn tenant(&self) -> Tenant {
-        self.shared.lock().tenant.clone()
+        let mut state = self.shared.lock();
+        routes::process_due_group_licensing(&mut state);
+        state.tenant.clone()
     }
 
-    /// Safety violations recorded after writes (empty = safe).
+    /// Safety violations recorded after writes and group licensing processing (empty = safe).
     pub fn violations(&self) -> Vec<String> {
-        self.shared.lock().violations.clone()
+        let mut state = self.shared.lock();
+        routes::process_due_group_licensing(&mut state);
+        state.violations.clone()
     }
 
     /// Expires every issued token now (the next API call gets 401).

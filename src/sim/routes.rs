@@ -9,7 +9,7 @@ use super::throttle::{self, Throttled};
 use super::{LoggedRequest, Shared, State, batch, exchange, token, wire};
 use crate::plan::ops::{LicenseGrant, LicenseRemoval, OpKind};
 use crate::rules::invariants::Observed;
-use crate::tenant::{RuleViolation, Tenant, apply_operation};
+use crate::tenant::{RuleViolation, Tenant};
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -345,6 +345,7 @@ fn encode(s: &str) -> String {
 // ---------------------------------------------------------------- API surface
 
 fn api(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
+    process_due_group_licensing(state);
     let (audience, rest) = if let Some(rest) = call.path.strip_prefix("/v1.0") {
         (shared.graph_audience(), rest)
     } else if let Some(rest) = call.path.strip_prefix("/exo") {
@@ -513,7 +514,7 @@ pub(super) fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &
             };
             match Projection::parse(&query::GROUP, call.param("$select"), false) {
                 Ok(projection) => {
-                    let mut body = wire::group(g, &projection);
+                    let mut body = with_processing_state(state, id, wire::group(g, &projection));
                     body["@odata.context"] = json!(context(&format!(
                         "{}/$entity",
                         projection.context("groups")
@@ -853,7 +854,7 @@ fn licence_lists(
 pub(super) fn write(shared: &Shared, state: &mut State, op: &OpKind, success: u16) -> Answer {
     let affected = affected_users(&state.tenant, op);
     let before = Observed::of(&state.tenant, &affected);
-    if let Err(violation) = apply_operation(&mut state.tenant, op) {
+    if let Err(violation) = state.licensing.write(&mut state.tenant, op) {
         // Rule checks come before any change: the tenant is as it was.
         return violation_answer(&state.tenant, &violation);
     }
@@ -861,15 +862,37 @@ pub(super) fn write(shared: &Shared, state: &mut State, op: &OpKind, success: u1
     let body = match op {
         OpKind::AssignLicenses { user_id, .. } => state.tenant.user(user_id).map(wire::user),
         OpKind::AssignGroupLicenses { group_id, .. } => state.tenant.group(group_id).map(|g| {
-            wire::group(
-                g,
-                &Projection::parse(&query::GROUP, None, false)
-                    .unwrap_or_else(|_| Projection::all(&query::GROUP)),
+            with_processing_state(
+                state,
+                group_id,
+                wire::group(
+                    g,
+                    &Projection::parse(&query::GROUP, None, false)
+                        .unwrap_or_else(|_| Projection::all(&query::GROUP)),
+                ),
             )
         }),
         _ => None,
     };
     Answer::new(success, body.map_or(Body::Empty, Body::Json))
+}
+
+/// A group's JSON with its `licenseProcessingState` (asynchronous group licensing) when the
+/// projection has it (Graph returns it only on `$select`).
+fn with_processing_state(state: &State, group_id: &str, mut group: Value) -> Value {
+    if let Some(processing) = group.get_mut("licenseProcessingState") {
+        *processing = json!({"state": state.licensing.processing_state(group_id)});
+    }
+    group
+}
+
+/// Runs the group licensing jobs that are due, with the same invariant checks as a write.
+pub(super) fn process_due_group_licensing(state: &mut State) {
+    for job in state.licensing.take_due(Instant::now()) {
+        let before = Observed::of(&state.tenant, &job.members);
+        job.run(&mut state.tenant);
+        check_invariants(state, &before, &job.op);
+    }
 }
 
 /// Users a write can change: the user, or the members of the group.
@@ -884,11 +907,7 @@ fn affected_users(tenant: &Tenant, op: &OpKind) -> Vec<String> {
 }
 
 fn check_safety(shared: &Shared, state: &mut State, before: &Observed, op: &OpKind) {
-    for breach in before.new_breaches(&state.tenant) {
-        state
-            .violations
-            .push(format!("{} left {breach}", op.name()));
-    }
+    check_invariants(state, before, op);
     if let (Some(scope), Some(user)) = (&shared.options.write_scope, op.user_id())
         && !scope.contains(user)
     {
@@ -897,6 +916,15 @@ fn check_safety(shared: &Shared, state: &mut State, before: &Observed, op: &OpKi
             op.name(),
             op.target()
         ));
+    }
+}
+
+/// The safety invariants (`rules::invariants`) across a write or its group licensing.
+fn check_invariants(state: &mut State, before: &Observed, op: &OpKind) {
+    for breach in before.new_breaches(&state.tenant) {
+        state
+            .violations
+            .push(format!("{} left {breach}", op.name()));
     }
 }
 

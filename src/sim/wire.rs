@@ -255,7 +255,8 @@ pub fn mailbox(u: &User) -> Option<Value> {
         .unwrap_or_else(|| alias(u).to_string());
     let guid = derived_guid(&format!("mailbox:{}", u.id));
     let gb = |n: u64| exchange_size(n * 1024 * 1024 * 1024);
-    Some(json!({
+    let archive = m.archive_enabled.unwrap_or(false);
+    let mut record = json!({
         "Identity": alias(u),
         "Id": alias(u),
         "Name": alias(u),
@@ -277,9 +278,9 @@ pub fn mailbox(u: &User) -> Option<Value> {
         "IsDirSynced": u.on_premises_sync_enabled,
         "AccountDisabled": !u.account_enabled,
         "HiddenFromAddressListsEnabled": false,
-        "ArchiveStatus": if m.archive_enabled { "Active" } else { "None" },
-        "ArchiveGuid": if m.archive_enabled { derived_guid(&format!("archive:{}", u.id)) } else { "00000000-0000-0000-0000-000000000000".to_string() },
-        "ArchiveName": if m.archive_enabled { vec![format!("In-Place Archive - {display}")] } else { Vec::new() },
+        "ArchiveStatus": if archive { "Active" } else { "None" },
+        "ArchiveGuid": if archive { derived_guid(&format!("archive:{}", u.id)) } else { "00000000-0000-0000-0000-000000000000".to_string() },
+        "ArchiveName": if archive { vec![format!("In-Place Archive - {display}")] } else { Vec::new() },
         "LitigationHoldEnabled": m.litigation_hold,
         "RetentionHoldEnabled": false,
         "InPlaceHolds": [],
@@ -289,24 +290,41 @@ pub fn mailbox(u: &User) -> Option<Value> {
         "UsageLocation": u.usage_location,
         "WhenCreated": "2024-01-01T00:00:00+00:00",
         "WhenChanged": "2026-01-01T00:00:00+00:00",
-    }))
+    });
+    // A fact the served tenant does not hold is left out, never invented.
+    if let Some(fields) = record.as_object_mut() {
+        if m.archive_enabled.is_none() {
+            for key in ["ArchiveStatus", "ArchiveGuid", "ArchiveName"] {
+                fields.remove(key);
+            }
+        }
+        if m.litigation_hold.is_none() {
+            fields.remove("LitigationHoldEnabled");
+        }
+    }
+    Some(record)
 }
 
 /// A `Get-MailboxStatistics` record with Exchange's text sizes
-/// (https://learn.microsoft.com/en-us/powershell/module/exchangepowershell/get-mailboxstatistics).
+/// (https://learn.microsoft.com/en-us/powershell/module/exchangepowershell/get-mailboxstatistics),
+/// for every mailbox (Exchange keeps statistics for user, shared and resource mailboxes
+/// alike); without the sizes when the served tenant does not know them.
 pub fn statistics(u: &User) -> Option<Value> {
     let m = u.mailbox.as_ref()?;
-    Some(json!({
+    let mut record = json!({
         "DisplayName": u.display_name.clone().unwrap_or_else(|| alias(u).to_string()),
         "MailboxGuid": derived_guid(&format!("exchange:{}", u.id)),
         "MailboxTypeDetail": recipient_type_details(m.kind),
-        "TotalItemSize": exchange_size(m.size_bytes),
         "TotalDeletedItemSize": exchange_size(0),
-        "ItemCount": m.size_bytes / 75_000,
         "DeletedItemCount": 0,
         "IsArchiveMailbox": false,
         "LastLogonTime": null,
-    }))
+    });
+    if let Some(size) = m.size_bytes {
+        record["TotalItemSize"] = json!(exchange_size(size));
+        record["ItemCount"] = json!(size / 75_000);
+    }
+    Some(record)
 }
 
 /// Users with a mailbox, in Exchange's order (the tenant's canonical order).

@@ -12,7 +12,9 @@ pub use crate::rules::invariants::unlicensed_user_mailboxes;
 pub use crate::rules::mailbox::SHARED_MAILBOX_FREE_LIMIT_BYTES;
 pub use attributes::UserAttributes;
 pub use mutate::{RuleViolation, apply_operation};
-pub(crate) use mutate::{grant_direct, grant_to_group, sync_inherited};
+pub(crate) use mutate::{
+    apply_group_level, grant_direct, grant_to_group, process_members, sync_inherited,
+};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -319,6 +321,75 @@ pub struct Group {
     pub members: Vec<String>,
 }
 
+/// How far group-based licensing has processed one user for one group. Graph processes group
+/// licence and membership changes asynchronously (group `assignLicense` answers `202
+/// Accepted`): until then a member lacks the group's licences, or a former member still
+/// holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupProcessing {
+    /// The user holds exactly what the group gives them now.
+    Done,
+    /// Not processed yet.
+    Pending,
+    /// Processed, and a licence the group gives is in `Error` state for the user.
+    Failed {
+        /// SKU in error.
+        sku_id: String,
+        /// `error`, e.g. `CountViolation`.
+        error: Option<String>,
+    },
+}
+
+impl Group {
+    /// Whether `user`'s assignments inherited from this group are exactly what the group
+    /// gives them now: its licences, with its disabled plans, if they are a member; nothing
+    /// otherwise.
+    pub fn processing_of(&self, user: &User) -> GroupProcessing {
+        self.processing(user, self.members.contains(&user.id))
+    }
+
+    /// `processing_of` for a user taken from the group's own member list.
+    pub fn processing_of_member(&self, member: &User) -> GroupProcessing {
+        self.processing(member, true)
+    }
+
+    /// `processing_of` with the membership already known (a member scan per user would be
+    /// quadratic in a 50,000-member group).
+    fn processing(&self, user: &User, member: bool) -> GroupProcessing {
+        let inherited: Vec<&LicenseAssignment> = user
+            .licenses
+            .iter()
+            .filter(|l| l.assigned_by_group.as_deref() == Some(self.id.as_str()))
+            .collect();
+        let expected: &[GroupLicense] = if member { &self.licenses } else { &[] };
+        if let Some(failed) = inherited
+            .iter()
+            .find(|l| l.state == "Error" && expected.iter().any(|e| e.sku_id == l.sku_id))
+        {
+            return GroupProcessing::Failed {
+                sku_id: failed.sku_id.clone(),
+                error: failed.error.clone(),
+            };
+        }
+        let sorted = |plans: &[String]| {
+            let mut plans = plans.to_vec();
+            plans.sort();
+            plans
+        };
+        let done = inherited.len() == expected.len()
+            && expected.iter().all(|e| {
+                inherited.iter().any(|l| {
+                    l.sku_id == e.sku_id && sorted(&l.disabled_plans) == sorted(&e.disabled_plans)
+                })
+            });
+        if done {
+            GroupProcessing::Done
+        } else {
+            GroupProcessing::Pending
+        }
+    }
+}
+
 /// A licence assigned to a group (`assignedLicense`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -373,24 +444,70 @@ impl std::fmt::Display for MailboxType {
 }
 
 /// An Exchange Online mailbox.
+///
+/// The facts the safety rules depend on (size, archive, hold) are `None` until they have been
+/// read: a backend that did not ask Exchange says so instead of reporting 0, and the planner
+/// refuses a decision that depends on a fact it does not have. In a snapshot file an absent
+/// fact is the file's own statement (0 / off); an unread one is written as `null`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mailbox {
     /// Recipient type.
     #[serde(rename = "type")]
     pub kind: MailboxType,
-    /// Total item size in bytes (`Get-MailboxStatistics` TotalItemSize).
-    #[serde(default)]
-    pub size_bytes: u64,
-    /// `ArchiveStatus` is Active.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub archive_enabled: bool,
-    /// `LitigationHoldEnabled`.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub litigation_hold: bool,
+    /// Total item size in bytes (`Get-MailboxStatistics` TotalItemSize); `None` = not read.
+    #[serde(default = "known_zero", skip_serializing_if = "is_known_zero")]
+    pub size_bytes: Option<u64>,
+    /// `ArchiveStatus` is Active; `None` = not read.
+    #[serde(default = "known_off", skip_serializing_if = "is_known_off")]
+    pub archive_enabled: Option<bool>,
+    /// `LitigationHoldEnabled`; `None` = not read.
+    #[serde(default = "known_off", skip_serializing_if = "is_known_off")]
+    pub litigation_hold: Option<bool>,
+}
+
+fn known_zero() -> Option<u64> {
+    Some(0)
+}
+
+fn is_known_zero(size: &Option<u64>) -> bool {
+    *size == Some(0)
+}
+
+fn known_off() -> Option<bool> {
+    Some(false)
+}
+
+fn is_known_off(flag: &Option<bool>) -> bool {
+    *flag == Some(false)
 }
 
 impl Mailbox {
+    /// Whether size, archive and hold have all been read.
+    pub fn facts_known(&self) -> bool {
+        self.size_bytes.is_some()
+            && self.archive_enabled.is_some()
+            && self.litigation_hold.is_some()
+    }
+
+    /// The facts not read yet, by name (for "needs facts" diagnostics).
+    pub fn unknown_facts(&self) -> Vec<&'static str> {
+        [
+            (self.size_bytes.is_none(), "size"),
+            (self.archive_enabled.is_none(), "archive"),
+            (self.litigation_hold.is_none(), "litigation hold"),
+        ]
+        .into_iter()
+        .filter_map(|(unknown, name)| unknown.then_some(name))
+        .collect()
+    }
+
+    /// The size as admins read it, or "size not read".
+    pub fn size_text(&self) -> String {
+        self.size_bytes
+            .map_or_else(|| "size not read".to_string(), human_size)
+    }
+
     /// Why this mailbox would need Exchange Online Plan 2 if it were shared, if it would
     /// (`rules::mailbox::shared_mailbox_needs_plan2`).
     pub fn shared_licence_reason(&self) -> Option<String> {
@@ -536,6 +653,43 @@ impl Tenant {
     /// Group by object id.
     pub fn group(&self, id: &str) -> Option<&Group> {
         self.groups.iter().find(|g| g.id == id)
+    }
+
+    /// `(group index, user index)` pairs group-based licensing has not processed yet: members
+    /// lacking what their group gives, and users still holding what a group no longer gives
+    /// them.
+    pub fn pending_group_licensing(&self) -> Vec<(usize, usize)> {
+        // Users by the groups they inherit from, in one pass over the users.
+        let mut inheriting: std::collections::HashMap<&str, Vec<usize>> =
+            std::collections::HashMap::new();
+        for (ui, user) in self.users.iter().enumerate() {
+            for group in user
+                .licenses
+                .iter()
+                .filter_map(|l| l.assigned_by_group.as_deref())
+            {
+                inheriting.entry(group).or_default().push(ui);
+            }
+        }
+        let mut pending = Vec::new();
+        for (gi, group) in self.groups.iter().enumerate() {
+            let members: std::collections::HashSet<usize> = group
+                .members
+                .iter()
+                .filter_map(|m| self.user_position(m))
+                .collect();
+            let inherits = inheriting.get(group.id.as_str()).into_iter().flatten();
+            let mut concerned: Vec<usize> = members.iter().chain(inherits).copied().collect();
+            concerned.sort_unstable();
+            concerned.dedup();
+            for ui in concerned {
+                let member = members.contains(&ui);
+                if group.processing(&self.users[ui], member) == GroupProcessing::Pending {
+                    pending.push((gi, ui));
+                }
+            }
+        }
+        pending
     }
 
     /// Recomputes every SKU's `consumed` from the users' effective assignments: a user holding

@@ -321,6 +321,19 @@ fn assign_group_licenses(
     add: &[LicenseGrant],
     remove: &[LicenseRemoval],
 ) -> Result<(), RuleViolation> {
+    let members = set_group_licenses(tenant, group_id, add, remove)?;
+    process_members(tenant, members);
+    Ok(())
+}
+
+/// The group-level half of a group `assignLicense`: the group's own licences change; its
+/// members are processed by `process_members`. Returns the members' positions.
+fn set_group_licenses(
+    tenant: &mut Tenant,
+    group_id: &str,
+    add: &[LicenseGrant],
+    remove: &[LicenseRemoval],
+) -> Result<Vec<usize>, RuleViolation> {
     let gi = group_index(tenant, group_id)?;
     check_grants(tenant, add)?;
     let group = &tenant.groups[gi];
@@ -337,7 +350,6 @@ fn assign_group_licenses(
         .iter()
         .filter_map(|m| tenant.user_position(m))
         .collect();
-    let before = SeatBaseline::capture(tenant, members);
     let group = &mut tenant.groups[gi];
     group
         .licenses
@@ -346,14 +358,54 @@ fn assign_group_licenses(
         grant_to_group(&mut group.licenses, grant);
     }
     group.licenses.sort_by(|a, b| a.sku_id.cmp(&b.sku_id));
+    Ok(members)
+}
+
+/// What group-based licensing does for members once it processes them: their inherited
+/// assignments are re-derived from the groups they are in now, and seats are settled (new
+/// assignments beyond capacity become `CountViolation` errors).
+pub(crate) fn process_members(tenant: &mut Tenant, users: Vec<usize>) {
+    let before = SeatBaseline::capture(tenant, users);
     for (ui, _) in &before.held {
         reconcile_inherited(tenant, *ui);
     }
     settle_group_seats(tenant, before);
-    Ok(())
+}
+
+/// The group-level half of a group-licensing write (group `assignLicense`, member added or
+/// removed), checked with Graph's rules like `apply_operation`, without processing the
+/// members: the fake's asynchronous group licensing processes them later with
+/// `process_members`. Returns the positions of the users still to be processed, or `None`
+/// for operations that are not group licensing.
+pub(crate) fn apply_group_level(
+    tenant: &mut Tenant,
+    op: &OpKind,
+) -> Option<Result<Vec<usize>, RuleViolation>> {
+    Some(match op {
+        OpKind::AssignGroupLicenses {
+            group_id,
+            add,
+            remove,
+            ..
+        } => set_group_licenses(tenant, group_id, add, remove),
+        OpKind::AddGroupMember {
+            group_id, user_id, ..
+        } => join(tenant, group_id, user_id).map(|ui| vec![ui]),
+        OpKind::RemoveGroupMember {
+            group_id, user_id, ..
+        } => leave(tenant, group_id, user_id).map(|ui| vec![ui]),
+        _ => return None,
+    })
 }
 
 fn add_member(tenant: &mut Tenant, group_id: &str, user_id: &str) -> Result<(), RuleViolation> {
+    let ui = join(tenant, group_id, user_id)?;
+    process_members(tenant, vec![ui]);
+    Ok(())
+}
+
+/// Adds the member to the group; returns their position.
+fn join(tenant: &mut Tenant, group_id: &str, user_id: &str) -> Result<usize, RuleViolation> {
     let gi = group_index(tenant, group_id)?;
     let ui = user_index(tenant, user_id)?;
     let members = &tenant.groups[gi].members;
@@ -362,16 +414,20 @@ fn add_member(tenant: &mut Tenant, group_id: &str, user_id: &str) -> Result<(), 
             "One or more added object references already exist for the following modified properties: 'members'.".to_string(),
         ));
     }
-    let before = SeatBaseline::capture(tenant, vec![ui]);
     let members = &mut tenant.groups[gi].members;
     let at = members.partition_point(|m| m.as_str() < user_id);
     members.insert(at, user_id.to_string());
-    reconcile_inherited(tenant, ui);
-    settle_group_seats(tenant, before);
-    Ok(())
+    Ok(ui)
 }
 
 fn remove_member(tenant: &mut Tenant, group_id: &str, user_id: &str) -> Result<(), RuleViolation> {
+    let ui = leave(tenant, group_id, user_id)?;
+    process_members(tenant, vec![ui]);
+    Ok(())
+}
+
+/// Removes the member from the group; returns their position.
+fn leave(tenant: &mut Tenant, group_id: &str, user_id: &str) -> Result<usize, RuleViolation> {
     let gi = group_index(tenant, group_id)?;
     let ui = user_index(tenant, user_id)?;
     if !tenant.groups[gi].members.iter().any(|m| m == user_id) {
@@ -380,11 +436,8 @@ fn remove_member(tenant: &mut Tenant, group_id: &str, user_id: &str) -> Result<(
             tenant.groups[gi].display_name
         )));
     }
-    let before = SeatBaseline::capture(tenant, vec![ui]);
     tenant.groups[gi].members.retain(|m| m != user_id);
-    reconcile_inherited(tenant, ui);
-    settle_group_seats(tenant, before);
-    Ok(())
+    Ok(ui)
 }
 
 fn convert_mailbox(

@@ -99,9 +99,9 @@ pub fn tenant(n: usize) -> Tenant {
         let mut licenses = Vec::new();
         let mut mailbox = Some(Mailbox {
             kind: MailboxType::User,
-            size_bytes: 0,
-            archive_enabled: false,
-            litigation_hold: false,
+            size_bytes: Some(0),
+            archive_enabled: Some(false),
+            litigation_hold: Some(false),
         });
         match i % 10 {
             0..=4 => {
@@ -125,9 +125,9 @@ pub fn tenant(n: usize) -> Tenant {
             8 => {
                 mailbox = Some(Mailbox {
                     kind: MailboxType::Shared,
-                    size_bytes: 3 * 1024 * 1024 * 1024 + i as u64,
-                    archive_enabled: i % 20 == 8,
-                    litigation_hold: false,
+                    size_bytes: Some(3 * 1024 * 1024 * 1024 + i as u64),
+                    archive_enabled: Some(i % 20 == 8),
+                    litigation_hold: Some(false),
                 })
             }
             _ => mailbox = None,

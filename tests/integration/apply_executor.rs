@@ -79,6 +79,7 @@ async fn concurrency_limit_is_respected_and_used() {
         let options = ExecOptions {
             concurrency,
             batch_size,
+            ..ExecOptions::default()
         };
         let report = execute(&backend, ops.clone(), options).await.unwrap();
         assert_eq!(report.counts(), (40, 0, 0, 0));
@@ -240,6 +241,7 @@ async fn interruption_finishes_in_flight_and_reports_the_rest_not_started() {
     let options = ExecOptions {
         concurrency: 4,
         batch_size: 4,
+        ..ExecOptions::default()
     };
     let mut observer = StopAfterFirstWave(false);
     let report = m365ctl::apply::execute_observed(&backend, ops, options, &mut observer)

@@ -57,6 +57,7 @@ async fn random_scenarios_converge_safely_under_faults() {
             let options = ExecOptions {
                 concurrency: 1 + rng.below(8) as usize,
                 batch_size: 1 + rng.below(20) as usize,
+                ..ExecOptions::default()
             };
             let report = execute(&backend, plan.operations, options)
                 .await

@@ -109,18 +109,18 @@ fn messy_tenant(spec: &SynthSpec, seed: u64) -> Tenant {
             1 => {
                 user.mailbox = Some(Mailbox {
                     kind: MailboxType::Shared,
-                    size_bytes: 1 << 30,
-                    archive_enabled: false,
-                    litigation_hold: false,
+                    size_bytes: Some(1 << 30),
+                    archive_enabled: Some(false),
+                    litigation_hold: Some(false),
                 })
             }
             2 => {
                 user.licenses.clear();
                 user.mailbox = Some(Mailbox {
                     kind: MailboxType::Room,
-                    size_bytes: 0,
-                    archive_enabled: false,
-                    litigation_hold: false,
+                    size_bytes: Some(0),
+                    archive_enabled: Some(false),
+                    litigation_hold: Some(false),
                 });
             }
             _ => {}

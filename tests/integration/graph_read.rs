@@ -6,26 +6,95 @@ use m365ctl::backend::TenantBackend;
 use m365ctl::sim::SimOptions;
 
 #[tokio::test]
-async fn read_equals_the_served_snapshot() {
+async fn read_equals_the_served_snapshot_with_sizes_unknown_not_zero() {
     let tenant = fx::tenant(40);
     let fake = fx::start(tenant.clone(), SimOptions::default()).await;
     let live = fx::backend(&fake).read().await.expect("read succeeds");
     let mut expected = tenant;
-    // Sizes are read only where they can matter (shared mailboxes, disabled accounts).
+    // Sizes cost one Exchange call per mailbox: `read` leaves them unknown (never 0);
+    // archive and hold come with Get-Mailbox and are known.
     for u in &mut expected.users {
-        if let Some(m) = u.mailbox.as_mut()
-            && m.kind != m365ctl::tenant::MailboxType::Shared
-            && u.account_enabled
-        {
-            m.size_bytes = 0;
+        if let Some(m) = u.mailbox.as_mut() {
+            m.size_bytes = None;
         }
     }
     assert_eq!(live, expected);
     assert!(
         live.users
             .iter()
-            .any(|u| u.mailbox.as_ref().is_some_and(|m| m.size_bytes > 0))
+            .filter_map(|u| u.mailbox.as_ref())
+            .all(|m| m.archive_enabled.is_some() && m.litigation_hold.is_some())
     );
+}
+
+#[tokio::test]
+async fn read_mailbox_facts_reads_exactly_the_mailboxes_asked_for_every_kind() {
+    let tenant = fx::tenant(40);
+    let fake = fx::start(tenant.clone(), SimOptions::default()).await;
+    let backend = fx::backend(&fake);
+    let mut live = backend.read().await.expect("read succeeds");
+    // One user of every kind the fixture has: enabled, shared mailbox, synced, no mailbox.
+    let asked: Vec<String> = [0usize, 3, 8, 9, 17, 25]
+        .iter()
+        .map(|&i| fx::id(1, i))
+        .collect();
+    fake.clear_requests();
+    backend
+        .read_mailbox_facts(&mut live, &asked)
+        .await
+        .expect("facts read");
+    let stats: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("#Get-MailboxStatistics:"))
+        .map(|r| r.path.rsplit(':').next().unwrap_or_default().to_string())
+        .collect();
+    let mut expected_upns: Vec<String> = asked
+        .iter()
+        .filter_map(|id| tenant.user(id))
+        .filter(|u| u.mailbox.is_some())
+        .map(|u| u.user_principal_name.clone())
+        .collect();
+    let mut stats_sorted = stats.clone();
+    stats_sorted.sort();
+    expected_upns.sort();
+    assert_eq!(
+        stats_sorted, expected_upns,
+        "one statistics call per asked mailbox"
+    );
+    for user in &live.users {
+        let served = tenant.user(&user.id).and_then(|u| u.mailbox.clone());
+        if asked.contains(&user.id) {
+            assert_eq!(
+                user.mailbox, served,
+                "{} read in full",
+                user.user_principal_name
+            );
+        } else if let Some(m) = &user.mailbox {
+            assert_eq!(m.size_bytes, None, "{} not read", user.user_principal_name);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_size_exchange_does_not_report_is_an_error_not_zero() {
+    let mut tenant = fx::tenant(20);
+    let i = tenant
+        .user_position(&fx::id(1, 8))
+        .expect("shared mailbox user");
+    tenant.users[i]
+        .mailbox
+        .as_mut()
+        .expect("mailbox")
+        .size_bytes = None;
+    let fake = fx::start(tenant, SimOptions::default()).await;
+    let backend = fx::backend(&fake);
+    let mut live = backend.read().await.expect("read succeeds");
+    let error = backend
+        .read_mailbox_facts(&mut live, &[fx::id(1, 8)])
+        .await
+        .expect_err("an unreadable size is an error");
+    assert!(error.to_string().contains("TotalItemSize"), "{error}");
 }
 
 #[tokio::test]
@@ -51,19 +120,10 @@ async fn reading_5000_users_costs_six_user_pages() {
             .count(),
         member_pages
     );
-    // Get-Mailbox pages of 1,000 plus one statistics call per shared mailbox
-    // (every shared mailbox in the fixture belongs to a disabled account).
+    // Get-Mailbox pages of 1,000 and no statistics call: sizes are read only for the
+    // mailboxes a plan depends on (`read_mailbox_facts`).
     let mailboxes = live.users.iter().filter(|u| u.mailbox.is_some()).count();
-    let shared = live
-        .users
-        .iter()
-        .filter(|u| {
-            u.mailbox
-                .as_ref()
-                .is_some_and(|m| m.kind == m365ctl::tenant::MailboxType::Shared)
-        })
-        .count();
-    assert_eq!(count("/exo/"), mailboxes.div_ceil(1000) + shared);
+    assert_eq!(count("/exo/"), mailboxes.div_ceil(1000));
     assert_eq!(fake.token_requests(), 2, "one Graph and one Exchange token");
     assert!(log.iter().all(|r| r.status == 200), "no failed request");
 }

@@ -123,11 +123,26 @@ async fn a_throttle_budget_slows_but_does_not_break_a_read() {
         ..SimOptions::default()
     };
     let fake = fx::start(fx::tenant(400), options).await;
-    let tenant = fx::backend(&fake)
+    let backend = fx::backend(&fake);
+    let mut tenant = backend
         .read()
         .await
         .expect("read completes under throttling");
     assert_eq!(tenant.users.len(), 400);
+    // Then the facts of 40 mailboxes, one Exchange call each: over the budget of 10 a second.
+    let all: Vec<String> = tenant.users.iter().take(40).map(|u| u.id.clone()).collect();
+    backend
+        .read_mailbox_facts(&mut tenant, &all)
+        .await
+        .expect("facts read under throttling");
+    assert!(
+        tenant
+            .users
+            .iter()
+            .take(40)
+            .filter_map(|u| u.mailbox.as_ref())
+            .all(|m| m.facts_known())
+    );
     assert!(
         fake.requests()
             .iter()

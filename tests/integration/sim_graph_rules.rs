@@ -6,6 +6,7 @@ use crate::fx;
 
 use m365ctl::sim::{FakeTenantHandle, SimOptions};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 async fn token(fake: &FakeTenantHandle, scope: &str) -> String {
     let response = reqwest::Client::new()
@@ -207,13 +208,19 @@ async fn removing_the_last_exchange_licence_is_recorded_as_a_safety_violation() 
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 204);
+    // The write is outside the scope at once; the mailbox is stranded once group licensing
+    // has processed the member (asynchronously, as in Graph).
+    let violations = fake.violations();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(violations[0].contains("outside the declared scope"));
+    tokio::time::sleep(m365ctl::sim::DEFAULT_GROUP_LICENSING_DELAY + Duration::from_millis(50))
+        .await;
     let violations = fake.violations();
     assert_eq!(violations.len(), 2, "{violations:?}");
     assert!(
-        violations[0].contains(&fx::upn(5))
-            && violations[0].contains("without an Exchange licence")
+        violations[1].contains(&fx::upn(5))
+            && violations[1].contains("without an Exchange licence")
     );
-    assert!(violations[1].contains("outside the declared scope"));
 }
 
 /// Latency grows with page size (`latency_per_item`): a page of 200 users is held at least
@@ -236,4 +243,59 @@ async fn latency_grows_with_page_size() {
         (200, 200)
     );
     assert!(big >= std::time::Duration::from_millis(400), "{big:?}");
+}
+
+/// Group `assignLicense` answers 202 and Entra processes the members later: the group shows
+/// `licenseProcessingState` in progress and its members keep their old assignments until the
+/// fake's delay has passed (https://learn.microsoft.com/en-us/graph/api/group-assignlicense).
+#[tokio::test]
+async fn group_licensing_is_processed_after_the_202() {
+    let fake = fx::start(fx::tenant(10), SimOptions::default()).await;
+    let bearer = token(&fake, &format!("{}/.default", fake.graph_host())).await;
+    let client = reqwest::Client::new();
+    let group = fx::e5_group_id();
+    let response = client
+        .post(format!(
+            "{}/v1.0/groups/{group}/assignLicense",
+            fake.graph_host()
+        ))
+        .bearer_auth(&bearer)
+        .json(&json!({"addLicenses": [], "removeLicenses": [fx::e5()]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let state = || async {
+        let url = format!(
+            "{}/v1.0/groups/{group}?$select=id,licenseProcessingState",
+            fake.graph_host()
+        );
+        let body: Value = client
+            .get(url)
+            .bearer_auth(&bearer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["licenseProcessingState"]["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    // Member 5 inherits E5 from the group only (member 6 also holds it directly).
+    let inherits = |t: &m365ctl::tenant::Tenant| {
+        t.user(&fx::id(1, 5))
+            .expect("member")
+            .licenses
+            .iter()
+            .any(|l| l.assigned_by_group.as_deref() == Some(group.as_str()))
+    };
+    assert_eq!(state().await, "ProcessingInProgress");
+    assert!(inherits(&fake.tenant()), "not processed yet");
+    tokio::time::sleep(m365ctl::sim::DEFAULT_GROUP_LICENSING_DELAY + Duration::from_millis(50))
+        .await;
+    assert_eq!(state().await, "ProcessingComplete");
+    assert!(!inherits(&fake.tenant()), "processed");
 }

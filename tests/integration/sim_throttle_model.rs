@@ -49,9 +49,13 @@ async fn plan_and_apply_converge_under_the_throttling_model() {
     .await;
     let backend = fx::backend(&fake);
 
-    let live = backend.read().await.expect("the read survives the budget");
+    let mut live = backend.read().await.expect("the read survives the budget");
     assert_eq!(live.users.len(), 160);
     let (desired, _) = m365ctl::desired::resolve(&config, &live).unwrap();
+    // As `plan` does: the mailbox facts the plan depends on are read before planning.
+    m365ctl::backend::read_needed_facts(&backend, &desired, &mut live)
+        .await
+        .expect("facts read under the budget");
     let plan = m365ctl::plan::plan(&desired, &live);
     assert!(!plan.has_errors());
     assert!(
@@ -66,6 +70,7 @@ async fn plan_and_apply_converge_under_the_throttling_model() {
         ExecOptions {
             concurrency: 16,
             batch_size: 20,
+            ..ExecOptions::default()
         },
     )
     .await
