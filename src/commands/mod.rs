@@ -260,8 +260,17 @@ impl Backend {
 
     /// Reads the live state on a fresh runtime (plan, drift, export).
     pub(crate) fn read_blocking(&self) -> Result<Tenant, CommandError> {
+        let progress = self.read_progress();
+        let read = runtime()?.block_on(self.read());
+        drop(progress);
+        Ok(read?)
+    }
+
+    /// The progress display of a Graph read (`None` for a snapshot), kept alive by the caller
+    /// for as long as the read lasts: the tenant and then the mailbox facts the plan needs.
+    pub(crate) fn read_progress(&self) -> Option<crate::progress::ReadProgress> {
         tracing::info!(backend = %self.describe(), "reading live state");
-        let progress = match self {
+        match self {
             Backend::Graph(b) => b.progress_counters().map(|counters| {
                 crate::progress::ReadProgress::start(
                     counters,
@@ -270,10 +279,7 @@ impl Backend {
                 )
             }),
             Backend::Snapshot(_) => None,
-        };
-        let read = runtime()?.block_on(self.read());
-        drop(progress);
-        Ok(read?)
+        }
     }
 }
 
@@ -377,11 +383,14 @@ pub(crate) fn compute_plan_with(
 ) -> Result<(Config, Backend, Tenant, DesiredState, crate::plan::Plan), CommandError> {
     let config = load_config(config_path)?;
     let backend = make(&config)?;
-    let mut live = backend.read_blocking()?;
+    // One progress display for the tenant and the mailbox facts its plan needs.
+    let progress = backend.read_progress();
+    let mut live = runtime()?.block_on(backend.read())?;
     let (desired, warnings) = desired::resolve(&config, &live)?;
     runtime()?.block_on(crate::backend::read_needed_facts(
         &backend, &desired, &mut live,
     ))?;
+    drop(progress);
     let mut plan = crate::plan::plan(&desired, &live);
     let mut diagnostics = warnings;
     diagnostics.append(&mut plan.diagnostics);

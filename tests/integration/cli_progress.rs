@@ -78,7 +78,7 @@ async fn a_read_reports_progress_on_stderr_only_and_quiet_silences_it() {
     assert!(last.contains("mailboxes "), "{last}");
     assert!(
         last.contains("sizes "),
-        "shared mailboxes have their size read: {last}"
+        "the mailbox the plan converts has its facts read inside the same display: {last}"
     );
     assert!(
         !stdout.contains("reading") && !stdout.contains("read graph"),
