@@ -96,16 +96,52 @@ pub(crate) fn may_take_exchange(ix: &Index<'_>, intent: &Intent, kind: &OpKind) 
     }
 }
 
-/// Whether this group change alone, from the live state, would take a member's last Exchange
-/// licence (then it must wait for the member's Exchange from elsewhere).
-pub(crate) fn group_change_strands(ix: &Index<'_>, g: &GroupChange, ui: usize) -> bool {
+/// Whether this group change can leave a member's mailbox worse off (then it must wait for
+/// the member's Exchange from elsewhere, or for their conversion): alone, from the live
+/// state, or together with the other planned operations that may take from the member.
+/// Several changes that each leave another licence in place can, together, take the last one
+/// (two groups dropping the same Exchange licence), in any order the executor picks.
+pub(crate) fn group_change_strands(
+    ix: &Index<'_>,
+    intent: &Intent,
+    g: &GroupChange,
+    ui: usize,
+) -> bool {
+    let user = &ix.live.users[ui];
+    let gid = ix.live.groups[g.gi].id.as_str();
+    let alone = with_group_change(ix, ui, &user.licenses, g);
+    if worse_for_mailbox(ix, ui, &alone) {
+        return true;
+    }
+    let from_g = |ls: &[LicenseAssignment]| {
+        let mine: Vec<LicenseAssignment> = ls
+            .iter()
+            .filter(|l| l.assigned_by_group.as_deref() == Some(gid))
+            .cloned()
+            .collect();
+        ix.rank_of(&mine)
+    };
+    from_g(&alone) < from_g(&user.licenses)
+        && worse_for_mailbox(
+            ix,
+            ui,
+            &with_group_change(ix, ui, &floor(ix, intent, ui), g),
+        )
+}
+
+/// `licenses` with group `g`'s changed licences replaced by its new ones.
+fn with_group_change(
+    ix: &Index<'_>,
+    ui: usize,
+    licenses: &[LicenseAssignment],
+    g: &GroupChange,
+) -> Vec<LicenseAssignment> {
     let user = &ix.live.users[ui];
     let gid = ix.live.groups[g.gi].id.as_str();
     let changed = |sku: &str| {
         g.remove.iter().any(|r| r.sku_id == sku) || g.add.iter().any(|a| a.sku_id == sku)
     };
-    let mut after: Vec<LicenseAssignment> = user
-        .licenses
+    let mut after: Vec<LicenseAssignment> = licenses
         .iter()
         .filter(|l| !(l.assigned_by_group.as_deref() == Some(gid) && changed(&l.sku_id)))
         .cloned()
@@ -124,7 +160,37 @@ pub(crate) fn group_change_strands(ix: &Index<'_>, g: &GroupChange, ui: usize) -
             error: None,
         }
     }));
-    worse_for_mailbox(ix, ui, &after)
+    after
+}
+
+/// The least the user may hold at some point of some order: their live licences without
+/// every one a planned operation may take or lower (a direct removal or re-assignment, a
+/// group change, leaving a group), and without anything the plan gives.
+fn floor(ix: &Index<'_>, intent: &Intent, ui: usize) -> Vec<LicenseAssignment> {
+    let user = &ix.live.users[ui];
+    let change = intent.users.iter().find(|(u, _)| *u == ui).map(|(_, c)| c);
+    let leaves =
+        |gid: &str| change.is_some_and(|c| c.leave.iter().any(|m| ix.live.groups[m.gi].id == gid));
+    let group_changes = |gid: &str, sku: &str| {
+        intent.groups.iter().any(|h| {
+            ix.live.groups[h.gi].id == gid
+                && (h.remove.iter().any(|r| r.sku_id == sku)
+                    || h.add.iter().any(|a| a.sku_id == sku))
+        })
+    };
+    let direct_changes = |sku: &str| {
+        change.is_some_and(|c| {
+            c.removals.iter().any(|r| r.sku_id == sku) || c.grants.iter().any(|a| a.sku_id == sku)
+        })
+    };
+    user.licenses
+        .iter()
+        .filter(|l| match l.assigned_by_group.as_deref() {
+            Some(gid) => !leaves(gid) && !group_changes(gid, &l.sku_id),
+            None => !direct_changes(&l.sku_id),
+        })
+        .cloned()
+        .collect()
 }
 
 /// Whether holding `after` instead of today's licences would leave the user's mailbox worse
@@ -143,16 +209,24 @@ pub(crate) fn worse_for_mailbox(ix: &Index<'_>, ui: usize, after: &[LicenseAssig
     }
 }
 
-/// Whether leaving group `gi` alone, from the live state, would take the member's last
-/// Exchange licence.
-pub(crate) fn leave_strands(ix: &Index<'_>, gi: usize, ui: usize) -> bool {
+/// Whether leaving group `gi` can leave the member's mailbox worse off: alone, from the live
+/// state, or together with the other planned operations that may take from the member.
+pub(crate) fn leave_strands(ix: &Index<'_>, intent: &Intent, gi: usize, ui: usize) -> bool {
     let user = &ix.live.users[ui];
     let gid = ix.live.groups[gi].id.as_str();
-    let after: Vec<LicenseAssignment> = user
+    let without = |ls: &[LicenseAssignment]| -> Vec<LicenseAssignment> {
+        ls.iter()
+            .filter(|l| l.assigned_by_group.as_deref() != Some(gid))
+            .cloned()
+            .collect()
+    };
+    let from_gi: Vec<LicenseAssignment> = user
         .licenses
         .iter()
-        .filter(|l| l.assigned_by_group.as_deref() != Some(gid))
+        .filter(|l| l.assigned_by_group.as_deref() == Some(gid))
         .cloned()
         .collect();
-    worse_for_mailbox(ix, ui, &after)
+    worse_for_mailbox(ix, ui, &without(&user.licenses))
+        || (ix.rank_of(&from_gi) > ExchangeRank::None
+            && worse_for_mailbox(ix, ui, &without(&floor(ix, intent, ui))))
 }

@@ -336,7 +336,7 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 && ops[op]
                     .user
                     .zip(change)
-                    .is_some_and(|(ui, c)| group_change_strands(ix, c, ui));
+                    .is_some_and(|(ui, c)| group_change_strands(ix, intent, c, ui));
             if leaver_hit {
                 // The change would leave the leaver's mailbox worse off: out first.
                 edges.insert((op, g));
@@ -393,7 +393,7 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 }
                 // A shared mailbox the change would leave short (Plan 2 taken) becomes a user
                 // mailbox first.
-                Some(&(c, _)) if group_change_strands(ix, g, ui) => {
+                Some(&(c, _)) if group_change_strands(ix, intent, g, ui) => {
                     edges.insert((c, gop));
                 }
                 Some(&(c, _)) if !g.add.is_empty() => {
@@ -437,7 +437,7 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                         && other != g.gi
                         && other_gives_exchange
                         && ops[leave].user == Some(ui)
-                        && leave_strands(ix, other, ui)
+                        && leave_strands(ix, intent, other, ui)
                     {
                         edges.insert((gop, leave));
                     }
@@ -467,7 +467,7 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
             .members
             .iter()
             .filter_map(|m| ix.user_by_id(m))
-            .filter(|&ui| member_after(g.gi, ui) && group_change_strands(ix, g, ui))
+            .filter(|&ui| member_after(g.gi, ui) && group_change_strands(ix, intent, g, ui))
             .collect();
         if staying.is_empty() {
             continue;
@@ -520,7 +520,7 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                     let gives = gives_exchange_op(ix, intent, &ops[op].kind);
                     if takes && gives_exchange {
                         edges.insert((gop, op));
-                    } else if gives && !takes && group_change_strands(ix, g, ui) {
+                    } else if gives && !takes && group_change_strands(ix, intent, g, ui) {
                         edges.insert((op, gop));
                     } else if remove
                         .iter()

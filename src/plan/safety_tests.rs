@@ -242,6 +242,74 @@ fn group_gaining_an_exchange_licence_while_its_member_loses_the_direct_one() {
     );
 }
 
+// Losses that are harmless alone but not together: two groups each dropping the same
+// Exchange licence leave it in place until the second one goes, in whichever order they run.
+
+fn depends_on(p: &Plan, id: &str, on: &str) -> bool {
+    p.operations[position(p, id)]
+        .depends_on
+        .contains(&on.to_string())
+}
+
+#[test]
+fn group_changes_that_together_take_plan2_wait_for_the_shared_mailbox_to_become_a_user_mailbox() {
+    // Sam's shared mailbox has an archive: it needs Plan 2 (E3 from two groups) while shared.
+    // Both groups drop E3; Sam becomes a user mailbox, for which direct Plan 1 is enough.
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .sku("EXCHANGESTANDARD", 5)
+        .user("sam@x.com", &["EXCHANGESTANDARD"])
+        .mailbox(Some(MailboxType::Shared), 1)
+        .mailbox_facts(true, false)
+        .group("LIC-A", &["ENTERPRISEPACK"], &["sam@x.com"])
+        .group("LIC-B", &["ENTERPRISEPACK"], &["sam@x.com"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    let sam = want(&mut d, "sam@x.com", &[]);
+    sam.licenses = None;
+    sam.mailbox = Some(MailboxType::User);
+    want_group(&mut d, "LIC-A", &[], None);
+    want_group(&mut d, "LIC-B", &[], None);
+    let p = safe_in_every_order(&d, &live);
+    for group in ["LIC-A", "LIC-B"] {
+        assert!(
+            depends_on(
+                &p,
+                &format!("assign_group_licenses:{group}"),
+                "convert_mailbox:sam@x.com"
+            ),
+            "{group}: an edge, not luck"
+        );
+    }
+}
+
+#[test]
+fn group_changes_that_together_take_the_last_exchange_licence_wait_for_the_direct_grant() {
+    // Ann's user mailbox has E3 from two groups; both drop it and Ann gets E5 directly.
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .sku("ENTERPRISEPREMIUM", 5)
+        .user("ann@x.com", &[])
+        .group("LIC-A", &["ENTERPRISEPACK"], &["ann@x.com"])
+        .group("LIC-B", &["ENTERPRISEPACK"], &["ann@x.com"])
+        .build();
+    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
+    want(&mut d, "ann@x.com", &["ENTERPRISEPREMIUM"]);
+    want_group(&mut d, "LIC-A", &[], None);
+    want_group(&mut d, "LIC-B", &[], None);
+    let p = safe_in_every_order(&d, &live);
+    for group in ["LIC-A", "LIC-B"] {
+        assert!(
+            depends_on(
+                &p,
+                &format!("assign_group_licenses:{group}"),
+                "assign_licenses:ann@x.com"
+            ),
+            "{group}: an edge, not luck"
+        );
+    }
+}
+
 #[test]
 fn seat_deadlock_is_a_domain_error_with_skus_numbers_principals_and_a_hint() {
     let live = TenantBuilder::new()
