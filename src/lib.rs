@@ -9,6 +9,7 @@ pub mod backend;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
+pub mod cost;
 pub mod desired;
 pub mod diag;
 pub mod exchange;

@@ -365,6 +365,10 @@ pub(crate) fn compute_plan_with(
     diagnostics.append(&mut plan.diagnostics);
     diagnostics.extend(mass_change::review(&plan, &desired, &live));
     plan.diagnostics = diagnostics;
+    plan.cost = config
+        .prices
+        .as_ref()
+        .map(|prices| crate::cost::plan_cost(&plan.seats, prices));
     Ok((config, backend, live, desired, plan))
 }
 

@@ -5,6 +5,7 @@
 //! hand-built plan.
 
 pub mod comment;
+pub mod cost;
 pub mod diagnostic;
 pub mod escape;
 pub mod github;
