@@ -181,6 +181,8 @@ pub struct ExportArgs {
 pub enum ReportCommand {
     /// Users holding several Exchange-bearing licences (licence stacking); exit 2 when any.
     Stacking(StackingArgs),
+    /// Who holds which licence (per SKU and department) and the waste, with its monthly price.
+    Licences(LicencesArgs),
 }
 
 /// `report stacking`.
@@ -198,6 +200,27 @@ pub struct StackingArgs {
 pub enum StackingFormat {
     /// A table for people.
     Human,
+    /// JSON for scripts.
+    Json,
+}
+
+/// `report licences`.
+#[derive(Debug, Clone, Args)]
+pub struct LicencesArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LicencesFormat::Human)]
+    pub format: LicencesFormat,
+}
+
+/// Formats of `report licences`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LicencesFormat {
+    /// A summary for people.
+    Human,
+    /// One record per holding and per finding, for spreadsheets.
+    Csv,
     /// JSON for scripts.
     Json,
 }

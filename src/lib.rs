@@ -19,6 +19,7 @@ pub mod plan;
 pub mod planfile;
 pub mod progress;
 pub mod render;
+pub mod report;
 pub mod rules;
 pub mod sim;
 pub mod synth;

@@ -8,6 +8,7 @@ mod export;
 mod init;
 mod mass_change;
 mod plan;
+mod report_licences;
 mod show;
 mod validate;
 
@@ -116,6 +117,7 @@ fn dispatch(command: Command, term: Terminal) -> Result<u8, CommandError> {
         Command::Export(args) => export::run(&args),
         Command::Schema => export::schema(),
         Command::Report(ReportCommand::Stacking(args)) => export::stacking(&args),
+        Command::Report(ReportCommand::Licences(args)) => report_licences::run(&args),
         Command::Sim(SimCommand::Serve(args)) => sim_serve(&args),
         Command::Init(args) => init::run(&args.dir),
         Command::Completions { shell } => {

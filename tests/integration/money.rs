@@ -206,3 +206,37 @@ fn a_price_change_does_not_make_a_saved_plan_stale() {
         .assert()
         .code(0);
 }
+
+#[test]
+fn report_licences_prices_the_waste_in_every_format() {
+    let dir = priced_quickstart();
+    let run = |format: &str| {
+        let out = m365ctl()
+            .args(["report", "licences", "--format", format, "-c"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    assert_eq!(json["currency"], "EUR");
+    let holdings = json["holdings"].as_array().unwrap().len();
+    let waste = json["waste"].as_array().unwrap().len();
+    assert!(holdings > 0 && waste > 0, "{json}");
+    let kinds: u64 = json["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["seats"].as_u64().unwrap())
+        .sum();
+    assert_eq!(json["total"]["seats"].as_u64(), Some(kinds));
+
+    let csv = run("csv");
+    assert!(csv.starts_with("record,kind,upn,department,sku,"), "{csv}");
+    assert_eq!(csv.matches("\r\n").count(), 1 + holdings + waste, "{csv}");
+
+    let human = run("human");
+    let total = json["total"]["monthly"].as_str().unwrap();
+    assert!(human.contains(&format!("EUR {total} per month")), "{human}");
+}
