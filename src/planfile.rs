@@ -423,6 +423,12 @@ fn exchange_doc(c: &ExchangeChange) -> ExchangeChangeDoc {
     }
 }
 
+impl From<&Diagnostic> for DiagnosticDoc {
+    fn from(d: &Diagnostic) -> DiagnosticDoc {
+        diagnostic_doc(d)
+    }
+}
+
 fn diagnostic_doc(d: &Diagnostic) -> DiagnosticDoc {
     DiagnosticDoc {
         severity: if d.is_error() { "error" } else { "warning" }.to_string(),

@@ -7,6 +7,9 @@ mod drift;
 mod export;
 mod init;
 mod mass_change;
+mod init_tenants;
+mod matrix;
+pub mod multi;
 mod plan;
 mod report_licences;
 mod show;
@@ -119,7 +122,11 @@ fn dispatch(command: Command, term: Terminal) -> Result<u8, CommandError> {
         Command::Report(ReportCommand::Stacking(args)) => export::stacking(&args),
         Command::Report(ReportCommand::Licences(args)) => report_licences::run(&args),
         Command::Sim(SimCommand::Serve(args)) => sim_serve(&args),
+        Command::Init(args) if !args.tenants.is_empty() => {
+            init_tenants::run(&args.dir, &args.tenants)
+        }
         Command::Init(args) => init::run(&args.dir),
+        Command::Matrix(args) => matrix::run(&args),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "m365ctl", &mut out);

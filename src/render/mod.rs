@@ -13,6 +13,7 @@ pub mod human;
 pub mod json;
 pub mod markdown;
 pub mod stacking;
+pub mod tenants;
 
 use crate::plan::{Action, OpKind, Operation, Plan};
 use std::collections::{BTreeMap, HashMap};
