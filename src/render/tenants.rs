@@ -294,3 +294,115 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('|', "\\|")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::fixtures;
+    use proptest::prelude::*;
+
+    fn result(
+        name: &str,
+        plan: Option<Plan>,
+        errors: Vec<Diagnostic>,
+        exit_code: u8,
+    ) -> TenantResult {
+        TenantResult {
+            name: name.into(),
+            config: format!("tenants/{name}"),
+            plan,
+            apply_report: None,
+            errors,
+            exit_code,
+        }
+    }
+
+    /// A priced tenant with changes, a failed one, and one in sync.
+    fn three() -> Vec<TenantResult> {
+        let origin = crate::diag::Origin {
+            file: "tenants/broken/m365ctl.toml".into(),
+            line: 1,
+            column: 6,
+            span: 0..0,
+        };
+        vec![
+            result(
+                "broken",
+                None,
+                vec![
+                    Diagnostic::error("unclosed table, expected `]`", Some(origin))
+                        .with_hint("see docs/config.md"),
+                ],
+                exit::ERROR,
+            ),
+            result(
+                "contoso",
+                Some(fixtures::with_cost()),
+                vec![],
+                exit::CHANGES,
+            ),
+            result("fabrikam", Some(fixtures::empty()), vec![], exit::OK),
+        ]
+    }
+
+    #[test]
+    fn human_summary() {
+        let text = human(&three(), Wording::Plan, false);
+        assert!(text.contains("=== tenant contoso (tenants/contoso) ==="));
+        let tail = &text[text.find("3 tenants:").expect("totals")..];
+        insta::assert_snapshot!(tail);
+    }
+
+    #[test]
+    fn markdown_summary_leads_with_the_table_and_keeps_every_section() {
+        let text = markdown(&three(), Wording::Plan, 60_000);
+        for name in ["broken", "contoso", "fabrikam"] {
+            assert!(
+                text.contains(&format!("<details><summary><code>{name}</code>")),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            text.matches(markdown::MARKER).count(),
+            1,
+            "one marker for one comment"
+        );
+        let head = &text[..text.find("<details>").expect("sections")];
+        insta::assert_snapshot!(head);
+        let short = markdown(&three(), Wording::Plan, 3_000);
+        assert!(
+            short.contains("<details><summary><code>fabrikam</code>"),
+            "{short}"
+        );
+    }
+
+    #[test]
+    fn json_summary() {
+        let text = json(&three());
+        let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        // The plan documents are the plan format's own (snapshotted there).
+        for t in doc["tenants"].as_array_mut().unwrap() {
+            if !t["plan"].is_null() {
+                t["plan"] = serde_json::Value::String("<plan document>".into());
+            }
+        }
+        insta::assert_json_snapshot!(doc);
+    }
+
+    #[test]
+    fn drift_wording() {
+        let text = totals_line(&three(), Wording::Drift);
+        assert_eq!(text, "3 tenants: 1 drifted, 1 in sync, 1 failed.");
+    }
+
+    proptest! {
+        /// For every mix of tenant outcomes: any error gives 1, else any change 2, else 0.
+        #[test]
+        fn exit_code_aggregates(codes in proptest::collection::vec(prop_oneof![Just(0u8), Just(1u8), Just(2u8)], 0..60)) {
+            let results: Vec<TenantResult> = codes.iter().enumerate()
+                .map(|(i, &c)| result(&format!("t{i}"), None, vec![], c)).collect();
+            let expected = if codes.contains(&1) { 1 } else if codes.contains(&2) { 2 } else { 0 };
+            prop_assert_eq!(aggregate_exit(&results), expected);
+        }
+    }
+}

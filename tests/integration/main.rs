@@ -41,6 +41,7 @@ mod graph_pacing;
 mod graph_read;
 mod graph_resilience;
 mod graph_write;
+mod many_tenants;
 mod money;
 mod scenarios;
 mod scenarios_config;
