@@ -30,6 +30,7 @@ mod cli_init;
 mod cli_newcomer;
 mod cli_plan;
 mod cli_progress;
+mod cli_tenants;
 mod config_directory;
 mod config_errors;
 mod config_export;
