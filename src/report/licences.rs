@@ -2,8 +2,8 @@
 //! wasted, with its monthly price.
 //!
 //! Each wasted seat is counted once, under the first kind that applies in this order, so the
-//! kinds add up to the total: a licence on a disabled account; on a shared mailbox that needs
-//! none (Microsoft: up to 50 GB, no archive, no litigation hold); redundant for Exchange
+//! kinds add up to the total: a licence on a disabled person's account; on a shared mailbox
+//! that needs none (Microsoft: up to 50 GB, no archive, no litigation hold); redundant for Exchange
 //! (stacking: the highest Exchange plan wins, `plan::stacking`); then seats bought but
 //! assigned to nobody (enabled - consumed). A direct assignment that a group also provides is
 //! listed too, but frees no seat (a user holding a SKU by several paths consumes one): its
@@ -311,16 +311,22 @@ pub fn report(live: &Tenant, prices: Option<&Prices>) -> LicenceReport {
     }
 }
 
-/// The kind one held seat is wasted under, first match in `WasteKind` order.
+/// The kind one held seat is wasted under, first match in `WasteKind` order. Shared, room
+/// and equipment mailboxes are disabled accounts by design (Microsoft advises blocking
+/// sign-in to them), so "disabled" only counts for people's accounts: a shared mailbox is
+/// judged by the free limits, and a licensed room (Teams Rooms) is left alone.
 fn seat_waste(user: &User, sku: &str, redundant: &BTreeSet<(String, String)>) -> Option<WasteKind> {
-    if !user.account_enabled {
-        return Some(WasteKind::DisabledAccount);
-    }
-    if let Some(mailbox) = &user.mailbox
-        && mailbox.kind == crate::tenant::MailboxType::Shared
-        && mailbox.shared_licence_reason().is_none()
-    {
-        return Some(WasteKind::SharedMailboxUnderLimits);
+    use crate::tenant::MailboxType;
+    match &user.mailbox {
+        Some(m) if m.kind == MailboxType::Shared => {
+            return m
+                .shared_licence_reason()
+                .is_none()
+                .then_some(WasteKind::SharedMailboxUnderLimits);
+        }
+        Some(m) if matches!(m.kind, MailboxType::Room | MailboxType::Equipment) => return None,
+        _ if !user.account_enabled => return Some(WasteKind::DisabledAccount),
+        _ => {}
     }
     redundant
         .contains(&(

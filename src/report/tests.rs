@@ -59,7 +59,8 @@ fn mailbox(kind: MailboxType, gb: u64) -> Mailbox {
 }
 
 /// One user per kind of waste, one licensed user without waste, a shared mailbox over the
-/// limit (needs its licence: not waste), and a department written to attack a spreadsheet.
+/// limit and a room (both keep their licence: not waste, though their sign-in is blocked),
+/// and a department written to attack a spreadsheet.
 fn wasteful_tenant() -> Tenant {
     let mut bob = user(
         "bob@contoso.com",
@@ -67,10 +68,16 @@ fn wasteful_tenant() -> Tenant {
         vec![direct("ENTERPRISEPACK")],
     );
     bob.account_enabled = false;
+    // Shared and room mailboxes have sign-in blocked, as Microsoft advises.
     let mut info = user("info@contoso.com", None, vec![direct("ENTERPRISEPACK")]);
     info.mailbox = Some(mailbox(MailboxType::Shared, 2));
+    info.account_enabled = false;
     let mut archive = user("archive@contoso.com", None, vec![direct("ENTERPRISEPACK")]);
     archive.mailbox = Some(mailbox(MailboxType::Shared, 61));
+    archive.account_enabled = false;
+    let mut room = user("room-1@contoso.com", None, vec![direct("ENTERPRISEPACK")]);
+    room.mailbox = Some(mailbox(MailboxType::Room, 0));
+    room.account_enabled = false;
     let users = vec![
         user(
             "ann@contoso.com",
@@ -93,6 +100,7 @@ fn wasteful_tenant() -> Tenant {
             vec![direct("ENTERPRISEPACK")],
         ),
         info,
+        room,
     ];
     let mut tenant = Tenant::new(
         None,
@@ -164,13 +172,13 @@ fn finds_each_kind_of_waste_once() {
                 "ENTERPRISEPREMIUM",
                 0
             ),
-            (WasteKind::UnassignedSeats, None, "ENTERPRISEPACK", 6),
+            (WasteKind::UnassignedSeats, None, "ENTERPRISEPACK", 5),
             (WasteKind::UnassignedSeats, None, "ENTERPRISEPREMIUM", 3),
             (WasteKind::UnassignedSeats, None, "EXCHANGESTANDARD", 2),
         ]
     );
-    // 23 + 23 + 6 x 23 + 3 x 38; the two EXCHANGESTANDARD seats have no price.
-    assert_eq!(r.total.monthly.unwrap().plain(), "298.00");
+    // 23 + 23 + 5 x 23 + 3 x 38; the two EXCHANGESTANDARD seats have no price.
+    assert_eq!(r.total.monthly.unwrap().plain(), "275.00");
     assert_eq!(r.total.unpriced_seats, 3);
 }
 
@@ -195,7 +203,7 @@ fn without_prices_there_is_no_money_and_no_currency() {
     assert_eq!(r.currency, None);
     assert!(r.waste.iter().all(|w| w.monthly.is_none()));
     assert!(!render::human(&r).contains("EUR"));
-    assert_eq!(r.total.seats, 14);
+    assert_eq!(r.total.seats, 13);
 }
 
 /// A small random tenant: users hold random SKUs directly and through two groups, some are
