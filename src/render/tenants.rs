@@ -101,6 +101,29 @@ pub fn totals_line(results: &[TenantResult], wording: Wording) -> String {
     )
 }
 
+/// The monthly cost of all priced tenants, one headline per currency (amounts in different
+/// currencies are never added up).
+pub fn cost_headlines(results: &[TenantResult]) -> Vec<String> {
+    let mut by_currency: std::collections::BTreeMap<&str, crate::cost::PlanCost> =
+        std::collections::BTreeMap::new();
+    for c in results
+        .iter()
+        .filter_map(|r| r.plan.as_ref()?.cost.as_ref())
+    {
+        match by_currency.get_mut(c.currency.as_str()) {
+            Some(sum) => {
+                sum.total_now = sum.total_now.plus(c.total_now);
+                sum.total_after = sum.total_after.plus(c.total_after);
+                sum.change = sum.total_after.minus(sum.total_now);
+            }
+            None => {
+                by_currency.insert(&c.currency, c.clone());
+            }
+        }
+    }
+    by_currency.values().map(cost::headline).collect()
+}
+
 fn error_lines(errors: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in errors {
@@ -139,6 +162,12 @@ pub fn human(results: &[TenantResult], wording: Wording, color: bool) -> String 
         out.push('\n');
     }
     let _ = writeln!(out, "{}", totals_line(results, wording));
+    for headline in cost_headlines(results) {
+        let _ = writeln!(
+            out,
+            "Monthly licence cost of the priced tenants: {headline}"
+        );
+    }
     let width = results.iter().map(|r| r.name.len()).max().unwrap_or(0);
     for r in results {
         let _ = writeln!(out, "  {:<width$}  {}", r.name, r.outcome_line(wording));
@@ -157,6 +186,12 @@ pub fn markdown(results: &[TenantResult], wording: Wording, max_chars: usize) ->
         Wording::Drift => "m365ctl drift report",
     };
     let _ = writeln!(out, "### {title}: {} tenants\n", results.len());
+    for headline in cost_headlines(results) {
+        let _ = writeln!(
+            out,
+            "**Monthly licence cost of the priced tenants: {headline}**\n"
+        );
+    }
     let _ = writeln!(out, "**{}**\n", totals_line(results, wording));
     let _ = writeln!(out, "| Tenant | Result | Monthly licence cost |");
     let _ = writeln!(out, "|---|---|---|");
@@ -198,11 +233,16 @@ pub fn markdown(results: &[TenantResult], wording: Wording, max_chars: usize) ->
                     max_chars: budget.saturating_sub(200),
                 },
             );
-            body.push_str(
-                text.strip_prefix(markdown::MARKER)
-                    .unwrap_or(&text)
-                    .trim_start(),
-            );
+            // The comment has one marker and one title: each section starts at its content.
+            let text = text
+                .strip_prefix(markdown::MARKER)
+                .unwrap_or(&text)
+                .trim_start();
+            let text = text
+                .strip_prefix("### ")
+                .and_then(|t| t.split_once('\n'))
+                .map_or(text, |(_, rest)| rest.trim_start());
+            body.push_str(text);
         }
         if let Some(report) = &r.apply_report {
             let _ = writeln!(body, "```\n{report}```\n");
@@ -367,6 +407,7 @@ mod tests {
             1,
             "one marker for one comment"
         );
+        assert_eq!(text.matches("### ").count(), 1, "one title");
         let head = &text[..text.find("<details>").expect("sections")];
         insta::assert_snapshot!(head);
         let short = markdown(&three(), Wording::Plan, 3_000);
@@ -387,6 +428,25 @@ mod tests {
             }
         }
         insta::assert_json_snapshot!(doc);
+    }
+
+    #[test]
+    fn costs_add_up_per_currency_only() {
+        let mut results = three();
+        results.push(result(
+            "contoso2",
+            Some(fixtures::with_cost()),
+            vec![],
+            exit::CHANGES,
+        ));
+        assert_eq!(
+            cost_headlines(&results),
+            ["EUR 7,335.00 -> EUR 11,443.00 per month (+4,108.00)"]
+        );
+        let mut usd = fixtures::with_cost();
+        usd.cost.as_mut().unwrap().currency = "USD".into();
+        results.push(result("us", Some(usd), vec![], exit::CHANGES));
+        assert_eq!(cost_headlines(&results).len(), 2);
     }
 
     #[test]
