@@ -183,6 +183,17 @@ fn every_plan_format_shows_the_monthly_cost() {
         step.contains(&format!("**Monthly licence cost: {HEADLINE}**")),
         "{step}"
     );
+    // The github format's cost lines: the log's block and the step summary's table.
+    let block = |text: &str, start: &str| -> String {
+        let from = text.find(start).expect("a cost block");
+        let end = text[from..].find("\n\n").map_or(text.len(), |e| from + e);
+        text[from..end].to_string()
+    };
+    insta::assert_snapshot!(format!(
+        "{}\n\n{}",
+        block(&stdout, "Monthly licence cost"),
+        block(&step, "| Licence | price/seat")
+    ));
 }
 
 #[test]
