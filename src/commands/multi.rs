@@ -137,7 +137,9 @@ pub fn run_bounded<T: Send>(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(target) = targets.get(i) else { break };
+                    let started = std::time::Instant::now();
                     let result = work(target);
+                    tracing::info!(tenant = %target.name, elapsed = ?started.elapsed(), "tenant finished");
                     results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
                 }
             });
