@@ -9,7 +9,7 @@ mod init;
 mod mass_change;
 mod init_tenants;
 mod matrix;
-pub mod multi;
+mod multi;
 mod plan;
 mod report_licences;
 mod show;
