@@ -84,6 +84,19 @@ pub struct SkuHoldings {
     pub monthly_price: Option<Money>,
 }
 
+/// What one department holds, over every SKU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DepartmentHoldings {
+    /// `department`, or `(none)`.
+    pub department: String,
+    /// Seats held by its users.
+    pub seats: u64,
+    /// Monthly price of its priced seats; `None` without prices.
+    pub monthly: Option<Money>,
+    /// Its seats of SKUs without a price (not in `monthly`).
+    pub unpriced_seats: u64,
+}
+
 /// One user's hold on one SKU.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Holding {
@@ -140,6 +153,8 @@ pub struct LicenceReport {
     pub currency: Option<String>,
     /// Per SKU (user-assignable SKUs, by part number).
     pub skus: Vec<SkuHoldings>,
+    /// Per department (by name, `(none)` last): seats held and what they cost, for chargeback.
+    pub departments: Vec<DepartmentHoldings>,
     /// Per user and SKU, by UPN then SKU.
     pub holdings: Vec<Holding>,
     /// Findings by kind, then UPN, then SKU.
@@ -301,14 +316,38 @@ pub fn report(live: &Tenant, prices: Option<&Prices>) -> LicenceReport {
         .map(|&kind| total(Some(kind), waste.iter().filter(|w| w.kind == kind), zero))
         .collect();
     let total = total(None, waste.iter(), zero);
+    let departments = departments(&holdings, prices);
     LicenceReport {
         currency: prices.map(|p| p.currency.code.clone()),
         skus,
+        departments,
         holdings,
         waste,
         totals,
         total,
     }
+}
+
+/// Seats and their monthly price per department; users without one are `(none)`, last.
+fn departments(holdings: &[Holding], prices: Option<&Prices>) -> Vec<DepartmentHoldings> {
+    let mut by_name: BTreeMap<(bool, &str), DepartmentHoldings> = BTreeMap::new();
+    for h in holdings {
+        let name = h.department.as_deref();
+        let entry = by_name
+            .entry((name.is_none(), name.unwrap_or("(none)")))
+            .or_insert_with(|| DepartmentHoldings {
+                department: name.unwrap_or("(none)").to_string(),
+                seats: 0,
+                monthly: prices.map(|p| Money::zero(&p.currency)),
+                unpriced_seats: 0,
+            });
+        entry.seats += 1;
+        match (prices.and_then(|p| p.of(&h.sku)), entry.monthly) {
+            (Some(price), Some(sum)) => entry.monthly = Some(sum.plus(price)),
+            _ => entry.unpriced_seats += 1,
+        }
+    }
+    by_name.into_values().collect()
 }
 
 /// The kind one held seat is wasted under, first match in `WasteKind` order. Shared, room

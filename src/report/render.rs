@@ -52,6 +52,29 @@ pub fn human(report: &LicenceReport) -> String {
         );
     }
     out.push('\n');
+    out.push_str("Licences per department: seats held and their monthly price\n");
+    let width = report
+        .departments
+        .iter()
+        .map(|d| d.department.chars().count())
+        .max()
+        .unwrap_or(0);
+    for d in &report.departments {
+        let total = WasteTotal {
+            kind: None,
+            items: 0,
+            seats: d.seats,
+            monthly: d.monthly,
+            unpriced_seats: d.unpriced_seats,
+        };
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {}",
+            d.department,
+            total_line(report, &total)
+        );
+    }
+    out.push('\n');
     if report.waste.is_empty() {
         out.push_str("No waste found.\n");
         return out;

@@ -295,6 +295,14 @@ proptest! {
                 }
             }
         }
+        prop_assert_eq!(r.departments.iter().map(|d| d.seats).sum::<u64>(), r.holdings.len() as u64);
+        if with_prices {
+            let held: i128 = r.holdings.iter()
+                .filter_map(|h| prices.of(&h.sku)).map(|p| p.minor_units).sum();
+            let by_department: i128 = r.departments.iter()
+                .map(|d| d.monthly.unwrap().minor_units).sum();
+            prop_assert_eq!(held, by_department);
+        }
         for s in &tenant.skus {
             let unassigned: u32 = r.waste.iter()
                 .filter(|w| w.kind == WasteKind::UnassignedSeats && w.sku == s.sku_part_number)
