@@ -310,9 +310,9 @@ pub fn drift(targets: &[Target], args: &DriftArgs, term: Terminal) -> Result<u8,
 /// `apply` over several tenants: fresh plans only, and only with `--auto-approve` (one prompt
 /// per tenant cannot be answered while they run at once).
 pub fn apply(targets: &[Target], args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
-    if args.planfile.is_some() || args.journal.is_some() {
+    if args.planfile.is_some() || args.journal.is_some() || args.force_unlock {
         return Err(CommandError::msg(
-            "a PLANFILE or --journal belongs to one tenant: with several tenants each plans afresh and journals to <tenant>/.m365ctl/",
+            "a PLANFILE, --journal or --force-unlock belongs to one tenant: with several tenants each plans afresh and keeps its lock and journal in <tenant>/.m365ctl/ (unlock one with `apply -c tenants/<name> --force-unlock`)",
         ));
     }
     if !args.auto_approve {

@@ -133,6 +133,11 @@ fn drift_then_apply_every_tenant_with_its_own_journal_then_no_drift() {
         .arg(dir.path()));
     assert_eq!(code, Some(1));
     assert!(err.contains("belongs to one tenant"), "{err}");
+    let (code, _, err) = run(m365ctl()
+        .args(["apply", "--auto-approve", "--force-unlock", "-c"])
+        .arg(dir.path()));
+    assert_eq!(code, Some(1), "never unlocks every tenant at once");
+    assert!(err.contains("belongs to one tenant"), "{err}");
 
     let (code, out, err) = run(m365ctl()
         .args(["apply", "--auto-approve", "-c"])
