@@ -58,9 +58,16 @@ pub fn run(dir: &Path, names: &[String]) -> Result<u8, CommandError> {
         .collect();
     files.push((".gitignore".into(), GITIGNORE.into()));
     files.push(("m365ctl.schema.json".into(), super::export::schema_text()));
+    // The workflow pins the release of the binary that wrote it, installed by the vendored
+    // install script (checksum verified), as `init` does.
     files.push((
         ".github/workflows/m365ctl-tenants.yml".into(),
-        include_str!("templates/tenants.yml").into(),
+        include_str!("templates/tenants.yml")
+            .replace("@M365CTL_VERSION@", env!("CARGO_PKG_VERSION")),
+    ));
+    files.push((
+        ".github/m365ctl-install.sh".into(),
+        include_str!("../../install.sh").into(),
     ));
     let existing: Vec<&str> = files
         .iter()

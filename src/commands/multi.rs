@@ -4,7 +4,10 @@
 //! backend, lock and journal under its own directory); a failing tenant becomes a result
 //! beside the others, never an early return. One combined summary, one aggregated exit code.
 
-use super::{CommandError, Terminal, compute_plan, effective_format, exit, print_diagnostics};
+use super::{
+    Backend, CommandError, Terminal, compute_plan, compute_plan_with, effective_format, exit,
+    print_diagnostics,
+};
 use crate::apply::{self, ApplyRequest, ExecOptions, PlanSource};
 use crate::cli::{ApplyArgs, ConfigsArg, DriftArgs, PlanArgs};
 use crate::diag::Diagnostic;
@@ -202,7 +205,7 @@ fn plan_one(target: &Target, detailed: bool) -> TenantResult {
 
 /// Plans, then applies one tenant (fresh plan, no prompt), with its own lock and journal.
 fn apply_one(target: &Target, args: &ApplyArgs) -> TenantResult {
-    let (_, backend, _, desired, plan) = match compute_plan(&target.path) {
+    let (_, backend, _, desired, plan) = match compute_plan_with(&target.path, Backend::for_apply) {
         Ok(planned) => planned,
         Err(e) => return failed(target, None, e),
     };
@@ -270,7 +273,7 @@ fn emit(
             if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
                 super::append(Path::new(&summary), &markdown())?;
             }
-            let mut text = tenants::annotations(results);
+            let mut text = tenants::annotations(results, &super::repo_paths());
             text.push_str(&tenants::human(results, wording, false));
             text
         }
@@ -285,9 +288,9 @@ fn jobs(configs: &ConfigsArg) -> usize {
 
 /// `plan` over several tenants.
 pub fn plan(targets: &[Target], args: &PlanArgs, term: Terminal) -> Result<u8, CommandError> {
-    if args.out.is_some() {
+    if args.out.is_some() || args.error_comment.is_some() {
         return Err(CommandError::msg(
-            "--out saves one tenant's plan: with several tenants, plan each one (`m365ctl matrix` lists them for a CI matrix)",
+            "--out and --error-comment belong to one tenant's pull-request job: with several tenants, plan each one (`m365ctl matrix` lists them for a CI matrix)",
         ));
     }
     let results = run_bounded(targets, jobs(&args.config), |t| {

@@ -208,6 +208,27 @@ mod in_every_format {
     }
 
     #[test]
+    fn the_saved_plans_pull_request_comment_leads_with_the_cost() {
+        use crate::render::comment::{CommentContext, plan_comment};
+        let context = CommentContext {
+            commit: Some("0123abc"),
+            config: "state",
+            tenant: Some("graph contoso.onmicrosoft.com"),
+        };
+        let text = plan_comment(&fixtures::with_cost(), &context, "sha256:abc");
+        let body: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with("<!--") && !l.starts_with("###"))
+            .take(2)
+            .collect();
+        assert!(body[0].starts_with("Commit `0123abc`"), "{text}");
+        assert!(
+            body[1].starts_with("**Monthly licence cost: EUR 3,667.50 -> EUR 5,721.50"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn unpriced_plans_show_no_cost_anywhere() {
         let plan = fixtures::every_kind();
         assert!(plan.cost.is_none());

@@ -317,8 +317,9 @@ pub fn json(results: &[TenantResult]) -> String {
     text
 }
 
-/// Workflow-command annotations for every tenant's errors and plan diagnostics.
-pub fn annotations(results: &[TenantResult]) -> String {
+/// Workflow-command annotations for every tenant's errors and plan diagnostics, files
+/// repository-relative.
+pub fn annotations(results: &[TenantResult], paths: &super::github::RepoPaths) -> String {
     let mut all: Vec<Diagnostic> = Vec::new();
     for r in results {
         all.extend(r.errors.iter().cloned());
@@ -326,7 +327,7 @@ pub fn annotations(results: &[TenantResult]) -> String {
             all.extend(plan.diagnostics.iter().cloned());
         }
     }
-    super::github::annotations(&all)
+    super::github::annotations(&all, paths)
 }
 
 fn escape(text: &str) -> String {

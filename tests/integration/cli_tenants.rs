@@ -53,9 +53,19 @@ fn init_tenants_writes_a_layout_that_plans_and_lists_as_a_matrix() {
         "m365ctl.schema.json",
         ".gitignore",
         ".github/workflows/m365ctl-tenants.yml",
+        ".github/m365ctl-install.sh",
     ] {
         assert!(dir.path().join(file).is_file(), "{file}");
     }
+    let workflow =
+        std::fs::read_to_string(dir.path().join(".github/workflows/m365ctl-tenants.yml")).unwrap();
+    assert!(
+        workflow.contains(&format!(
+            "M365CTL_VERSION: \"{}\"",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "the workflow pins the release that wrote it"
+    );
     for name in ["contoso", "fabrikam"] {
         std::fs::copy(
             repo("examples/quickstart/tenant.json"),
