@@ -207,6 +207,25 @@ fn a_price_change_does_not_make_a_saved_plan_stale() {
         .arg(dir.path())
         .assert()
         .code(0);
+    // The pull-request job renders the comment from the saved plan: it leads with the cost.
+    let shown = m365ctl()
+        .args(["show", "--format", "markdown"])
+        .arg(&planfile)
+        .output()
+        .unwrap();
+    let comment = String::from_utf8(shown.stdout).unwrap();
+    assert_eq!(shown.status.code(), Some(0), "{comment}");
+    let first = comment
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with("<!--") && !l.starts_with("###"))
+        .nth(1)
+        .unwrap();
+    assert_eq!(
+        first,
+        format!("**Monthly licence cost: {HEADLINE}**"),
+        "{comment}"
+    );
+
     let config = dir.path().join("m365ctl.toml");
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, text.replace("\"23.00\"", "\"24.00\"")).unwrap();
