@@ -222,7 +222,7 @@ pub enum StackingFormat {
 #[derive(Debug, Clone, Args)]
 pub struct LicencesArgs {
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub config: ConfigsArg,
     /// Output format.
     #[arg(long, value_enum, default_value_t = LicencesFormat::Human)]
     pub format: LicencesFormat,

@@ -157,7 +157,7 @@ pub fn run_bounded<T: Send>(
 }
 
 /// A command error as diagnostics.
-fn diagnostics_of(error: CommandError) -> Vec<Diagnostic> {
+pub(super) fn diagnostics_of(error: CommandError) -> Vec<Diagnostic> {
     match error {
         CommandError::Diagnostics(d) => d.0,
         other => vec![Diagnostic::error(other.to_string(), None)],

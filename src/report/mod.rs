@@ -3,6 +3,7 @@
 
 pub mod csv;
 pub mod licences;
+pub mod many;
 pub mod render;
 
 #[cfg(test)]

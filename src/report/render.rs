@@ -125,6 +125,25 @@ const COLUMNS: [&str; 11] = [
 /// One `holding` record per user and SKU (who holds what), then one `waste` record per
 /// finding. Amounts are plain decimals (`23.00`) so spreadsheets read them as numbers.
 pub fn csv(report: &LicenceReport) -> String {
+    let mut out = record(&COLUMNS);
+    records(report, None, &mut out);
+    out
+}
+
+/// The CSV header with a leading column (`tenant` for a report over several tenants).
+pub(super) fn header_with(first: &str) -> String {
+    let mut cells = vec![first];
+    cells.extend(COLUMNS);
+    record(&cells)
+}
+
+/// The records of `csv`, each after a leading `tenant` cell when given.
+pub(super) fn records(report: &LicenceReport, tenant: Option<&str>, out: &mut String) {
+    let mut push = |cells: [&str; 11]| {
+        let mut row: Vec<&str> = tenant.into_iter().collect();
+        row.extend(cells);
+        out.push_str(&record(&row));
+    };
     let currency = report.currency.clone().unwrap_or_default();
     let plain = |m: Option<Money>| m.map(|m| m.plain()).unwrap_or_default();
     let price = |sku: &str| {
@@ -139,9 +158,8 @@ pub fn csv(report: &LicenceReport) -> String {
         .iter()
         .filter_map(|h| Some((h.upn.as_str(), h.department.as_deref()?)))
         .collect();
-    let mut out = record(&COLUMNS);
     for h in &report.holdings {
-        out.push_str(&record(&[
+        push([
             "holding",
             h.waste.map_or("", WasteKind::name),
             &h.upn,
@@ -153,7 +171,7 @@ pub fn csv(report: &LicenceReport) -> String {
             &plain(price(&h.sku)),
             &currency,
             "",
-        ]));
+        ]);
     }
     for w in &report.waste {
         let department = w
@@ -161,7 +179,7 @@ pub fn csv(report: &LicenceReport) -> String {
             .as_deref()
             .and_then(|u| departments.get(u).copied())
             .unwrap_or_default();
-        out.push_str(&record(&[
+        push([
             "waste",
             w.kind.name(),
             w.upn.as_deref().unwrap_or_default(),
@@ -173,9 +191,8 @@ pub fn csv(report: &LicenceReport) -> String {
             &plain(w.monthly),
             &currency,
             &w.detail,
-        ]));
+        ]);
     }
-    out
 }
 
 /// The report as pretty JSON with a final newline.

@@ -314,3 +314,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_estate_adds_waste_up_per_currency_only() {
+    use super::many::{TenantReport, human};
+    let tenant = |name: &str, prices: Option<&Prices>| TenantReport {
+        name: name.into(),
+        config: format!("tenants/{name}"),
+        report: Some(report(&wasteful_tenant(), prices)),
+        errors: vec![],
+    };
+    let usd = {
+        let mut p = priced();
+        p.currency = Currency::from_code("USD").unwrap();
+        p
+    };
+    let text = human(&[
+        tenant("a", Some(&priced())),
+        tenant("b", Some(&priced())),
+        tenant("c", Some(&usd)),
+        tenant("d", None),
+    ]);
+    assert!(
+        text.ends_with(
+            "Waste across 4 tenants: 52 seat(s), EUR 550.00 per month + USD 275.00 per month\n"
+        ),
+        "{text}"
+    );
+}

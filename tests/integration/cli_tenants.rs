@@ -198,3 +198,42 @@ fn a_locked_tenant_fails_alone_and_the_others_are_applied() {
         .arg(dir.path().join("tenants/b")));
     assert_eq!(code, Some(0), "{out}");
 }
+
+#[test]
+fn report_licences_over_every_tenant_keeps_a_broken_one_beside_the_others() {
+    let dir = layout(&["a", "b", "broken"]);
+    std::fs::write(dir.path().join("tenants/broken/m365ctl.toml"), "[skus\n").unwrap();
+    let report = |format: &str| {
+        run(m365ctl()
+            .args(["report", "licences", "--format", format, "-c"])
+            .arg(dir.path()))
+    };
+    let (code, out, err) = report("json");
+    assert_eq!(code, Some(1), "a tenant could not be read: {err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let tenants = doc["tenants"].as_array().unwrap();
+    assert_eq!(tenants.len(), 3);
+    assert!(tenants[0]["report"]["holdings"].as_array().unwrap().len() > 0);
+    assert_eq!(
+        tenants[0]["report"], tenants[1]["report"],
+        "same tenant, same report"
+    );
+    assert!(tenants[2]["report"].is_null());
+    assert!(err.contains("tenant broken"), "{err}");
+
+    let (_, csv, _) = report("csv");
+    assert!(csv.starts_with("tenant,record,kind,upn,"), "{csv}");
+    let holdings = tenants[0]["report"]["holdings"].as_array().unwrap().len();
+    let waste = tenants[0]["report"]["waste"].as_array().unwrap().len();
+    assert_eq!(csv.matches("\r\na,").count(), holdings + waste, "{csv}");
+    assert_eq!(csv.matches("\r\nbroken,error,").count(), 1, "{csv}");
+
+    let (_, human, _) = report("human");
+    let seats = 2 * tenants[0]["report"]["total"]["seats"].as_u64().unwrap();
+    assert!(
+        human.contains(&format!(
+            "Waste across 3 tenants: {seats} seat(s) (1 tenant(s) could not be read)"
+        )),
+        "{human}"
+    );
+}
