@@ -213,7 +213,12 @@ fn report_licences_over_every_tenant_keeps_a_broken_one_beside_the_others() {
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     let tenants = doc["tenants"].as_array().unwrap();
     assert_eq!(tenants.len(), 3);
-    assert!(tenants[0]["report"]["holdings"].as_array().unwrap().len() > 0);
+    assert!(
+        !tenants[0]["report"]["holdings"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         tenants[0]["report"], tenants[1]["report"],
         "same tenant, same report"
