@@ -43,7 +43,8 @@ fn user(upn: &str, department: Option<&str>, licenses: Vec<LicenseAssignment>) -
         on_premises_sync_enabled: false,
         attributes: department
             .map(|d| BTreeMap::from([("department".to_string(), d.to_string())]))
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
         licenses,
         mailbox: Some(mailbox(MailboxType::User, 1)),
     }
