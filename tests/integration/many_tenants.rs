@@ -1,11 +1,14 @@
-//! Many tenants in one command against fifty fake Graph/Exchange servers with latency:
-//! every tenant is planned, at once (the wall time is close to one tenant's, not the sum),
-//! the combined summary and the aggregated exit code are right, and failing tenants (a
-//! revoked app, a broken config) are reported without hiding anybody's plan.
+//! Many tenants in one command against the fake Graph/Exchange server with latency: fifty
+//! tenant configs, every one planned, at once (the wall time is close to one tenant's, not
+//! the sum), the combined summary and the aggregated exit code are right, and failing tenants
+//! (an app the tenant does not know, a broken config) are reported without hiding anybody's
+//! plan. A config may only name Microsoft's hosts, and the environment's host overrides hold
+//! for the whole process, so the fifty configs sign in to one fake (its throttling model off:
+//! fifty apps would each have their own budget at Microsoft).
 
 use assert_cmd::Command;
 use m365ctl::backend::snapshot::parse_snapshot;
-use m365ctl::sim::{FakeTenant, FakeTenantHandle, SimOptions};
+use m365ctl::sim::{FakeTenant, SimOptions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -14,7 +17,7 @@ const TENANTS: usize = 50;
 /// Added by every fake before every answer: a plan makes several rounds of requests, so one
 /// tenant takes a noticeable time and fifty in a row take long.
 const LATENCY: Duration = Duration::from_millis(100);
-/// The fake whose app is revoked (every token refused).
+/// The tenant whose config names an app the fake does not know (its sign-in is refused).
 const REVOKED: usize = 13;
 /// The tenant whose config does not parse.
 const BROKEN: usize = 21;
@@ -23,9 +26,12 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// Runs the binary on a blocking thread (the fakes live on this test's runtime); returns
-/// its output and wall time.
-async fn m365ctl(args: Vec<String>) -> (std::process::Output, Duration) {
+/// Runs the binary on a blocking thread (the fake lives on this test's runtime), pointed at
+/// the fake through the environment; returns its output and wall time.
+async fn m365ctl(
+    hosts: [(&'static str, String); 3],
+    args: Vec<String>,
+) -> (std::process::Output, Duration) {
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let out = Command::cargo_bin("m365ctl")
@@ -34,6 +40,7 @@ async fn m365ctl(args: Vec<String>) -> (std::process::Output, Duration) {
             .env_remove("GITHUB_STEP_SUMMARY")
             .env("NO_COLOR", "1")
             .env("M365CTL_TEST_SECRET", SECRET)
+            .envs(hosts)
             .args(args)
             .output()
             .expect("runs");
@@ -47,18 +54,14 @@ fn name(i: usize) -> String {
     format!("t{i:02}")
 }
 
-/// The quickstart config pointed at `fake` (every tenant plans 4 adds, 3 changes, 3 removals).
-fn write_config(dir: &Path, fake: &FakeTenantHandle) {
+/// The quickstart config for the fake's tenant, signing in as `client_id` (every tenant plans
+/// 4 adds, 3 changes, 3 removals).
+fn write_config(dir: &Path, tenant_id: &str, client_id: &str) {
     let quickstart = std::fs::read_to_string(repo("examples/quickstart/m365ctl.toml")).unwrap();
     let snapshot_table = "[tenant]\nbackend = \"snapshot\"\nsnapshot = \"tenant.json\"\n";
     assert!(quickstart.contains(snapshot_table));
     let table = format!(
-        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\nauthority_host = \"{}\"\ngraph_host = \"{}\"\nexchange_host = \"{}\"\n",
-        fake.tenant_id(),
-        SimOptions::default().client_id,
-        fake.authority_host(),
-        fake.graph_host(),
-        fake.exchange_host()
+        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{tenant_id}\"\nclient_id = \"{client_id}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\n"
     );
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
@@ -77,23 +80,35 @@ async fn fifty_tenants_plan_at_once_and_failures_hide_nothing() {
     let text = std::fs::read_to_string(repo("examples/quickstart/tenant.json")).unwrap();
     let tenant = parse_snapshot(&text).unwrap();
     let root = tempfile::tempdir().unwrap();
-    let mut fakes = Vec::new();
+    let fake = FakeTenant::start(
+        tenant,
+        SimOptions {
+            client_secret: Some(SECRET.to_string()),
+            latency: LATENCY,
+            throttle_model: None,
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let hosts = || {
+        [
+            ("M365CTL_AUTHORITY_HOST", fake.authority_host()),
+            ("M365CTL_GRAPH_HOST", fake.graph_host()),
+            ("M365CTL_EXCHANGE_HOST", fake.exchange_host()),
+        ]
+    };
     for i in 0..TENANTS {
-        let fake = FakeTenant::start(
-            tenant.clone(),
-            SimOptions {
-                client_secret: Some(SECRET.to_string()),
-                latency: LATENCY,
-                ..SimOptions::default()
-            },
-        )
-        .await
-        .unwrap();
-        if i == REVOKED {
-            fake.reject_tokens(true);
-        }
-        write_config(&root.path().join("tenants").join(name(i)), &fake);
-        fakes.push(fake);
+        let client_id = if i == REVOKED {
+            "99999999-9999-4999-8999-999999999999".to_string()
+        } else {
+            SimOptions::default().client_id
+        };
+        write_config(
+            &root.path().join("tenants").join(name(i)),
+            fake.tenant_id(),
+            &client_id,
+        );
     }
     let broken = root
         .path()
@@ -110,20 +125,27 @@ async fn fifty_tenants_plan_at_once_and_failures_hide_nothing() {
         .join(name(0))
         .display()
         .to_string();
-    let (solo, solo_time) = m365ctl(args(&["plan", "-c", &solo_dir, "--detailed-exitcode"])).await;
+    let (solo, solo_time) = m365ctl(
+        hosts(),
+        args(&["plan", "-c", &solo_dir, "--detailed-exitcode"]),
+    )
+    .await;
     assert_eq!(solo.status.code(), Some(2), "{solo:?}");
 
     // All fifty in one command.
-    let (all, wall) = m365ctl(args(&[
-        "plan",
-        "-c",
-        &root_arg,
-        "--jobs",
-        "50",
-        "--format",
-        "json",
-        "--detailed-exitcode",
-    ]))
+    let (all, wall) = m365ctl(
+        hosts(),
+        args(&[
+            "plan",
+            "-c",
+            &root_arg,
+            "--jobs",
+            "50",
+            "--format",
+            "json",
+            "--detailed-exitcode",
+        ]),
+    )
     .await;
     let stderr = String::from_utf8_lossy(&all.stderr);
     assert_eq!(all.status.code(), Some(1), "any error exits 1\n{stderr}");
@@ -173,7 +195,7 @@ async fn fifty_tenants_plan_at_once_and_failures_hide_nothing() {
     );
 
     // The human summary names every tenant; without the failing ones the exit code is 2.
-    let (human, _) = m365ctl(args(&["plan", "-c", &root_arg, "--jobs", "50"])).await;
+    let (human, _) = m365ctl(hosts(), args(&["plan", "-c", &root_arg, "--jobs", "50"])).await;
     let out = String::from_utf8_lossy(&human.stdout);
     assert!(
         out.contains(&format!(
@@ -202,10 +224,8 @@ async fn fifty_tenants_plan_at_once_and_failures_hide_nothing() {
         })
         .chain(["--detailed-exitcode".to_string()])
         .collect();
-    let (three, _) = m365ctl([vec!["plan".to_string()], healthy].concat()).await;
+    let (three, _) = m365ctl(hosts(), [vec!["plan".to_string()], healthy].concat()).await;
     assert_eq!(three.status.code(), Some(2), "{three:?}");
 
-    for fake in fakes {
-        fake.shutdown().await;
-    }
+    fake.shutdown().await;
 }
