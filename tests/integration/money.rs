@@ -88,7 +88,7 @@ fn bad_prices_name_their_place_and_say_how_to_write_them() {
         (
             "[skus]\nE3 = { monthly_price = \"36.00\" }\n",
             "c.toml:2:6",
-            "missing field `part`",
+            "skus.E3",
         ),
         (
             "[skus]\nE3 = { part = \"ENTERPRISEPACK\", price = \"36.00\" }\n",
