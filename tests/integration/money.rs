@@ -93,7 +93,7 @@ fn bad_prices_name_their_place_and_say_how_to_write_them() {
         (
             "[skus]\nE3 = { part = \"ENTERPRISEPACK\", price = \"36.00\" }\n",
             "c.toml:2:6",
-            "monthly_price",
+            "skus.E3",
         ),
     ];
     for (text, place, words) in cases {
