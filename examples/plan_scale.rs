@@ -74,6 +74,7 @@ fn chained_plan(n: usize) -> Plan {
             desired: "sha256:00".into(),
             live: "sha256:00".into(),
         },
+        cost: None,
     }
 }
 

@@ -42,6 +42,18 @@ pub struct ConfigArg {
     pub config: PathBuf,
 }
 
+/// One or more configs: `plan`, `drift` and `apply` work on several tenants at once.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigsArg {
+    /// Config file or directory; repeat it for several tenants, or name a directory holding
+    /// tenants/<name>/ (or the tenants/ directory itself).
+    #[arg(short, long = "config", value_name = "PATH", default_value = ".", action = clap::ArgAction::Append)]
+    pub config: Vec<PathBuf>,
+    /// With several tenants: how many are worked on at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -67,6 +79,8 @@ pub enum Command {
     Sim(SimCommand),
     /// Scaffold a config repository (config, workflows, .gitignore).
     Init(InitArgs),
+    /// Print the tenants under a directory as the JSON GitHub Actions `strategy.matrix` takes.
+    Matrix(MatrixArgs),
     /// Print shell completions (bash, zsh, fish, powershell, elvish).
     Completions {
         /// The shell.
@@ -82,7 +96,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub config: ConfigsArg,
     /// Output format; defaults to `github` when GITHUB_ACTIONS=true, else `human`.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -129,7 +143,7 @@ fn commit_sha(text: &str) -> Result<String, String> {
 #[derive(Debug, Clone, Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub config: ConfigsArg,
     /// A plan written by `plan --out`; refused when the tenant or config changed since.
     #[arg(value_name = "PLANFILE")]
     pub planfile: Option<PathBuf>,
@@ -154,7 +168,7 @@ pub struct ApplyArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DriftArgs {
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub config: ConfigsArg,
     /// Output format; defaults to `github` when GITHUB_ACTIONS=true, else `human`.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -181,6 +195,8 @@ pub struct ExportArgs {
 pub enum ReportCommand {
     /// Users holding several Exchange-bearing licences (licence stacking); exit 2 when any.
     Stacking(StackingArgs),
+    /// Who holds which licence (per SKU and department) and the waste, with its monthly price.
+    Licences(LicencesArgs),
 }
 
 /// `report stacking`.
@@ -198,6 +214,27 @@ pub struct StackingArgs {
 pub enum StackingFormat {
     /// A table for people.
     Human,
+    /// JSON for scripts.
+    Json,
+}
+
+/// `report licences`.
+#[derive(Debug, Clone, Args)]
+pub struct LicencesArgs {
+    #[command(flatten)]
+    pub config: ConfigsArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LicencesFormat::Human)]
+    pub format: LicencesFormat,
+}
+
+/// Formats of `report licences`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LicencesFormat {
+    /// A summary for people.
+    Human,
+    /// One record per holding and per finding, for spreadsheets.
+    Csv,
     /// JSON for scripts.
     Json,
 }
@@ -266,4 +303,16 @@ pub struct InitArgs {
     /// Directory to create the config repository in.
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+    /// Write the many-tenants layout instead: tenants/<name>/m365ctl.toml per name, and a
+    /// workflow that plans each tenant in its own job of a matrix.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',', num_args = 1..)]
+    pub tenants: Vec<String>,
+}
+
+/// `matrix`.
+#[derive(Debug, Clone, Args)]
+pub struct MatrixArgs {
+    /// A directory holding tenants/<name>/ (or the tenants/ directory), or several configs.
+    #[arg(short, long = "config", value_name = "PATH", default_value = ".", action = clap::ArgAction::Append)]
+    pub config: Vec<PathBuf>,
 }

@@ -49,6 +49,10 @@ pub struct PlanFile {
     /// comment without reading either. Display only: not covered by the checksum.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<PlanContext>,
+    /// Monthly cost before and after, when the config prices SKUs. Informational: not
+    /// covered by the checksum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::PlanCost>,
 }
 
 /// Where a plan came from, as shown to reviewers.
@@ -224,6 +228,7 @@ impl PlanFile {
             operations,
             live_digest: None,
             context: None,
+            cost: plan.cost.clone(),
         }
     }
 
@@ -418,6 +423,12 @@ fn exchange_doc(c: &ExchangeChange) -> ExchangeChangeDoc {
     }
 }
 
+impl From<&Diagnostic> for DiagnosticDoc {
+    fn from(d: &Diagnostic) -> DiagnosticDoc {
+        diagnostic_doc(d)
+    }
+}
+
 fn diagnostic_doc(d: &Diagnostic) -> DiagnosticDoc {
     DiagnosticDoc {
         severity: if d.is_error() { "error" } else { "warning" }.to_string(),
@@ -487,6 +498,7 @@ mod tests {
                 desired: "sha256:aa".into(),
                 live: "sha256:bb".into(),
             },
+            cost: None,
         }
     }
 

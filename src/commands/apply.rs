@@ -12,8 +12,11 @@ use std::path::{Path, PathBuf};
 
 /// Runs `apply`: exit 0 when every operation is done (or already was), 1 otherwise.
 pub fn run(args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
-    let (_, backend, live, desired, plan) =
-        compute_plan_with(&args.config.config, super::Backend::for_apply)?;
+    let config = match super::multi::targets(&args.config.config)? {
+        super::multi::Targets::One(config) => config,
+        super::multi::Targets::Many(tenants) => return super::multi::apply(&tenants, args, term),
+    };
+    let (_, backend, live, desired, plan) = compute_plan_with(&config, super::Backend::for_apply)?;
     let saved = match &args.planfile {
         Some(path) => {
             let saved = read_planfile(path)?;
@@ -53,7 +56,7 @@ pub fn run(args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
             PlanSource::Saved(PlanFile::from_plan(&plan).with_live_digest(&live))
         }
     };
-    let dir = config_dir(&args.config.config);
+    let dir = config_dir(&config);
     let request = ApplyRequest {
         desired: &desired,
         plan: source,
@@ -83,7 +86,7 @@ pub fn run(args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
 
 /// The directory holding the config (the config itself when it is a directory): the lock
 /// and the default journal live under it, in `.m365ctl/`.
-fn config_dir(config: &Path) -> PathBuf {
+pub(crate) fn config_dir(config: &Path) -> PathBuf {
     if config.is_dir() {
         config.to_path_buf()
     } else {

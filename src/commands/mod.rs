@@ -6,8 +6,12 @@ mod apply;
 mod drift;
 mod export;
 mod init;
+mod init_tenants;
 mod mass_change;
+mod matrix;
+mod multi;
 mod plan;
+mod report_licences;
 mod show;
 mod validate;
 
@@ -116,8 +120,13 @@ fn dispatch(command: Command, term: Terminal) -> Result<u8, CommandError> {
         Command::Export(args) => export::run(&args),
         Command::Schema => export::schema(),
         Command::Report(ReportCommand::Stacking(args)) => export::stacking(&args),
+        Command::Report(ReportCommand::Licences(args)) => report_licences::run(&args),
         Command::Sim(SimCommand::Serve(args)) => sim_serve(&args),
+        Command::Init(args) if !args.tenants.is_empty() => {
+            init_tenants::run(&args.dir, &args.tenants)
+        }
         Command::Init(args) => init::run(&args.dir),
+        Command::Matrix(args) => matrix::run(&args),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "m365ctl", &mut out);
@@ -396,6 +405,10 @@ pub(crate) fn compute_plan_with(
     diagnostics.append(&mut plan.diagnostics);
     diagnostics.extend(mass_change::review(&plan, &desired, &live));
     plan.diagnostics = diagnostics;
+    plan.cost = config
+        .prices
+        .as_ref()
+        .map(|prices| crate::cost::plan_cost(&plan.seats, prices));
     Ok((config, backend, live, desired, plan))
 }
 

@@ -12,12 +12,16 @@ use std::path::Path;
 /// Runs `plan`. Exit 1 when the plan has blocking errors (it is still shown, so reviewers see
 /// why), 2 with `--detailed-exitcode` when there are changes, else 0.
 pub fn run(args: &PlanArgs, term: Terminal) -> Result<u8, CommandError> {
+    let config_path = match super::multi::targets(&args.config.config)? {
+        super::multi::Targets::One(config) => config,
+        super::multi::Targets::Many(tenants) => return super::multi::plan(&tenants, args, term),
+    };
     if let Some(out) = &args.out {
         // A plan file left by an earlier run must not pass for this run's plan.
         remove_if_present(out)?;
     }
-    let config = repo_relative(&args.config.config.to_string_lossy(), &repo_paths());
-    let (_, backend, live, _, plan) = match compute_plan(&args.config.config) {
+    let config = repo_relative(&config_path.to_string_lossy(), &repo_paths());
+    let (_, backend, live, _, plan) = match compute_plan(&config_path) {
         Ok(computed) => computed,
         Err(error) => {
             if let Some(path) = &args.error_comment {

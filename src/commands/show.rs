@@ -78,6 +78,7 @@ fn to_plan(doc: &PlanFile, paths: &RepoPaths) -> Result<Plan, String> {
             .collect::<Result<_, String>>()?,
         license_errors: doc.license_errors.clone(),
         fingerprint: doc.inputs.clone(),
+        cost: doc.cost.clone(),
     })
 }
 

@@ -7,13 +7,14 @@
 
 use super::countries;
 use super::raw::{
-    RawDisabledPlans, RawFile, RawGroup, RawLicenses, RawProfile, RawRule, RawScope, RawTenant,
-    RawUser,
+    RawDisabledPlans, RawFile, RawGroup, RawLicenses, RawPrice, RawProfile, RawRule, RawScope,
+    RawTenant, RawUser,
 };
 use super::shape;
 use super::suggest;
 use super::*;
 use crate::backend::{AuthMode, BackendConfig, GraphSettings};
+use crate::cost::{Currency, Money, Prices};
 use crate::diag::{Diagnostic, Diagnostics, Origin, SourceMap};
 use serde_spanned::Spanned;
 use std::collections::{BTreeMap, HashMap};
@@ -323,6 +324,15 @@ struct Builder {
     diags: Vec<Diagnostic>,
     aliases: BTreeMap<String, SkuAlias>,
     profile_names: BTreeMap<String, Origin>,
+    /// `monthly_price`s as written, checked once `[defaults] currency` is known.
+    written_prices: Vec<WrittenPrice>,
+}
+
+/// A `monthly_price` under `[skus]` before validation.
+struct WrittenPrice {
+    part_number: String,
+    price: RawPrice,
+    origin: Origin,
 }
 
 impl Builder {
@@ -359,7 +369,8 @@ impl Builder {
     /// First pass: aliases and profile names, which any file may use.
     fn collect_names(&mut self, sources: &[Source]) {
         for src in sources {
-            for (alias, part) in &src.raw.skus {
+            for (alias, sku) in &src.raw.skus {
+                let part = &sku.part;
                 let origin = src.origin(alias.span());
                 if let Some(first) = self.aliases.get(alias.get_ref()) {
                     let hint = format!("first defined at {}", first.origin);
@@ -379,6 +390,13 @@ impl Builder {
                         "write the skuPartNumber, e.g. \"ENTERPRISEPACK\"",
                     );
                     continue;
+                }
+                if let Some(price) = &sku.monthly_price {
+                    self.written_prices.push(WrittenPrice {
+                        part_number: value.to_ascii_uppercase(),
+                        price: price.get_ref().clone(),
+                        origin: src.origin(price.span()),
+                    });
                 }
                 self.aliases.insert(
                     alias.get_ref().clone(),
@@ -408,6 +426,7 @@ impl Builder {
         let mut tenant: Option<(&Source, &Spanned<RawTenant>)> = None;
         let mut scope: Option<(&Source, &Spanned<RawScope>)> = None;
         let mut defaults = None;
+        let mut currency = None;
         let mut guards = Guards::default();
         let mut singletons: HashMap<&str, Origin> = HashMap::new();
         let mut profiles = BTreeMap::new();
@@ -447,9 +466,13 @@ impl Builder {
             }
             if let Some(d) = &raw.defaults
                 && !duplicated.contains(&"defaults")
-                && let Some(loc) = &d.get_ref().usage_location
             {
-                defaults = self.country(src, loc);
+                if let Some(loc) = &d.get_ref().usage_location {
+                    defaults = self.country(src, loc);
+                }
+                if let Some(code) = &d.get_ref().currency {
+                    currency = Some(self.currency(src, code));
+                }
             }
             if let Some(g) = &raw.guards
                 && !duplicated.contains(&"guards")
@@ -557,7 +580,9 @@ impl Builder {
                 exclude: Vec::new(),
             },
         };
+        let prices = self.prices(currency);
         Config {
+            prices,
             backend: backend.unwrap_or(BackendConfig::Snapshot {
                 path: base.join("tenant.json"),
             }),
@@ -574,6 +599,81 @@ impl Builder {
             users,
             groups,
         }
+    }
+
+    /// `[defaults] currency`: an ISO 4217 code with a minor unit.
+    fn currency(&mut self, src: &Source, code: &Spanned<String>) -> Option<Located<Currency>> {
+        let origin = src.origin(code.span());
+        match Currency::from_code(code.get_ref()) {
+            Some(value) => Some(Located { value, origin }),
+            None => {
+                self.error(
+                    format!("`{}` is not an ISO 4217 currency code", code.get_ref()),
+                    origin,
+                    "write the three-letter code of the currency you are billed in, e.g. \"EUR\", \"USD\", \"GBP\"",
+                );
+                None
+            }
+        }
+    }
+
+    /// Validates every `monthly_price` against the currency (`None`: no currency written;
+    /// `Some(None)`: an invalid one, already reported). `None` when no price is set.
+    fn prices(&mut self, currency: Option<Option<Located<Currency>>>) -> Option<Prices> {
+        let written = std::mem::take(&mut self.written_prices);
+        let first = written.first()?;
+        let Some(currency) = currency else {
+            self.error(
+                "monthly_price needs a currency",
+                first.origin.clone(),
+                "set it under [defaults], e.g. currency = \"EUR\" (ISO 4217)",
+            );
+            return None;
+        };
+        let currency = currency?;
+        let mut monthly: BTreeMap<String, (Money, Origin)> = BTreeMap::new();
+        for w in written {
+            let money = match &w.price {
+                RawPrice::Text(text) => Money::parse_price(text, &currency.value),
+                RawPrice::Integer(n) => Money::parse_price(&n.to_string(), &currency.value),
+                RawPrice::Float(_) => Err(
+                    "a TOML float cannot hold every price exactly: write the price as a string"
+                        .to_string(),
+                ),
+            };
+            let money = match money {
+                Ok(money) => money,
+                Err(message) => {
+                    self.error(
+                        format!("invalid monthly_price: {message}"),
+                        w.origin,
+                        format!(
+                            "write the price of one seat per month in {} as a string, e.g. monthly_price = \"36.00\"",
+                            currency.value.code
+                        ),
+                    );
+                    continue;
+                }
+            };
+            match monthly.get(&w.part_number) {
+                Some((other, first)) if *other != money => {
+                    let hint = format!("{} is priced {} at {first}", w.part_number, other.plain());
+                    self.error(
+                        format!("{} has two different monthly prices", w.part_number),
+                        w.origin,
+                        hint,
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    monthly.insert(w.part_number, (money, w.origin));
+                }
+            }
+        }
+        Some(Prices {
+            currency: currency.value,
+            monthly: monthly.into_iter().map(|(k, (m, _))| (k, m)).collect(),
+        })
     }
 
     fn backend(&mut self, src: &Source, t: &Spanned<RawTenant>) -> Option<BackendConfig> {

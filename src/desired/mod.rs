@@ -64,6 +64,8 @@ pub struct Config {
     pub default_usage_location: Option<Located<String>>,
     /// `[guards]` with defaults filled in.
     pub guards: Guards,
+    /// Monthly seat prices from `[skus]` in `[defaults] currency`; `None` when none is set.
+    pub prices: Option<crate::cost::Prices>,
     /// Profiles by name.
     pub profiles: BTreeMap<String, Profile>,
     /// Rules in declaration order (files in sorted order).

@@ -18,10 +18,11 @@ pub struct RawFile {
     /// Where the live tenant is read from and written to: a snapshot file or Microsoft Graph.
     #[schemars(with = "Option<RawTenant>")]
     pub tenant: Option<Spanned<RawTenant>>,
-    /// Friendly aliases for SKU part numbers (`E3 = "ENTERPRISEPACK"`). Part numbers work directly too.
+    /// Friendly aliases for SKU part numbers (`E3 = "ENTERPRISEPACK"`), optionally with a monthly
+    /// price per seat (`E3 = { part = "ENTERPRISEPACK", monthly_price = "36.00" }`). Part numbers work directly too.
     #[serde(default)]
-    #[schemars(with = "BTreeMap<String, String>")]
-    pub skus: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[schemars(with = "BTreeMap<String, RawSku>")]
+    pub skus: BTreeMap<Spanned<String>, RawSku>,
     /// What m365ctl owns: the SKUs it manages exclusively and which users are in scope.
     #[schemars(with = "Option<RawScope>")]
     pub scope: Option<Spanned<RawScope>>,
@@ -124,6 +125,147 @@ pub struct RawDefaults {
     /// ISO 3166-1 alpha-2 usage location for in-scope users who have none in the tenant and whose profile or entry sets none; never relocates anyone.
     #[schemars(with = "Option<String>")]
     pub usage_location: Option<Spanned<String>>,
+    /// ISO 4217 currency of every `monthly_price` under `[skus]` (e.g. `EUR`).
+    #[schemars(with = "Option<String>")]
+    pub currency: Option<Spanned<String>>,
+}
+
+/// A `[skus]` entry: a part number, or a table with the part number and a monthly price.
+#[derive(Debug, Clone)]
+pub struct RawSku {
+    /// skuPartNumber the alias stands for.
+    pub part: Spanned<String>,
+    /// Monthly price of one seat, in `[defaults] currency`.
+    pub monthly_price: Option<Spanned<RawPrice>>,
+}
+
+/// A price as written: a string (exact), an integer, or a float (refused by `load`: a binary
+/// float may not hold the price exactly).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawPrice {
+    /// `"36.00"`.
+    Text(String),
+    /// `36`.
+    Integer(i64),
+    /// `36.0`.
+    Float(f64),
+}
+
+impl<'de> Deserialize<'de> for RawSku {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<SkuValue>::deserialize(d)?;
+        let span = spanned.span();
+        Ok(match spanned.into_inner() {
+            SkuValue::Part(part) => RawSku {
+                part: Spanned::new(span, part),
+                monthly_price: None,
+            },
+            SkuValue::Table(sku) => sku,
+        })
+    }
+}
+
+/// Helper so the plain string form keeps its span while the table keeps per-key spans.
+enum SkuValue {
+    Part(String),
+    Table(RawSku),
+}
+
+impl<'de> Deserialize<'de> for SkuValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = SkuValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a SKU part number or { part = \"...\", monthly_price = \"...\" }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SkuValue, E> {
+                Ok(SkuValue::Part(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SkuValue, A::Error> {
+                let mut part = None;
+                let mut monthly_price = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "part" if part.is_none() => part = Some(map.next_value()?),
+                        "monthly_price" if monthly_price.is_none() => {
+                            monthly_price = Some(map.next_value()?);
+                        }
+                        "part" => return Err(serde::de::Error::duplicate_field("part")),
+                        "monthly_price" => {
+                            return Err(serde::de::Error::duplicate_field("monthly_price"));
+                        }
+                        other => {
+                            return Err(serde::de::Error::unknown_field(
+                                other,
+                                &["part", "monthly_price"],
+                            ));
+                        }
+                    }
+                }
+                let part = part.ok_or_else(|| serde::de::Error::missing_field("part"))?;
+                Ok(SkuValue::Table(RawSku {
+                    part,
+                    monthly_price,
+                }))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawPrice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RawPrice;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a price as a string, e.g. \"36.00\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawPrice, E> {
+                Ok(RawPrice::Text(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawPrice, E> {
+                Ok(RawPrice::Integer(v))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RawPrice, E> {
+                Ok(RawPrice::Float(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RawSku {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Sku".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The skuPartNumber this alias stands for, or a table with it and the monthly price of one seat.",
+            "anyOf": [
+                { "type": "string" },
+                {
+                    "type": "object",
+                    "properties": {
+                        "part": { "type": "string", "description": "skuPartNumber, e.g. ENTERPRISEPACK." },
+                        "monthly_price": {
+                            "description": "Price of one seat per month in [defaults] currency, as a decimal string (\"36.00\") or an integer.",
+                            "anyOf": [
+                                { "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$" },
+                                { "type": "integer", "minimum": 0 }
+                            ]
+                        }
+                    },
+                    "required": ["part"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
 }
 
 /// `[guards]`.

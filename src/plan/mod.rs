@@ -104,6 +104,10 @@ pub struct Plan {
     pub license_errors: Vec<LicenseError>,
     /// What the plan was computed from.
     pub fingerprint: Fingerprint,
+    /// Monthly cost of the licence table before and after, when `[skus]` has prices. Set by
+    /// the command from the config (prices are not a planner input: a price change never
+    /// makes a saved plan stale).
+    pub cost: Option<crate::cost::PlanCost>,
 }
 
 impl Plan {
@@ -274,6 +278,7 @@ fn build(
         exchange_changes: accounting.exchange_changes,
         license_errors,
         fingerprint: fingerprint(),
+        cost: None,
     }
 }
 
@@ -367,5 +372,6 @@ fn cyclic(
         exchange_changes: Vec::new(),
         license_errors: Vec::new(),
         fingerprint: fingerprint(),
+        cost: None,
     }
 }

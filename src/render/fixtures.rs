@@ -193,6 +193,7 @@ pub(crate) fn every_kind() -> Plan {
             desired: "sha256:1111".into(),
             live: "sha256:2222".into(),
         },
+        cost: None,
     }
 }
 
@@ -214,5 +215,33 @@ pub(crate) fn empty() -> Plan {
             desired: "sha256:1111".into(),
             live: "sha256:2222".into(),
         },
+        cost: None,
     }
+}
+
+/// `every_kind` with prices for two of its SKUs and an unpriced third one, so the cost lines
+/// show a priced saving, a priced increase and a SKU left out of the totals.
+pub(crate) fn with_cost() -> Plan {
+    use crate::cost::{Currency, Money, Prices, plan_cost};
+    let mut plan = every_kind();
+    plan.seats.push(SeatSummary {
+        sku_part_number: "EXCHANGESTANDARD".into(),
+        enabled: 10,
+        consumed_now: 4,
+        consumed_after: 4,
+        peak: 4,
+    });
+    let currency = Currency::from_code("EUR").expect("ISO 4217");
+    let price = |text: &str| Money::parse_price(text, &currency).expect("a price");
+    let prices = Prices {
+        monthly: [
+            ("ENTERPRISEPACK".to_string(), price("23.00")),
+            ("ENTERPRISEPREMIUM".to_string(), price("1038.50")),
+        ]
+        .into_iter()
+        .collect(),
+        currency: currency.clone(),
+    };
+    plan.cost = Some(plan_cost(&plan.seats, &prices));
+    plan
 }

@@ -119,6 +119,9 @@ pub fn render(plan: &Plan, options: HumanOptions) -> String {
 
     render_license_errors(&mut out, &p, plan);
     render_seats(&mut out, &p, &plan.seats);
+    if let Some(cost) = &plan.cost {
+        out.push_str(&super::cost::human(cost));
+    }
     render_exchange(&mut out, plan);
     let _ = writeln!(out, "{}", p.bold(&summary_line(plan, options.wording)));
     if plan.has_errors() {

@@ -46,6 +46,9 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
         Wording::Drift => "m365ctl drift report",
     };
     let _ = writeln!(out, "### {title}\n");
+    if let Some(cost) = &plan.cost {
+        out.push_str(&super::cost::markdown(cost));
+    }
     let _ = writeln!(out, "**{}**\n", summary_line(plan, options.wording));
     if plan.has_errors() {
         let _ = writeln!(out, "**The plan has errors and cannot be applied.**\n");

@@ -5,6 +5,7 @@
 //! hand-built plan.
 
 pub mod comment;
+pub mod cost;
 pub mod diagnostic;
 pub mod escape;
 pub mod github;
@@ -12,6 +13,7 @@ pub mod human;
 pub mod json;
 pub mod markdown;
 pub mod stacking;
+pub mod tenants;
 
 use crate::plan::{Action, OpKind, Operation, Plan};
 use std::collections::{BTreeMap, HashMap};

@@ -35,6 +35,7 @@ fn plan(operations: Vec<Operation>) -> Plan {
             desired: "sha256:d".into(),
             live: "sha256:l".into(),
         },
+        cost: None,
     }
 }
 

@@ -138,6 +138,7 @@ fn saved_plan(live: &m365ctl::tenant::Tenant) -> PlanFile {
             desired: "sha256:desired".into(),
             live: "sha256:live-at-plan-time".into(),
         },
+        cost: None,
     };
     PlanFile::from_plan(&plan).with_live_digest(live)
 }
