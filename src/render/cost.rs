@@ -3,6 +3,7 @@
 //! pull-request comment leads with it.
 
 use crate::cost::{Money, PlanCost};
+use crate::render::escape;
 use std::fmt::Write;
 
 /// Column headers of the cost table, shared by both formats.
@@ -62,12 +63,13 @@ pub fn headline(cost: &PlanCost) -> String {
 }
 
 /// Notes under the table: what the totals leave out and what a saving needs.
-fn notes(cost: &PlanCost) -> Vec<String> {
+fn notes(cost: &PlanCost, escape: fn(&str) -> String) -> Vec<String> {
     let mut notes = Vec::new();
     if !cost.unpriced.is_empty() {
+        let names: Vec<String> = cost.unpriced.iter().map(|n| escape(n)).collect();
         notes.push(format!(
             "Not in the total (no monthly_price in [skus]): {}.",
-            cost.unpriced.join(", ")
+            names.join(", ")
         ));
     }
     if cost.change.minor_units < 0 {
@@ -81,7 +83,11 @@ fn notes(cost: &PlanCost) -> Vec<String> {
 
 /// The cost table for a terminal, aligned from the data.
 pub fn human(cost: &PlanCost) -> String {
-    let rows = rows(cost);
+    // SKU names come from the tenant or a snapshot: untrusted, so made inert for a terminal.
+    let mut rows = rows(cost);
+    for row in &mut rows {
+        row[0] = escape::terminal(&row[0]).into_owned();
+    }
     let mut widths = HEADER.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -106,7 +112,7 @@ pub fn human(cost: &PlanCost) -> String {
         let cells: [&str; 7] = std::array::from_fn(|i| row[i].as_str());
         let _ = writeln!(out, "{}", line(cells));
     }
-    for note in notes(cost) {
+    for note in notes(cost, |n| escape::terminal(n).into_owned()) {
         let _ = writeln!(out, "  {note}");
     }
     out.push('\n');
@@ -128,14 +134,14 @@ pub fn markdown(cost: &PlanCost) -> String {
             .map(|(col, cell)| match (i == last, col, cell.is_empty()) {
                 (_, _, true) => String::new(),
                 (true, _, false) => format!("**{cell}**"),
-                (false, 0, false) => format!("`{cell}`"),
+                (false, 0, false) => escape::markdown_code(cell),
                 _ => cell.clone(),
             })
             .collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out.push('\n');
-    for note in notes(cost) {
+    for note in notes(cost, escape::markdown_text) {
         let _ = writeln!(out, "_{note}_\n");
     }
     out
@@ -149,6 +155,30 @@ mod tests {
     #[test]
     fn human_cost_lines() {
         insta::assert_snapshot!(human(fixtures::with_cost().cost.as_ref().expect("priced")));
+    }
+
+    /// A SKU name from a hostile tenant or snapshot is inert in both formats: no escape byte
+    /// for a terminal, no code span closed, no HTML or heading in the pull-request comment.
+    #[test]
+    fn hostile_sku_names_are_inert() {
+        let hostile = "X`</code><img src=x>\u{1b}[31m\n# head";
+        let mut cost = fixtures::with_cost().cost.expect("priced");
+        cost.skus[0].sku = hostile.to_string();
+        cost.unpriced = vec![hostile.to_string()];
+        let text = human(&cost);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        let md = markdown(&cost);
+        let escaped = |tag: &str| {
+            md.match_indices(tag)
+                .all(|(i, _)| md.as_bytes()[i - 1] == b'\\')
+        };
+        assert!(escaped("<img") && escaped("</code\\>"), "{md}");
+        assert_eq!(
+            md.matches("<code>").count(),
+            md.matches("</code>").count(),
+            "{md}"
+        );
+        assert!(!md.lines().any(|l| l.starts_with('#')), "{md}");
     }
 
     #[test]
