@@ -57,6 +57,28 @@ fn shown(value: &str) -> String {
     }
 }
 
+/// What is wrong with one licence, user's or group's, as (field, message): a SKU the
+/// snapshot does not list (`plans` is `None`), or disabled plans that are not the SKU's.
+fn sku_problems(
+    plans: Option<HashSet<&str>>,
+    sku_id: &str,
+    disabled_plans: &[String],
+) -> Vec<(&'static str, String)> {
+    let Some(plans) = plans else {
+        return vec![("sku_id", format!("SKU {} is not in skus", shown(sku_id)))];
+    };
+    disabled_plans
+        .iter()
+        .filter(|plan| !plans.contains(plan.as_str()))
+        .map(|plan| {
+            (
+                "disabled_plans",
+                format!("service plan {} is not a plan of this SKU", shown(plan)),
+            )
+        })
+        .collect()
+}
+
 fn collect(tenant: &Tenant) -> Vec<Problem> {
     use Step::{Index, Key};
     let mut out = Vec::new();
@@ -165,21 +187,9 @@ fn collect(tenant: &Tenant) -> Vec<Problem> {
         }
         for (j, licence) in user.licenses.iter().enumerate() {
             let at = |key| vec![Key("users"), Index(i), Key("licenses"), Index(j), Key(key)];
-            match plans_of(&licence.sku_id) {
-                None => problem(
-                    at("sku_id"),
-                    format!("SKU {} is not in skus", shown(&licence.sku_id)),
-                ),
-                Some(plans) => {
-                    for plan in &licence.disabled_plans {
-                        if !plans.contains(plan.as_str()) {
-                            problem(
-                                at("disabled_plans"),
-                                format!("service plan {} is not a plan of this SKU", shown(plan)),
-                            );
-                        }
-                    }
-                }
+            let plans = plans_of(&licence.sku_id);
+            for (key, message) in sku_problems(plans, &licence.sku_id, &licence.disabled_plans) {
+                problem(at(key), message);
             }
             if let Some(group) = licence
                 .assigned_by_group
@@ -197,21 +207,9 @@ fn collect(tenant: &Tenant) -> Vec<Problem> {
     for (i, group) in tenant.groups.iter().enumerate() {
         for (j, licence) in group.licenses.iter().enumerate() {
             let at = |key| vec![Key("groups"), Index(i), Key("licenses"), Index(j), Key(key)];
-            match plans_of(&licence.sku_id) {
-                None => problem(
-                    at("sku_id"),
-                    format!("SKU {} is not in skus", shown(&licence.sku_id)),
-                ),
-                Some(plans) => {
-                    for plan in &licence.disabled_plans {
-                        if !plans.contains(plan.as_str()) {
-                            problem(
-                                at("disabled_plans"),
-                                format!("service plan {} is not a plan of this SKU", shown(plan)),
-                            );
-                        }
-                    }
-                }
+            let plans = plans_of(&licence.sku_id);
+            for (key, message) in sku_problems(plans, &licence.sku_id, &licence.disabled_plans) {
+                problem(at(key), message);
             }
         }
         let mut seen = HashSet::new();
