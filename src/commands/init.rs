@@ -70,29 +70,7 @@ pub fn run(dir: &Path) -> Result<u8, CommandError> {
         })
         .chain([(SCHEMA_FILE, schema)])
         .collect();
-    let existing: Vec<String> = files
-        .iter()
-        .filter(|(name, _)| dir.join(name).exists())
-        .map(|(name, _)| name.to_string())
-        .collect();
-    if !existing.is_empty() {
-        return Err(CommandError::msg(format!(
-            "{} already contains {}; nothing was written",
-            dir.display(),
-            existing.join(", ")
-        )));
-    }
-    for (name, contents) in files {
-        let path = dir.join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                CommandError::msg(format!("cannot create {}: {e}", parent.display()))
-            })?;
-        }
-        std::fs::write(&path, contents)
-            .map_err(|e| CommandError::msg(format!("cannot write {}: {e}", path.display())))?;
-        eprintln!("created {}", path.display());
-    }
+    write_new_files(dir, &files)?;
     eprint!("{}", next_steps(dir));
     Ok(exit::OK)
 }
@@ -124,4 +102,36 @@ fn shell_word(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', "'\\''"))
     }
+}
+
+/// Writes `files` under `dir`, creating directories, only when none of them exists yet: all or
+/// nothing, so `init` never clobbers (shared by `init` and `init --tenants`).
+pub(crate) fn write_new_files<N: AsRef<str>>(
+    dir: &Path,
+    files: &[(N, String)],
+) -> Result<(), CommandError> {
+    let existing: Vec<&str> = files
+        .iter()
+        .map(|(name, _)| name.as_ref())
+        .filter(|name| dir.join(name).exists())
+        .collect();
+    if !existing.is_empty() {
+        return Err(CommandError::msg(format!(
+            "{} already contains {}; nothing was written",
+            dir.display(),
+            existing.join(", ")
+        )));
+    }
+    for (name, contents) in files {
+        let path = dir.join(name.as_ref());
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                CommandError::msg(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        std::fs::write(&path, contents)
+            .map_err(|e| CommandError::msg(format!("cannot write {}: {e}", path.display())))?;
+        eprintln!("created {}", path.display());
+    }
+    Ok(())
 }

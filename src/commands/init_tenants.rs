@@ -69,29 +69,7 @@ pub fn run(dir: &Path, names: &[String]) -> Result<u8, CommandError> {
         ".github/m365ctl-install.sh".into(),
         include_str!("../../install.sh").into(),
     ));
-    let existing: Vec<&str> = files
-        .iter()
-        .filter(|(name, _)| dir.join(name).exists())
-        .map(|(name, _)| name.as_str())
-        .collect();
-    if !existing.is_empty() {
-        return Err(CommandError::msg(format!(
-            "{} already contains {}; nothing was written",
-            dir.display(),
-            existing.join(", ")
-        )));
-    }
-    for (name, contents) in &files {
-        let path = dir.join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                CommandError::msg(format!("cannot create {}: {e}", parent.display()))
-            })?;
-        }
-        std::fs::write(&path, contents)
-            .map_err(|e| CommandError::msg(format!("cannot write {}: {e}", path.display())))?;
-        eprintln!("created {}", path.display());
-    }
+    super::init::write_new_files(dir, &files)?;
     eprintln!(
         "\nNext: export each tenant's snapshot, then `m365ctl plan -c {}` plans them all; `m365ctl matrix -c {}/tenants` lists them for CI.",
         dir.display(),
