@@ -208,28 +208,12 @@ pub(super) fn inner_error(request_id: &str, client_request_id: &str) -> Value {
     json!({"date": utc_now(), "request-id": request_id, "client-request-id": client_request_id})
 }
 
-/// Now as Graph writes `innerError.date`: `2026-01-01T12:34:56`, UTC.
+/// Now as Graph writes `innerError.date`: `2026-01-01T12:34:56`, UTC (RFC 3339 without the
+/// zone letter; the date arithmetic is `apply::clock`'s).
 fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        rest / 3_600,
-        rest % 3_600 / 60,
-        rest % 60
-    )
+    let mut now = crate::apply::clock::now_rfc3339();
+    now.pop(); // the trailing `Z`
+    now
 }
 
 /// Graph's JSON content type.
