@@ -291,7 +291,7 @@ fn child(args: &[String]) {
         .build()
         .expect("runtime");
     let started = Instant::now();
-    let config = m365ctl::desired::load(std::path::Path::new(dir)).expect("config loads");
+    let config = m365ctl::input::load(std::path::Path::new(dir)).expect("config loads");
     let backend = GraphBackend::new(&settings)
         .expect("backend")
         .with_groups(config.groups.keys().cloned());
@@ -360,7 +360,7 @@ async fn measure_apply(n: usize, model: &Option<ThrottleModel>) -> ApplyRow {
         m365ctl::backend::snapshot::render_snapshot(&synth.tenant),
     )
     .expect("snapshot");
-    let config = m365ctl::desired::load(dir.path()).expect("config loads");
+    let config = m365ctl::input::load(dir.path()).expect("config loads");
     let (desired, _) = m365ctl::desired::resolve(&config, &synth.tenant).expect("resolves");
     let plan = m365ctl::plan::plan(&desired, &synth.tenant);
     let fake = FakeTenant::start(

@@ -112,17 +112,15 @@ fn measure_planfile(n: usize) {
     let synth = generate(&SynthSpec::benchmark(n));
     let dir = tempfile::tempdir().expect("tempdir");
     write_synth(dir.path(), &synth);
-    let config = m365ctl::desired::load(dir.path()).expect("config loads");
+    let config = m365ctl::input::load(dir.path()).expect("config loads");
     let (desired, _) = m365ctl::desired::resolve(&config, &synth.tenant).expect("resolves");
     let started = Instant::now();
     let plan = m365ctl::plan::plan(&desired, &synth.tenant);
     let core_s = started.elapsed().as_secs_f64();
     let out = dir.path().join("plan.json");
     let started = Instant::now();
-    PlanFile::from_plan(&plan)
-        .with_live_digest(&synth.tenant)
-        .write_to(&out)
-        .expect("plan file written");
+    let doc = PlanFile::from_plan(&plan).with_live_digest(&synth.tenant);
+    m365ctl::backend::snapshot::write_plan_file(&out, &doc).expect("plan file written");
     let planfile_s = started.elapsed().as_secs_f64();
     let bytes = std::fs::metadata(&out).expect("plan file").len();
     println!(

@@ -252,7 +252,7 @@ impl PlanFile {
         self
     }
 
-    /// The document as text: exactly the bytes `write_to` writes.
+    /// The document as text: exactly the bytes `write_json` writes.
     pub fn to_json(&self) -> String {
         let mut bytes = Vec::new();
         self.write_json(&mut bytes)
@@ -260,15 +260,10 @@ impl PlanFile {
         String::from_utf8(bytes).expect("serde_json writes UTF-8")
     }
 
-    /// Writes the document to `path` atomically, streamed through a buffer: `plan --out`
-    /// never holds the whole text (133 MB at 1,000,000 users) in memory.
-    pub fn write_to(&self, path: &std::path::Path) -> std::io::Result<()> {
-        crate::backend::snapshot::write_atomically_with(path, |out| self.write_json(out))
-    }
-
     /// Pretty JSON with a trailing newline. Field order is the struct's and every map is a
-    /// `BTreeMap`, so the same plan always gives the same bytes.
-    fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    /// `BTreeMap`, so the same plan always gives the same bytes. Streamed: `plan --out` writes
+    /// through this into its file and never holds the whole text (133 MB at 1,000,000 users).
+    pub fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         serde_json::to_writer_pretty(&mut *out, self)?;
         out.write_all(b"\n")
     }
@@ -622,17 +617,6 @@ mod tests {
             PlanFile::parse(&edited),
             Err(PlanFileError::Tampered)
         ));
-    }
-
-    #[test]
-    fn write_to_streams_exactly_the_document_text() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plan.json");
-        let doc = PlanFile::from_plan(&sample_plan());
-        doc.write_to(&path).unwrap();
-        let written = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(written, doc.to_json());
-        assert_eq!(PlanFile::parse(&written).unwrap(), doc);
     }
 
     proptest::proptest! {

@@ -100,7 +100,7 @@ pub(crate) fn config_dir(config: &Path) -> PathBuf {
 /// Reads a plan written by `plan --out`.
 fn read_planfile(path: &Path) -> Result<PlanFile, CommandError> {
     // A regular file of bounded size: a FIFO or device would hang or exhaust memory.
-    let text = crate::desired::input::read_text(path)
+    let text = crate::input::read_text(path)
         .map_err(|e| CommandError::msg(format!("{} ({})", e.message, e.hint)))?;
     PlanFile::parse(&text).map_err(|e| CommandError::msg(format!("{}: {e}", path.display())))
 }

@@ -5,9 +5,10 @@ use super::{Backend, CommandError, exit, write_stdout};
 use crate::backend::BackendConfig;
 use crate::backend::snapshot::{render_snapshot, write_atomically};
 use crate::cli::{ExportArgs, StackingArgs, StackingFormat};
+use crate::desired::Config;
 use crate::desired::export::{ExportOptions, TENANT_FILE, to_toml};
-use crate::desired::{Config, config_files};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::input::config_files;
 use crate::tenant::Tenant;
 use std::path::{Component, Path, PathBuf};
 

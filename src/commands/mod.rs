@@ -28,15 +28,7 @@ use clap::CommandFactory;
 use std::io::IsTerminal;
 use std::path::Path;
 
-/// Exit codes (Terraform's convention).
-pub mod exit {
-    /// Success, no changes.
-    pub const OK: u8 = 0;
-    /// Error (bad config, backend failure, refused apply, usage error).
-    pub const ERROR: u8 = 1;
-    /// Success with changes present (`--detailed-exitcode`, `drift`).
-    pub const CHANGES: u8 = 2;
-}
+pub use crate::exit;
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -371,7 +363,7 @@ pub(crate) fn refuse_delegated_writes(config: &Config) -> Result<(), CommandErro
 
 /// Loads the config and prints its warnings (sub-directories not read) to stderr.
 pub(crate) fn load_config(path: &Path) -> Result<Config, CommandError> {
-    let config = desired::load(path)?;
+    let config = crate::input::load(path)?;
     let color = Terminal::detect(ColorChoice::Auto).stderr_color;
     print_diagnostics(&config.warnings, color);
     Ok(config)

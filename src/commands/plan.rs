@@ -43,7 +43,7 @@ pub fn run(args: &PlanArgs, term: Terminal) -> Result<u8, CommandError> {
         let doc = PlanFile::from_plan(&plan)
             .with_live_digest(&live)
             .with_context(context);
-        doc.write_to(out)
+        crate::backend::snapshot::write_plan_file(out, &doc)
             .map_err(|e| CommandError::msg(format!("cannot write {}: {e}", out.display())))?;
         tracing::info!(path = %out.display(), "plan written");
     }

@@ -55,7 +55,7 @@ pub fn run(args: &LicencesArgs) -> Result<u8, CommandError> {
 
 /// One tenant's report.
 fn read(path: &Path) -> Result<LicenceReport, CommandError> {
-    let config = crate::desired::load(path)?;
+    let config = crate::input::load(path)?;
     let live = Backend::from_config(&config)?.read_blocking()?;
     Ok(licences::report(&live, config.prices.as_ref()))
 }

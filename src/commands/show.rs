@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub fn run(args: &ShowArgs, term: Terminal) -> Result<u8, CommandError> {
     let path = &args.planfile;
     // A regular file of bounded size (a FIFO would hang); its content is an untrusted claim.
-    let text = crate::desired::input::read_text(path)
+    let text = crate::input::read_text(path)
         .map_err(|e| CommandError::msg(format!("{} ({})", e.message, e.hint)))?;
     let doc = PlanFile::parse(&text)
         .map_err(|e| CommandError::msg(format!("{}: {e}", path.display())))?;

@@ -5,7 +5,7 @@
 //! hostile values). Bounded to a few seconds per `cargo test` (`cases`); the property is "no panic":
 //! every input is either accepted or refused with diagnostics.
 
-use crate::backend::snapshot::parse_snapshot;
+use crate::tenant::snapshot::parse_snapshot;
 use proptest::prelude::*;
 use std::path::Path;
 

@@ -1,15 +1,7 @@
-//! Reading config files safely: the shell part of `load`, kept apart from validation.
-//!
-//! Nothing is skipped silently (a dangling or looping `*.toml` symlink used to be skipped, so
-//! `validate` said valid and `plan` removed licences), nothing blocks or exhausts memory (only
-//! regular files of bounded size are read, never a FIFO or device), a UTF-8 byte-order mark
-//! is accepted, and invalid UTF-8 is reported with its byte offset and line:column.
+//! Config text: bytes -> UTF-8 without a byte-order mark, or where the first invalid byte is.
+//! The shell (`m365ctl::input`) reads the files and hands their bytes here.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-
-/// The largest config file read: an exported 100,000-user `users.toml` is about 10 MB.
-pub const MAX_CONFIG_BYTES: u64 = 64 << 20;
+use std::path::Path;
 
 /// The UTF-8 byte-order mark some Windows editors write.
 const BOM: &str = "\u{feff}";
@@ -21,101 +13,6 @@ pub struct InputError {
     pub message: String,
     /// How to fix it.
     pub hint: &'static str,
-}
-
-/// The `*.toml` entries of a directory, sorted by name, every one a readable regular file
-/// (through symlinks); every entry that is not is an error.
-pub fn toml_entries(dir: &Path) -> Result<Vec<PathBuf>, Vec<InputError>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        vec![InputError {
-            message: format!("cannot read {}: {e}", dir.display()),
-            hint: "check permissions",
-        }]
-    })?;
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    for entry in entries {
-        let path = match entry {
-            Ok(entry) => entry.path(),
-            Err(e) => {
-                errors.push(InputError {
-                    message: format!("cannot read an entry of {}: {e}", dir.display()),
-                    hint: "check permissions",
-                });
-                continue;
-            }
-        };
-        if path.extension().is_some_and(|x| x == "toml") {
-            match regular_file(&path) {
-                Ok(()) => files.push(path),
-                Err(e) => errors.push(e),
-            }
-        }
-    }
-    if errors.is_empty() {
-        files.sort();
-        Ok(files)
-    } else {
-        Err(errors)
-    }
-}
-
-/// Checks that `path` is (or links to) a regular file, without opening it (opening a FIFO
-/// blocks until a writer appears).
-pub fn regular_file(path: &Path) -> Result<(), InputError> {
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => Ok(()),
-        Ok(_) => Err(InputError {
-            message: format!(
-                "{} is not a regular file (a directory, FIFO or device)",
-                path.display()
-            ),
-            hint: "config inputs must be regular .toml files",
-        }),
-        Err(e) => {
-            let dangling =
-                std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-            Err(InputError {
-                message: if dangling {
-                    format!("{} is a dangling or looping symlink: {e}", path.display())
-                } else {
-                    format!("cannot read {}: {e}", path.display())
-                },
-                hint: if dangling {
-                    "fix or remove the link: every *.toml file in the config directory is part of the config"
-                } else {
-                    "check the path and permissions"
-                },
-            })
-        }
-    }
-}
-
-/// Reads a config file: a regular file of at most `MAX_CONFIG_BYTES`, UTF-8 (a leading
-/// byte-order mark is dropped).
-pub fn read_text(path: &Path) -> Result<String, InputError> {
-    regular_file(path)?;
-    let io = |e: std::io::Error| InputError {
-        message: format!("cannot read {}: {e}", path.display()),
-        hint: "check the path and permissions",
-    };
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(MAX_CONFIG_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(InputError {
-            message: format!(
-                "{} is larger than {} MB",
-                path.display(),
-                MAX_CONFIG_BYTES >> 20
-            ),
-            hint: "split the config into several .toml files in one directory",
-        });
-    }
-    decode(path, bytes)
 }
 
 /// UTF-8 text without a byte-order mark, or the offset of the first invalid byte.

@@ -1,10 +1,12 @@
-//! Reading and validating config files: TOML -> `Config`, every problem with file:line:column.
+//! Validating config texts: TOML -> `Config`, every problem with file:line:column.
 //!
-//! `load` does the file I/O (one file, or a directory of `*.toml` in sorted order) and hands
-//! the texts to `from_sources`, which is pure. Files are parsed one by one; if any has a
-//! syntax or shape error, those are reported alone (later checks would only echo them).
-//! Otherwise every semantic check runs and all problems are collected, not just the first.
+//! The shell (`m365ctl::input::load`) reads the files (one file, or a directory of `*.toml`
+//! in sorted order) and hands the texts to `from_sources`. Files are parsed one by one; if
+//! any has a syntax or shape error, those are reported alone (later checks would only echo
+//! them). Otherwise every semantic check runs and all problems are collected, not just the
+//! first.
 
+use super::connection::{AuthMode, BackendConfig, GraphSettings};
 use super::countries;
 use super::raw::{
     RawDisabledPlans, RawFile, RawGroup, RawLicenses, RawPrice, RawProfile, RawRule, RawScope,
@@ -13,7 +15,6 @@ use super::raw::{
 use super::shape;
 use super::suggest;
 use super::*;
-use crate::backend::{AuthMode, BackendConfig, GraphSettings};
 use crate::cost::{Currency, Money, Prices};
 use crate::diag::{Diagnostic, Diagnostics, Origin, SourceMap};
 use serde_spanned::Spanned;
@@ -30,67 +31,6 @@ const DEVICE_CODE_CLIENT_ID: &str = "14d82eec-204b-4c2f-b7e8-296a70dab67e";
 /// What `client_id` means with `auth = "azure-cli"`: the Azure CLI's own client, which
 /// issued the tokens it hands over.
 const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
-
-/// Reads and validates a config file or directory. Errors carry file:line:column.
-pub fn load(path: &Path) -> Result<Config, Diagnostics> {
-    let files = config_files(path)?;
-    let mut sources = Vec::with_capacity(files.len());
-    let mut errors = Vec::new();
-    for file in &files {
-        match super::input::read_text(file) {
-            Ok(text) => sources.push((file.display().to_string(), text)),
-            Err(e) => errors.push(Diagnostic::error(e.message, None).with_hint(e.hint)),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(Diagnostics(errors));
-    }
-    let base = if path.is_dir() {
-        path.to_path_buf()
-    } else {
-        path.parent().map(Path::to_path_buf).unwrap_or_default()
-    };
-    let mut config = from_sources(&sources, &base)?;
-    config.files = files;
-    if path.is_dir() {
-        config.warnings.extend(subdirectory_warnings(path));
-    }
-    Ok(config)
-}
-
-/// The file itself, or the directory's config files sorted by name (see `is_config_name`).
-pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
-    let fail = |message: String, hint: &str| {
-        Diagnostics(vec![Diagnostic::error(message, None).with_hint(hint)])
-    };
-    if !path.is_dir() {
-        if !path.exists() {
-            return Err(fail(
-                format!("config {} does not exist", path.display()),
-                "pass a .toml file or a directory of .toml files",
-            ));
-        }
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let files = super::input::toml_entries(path).map_err(|errors| {
-        Diagnostics(
-            errors
-                .into_iter()
-                .map(|e| Diagnostic::error(e.message, None).with_hint(e.hint))
-                .collect(),
-        )
-    })?;
-    // Hidden files and other tools' well-known TOML are not config (`is_config_name`).
-    let mut files = files;
-    files.retain(|p| is_config_name(p));
-    if files.is_empty() {
-        return Err(fail(
-            format!("no *.toml files in {}", path.display()),
-            "a config directory holds one or more .toml files that are merged",
-        ));
-    }
-    Ok(files)
-}
 
 /// Warnings for user entries whose own fields override everything their profile sets: the
 /// profile changes nothing (`profile = "leaver"` added to an entry that also lists its
@@ -136,80 +76,6 @@ fn ineffective_profiles(config: &Config) -> Vec<Diagnostic> {
         }
     }
     warnings
-}
-
-/// Other tools' TOML files that live in repositories beside a config and are never m365ctl
-/// config (editor, formatter, linter and build settings).
-const OTHER_TOOLS: [&str; 16] = [
-    "Cargo.toml",
-    "Cross.toml",
-    "Makefile.toml",
-    "book.toml",
-    "cliff.toml",
-    "clippy.toml",
-    "committed.toml",
-    "deny.toml",
-    "_typos.toml",
-    "typos.toml",
-    "mise.toml",
-    "netlify.toml",
-    "pyproject.toml",
-    "rust-toolchain.toml",
-    "rustfmt.toml",
-    "taplo.toml",
-];
-
-/// Whether a file found in a config directory is m365ctl config: a `*.toml` name that is
-/// not hidden (`.taplo.toml`, editor backups) and not another tool's well-known file.
-fn is_config_name(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return false;
-    };
-    name.ends_with(".toml") && !name.starts_with('.') && !OTHER_TOOLS.contains(&name)
-}
-
-/// Warnings for sub-directories of a config directory that hold `.toml` files: they are not
-/// read, which is a surprise when someone files users under `users/`.
-fn subdirectory_warnings(dir: &Path) -> Vec<Diagnostic> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut holding: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_dir()
-                && !p
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with('.'))
-        })
-        .filter(|sub| {
-            std::fs::read_dir(sub).is_ok_and(|inner| {
-                inner
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .any(|p| p.is_file() && is_config_name(&p))
-            })
-        })
-        .collect();
-    holding.sort();
-    holding
-        .into_iter()
-        .map(|sub| {
-            Diagnostic::warning(
-                format!(
-                    "{} holds .toml files that are not read: m365ctl reads only the *.toml files directly in {}",
-                    sub.display(),
-                    dir.display()
-                ),
-                None,
-            )
-            .with_hint(format!(
-                "move them into {}, or pass -c {} to use them on their own",
-                dir.display(),
-                sub.display()
-            ))
-        })
-        .collect()
 }
 
 /// Parses and validates config texts `(file name, text)` merged in order; `base` is the

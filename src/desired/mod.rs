@@ -5,6 +5,7 @@
 //! exist, users and groups that exist) while expanding profiles, rules and defaults.
 
 pub mod cloud;
+pub mod connection;
 pub mod countries;
 pub mod export;
 #[cfg(test)]
@@ -18,7 +19,7 @@ pub mod schema;
 mod shape;
 mod suggest;
 
-pub use load::{config_files, from_sources, load};
+pub use load::from_sources;
 pub use model::*;
 pub use resolve::resolve;
 
@@ -45,7 +46,7 @@ pub fn is_object_id(s: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Which backend to use.
-    pub backend: crate::backend::BackendConfig,
+    pub backend: connection::BackendConfig,
     /// `[tenant] apply_client_id`: the write identity `apply` uses (graph backend).
     pub apply_client_id: Option<String>,
     /// The files read, in merge order.

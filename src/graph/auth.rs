@@ -247,7 +247,7 @@ impl Authenticator {
         token_file: Option<&std::path::Path>,
     ) -> Result<Secret, BackendError> {
         if let Some(path) = token_file {
-            let text = crate::desired::input::read_text(path)
+            let text = crate::input::read_text(path)
                 .map_err(|e| BackendError::Auth(format!("federated token file: {}", e.message)))?;
             return Ok(Secret::new(text.trim()));
         }

@@ -4,8 +4,8 @@
 //! never hides the others' plans) and these functions only render them.
 
 use super::{Wording, cost, human, markdown, summary_line};
-use crate::commands::exit;
 use crate::diag::{Diagnostic, Severity};
+use crate::exit;
 use crate::plan::Plan;
 use crate::planfile::{DiagnosticDoc, PlanFile};
 use serde::Serialize;

@@ -28,7 +28,7 @@ pub use throttle::ThrottleModel;
 
 use throttle::Budgets;
 
-use crate::backend::{AuthMode, GraphSettings};
+use crate::desired::connection::{AuthMode, GraphSettings};
 use crate::tenant::Tenant;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -397,7 +397,7 @@ impl TenantSource {
             TenantSource::Snapshot(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
-                crate::backend::snapshot::parse_snapshot(&text)
+                crate::tenant::snapshot::parse_snapshot(&text)
                     .map_err(|e| format!("{}: {e}", path.display()))
             }
             TenantSource::Generated { users, seed } => {

@@ -7,6 +7,7 @@
 
 mod attributes;
 mod mutate;
+pub mod snapshot;
 
 pub use crate::rules::invariants::unlicensed_user_mailboxes;
 pub use crate::rules::mailbox::SHARED_MAILBOX_FREE_LIMIT_BYTES;

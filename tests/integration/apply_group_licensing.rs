@@ -53,7 +53,7 @@ fn plan(live: &Tenant) -> Plan {
          [groups.\"LIC-EXO\"]\nlicenses = [\"EXO\"]\nmembers = [\"ann@contoso.com\", \"bob@contoso.com\"]\n",
     )
     .expect("config");
-    let config = m365ctl::desired::load(dir.path()).expect("config loads");
+    let config = m365ctl::input::load(dir.path()).expect("config loads");
     let (desired, _) = m365ctl::desired::resolve(&config, live).expect("resolves");
     let plan = m365ctl::plan::plan(&desired, live);
     assert!(!plan.has_errors(), "{:?}", plan.diagnostics);
@@ -294,7 +294,7 @@ async fn a_seat_freed_by_leaving_a_group_is_given_away_only_once_processing_free
          [groups.\"LIC-EXO\"]\nmembers = []\n",
     )
     .expect("config");
-    let config = m365ctl::desired::load(dir.path()).expect("config loads");
+    let config = m365ctl::input::load(dir.path()).expect("config loads");
     let (desired, _) = m365ctl::desired::resolve(&config, &live).expect("resolves");
     let plan = m365ctl::plan::plan(&desired, &live);
     assert!(!plan.has_errors(), "{:?}", plan.diagnostics);

@@ -86,7 +86,7 @@ async fn every_scenario_plans_byte_identically_through_both_backends() {
     assert!(dirs.len() >= 7, "every scenario directory is found");
     for dir in dirs {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let config = m365ctl::desired::load(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let config = m365ctl::input::load(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
         let m365ctl::backend::BackendConfig::Snapshot { path } = &config.backend else {
             panic!("{name}: scenarios use the snapshot backend")
         };

@@ -3,7 +3,7 @@
 //! reported, not read.
 
 use assert_cmd::Command;
-use m365ctl::desired::load;
+use m365ctl::input::load;
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 

@@ -1,8 +1,9 @@
 //! Offline config errors: every one names file:line:column and carries a hint.
 
 use m365ctl::backend::{AuthMode, BackendConfig};
-use m365ctl::desired::{LicenseList, UserScope, from_sources, load};
+use m365ctl::desired::{LicenseList, UserScope, from_sources};
 use m365ctl::diag::Diagnostic;
+use m365ctl::input::load;
 use std::path::{Path, PathBuf};
 
 fn errors(text: &str) -> Vec<Diagnostic> {

@@ -1,9 +1,8 @@
 //! Resolution against a live tenant: expansion rules, precedence, tenant errors and warnings.
 
-use m365ctl::desired::{
-    DesiredState, LicenseIntent, LicenseSet, UserScope, from_sources, load, resolve,
-};
+use m365ctl::desired::{DesiredState, LicenseIntent, LicenseSet, UserScope, from_sources, resolve};
 use m365ctl::diag::{Diagnostic, Severity};
+use m365ctl::input::load;
 use m365ctl::tenant::{MailboxType, Tenant};
 use proptest::prelude::*;
 use std::collections::BTreeSet;

@@ -16,7 +16,7 @@ pub(crate) fn plan_scenario(name: &str) -> (Tenant, Plan) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/scenarios")
         .join(name);
-    let config = m365ctl::desired::load(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let config = m365ctl::input::load(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
     let m365ctl::backend::BackendConfig::Snapshot { path } = &config.backend else {
         panic!("{name}: scenarios use the snapshot backend")
     };

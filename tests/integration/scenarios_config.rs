@@ -26,7 +26,7 @@ fn dir(name: &str) -> PathBuf {
 /// Loads and resolves a scenario whose config must be refused against its tenant; snapshots
 /// the diagnostics as the CLI prints them (with the source line) and returns them.
 fn resolve_errors(name: &str) -> Vec<Diagnostic> {
-    let config = m365ctl::desired::load(&dir(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let config = m365ctl::input::load(&dir(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     let live = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()

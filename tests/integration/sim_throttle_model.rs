@@ -38,7 +38,7 @@ async fn plan_and_apply_converge_under_the_throttling_model() {
         m365ctl::backend::snapshot::render_snapshot(&synth.tenant),
     )
     .unwrap();
-    let config = m365ctl::desired::load(dir.path()).unwrap();
+    let config = m365ctl::input::load(dir.path()).unwrap();
     let fake = fx::start(
         synth.tenant.clone(),
         SimOptions {

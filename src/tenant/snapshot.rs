@@ -1,10 +1,43 @@
-//! Validation of a snapshot, like a config's: a snapshot is input (hand-edited, exported by
-//! another version, or crafted), and the planner and the fake trust the model's invariants.
-//! A duplicate object id, for instance, made apply report success forever while plan kept
-//! showing the change. Every problem is named with its JSON path and line:column.
+//! The snapshot file format: a JSON `Tenant`, parsed and validated like a config, and
+//! rendered canonically. A snapshot is input (hand-edited, exported by another version, or
+//! crafted), and the planner and the fake trust the model's invariants. A duplicate object
+//! id, for instance, made apply report success forever while plan kept showing the change.
+//! Every problem is named with its JSON path and line:column.
 
 use crate::tenant::Tenant;
 use std::collections::{HashMap, HashSet};
+
+/// Parses snapshot JSON into a validated, normalised tenant (seat counts recomputed from
+/// assignments); every problem is named with its JSON path and line:column.
+pub fn parse_snapshot(text: &str) -> Result<Tenant, String> {
+    let mut tenant: Tenant = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "invalid snapshot JSON at line {} column {}: {e}",
+            e.line(),
+            e.column()
+        )
+    })?;
+    let problems = problems(&tenant, text);
+    if !problems.is_empty() {
+        return Err(format!(
+            "invalid snapshot, {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        ));
+    }
+    tenant.recount_consumed();
+    tenant.normalize();
+    Ok(tenant)
+}
+
+/// Serialises a tenant as canonical, pretty snapshot JSON (trailing newline included).
+pub fn render_snapshot(tenant: &Tenant) -> String {
+    let mut tenant = tenant.clone();
+    tenant.normalize();
+    let mut text = serde_json::to_string_pretty(&tenant).expect("tenant serialises");
+    text.push('\n');
+    text
+}
 
 /// One step of a JSON path.
 #[derive(Debug, Clone, PartialEq, Eq)]
