@@ -1,28 +1,20 @@
 //! m365ctl: declarative Microsoft 365 licences and Exchange Online mailboxes.
 //!
 //! Data flows one way: TOML -> `desired::DesiredState`; backend -> `tenant::Tenant`;
-//! (desired, live) -> `plan::Plan` (a DAG); plan -> `render` | `apply`. The modules
-//! `desired`, `tenant`, `catalog`, `plan` and `render` are pure: no I/O, no async.
+//! (desired, live) -> `plan::Plan` (a DAG); plan -> `render` | `apply`. This crate is the
+//! shell (commands, backends, HTTP, the executor, the fake server); the pure core is the
+//! `m365ctl-core` crate, re-exported here so `m365ctl::plan` and `crate::plan` name it.
 
 pub mod apply;
 pub mod backend;
-pub mod catalog;
 pub mod cli;
 pub mod commands;
-pub mod cost;
-pub mod desired;
-pub mod diag;
 pub mod exchange;
-pub mod exit;
 pub mod graph;
-pub mod ids;
 pub mod input;
-pub mod plan;
-pub mod planfile;
 pub mod progress;
-pub mod render;
-pub mod report;
-pub mod rules;
 pub mod sim;
-pub mod synth;
-pub mod tenant;
+
+pub use m365ctl_core::{
+    catalog, cost, desired, diag, exit, ids, plan, planfile, render, report, rules, synth, tenant,
+};

@@ -364,7 +364,7 @@ fn set_group_licenses(
 /// What group-based licensing does for members once it processes them: their inherited
 /// assignments are re-derived from the groups they are in now, and seats are settled (new
 /// assignments beyond capacity become `CountViolation` errors).
-pub(crate) fn process_members(tenant: &mut Tenant, users: Vec<usize>) {
+pub fn process_members(tenant: &mut Tenant, users: Vec<usize>) {
     let before = SeatBaseline::capture(tenant, users);
     for (ui, _) in &before.held {
         reconcile_inherited(tenant, *ui);
@@ -377,7 +377,7 @@ pub(crate) fn process_members(tenant: &mut Tenant, users: Vec<usize>) {
 /// members: the fake's asynchronous group licensing processes them later with
 /// `process_members`. Returns the positions of the users still to be processed, or `None`
 /// for operations that are not group licensing.
-pub(crate) fn apply_group_level(
+pub fn apply_group_level(
     tenant: &mut Tenant,
     op: &OpKind,
 ) -> Option<Result<Vec<usize>, RuleViolation>> {

@@ -27,8 +27,8 @@ mod safety_tests;
 mod seats;
 mod sim;
 pub mod stacking;
-#[cfg(test)]
-pub(crate) mod testkit;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 #[cfg(test)]
 mod tests;
 

@@ -35,7 +35,7 @@ fn op(id: &str, kind: OpKind, depends_on: &[&str], reasons: &[&str]) -> Operatio
 }
 
 /// Every op kind, a warning with a location, seats and Exchange changes.
-pub(crate) fn every_kind() -> Plan {
+pub fn every_kind() -> Plan {
     Plan {
         operations: vec![
             op(
@@ -198,7 +198,7 @@ pub(crate) fn every_kind() -> Plan {
 }
 
 /// A plan with nothing to do.
-pub(crate) fn empty() -> Plan {
+pub fn empty() -> Plan {
     Plan {
         operations: vec![],
         diagnostics: vec![],
@@ -221,7 +221,7 @@ pub(crate) fn empty() -> Plan {
 
 /// `every_kind` with prices for two of its SKUs and an unpriced third one, so the cost lines
 /// show a priced saving, a priced increase and a SKU left out of the totals.
-pub(crate) fn with_cost() -> Plan {
+pub fn with_cost() -> Plan {
     use crate::cost::{Currency, Money, Prices, plan_cost};
     let mut plan = every_kind();
     plan.seats.push(SeatSummary {

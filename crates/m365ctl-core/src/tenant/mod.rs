@@ -12,10 +12,8 @@ pub mod snapshot;
 pub use crate::rules::invariants::unlicensed_user_mailboxes;
 pub use crate::rules::mailbox::SHARED_MAILBOX_FREE_LIMIT_BYTES;
 pub use attributes::UserAttributes;
-pub use mutate::{RuleViolation, apply_operation};
-pub(crate) use mutate::{
-    apply_group_level, grant_direct, grant_to_group, process_members, sync_inherited,
-};
+pub use mutate::{RuleViolation, apply_group_level, apply_operation, process_members};
+pub(crate) use mutate::{grant_direct, grant_to_group, sync_inherited};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

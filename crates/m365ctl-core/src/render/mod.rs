@@ -283,8 +283,8 @@ pub(crate) fn license_errors_by_user(
     users
 }
 
-#[cfg(test)]
-pub(crate) mod fixtures;
+#[cfg(any(test, feature = "testkit"))]
+pub mod fixtures;
 
 #[cfg(test)]
 mod tests {

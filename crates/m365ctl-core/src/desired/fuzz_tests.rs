@@ -9,9 +9,9 @@ use crate::tenant::snapshot::parse_snapshot;
 use proptest::prelude::*;
 use std::path::Path;
 
-const CONFIG: &str = include_str!("../../examples/quickstart/m365ctl.toml");
-const SNAPSHOT: &str = include_str!("../../examples/quickstart/tenant.json");
-const STATE: &str = include_str!("../../state/m365ctl.toml");
+const CONFIG: &str = include_str!("../../../../examples/quickstart/m365ctl.toml");
+const SNAPSHOT: &str = include_str!("../../../../examples/quickstart/tenant.json");
+const STATE: &str = include_str!("../../../../state/m365ctl.toml");
 
 /// Tokens that steer a parser into its less travelled paths.
 const TOKENS: &[&str] = &[
@@ -185,6 +185,10 @@ fn pointers(value: &serde_json::Value, at: String, out: &mut Vec<String>) {
 
 /// Cases per target: 1,024 by default (about 3 s for all five), more with
 /// `M365CTL_FUZZ_CASES=100000 cargo test --lib fuzz` for a longer soak.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test-only soak knob, never part of the shipped core"
+)]
 fn cases() -> u32 {
     std::env::var("M365CTL_FUZZ_CASES")
         .ok()
