@@ -14,7 +14,7 @@
 
 pub mod clock;
 pub mod dag;
-pub mod done;
+pub use crate::tenant::done;
 pub mod exec;
 pub mod guards;
 pub mod journal;

@@ -623,7 +623,7 @@ impl TenantBackend for GraphBackend {
         let live = self.read_targets(ops).await?;
         Ok(ops
             .iter()
-            .map(|op| crate::apply::done::is_in_effect(&live, &op.kind))
+            .map(|op| crate::tenant::done::is_in_effect(&live, &op.kind))
             .collect())
     }
 

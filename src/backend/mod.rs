@@ -123,7 +123,7 @@ pub trait TenantBackend: Send + Sync {
             let live = self.read().await?;
             Ok(ops
                 .iter()
-                .map(|op| crate::apply::done::is_in_effect(&live, &op.kind))
+                .map(|op| crate::tenant::done::is_in_effect(&live, &op.kind))
                 .collect())
         }
     }

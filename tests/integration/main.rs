@@ -46,6 +46,7 @@ mod graph_read;
 mod graph_resilience;
 mod graph_write;
 mod many_tenants;
+mod module_cycles;
 mod money;
 mod scenarios;
 mod scenarios_config;

@@ -19,8 +19,10 @@
 
 pub mod catalog;
 pub mod cost;
+pub mod countries;
 pub mod desired;
 pub mod diag;
+pub mod escape;
 pub mod exit;
 pub mod ids;
 pub mod plan;

@@ -6,6 +6,8 @@
 //! "details",…,"depends_on":[ids]}],"summary":{…}}`.
 
 use crate::diag::Diagnostic;
+/// Digests are written as lower-case hex (the tests and scripts check files with it).
+pub use crate::plan::hex;
 use crate::plan::{ExchangeChange, Fingerprint, OpKind, Operation, Plan, SeatSummary, Summary};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -379,7 +381,7 @@ fn operation_differences(saved: &[PlanOperation], fresh: &[PlanOperation]) -> Ve
 /// A value from the file for a one-per-line message: cut, and escaped for the terminal (the
 /// file may be an attacker's).
 fn shown(value: &str) -> String {
-    use crate::render::escape::{shorten, terminal};
+    use crate::escape::{shorten, terminal};
     terminal(&shorten(value, 200)).into_owned()
 }
 
@@ -448,17 +450,6 @@ fn checksum(inputs: &Fingerprint, operations: &[PlanOperation]) -> String {
     hasher.update(b"\n");
     hasher.update(serde_json::to_vec(operations).expect("ops serialise"));
     format!("sha256:{}", hex(&hasher.finalize()))
-}
-
-/// Lower-case hex of a digest (sha2 0.11 digests do not implement `LowerHex`).
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ mod money;
 pub use currency::Currency;
 pub use money::Money;
 
-use crate::plan::SeatSummary;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -69,8 +68,20 @@ pub struct PlanCost {
     pub unpriced: Vec<String>,
 }
 
+/// One SKU's row of a plan's licence table, as `plan_cost` prices it. The planner's
+/// `plan::SeatSummary` implements it, so money does not depend on the planner (the plan
+/// carries its cost).
+pub trait SeatRow {
+    /// skuPartNumber.
+    fn sku_part_number(&self) -> &str;
+    /// Assigned (consumed) seats now.
+    fn consumed_now(&self) -> u32;
+    /// Assigned seats after the plan is applied.
+    fn consumed_after(&self) -> u32;
+}
+
 /// Prices the plan's licence table. Every SKU of `seats` appears, priced or listed unpriced.
-pub fn plan_cost(seats: &[SeatSummary], prices: &Prices) -> PlanCost {
+pub fn plan_cost(seats: &[impl SeatRow], prices: &Prices) -> PlanCost {
     let zero = Money::zero(&prices.currency);
     let mut cost = PlanCost {
         currency: prices.currency.code.clone(),
@@ -81,21 +92,21 @@ pub fn plan_cost(seats: &[SeatSummary], prices: &Prices) -> PlanCost {
         unpriced: Vec::new(),
     };
     for seat in seats {
-        let price = prices.of(&seat.sku_part_number);
-        let now = price.map(|p| p.times(seat.consumed_now));
-        let after = price.map(|p| p.times(seat.consumed_after));
+        let price = prices.of(seat.sku_part_number());
+        let now = price.map(|p| p.times(seat.consumed_now()));
+        let after = price.map(|p| p.times(seat.consumed_after()));
         match (now, after) {
             (Some(now), Some(after)) => {
                 cost.total_now = cost.total_now.plus(now);
                 cost.total_after = cost.total_after.plus(after);
             }
-            _ => cost.unpriced.push(seat.sku_part_number.clone()),
+            _ => cost.unpriced.push(seat.sku_part_number().to_string()),
         }
         cost.skus.push(SkuCost {
-            sku: seat.sku_part_number.clone(),
+            sku: seat.sku_part_number().to_string(),
             monthly_price: price,
-            seats_now: seat.consumed_now,
-            seats_after: seat.consumed_after,
+            seats_now: seat.consumed_now(),
+            seats_after: seat.consumed_after(),
             monthly_now: now,
             monthly_after: after,
         });
@@ -107,6 +118,7 @@ pub fn plan_cost(seats: &[SeatSummary], prices: &Prices) -> PlanCost {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::SeatSummary;
     use proptest::prelude::*;
 
     fn seat(part: &str, now: u32, after: u32) -> SeatSummary {

@@ -6,7 +6,7 @@
 
 pub mod cloud;
 pub mod connection;
-pub mod countries;
+pub use crate::countries;
 pub mod export;
 #[cfg(test)]
 mod fuzz_tests;

@@ -5,7 +5,6 @@ use super::Fingerprint;
 use crate::desired::{
     DesiredGroup, DesiredState, DesiredUser, LicenseIntent, LicenseSet, UserScope,
 };
-use crate::planfile::hex;
 use crate::tenant::{Mailbox, Tenant, User};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -211,4 +210,15 @@ impl std::io::Write for HashWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Lower-case hex of a digest (sha2 0.11 digests do not implement `LowerHex`).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }

@@ -14,7 +14,7 @@ mod graph;
 mod index;
 mod intent;
 mod license_errors;
-pub mod ops;
+pub use crate::tenant::ops;
 #[cfg(test)]
 mod order_props;
 pub mod orders;
@@ -32,7 +32,7 @@ pub mod testkit;
 #[cfg(test)]
 mod tests;
 
-pub use fingerprint::fingerprint;
+pub use fingerprint::{fingerprint, hex};
 pub use license_errors::LicenseError;
 pub use ops::{Action, LicenseGrant, LicenseRemoval, OpId, OpKind, Operation};
 
@@ -54,6 +54,18 @@ pub struct SeatSummary {
     /// The highest consumption at any step of the plan's order (never above `enabled` in an
     /// affordable plan).
     pub peak: u32,
+}
+
+impl crate::cost::SeatRow for SeatSummary {
+    fn sku_part_number(&self) -> &str {
+        &self.sku_part_number
+    }
+    fn consumed_now(&self) -> u32 {
+        self.consumed_now
+    }
+    fn consumed_after(&self) -> u32 {
+        self.consumed_after
+    }
 }
 
 /// A user's effective Exchange capability before and after the plan.

@@ -7,7 +7,7 @@
 pub mod comment;
 pub mod cost;
 pub mod diagnostic;
-pub mod escape;
+pub use crate::escape;
 pub mod github;
 pub mod human;
 pub mod json;

@@ -74,7 +74,7 @@ pub enum RuleViolation {
 /// Graph's `usageLocation` must be an ISO 3166-1 alpha-2 code ("user resource type":
 /// "A two-letter country code (ISO standard 3166)"); the config loader checks the same list.
 pub fn check_usage_location(code: &str) -> Result<(), RuleViolation> {
-    if crate::desired::countries::is_valid(code) {
+    if crate::countries::is_valid(code) {
         Ok(())
     } else {
         Err(RuleViolation::BadUsageLocationValue(code.to_string()))

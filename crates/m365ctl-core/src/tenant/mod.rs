@@ -6,7 +6,9 @@
 //! Graph backend maps onto it without loss. It is pure data: no I/O lives here.
 
 mod attributes;
+pub mod done;
 mod mutate;
+pub mod ops;
 pub mod snapshot;
 
 pub use crate::rules::invariants::unlicensed_user_mailboxes;

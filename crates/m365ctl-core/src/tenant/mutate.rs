@@ -6,8 +6,8 @@
 //! licence, disabled plans must belong to the SKU. A rejected operation leaves the model
 //! untouched (the change is computed on a copy of the user or group and then committed).
 
+use super::ops::{LicenseGrant, LicenseRemoval, OpKind};
 use super::{GroupLicense, LicenseAssignment, MailboxType, Tenant};
-use crate::plan::ops::{LicenseGrant, LicenseRemoval, OpKind};
 pub use crate::rules::writes::RuleViolation;
 use crate::rules::{exchange, seats, writes};
 

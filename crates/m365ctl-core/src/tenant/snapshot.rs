@@ -208,7 +208,7 @@ fn collect(tenant: &Tenant) -> Vec<Problem> {
         if let Some(location) = user
             .usage_location
             .as_ref()
-            .filter(|l| !crate::desired::countries::is_valid(l))
+            .filter(|l| !crate::countries::is_valid(l))
         {
             problem(
                 at("usage_location"),

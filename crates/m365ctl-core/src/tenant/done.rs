@@ -2,8 +2,8 @@
 //! re-check before each write, which makes re-runs (after a crash, or a second `apply`)
 //! idempotent instead of sending duplicate writes.
 
-use crate::plan::OpKind;
-use crate::tenant::Tenant;
+use super::Tenant;
+use super::ops::OpKind;
 
 /// True when the tenant already looks the way `op` would make it. A missing target is "not
 /// in effect": the write is attempted and the backend reports the real error.
@@ -67,8 +67,8 @@ fn same_plans(a: &[String], b: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{LicenseGrant, LicenseRemoval};
     use crate::tenant::MailboxType;
+    use crate::tenant::ops::{LicenseGrant, LicenseRemoval};
 
     fn live() -> Tenant {
         serde_json::from_value(serde_json::json!({

@@ -3,7 +3,7 @@
 //! Each operation names its target both by object id (what Graph needs) and by a human key
 //! (UPN or group name, what reviewers read), so plans are reviewable and executable alike.
 
-use crate::tenant::MailboxType;
+use super::MailboxType;
 use serde::{Deserialize, Serialize};
 
 /// A stable operation id, unique within a plan, e.g. `assign_licenses:ann@contoso.com`.
