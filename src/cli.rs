@@ -75,6 +75,7 @@ pub enum Command {
     #[command(subcommand)]
     Report(ReportCommand),
     /// A fake Graph/Exchange server for trying the graph backend offline.
+    #[cfg(feature = "sim")]
     #[command(subcommand)]
     Sim(SimCommand),
     /// Scaffold a config repository (config, workflows, .gitignore).
@@ -240,6 +241,7 @@ pub enum LicencesFormat {
 }
 
 /// `sim`.
+#[cfg(feature = "sim")]
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// Serve a snapshot as a fake Microsoft Graph + Exchange Online on loopback, to try
@@ -248,6 +250,7 @@ pub enum SimCommand {
 }
 
 /// `sim serve`.
+#[cfg(feature = "sim")]
 #[derive(Debug, Clone, Args)]
 pub struct SimServeArgs {
     /// The tenant snapshot (JSON) to serve.
@@ -289,6 +292,7 @@ pub struct SimServeArgs {
 }
 
 /// `sim serve --throttle`.
+#[cfg(feature = "sim")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ThrottleArg {
     /// No throttling model (only injected faults).

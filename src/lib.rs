@@ -13,8 +13,13 @@ pub mod exchange;
 pub mod graph;
 pub mod input;
 pub mod progress;
-pub mod sim;
 
 pub use m365ctl_core::{
-    catalog, cost, desired, diag, exit, ids, plan, planfile, render, report, rules, synth, tenant,
+    catalog, cost, dates, desired, diag, exit, ids, plan, planfile, render, report, rules, synth,
+    tenant,
 };
+
+/// The fake Microsoft Graph / Exchange server (crate `m365ctl-sim`), behind the default `sim`
+/// feature.
+#[cfg(feature = "sim")]
+pub use m365ctl_sim as sim;

@@ -18,7 +18,9 @@ mod validate;
 use crate::backend::graph::GraphBackend;
 use crate::backend::snapshot::SnapshotBackend;
 use crate::backend::{BackendConfig, BackendError, ExecReport, TenantBackend};
-use crate::cli::{Cli, ColorChoice, Command, ReportCommand, SimCommand, SimServeArgs};
+use crate::cli::{Cli, ColorChoice, Command, ReportCommand};
+#[cfg(feature = "sim")]
+use crate::cli::{SimCommand, SimServeArgs};
 use crate::desired::{self, Config, DesiredState};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::Operation;
@@ -113,6 +115,7 @@ fn dispatch(command: Command, term: Terminal) -> Result<u8, CommandError> {
         Command::Schema => export::schema(),
         Command::Report(ReportCommand::Stacking(args)) => export::stacking(&args),
         Command::Report(ReportCommand::Licences(args)) => report_licences::run(&args),
+        #[cfg(feature = "sim")]
         Command::Sim(SimCommand::Serve(args)) => sim_serve(&args),
         Command::Init(args) if !args.tenants.is_empty() => {
             init_tenants::run(&args.dir, &args.tenants)
@@ -149,6 +152,7 @@ pub fn report_error(error: &CommandError, color: bool) {
 }
 
 /// Runs `sim serve` until Ctrl-C.
+#[cfg(feature = "sim")]
 fn sim_serve(args: &SimServeArgs) -> Result<u8, CommandError> {
     use crate::sim::{SimOptions, TenantSource, ThrottleModel};
     let source = match (&args.snapshot, args.generate) {

@@ -20,6 +20,7 @@
 pub mod catalog;
 pub mod cost;
 pub mod countries;
+pub mod dates;
 pub mod desired;
 pub mod diag;
 pub mod escape;

@@ -209,9 +209,12 @@ pub(super) fn inner_error(request_id: &str, client_request_id: &str) -> Value {
 }
 
 /// Now as Graph writes `innerError.date`: `2026-01-01T12:34:56`, UTC (RFC 3339 without the
-/// zone letter; the date arithmetic is `apply::clock`'s).
+/// zone letter; the date arithmetic is `dates::rfc3339`, the journal's).
 fn utc_now() -> String {
-    let mut now = crate::apply::clock::now_rfc3339();
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut now = m365ctl_core::dates::rfc3339(secs);
     now.pop(); // the trailing `Z`
     now
 }

@@ -8,6 +8,10 @@
 //! `dependsOn`, 424), writes through `tenant::apply_operation` answered with Graph's error
 //! bodies, throttling and transient faults on a seeded schedule. After every write it checks
 //! the safety invariants and records violations for the test to assert on.
+//!
+//! A crate of its own, on the pure core only: the fake cannot reach the client it is a fake
+//! for (it is held to Microsoft's documentation, not to m365ctl's Graph code), and the
+//! `m365ctl` binary links it (and axum) only with its default `sim` feature.
 
 mod batch;
 mod device_code;
@@ -28,8 +32,10 @@ pub use throttle::ThrottleModel;
 
 use throttle::Budgets;
 
-use crate::desired::connection::{AuthMode, GraphSettings};
-use crate::tenant::Tenant;
+use m365ctl_core::desired::connection::{AuthMode, GraphSettings};
+use m365ctl_core::tenant::Tenant;
+// The core modules the fake's files name as `crate::<module>`.
+use m365ctl_core::{desired, plan, rules, synth, tenant};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
