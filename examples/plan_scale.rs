@@ -11,6 +11,7 @@
 //! - `--write DIR N`: writes the N-user config and `tenant.json` snapshot to DIR, for
 //!   measuring the CLI itself: `/usr/bin/time -v m365ctl plan -c DIR [--out plan.json]`.
 
+use m365ctl::plan::ops::AddGroupMember;
 use m365ctl::plan::{Fingerprint, OpKind, Operation, Plan};
 use m365ctl::planfile::PlanFile;
 use m365ctl::render::Wording;
@@ -51,12 +52,12 @@ fn chained_plan(n: usize) -> Plan {
     let operations = (0..n)
         .map(|i| Operation {
             id: format!("add_group_member:staff:user{i}@contoso.com"),
-            kind: OpKind::AddGroupMember {
+            kind: OpKind::AddGroupMember(AddGroupMember {
                 group_id: "g-staff".into(),
                 group: "staff".into(),
                 user_id: format!("u{i}"),
                 upn: format!("user{}@contoso.com", i / 2),
-            },
+            }),
             depends_on: i
                 .checked_sub(2)
                 .map(|d| vec![format!("add_group_member:staff:user{d}@contoso.com")])

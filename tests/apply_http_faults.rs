@@ -22,6 +22,7 @@ use m365ctl::apply::{ExecOptions, execute};
 use m365ctl::backend::graph::GraphBackend;
 use m365ctl::backend::{AuthMode, TenantBackend};
 use m365ctl::graph::RetryPolicy;
+use m365ctl::plan::ops::{AssignLicenses, ConvertMailbox};
 use m365ctl::sim::{FakeTenant, FakeTenantHandle, SimOptions};
 use std::time::Duration;
 
@@ -408,12 +409,12 @@ async fn a_plan_made_stale_by_a_licence_change_is_refused_naming_the_user() {
         .unwrap();
     let portal = m365ctl::plan::Operation {
         id: "portal".into(),
-        kind: m365ctl::plan::OpKind::AssignLicenses {
+        kind: m365ctl::plan::OpKind::AssignLicenses(AssignLicenses {
             user_id: victim.id.clone(),
             upn: victim.user_principal_name.clone(),
             add: vec![common::grant(&sku.sku_id, &sku.sku_part_number)],
             remove: vec![],
-        },
+        }),
         depends_on: vec![],
         reasons: vec![],
     };
@@ -521,7 +522,7 @@ async fn the_pre_write_check_reads_only_the_targets() {
     let converted: std::collections::BTreeSet<String> = targeted
         .iter()
         .filter_map(|o| match &o.kind {
-            m365ctl::plan::OpKind::ConvertMailbox { upn, .. } => Some(upn.clone()),
+            m365ctl::plan::OpKind::ConvertMailbox(ConvertMailbox { upn, .. }) => Some(upn.clone()),
             _ => None,
         })
         .collect();

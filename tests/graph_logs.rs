@@ -6,7 +6,7 @@ mod fx;
 
 use m365ctl::backend::TenantBackend;
 use m365ctl::plan::Operation;
-use m365ctl::plan::ops::OpKind;
+use m365ctl::plan::ops::{OpKind, SetUsageLocation};
 use m365ctl::sim::SimOptions;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -39,12 +39,12 @@ async fn trace_logs_contain_neither_secret_nor_token() {
     let backend = fx::backend(&fake);
     backend.read().await.expect("read");
     fake.expire_tokens();
-    let kind = OpKind::SetUsageLocation {
+    let kind = OpKind::SetUsageLocation(SetUsageLocation {
         user_id: fx::id(1, 9),
         upn: fx::upn(9),
         from: None,
         to: "NL".into(),
-    };
+    });
     let op = Operation {
         id: "u9".into(),
         kind,

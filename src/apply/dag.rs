@@ -148,16 +148,17 @@ impl Readiness {
 mod tests {
     use super::*;
     use crate::plan::OpKind;
+    use crate::plan::ops::SetUsageLocation;
 
     fn op(id: &str, deps: &[&str]) -> Operation {
         Operation {
             id: id.into(),
-            kind: OpKind::SetUsageLocation {
+            kind: OpKind::SetUsageLocation(SetUsageLocation {
                 user_id: id.into(),
                 upn: id.into(),
                 from: None,
                 to: "GB".into(),
-            },
+            }),
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
             reasons: vec![],
         }

@@ -3,7 +3,7 @@
 //! tenants are not blocked by one leaver) and Argo CD (never prune everything to empty).
 
 use crate::desired::{DesiredState, Guards, UserScope};
-use crate::plan::{OpKind, Operation};
+use crate::plan::ops::{Licences, Operation, Role};
 use crate::tenant::{Tenant, apply_operation};
 use std::collections::{BTreeSet, HashSet};
 
@@ -76,7 +76,7 @@ pub fn check(
     }
     let conversions = ops
         .iter()
-        .filter(|op| matches!(op.kind, OpKind::ConvertMailbox { .. }))
+        .filter(|op| matches!(op.kind.kind().role(), Role::Convert(_)))
         .count();
     if conversions > guards.max_mailbox_conversions {
         return Err(GuardTrip::MailboxConversions {
@@ -119,25 +119,31 @@ pub fn check_plan(
 fn users_losing_a_licence(ops: &[Operation], live: &Tenant) -> usize {
     let mut users: HashSet<&str> = HashSet::new();
     for op in ops {
-        match &op.kind {
-            OpKind::AssignLicenses {
+        match op.kind.licences() {
+            Licences::User {
                 user_id, remove, ..
             } if !remove.is_empty() => {
                 users.insert(user_id);
             }
-            OpKind::RemoveGroupMember {
-                group_id, user_id, ..
+            Licences::Membership {
+                group_id,
+                user_id,
+                joins: false,
             } if live.group(group_id).is_some_and(|g| !g.licenses.is_empty()) => {
                 users.insert(user_id);
             }
-            OpKind::AssignGroupLicenses {
+            Licences::Group {
                 group_id, remove, ..
             } if !remove.is_empty() => {
                 if let Some(group) = live.group(group_id) {
                     users.extend(group.members.iter().map(String::as_str));
                 }
             }
-            _ => {}
+            // Nothing taken away: a grant, a join, an attribute.
+            Licences::User { .. }
+            | Licences::Group { .. }
+            | Licences::Membership { .. }
+            | Licences::Untouched => {}
         }
     }
     users.len()

@@ -6,7 +6,7 @@
 //! user mailbox, giving a freed seat to someone else) would act on a tenant that is not
 //! there yet.
 
-use crate::plan::OpKind;
+use crate::plan::ops::{Licences, OpKind};
 use crate::tenant::{Group, GroupProcessing, Tenant, User};
 
 /// How far group licensing has carried an operation's effect.
@@ -25,27 +25,27 @@ pub enum Settlement {
 
 /// Whether the executor must wait for group licensing after `op`.
 pub fn is_group_licensing(op: &OpKind) -> bool {
-    matches!(
-        op,
-        OpKind::AssignGroupLicenses { .. }
-            | OpKind::AddGroupMember { .. }
-            | OpKind::RemoveGroupMember { .. }
-    )
+    group_licensing_scope(op).is_some()
+}
+
+/// The group a group-licensing write changes, and the one member it concerns (`None`: every
+/// member), or `None` for a write group licensing does not process.
+fn group_licensing_scope(op: &OpKind) -> Option<(&str, Option<&str>)> {
+    match op.licences() {
+        Licences::Group { group_id, .. } => Some((group_id, None)),
+        Licences::Membership {
+            group_id, user_id, ..
+        } => Some((group_id, Some(user_id))),
+        Licences::Untouched | Licences::User { .. } => None,
+    }
 }
 
 /// How far `op` has reached its members in `live` (which must hold the group with its
 /// members and the member users concerned: all members for a group licence change, the
 /// member for a membership change). Operations that are not group licensing are `Reached`.
 pub fn settlement(live: &Tenant, op: &OpKind) -> Settlement {
-    let (group_id, only) = match op {
-        OpKind::AssignGroupLicenses { group_id, .. } => (group_id, None),
-        OpKind::AddGroupMember {
-            group_id, user_id, ..
-        }
-        | OpKind::RemoveGroupMember {
-            group_id, user_id, ..
-        } => (group_id, Some(user_id)),
-        _ => return Settlement::Reached,
+    let Some((group_id, only)) = group_licensing_scope(op) else {
+        return Settlement::Reached;
     };
     let Some(group) = live.group(group_id) else {
         return Settlement::Failed(format!("group {group_id} was not found"));
@@ -112,6 +112,7 @@ mod props {
     //! fake's two halves) ends where the synchronous write ends, and `settlement` says
     //! `Pending` exactly while a member concerned still differs from that end.
     use super::*;
+    use crate::plan::ops::AssignGroupLicenses;
     use crate::plan::{LicenseGrant, LicenseRemoval};
     use crate::tenant::{apply_group_level, apply_operation, process_members};
     use proptest::prelude::*;
@@ -138,7 +139,7 @@ mod props {
     fn op(kind: u8, skus: u8, user: usize) -> OpKind {
         let picked = |bit: usize| skus & (1 << bit) != 0;
         match kind % 3 {
-            0 => OpKind::AssignGroupLicenses {
+            0 => OpKind::AssignGroupLicenses(AssignGroupLicenses {
                 group_id: "g".into(),
                 group: "G".into(),
                 add: (0..2)
@@ -158,7 +159,7 @@ mod props {
                         sku_part_number: SKUS[i].1.into(),
                     })
                     .collect(),
-            },
+            }),
             k => OpKind::group_membership(
                 k == 1,
                 "g".into(),
@@ -205,6 +206,9 @@ mod props {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::ops::{
+        AddGroupMember, AssignGroupLicenses, RemoveGroupMember, SetUsageLocation,
+    };
     use crate::plan::{LicenseGrant, LicenseRemoval};
     use crate::tenant::LicenseAssignment;
 
@@ -224,7 +228,7 @@ mod tests {
     }
 
     fn group_op(add: &str, remove: &str) -> OpKind {
-        OpKind::AssignGroupLicenses {
+        OpKind::AssignGroupLicenses(AssignGroupLicenses {
             group_id: "g1".into(),
             group: "LIC".into(),
             add: vec![LicenseGrant {
@@ -238,7 +242,7 @@ mod tests {
                 sku_id: remove.into(),
                 sku_part_number: remove.into(),
             }],
-        }
+        })
     }
 
     #[test]
@@ -266,18 +270,20 @@ mod tests {
 
     #[test]
     fn a_membership_change_is_reached_for_that_member_only() {
-        let join = |user: &str| OpKind::AddGroupMember {
-            group_id: "g1".into(),
-            group: "LIC".into(),
-            user_id: user.into(),
-            upn: user.into(),
+        let join = |user: &str| {
+            OpKind::AddGroupMember(AddGroupMember {
+                group_id: "g1".into(),
+                group: "LIC".into(),
+                user_id: user.into(),
+                upn: user.into(),
+            })
         };
-        let leave = OpKind::RemoveGroupMember {
+        let leave = OpKind::RemoveGroupMember(RemoveGroupMember {
             group_id: "g1".into(),
             group: "LIC".into(),
             user_id: "u2".into(),
             upn: "bob".into(),
-        };
+        });
         assert_eq!(
             settlement(&live(&[]), &join("u1")),
             Settlement::Pending { members: 1 }
@@ -300,11 +306,13 @@ mod tests {
             settlement(&still_inherited, &leave),
             Settlement::Pending { members: 1 }
         );
-        assert!(!is_group_licensing(&OpKind::SetUsageLocation {
-            user_id: "u1".into(),
-            upn: "ann".into(),
-            from: None,
-            to: "GB".into()
-        }));
+        assert!(!is_group_licensing(&OpKind::SetUsageLocation(
+            SetUsageLocation {
+                user_id: "u1".into(),
+                upn: "ann".into(),
+                from: None,
+                to: "GB".into()
+            }
+        )));
     }
 }

@@ -14,7 +14,9 @@ use crate::graph::{
     Authenticator, BatchItem, BatchOutcome, HttpCore, Request, Resource, RetryPolicy, ServiceError,
 };
 use crate::plan::Operation;
-use crate::plan::ops::OpKind;
+use crate::plan::ops::{
+    GraphRequest, HttpMethod, Licences, OpKind, Request as OpRequest, RequestBody,
+};
 use crate::tenant::{
     Group, GroupLicense, LicenseAssignment, Mailbox, ServicePlan, Sku, Tenant, User,
 };
@@ -33,9 +35,6 @@ mod permission {
     pub const READ_USERS: &str = "User.Read.All";
     pub const READ_SKUS: &str = "Organization.Read.All";
     pub const READ_GROUPS: &str = "GroupMember.Read.All";
-    pub const ASSIGN_LICENSE: &str = "LicenseAssignment.ReadWrite.All";
-    pub const UPDATE_USER: &str = "User.ReadUpdate.All";
-    pub const WRITE_MEMBERS: &str = "GroupMember.ReadWrite.All";
 }
 
 /// Microsoft Graph + Exchange Online.
@@ -319,8 +318,7 @@ impl GraphBackend {
     /// The `$batch` item for `op` (`None` for Exchange operations), or why it is refused
     /// before any request: an object id that is not a GUID. Every id is also percent-encoded
     /// as a path segment, so no id can address another resource (`victim?x=1`, `../x`).
-    fn batch_item(&self, op: &OpKind) -> Result<Option<(BatchItem, &'static str)>, BackendError> {
-        use serde_json::json;
+    fn batch_item(&self, op: &OpKind, request: &GraphRequest) -> Result<BatchItem, BackendError> {
         let seg = |id: &str| -> Result<String, BackendError> {
             if crate::ids::is_guid(id) {
                 Ok(crate::ids::encode_path_segment(id))
@@ -336,80 +334,28 @@ impl GraphBackend {
                 })
             }
         };
-        let post = |url: String, body| BatchItem {
-            method: reqwest::Method::POST,
-            url,
-            body: Some(body),
+        let method = match request.method {
+            HttpMethod::Post => reqwest::Method::POST,
+            HttpMethod::Patch => reqwest::Method::PATCH,
+            HttpMethod::Delete => reqwest::Method::DELETE,
         };
-        let licences = |add: &[crate::plan::ops::LicenseGrant],
-                        remove: &[crate::plan::ops::LicenseRemoval]| {
-            json!({
-                "addLicenses": add.iter().map(|g| json!({"skuId": g.sku_id, "disabledPlans": g.disabled_plans})).collect::<Vec<_>>(),
-                "removeLicenses": remove.iter().map(|r| r.sku_id.clone()).collect::<Vec<_>>(),
-            })
+        let url = request.path_with(seg)?;
+        let body = match &request.body {
+            None => None,
+            Some(RequestBody::Json(json)) => Some(json.clone()),
+            Some(RequestBody::DirectoryObject(id)) => Some(serde_json::json!({
+                "@odata.id": format!("{}/directoryObjects/{}", self.core.graph_root(), seg(id)?)
+            })),
         };
-        Ok(Some(match op {
-            OpKind::SetUsageLocation { user_id, to, .. } => (
-                BatchItem {
-                    method: reqwest::Method::PATCH,
-                    url: format!("/users/{}", seg(user_id)?),
-                    body: Some(json!({"usageLocation": to})),
-                },
-                permission::UPDATE_USER,
-            ),
-            OpKind::AssignLicenses {
-                user_id,
-                add,
-                remove,
-                ..
-            } => (
-                post(
-                    format!("/users/{}/assignLicense", seg(user_id)?),
-                    licences(add, remove),
-                ),
-                permission::ASSIGN_LICENSE,
-            ),
-            OpKind::AssignGroupLicenses {
-                group_id,
-                add,
-                remove,
-                ..
-            } => (
-                post(
-                    format!("/groups/{}/assignLicense", seg(group_id)?),
-                    licences(add, remove),
-                ),
-                permission::ASSIGN_LICENSE,
-            ),
-            OpKind::AddGroupMember {
-                group_id, user_id, ..
-            } => (
-                post(
-                    format!("/groups/{}/members/$ref", seg(group_id)?),
-                    json!({"@odata.id": format!("{}/directoryObjects/{}", self.core.graph_root(), seg(user_id)?)}),
-                ),
-                permission::WRITE_MEMBERS,
-            ),
-            OpKind::RemoveGroupMember {
-                group_id, user_id, ..
-            } => (
-                BatchItem {
-                    method: reqwest::Method::DELETE,
-                    url: format!("/groups/{}/members/{}/$ref", seg(group_id)?, seg(user_id)?),
-                    body: None,
-                },
-                permission::WRITE_MEMBERS,
-            ),
-            OpKind::ConvertMailbox { .. } => return Ok(None),
-        }))
+        Ok(BatchItem { method, url, body })
     }
 }
 
 /// The SKU a failed licence call most likely concerns, for the inherited-licence message.
 fn removed_sku(op: &OpKind) -> Option<&str> {
-    match op {
-        OpKind::AssignLicenses { remove, .. } => remove.first().map(|r| r.sku_part_number.as_str()),
-        _ => None,
+    match op.licences() {
+        Licences::User { remove, .. } => remove.first().map(|r| r.sku_part_number.as_str()),
+        Licences::Group { .. } | Licences::Membership { .. } | Licences::Untouched => None,
     }
 }
 
@@ -427,7 +373,7 @@ fn outcome_to_result(
     let error = ServiceError::parse(outcome.status, outcome.request_id, &body);
     // A retried add whose first attempt landed (the answer was lost) finds the member there:
     // the desired state holds, so it is a success, not a failure (apply stays idempotent).
-    if matches!(op, OpKind::AddGroupMember { .. })
+    if matches!(op.licences(), Licences::Membership { joins: true, .. })
         && error.status == 400
         && error
             .message
@@ -452,24 +398,13 @@ impl GraphBackend {
         let mut member_groups = std::collections::BTreeSet::new();
         let mut converted = std::collections::BTreeSet::new();
         for op in ops {
-            match &op.kind {
-                OpKind::SetUsageLocation { user_id, .. }
-                | OpKind::AssignLicenses { user_id, .. } => {
-                    user_ids.insert(user_id.as_str());
-                }
-                OpKind::AssignGroupLicenses { group_id, .. } => {
-                    group_ids.insert(group_id.as_str());
-                }
-                OpKind::AddGroupMember { group_id, .. }
-                | OpKind::RemoveGroupMember { group_id, .. } => {
-                    group_ids.insert(group_id.as_str());
-                    member_groups.insert(group_id.as_str());
-                }
-                OpKind::ConvertMailbox { user_id, upn, .. } => {
-                    user_ids.insert(user_id.as_str());
-                    converted.insert(upn.as_str());
-                }
+            let reads = op.kind.kind().reads();
+            user_ids.extend(reads.user);
+            group_ids.extend(reads.group);
+            if reads.members {
+                member_groups.extend(reads.group);
             }
+            converted.extend(reads.mailbox);
         }
         let mut tenant = self
             .read_objects(&user_ids, &group_ids, &member_groups)
@@ -571,20 +506,17 @@ impl GraphBackend {
         let mut groups = std::collections::BTreeSet::new();
         let mut users = std::collections::BTreeSet::new();
         for op in ops {
-            match &op.kind {
-                OpKind::AssignGroupLicenses { group_id, .. } => {
-                    groups.insert(group_id.as_str());
+            match op.kind.licences() {
+                Licences::Group { group_id, .. } => {
+                    groups.insert(group_id);
                 }
-                OpKind::AddGroupMember {
-                    group_id, user_id, ..
-                }
-                | OpKind::RemoveGroupMember {
+                Licences::Membership {
                     group_id, user_id, ..
                 } => {
-                    groups.insert(group_id.as_str());
-                    users.insert(user_id.as_str());
+                    groups.insert(group_id);
+                    users.insert(user_id);
                 }
-                _ => {}
+                Licences::User { .. } | Licences::Untouched => {}
             }
         }
         let mut tenant = self
@@ -592,9 +524,9 @@ impl GraphBackend {
             .await?;
         let whole_groups: std::collections::BTreeSet<&str> = ops
             .iter()
-            .filter_map(|op| match &op.kind {
-                OpKind::AssignGroupLicenses { group_id, .. } => Some(group_id.as_str()),
-                _ => None,
+            .filter_map(|op| match op.kind.licences() {
+                Licences::Group { group_id, .. } => Some(group_id),
+                Licences::Membership { .. } | Licences::User { .. } | Licences::Untouched => None,
             })
             .collect();
         let members: Vec<String> = tenant
@@ -706,17 +638,17 @@ impl TenantBackend for GraphBackend {
         let mut items = Vec::new();
         let mut item_ops = Vec::new();
         for (i, op) in ops.iter().enumerate() {
-            match self.batch_item(&op.kind) {
-                Err(refused) => results[i] = Some(Err(refused)),
-                Ok(Some((item, permission))) => {
-                    items.push(item);
-                    item_ops.push((i, permission));
-                }
-                Ok(None) => {
-                    if let OpKind::ConvertMailbox { upn, to, .. } = &op.kind {
-                        let result = self.exchange.set_mailbox_type(upn, *to).await;
-                        results[i] = Some(result.map(|request_id| ExecReport { request_id }));
+            match op.kind.kind().request() {
+                OpRequest::Graph(request) => match self.batch_item(&op.kind, &request) {
+                    Err(refused) => results[i] = Some(Err(refused)),
+                    Ok(item) => {
+                        items.push(item);
+                        item_ops.push((i, request.permission));
                     }
+                },
+                OpRequest::Exchange(command) => {
+                    let result = self.exchange.run(op.kind.target(), &command).await;
+                    results[i] = Some(result.map(|request_id| ExecReport { request_id }));
                 }
             }
         }

@@ -4,6 +4,7 @@
 
 use crate::backend::BackendError;
 use crate::graph::{HttpCore, Request, Resource};
+use crate::plan::ops::ExchangeCommand;
 use crate::tenant::{Mailbox, MailboxType};
 use std::future::Future;
 
@@ -39,11 +40,12 @@ pub trait ExchangeAdmin: Send + Sync {
     ) -> impl Future<Output = Result<Option<MailboxRecord>, BackendError>> + Send;
     /// `TotalItemSize` in bytes (`Get-MailboxStatistics`): one call per mailbox.
     fn mailbox_size(&self, upn: &str) -> impl Future<Output = Result<u64, BackendError>> + Send;
-    /// `Set-Mailbox -Type Shared|Regular`; returns the request id.
-    fn set_mailbox_type(
+    /// Runs an operation's cmdlet (`Set-Mailbox -Type Shared|Regular`, ...) for `target`
+    /// (named in errors); returns the request id.
+    fn run(
         &self,
-        upn: &str,
-        to: MailboxType,
+        target: &str,
+        command: &ExchangeCommand,
     ) -> impl Future<Output = Result<Option<String>, BackendError>> + Send;
 }
 
@@ -173,22 +175,19 @@ impl ExchangeAdmin for RestExchange {
         })
     }
 
-    async fn set_mailbox_type(
+    async fn run(
         &self,
-        upn: &str,
-        to: MailboxType,
+        target: &str,
+        command: &ExchangeCommand,
     ) -> Result<Option<String>, BackendError> {
-        let request = self.command(
-            "Set-Mailbox",
-            serde_json::json!({"Identity": upn, "Type": to.exchange_name()}),
-        );
+        let request = self.command(command.cmdlet, command.parameters.clone());
         let reply = self.core.send(Resource::Exchange, &request).await?;
         if reply.is_success() {
             Ok(reply.request_id)
         } else {
             Err(reply
                 .error()
-                .into_backend_error(upn, None, EXCHANGE_PERMISSION))
+                .into_backend_error(target, None, EXCHANGE_PERMISSION))
         }
     }
 }

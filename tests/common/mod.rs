@@ -7,6 +7,7 @@ use m365ctl::backend::{BackendError, ExecReport, TenantBackend};
 use m365ctl::desired::{
     DesiredLicense, DesiredState, DesiredUser, Guards, LicenseIntent, LicenseSet, Scope, UserScope,
 };
+use m365ctl::plan::ops::{AssignLicenses, SetUsageLocation};
 use m365ctl::plan::{LicenseGrant, LicenseRemoval, OpKind, Operation};
 use m365ctl::tenant::{MailboxType, Tenant, apply_operation, unlicensed_user_mailboxes};
 use std::collections::{BTreeMap, BTreeSet};
@@ -73,12 +74,12 @@ pub fn removal(sku_id: &str, part: &str) -> LicenseRemoval {
 pub fn assign_e3(i: usize, deps: &[&str]) -> Operation {
     Operation {
         id: format!("assign_licenses:u{i}@contoso.com"),
-        kind: OpKind::AssignLicenses {
+        kind: OpKind::AssignLicenses(AssignLicenses {
             user_id: user_id(i),
             upn: format!("u{i}@contoso.com"),
             add: vec![grant(E3_ID, "ENTERPRISEPACK")],
             remove: vec![],
-        },
+        }),
         depends_on: deps.iter().map(|d| d.to_string()).collect(),
         reasons: vec![],
     }
@@ -88,12 +89,12 @@ pub fn assign_e3(i: usize, deps: &[&str]) -> Operation {
 pub fn set_location(i: usize, to: &str, deps: &[&str]) -> Operation {
     Operation {
         id: format!("set_usage_location:u{i}@contoso.com"),
-        kind: OpKind::SetUsageLocation {
+        kind: OpKind::SetUsageLocation(SetUsageLocation {
             user_id: user_id(i),
             upn: format!("u{i}@contoso.com"),
             from: Some("GB".into()),
             to: to.into(),
-        },
+        }),
         depends_on: deps.iter().map(|d| d.to_string()).collect(),
         reasons: vec![],
     }

@@ -8,6 +8,7 @@
 use crate::fx;
 use m365ctl::apply::{ExecOptions, Outcome, execute};
 use m365ctl::backend::TenantBackend;
+use m365ctl::plan::ops::{AddGroupMember, AssignGroupLicenses, AssignLicenses};
 use m365ctl::plan::{LicenseGrant, OpKind, Operation, Plan};
 use m365ctl::sim::{DEFAULT_GROUP_LICENSING_DELAY, SimOptions};
 use m365ctl::tenant::Tenant;
@@ -193,7 +194,7 @@ async fn an_error_state_fails_the_group_operation_and_skips_its_dependents() {
     let live = tenant(1);
     let group_licence = Operation {
         id: "assign_group_licenses:LIC-EXO".into(),
-        kind: OpKind::AssignGroupLicenses {
+        kind: OpKind::AssignGroupLicenses(AssignGroupLicenses {
             group_id: "00000000-0000-4000-8000-0000000000e0".into(),
             group: "LIC-EXO".into(),
             add: vec![LicenseGrant {
@@ -204,29 +205,29 @@ async fn an_error_state_fails_the_group_operation_and_skips_its_dependents() {
                 replaces_disabled: None,
             }],
             remove: vec![],
-        },
+        }),
         depends_on: vec![],
         reasons: vec![],
     };
     let join = Operation {
         id: "add_group_member:ann@contoso.com".into(),
-        kind: OpKind::AddGroupMember {
+        kind: OpKind::AddGroupMember(AddGroupMember {
             group_id: "00000000-0000-4000-8000-0000000000e0".into(),
             group: "LIC-EXO".into(),
             user_id: "00000000-0000-4000-8000-0000000000a1".into(),
             upn: "ann@contoso.com".into(),
-        },
+        }),
         depends_on: vec![],
         reasons: vec![],
     };
     let removal = Operation {
         id: "assign_licenses:bob@contoso.com".into(),
-        kind: OpKind::AssignLicenses {
+        kind: OpKind::AssignLicenses(AssignLicenses {
             user_id: "00000000-0000-4000-8000-0000000000b1".into(),
             upn: "bob@contoso.com".into(),
             add: vec![],
             remove: vec![crate::common::removal(E3, "ENTERPRISEPACK")],
-        },
+        }),
         depends_on: vec![group_licence.id.clone()],
         reasons: vec![],
     };

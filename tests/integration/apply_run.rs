@@ -2,6 +2,7 @@
 //! fresh plan, which needs no planner.
 
 use crate::common;
+use m365ctl::plan::ops::AssignLicenses;
 
 use common::*;
 use m365ctl::apply::lock::ApplyLock;
@@ -108,12 +109,12 @@ async fn run_refuses_plans_with_errors_and_over_the_guards() {
     let backend = MemoryBackend::new(live, Faults::default());
     let prune = Operation {
         id: "assign_licenses:u0@contoso.com".into(),
-        kind: m365ctl::plan::OpKind::AssignLicenses {
+        kind: m365ctl::plan::OpKind::AssignLicenses(AssignLicenses {
             user_id: user_id(0),
             upn: "u0@contoso.com".into(),
             add: vec![],
             remove: vec![removal(E3_ID, "ENTERPRISEPACK")],
-        },
+        }),
         depends_on: vec![],
         reasons: vec![],
     };

@@ -1,6 +1,7 @@
 //! Guards, stale-plan refusal, lock and journal (no planner needed).
 
 use crate::common;
+use m365ctl::plan::ops::{AssignLicenses, ConvertMailbox};
 
 use common::*;
 use m365ctl::apply::guards::{self, GuardTrip};
@@ -19,12 +20,12 @@ fn managed() -> BTreeSet<String> {
 fn remove_e3(i: usize) -> Operation {
     Operation {
         id: format!("assign_licenses:u{i}@contoso.com"),
-        kind: OpKind::AssignLicenses {
+        kind: OpKind::AssignLicenses(AssignLicenses {
             user_id: user_id(i),
             upn: format!("u{i}@contoso.com"),
             add: vec![],
             remove: vec![removal(E3_ID, "ENTERPRISEPACK")],
-        },
+        }),
         depends_on: vec![],
         reasons: vec![],
     }
@@ -110,12 +111,12 @@ fn mailbox_conversion_guard_counts_conversions() {
     let ops: Vec<Operation> = (0..11)
         .map(|i| Operation {
             id: format!("convert_mailbox:u{i}@contoso.com"),
-            kind: OpKind::ConvertMailbox {
+            kind: OpKind::ConvertMailbox(ConvertMailbox {
                 user_id: user_id(i),
                 upn: format!("u{i}@contoso.com"),
                 from: MailboxType::User,
                 to: MailboxType::Shared,
-            },
+            }),
             depends_on: vec![],
             reasons: vec![],
         })

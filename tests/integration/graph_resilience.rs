@@ -2,6 +2,7 @@
 //! honoured, and a rejected token is refreshed once, never in a loop.
 
 use crate::fx;
+use m365ctl::plan::ops::SetUsageLocation;
 
 use m365ctl::backend::{BackendError, TenantBackend};
 use m365ctl::plan::Operation;
@@ -11,12 +12,12 @@ use m365ctl::tenant::apply_operation;
 use std::time::Duration;
 
 fn usage_location(n: usize, to: &str) -> Operation {
-    let kind = OpKind::SetUsageLocation {
+    let kind = OpKind::SetUsageLocation(SetUsageLocation {
         user_id: fx::id(1, n),
         upn: fx::upn(n),
         from: None,
         to: to.into(),
-    };
+    });
     Operation {
         id: format!("u{n}"),
         kind,

@@ -2,6 +2,7 @@
 //! `tenant::apply_operation` changes the snapshot, and Graph's refusals map to typed errors.
 
 use crate::fx;
+use m365ctl::plan::ops::{AssignGroupLicenses, AssignLicenses, ConvertMailbox, SetUsageLocation};
 
 use m365ctl::backend::{BackendError, TenantBackend};
 use m365ctl::plan::Operation;
@@ -42,12 +43,12 @@ fn op(kind: OpKind) -> Operation {
 }
 
 fn assign(n: usize, add: Vec<LicenseGrant>, remove: Vec<LicenseRemoval>) -> OpKind {
-    OpKind::AssignLicenses {
+    OpKind::AssignLicenses(AssignLicenses {
         user_id: fx::id(1, n),
         upn: fx::upn(n),
         add,
         remove,
-    }
+    })
 }
 
 fn member(n: usize, group_id: String, group: &str, add: bool) -> OpKind {
@@ -59,47 +60,47 @@ fn scenario(t: &Tenant) -> Vec<Vec<OpKind>> {
     let (e3, e5, exo1) = (fx::e3(), fx::e5(), fx::exo1());
     vec![
         vec![
-            OpKind::SetUsageLocation {
+            OpKind::SetUsageLocation(SetUsageLocation {
                 user_id: fx::id(1, 9),
                 upn: fx::upn(9),
                 from: None,
                 to: "US".into(),
-            },
+            }),
             assign(0, vec![grant(t, &exo1, &[])], vec![removal(t, &e3)]),
             member(1, fx::e5_group_id(), "LIC-E5", true),
             member(6, fx::e5_group_id(), "LIC-E5", false),
-            OpKind::ConvertMailbox {
+            OpKind::ConvertMailbox(ConvertMailbox {
                 user_id: fx::id(1, 2),
                 upn: fx::upn(2),
                 from: MailboxType::User,
                 to: MailboxType::Shared,
-            },
+            }),
             // Refused by Graph's rules:
             assign(19, vec![grant(t, &e3, &[])], vec![]),
             assign(5, vec![], vec![removal(t, &e5)]),
-            OpKind::ConvertMailbox {
+            OpKind::ConvertMailbox(ConvertMailbox {
                 user_id: fx::id(1, 3),
                 upn: fx::upn(3),
                 from: MailboxType::User,
                 to: MailboxType::Shared,
-            },
+            }),
         ],
         vec![
             assign(9, vec![grant(t, &e3, &["YAMMER_ENTERPRISE"])], vec![]),
-            OpKind::AssignGroupLicenses {
+            OpKind::AssignGroupLicenses(AssignGroupLicenses {
                 group_id: fx::e5_group_id(),
                 group: "LIC-E5".into(),
                 add: vec![grant(t, &e5, &["YAMMER_ENTERPRISE"])],
                 remove: vec![],
-            },
+            }),
             assign(4, vec![grant(t, &e3, &[])], vec![]),
         ],
-        vec![OpKind::ConvertMailbox {
+        vec![OpKind::ConvertMailbox(ConvertMailbox {
             user_id: fx::id(1, 2),
             upn: fx::upn(2),
             from: MailboxType::Shared,
             to: MailboxType::User,
-        }],
+        })],
     ]
 }
 
@@ -266,12 +267,12 @@ async fn the_pre_write_check_of_a_conversion_reads_that_mailbox_only() {
         .expect("fixture has a user without mailbox");
     let convert = |i: usize, to| {
         let u = &tenant.users[i];
-        op(OpKind::ConvertMailbox {
+        op(OpKind::ConvertMailbox(ConvertMailbox {
             user_id: u.id.clone(),
             upn: u.user_principal_name.clone(),
             from: MailboxType::User,
             to,
-        })
+        }))
     };
     let ops = vec![
         convert(with(MailboxType::Shared), MailboxType::Shared),

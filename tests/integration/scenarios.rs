@@ -6,6 +6,7 @@
 
 use m365ctl::backend::TenantBackend;
 use m365ctl::backend::snapshot::SnapshotBackend;
+use m365ctl::plan::ops::{AssignLicenses, RemoveGroupMember};
 use m365ctl::plan::{OpKind, Plan};
 use m365ctl::render::Wording;
 use m365ctl::render::human::{HumanOptions, render};
@@ -149,7 +150,7 @@ fn inherited_licence_is_removed_by_leaving_the_group() {
     let (_, plan) = plan_scenario("inherited_removal_via_group");
     assert!(errors(&plan).is_empty());
     let leave = &plan.operations[position(&plan, "remove_group_member:bob@contoso.com")];
-    let OpKind::RemoveGroupMember { group, .. } = &leave.kind else {
+    let OpKind::RemoveGroupMember(RemoveGroupMember { group, .. }) = &leave.kind else {
         panic!()
     };
     assert_eq!(group, "LIC-E5");
@@ -201,7 +202,8 @@ fn disabled_plan_toggle_is_a_single_change() {
         plan.operations[0].kind.action(),
         m365ctl::plan::Action::Change
     );
-    let OpKind::AssignLicenses { add, remove, .. } = &plan.operations[0].kind else {
+    let OpKind::AssignLicenses(AssignLicenses { add, remove, .. }) = &plan.operations[0].kind
+    else {
         panic!()
     };
     assert!(remove.is_empty());
@@ -227,7 +229,9 @@ fn no_internal_errors(plan: &Plan) {
 }
 
 fn removed_by(plan: &Plan, id: &str) -> Vec<String> {
-    let OpKind::AssignLicenses { remove, .. } = &plan.operations[position(plan, id)].kind else {
+    let OpKind::AssignLicenses(AssignLicenses { remove, .. }) =
+        &plan.operations[position(plan, id)].kind
+    else {
         panic!("{id} is not a licence call")
     };
     remove.iter().map(|r| r.sku_part_number.clone()).collect()

@@ -11,6 +11,7 @@ use m365ctl::backend::TenantBackend;
 use m365ctl::backend::snapshot::SnapshotBackend;
 use m365ctl::diag::Diagnostic;
 use m365ctl::plan::OpKind;
+use m365ctl::plan::ops::AddGroupMember;
 use m365ctl::render::Wording;
 use std::path::{Path, PathBuf};
 
@@ -101,12 +102,12 @@ fn groups_named_by_object_id_are_planned_each_on_its_own_group() {
     let (_, plan) = plan_scenario("duplicate_group_names_by_id");
     assert!(errors(&plan).is_empty(), "{:?}", errors(&plan));
     assert_eq!(plan.operations.len(), 1, "{:#?}", plan.operations);
-    let OpKind::AddGroupMember {
+    let OpKind::AddGroupMember(AddGroupMember {
         group_id,
         group,
         upn,
         ..
-    } = &plan.operations[0].kind
+    }) = &plan.operations[0].kind
     else {
         panic!("{:#?}", plan.operations)
     };

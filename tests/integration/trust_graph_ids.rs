@@ -6,16 +6,17 @@ use crate::fx;
 use m365ctl::backend::{BackendError, TenantBackend};
 use m365ctl::plan::Operation;
 use m365ctl::plan::ops::OpKind;
+use m365ctl::plan::ops::SetUsageLocation;
 use m365ctl::sim::SimOptions;
 use proptest::prelude::*;
 
 fn set_location(user_id: String, n: usize) -> Operation {
-    let kind = OpKind::SetUsageLocation {
+    let kind = OpKind::SetUsageLocation(SetUsageLocation {
         user_id,
         upn: fx::upn(n),
         from: None,
         to: "FR".into(),
-    };
+    });
     Operation {
         id: format!("{}:{}#{n}", kind.name(), kind.target()),
         kind,

@@ -455,13 +455,14 @@ fn checksum(inputs: &Fingerprint, operations: &[PlanOperation]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::ops::AssignLicenses;
     use crate::plan::{LicenseGrant, Plan};
 
     fn sample_plan() -> Plan {
         Plan {
             operations: vec![Operation {
                 id: "assign_licenses:ann@contoso.com".into(),
-                kind: OpKind::AssignLicenses {
+                kind: OpKind::AssignLicenses(AssignLicenses {
                     user_id: "u1".into(),
                     upn: "ann@contoso.com".into(),
                     add: vec![LicenseGrant {
@@ -472,7 +473,7 @@ mod tests {
                         replaces_disabled: None,
                     }],
                     remove: vec![],
-                },
+                }),
                 depends_on: vec![],
                 reasons: vec![],
             }],

@@ -10,6 +10,7 @@
 
 use super::routes::{Answer, Body, Call, write};
 use super::{Shared, State, wire};
+use crate::plan::ops::ConvertMailbox;
 use crate::plan::ops::OpKind;
 use crate::tenant::{MailboxType, Tenant, User};
 use serde_json::{Value, json};
@@ -234,12 +235,12 @@ fn set_type(shared: &Shared, state: &mut State, identity: &str, parameters: &Val
             "The operation couldn't be performed because object '{identity}' couldn't be found on the mailbox server."
         ));
     };
-    let op = OpKind::ConvertMailbox {
+    let op = OpKind::ConvertMailbox(ConvertMailbox {
         user_id: user.id.clone(),
         upn: user.user_principal_name.clone(),
         from,
         to,
-    };
+    });
     let answer = write(shared, state, &op, 200);
     if answer.status == 200 {
         Answer::ok(json!({"value": [], "@adminapi.warnings": []}))

@@ -12,6 +12,7 @@
 //! backend's behaviour).
 
 use crate::plan::OpKind;
+use crate::plan::ops::Licences;
 use crate::tenant::{RuleViolation, Tenant, apply_group_level, apply_operation, process_members};
 use std::time::{Duration, Instant};
 
@@ -52,11 +53,12 @@ impl Queue {
         let Some(members) = apply_group_level(tenant, op) else {
             return apply_operation(tenant, op);
         };
-        let group_id = match op {
-            OpKind::AssignGroupLicenses { group_id, .. }
-            | OpKind::AddGroupMember { group_id, .. }
-            | OpKind::RemoveGroupMember { group_id, .. } => group_id.clone(),
-            _ => String::new(),
+        let group_id = match op.licences() {
+            Licences::Group { group_id, .. } | Licences::Membership { group_id, .. } => {
+                group_id.to_string()
+            }
+            // `apply_group_level` answers `None` for these: handled above.
+            Licences::User { .. } | Licences::Untouched => String::new(),
         };
         let members = members?
             .into_iter()
@@ -106,6 +108,7 @@ impl Job {
 mod tests {
     use super::*;
     use crate::plan::LicenseRemoval;
+    use crate::plan::ops::AssignGroupLicenses;
 
     fn tenant() -> Tenant {
         let mut t: Tenant = serde_json::from_value(serde_json::json!({
@@ -121,7 +124,7 @@ mod tests {
     }
 
     fn drop_e3() -> OpKind {
-        OpKind::AssignGroupLicenses {
+        OpKind::AssignGroupLicenses(AssignGroupLicenses {
             group_id: "g1".into(),
             group: "LIC-E3".into(),
             add: vec![],
@@ -129,7 +132,7 @@ mod tests {
                 sku_id: "e3".into(),
                 sku_part_number: "ENTERPRISEPACK".into(),
             }],
-        }
+        })
     }
 
     #[test]

@@ -7,7 +7,8 @@ use super::faults::Fault;
 use super::query::{self, CollectionQuery, Projection, QueryError};
 use super::throttle::{self, Throttled};
 use super::{LoggedRequest, Shared, State, batch, exchange, token, wire};
-use crate::plan::ops::{LicenseGrant, LicenseRemoval, OpKind};
+use crate::plan::ops::{AssignGroupLicenses, AssignLicenses, SetUsageLocation};
+use crate::plan::ops::{Licences, LicenseGrant, LicenseRemoval, OpKind};
 use crate::rules::invariants::Observed;
 use crate::tenant::{RuleViolation, Tenant};
 use axum::body::Bytes;
@@ -544,12 +545,12 @@ pub(super) fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &
                         .user(&id)
                         .map(|u| u.user_principal_name.clone())
                         .unwrap_or_default();
-                    let op = OpKind::AssignLicenses {
+                    let op = OpKind::AssignLicenses(AssignLicenses {
                         user_id: id,
                         upn,
                         add,
                         remove,
-                    };
+                    });
                     write(shared, state, &op, 200)
                 }
                 Err(answer) => answer,
@@ -562,12 +563,12 @@ pub(super) fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &
                     .group(id)
                     .map(|g| g.display_name.clone())
                     .unwrap_or_default();
-                let op = OpKind::AssignGroupLicenses {
+                let op = OpKind::AssignGroupLicenses(AssignGroupLicenses {
                     group_id: id.to_string(),
                     group,
                     add,
                     remove,
-                };
+                });
                 write(shared, state, &op, 202)
             }
             Err(answer) => answer,
@@ -591,12 +592,12 @@ pub(super) fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &
                     &RuleViolation::BadUsageLocationValue(location.to_string()),
                 );
             }
-            let op = OpKind::SetUsageLocation {
+            let op = OpKind::SetUsageLocation(SetUsageLocation {
                 user_id: user.id.clone(),
                 upn: user.user_principal_name.clone(),
                 from: user.usage_location.clone(),
                 to: location.to_string(),
-            };
+            });
             write(shared, state, &op, 204)
         }
         ("POST", ["groups", id, "members", "$ref"]) => {
@@ -846,9 +847,10 @@ pub(super) fn write(shared: &Shared, state: &mut State, op: &OpKind, success: u1
         return violation_answer(&state.tenant, &violation);
     }
     check_safety(shared, state, &before, op);
-    let body = match op {
-        OpKind::AssignLicenses { user_id, .. } => state.tenant.user(user_id).map(wire::user),
-        OpKind::AssignGroupLicenses { group_id, .. } => state.tenant.group(group_id).map(|g| {
+    // `assignLicense` answers with the object; other writes with no content.
+    let body = match op.licences() {
+        Licences::User { user_id, .. } => state.tenant.user(user_id).map(wire::user),
+        Licences::Group { group_id, .. } => state.tenant.group(group_id).map(|g| {
             with_processing_state(
                 state,
                 group_id,
@@ -859,7 +861,7 @@ pub(super) fn write(shared: &Shared, state: &mut State, op: &OpKind, success: u1
                 ),
             )
         }),
-        _ => None,
+        Licences::Membership { .. } | Licences::Untouched => None,
     };
     Answer::new(success, body.map_or(Body::Empty, Body::Json))
 }
@@ -884,12 +886,14 @@ pub(super) fn process_due_group_licensing(state: &mut State) {
 
 /// Users a write can change: the user, or the members of the group.
 fn affected_users(tenant: &Tenant, op: &OpKind) -> Vec<String> {
-    match op {
-        OpKind::AssignGroupLicenses { group_id, .. } => tenant
+    match op.licences() {
+        Licences::Group { group_id, .. } => tenant
             .group(group_id)
             .map(|g| g.members.clone())
             .unwrap_or_default(),
-        other => other.user_id().map(str::to_string).into_iter().collect(),
+        Licences::User { .. } | Licences::Membership { .. } | Licences::Untouched => {
+            op.user_id().map(str::to_string).into_iter().collect()
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::index::Index;
 use super::intent::{GroupChange, Intent};
-use super::ops::{LicenseGrant, LicenseRemoval, OpKind};
+use super::ops::{Licences, LicenseGrant, LicenseRemoval, OpKind};
 use crate::catalog::ExchangeRank;
 use crate::rules::mailbox as rules_mailbox;
 use crate::tenant::LicenseAssignment;
@@ -22,11 +22,13 @@ pub(crate) fn needs_plan2_as_shared(ix: &Index<'_>, ui: usize) -> bool {
 /// or joining a group that has or gains one.
 fn gives_at_least(ix: &Index<'_>, intent: &Intent, kind: &OpKind, rank: ExchangeRank) -> bool {
     let enough = |sku_id: &str, disabled: &[String]| ix.sku_rank(sku_id, disabled) >= rank;
-    match kind {
-        OpKind::AssignLicenses { add, .. } => {
-            add.iter().any(|a| enough(&a.sku_id, &a.disabled_plans))
-        }
-        OpKind::AddGroupMember { group_id, .. } => ix.group_by_id(group_id).is_some_and(|gi| {
+    match kind.licences() {
+        Licences::User { add, .. } => add.iter().any(|a| enough(&a.sku_id, &a.disabled_plans)),
+        Licences::Membership {
+            group_id,
+            joins: true,
+            ..
+        } => ix.group_by_id(group_id).is_some_and(|gi| {
             ix.live.groups[gi]
                 .licenses
                 .iter()
@@ -38,7 +40,10 @@ fn gives_at_least(ix: &Index<'_>, intent: &Intent, kind: &OpKind, rank: Exchange
                     .flat_map(|g| &g.add)
                     .any(|a| enough(&a.sku_id, &a.disabled_plans))
         }),
-        _ => false,
+        // A group change reaches the user through the group rules of `graph`.
+        Licences::Membership { joins: false, .. }
+        | Licences::Group { .. }
+        | Licences::Untouched => false,
     }
 }
 
@@ -56,12 +61,11 @@ pub(crate) fn gives_exchange_op(ix: &Index<'_>, intent: &Intent, kind: &OpKind) 
 /// licence, or leaving a group that has or gains one.
 pub(crate) fn may_take_exchange(ix: &Index<'_>, intent: &Intent, kind: &OpKind) -> bool {
     let exchange = |sku_id: &str| ix.sku_rank(sku_id, &[]).has_mailbox();
-    match kind {
-        OpKind::AssignLicenses {
+    match kind.licences() {
+        Licences::User {
             user_id,
             add,
             remove,
-            ..
         } => {
             // A re-assignment that disables the Exchange plan takes it too.
             let user = ix.user_by_id(user_id).map(|ui| &ix.live.users[ui]);
@@ -80,7 +84,11 @@ pub(crate) fn may_take_exchange(ix: &Index<'_>, intent: &Intent, kind: &OpKind) 
             };
             remove.iter().any(removes_exchange) || add.iter().any(lowers)
         }
-        OpKind::RemoveGroupMember { group_id, .. } => ix.group_by_id(group_id).is_some_and(|gi| {
+        Licences::Membership {
+            group_id,
+            joins: false,
+            ..
+        } => ix.group_by_id(group_id).is_some_and(|gi| {
             ix.live.groups[gi]
                 .licenses
                 .iter()
@@ -92,7 +100,9 @@ pub(crate) fn may_take_exchange(ix: &Index<'_>, intent: &Intent, kind: &OpKind) 
                     .flat_map(|g| &g.add)
                     .any(|a| exchange(&a.sku_id))
         }),
-        _ => false,
+        Licences::Membership { joins: true, .. } | Licences::Group { .. } | Licences::Untouched => {
+            false
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 use super::props::{build, case};
 use super::tests::apply_checked;
 use super::*;
+use crate::plan::ops::ConvertMailbox;
 use crate::tenant::{Tenant, User};
 use proptest::prelude::*;
 
@@ -59,7 +60,7 @@ proptest! {
         // The rule, checked against what the plan does: conversions, rank downgrades, and
         // fewer Exchange licences after the plan than before.
         for op in &full.operations {
-            if let ops::OpKind::ConvertMailbox { user_id, upn, .. } = &op.kind {
+            if let ops::OpKind::ConvertMailbox(ConvertMailbox { user_id, upn, .. }) = &op.kind {
                 prop_assert!(needed.contains(user_id), "{} converts without facts", upn);
             }
         }

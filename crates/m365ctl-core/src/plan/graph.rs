@@ -8,23 +8,15 @@ use super::effects::{
 };
 use super::index::Index;
 use super::intent::Intent;
-use super::ops::{OpKind, Operation};
+use super::ops::{
+    AssignGroupLicenses, AssignLicenses, ConvertMailbox, Licences, OpKind, Operation, Role,
+    SetUsageLocation,
+};
 use super::seats::reaches;
 use crate::catalog::ExchangeRank;
 use crate::tenant::MailboxType;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{BTreeSet, HashMap, HashSet};
-
-/// What an operation does to its user, for the intra-user ordering rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Location,
-    Gain,
-    Loss,
-    GainLoss,
-    Convert(MailboxType),
-    Group,
-}
 
 /// An operation before ids and edges are final.
 #[derive(Debug, Clone)]
@@ -39,7 +31,7 @@ pub(crate) struct Draft {
 impl Draft {
     /// Whether the operation can take something away (a licence, a membership).
     pub fn may_free(&self) -> bool {
-        matches!(self.role, Role::Loss | Role::GainLoss | Role::Group)
+        self.role.may_free()
     }
 
     /// Whether the operation's licence call both grants and removes (one call per user).
@@ -73,34 +65,31 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
     let live = ix.live;
     let mut ids = Ids::default();
     let mut ops: Vec<Draft> = Vec::new();
-    let mut push = |ops: &mut Vec<Draft>,
-                    kind: OpKind,
-                    user: Option<usize>,
-                    role: Role,
-                    reasons: Vec<String>| {
-        let id = ids.next(&kind);
-        ops.push(Draft {
-            id,
-            kind,
-            reasons,
-            user,
-            role,
-        });
-        ops.len() - 1
-    };
+    let mut push =
+        |ops: &mut Vec<Draft>, kind: OpKind, user: Option<usize>, reasons: Vec<String>| {
+            let id = ids.next(&kind);
+            let role = kind.kind().role();
+            ops.push(Draft {
+                id,
+                kind,
+                reasons,
+                user,
+                role,
+            });
+            ops.len() - 1
+        };
     let mut group_op: HashMap<usize, usize> = HashMap::new();
     for g in &intent.groups {
         let group = &live.groups[g.gi];
         let i = push(
             &mut ops,
-            OpKind::AssignGroupLicenses {
+            OpKind::AssignGroupLicenses(AssignGroupLicenses {
                 group_id: group.id.clone(),
                 group: ix.group_label(g.gi),
                 add: g.add.clone(),
                 remove: g.remove.clone(),
-            },
+            }),
             None,
-            Role::Group,
             vec![],
         );
         group_op.insert(g.gi, i);
@@ -114,22 +103,23 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
         if let Some((from, to)) = &change.location {
             mine.push(push(
                 &mut ops,
-                OpKind::SetUsageLocation {
+                OpKind::SetUsageLocation(SetUsageLocation {
                     user_id: user_id.clone(),
                     upn: upn.clone(),
                     from: from.clone(),
                     to: to.clone(),
-                },
+                }),
                 Some(*ui),
-                Role::Location,
                 vec![],
             ));
         }
-        let assign = |add, remove| OpKind::AssignLicenses {
-            user_id: user_id.clone(),
-            upn: upn.clone(),
-            add,
-            remove,
+        let assign = |add, remove| {
+            OpKind::AssignLicenses(AssignLicenses {
+                user_id: user_id.clone(),
+                upn: upn.clone(),
+                add,
+                remove,
+            })
         };
         match (change.grants.is_empty(), change.removals.is_empty()) {
             (true, true) => {}
@@ -138,14 +128,12 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                     &mut ops,
                     assign(change.grants.clone(), vec![]),
                     Some(*ui),
-                    Role::Gain,
                     change.reasons.clone(),
                 ));
                 mine.push(push(
                     &mut ops,
                     assign(vec![], change.removals.clone()),
                     Some(*ui),
-                    Role::Loss,
                     change.reasons.clone(),
                 ));
             }
@@ -155,28 +143,20 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                     &mut ops,
                     assign(vec![], change.removals.clone()),
                     Some(*ui),
-                    Role::Loss,
                     why.clone(),
                 ));
                 mine.push(push(
                     &mut ops,
                     assign(change.grants.clone(), vec![]),
                     Some(*ui),
-                    Role::Gain,
                     why,
                 ));
             }
-            (grants_empty, removals_empty) => {
-                let role = match (grants_empty, removals_empty) {
-                    (false, true) => Role::Gain,
-                    (true, false) => Role::Loss,
-                    _ => Role::GainLoss,
-                };
+            _ => {
                 mine.push(push(
                     &mut ops,
                     assign(change.grants.clone(), change.removals.clone()),
                     Some(*ui),
-                    role,
                     change.reasons.clone(),
                 ));
             }
@@ -186,12 +166,10 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 let (group_id, name) = (live.groups[m.gi].id.clone(), ix.group_label(m.gi));
                 let kind =
                     OpKind::group_membership(joins, group_id, name, user_id.clone(), upn.clone());
-                let role = if joins { Role::Gain } else { Role::Loss };
                 let i = push(
                     &mut ops,
                     kind,
                     Some(*ui),
-                    role,
                     m.reason.iter().cloned().collect(),
                 );
                 member_ops.push((m.gi, i, joins));
@@ -218,14 +196,13 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
             };
             mine.push(push(
                 &mut ops,
-                OpKind::ConvertMailbox {
+                OpKind::ConvertMailbox(ConvertMailbox {
                     user_id: user_id.clone(),
                     upn: upn.clone(),
                     from,
                     to,
-                },
+                }),
                 Some(*ui),
-                Role::Convert(to),
                 vec![why],
             ));
         }
@@ -235,18 +212,8 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
     let mut edges = BTreeSet::new();
     for (ui, mine) in &by_user {
         let roles: Vec<(usize, Role)> = mine.iter().map(|&i| (i, ops[i].role)).collect();
-        let gains = || {
-            roles
-                .iter()
-                .filter(|(_, r)| matches!(r, Role::Gain | Role::GainLoss))
-                .map(|(i, _)| *i)
-        };
-        let losses = || {
-            roles
-                .iter()
-                .filter(|(_, r)| matches!(r, Role::Loss | Role::GainLoss))
-                .map(|(i, _)| *i)
-        };
+        let gains = || roles.iter().filter(|(_, r)| r.gives()).map(|(i, _)| *i);
+        let losses = || roles.iter().filter(|(_, r)| r.takes()).map(|(i, _)| *i);
         for &(i, role) in &roles {
             match role {
                 Role::Location => gains().for_each(|g| {
@@ -283,7 +250,8 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                         }
                     }
                 }
-                _ => {}
+                // Ordered by the gain/loss rules below and the group rules.
+                Role::Gain | Role::Loss | Role::GainLoss | Role::Group => {}
             }
         }
         let first_removal = seat_first.contains(ui) && !intent_continuity(intent, *ui);
@@ -292,8 +260,8 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 if g == l {
                     continue;
                 }
-                let direct_pair = matches!(ops[g].kind, OpKind::AssignLicenses { .. })
-                    && matches!(ops[l].kind, OpKind::AssignLicenses { .. });
+                let direct_pair = matches!(ops[g].kind.licences(), Licences::User { .. })
+                    && matches!(ops[l].kind.licences(), Licences::User { .. });
                 if first_removal && direct_pair {
                     edges.insert((l, g));
                 } else {
@@ -422,7 +390,7 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                     .collect::<Vec<_>>()
                     .iter()
                 {
-                    if matches!(role, Role::Loss | Role::GainLoss) {
+                    if role.takes() {
                         edges.insert((gop, l));
                     }
                 }
@@ -493,7 +461,7 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
     }
     let mut user_ops: HashMap<usize, Vec<usize>> = HashMap::new();
     for (i, o) in ops.iter().enumerate() {
-        if let (Some(u), OpKind::AssignLicenses { .. }) = (o.user, &o.kind) {
+        if let (Some(u), Licences::User { .. }) = (o.user, o.kind.licences()) {
             user_ops.entry(u).or_default().push(i);
         }
     }
@@ -511,7 +479,7 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 continue;
             }
             for &op in user_ops.get(&ui).map(Vec::as_slice).unwrap_or_default() {
-                if let OpKind::AssignLicenses { add, remove, .. } = &ops[op].kind {
+                if let Licences::User { add, remove, .. } = ops[op].kind.licences() {
                     // Hard when the member's mailbox rides on it: what takes Exchange waits
                     // for the group's new Exchange licence; what gives Exchange comes before
                     // a group change that would leave the mailbox worse off. Otherwise a

@@ -6,6 +6,7 @@
 use super::testkit::*;
 use super::*;
 use crate::desired::DesiredState;
+use crate::plan::ops::{AddGroupMember, AssignGroupLicenses, RemoveGroupMember};
 use crate::tenant::Tenant;
 use proptest::prelude::*;
 use std::collections::{BTreeSet, HashMap};
@@ -121,9 +122,9 @@ proptest! {
         let mut labels: HashMap<&str, &str> = HashMap::new();
         for op in &p.operations {
             let (group_id, label) = match &op.kind {
-                OpKind::AssignGroupLicenses { group_id, group, .. }
-                | OpKind::AddGroupMember { group_id, group, .. }
-                | OpKind::RemoveGroupMember { group_id, group, .. } => (group_id.as_str(), group.as_str()),
+                OpKind::AssignGroupLicenses(AssignGroupLicenses { group_id, group, .. })
+                | OpKind::AddGroupMember(AddGroupMember { group_id, group, .. })
+                | OpKind::RemoveGroupMember(RemoveGroupMember { group_id, group, .. }) => (group_id.as_str(), group.as_str()),
                 _ => continue,
             };
             prop_assert!(declared.contains(group_id), "{} acts on undeclared {group_id}", op.id);

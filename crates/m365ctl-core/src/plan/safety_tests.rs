@@ -8,6 +8,7 @@ use super::orders::check_orders;
 use super::testkit::*;
 use super::*;
 use crate::desired::{DesiredState, UserScope};
+use crate::plan::ops::AssignLicenses;
 use crate::tenant::{MailboxType, Tenant};
 
 fn errors(plan: &Plan) -> Vec<String> {
@@ -77,7 +78,7 @@ fn shared_mailbox_with_an_archive_keeps_plan2_not_plan1() {
     let mut d = desired(&["ENTERPRISEPACK", "EXCHANGESTANDARD"]);
     want(&mut d, "ann@x.com", &[]).mailbox = Some(MailboxType::Shared);
     let p = safe_in_every_order(&d, &live);
-    let OpKind::AssignLicenses { remove, .. } =
+    let OpKind::AssignLicenses(AssignLicenses { remove, .. }) =
         &p.operations[position(&p, "assign_licenses:ann@x.com")].kind
     else {
         panic!("a licence call")

@@ -9,7 +9,7 @@
 
 use super::graph::Draft;
 use super::index::Index;
-use super::ops::OpKind;
+use super::ops::{Licences, OpKind};
 use super::sim::{SeatDelta, Sim};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -145,7 +145,7 @@ pub(crate) fn releases(ix: &Index<'_>, ops: &[Draft], printed: &[usize]) -> Vec<
     let mut out = Vec::new();
     let mut users: Vec<usize> = ops.iter().filter_map(|o| o.user).collect();
     for o in ops {
-        if let OpKind::AssignGroupLicenses { group_id, .. } = &o.kind
+        if let Licences::Group { group_id, .. } = o.kind.licences()
             && let Some(gi) = ix.group_by_id(group_id)
         {
             users.extend(
@@ -174,27 +174,29 @@ pub(crate) fn releases(ix: &Index<'_>, ops: &[Draft], printed: &[usize]) -> Vec<
             if sim.holds(ui, sku_id) {
                 continue;
             }
-            let removes_path = |kind: &OpKind| match kind {
-                OpKind::AssignLicenses {
+            let removes_path = |kind: &OpKind| match kind.licences() {
+                Licences::User {
                     user_id, remove, ..
-                } => *user_id == user.id && remove.iter().any(|r| r.sku_id == sku_id),
-                OpKind::RemoveGroupMember {
-                    user_id, group_id, ..
+                } => user_id == user.id && remove.iter().any(|r| r.sku_id == sku_id),
+                Licences::Membership {
+                    user_id,
+                    group_id,
+                    joins: false,
                 } => {
-                    *user_id == user.id
+                    user_id == user.id
                         && live
                             .group(group_id)
                             .is_some_and(|g| g.licenses.iter().any(|l| l.sku_id == sku_id))
                 }
-                OpKind::AssignGroupLicenses {
+                Licences::Group {
                     group_id, remove, ..
                 } => {
                     remove.iter().any(|r| r.sku_id == sku_id)
                         && ix.memberships[ui]
                             .iter()
-                            .any(|&gi| live.groups[gi].id == *group_id)
+                            .any(|&gi| live.groups[gi].id == group_id)
                 }
-                _ => false,
+                Licences::Membership { joins: true, .. } | Licences::Untouched => false,
             };
             let mut set: Vec<usize> = by_user
                 .get(user.id.as_str())

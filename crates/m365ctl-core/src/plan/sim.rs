@@ -4,7 +4,7 @@
 //! property tests use to check that the two agree.
 
 use super::index::Index;
-use super::ops::OpKind;
+use super::ops::{Licences, OpKind, Replayed};
 use crate::catalog::ExchangeRank;
 use crate::tenant::{
     GroupLicense, LicenseAssignment, MailboxType, grant_direct, grant_to_group, sync_inherited,
@@ -132,17 +132,20 @@ impl<'i, 'a> Sim<'i, 'a> {
     /// (the planner only emits operations on principals it found).
     pub fn apply(&mut self, op: &OpKind) -> SeatDelta {
         let mut delta = SeatDelta::new();
-        match op {
-            OpKind::SetUsageLocation { user_id, to, .. } => {
-                if let Some(ui) = self.ix.user_by_id(user_id) {
-                    self.user_mut(ui).usage_location = Some(to.clone());
+        match op.licences() {
+            Licences::Untouched => {
+                if let Some(ui) = op.user_id().and_then(|id| self.ix.user_by_id(id)) {
+                    let user = self.user_mut(ui);
+                    op.kind().replay(&mut Replayed {
+                        usage_location: &mut user.usage_location,
+                        mailbox: &mut user.mailbox,
+                    });
                 }
             }
-            OpKind::AssignLicenses {
+            Licences::User {
                 user_id,
                 add,
                 remove,
-                ..
             } => {
                 if let Some(ui) = self.ix.user_by_id(user_id) {
                     let before = held(self.user_mut(ui));
@@ -158,11 +161,10 @@ impl<'i, 'a> Sim<'i, 'a> {
                     count(&mut delta, &before, &after);
                 }
             }
-            OpKind::AssignGroupLicenses {
+            Licences::Group {
                 group_id,
                 add,
                 remove,
-                ..
             } => {
                 if let Some(gi) = self.ix.group_by_id(group_id) {
                     let group = self.group_mut(gi);
@@ -178,34 +180,25 @@ impl<'i, 'a> Sim<'i, 'a> {
                     }
                 }
             }
-            OpKind::AddGroupMember {
-                group_id, user_id, ..
+            Licences::Membership {
+                group_id,
+                user_id,
+                joins,
             } => {
                 if let (Some(gi), Some(ui)) =
                     (self.ix.group_by_id(group_id), self.ix.user_by_id(user_id))
                 {
-                    self.group_mut(gi).members.insert(ui);
-                    let user = self.user_mut(ui);
-                    if !user.groups.contains(&gi) {
-                        user.groups.push(gi);
+                    if joins {
+                        self.group_mut(gi).members.insert(ui);
+                        let user = self.user_mut(ui);
+                        if !user.groups.contains(&gi) {
+                            user.groups.push(gi);
+                        }
+                    } else {
+                        self.group_mut(gi).members.remove(&ui);
+                        self.user_mut(ui).groups.retain(|&g| g != gi);
                     }
                     self.reconcile(ui, &mut delta);
-                }
-            }
-            OpKind::RemoveGroupMember {
-                group_id, user_id, ..
-            } => {
-                if let (Some(gi), Some(ui)) =
-                    (self.ix.group_by_id(group_id), self.ix.user_by_id(user_id))
-                {
-                    self.group_mut(gi).members.remove(&ui);
-                    self.user_mut(ui).groups.retain(|&g| g != gi);
-                    self.reconcile(ui, &mut delta);
-                }
-            }
-            OpKind::ConvertMailbox { user_id, to, .. } => {
-                if let Some(ui) = self.ix.user_by_id(user_id) {
-                    self.user_mut(ui).mailbox = Some(*to);
                 }
             }
         }

@@ -2,6 +2,7 @@
 
 use super::testkit::*;
 use super::*;
+use crate::plan::ops::AssignLicenses;
 use crate::tenant::{self, MailboxType, Tenant};
 
 /// Applies the plan with Graph's rules, checking seats and mailbox safety after every step.
@@ -107,7 +108,8 @@ fn undeclared_users_and_unmanaged_skus_are_never_touched() {
         ids(&p),
         ["convert_mailbox:ann@x.com", "assign_licenses:ann@x.com"]
     );
-    let OpKind::AssignLicenses { remove, add, .. } = &op(&p, "assign_licenses:ann@x.com").kind
+    let OpKind::AssignLicenses(AssignLicenses { remove, add, .. }) =
+        &op(&p, "assign_licenses:ann@x.com").kind
     else {
         panic!()
     };
@@ -291,7 +293,7 @@ fn e3_to_e5_swap_keeps_exchange_continuous() {
         ids(&p),
         ["assign_licenses:ann@x.com", "assign_licenses:ann@x.com#2"]
     );
-    let OpKind::AssignLicenses { add, remove, .. } = &p.operations[0].kind else {
+    let OpKind::AssignLicenses(AssignLicenses { add, remove, .. }) = &p.operations[0].kind else {
         panic!()
     };
     assert_eq!((add.len(), remove.len()), (1, 0));
@@ -373,7 +375,9 @@ fn leaver_with_a_60_gb_mailbox_keeps_the_licence_and_says_why() {
     want(&mut d, "big@x.com", &[]).mailbox = Some(MailboxType::Shared);
     let p = plan(&d, &live);
     assert!(!p.has_errors());
-    let OpKind::AssignLicenses { remove, .. } = &op(&p, "assign_licenses:big@x.com").kind else {
+    let OpKind::AssignLicenses(AssignLicenses { remove, .. }) =
+        &op(&p, "assign_licenses:big@x.com").kind
+    else {
         panic!()
     };
     assert_eq!(remove.len(), 1);
@@ -495,7 +499,7 @@ fn disabled_plan_toggle_is_a_single_change() {
     disable(ann, "ENTERPRISEPACK", Some(&["YAMMER_ENTERPRISE"]));
     let p = plan(&d, &live);
     assert_eq!(ids(&p), ["assign_licenses:ann@x.com"]);
-    let OpKind::AssignLicenses { add, remove, .. } = &p.operations[0].kind else {
+    let OpKind::AssignLicenses(AssignLicenses { add, remove, .. }) = &p.operations[0].kind else {
         panic!()
     };
     assert!(remove.is_empty());
@@ -782,7 +786,7 @@ fn unmanaged_disabled_plans_are_kept_and_managed_ones_enforced() {
     let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
     disable(ann, "ENTERPRISEPACK", Some(&[]));
     let p = plan(&d, &live);
-    let OpKind::AssignLicenses { add, .. } = &p.operations[0].kind else {
+    let OpKind::AssignLicenses(AssignLicenses { add, .. }) = &p.operations[0].kind else {
         panic!()
     };
     assert!(add[0].disabled_plans.is_empty());

@@ -2,6 +2,10 @@
 
 use crate::catalog::ExchangeRank;
 use crate::diag::{Diagnostic, Origin};
+use crate::plan::ops::{
+    AddGroupMember, AssignGroupLicenses, AssignLicenses, ConvertMailbox, RemoveGroupMember,
+    SetUsageLocation,
+};
 use crate::plan::{
     ExchangeChange, Fingerprint, LicenseError, LicenseGrant, LicenseRemoval, OpKind, Operation,
     Plan, SeatSummary,
@@ -40,100 +44,100 @@ pub fn every_kind() -> Plan {
         operations: vec![
             op(
                 "set_usage_location:dan@contoso.com",
-                OpKind::SetUsageLocation {
+                OpKind::SetUsageLocation(SetUsageLocation {
                     user_id: "u-dan".into(),
                     upn: "dan@contoso.com".into(),
                     from: None,
                     to: "GB".into(),
-                },
+                }),
                 &[],
                 &["licences cannot be assigned without a usage location"],
             ),
             op(
                 "assign_licenses:dan@contoso.com",
-                OpKind::AssignLicenses {
+                OpKind::AssignLicenses(AssignLicenses {
                     user_id: "u-dan".into(),
                     upn: "dan@contoso.com".into(),
                     add: vec![grant("ENTERPRISEPACK", &["YAMMER_ENTERPRISE"])],
                     remove: vec![],
-                },
+                }),
                 &["set_usage_location:dan@contoso.com"],
                 &[],
             ),
             op(
                 "convert_mailbox:lee@contoso.com",
-                OpKind::ConvertMailbox {
+                OpKind::ConvertMailbox(ConvertMailbox {
                     user_id: "u-lee".into(),
                     upn: "lee@contoso.com".into(),
                     from: MailboxType::User,
                     to: MailboxType::Shared,
-                },
+                }),
                 &[],
                 &["mailbox is 12.4 GB: shared mailboxes up to 50 GB need no licence"],
             ),
             op(
                 "assign_licenses:lee@contoso.com",
-                OpKind::AssignLicenses {
+                OpKind::AssignLicenses(AssignLicenses {
                     user_id: "u-lee".into(),
                     upn: "lee@contoso.com".into(),
                     add: vec![],
                     remove: vec![removal("ENTERPRISEPACK")],
-                },
+                }),
                 &["convert_mailbox:lee@contoso.com"],
                 &["the mailbox is converted to shared before its last Exchange licence goes"],
             ),
             op(
                 "assign_licenses:ann@contoso.com",
-                OpKind::AssignLicenses {
+                OpKind::AssignLicenses(AssignLicenses {
                     user_id: "u-ann".into(),
                     upn: "ann@contoso.com".into(),
                     add: vec![grant("ENTERPRISEPREMIUM", &[])],
                     remove: vec![removal("ENTERPRISEPACK")],
-                },
+                }),
                 &["assign_licenses:lee@contoso.com"],
                 &["waits for lee@contoso.com to free a seat"],
             ),
             op(
                 "assign_group_licenses:LIC-E5",
-                OpKind::AssignGroupLicenses {
+                OpKind::AssignGroupLicenses(AssignGroupLicenses {
                     group_id: "g-e5".into(),
                     group: "LIC-E5".into(),
                     add: vec![grant("ENTERPRISEPREMIUM", &["YAMMER_ENTERPRISE", "SWAY"])],
                     remove: vec![],
-                },
+                }),
                 &[],
                 &[],
             ),
             op(
                 "add_group_member:LIC-E5:bob@contoso.com",
-                OpKind::AddGroupMember {
+                OpKind::AddGroupMember(AddGroupMember {
                     group_id: "g-e5".into(),
                     group: "LIC-E5".into(),
                     user_id: "u-bob".into(),
                     upn: "bob@contoso.com".into(),
-                },
+                }),
                 &["assign_group_licenses:LIC-E5"],
                 &[],
             ),
             op(
                 "remove_group_member:LIC-E5:carl@contoso.com",
-                OpKind::RemoveGroupMember {
+                OpKind::RemoveGroupMember(RemoveGroupMember {
                     group_id: "g-e5".into(),
                     group: "LIC-E5".into(),
                     user_id: "u-carl".into(),
                     upn: "carl@contoso.com".into(),
-                },
+                }),
                 &[],
                 &[],
             ),
             op(
                 "set_usage_location:ann@contoso.com",
-                OpKind::SetUsageLocation {
+                OpKind::SetUsageLocation(SetUsageLocation {
                     user_id: "u-ann".into(),
                     upn: "ann@contoso.com".into(),
                     from: Some("GB".into()),
                     to: "US".into(),
-                },
+                }),
                 &[],
                 &[],
             ),

@@ -11,6 +11,10 @@
 use super::escape;
 use super::{diagnostic, github, human, json, markdown};
 use crate::diag::{Diagnostic, Origin};
+use crate::plan::ops::{
+    AddGroupMember, AssignGroupLicenses, AssignLicenses, ConvertMailbox, RemoveGroupMember,
+    SetUsageLocation,
+};
 use crate::plan::{OpKind, Plan};
 use proptest::prelude::*;
 
@@ -65,29 +69,29 @@ fn hostile_plan(strings: &[String]) -> Plan {
     for op in &mut plan.operations {
         op.reasons = op.reasons.iter().map(|_| next()).collect();
         match &mut op.kind {
-            OpKind::SetUsageLocation { upn, from, to, .. } => {
+            OpKind::SetUsageLocation(SetUsageLocation { upn, from, to, .. }) => {
                 *upn = next();
                 *from = Some(next());
                 *to = next();
             }
-            OpKind::AssignLicenses {
+            OpKind::AssignLicenses(AssignLicenses {
                 upn, add, remove, ..
-            } => {
+            }) => {
                 *upn = next();
                 licences(add, remove, &mut next);
             }
-            OpKind::AssignGroupLicenses {
+            OpKind::AssignGroupLicenses(AssignGroupLicenses {
                 group, add, remove, ..
-            } => {
+            }) => {
                 *group = next();
                 licences(add, remove, &mut next);
             }
-            OpKind::AddGroupMember { group, upn, .. }
-            | OpKind::RemoveGroupMember { group, upn, .. } => {
+            OpKind::AddGroupMember(AddGroupMember { group, upn, .. })
+            | OpKind::RemoveGroupMember(RemoveGroupMember { group, upn, .. }) => {
                 *group = next();
                 *upn = next();
             }
-            OpKind::ConvertMailbox { upn, .. } => *upn = next(),
+            OpKind::ConvertMailbox(ConvertMailbox { upn, .. }) => *upn = next(),
         }
     }
     // A dependency the plan does not contain is shown by its (untrusted) id.

@@ -15,7 +15,7 @@ pub mod markdown;
 pub mod stacking;
 pub mod tenants;
 
-use crate::plan::{Action, OpKind, Operation, Plan};
+use crate::plan::{Action, Operation, Plan};
 use std::collections::{BTreeMap, HashMap};
 
 /// The plan output formats of `plan` and `drift`.
@@ -95,9 +95,11 @@ impl<'a> OperationsById<'a> {
 
 /// The principal an operation is listed under.
 fn principal_of(op: &Operation) -> Principal {
-    match &op.kind {
-        OpKind::AssignGroupLicenses { group, .. } => Principal::Group(group.clone()),
-        other => Principal::User(other.target().to_string()),
+    // An operation on no user changes a group (its target is the group's name).
+    let target = op.kind.target().to_string();
+    match op.kind.user_id() {
+        Some(_) => Principal::User(target),
+        None => Principal::Group(target),
     }
 }
 
@@ -132,78 +134,11 @@ pub(crate) struct ChangeLine {
 /// Describes an operation as change lines, shared by the human and markdown renderers so
 /// both say the same thing.
 pub(crate) fn describe(op: &Operation) -> ChangeLine {
-    let action = op.kind.action();
-    match &op.kind {
-        OpKind::SetUsageLocation { from, to, .. } => ChangeLine {
-            action,
-            text: match from {
-                Some(from) => format!("usage location: {from} -> {to}"),
-                None => format!("usage location: (none) -> {to}"),
-            },
-            details: vec![],
-        },
-        OpKind::AssignLicenses { add, remove, .. }
-        | OpKind::AssignGroupLicenses { add, remove, .. } => {
-            let mut details: Vec<(Action, String)> = add
-                .iter()
-                .map(|g| {
-                    let list = |names: &[String]| {
-                        if names.is_empty() {
-                            "(none)".to_string()
-                        } else {
-                            names.join(", ")
-                        }
-                    };
-                    match &g.replaces_disabled {
-                        Some(before) => (
-                            Action::Change,
-                            format!(
-                                "{} disabled plans: {} -> {}",
-                                g.sku_part_number,
-                                list(before),
-                                list(&g.disabled_plan_names)
-                            ),
-                        ),
-                        None if g.disabled_plan_names.is_empty() => {
-                            (Action::Add, g.sku_part_number.clone())
-                        }
-                        None => (
-                            Action::Add,
-                            format!(
-                                "{} (disabled plans: {})",
-                                g.sku_part_number,
-                                list(&g.disabled_plan_names)
-                            ),
-                        ),
-                    }
-                })
-                .collect();
-            details.extend(
-                remove
-                    .iter()
-                    .map(|r| (Action::Remove, r.sku_part_number.clone())),
-            );
-            ChangeLine {
-                action,
-                text: "licences".to_string(),
-                details,
-            }
-        }
-        OpKind::AddGroupMember { group, .. } => ChangeLine {
-            action,
-            text: format!("member of group {group}"),
-            details: vec![],
-        },
-        OpKind::RemoveGroupMember { group, .. } => ChangeLine {
-            action,
-            text: format!("member of group {group}"),
-            details: vec![],
-        },
-        OpKind::ConvertMailbox { from, to, .. } => ChangeLine {
-            action,
-            text: format!("mailbox: {from} -> {to}"),
-            details: vec![],
-        },
+    let description = op.kind.kind().describe();
+    ChangeLine {
+        action: op.kind.action(),
+        text: description.text,
+        details: description.details,
     }
 }
 
@@ -354,6 +289,8 @@ mod tests {
 #[cfg(test)]
 mod dependency_tests {
     use super::*;
+    use crate::plan::OpKind;
+    use crate::plan::ops::{AddGroupMember, AssignGroupLicenses};
     use proptest::prelude::*;
 
     /// Operation `index` of a generated plan: principal `owner` (groups are negative), and
@@ -361,19 +298,19 @@ mod dependency_tests {
     /// searching the plan.
     fn generated_op(index: usize, owner: i32, depends_on: Vec<String>) -> Operation {
         let kind = if owner < 0 {
-            OpKind::AssignGroupLicenses {
+            OpKind::AssignGroupLicenses(AssignGroupLicenses {
                 group_id: format!("g{owner}"),
                 group: format!("group{}", -owner),
                 add: vec![],
                 remove: vec![],
-            }
+            })
         } else {
-            OpKind::AddGroupMember {
+            OpKind::AddGroupMember(AddGroupMember {
                 group_id: "g".into(),
                 group: "staff".into(),
                 user_id: format!("u{owner}"),
                 upn: format!("user{owner}@contoso.com"),
-            }
+            })
         };
         Operation {
             id: format!("op{index}"),

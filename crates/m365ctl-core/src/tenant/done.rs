@@ -8,66 +8,17 @@ use super::ops::OpKind;
 /// True when the tenant already looks the way `op` would make it. A missing target is "not
 /// in effect": the write is attempted and the backend reports the real error.
 pub fn is_in_effect(live: &Tenant, op: &OpKind) -> bool {
-    match op {
-        OpKind::SetUsageLocation { user_id, to, .. } => live.user(user_id).is_some_and(|u| {
-            u.usage_location
-                .as_deref()
-                .is_some_and(|l| l.eq_ignore_ascii_case(to))
-        }),
-        OpKind::AssignLicenses {
-            user_id,
-            add,
-            remove,
-            ..
-        } => live.user(user_id).is_some_and(|u| {
-            add.iter().all(|g| {
-                u.direct_license(&g.sku_id)
-                    .is_some_and(|l| same_plans(&l.disabled_plans, &g.disabled_plans))
-            }) && remove.iter().all(|r| u.direct_license(&r.sku_id).is_none())
-        }),
-        OpKind::AssignGroupLicenses {
-            group_id,
-            add,
-            remove,
-            ..
-        } => live.group(group_id).is_some_and(|g| {
-            add.iter().all(|a| {
-                g.licenses.iter().any(|l| {
-                    l.sku_id == a.sku_id && same_plans(&l.disabled_plans, &a.disabled_plans)
-                })
-            }) && remove
-                .iter()
-                .all(|r| g.licenses.iter().all(|l| l.sku_id != r.sku_id))
-        }),
-        OpKind::AddGroupMember {
-            group_id, user_id, ..
-        } => live
-            .group(group_id)
-            .is_some_and(|g| g.members.iter().any(|m| m == user_id)),
-        OpKind::RemoveGroupMember {
-            group_id, user_id, ..
-        } => live
-            .group(group_id)
-            .is_some_and(|g| g.members.iter().all(|m| m != user_id)),
-        OpKind::ConvertMailbox { user_id, to, .. } => live
-            .user(user_id)
-            .and_then(|u| u.mailbox.as_ref())
-            .is_some_and(|m| m.kind == *to),
-    }
-}
-
-fn same_plans(a: &[String], b: &[String]) -> bool {
-    let mut a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
-    let mut b: Vec<&str> = b.iter().map(|s| s.as_str()).collect();
-    a.sort_unstable();
-    b.sort_unstable();
-    a == b
+    op.kind().is_in_effect(live)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tenant::MailboxType;
+    use crate::tenant::ops::{
+        AddGroupMember, AssignGroupLicenses, AssignLicenses, ConvertMailbox, RemoveGroupMember,
+        SetUsageLocation,
+    };
     use crate::tenant::ops::{LicenseGrant, LicenseRemoval};
 
     fn live() -> Tenant {
@@ -93,12 +44,12 @@ mod tests {
     }
 
     fn assign(add: Vec<LicenseGrant>, remove: Vec<LicenseRemoval>) -> OpKind {
-        OpKind::AssignLicenses {
+        OpKind::AssignLicenses(AssignLicenses {
             user_id: "u1".into(),
             upn: "ann@contoso.com".into(),
             add,
             remove,
-        }
+        })
     }
 
     #[test]
@@ -119,33 +70,37 @@ mod tests {
     #[test]
     fn location_membership_and_mailbox() {
         let live = live();
-        let location = |to: &str| OpKind::SetUsageLocation {
-            user_id: "u1".into(),
-            upn: "ann@contoso.com".into(),
-            from: None,
-            to: to.into(),
+        let location = |to: &str| {
+            OpKind::SetUsageLocation(SetUsageLocation {
+                user_id: "u1".into(),
+                upn: "ann@contoso.com".into(),
+                from: None,
+                to: to.into(),
+            })
         };
         assert!(is_in_effect(&live, &location("GB")));
         assert!(!is_in_effect(&live, &location("US")));
-        let member = OpKind::AddGroupMember {
+        let member = OpKind::AddGroupMember(AddGroupMember {
             group_id: "g1".into(),
             group: "LIC-E3".into(),
             user_id: "u1".into(),
             upn: "ann@contoso.com".into(),
-        };
+        });
         assert!(is_in_effect(&live, &member));
-        let leave = OpKind::RemoveGroupMember {
+        let leave = OpKind::RemoveGroupMember(RemoveGroupMember {
             group_id: "g1".into(),
             group: "LIC-E3".into(),
             user_id: "u1".into(),
             upn: "ann@contoso.com".into(),
-        };
+        });
         assert!(!is_in_effect(&live, &leave));
-        let convert = |to| OpKind::ConvertMailbox {
-            user_id: "u1".into(),
-            upn: "ann@contoso.com".into(),
-            from: MailboxType::User,
-            to,
+        let convert = |to| {
+            OpKind::ConvertMailbox(ConvertMailbox {
+                user_id: "u1".into(),
+                upn: "ann@contoso.com".into(),
+                from: MailboxType::User,
+                to,
+            })
         };
         assert!(is_in_effect(&live, &convert(MailboxType::User)));
         assert!(!is_in_effect(&live, &convert(MailboxType::Shared)));
@@ -156,12 +111,12 @@ mod tests {
         let mut live = live();
         live.users.clear();
         live.groups.clear();
-        let group = OpKind::AssignGroupLicenses {
+        let group = OpKind::AssignGroupLicenses(AssignGroupLicenses {
             group_id: "g1".into(),
             group: "LIC-E3".into(),
             add: vec![],
             remove: vec![],
-        };
+        });
         assert!(!is_in_effect(&live, &group));
         assert!(!is_in_effect(&live, &assign(vec![], vec![])));
     }

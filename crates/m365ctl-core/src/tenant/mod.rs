@@ -7,7 +7,7 @@
 
 mod attributes;
 pub mod done;
-mod mutate;
+pub(crate) mod mutate;
 pub mod ops;
 pub mod snapshot;
 

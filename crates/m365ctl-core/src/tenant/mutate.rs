@@ -6,7 +6,7 @@
 //! licence, disabled plans must belong to the SKU. A rejected operation leaves the model
 //! untouched (the change is computed on a copy of the user or group and then committed).
 
-use super::ops::{LicenseGrant, LicenseRemoval, OpKind};
+use super::ops::{Licences, LicenseGrant, LicenseRemoval, OpKind};
 use super::{GroupLicense, LicenseAssignment, MailboxType, Tenant};
 pub use crate::rules::writes::RuleViolation;
 use crate::rules::{exchange, seats, writes};
@@ -14,33 +14,7 @@ use crate::rules::{exchange, seats, writes};
 /// Applies `op` to `tenant` if Graph would accept it; otherwise returns why not and leaves the
 /// tenant unchanged. Seat counts (`consumed`) are kept up to date.
 pub fn apply_operation(tenant: &mut Tenant, op: &OpKind) -> Result<(), RuleViolation> {
-    match op {
-        OpKind::SetUsageLocation { user_id, to, .. } => {
-            writes::check_usage_location(to)?;
-            let user = user_mut(tenant, user_id)?;
-            user.usage_location = Some(to.clone());
-            Ok(())
-        }
-        OpKind::AssignLicenses {
-            user_id,
-            add,
-            remove,
-            ..
-        } => assign_user_licenses(tenant, user_id, add, remove),
-        OpKind::AssignGroupLicenses {
-            group_id,
-            add,
-            remove,
-            ..
-        } => assign_group_licenses(tenant, group_id, add, remove),
-        OpKind::AddGroupMember {
-            group_id, user_id, ..
-        } => add_member(tenant, group_id, user_id),
-        OpKind::RemoveGroupMember {
-            group_id, user_id, ..
-        } => remove_member(tenant, group_id, user_id),
-        OpKind::ConvertMailbox { user_id, to, .. } => convert_mailbox(tenant, user_id, *to),
-    }
+    op.kind().apply_to(tenant)
 }
 
 fn user_index(tenant: &Tenant, user_id: &str) -> Result<usize, RuleViolation> {
@@ -49,7 +23,7 @@ fn user_index(tenant: &Tenant, user_id: &str) -> Result<usize, RuleViolation> {
         .ok_or_else(|| RuleViolation::NotFound(format!("user {user_id}")))
 }
 
-fn user_mut<'a>(
+pub(crate) fn user_mut<'a>(
     tenant: &'a mut Tenant,
     user_id: &str,
 ) -> Result<&'a mut super::User, RuleViolation> {
@@ -93,7 +67,7 @@ fn canonical_plans(plans: &[String]) -> Vec<String> {
 /// Graph's `assignLicense` on one user, all or nothing. Fails with `NoSeats` if a SKU would
 /// be consumed beyond what it can give *and* the change made it worse than before (a tenant
 /// already over-assigned may still free seats).
-fn assign_user_licenses(
+pub(crate) fn assign_user_licenses(
     tenant: &mut Tenant,
     user_id: &str,
     add: &[LicenseGrant],
@@ -315,7 +289,7 @@ fn settle_group_seats(tenant: &mut Tenant, before: SeatBaseline) {
     }
 }
 
-fn assign_group_licenses(
+pub(crate) fn assign_group_licenses(
     tenant: &mut Tenant,
     group_id: &str,
     add: &[LicenseGrant],
@@ -381,24 +355,31 @@ pub fn apply_group_level(
     tenant: &mut Tenant,
     op: &OpKind,
 ) -> Option<Result<Vec<usize>, RuleViolation>> {
-    Some(match op {
-        OpKind::AssignGroupLicenses {
+    Some(match op.licences() {
+        Licences::Group {
             group_id,
             add,
             remove,
-            ..
         } => set_group_licenses(tenant, group_id, add, remove),
-        OpKind::AddGroupMember {
-            group_id, user_id, ..
+        Licences::Membership {
+            group_id,
+            user_id,
+            joins: true,
         } => join(tenant, group_id, user_id).map(|ui| vec![ui]),
-        OpKind::RemoveGroupMember {
-            group_id, user_id, ..
+        Licences::Membership {
+            group_id,
+            user_id,
+            joins: false,
         } => leave(tenant, group_id, user_id).map(|ui| vec![ui]),
-        _ => return None,
+        Licences::Untouched | Licences::User { .. } => return None,
     })
 }
 
-fn add_member(tenant: &mut Tenant, group_id: &str, user_id: &str) -> Result<(), RuleViolation> {
+pub(crate) fn add_member(
+    tenant: &mut Tenant,
+    group_id: &str,
+    user_id: &str,
+) -> Result<(), RuleViolation> {
     let ui = join(tenant, group_id, user_id)?;
     process_members(tenant, vec![ui]);
     Ok(())
@@ -420,7 +401,11 @@ fn join(tenant: &mut Tenant, group_id: &str, user_id: &str) -> Result<usize, Rul
     Ok(ui)
 }
 
-fn remove_member(tenant: &mut Tenant, group_id: &str, user_id: &str) -> Result<(), RuleViolation> {
+pub(crate) fn remove_member(
+    tenant: &mut Tenant,
+    group_id: &str,
+    user_id: &str,
+) -> Result<(), RuleViolation> {
     let ui = leave(tenant, group_id, user_id)?;
     process_members(tenant, vec![ui]);
     Ok(())
@@ -440,7 +425,7 @@ fn leave(tenant: &mut Tenant, group_id: &str, user_id: &str) -> Result<usize, Ru
     Ok(ui)
 }
 
-fn convert_mailbox(
+pub(crate) fn convert_mailbox(
     tenant: &mut Tenant,
     user_id: &str,
     to: MailboxType,
