@@ -7,7 +7,7 @@ use super::faults::Fault;
 use super::query::{self, CollectionQuery, Projection, QueryError};
 use super::throttle::{self, Throttled};
 use super::{LoggedRequest, Shared, State, batch, exchange, token, wire};
-use crate::plan::ops::{AssignGroupLicenses, AssignLicenses, SetUsageLocation};
+use crate::plan::ops::{AssignGroupLicenses, AssignLicenses, SetSignIn, SetUsageLocation, SignIn};
 use crate::plan::ops::{Licences, LicenseGrant, LicenseRemoval, OpKind};
 use crate::rules::invariants::Observed;
 use crate::tenant::{RuleViolation, Tenant};
@@ -578,11 +578,29 @@ pub(super) fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &
                 return not_found(key);
             };
             let body = call.json();
+            // accountEnabled: "true if the account is enabled; otherwise, false" (user
+            // resource, Edm.Boolean); updating it needs User.EnableDisableAccount.All.
+            if let Some(enabled) = body.get("accountEnabled") {
+                let Some(enabled) = enabled.as_bool() else {
+                    return Answer::error(
+                        400,
+                        "Request_BadRequest",
+                        "Invalid value specified for property 'accountEnabled' of resource 'User'.",
+                    );
+                };
+                let op = OpKind::SetSignIn(SetSignIn {
+                    user_id: user.id.clone(),
+                    upn: user.user_principal_name.clone(),
+                    from: SignIn::of_account(user.account_enabled),
+                    to: SignIn::of_account(enabled),
+                });
+                return write(shared, state, &op, 204);
+            }
             let Some(location) = body["usageLocation"].as_str() else {
                 return Answer::error(
                     400,
                     "Request_BadRequest",
-                    "This fake only updates usageLocation.",
+                    "This fake only updates usageLocation and accountEnabled.",
                 );
             };
             // usageLocation is "a two-letter country code (ISO standard 3166)" (user resource).

@@ -9,6 +9,7 @@
 //! Managed SKUs are the user SKUs someone holds *directly*: a SKU only ever given by groups is
 //! left to its `[groups]` entries, so adding someone to a licence group needs no user edit.
 
+use crate::tenant::ops::SignIn;
 use crate::tenant::{MailboxType, Sku, Tenant, USER_ATTRIBUTES, User};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -61,24 +62,29 @@ const RULE_LINES: usize = 4;
 const LEAVER: &str = "leaver";
 
 /// What a user holds, as a profile would state it: managed licences (by alias, with the
-/// disabled plan names of a direct assignment; empty = not managed) and the mailbox type.
+/// disabled plan names of a direct assignment; empty = not managed), the mailbox type and a
+/// blocked sign-in (an allowed one is the default and stays unmanaged).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Holding {
     licenses: Vec<(String, Vec<String>)>,
     mailbox: Option<MailboxType>,
+    sign_in: Option<SignIn>,
 }
 
 impl Holding {
     /// Nothing worth declaring: no managed licence and an ordinary (or no) mailbox. Such users
     /// stay undeclared, and so untouched.
     fn is_plain(&self) -> bool {
-        self.licenses.is_empty() && matches!(self.mailbox, None | Some(MailboxType::User))
+        self.licenses.is_empty()
+            && matches!(self.mailbox, None | Some(MailboxType::User))
+            && self.sign_in.is_none()
     }
 
     fn leaver() -> Holding {
         Holding {
             licenses: Vec::new(),
             mailbox: Some(MailboxType::Shared),
+            sign_in: None,
         }
     }
 }
@@ -428,6 +434,7 @@ fn holding(
     Holding {
         licenses: licenses.into_iter().collect(),
         mailbox,
+        sign_in: (!user.account_enabled).then_some(SignIn::Blocked),
     }
 }
 
@@ -533,6 +540,10 @@ fn profile_names(holdings: &[Holding], profiled: &BTreeSet<usize>) -> BTreeMap<u
                 base.push('-');
                 base.push_str(kind.as_str());
             }
+            if let Some(sign_in) = holding.sign_in {
+                base.push('-');
+                base.push_str(sign_in.as_str());
+            }
             base
         };
         let mut name = base.clone();
@@ -546,7 +557,7 @@ fn profile_names(holdings: &[Holding], profiled: &BTreeSet<usize>) -> BTreeMap<u
     names
 }
 
-/// `licenses`, `disabled_plans.SKU` and `mailbox` lines stating a holding.
+/// `licenses`, `disabled_plans.SKU`, `mailbox` and `sign_in` lines stating a holding.
 fn write_holding(out: &mut String, holding: &Holding) {
     let aliases: Vec<&str> = holding.licenses.iter().map(|(a, _)| a.as_str()).collect();
     writeln!(out, "licenses = {}", list(&aliases)).expect("string write");
@@ -557,6 +568,9 @@ fn write_holding(out: &mut String, holding: &Holding) {
     }
     if let Some(kind) = holding.mailbox {
         writeln!(out, "mailbox = {}", quote(kind.as_str())).expect("string write");
+    }
+    if let Some(sign_in) = holding.sign_in {
+        writeln!(out, "sign_in = {}", quote(sign_in.as_str())).expect("string write");
     }
 }
 

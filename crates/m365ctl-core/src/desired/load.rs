@@ -17,6 +17,7 @@ use super::suggest;
 use super::*;
 use crate::cost::{Currency, Money, Prices};
 use crate::diag::{Diagnostic, Diagnostics, Origin, SourceMap};
+use crate::tenant::ops::SignIn;
 use serde_spanned::Spanned;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -55,10 +56,12 @@ fn ineffective_profiles(config: &Config) -> Vec<Diagnostic> {
         let contributes = (p.licenses.is_some() && e.licenses.is_none())
             || (p.mailbox.is_some() && e.mailbox.is_none())
             || (p.usage_location.is_some() && e.usage_location.is_none())
+            || (p.sign_in.is_some() && e.sign_in.is_none())
             || disabled_left;
         let sets_something = p.licenses.is_some()
             || p.mailbox.is_some()
             || p.usage_location.is_some()
+            || p.sign_in.is_some()
             || p.disabled_plans.is_some();
         if sets_something && !contributes {
             warnings.push(
@@ -70,7 +73,7 @@ fn ineffective_profiles(config: &Config) -> Vec<Diagnostic> {
                     Some(name.origin.clone()),
                 )
                 .with_hint(
-                    "remove the entry's own licenses / mailbox / usage_location / disabled_plans to let the profile decide",
+                    "remove the entry's own licenses / mailbox / usage_location / sign_in / disabled_plans to let the profile decide",
                 ),
             );
         }
@@ -792,6 +795,7 @@ impl Builder {
             p.disabled_plans.as_ref(),
             p.mailbox.as_ref(),
             p.usage_location.as_ref(),
+            p.sign_in.as_ref(),
         )
     }
 
@@ -802,12 +806,14 @@ impl Builder {
         disabled: Option<&Spanned<RawDisabledPlans>>,
         mailbox: Option<&Spanned<String>>,
         usage_location: Option<&Spanned<String>>,
+        sign_in: Option<&Spanned<String>>,
     ) -> Settings {
         let settings = Settings {
             licenses: licenses.and_then(|l| self.licenses(src, l)),
             disabled_plans: disabled.map(|d| self.disabled_plans(src, d.get_ref())),
             mailbox: mailbox.and_then(|m| self.mailbox(src, m)),
             usage_location: usage_location.and_then(|u| self.country(src, u)),
+            sign_in: sign_in.and_then(|s| self.sign_in(src, s)),
         };
         self.check_resource_mailbox(&settings);
         settings
@@ -889,6 +895,23 @@ impl Builder {
         Some(Located {
             value: kind,
             origin: src.origin(m.span()),
+        })
+    }
+
+    fn sign_in(&mut self, src: &Source, s: &Spanned<String>) -> Option<Located<SignIn>> {
+        let Some(value) = SignIn::parse(s.get_ref()) else {
+            let other = s.get_ref();
+            let hint = suggest::hint(other, "sign-in states", &SignIn::NAMES);
+            self.error(
+                format!("invalid sign_in `{other}`"),
+                src.origin(s.span()),
+                hint,
+            );
+            return None;
+        };
+        Some(Located {
+            value,
+            origin: src.origin(s.span()),
         })
     }
 
@@ -1027,6 +1050,7 @@ impl Builder {
             u.disabled_plans.as_ref(),
             u.mailbox.as_ref(),
             u.usage_location.as_ref(),
+            u.sign_in.as_ref(),
         );
         UserEntry {
             upn: upn.get_ref().trim().to_string(),

@@ -146,6 +146,8 @@ pub struct Settings {
     pub mailbox: Option<Located<MailboxIntent>>,
     /// `usage_location`, validated.
     pub usage_location: Option<Located<String>>,
+    /// `sign_in`.
+    pub sign_in: Option<Located<crate::tenant::ops::SignIn>>,
 }
 
 /// `[profiles.NAME]`.

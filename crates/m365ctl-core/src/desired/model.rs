@@ -162,6 +162,8 @@ pub struct DesiredUser {
     /// Exchange licence (Exchange disables it and deletes it after 30 days). Without it, a
     /// plan that strands a user mailbox is an error.
     pub mailbox_deletion_accepted: bool,
+    /// Desired sign-in (`accountEnabled`); `None` = not managed.
+    pub sign_in: Option<crate::tenant::ops::SignIn>,
 }
 
 impl DesiredUser {
@@ -177,6 +179,7 @@ impl DesiredUser {
             license_intent: LicenseIntent::Exactly,
             mailbox: None,
             mailbox_deletion_accepted: false,
+            sign_in: None,
         }
     }
 }

@@ -367,6 +367,10 @@ pub struct RawProfile {
     /// mailbox loses its last Exchange licence (deleted after 30 days). Omitted = not managed.
     #[schemars(with = "Option<String>", extend("enum" = ["user", "shared", "room", "equipment", "delete"]))]
     pub mailbox: Option<Spanned<String>>,
+    /// Sign-in to the account: `blocked` (`accountEnabled` false; Microsoft recommends it for
+    /// a shared mailbox's account) or `allowed`. Omitted = not managed.
+    #[schemars(with = "Option<String>", extend("enum" = ["blocked", "allowed"]))]
+    pub sign_in: Option<Spanned<String>>,
     /// ISO 3166-1 alpha-2 usage location; overrides `[defaults]`.
     #[schemars(with = "Option<String>")]
     pub usage_location: Option<Spanned<String>>,
@@ -417,6 +421,10 @@ pub struct RawUser {
     /// mailbox loses its last Exchange licence (deleted after 30 days).
     #[schemars(with = "Option<String>", extend("enum" = ["user", "shared", "room", "equipment", "delete"]))]
     pub mailbox: Option<Spanned<String>>,
+    /// Sign-in to the account: `blocked` (`accountEnabled` false; Microsoft recommends it for
+    /// a shared mailbox's account) or `allowed`. Omitted = not managed.
+    #[schemars(with = "Option<String>", extend("enum" = ["blocked", "allowed"]))]
+    pub sign_in: Option<Spanned<String>>,
 }
 
 /// `[groups."name"]` or `[groups."object id"]`.

@@ -677,6 +677,9 @@ fn expand(
         Some(MailboxIntent::Kind(kind)) => Some(kind),
         Some(MailboxIntent::Delete) | None => None,
     };
+    let sign_in = pick(|s| s.sign_in.is_some())
+        .and_then(|s| s.sign_in.as_ref())
+        .map(|s| s.value);
     let user = DesiredUser {
         upn: upn.to_string(),
         origin: Some(origin.clone()),
@@ -686,6 +689,7 @@ fn expand(
         license_intent,
         mailbox,
         mailbox_deletion_accepted,
+        sign_in,
     };
     (user, merged)
 }

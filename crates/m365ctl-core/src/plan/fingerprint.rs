@@ -68,6 +68,9 @@ struct CanonicalUser<'a> {
     keep: bool,
     licenses: Option<Licenses<'a>>,
     mailbox: Option<&'static str>,
+    /// Left out when not managed: fingerprints of configs without `sign_in` are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sign_in: Option<&'static str>,
     usage_location: &'a Option<String>,
 }
 
@@ -120,11 +123,26 @@ fn desired_fingerprint(desired: &DesiredState) -> String {
         },
         users: Entries {
             map: &desired.users,
-            view: |u| CanonicalUser {
-                keep: u.license_intent == LicenseIntent::Keep,
-                licenses: u.licenses.as_deref().map(Licenses),
-                mailbox: u.mailbox.map(|m| m.as_str()),
-                usage_location: &u.usage_location,
+            view: |u| {
+                // Every field named: a new one must say whether it is an input of the plan.
+                let DesiredUser {
+                    upn: _,
+                    origin: _,
+                    profile: _,
+                    usage_location,
+                    licenses,
+                    license_intent,
+                    mailbox,
+                    mailbox_deletion_accepted: _,
+                    sign_in,
+                } = u;
+                CanonicalUser {
+                    keep: *license_intent == LicenseIntent::Keep,
+                    licenses: licenses.as_deref().map(Licenses),
+                    mailbox: mailbox.map(|m| m.as_str()),
+                    sign_in: sign_in.map(|s| s.as_str()),
+                    usage_location,
+                }
             },
         },
     };

@@ -10,7 +10,7 @@ use super::index::Index;
 use super::intent::Intent;
 use super::ops::{
     AssignGroupLicenses, AssignLicenses, ConvertMailbox, Licences, OpKind, Operation, Role,
-    SetUsageLocation,
+    SetSignIn, SetUsageLocation, SignIn,
 };
 use super::seats::reaches;
 use crate::catalog::ExchangeRank;
@@ -206,6 +206,19 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                 vec![why],
             ));
         }
+        if let Some((from, to)) = change.sign_in {
+            mine.push(push(
+                &mut ops,
+                OpKind::SetSignIn(SetSignIn {
+                    user_id: user_id.clone(),
+                    upn: upn.clone(),
+                    from,
+                    to,
+                }),
+                Some(*ui),
+                vec![],
+            ));
+        }
         by_user.push((*ui, mine));
     }
 
@@ -250,8 +263,20 @@ pub(crate) fn materialise(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<
                         }
                     }
                 }
+                // "Convert a shared mailbox back to a user mailbox": the account signs in
+                // again, so sign-in is allowed before the mailbox becomes a user's.
+                Role::SignIn(SignIn::Allowed) => mine
+                    .iter()
+                    .filter(|&&c| ops[c].role == Role::Convert(MailboxType::User))
+                    .for_each(|&c| {
+                        edges.insert((i, c));
+                    }),
                 // Ordered by the gain/loss rules below and the group rules.
-                Role::Gain | Role::Loss | Role::GainLoss | Role::Group => {}
+                Role::Gain
+                | Role::Loss
+                | Role::GainLoss
+                | Role::Group
+                | Role::SignIn(SignIn::Blocked) => {}
             }
         }
         let first_removal = seat_first.contains(ui) && !intent_continuity(intent, *ui);

@@ -3,7 +3,7 @@
 //! conversions, and the safety rules that keep or refuse changes (never silently lose mail).
 
 use super::index::Index;
-use super::ops::{LicenseGrant, LicenseRemoval};
+use super::ops::{LicenseGrant, LicenseRemoval, SignIn};
 use crate::catalog::ExchangeRank;
 use crate::desired::{DesiredLicense, DesiredState, DesiredUser, LicenseIntent, LicenseSet};
 use crate::diag::{Diagnostic, Origin};
@@ -54,18 +54,46 @@ pub(crate) struct UserChange {
     pub reasons: Vec<String>,
     /// The user knowingly loses their last Exchange licence (warned).
     pub mailbox_disable_accepted: bool,
+    /// `(from, to)` sign-in.
+    pub sign_in: Option<(SignIn, SignIn)>,
 }
 
 impl UserChange {
     fn is_empty(&self) -> bool {
-        self.location.is_none()
-            && self.grants.is_empty()
-            && self.removals.is_empty()
-            && self.join.is_empty()
-            && self.leave.is_empty()
-            && self.convert.is_none()
-            && !self.mailbox_disable_accepted
+        // Every field named: a new one must say whether it makes the change non-empty.
+        let UserChange {
+            location,
+            grants,
+            removals,
+            join,
+            leave,
+            convert,
+            continuity: _,
+            reasons: _,
+            mailbox_disable_accepted,
+            sign_in,
+        } = self;
+        location.is_none()
+            && grants.is_empty()
+            && removals.is_empty()
+            && join.is_empty()
+            && leave.is_empty()
+            && convert.is_none()
+            && !mailbox_disable_accepted
+            && sign_in.is_none()
     }
+}
+
+/// Rule `sign_in`: a declared sign-in state the account does not have yet becomes a change
+/// (user resource `accountEnabled`; "About shared mailboxes": block sign-in for the shared
+/// mailbox account). Not declared = not managed.
+pub(crate) fn sign_in_change(
+    user: &crate::tenant::User,
+    du: Option<&DesiredUser>,
+) -> Option<(SignIn, SignIn)> {
+    let to = du?.sign_in?;
+    let from = SignIn::of_account(user.account_enabled);
+    (from != to).then_some((from, to))
 }
 
 /// The whole diff.
@@ -398,6 +426,7 @@ fn plan_user<'g>(
     let origin = du.and_then(|d| d.origin.clone());
     let managed = |sku_id: &str| is_managed_sku(desired, ix, sku_id);
 
+    change.sign_in = sign_in_change(user, du);
     if let Some(to) = du.and_then(|d| d.usage_location.as_ref())
         && user.usage_location.as_deref() != Some(to.as_str())
     {

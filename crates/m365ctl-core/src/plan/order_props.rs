@@ -12,6 +12,7 @@ use super::orders::check_orders;
 use super::testkit::*;
 use super::*;
 use crate::desired::{DesiredGroup, DesiredState, LicenseIntent};
+use crate::plan::ops::SignIn;
 use crate::tenant::{MailboxType, Tenant};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
@@ -39,6 +40,10 @@ struct UserSpec {
     want_exchange_disabled: bool,
     want_location: bool,
     want_mailbox: u8,
+    /// Live `accountEnabled`.
+    enabled: bool,
+    /// 0 = not managed, 1 = blocked, 2 = allowed.
+    want_sign_in: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -70,14 +75,19 @@ fn user_spec() -> impl Strategy<Value = UserSpec> {
             prop::bool::weighted(0.15),
         ),
         (0u8..6, 0u8..16, prop::bool::weighted(0.15)),
-        (prop::bool::weighted(0.3), 0u8..6),
+        (
+            prop::bool::weighted(0.3),
+            0u8..6,
+            prop::bool::weighted(0.7),
+            0u8..3,
+        ),
     )
         .prop_map(
             |(
                 (located, skus, mailbox, size),
                 (archive, hold, synced, exchange_disabled),
                 (declared, want, want_exchange_disabled),
-                (want_location, want_mailbox),
+                (want_location, want_mailbox, enabled, want_sign_in),
             )| UserSpec {
                 located,
                 skus,
@@ -92,6 +102,8 @@ fn user_spec() -> impl Strategy<Value = UserSpec> {
                 want_exchange_disabled,
                 want_location,
                 want_mailbox,
+                enabled,
+                want_sign_in,
             },
         )
 }
@@ -172,6 +184,15 @@ fn build(case: &Case) -> (Tenant, DesiredState) {
     }
     let mut live = b.build();
     for (i, u) in case.users.iter().enumerate() {
+        if let Some(user) = live
+            .users
+            .iter_mut()
+            .find(|x| x.user_principal_name == upn(i))
+        {
+            user.account_enabled = u.enabled;
+        }
+    }
+    for (i, u) in case.users.iter().enumerate() {
         let user = live
             .users
             .iter_mut()
@@ -234,6 +255,8 @@ fn build(case: &Case) -> (Tenant, DesiredState) {
             4 => du.mailbox = Some(MailboxType::User),
             _ => du.mailbox_deletion_accepted = true,
         }
+        du.sign_in =
+            [None, Some(SignIn::Blocked), Some(SignIn::Allowed)][usize::from(u.want_sign_in)];
     }
     for (gi, g) in case.groups.iter().enumerate() {
         if g.declared == 0 {

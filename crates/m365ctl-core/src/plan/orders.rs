@@ -7,9 +7,10 @@
 //! order is only one of many; a plan is safe only if all of them are. Used by the planner's
 //! property tests and by the scenario tests.
 
+use super::ops::{OpKind, SignIn};
 use super::{Action, Plan};
 use crate::rules::invariants::{Breach, Observed};
-use crate::tenant::{Tenant, apply_operation};
+use crate::tenant::{MailboxType, Tenant, apply_operation};
 use std::collections::{BTreeSet, HashMap};
 
 /// How to pick the next operation among those whose dependencies are done.
@@ -92,6 +93,12 @@ pub fn check_order(
         };
         apply_operation(&mut tenant, &op.kind)
             .map_err(|e| fail(format!("{} refused: {e}", op.id)))?;
+        if let Some(upn) = user_mailbox_while_blocked(plan, &tenant, &op.kind) {
+            return Err(fail(format!(
+                "after {}: {upn} is a user mailbox again while its sign-in is still blocked",
+                op.id
+            )));
+        }
         let breaches = baseline.new_breaches(&tenant);
         if let Some(breach) = breaches
             .into_iter()
@@ -110,6 +117,20 @@ pub fn check_order(
         }
     }
     Ok(())
+}
+
+/// A shared mailbox converted back to a user's while the plan still has to allow its sign-in
+/// ("Convert a shared mailbox back to a user mailbox": the account signs in again): the UPN.
+fn user_mailbox_while_blocked<'t>(plan: &Plan, tenant: &'t Tenant, op: &OpKind) -> Option<&'t str> {
+    let OpKind::ConvertMailbox(convert) = op else {
+        return None;
+    };
+    let allows = plan.operations.iter().any(|o| {
+        matches!(&o.kind, OpKind::SetSignIn(s) if s.user_id == convert.user_id && s.to == SignIn::Allowed)
+    });
+    let user = tenant.user(&convert.user_id)?;
+    (convert.to == MailboxType::User && allows && !user.account_enabled)
+        .then_some(user.user_principal_name.as_str())
 }
 
 /// A mailbox the config lets go (`mailbox = "delete"`) may lack anything on its way out.

@@ -287,7 +287,7 @@ mod tests {
         );
         assert!(
             text.ends_with(
-                "Drift detected: 10 differences between the desired state and the tenant (4 to add, 3 to change, 2 to remove, 1 inherited licence in an error state).\n"
+                "Drift detected: 11 differences between the desired state and the tenant (4 to add, 4 to change, 2 to remove, 1 inherited licence in an error state).\n"
             ),
             "{text}"
         );

@@ -18,7 +18,7 @@ mod tests {
     fn every_kind() {
         let text = render(&fixtures::every_kind());
         let doc = PlanFile::parse(&text).expect("a valid plan file");
-        assert_eq!(doc.operations.len(), 9);
+        assert_eq!(doc.operations.len(), 10);
         insta::assert_snapshot!(text);
     }
 }

@@ -18,6 +18,7 @@ mod assign_licenses;
 mod convert_mailbox;
 mod remove_group_member;
 mod request;
+mod set_sign_in;
 mod set_usage_location;
 
 pub use add_group_member::AddGroupMember;
@@ -26,6 +27,7 @@ pub use assign_licenses::AssignLicenses;
 pub use convert_mailbox::ConvertMailbox;
 pub use remove_group_member::RemoveGroupMember;
 pub use request::{ExchangeCommand, GraphRequest, HttpMethod, PathPart, Request, RequestBody};
+pub use set_sign_in::{SetSignIn, SignIn};
 pub use set_usage_location::SetUsageLocation;
 
 use crate::tenant::{MailboxType, RuleViolation, Tenant};
@@ -158,6 +160,8 @@ pub enum Role {
     Convert(MailboxType),
     /// Changes a group's licences (its members are ordered by the group rules).
     Group,
+    /// Blocks or allows sign-in: allowing comes before a shared mailbox becomes a user's.
+    SignIn(SignIn),
 }
 
 impl Role {
@@ -166,7 +170,7 @@ impl Role {
     pub fn gives(self) -> bool {
         match self {
             Role::Gain | Role::GainLoss => true,
-            Role::Location | Role::Loss | Role::Convert(_) | Role::Group => false,
+            Role::Location | Role::Loss | Role::Convert(_) | Role::Group | Role::SignIn(_) => false,
         }
     }
 
@@ -174,7 +178,7 @@ impl Role {
     pub fn takes(self) -> bool {
         match self {
             Role::Loss | Role::GainLoss => true,
-            Role::Location | Role::Gain | Role::Convert(_) | Role::Group => false,
+            Role::Location | Role::Gain | Role::Convert(_) | Role::Group | Role::SignIn(_) => false,
         }
     }
 
@@ -183,7 +187,7 @@ impl Role {
     pub fn may_free(self) -> bool {
         match self {
             Role::Loss | Role::GainLoss | Role::Group => true,
-            Role::Location | Role::Gain | Role::Convert(_) => false,
+            Role::Location | Role::Gain | Role::Convert(_) | Role::SignIn(_) => false,
         }
     }
 }
@@ -284,6 +288,7 @@ kinds! {
     AddGroupMember,
     RemoveGroupMember,
     ConvertMailbox,
+    SetSignIn,
 }
 
 impl OpKind {
