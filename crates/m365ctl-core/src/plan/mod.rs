@@ -17,6 +17,7 @@ mod license_errors;
 pub use crate::tenant::ops;
 #[cfg(test)]
 mod order_props;
+mod ordering;
 pub mod orders;
 #[cfg(test)]
 mod props;
