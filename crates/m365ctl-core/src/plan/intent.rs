@@ -387,18 +387,21 @@ pub(crate) fn diff(desired: &DesiredState, ix: &Index<'_>) -> Intent {
         };
         change.join.sort_by_key(|m| m.gi);
         change.leave.sort_by_key(|m| m.gi);
-        plan_user(
+        let user = &live.users[ui];
+        let origin = du.and_then(|d| d.origin.clone());
+        let cx = UserCx {
             ix,
             desired,
             du,
             ui,
-            &mut change,
-            &group_lics,
-            &declared_members,
-            &declared_keys,
-            diags,
-            &mut intent.needs_facts,
-        );
+            user,
+            upn: user.user_principal_name.as_str(),
+            origin: &origin,
+            group_lics: &group_lics,
+            declared_members: &declared_members,
+            declared_keys: &declared_keys,
+        };
+        plan_user(&cx, &mut change, diags, &mut intent.needs_facts);
         if !change.is_empty() {
             intent.users.push((ui, change));
         }
@@ -406,40 +409,30 @@ pub(crate) fn diff(desired: &DesiredState, ix: &Index<'_>) -> Intent {
     intent
 }
 
-/// Plans one user's licences, location and mailbox.
-#[allow(clippy::too_many_arguments)]
-fn plan_user<'g>(
-    ix: &Index<'_>,
-    desired: &DesiredState,
-    du: Option<&DesiredUser>,
+/// One user as the planner's per-user rules see it.
+#[derive(Clone, Copy)]
+struct UserCx<'c, 'a, 'g> {
+    ix: &'c Index<'a>,
+    desired: &'c DesiredState,
+    du: Option<&'c DesiredUser>,
     ui: usize,
-    change: &mut UserChange,
-    group_lics: &dyn Fn(usize) -> &'g [GroupLicense],
-    declared_members: &HashMap<usize, BTreeSet<usize>>,
-    declared_keys: &HashMap<usize, &str>,
-    diags: &mut Vec<Diagnostic>,
-    needs_facts: &mut Vec<usize>,
-) {
-    let live = ix.live;
-    let user = &live.users[ui];
-    let upn = user.user_principal_name.as_str();
-    let origin = du.and_then(|d| d.origin.clone());
-    let managed = |sku_id: &str| is_managed_sku(desired, ix, sku_id);
+    user: &'c crate::tenant::User,
+    upn: &'c str,
+    origin: &'c Option<Origin>,
+    group_lics: &'c dyn Fn(usize) -> &'g [GroupLicense],
+    declared_members: &'c HashMap<usize, BTreeSet<usize>>,
+    declared_keys: &'c HashMap<usize, &'c str>,
+}
 
-    change.sign_in = sign_in_change(user, du);
-    if let Some(to) = du.and_then(|d| d.usage_location.as_ref())
-        && user.usage_location.as_deref() != Some(to.as_str())
-    {
-        change.location = Some((user.usage_location.clone(), to.clone()));
+impl UserCx<'_, '_, '_> {
+    /// Whether m365ctl manages this SKU (`scope.manage_skus`).
+    fn managed(&self, sku_id: &str) -> bool {
+        is_managed_sku(self.desired, self.ix, sku_id)
     }
-    let location_after = change
-        .location
-        .as_ref()
-        .map(|(_, to)| Some(to.clone()))
-        .unwrap_or_else(|| user.usage_location.clone());
 
-    let future_groups = |change: &UserChange| -> Vec<usize> {
-        let mut groups: Vec<usize> = ix.memberships[ui]
+    /// The groups the user is in after the change's joins and leaves.
+    fn future_groups(&self, change: &UserChange) -> Vec<usize> {
+        let mut groups: Vec<usize> = self.ix.memberships[self.ui]
             .iter()
             .copied()
             .filter(|g| !change.leave.iter().any(|m| m.gi == *g))
@@ -448,140 +441,232 @@ fn plan_user<'g>(
         groups.sort_unstable();
         groups.dedup();
         groups
-    };
+    }
+}
 
-    // Licences.
-    let desired_lics = du.and_then(|d| match d.license_intent {
+/// Plans one user's licences, location, sign-in and mailbox: the per-user rules in order
+/// (the order of their diagnostics is the plan's).
+fn plan_user(
+    cx: &UserCx<'_, '_, '_>,
+    change: &mut UserChange,
+    diags: &mut Vec<Diagnostic>,
+    needs_facts: &mut Vec<usize>,
+) {
+    change.sign_in = sign_in_change(cx.user, cx.du);
+    change.location = usage_location_change(cx.user, cx.du);
+    let desired_lics = cx.du.and_then(|d| match d.license_intent {
         LicenseIntent::Exactly => d.licenses.as_ref(),
         LicenseIntent::Keep => None,
     });
     if let Some(licenses) = desired_lics {
-        let wanted = resolve_skus(ix, licenses, upn, origin.as_ref(), diags);
+        let wanted = resolve_skus(cx.ix, licenses, cx.upn, cx.origin.as_ref(), diags);
         let wanted_ids: BTreeSet<&str> = wanted.iter().map(|(s, _)| s.sku_id.as_str()).collect();
-        // Inherited licences the desired state no longer wants: leave the group.
-        for gi in future_groups(change) {
-            let unwanted: Vec<&str> = group_lics(gi)
-                .iter()
-                .map(|l| l.sku_id.as_str())
-                .filter(|s| managed(s) && !wanted_ids.contains(s))
-                .collect();
-            let Some(first) = unwanted.first() else {
-                continue;
-            };
-            let part = ix.part(first);
-            let label = ix.group_label(gi);
-            // The line that caused it: the user's line in the group's `members`.
-            let member_origin = declared_keys
-                .get(&gi)
-                .and_then(|key| desired.groups.get(*key))
-                .and_then(|g| g.member_origins.get(&upn.to_lowercase()).cloned());
-            match (declared_members.get(&gi), declared_keys.get(&gi)) {
-                (Some(members), Some(key)) if members.contains(&ui) => diags.push(
-                    Diagnostic::error(
-                        format!(
-                            "{upn} is listed as a member of group {label} which gives {part}, but their licences exclude {part}"
-                        ),
-                        member_origin.or_else(|| origin.clone()),
-                    )
-                    .with_hint(format!(
-                        "add {part} to the user's licences or remove them from [groups.{key:?}].members"
-                    )),
-                ),
-                (_, Some(_)) => change.leave.push(Membership {
-                    gi,
-                    reason: Some(format!(
-                        "{part} is inherited from group {label}: leaving the group is the only way to remove it"
-                    )),
-                }),
-                _ => diags.push(
-                    Diagnostic::error(
-                        format!(
-                            "{upn} inherits {part} from group {label} which is not managed here; remove them from the group or declare [groups.{:?}]",
-                            ix.group_key(gi)
-                        ),
-                        origin.clone(),
-                    )
-                    .with_hint(format!(
-                        "a licence inherited from a group cannot be removed from the user directly; add {part} to the user's licences to keep it"
-                    )),
-                ),
-            }
-        }
-        change.leave.sort_by_key(|m| m.gi);
-        let groups_after = future_groups(change);
-        let inherited_from = |sku_id: &str| -> Option<usize> {
-            groups_after
-                .iter()
-                .copied()
-                .find(|&g| group_lics(g).iter().any(|l| l.sku_id == sku_id))
+        leave_groups_for_unwanted_licences(cx, change, &wanted_ids, diags);
+        licence_grants(cx, change, &wanted, diags);
+        licence_removals(cx, change, &wanted_ids);
+    }
+    resource_mailboxes_get_no_licences(cx, change, diags);
+    mailbox_conversion(cx, change, diags);
+    usage_location_required(cx, change, diags);
+    mailbox_safety(cx, change, diags, needs_facts);
+}
+
+/// Rule `usage_location`: a declared usage location the user does not have yet (user
+/// resource `usageLocation`, ISO 3166-1 alpha-2).
+fn usage_location_change(
+    user: &crate::tenant::User,
+    du: Option<&DesiredUser>,
+) -> Option<(Option<String>, String)> {
+    let to = du?.usage_location.as_ref()?;
+    (user.usage_location.as_deref() != Some(to.as_str()))
+        .then(|| (user.usage_location.clone(), to.clone()))
+}
+
+/// Rule `licence_removals` through groups: an inherited licence the desired state does not
+/// want is removed by leaving the group (Graph: "User license is inherited from a group
+/// membership and it cannot be removed directly"), or is an error when the group's members
+/// are declared with the user or the group is not managed.
+fn leave_groups_for_unwanted_licences(
+    cx: &UserCx<'_, '_, '_>,
+    change: &mut UserChange,
+    wanted_ids: &BTreeSet<&str>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let UserCx {
+        ix,
+        desired,
+        ui,
+        upn,
+        origin,
+        group_lics,
+        declared_members,
+        declared_keys,
+        ..
+    } = *cx;
+    let managed = |sku_id: &str| cx.managed(sku_id);
+    let future_groups = |change: &UserChange| cx.future_groups(change);
+    // Inherited licences the desired state no longer wants: leave the group.
+    for gi in future_groups(change) {
+        let unwanted: Vec<&str> = group_lics(gi)
+            .iter()
+            .map(|l| l.sku_id.as_str())
+            .filter(|s| managed(s) && !wanted_ids.contains(s))
+            .collect();
+        let Some(first) = unwanted.first() else {
+            continue;
         };
-        for (sku, lic) in &wanted {
-            let direct = user.direct_license(&sku.sku_id);
-            let current = direct.map(|d| d.disabled_plans.as_slice());
-            let Some(ids) = disabled_ids(sku, lic, current, upn, diags) else {
-                continue;
-            };
-            match (direct, inherited_from(&sku.sku_id)) {
-                (Some(d), via) => {
-                    if let Some(g) = via {
-                        diags.push(
-                            Diagnostic::warning(
-                                format!(
-                                    "{upn} holds {} directly and through group {}: the direct assignment is redundant",
-                                    sku.sku_part_number, ix.group_label(g)
-                                ),
-                                lic.origin.clone().or_else(|| origin.clone()),
-                            )
-                            .with_hint(format!(
-                                "remove {} from the user's licences to rely on the group",
-                                sku.sku_part_number
-                            )),
-                        );
-                    }
-                    if sorted_eq(&d.disabled_plans, &ids) {
-                        continue;
-                    }
-                    change.grants.push(grant(sku, ids, Some(&d.disabled_plans)));
-                }
-                (None, Some(g)) => {
-                    // The licence is the group's: disabled plans declared on the user would
-                    // silently do nothing. Only the group's disabled plans apply.
-                    let given = group_lics(g)
-                        .iter()
-                        .find(|l| l.sku_id == sku.sku_id)
-                        .map(|l| l.disabled_plans.as_slice())
-                        .unwrap_or_default();
-                    if lic.disabled_plans.is_some() && !sorted_eq(given, &ids) {
-                        let key = declared_keys.get(&g).copied().unwrap_or(ix.group_key(g));
-                        diags.push(
-                            Diagnostic::error(
-                                format!(
-                                    "{upn}: disabled_plans for {part} would have no effect: {part} reaches the user through group {label}, whose disabled plans apply",
-                                    part = sku.sku_part_number,
-                                    label = ix.group_label(g)
-                                ),
-                                lic.origin.clone().or_else(|| origin.clone()),
-                            )
-                            .with_hint(format!(
-                                "set disabled_plans for {part} on [groups.{key:?}] (it applies to every member), or remove it from the user",
-                                part = sku.sku_part_number
-                            )),
-                        );
-                    }
-                }
-                (None, None) => change.grants.push(grant(sku, ids, None)),
-            }
-        }
-        for l in &user.licenses {
-            if l.assigned_by_group.is_none()
-                && managed(&l.sku_id)
-                && !wanted_ids.contains(l.sku_id.as_str())
-            {
-                change.removals.push(removal(&l.sku_id, ix));
-            }
+        let part = ix.part(first);
+        let label = ix.group_label(gi);
+        // The line that caused it: the user's line in the group's `members`.
+        let member_origin = declared_keys
+            .get(&gi)
+            .and_then(|key| desired.groups.get(*key))
+            .and_then(|g| g.member_origins.get(&upn.to_lowercase()).cloned());
+        match (declared_members.get(&gi), declared_keys.get(&gi)) {
+            (Some(members), Some(key)) if members.contains(&ui) => diags.push(
+                Diagnostic::error(
+                    format!(
+                        "{upn} is listed as a member of group {label} which gives {part}, but their licences exclude {part}"
+                    ),
+                    member_origin.or_else(|| origin.clone()),
+                )
+                .with_hint(format!(
+                    "add {part} to the user's licences or remove them from [groups.{key:?}].members"
+                )),
+            ),
+            (_, Some(_)) => change.leave.push(Membership {
+                gi,
+                reason: Some(format!(
+                    "{part} is inherited from group {label}: leaving the group is the only way to remove it"
+                )),
+            }),
+            _ => diags.push(
+                Diagnostic::error(
+                    format!(
+                        "{upn} inherits {part} from group {label} which is not managed here; remove them from the group or declare [groups.{:?}]",
+                        ix.group_key(gi)
+                    ),
+                    origin.clone(),
+                )
+                .with_hint(format!(
+                    "a licence inherited from a group cannot be removed from the user directly; add {part} to the user's licences to keep it"
+                )),
+            ),
         }
     }
+}
 
+/// Rule `licence_grants`: each wanted SKU the user does not hold directly with the declared
+/// disabled plans is granted (Graph `assignLicense` `addLicenses`), unless a group gives it;
+/// disabled plans on a licence a group gives are an error (the group's apply).
+fn licence_grants(
+    cx: &UserCx<'_, '_, '_>,
+    change: &mut UserChange,
+    wanted: &[(&crate::tenant::Sku, &DesiredLicense)],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let UserCx {
+        ix,
+        user,
+        upn,
+        origin,
+        group_lics,
+        declared_keys,
+        ..
+    } = *cx;
+    let future_groups = |change: &UserChange| cx.future_groups(change);
+    change.leave.sort_by_key(|m| m.gi);
+    let groups_after = future_groups(change);
+    let inherited_from = |sku_id: &str| -> Option<usize> {
+        groups_after
+            .iter()
+            .copied()
+            .find(|&g| group_lics(g).iter().any(|l| l.sku_id == sku_id))
+    };
+    for (sku, lic) in wanted {
+        let direct = user.direct_license(&sku.sku_id);
+        let current = direct.map(|d| d.disabled_plans.as_slice());
+        let Some(ids) = disabled_ids(sku, lic, current, upn, diags) else {
+            continue;
+        };
+        match (direct, inherited_from(&sku.sku_id)) {
+            (Some(d), via) => {
+                if let Some(g) = via {
+                    diags.push(
+                        Diagnostic::warning(
+                            format!(
+                                "{upn} holds {} directly and through group {}: the direct assignment is redundant",
+                                sku.sku_part_number, ix.group_label(g)
+                            ),
+                            lic.origin.clone().or_else(|| origin.clone()),
+                        )
+                        .with_hint(format!(
+                            "remove {} from the user's licences to rely on the group",
+                            sku.sku_part_number
+                        )),
+                    );
+                }
+                if sorted_eq(&d.disabled_plans, &ids) {
+                    continue;
+                }
+                change.grants.push(grant(sku, ids, Some(&d.disabled_plans)));
+            }
+            (None, Some(g)) => {
+                // The licence is the group's: disabled plans declared on the user would
+                // silently do nothing. Only the group's disabled plans apply.
+                let given = group_lics(g)
+                    .iter()
+                    .find(|l| l.sku_id == sku.sku_id)
+                    .map(|l| l.disabled_plans.as_slice())
+                    .unwrap_or_default();
+                if lic.disabled_plans.is_some() && !sorted_eq(given, &ids) {
+                    let key = declared_keys.get(&g).copied().unwrap_or(ix.group_key(g));
+                    diags.push(
+                        Diagnostic::error(
+                            format!(
+                                "{upn}: disabled_plans for {part} would have no effect: {part} reaches the user through group {label}, whose disabled plans apply",
+                                part = sku.sku_part_number,
+                                label = ix.group_label(g)
+                            ),
+                            lic.origin.clone().or_else(|| origin.clone()),
+                        )
+                        .with_hint(format!(
+                            "set disabled_plans for {part} on [groups.{key:?}] (it applies to every member), or remove it from the user",
+                            part = sku.sku_part_number
+                        )),
+                    );
+                }
+            }
+            (None, None) => change.grants.push(grant(sku, ids, None)),
+        }
+    }
+}
+
+/// Rule `licence_removals`: a managed direct licence the desired state does not list is
+/// removed (Graph `assignLicense` `removeLicenses`).
+fn licence_removals(cx: &UserCx<'_, '_, '_>, change: &mut UserChange, wanted_ids: &BTreeSet<&str>) {
+    let UserCx { ix, user, .. } = *cx;
+    let managed = |sku_id: &str| cx.managed(sku_id);
+    for l in &user.licenses {
+        if l.assigned_by_group.is_none()
+            && managed(&l.sku_id)
+            && !wanted_ids.contains(l.sku_id.as_str())
+        {
+            change.removals.push(removal(&l.sku_id, ix));
+        }
+    }
+}
+
+/// Rule: room and equipment mailboxes never get user licences ("Room and equipment mailboxes
+/// don't require a license").
+fn resource_mailboxes_get_no_licences(
+    cx: &UserCx<'_, '_, '_>,
+    change: &mut UserChange,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let UserCx {
+        user, upn, origin, ..
+    } = *cx;
     // Room and equipment mailboxes never get user licences.
     let mailbox = user.mailbox.as_ref();
     let live_kind = mailbox.map(|m| m.kind);
@@ -605,7 +690,23 @@ fn plan_user<'g>(
             .grants
             .retain(|g| user.direct_license(&g.sku_id).is_some());
     }
+}
 
+/// Rule `mailbox_conversion`: between user and shared only ("Convert a user mailbox to a
+/// shared mailbox"); a mailbox synchronised from on-premises is converted there.
+fn mailbox_conversion(
+    cx: &UserCx<'_, '_, '_>,
+    change: &mut UserChange,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let UserCx {
+        du,
+        user,
+        upn,
+        origin,
+        ..
+    } = *cx;
+    let live_kind = user.mailbox.as_ref().map(|m| m.kind);
     // Mailbox conversion.
     let desired_kind = du.and_then(|d| d.mailbox);
     if let (Some(from), Some(to)) = (live_kind, desired_kind)
@@ -634,7 +735,32 @@ fn plan_user<'g>(
             change.convert = Some((from, to));
         }
     }
+}
 
+/// Rule: usage location is required for a licence assigned directly (Graph `assignLicense`:
+/// "License assignment cannot be done for user with invalid usage location"); group-based
+/// licensing assigns anyway with the tenant's country (Entra licensing-group-advanced), so
+/// joining a licensing group without one is only a warning.
+fn usage_location_required(
+    cx: &UserCx<'_, '_, '_>,
+    change: &mut UserChange,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let UserCx {
+        ix,
+        desired,
+        user,
+        upn,
+        origin,
+        group_lics,
+        ..
+    } = *cx;
+    let live = ix.live;
+    let location_after = change
+        .location
+        .as_ref()
+        .map(|(_, to)| Some(to.clone()))
+        .unwrap_or_else(|| user.usage_location.clone());
     // Usage location is required for a licence assigned directly (Graph refuses it: "License
     // assignment cannot be done for user with invalid usage location"). Group-based licensing
     // assigns anyway, using the tenant's country (Entra licensing-group-advanced): joining a
@@ -665,7 +791,31 @@ fn plan_user<'g>(
             );
         }
     }
+}
 
+/// Rule: never lose mail silently ("Remove licenses from users": a user mailbox without a
+/// licence is deleted after 30 days; "About shared mailboxes": Plan 2 over 50 GB, archive or
+/// hold; "Exchange Online limits": quotas). Facts the decision depends on must have been read.
+fn mailbox_safety(
+    cx: &UserCx<'_, '_, '_>,
+    change: &mut UserChange,
+    diags: &mut Vec<Diagnostic>,
+    needs_facts: &mut Vec<usize>,
+) {
+    let UserCx {
+        ix,
+        du,
+        ui,
+        user,
+        upn,
+        origin,
+        group_lics,
+        ..
+    } = *cx;
+    let live = ix.live;
+    let future_groups = |change: &UserChange| cx.future_groups(change);
+    let mailbox = user.mailbox.as_ref();
+    let desired_kind = du.and_then(|d| d.mailbox);
     // Exchange safety: never lose mail silently. What a mailbox needs is `rules::mailbox`;
     // only a shortfall the plan would create is judged (the live state is not its doing).
     let Some(mailbox) = mailbox else {
@@ -747,7 +897,7 @@ fn plan_user<'g>(
                     &format!("the shared mailbox still needs Exchange Online Plan 2: {reasons}"),
                     user,
                     mailbox,
-                    &origin,
+                    origin,
                     diags,
                 ) {
                     continue;
@@ -761,7 +911,7 @@ fn plan_user<'g>(
                     "the mailbox stays a user mailbox until it is converted on-premises",
                     user,
                     mailbox,
-                    &origin,
+                    origin,
                     diags,
                 ) {
                     continue;
@@ -971,4 +1121,209 @@ fn projected_licenses<'g>(
         .collect();
     sync_inherited(&mut out, wanted);
     out
+}
+
+#[cfg(test)]
+mod rule_tests {
+    //! The per-user rules, each on its own on small tenants.
+    use super::*;
+    use crate::plan::testkit::*;
+    use crate::tenant::Tenant;
+
+    /// Runs `rule` for `upn` alone: the change it leaves and its diagnostics.
+    fn run(
+        d: &DesiredState,
+        live: &Tenant,
+        upn: &str,
+        rule: impl FnOnce(&UserCx<'_, '_, '_>, &mut UserChange, &mut Vec<Diagnostic>),
+    ) -> (UserChange, Vec<String>) {
+        let ix = Index::new(live);
+        let ui = live
+            .users
+            .iter()
+            .position(|u| u.user_principal_name == upn)
+            .expect("user");
+        let declared_keys: HashMap<usize, &str> = d
+            .groups
+            .iter()
+            .filter_map(|(name, g)| Some((ix.group_by_id(&g.id)?, name.as_str())))
+            .collect();
+        let group_lics = |gi: usize| live.groups[gi].licenses.as_slice();
+        let du = d.users.get(upn);
+        let origin = None;
+        let cx = UserCx {
+            ix: &ix,
+            desired: d,
+            du,
+            ui,
+            user: &live.users[ui],
+            upn,
+            origin: &origin,
+            group_lics: &group_lics,
+            declared_members: &HashMap::new(),
+            declared_keys: &declared_keys,
+        };
+        let mut change = UserChange::default();
+        let mut diags = Vec::new();
+        rule(&cx, &mut change, &mut diags);
+        (change, diags.into_iter().map(|d| d.message).collect())
+    }
+
+    /// `licence_grants` and `licence_removals` for the user's declared licences.
+    fn licences(cx: &UserCx<'_, '_, '_>, change: &mut UserChange, diags: &mut Vec<Diagnostic>) {
+        let licenses = cx.du.and_then(|d| d.licenses.as_ref()).expect("declared");
+        let wanted = resolve_skus(cx.ix, licenses, cx.upn, None, diags);
+        let ids: BTreeSet<&str> = wanted.iter().map(|(s, _)| s.sku_id.as_str()).collect();
+        licence_grants(cx, change, &wanted, diags);
+        licence_removals(cx, change, &ids);
+    }
+
+    #[test]
+    fn usage_location_changes_only_when_declared_and_different() {
+        for live_location in [None, Some("GB"), Some("US")] {
+            for wanted in [None, Some("GB")] {
+                let live = TenantBuilder::new()
+                    .user_at("ann@x.com", live_location, &[])
+                    .build();
+                let mut d = desired(&[]);
+                want(&mut d, "ann@x.com", &[]).usage_location = wanted.map(str::to_string);
+                let change = usage_location_change(&live.users[0], d.users.get("ann@x.com"));
+                let expected = wanted
+                    .filter(|w| live_location != Some(*w))
+                    .map(|w| (live_location.map(str::to_string), w.to_string()));
+                assert_eq!(change, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn licence_grants_and_removals_follow_the_declared_list_of_managed_skus() {
+        let live = TenantBuilder::new()
+            .sku("ENTERPRISEPACK", 5)
+            .sku("ENTERPRISEPREMIUM", 5)
+            .sku("EXCHANGESTANDARD", 5)
+            .user("ann@x.com", &["ENTERPRISEPACK", "EXCHANGESTANDARD"])
+            .build();
+        // EXCHANGESTANDARD is not managed: never removed.
+        let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
+        want(&mut d, "ann@x.com", &["ENTERPRISEPREMIUM"]);
+        let (change, diags) = run(&d, &live, "ann@x.com", licences);
+        let parts = |v: Vec<&str>| v.into_iter().map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            parts(
+                change
+                    .grants
+                    .iter()
+                    .map(|g| g.sku_part_number.as_str())
+                    .collect()
+            ),
+            ["ENTERPRISEPREMIUM"]
+        );
+        assert_eq!(
+            parts(
+                change
+                    .removals
+                    .iter()
+                    .map(|r| r.sku_part_number.as_str())
+                    .collect()
+            ),
+            ["ENTERPRISEPACK"]
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+    }
+
+    #[test]
+    fn an_unwanted_licence_of_a_managed_group_is_left_by_leaving_the_group() {
+        let live = TenantBuilder::new()
+            .sku("ENTERPRISEPACK", 5)
+            .user("ann@x.com", &[])
+            .group("LIC", &["ENTERPRISEPACK"], &["ann@x.com"])
+            .build();
+        let mut d = desired(&["ENTERPRISEPACK"]);
+        want_group(&mut d, "LIC", &["ENTERPRISEPACK"], None);
+        want(&mut d, "ann@x.com", &[]);
+        let (change, diags) = run(&d, &live, "ann@x.com", |cx, change, diags| {
+            leave_groups_for_unwanted_licences(cx, change, &BTreeSet::new(), diags)
+        });
+        assert_eq!(change.leave.len(), 1);
+        assert!(diags.is_empty(), "{diags:?}");
+    }
+
+    #[test]
+    fn resource_mailboxes_never_get_licences() {
+        let live = TenantBuilder::new()
+            .sku("ENTERPRISEPACK", 5)
+            .user("room@x.com", &[])
+            .mailbox(Some(MailboxType::Room), 0)
+            .build();
+        let mut d = desired(&["ENTERPRISEPACK"]);
+        want(&mut d, "room@x.com", &["ENTERPRISEPACK"]);
+        let (change, diags) = run(&d, &live, "room@x.com", |cx, change, diags| {
+            licences(cx, change, diags);
+            resource_mailboxes_get_no_licences(cx, change, diags);
+        });
+        assert!(change.grants.is_empty());
+        assert_eq!(
+            diags,
+            ["room@x.com is a room mailbox: resource mailboxes never get user licences"]
+        );
+    }
+
+    #[test]
+    fn mailboxes_convert_only_between_user_and_shared() {
+        for (from, to, converts) in [
+            (MailboxType::User, MailboxType::Shared, true),
+            (MailboxType::Shared, MailboxType::User, true),
+            (MailboxType::User, MailboxType::Room, false),
+            (MailboxType::Equipment, MailboxType::Shared, false),
+        ] {
+            let live = TenantBuilder::new()
+                .user("ann@x.com", &[])
+                .mailbox(Some(from), 1)
+                .build();
+            let mut d = desired(&[]);
+            want(&mut d, "ann@x.com", &[]).mailbox = Some(to);
+            let (change, diags) = run(&d, &live, "ann@x.com", mailbox_conversion);
+            assert_eq!(change.convert.is_some(), converts, "{from} -> {to}");
+            assert_eq!(diags.len(), usize::from(!converts), "{diags:?}");
+        }
+    }
+
+    #[test]
+    fn a_direct_licence_without_usage_location_is_an_error() {
+        let live = TenantBuilder::new()
+            .sku("ENTERPRISEPACK", 5)
+            .user_at("ann@x.com", None, &[])
+            .build();
+        let mut d = desired(&["ENTERPRISEPACK"]);
+        want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
+        let (_, diags) = run(&d, &live, "ann@x.com", |cx, change, diags| {
+            licences(cx, change, diags);
+            usage_location_required(cx, change, diags);
+        });
+        assert_eq!(
+            diags,
+            ["ann@x.com gets a licence but has no usage location"]
+        );
+    }
+
+    #[test]
+    fn losing_the_last_exchange_licence_of_a_user_mailbox_is_an_error() {
+        let live = TenantBuilder::new()
+            .sku("ENTERPRISEPACK", 5)
+            .user("ann@x.com", &["ENTERPRISEPACK"])
+            .mailbox(Some(MailboxType::User), 1)
+            .build();
+        let mut d = desired(&["ENTERPRISEPACK"]);
+        want(&mut d, "ann@x.com", &[]);
+        let (_, diags) = run(&d, &live, "ann@x.com", |cx, change, diags| {
+            licences(cx, change, diags);
+            mailbox_safety(cx, change, diags, &mut Vec::new());
+        });
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert!(
+            diags[0].contains("would lose its last Exchange licence"),
+            "{diags:?}"
+        );
+    }
 }
