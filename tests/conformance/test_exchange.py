@@ -84,6 +84,36 @@ def test_get_mailbox_unknown_identity(fake):
     assert "couldn't be found" in reply.json()["error"]["details"][0]["message"]
 
 
+@pytest.mark.parametrize("flt", [
+    "UserPrincipalName -like 'a*'",
+    "(UserPrincipalName -like 'A*') -or (UserPrincipalName -like 'b*')",
+    "UserPrincipalName -eq 'CAROL@contoso.com'",
+])
+def test_get_mailbox_filter_by_user_principal_name(fake, flt):
+    """-Filter on UserPrincipalName ("String (wildcards accepted)", available on Get-Mailbox:
+    https://learn.microsoft.com/en-us/powershell/exchange/filter-properties), -or and -like with
+    a suffix wildcard (https://learn.microsoft.com/en-us/powershell/exchange/recipient-filters);
+    text comparisons ignore case."""
+    every = fake.invoke("Get-Mailbox", {"ResultSize": "Unlimited"}).json()["value"]
+    got = fake.invoke("Get-Mailbox", {"ResultSize": "Unlimited", "Filter": flt}).json()["value"]
+    wanted = {"like 'a*'": "a", "-or": "ab", "-eq": "c"}
+    initials = next(v for k, v in wanted.items() if k in flt)
+    expected = sorted(r["UserPrincipalName"] for r in every if r["UserPrincipalName"][0].lower() in initials)
+    if "-eq" in flt:
+        expected = ["carol@contoso.com"]
+    assert expected and sorted(r["UserPrincipalName"] for r in got) == expected
+
+
+@pytest.mark.parametrize("flt", ["UserPrincipalName -like '*son.com'", "(UserPrincipalName -like 'a*'"])
+def test_get_mailbox_filter_it_cannot_use_is_an_error_not_everything(fake, flt):
+    """In Exchange Online the -like wildcard is supported only as a suffix
+    (https://learn.microsoft.com/en-us/powershell/exchange/recipient-filters); a filter that
+    cannot be used is an error, never an unfiltered answer."""
+    reply = fake.invoke("Get-Mailbox", {"ResultSize": "Unlimited", "Filter": flt})
+    assert reply.status_code == 400
+    assert "Filter" in reply.text
+
+
 def test_mailbox_statistics_exist_for_every_mailbox(fake):
     """Every mailbox has statistics with TotalItemSize
     (https://learn.microsoft.com/en-us/powershell/module/exchangepowershell/get-mailboxstatistics)."""

@@ -209,10 +209,85 @@ def test_raw_count_with_eventual(big):
 
 
 def test_raw_count_without_eventual_is_400(big):
-    """/$count without the header is 400 Request_UnsupportedQuery (https://learn.microsoft.com/en-us/graph/aad-advanced-queries)."""
+    """/$count without the header is 400 Request_BadRequest "$count is not currently supported."
+    (aad-advanced-queries, "Error handling for advanced queries on directory objects":
+    https://learn.microsoft.com/en-us/graph/aad-advanced-queries)."""
     reply = big.get("/users/$count")
     assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert error["code"] == "Request_BadRequest"
+    assert error["message"] == "$count is not currently supported."
+
+
+def test_raw_count_honours_a_startswith_filter(fake):
+    """/users/$count with ConsistencyLevel: eventual counts the filtered collection
+    (https://learn.microsoft.com/en-us/graph/aad-advanced-queries, "Use of $count as a URL segment")."""
+    every = fake.get("/users", params={"$select": "userPrincipalName", "$top": "999"}).json()["value"]
+    expected = sum(1 for u in every if u["userPrincipalName"].lower().startswith("a"))
+    reply = fake.get("/users/$count", params={"$filter": "startswith(userPrincipalName,'a')"}, headers=EVENTUAL)
+    assert reply.status_code == 200
+    assert int(reply.text) == expected > 0
+
+
+@pytest.mark.parametrize("prefix", ["a", "A", "b", "Bo", "z", "'"])
+def test_startswith_on_user_principal_name_ignores_case_without_advanced_query(fake, prefix):
+    """startsWith on userPrincipalName works by default, without ConsistencyLevel
+    (aad-advanced-queries, "Support for filter by properties of Microsoft Entra ID (directory)
+    objects": userPrincipalName | startsWith | Default), and ignores case
+    (filter-query-parameter: startswith(displayName,'mary') finds "Mary":
+    https://learn.microsoft.com/en-us/graph/filter-query-parameter)."""
+    every = fake.get("/users", params={"$select": "id,userPrincipalName", "$top": "999"}).json()["value"]
+    quoted = prefix.replace("'", "''")
+    reply = fake.get("/users", params={"$filter": f"startswith(userPrincipalName,'{quoted}')", "$select": "id,userPrincipalName", "$top": "999"})
+    assert reply.status_code == 200
+    got = sorted(u["id"] for u in reply.json()["value"])
+    assert got == sorted(u["id"] for u in every if u["userPrincipalName"].lower().startswith(prefix.lower()))
+
+
+def test_startswith_alternatives_joined_by_or(fake):
+    """`or` joins filter expressions without advanced query (filter-query-parameter, "Get all
+    users with the name Mary across multiple properties":
+    https://learn.microsoft.com/en-us/graph/filter-query-parameter)."""
+    every = fake.get("/users", params={"$select": "id,userPrincipalName", "$top": "999"}).json()["value"]
+    flt = "startswith(userPrincipalName,'a') or startswith(userPrincipalName,'B') or startswith(userPrincipalName,'c')"
+    reply = fake.get("/users", params={"$filter": flt, "$select": "id,userPrincipalName"})
+    assert reply.status_code == 200
+    got = sorted(u["id"] for u in reply.json()["value"])
+    assert got and got == sorted(u["id"] for u in every if u["userPrincipalName"][0].lower() in "abc")
+
+
+def test_a_filtered_collection_pages_with_select_and_top(big):
+    """$filter with $select and $top: each page at most $top objects with exactly the selected
+    properties, the next link keeps the filter, and the pages together are the filtered
+    collection (https://learn.microsoft.com/en-us/graph/paging;
+    https://learn.microsoft.com/en-us/graph/api/user-list?view=graph-rest-1.0)."""
+    every = big.get("/users", params={"$select": "id,userPrincipalName", "$top": "999"}).json()["value"]
+    prefix = "USER0001"
+    expected = sorted(u["id"] for u in every if u["userPrincipalName"].upper().startswith(prefix))
+    assert 7 < len(expected) < len(every)
+    url = f"{big.base}/v1.0/users?$filter=startswith(userPrincipalName,'{prefix}')&$select=id,userPrincipalName&$top=7"
+    seen = []
+    while url:
+        body = big.http.get(url, headers={"Authorization": f"Bearer {big.token(big.base)}"}).json()
+        assert len(body["value"]) <= 7
+        assert all(set(u) == {"id", "userPrincipalName"} for u in body["value"])
+        seen += [u["id"] for u in body["value"]]
+        url = body.get("@odata.nextLink")
+    assert sorted(seen) == expected
+
+
+@pytest.mark.parametrize("flt", ["endswith(userPrincipalName,'e@contoso.com')", "NOT startswith(userPrincipalName,'a')"])
+def test_endswith_and_not_need_advanced_query(fake, flt):
+    """endsWith on userPrincipalName and `not` work only as advanced queries
+    (https://learn.microsoft.com/en-us/graph/aad-advanced-queries, "Query scenarios that require
+    advanced query capabilities"): refused without them, honoured with them."""
+    reply = fake.get("/users", params={"$filter": flt})
+    assert reply.status_code == 400
     assert reply.json()["error"]["code"] == "Request_UnsupportedQuery"
+    every = fake.get("/users", params={"$select": "id", "$top": "999"}).json()["value"]
+    advanced = fake.get("/users", params={"$filter": flt, "$count": "true", "$select": "id"}, headers=EVENTUAL)
+    assert advanced.status_code == 200
+    assert 0 < advanced.json()["@odata.count"] < len(every)
 
 
 def test_default_page_size_is_100(big):

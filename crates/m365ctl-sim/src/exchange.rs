@@ -135,7 +135,8 @@ fn select(call: &Call<'_>, record: Value) -> Value {
     }
 }
 
-/// `Get-Mailbox` without `-Identity`: `-RecipientTypeDetails` and `-ResultSize` honoured,
+/// `Get-Mailbox` without `-Identity`: `-RecipientTypeDetails`, `-Filter` (`opath`) and
+/// `-ResultSize` honoured,
 /// pages of `Prefer: odata.maxpagesize` (at most 1,000) linked by `@odata.nextLink`.
 fn list(shared: &Shared, state: &State, call: &Call<'_>, parameters: &Value) -> Answer {
     let kinds: Option<Vec<&str>> = match &parameters["RecipientTypeDetails"] {
@@ -157,7 +158,24 @@ fn list(shared: &Shared, state: &State, call: &Call<'_>, parameters: &Value) -> 
         Value::Number(n) => n.as_u64().map_or(DEFAULT_RESULT_SIZE, |n| n as usize),
         _ => DEFAULT_RESULT_SIZE,
     };
+    let filter = match &parameters["Filter"] {
+        Value::Null => None,
+        Value::String(text) => match super::opath::MailboxFilter::parse(text) {
+            Ok(filter) => Some(filter),
+            Err(message) => return Answer::exchange_error(&message),
+        },
+        other => {
+            return Answer::exchange_error(&format!(
+                "Cannot bind parameter 'Filter'. Cannot convert value \"{other}\" to type \"System.String\"."
+            ));
+        }
+    };
     let matching: Vec<&User> = wire::mailbox_users(&state.tenant)
+        .filter(|u| {
+            filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&u.user_principal_name))
+        })
         .filter(|u| {
             kinds.as_ref().is_none_or(|kinds| {
                 u.mailbox.as_ref().is_some_and(|m| {

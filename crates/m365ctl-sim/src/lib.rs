@@ -18,6 +18,7 @@ mod device_code;
 mod exchange;
 mod faults;
 mod group_licensing;
+mod opath;
 mod query;
 mod routes;
 pub mod schema;
@@ -126,7 +127,7 @@ pub struct LoggedRequest {
     /// HTTP method (for batch items, the item's method).
     pub method: String,
     /// Path and query as received (batch items: `$batch:` + relative URL; Exchange calls:
-    /// `#Cmdlet:Identity` appended).
+    /// `#Cmdlet:Identity` appended, and `?Filter=…` after it for a `-Filter`).
     pub path: String,
     /// Status answered.
     pub status: u16,
@@ -165,6 +166,49 @@ struct State {
     next_id: u64,
     device_codes: device_code::DeviceCodes,
     licensing: group_licensing::Queue,
+    /// Tenant changes waiting for a request (`FakeTenantHandle::change_after`).
+    changes: Vec<PendingChange>,
+}
+
+/// A change to the tenant made right after the `after`-th answered request whose path
+/// contains `matching`: the directory changing while a client pages through it.
+struct PendingChange {
+    matching: String,
+    after: usize,
+    seen: usize,
+    change: Box<dyn FnOnce(&mut Tenant) + Send>,
+}
+
+impl std::fmt::Debug for PendingChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingChange")
+            .field("matching", &self.matching)
+            .field("after", &self.after)
+            .field("seen", &self.seen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl State {
+    /// Counts an answered request against the pending changes and makes those now due.
+    fn answered(&mut self, path: &str) {
+        let mut due = Vec::new();
+        let mut i = 0;
+        while i < self.changes.len() {
+            let pending = &mut self.changes[i];
+            if path.contains(&pending.matching) {
+                pending.seen += 1;
+            }
+            if pending.seen >= pending.after {
+                due.push(self.changes.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        for pending in due {
+            (pending.change)(&mut self.tenant);
+        }
+    }
 }
 
 /// Everything the request handlers share.
@@ -242,6 +286,7 @@ impl FakeTenant {
             next_id: 0,
             device_codes: Default::default(),
             licensing: group_licensing::Queue::new(options.group_licensing_delay),
+            changes: Vec::new(),
         };
         let shared = Arc::new(Shared {
             options,
@@ -357,6 +402,24 @@ impl FakeTenantHandle {
         for token in state.tokens.values_mut() {
             token.expires = now;
         }
+    }
+
+    /// Changes the tenant right after the `after`-th answered request whose path (as logged:
+    /// path and query, Exchange calls with `#Cmdlet:Identity`) contains `matching`, before
+    /// the next request is served: users created or deleted while a client reads, at a
+    /// reproducible point of the read.
+    pub fn change_after(
+        &self,
+        matching: &str,
+        after: usize,
+        change: impl FnOnce(&mut Tenant) + Send + 'static,
+    ) {
+        self.shared.lock().changes.push(PendingChange {
+            matching: matching.to_string(),
+            after,
+            seen: 0,
+            change: Box::new(change),
+        });
     }
 
     /// Makes every token, present and future, invalid (a revoked app).

@@ -334,6 +334,12 @@ enum Clause {
     FlagIs(&'static str, bool),
     /// `startswith(prop,'v')`.
     StartsWith(&'static str, String),
+    /// `endswith(prop,'v')`; advanced (aad-advanced-queries: "The `endsWith` operator is
+    /// supported only with advanced query parameters").
+    EndsWith(&'static str, String),
+    /// `not …`; advanced ("The `not` and `ne` negation operators are supported only with
+    /// advanced query parameters").
+    Not(Box<Clause>),
     /// `assignedLicenses/any(x:x/skuId eq GUID)`.
     HasSku(String),
     /// `assignedLicenses/$count ne 0` (`true`) or `eq 0` (`false`); advanced.
@@ -342,6 +348,11 @@ enum Clause {
     TextNot(&'static str, Option<String>),
     /// `onPremisesExtensionAttributes/extensionAttributeN eq 'v'`; advanced.
     Extension(String, Option<String>),
+    /// `a or b` and `(…)`: any of these conjunctions holds (OData: `and` binds tighter than
+    /// `or`). Graph honours `or` without advanced query, e.g. `startswith(displayName,'mary')
+    /// or startswith(userPrincipalName,'mary')` (filter-query-parameter, "Get all users with
+    /// the name Mary across multiple properties").
+    AnyOf(Vec<Vec<Clause>>),
 }
 
 /// A parsed `$filter` / `$orderby` / `$search` / `$count` for one collection request.
@@ -433,10 +444,7 @@ impl CollectionQuery {
             },
         };
         let clauses = match param("$filter").map(str::trim).filter(|f| !f.is_empty()) {
-            Some(filter) => split_and(filter)
-                .into_iter()
-                .map(|c| parse_clause(entity, c.trim(), advanced))
-                .collect::<Result<Vec<_>, _>>()?,
+            Some(filter) => parse_expression(entity, filter, advanced)?,
             None => Vec::new(),
         };
         let order = match param("$orderby").map(str::trim).filter(|o| !o.is_empty()) {
@@ -513,27 +521,7 @@ impl CollectionQuery {
             Some(Field::Text(t)) => t,
             _ => None,
         };
-        let same = |a: Option<&str>, b: &Option<String>| match (a, b) {
-            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-            (None, None) => true,
-            _ => false,
-        };
-        let clauses_hold = self.clauses.iter().all(|clause| match clause {
-            Clause::TextIn(p, values) => values.iter().any(|v| same(text(p), v)),
-            Clause::TextNot(p, v) => !same(text(p), v),
-            Clause::FlagIs(p, v) => item.field(p) == Some(Field::Flag(*v)),
-            Clause::StartsWith(p, prefix) => text(p).is_some_and(|t| {
-                t.len() >= prefix.len()
-                    && t.is_char_boundary(prefix.len())
-                    && t[..prefix.len()].eq_ignore_ascii_case(prefix)
-            }),
-            Clause::HasSku(sku) => matches!(item.field("assignedLicenses"), Some(Field::Skus(s)) if s.iter().any(|x| x.eq_ignore_ascii_case(sku))),
-            Clause::AnyLicence(any) => {
-                matches!(item.field("assignedLicenses"), Some(Field::Skus(s)) if s.is_empty() != *any)
-            }
-            Clause::Extension(key, v) => same(text(key), v),
-        });
-        clauses_hold
+        self.clauses.iter().all(|clause| holds(item, clause))
             && self.search.as_ref().is_none_or(|(p, term)| {
                 text(p).is_some_and(|t| {
                     t.split(|c: char| !c.is_alphanumeric())
@@ -543,8 +531,104 @@ impl CollectionQuery {
     }
 }
 
-/// Splits on ` and ` outside quotes (case-insensitive).
-fn split_and(filter: &str) -> Vec<&str> {
+/// Whether one clause holds for `item`; string comparisons ignore ASCII case as Graph's do on
+/// directory objects (`startswith(displayName,'mary')` finds "Mary", filter-query-parameter).
+fn holds<T: Filterable>(item: &T, clause: &Clause) -> bool {
+    let text = |p: &str| match item.field(p) {
+        Some(Field::Text(t)) => t,
+        _ => None,
+    };
+    let same = |a: Option<&str>, b: &Option<String>| match (a, b) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        (None, None) => true,
+        _ => false,
+    };
+    match clause {
+        Clause::TextIn(p, values) => values.iter().any(|v| same(text(p), v)),
+        Clause::TextNot(p, v) => !same(text(p), v),
+        Clause::FlagIs(p, v) => item.field(p) == Some(Field::Flag(*v)),
+        Clause::StartsWith(p, prefix) => text(p).is_some_and(|t| {
+            t.len() >= prefix.len()
+                && t.is_char_boundary(prefix.len())
+                && t[..prefix.len()].eq_ignore_ascii_case(prefix)
+        }),
+        Clause::EndsWith(p, suffix) => text(p).is_some_and(|t| {
+            t.len() >= suffix.len()
+                && t.is_char_boundary(t.len() - suffix.len())
+                && t[t.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+        }),
+        Clause::Not(inner) => !holds(item, inner),
+        Clause::HasSku(sku) => {
+            matches!(item.field("assignedLicenses"), Some(Field::Skus(s)) if s.iter().any(|x| x.eq_ignore_ascii_case(sku)))
+        }
+        Clause::AnyLicence(any) => {
+            matches!(item.field("assignedLicenses"), Some(Field::Skus(s)) if s.is_empty() != *any)
+        }
+        Clause::Extension(key, v) => same(text(key), v),
+        Clause::AnyOf(alternatives) => alternatives
+            .iter()
+            .any(|all| all.iter().all(|c| holds(item, c))),
+    }
+}
+
+/// A whole `$filter`: a disjunction of conjunctions, as OData's precedence reads it.
+fn parse_expression(
+    entity: &EntityType,
+    filter: &str,
+    advanced: bool,
+) -> Result<Vec<Clause>, QueryError> {
+    let conjunction = |text: &str| -> Result<Vec<Clause>, QueryError> {
+        split_top(text, " and ")
+            .into_iter()
+            .map(|c| parse_term(entity, c.trim(), advanced))
+            .collect()
+    };
+    let alternatives = split_top(filter, " or ");
+    if alternatives.len() == 1 {
+        return conjunction(filter);
+    }
+    Ok(vec![Clause::AnyOf(
+        alternatives
+            .into_iter()
+            .map(|a| conjunction(a.trim()))
+            .collect::<Result<_, _>>()?,
+    )])
+}
+
+/// One term: a parenthesised expression or a clause.
+fn parse_term(entity: &EntityType, term: &str, advanced: bool) -> Result<Clause, QueryError> {
+    match enclosed(term) {
+        Some(inner) => Ok(Clause::AnyOf(vec![parse_expression(
+            entity,
+            inner.trim(),
+            advanced,
+        )?])),
+        None => parse_clause(entity, term, advanced),
+    }
+}
+
+/// The inside of `( … )` when the first parenthesis closes at the very end.
+fn enclosed(term: &str) -> Option<&str> {
+    let inner = term.strip_prefix('(')?;
+    let (mut depth, mut quoted) = (1i32, false);
+    for (i, b) in inner.bytes().enumerate() {
+        match b {
+            b'\'' => quoted = !quoted,
+            b'(' if !quoted => depth += 1,
+            b')' if !quoted => {
+                depth -= 1;
+                if depth == 0 {
+                    return (i + 1 == inner.len()).then(|| &inner[..i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Splits on `word` (` and `, ` or `) outside quotes and parentheses (case-insensitive).
+fn split_top<'a>(filter: &'a str, word: &str) -> Vec<&'a str> {
     let lower = filter.to_ascii_lowercase();
     let mut parts = Vec::new();
     let (mut start, mut quoted, mut depth) = (0, false, 0i32);
@@ -555,10 +639,10 @@ fn split_and(filter: &str) -> Vec<&str> {
             b'\'' => quoted = !quoted,
             b'(' if !quoted => depth += 1,
             b')' if !quoted => depth -= 1,
-            _ if !quoted && depth == 0 && lower[i..].starts_with(" and ") => {
+            _ if !quoted && depth == 0 && lower.as_bytes()[i..].starts_with(word.as_bytes()) => {
                 parts.push(&filter[start..i]);
-                start = i + 5;
-                i += 4;
+                start = i + word.len();
+                i += word.len() - 1;
             }
             _ => {}
         }
@@ -603,15 +687,32 @@ fn parse_clause(entity: &EntityType, clause: &str, advanced: bool) -> Result<Cla
         }
     };
     let lower = clause.to_ascii_lowercase();
-    if let Some(args) = lower
-        .starts_with("startswith(")
-        .then(|| clause[11..].strip_suffix(')'))
-        .flatten()
-    {
+    if lower.starts_with("not ") || lower.starts_with("not(") {
+        if !advanced {
+            return Err(advanced_required("not"));
+        }
+        return Ok(Clause::Not(Box::new(parse_term(
+            entity,
+            clause[3..].trim(),
+            advanced,
+        )?)));
+    }
+    for (function, ends) in [("startswith(", false), ("endswith(", true)] {
+        let Some(args) = lower
+            .starts_with(function)
+            .then(|| clause[function.len()..].strip_suffix(')'))
+            .flatten()
+        else {
+            continue;
+        };
         let (name, value) = args.split_once(',').ok_or_else(invalid)?;
         let property = filterable(name.trim())?;
         let value = literal(value).flatten().ok_or_else(invalid)?;
-        return Ok(Clause::StartsWith(property, value));
+        return match ends {
+            false => Ok(Clause::StartsWith(property, value)),
+            true if !advanced => Err(advanced_required("endsWith")),
+            true => Ok(Clause::EndsWith(property, value)),
+        };
     }
     if let Some(rest) = clause.strip_prefix("assignedLicenses/") {
         if entity.property("assignedLicenses").is_none() {
@@ -837,15 +938,16 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// For any tenant and any supported clause on a string property, the fake returns
-        /// exactly the users a plain reading of the clause selects (case-insensitively, as
-        /// the directory compares), and `$orderby` returns the same users sorted.
+        /// For any tenant and any supported clause on a string property (alone, joined by
+        /// `or` and `and`, parenthesised), the fake returns exactly the users a plain reading
+        /// of the clause selects (case-insensitively, as the directory compares, `and`
+        /// binding tighter than `or`), and `$orderby` returns the same users sorted.
         #[test]
         fn filters_select_exactly_the_matching_users(
             names in proptest::collection::vec("[ab]{1,3}", 1..25),
             probe in "[abAB]{1,2}",
             property in proptest::sample::select(vec!["displayName", "userPrincipalName"]),
-            kind in 0..3u8,
+            kind in 0..5u8,
             descending in proptest::bool::ANY,
         ) {
             let users: Vec<User> = names
@@ -866,6 +968,17 @@ mod tests {
                 1 => (
                     format!("startswith({property},'{probe}')"),
                     users.iter().filter(|u| value(u).to_lowercase().starts_with(&probe.to_lowercase())).collect(),
+                ),
+                3 => (
+                    format!("startswith({property},'{probe}') or ({property} eq '{}' and startswith({property},'{}'))", names[0], &names[0][..1]),
+                    users.iter().filter(|u| value(u).to_lowercase().starts_with(&probe.to_lowercase()) || value(u).eq_ignore_ascii_case(&names[0])).collect(),
+                ),
+                4 => (
+                    format!("(startswith({property},'{probe}') or startswith({property},'b')) and startswith({property},'a')"),
+                    users.iter().filter(|u| {
+                        let v = value(u).to_lowercase();
+                        (v.starts_with(&probe.to_lowercase()) || v.starts_with('b')) && v.starts_with('a')
+                    }).collect(),
                 ),
                 _ => (
                     format!("{property} in ('{probe}','{}')", names[0]),

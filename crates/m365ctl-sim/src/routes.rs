@@ -157,6 +157,9 @@ pub async fn handle(
         let cmdlet = input["CmdletName"].as_str().unwrap_or_default();
         let identity = input["Parameters"]["Identity"].as_str().unwrap_or_default();
         logged_path = format!("{logged_path}#{cmdlet}:{identity}");
+        if let Some(filter) = input["Parameters"]["Filter"].as_str() {
+            logged_path = format!("{logged_path}?Filter={filter}");
+        }
     }
     let (answer, request_id, lose_answer) = {
         let mut state = shared.lock();
@@ -178,6 +181,7 @@ pub async fn handle(
             api(&shared, &mut state, &call)
         };
         let request_id = next_request_id(&mut state);
+        state.answered(&logged_path);
         state.log.push(LoggedRequest {
             method: method.to_string(),
             path: logged_path,
@@ -650,7 +654,9 @@ fn find_user<'a>(tenant: &'a Tenant, key: &str) -> Option<&'a crate::tenant::Use
 }
 
 /// `/users/$count`, `/groups/$count`: `text/plain`, only with `ConsistencyLevel: eventual`,
-/// `$filter` and `$search` honoured (https://learn.microsoft.com/en-us/graph/aad-advanced-queries).
+/// `$filter` and `$search` honoured. Without the header Graph answers 400 `Request_BadRequest`
+/// "$count is not currently supported." (aad-advanced-queries, "Error handling for advanced
+/// queries on directory objects": https://learn.microsoft.com/en-us/graph/aad-advanced-queries).
 fn count<'a, T: query::Filterable + 'a>(
     call: &Call<'_>,
     entity: &query::EntityType,
@@ -659,8 +665,8 @@ fn count<'a, T: query::Filterable + 'a>(
     if !call.eventual() {
         return Answer::error(
             400,
-            "Request_UnsupportedQuery",
-            "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is missing. Refer to https://aka.ms/graph-docs/advanced-queries for more information",
+            "Request_BadRequest",
+            "$count is not currently supported.",
         );
     }
     // A raw count is an advanced query in itself: as if `$count=true` were given.
