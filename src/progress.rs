@@ -58,6 +58,11 @@ impl ReadCounters {
         self.users.fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    /// The users read so far are discarded (a segmented read abandoned for a sequential one).
+    pub fn reset_users(&self) {
+        self.users.store(0, Ordering::Relaxed);
+    }
+
     /// The tenant's user count (`/users/$count`), known before the pages are.
     pub fn set_users_total(&self, n: u64) {
         self.users_total.store(n, Ordering::Relaxed);

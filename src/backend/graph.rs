@@ -3,7 +3,10 @@
 //!
 //! Read cost for N users, G licensed groups, M mailboxes: `ceil(N/999)` user pages, one SKU
 //! page, `ceil(G/100)` group pages plus one member page per 999 members of each group,
-//! `ceil(M/1000)` mailbox pages. Mailbox sizes are left unknown by `read` (one call per mailbox
+//! `ceil(M/1000)` mailbox pages, and `/users/$count` once (twice when segmented). Above
+//! `segments::SEGMENTED_ABOVE` users the user and mailbox pages are read in segments side by
+//! side (`segments`), at most one extra partial page per segment; group member chains run side
+//! by side too. Every request goes through the pacer, which bounds what is in flight. Mailbox sizes are left unknown by `read` (one call per mailbox
 //! would cost one call per user); `read_mailbox_facts` then reads, with one
 //! `Get-MailboxStatistics` call each (8 in flight), exactly the mailboxes the plan's decisions
 //! depend on (`plan::facts_needed`: type changes, Exchange licences going down).
@@ -24,6 +27,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod segments;
+
 /// Properties read for every user: identity, rule attributes, licences by path.
 const USER_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,usageLocation,onPremisesSyncEnabled,department,jobTitle,companyName,country,onPremisesExtensionAttributes,assignedLicenses,licenseAssignmentStates";
 
@@ -37,6 +42,13 @@ mod permission {
     pub const READ_GROUPS: &str = "GroupMember.Read.All";
 }
 
+/// What a segmented read kept (`GraphBackend::read_segmented`), with why the rest is re-read.
+enum Segmented {
+    Both(Vec<User>, Vec<MailboxRecord>),
+    UsersOnly(Vec<User>, String),
+    Neither(String),
+}
+
 /// Microsoft Graph + Exchange Online.
 #[derive(Debug, Clone)]
 pub struct GraphBackend {
@@ -47,6 +59,8 @@ pub struct GraphBackend {
     /// Counters a progress display reads; `None`: nobody watches (and `/users/$count` is
     /// not asked).
     progress: Option<Arc<crate::progress::ReadCounters>>,
+    /// Whether a large tenant's users and mailboxes are read in segments side by side.
+    segmented: bool,
 }
 
 impl GraphBackend {
@@ -87,6 +101,7 @@ impl GraphBackend {
             tenant_id: settings.tenant_id.clone(),
             named_groups: Vec::new(),
             progress: None,
+            segmented: true,
         })
     }
 
@@ -104,6 +119,14 @@ impl GraphBackend {
         self
     }
 
+    /// Whether users and mailboxes of a tenant above `segments::SEGMENTED_ABOVE` users are
+    /// read in segments side by side (the default) or as one chain each: the benchmark and
+    /// the tests compare the two on one tenant.
+    pub fn with_segmented_reads(mut self, segmented: bool) -> GraphBackend {
+        self.segmented = segmented;
+        self
+    }
+
     /// The counters `with_progress` set, for the display.
     pub fn progress_counters(&self) -> Option<Arc<crate::progress::ReadCounters>> {
         self.progress.clone()
@@ -117,25 +140,35 @@ impl GraphBackend {
     }
 
     /// `GET /users/$count` with `ConsistencyLevel: eventual` (Microsoft Graph user-list.md,
-    /// "Get only a count of users": a plain-text number), for the progress total. Only asked
-    /// when progress is shown; a failure only leaves the total unknown.
-    async fn count_users(&self) -> Result<(), BackendError> {
-        if self.progress.is_none() {
-            return Ok(());
-        }
+    /// "Get only a count of users": a plain-text number). Counting is an advanced query in
+    /// itself (https://learn.microsoft.com/en-us/graph/aad-advanced-queries: "Use of `$count`
+    /// as a URL segment"); only the count is eventually consistent, never the objects read. It
+    /// sizes the read, checks a segmented read, and is the progress total. A failure only
+    /// leaves the total unknown (the read is then sequential).
+    async fn count_users(&self) -> Option<u64> {
         let url = format!("{}/users/$count", self.core.graph_root());
         let request = Request::get(url).header("ConsistencyLevel", "eventual");
-        match self.core.send(Resource::Graph, &request).await {
+        let total = match self.core.send(Resource::Graph, &request).await {
             Ok(reply) if reply.is_success() => {
-                match std::str::from_utf8(&reply.body).map(|t| t.trim().parse::<u64>()) {
-                    Ok(Ok(total)) => self.tally(|p| p.set_users_total(total)),
-                    _ => tracing::debug!("/users/$count answered something else than a number"),
+                let total = std::str::from_utf8(&reply.body)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<u64>().ok());
+                if total.is_none() {
+                    tracing::debug!("/users/$count answered something else than a number");
                 }
+                total
             }
-            Ok(reply) => tracing::debug!(status = reply.status, "/users/$count refused"),
-            Err(e) => tracing::debug!(error = %e, "/users/$count failed"),
-        }
-        Ok(())
+            Ok(reply) => {
+                tracing::debug!(status = reply.status, "/users/$count refused");
+                None
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "/users/$count failed");
+                None
+            }
+        }?;
+        self.tally(|p| p.set_users_total(total));
+        Some(total)
     }
 
     /// `{graph root}{path}?{query}`, with the query values percent-encoded.
@@ -160,9 +193,82 @@ impl GraphBackend {
         Ok(skus)
     }
 
-    async fn read_users(&self) -> Result<Vec<User>, BackendError> {
-        let url = self.graph_url("/users", &[("$select", USER_SELECT), ("$top", "999")])?;
+    /// Users and mailboxes: for a tenant of `total` users that `plan` segments, the user and
+    /// mailbox segments side by side, each result kept only when it checks out (`segmented`);
+    /// else, or for what does not check out, one chain of pages each.
+    async fn read_users_and_mailboxes(
+        &self,
+        total: Option<u64>,
+        plan: Option<&[segments::Segment]>,
+    ) -> Result<(Vec<User>, Vec<MailboxRecord>), BackendError> {
+        let sequential = || async {
+            tokio::try_join!(
+                self.read_user_pages(None, None),
+                self.exchange.list_mailboxes()
+            )
+        };
+        let (Some(total), Some(plan)) = (total, plan) else {
+            return sequential().await;
+        };
+        match self.read_segmented(total, plan).await {
+            Segmented::Both(users, mailboxes) => Ok((users, mailboxes)),
+            Segmented::UsersOnly(users, reason) => {
+                tracing::warn!("reading mailboxes as one chain of pages instead: {reason}");
+                Ok((users, self.exchange.list_mailboxes().await?))
+            }
+            Segmented::Neither(reason) => {
+                tracing::warn!("reading users and mailboxes as one chain each instead: {reason}");
+                self.tally(|p| p.reset_users());
+                sequential().await
+            }
+        }
+    }
+
+    /// The user and mailbox segments side by side, then the checks that make each union the
+    /// whole collection. Users: no user twice, and `/users/$count` before and after equal to
+    /// the users read (a user created or deleted meanwhile, or a name outside the documented
+    /// initials, makes them differ). Mailboxes: Exchange has no count, so they are whole when
+    /// the users are (every user's name then starts with an initial the segments cover, and a
+    /// mailbox's principal name is its user's), no mailbox came twice, and the count did not
+    /// change from before the user segments to after both.
+    async fn read_segmented(&self, total: u64, plan: &[segments::Segment]) -> Segmented {
+        let (users, mailboxes) = tokio::join!(
+            self.read_users_segmented(plan),
+            self.read_mailboxes_segmented(plan)
+        );
+        let after = self.count_users().await;
+        let users = users.and_then(|users| {
+            if after == Some(total) && users.len() as u64 == total {
+                Ok(users)
+            } else {
+                Err(format!(
+                    "the segments hold {} users, /users/$count said {total} before and {} after",
+                    users.len(),
+                    after.map_or("nothing".to_string(), |n| n.to_string())
+                ))
+            }
+        });
+        match (users, mailboxes) {
+            (Ok(users), Ok(mailboxes)) => Segmented::Both(users, mailboxes),
+            (Ok(users), Err(reason)) => Segmented::UsersOnly(users, reason),
+            (Err(reason), _) => Segmented::Neither(reason),
+        }
+    }
+
+    /// One chain of `/users` pages (`$top=999`), optionally `$filter`ed to a segment. With a
+    /// segment, a user outside it is an error (the filter was not applied as asked).
+    async fn read_user_pages(
+        &self,
+        filter: Option<String>,
+        segment: Option<&segments::Segment>,
+    ) -> Result<Vec<User>, BackendError> {
+        let mut query = vec![("$select", USER_SELECT), ("$top", "999")];
+        if let Some(filter) = &filter {
+            query.push(("$filter", filter));
+        }
+        let url = self.graph_url("/users", &query)?;
         let mut users = Vec::new();
+        let mut stray = None;
         self.core
             .for_each_page(
                 Resource::Graph,
@@ -170,11 +276,87 @@ impl GraphBackend {
                 permission::READ_USERS,
                 |page: Vec<dto::User>| {
                     self.tally(|p| p.add_users(page.len()));
-                    users.extend(page.into_iter().map(dto::User::into_model));
+                    for user in page {
+                        let user = user.into_model();
+                        if segment.is_some_and(|s| !s.holds(&user.user_principal_name)) {
+                            stray.get_or_insert(user.user_principal_name.clone());
+                        }
+                        users.push(user);
+                    }
                 },
             )
             .await?;
-        Ok(users)
+        match stray {
+            Some(upn) => Err(BackendError::Service {
+                target: url.to_string(),
+                code: "InvalidResponse".into(),
+                message: format!("the segment {filter:?} returned {upn:?}, which it does not hold"),
+                request_id: None,
+            }),
+            None => Ok(users),
+        }
+    }
+
+    /// The user segments side by side; `Err` when one fails, returns a user outside it, or a
+    /// user comes twice.
+    async fn read_users_segmented(&self, plan: &[segments::Segment]) -> Result<Vec<User>, String> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for segment in plan {
+            let (backend, segment) = (self.clone(), segment.clone());
+            tasks.spawn(async move {
+                backend
+                    .read_user_pages(Some(segment.graph_filter()), Some(&segment))
+                    .await
+            });
+        }
+        let mut users = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let segment = joined.map_err(|e| e.to_string())?;
+            users.extend(segment.map_err(|error| error.to_string())?);
+        }
+        let mut ids = std::collections::HashSet::with_capacity(users.len());
+        match users.iter().find(|u| !ids.insert(u.id.as_str())) {
+            Some(twice) => Err(format!(
+                "user {} was read in two segments",
+                twice.user_principal_name
+            )),
+            None => Ok(users),
+        }
+    }
+
+    /// The mailbox segments side by side; `Err` when one fails, returns a mailbox outside
+    /// it, or a mailbox comes twice.
+    async fn read_mailboxes_segmented(
+        &self,
+        plan: &[segments::Segment],
+    ) -> Result<Vec<MailboxRecord>, String> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for segment in plan {
+            let (exchange, segment) = (self.exchange.clone(), segment.clone());
+            tasks.spawn(async move {
+                let records = exchange
+                    .list_mailboxes_where(&segment.exchange_filter())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match records.iter().find(|r| !segment.holds(&r.upn)) {
+                    Some(stray) => Err(format!(
+                        "the segment {:?} returned {:?}, which it does not hold",
+                        segment.exchange_filter(),
+                        stray.upn
+                    )),
+                    None => Ok(records),
+                }
+            });
+        }
+        let mut records = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            records.extend(joined.map_err(|e| e.to_string())??);
+        }
+        let mut ids = std::collections::HashSet::with_capacity(records.len());
+        if let Some(twice) = records.iter().find(|r| !ids.insert(r.user_id.as_str())) {
+            return Err(format!("mailbox {} was read in two segments", twice.upn));
+        }
+        Ok(records)
     }
 
     async fn read_groups(&self) -> Result<Vec<Group>, BackendError> {
@@ -223,14 +405,25 @@ impl GraphBackend {
                 )
                 .await?;
         }
-        let mut result = Vec::with_capacity(groups.len());
-        self.tally(|p| p.set_groups_total(groups.len()));
-        for (_, mut group) in groups {
-            group.members = self.read_members(&group.id).await?;
-            self.tally(|p| p.add_group());
-            result.push(group);
-        }
+        let mut result: Vec<Group> = groups.into_values().collect();
+        self.tally(|p| p.set_groups_total(result.len()));
+        self.read_members_of(&mut result).await?;
         Ok(result)
+    }
+
+    /// Every group's member chain, side by side (the pacer bounds the requests in flight).
+    async fn read_members_of(&self, groups: &mut [Group]) -> Result<(), BackendError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, group) in groups.iter().enumerate() {
+            let (backend, id) = (self.clone(), group.id.clone());
+            tasks.spawn(async move { (i, backend.read_members(&id).await) });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let (i, members) = joined.map_err(|e| BackendError::Transport(e.to_string()))?;
+            groups[i].members = members?;
+            self.tally(|p| p.add_group());
+        }
+        Ok(())
     }
 
     /// A group's user members (ids), in pages of 999.
@@ -489,13 +682,12 @@ impl GraphBackend {
                 tenant.groups.push(group.into_model());
             }
         }
-        for group in tenant
-            .groups
-            .iter_mut()
-            .filter(|g| member_groups.contains(g.id.as_str()))
-        {
-            group.members = self.read_members(&group.id).await?;
-        }
+        let (mut with_members, rest): (Vec<Group>, Vec<Group>) = std::mem::take(&mut tenant.groups)
+            .into_iter()
+            .partition(|g| member_groups.contains(g.id.as_str()));
+        self.read_members_of(&mut with_members).await?;
+        tenant.groups = rest;
+        tenant.groups.extend(with_members);
         Ok(tenant)
     }
 
@@ -570,21 +762,17 @@ impl TenantBackend for GraphBackend {
 
     /// Everything but mailbox sizes (`read_mailbox_facts` reads those the plan needs).
     async fn read(&self) -> Result<Tenant, BackendError> {
-        let mailboxes = async {
-            let list = self.exchange.list_mailboxes().await;
-            if let Ok(list) = &list {
-                self.tally(|p| p.set_mailboxes(list.len()));
-            }
-            list
+        let users_and_mailboxes = async {
+            let total = self.count_users().await;
+            let plan = total.filter(|_| self.segmented).and_then(segments::plan);
+            let (users, mailboxes) = self
+                .read_users_and_mailboxes(total, plan.as_deref())
+                .await?;
+            self.tally(|p| p.set_mailboxes(mailboxes.len()));
+            Ok::<_, BackendError>((users, mailboxes))
         };
-        let (skus, users, groups, mailboxes, ()) = tokio::try_join!(
-            self.read_skus(),
-            self.read_users(),
-            self.read_groups(),
-            mailboxes,
-            self.count_users()
-        )?;
-        let mut users = users;
+        let (skus, groups, (mut users, mailboxes)) =
+            tokio::try_join!(self.read_skus(), self.read_groups(), users_and_mailboxes)?;
         let mut by_user: HashMap<String, MailboxRecord> = mailboxes
             .into_iter()
             .map(|r| (r.user_id.clone(), r))

@@ -32,6 +32,12 @@ pub trait ExchangeAdmin: Send + Sync {
     fn list_mailboxes(
         &self,
     ) -> impl Future<Output = Result<Vec<MailboxRecord>, BackendError>> + Send;
+    /// The mailboxes `list_mailboxes` would return that pass an OPATH `-Filter`
+    /// (`UserPrincipalName -like 'a*'`): one segment of a read split to run side by side.
+    fn list_mailboxes_where(
+        &self,
+        filter: &str,
+    ) -> impl Future<Output = Result<Vec<MailboxRecord>, BackendError>> + Send;
     /// One mailbox by UPN (`Get-Mailbox -Identity`), `None` when the user has none: the
     /// executor's pre-write check of a conversion reads only the mailboxes it converts.
     fn mailbox(
@@ -98,17 +104,21 @@ impl RestExchange {
         .header("Prefer", "odata.maxpagesize=1000")
         .header("X-AnchorMailbox", self.anchor.clone())
     }
-}
 
-impl ExchangeAdmin for RestExchange {
-    async fn list_mailboxes(&self) -> Result<Vec<MailboxRecord>, BackendError> {
-        let request = self.command(
-            "Get-Mailbox",
-            serde_json::json!({
-                "ResultSize": "Unlimited",
-                "RecipientTypeDetails": ["UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox"],
-            }),
-        );
+    /// `Get-Mailbox -ResultSize Unlimited` of the four kinds m365ctl manages, with `-Filter`
+    /// when given, every page.
+    async fn get_mailboxes(
+        &self,
+        filter: Option<&str>,
+    ) -> Result<Vec<MailboxRecord>, BackendError> {
+        let mut parameters = serde_json::json!({
+            "ResultSize": "Unlimited",
+            "RecipientTypeDetails": ["UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox"],
+        });
+        if let Some(filter) = filter {
+            parameters["Filter"] = serde_json::json!(filter);
+        }
+        let request = self.command("Get-Mailbox", parameters);
         let mut records = Vec::new();
         self.core
             .for_each_page(
@@ -121,6 +131,16 @@ impl ExchangeAdmin for RestExchange {
             )
             .await?;
         Ok(records)
+    }
+}
+
+impl ExchangeAdmin for RestExchange {
+    async fn list_mailboxes(&self) -> Result<Vec<MailboxRecord>, BackendError> {
+        self.get_mailboxes(None).await
+    }
+
+    async fn list_mailboxes_where(&self, filter: &str) -> Result<Vec<MailboxRecord>, BackendError> {
+        self.get_mailboxes(Some(filter)).await
     }
 
     async fn mailbox(&self, upn: &str) -> Result<Option<MailboxRecord>, BackendError> {

@@ -104,7 +104,8 @@ async fn reading_5000_users_costs_six_user_pages() {
     assert_eq!(live.users.len(), 5000);
     let log = fake.requests();
     let count = |prefix: &str| log.iter().filter(|r| r.path.starts_with(prefix)).count();
-    assert_eq!(count("/v1.0/users"), 5000usize.div_ceil(999));
+    assert_eq!(count("/v1.0/users?"), 5000usize.div_ceil(999));
+    assert_eq!(count("/v1.0/users/$count"), 1, "the count sizes the read");
     assert_eq!(count("/v1.0/subscribedSkus"), 1);
     // One licensed-groups page + one by-name lookup, then member pages of 999 per group.
     assert_eq!(count("/v1.0/groups?"), 2);

@@ -43,6 +43,7 @@ mod config_schema;
 mod graph_auth;
 mod graph_pacing;
 mod graph_read;
+mod graph_read_segmented;
 mod graph_resilience;
 mod graph_write;
 mod many_tenants;
