@@ -1,78 +1,197 @@
-//! Measures a full Graph backend read against the fake tenant over loopback:
-//! `cargo run --release --example graph_read_bench -- 50000 [latency_ms]`.
-//! Prints users, requests by family and wall time, so request-count regressions and client
-//! overhead are visible without a real tenant.
+//! Measures a full Graph backend read against the fake tenant over loopback, read as one chain
+//! of pages per collection and read in segments side by side, in the same run:
+//!
+//! `cargo run --release --example graph_read_bench -- 100000 [latency_ms] [--latency-per-item-us N]`
+//!
+//! `latency_ms` is added to every answer; `--latency-per-item-us` adds that much per object
+//! in an answer, so a 999-user page costs what the service's big pages cost (1,500 µs: about
+//! 1.5 s a page). Microsoft's throttling model is on. Principal names start the way people's
+//! names do (a skewed spread of initials), with 1 licence group per 50 users. Prints users,
+//! requests by family and wall time per mode, and the request floor
+//! `ceil(N/999) + ceil(M/1000) + member pages` the issue bounds requests by (2x).
 
 use m365ctl::backend::graph::GraphBackend;
 use m365ctl::backend::{AuthMode, TenantBackend};
 use m365ctl::catalog::sku_from_catalog;
 use m365ctl::sim::{FakeTenant, SimOptions};
-use m365ctl::tenant::{LicenseAssignment, Mailbox, MailboxType, Tenant, User};
+use m365ctl::tenant::{Group, GroupLicense, LicenseAssignment, Mailbox, MailboxType, Tenant, User};
 use std::time::{Duration, Instant};
+
+/// First names whose initials roughly follow how often names start with each letter.
+const FIRST_NAMES: [&str; 40] = [
+    "james",
+    "john",
+    "jennifer",
+    "jessica",
+    "joseph",
+    "mary",
+    "michael",
+    "maria",
+    "mark",
+    "sarah",
+    "susan",
+    "steven",
+    "sophie",
+    "david",
+    "daniel",
+    "anna",
+    "andrew",
+    "amy",
+    "robert",
+    "richard",
+    "karen",
+    "kevin",
+    "lisa",
+    "linda",
+    "christopher",
+    "charles",
+    "brian",
+    "barbara",
+    "thomas",
+    "emily",
+    "paul",
+    "george",
+    "nancy",
+    "helen",
+    "victor",
+    "frank",
+    "william",
+    "olivia",
+    "ian",
+    "zoe",
+];
 
 fn tenant(n: usize) -> Tenant {
     let e3 = sku_from_catalog("ENTERPRISEPACK", n as u32).expect("E3 in catalog");
+    let groups = (n / 50).max(1);
+    let group_id = |g: usize| format!("00000002-0000-4000-8000-{g:012}");
+    let mut members = vec![Vec::new(); groups];
     let users = (0..n)
-        .map(|i| User {
-            id: format!("00000001-0000-4000-8000-{i:012}"),
-            user_principal_name: format!("user{i:06}@contoso.com"),
-            display_name: Some(format!("User {i}")),
-            account_enabled: i % 50 != 0,
-            usage_location: Some("GB".into()),
-            on_premises_sync_enabled: false,
-            attributes: [("department".to_string(), format!("Dept {}", i % 40))].into(),
-            licenses: vec![LicenseAssignment {
-                sku_id: e3.sku_id.clone(),
-                disabled_plans: Vec::new(),
-                assigned_by_group: None,
-                state: "Active".into(),
-                error: None,
-            }],
-            mailbox: Some(Mailbox {
-                kind: if i % 100 == 0 {
-                    MailboxType::Shared
-                } else {
-                    MailboxType::User
-                },
-                size_bytes: Some(1 << 30),
-                archive_enabled: Some(false),
-                litigation_hold: Some(false),
-            }),
+        .map(|i| {
+            let id = format!("00000001-0000-4000-8000-{i:012}");
+            let inherited = i % 2 == 0;
+            if inherited {
+                members[i % groups].push(id.clone());
+            }
+            User {
+                id,
+                user_principal_name: format!("{}.{i}@contoso.com", FIRST_NAMES[(i * 7) % 40]),
+                display_name: Some(format!("User {i}")),
+                account_enabled: i % 50 != 0,
+                usage_location: Some("GB".into()),
+                on_premises_sync_enabled: false,
+                attributes: [("department".to_string(), format!("Dept {}", i % 40))].into(),
+                licenses: vec![LicenseAssignment {
+                    sku_id: e3.sku_id.clone(),
+                    disabled_plans: Vec::new(),
+                    assigned_by_group: inherited.then(|| group_id(i % groups)),
+                    state: "Active".into(),
+                    error: None,
+                }],
+                mailbox: Some(Mailbox {
+                    kind: if i % 100 == 0 {
+                        MailboxType::Shared
+                    } else {
+                        MailboxType::User
+                    },
+                    size_bytes: Some(1 << 30),
+                    archive_enabled: Some(false),
+                    litigation_hold: Some(false),
+                }),
+            }
         })
         .collect();
-    let mut t = Tenant::new(None, vec![e3], users, Vec::new());
+    let groups = members
+        .into_iter()
+        .enumerate()
+        .map(|(g, members)| Group {
+            id: group_id(g),
+            display_name: format!("LIC-E3-{g:04}"),
+            licenses: vec![GroupLicense {
+                sku_id: e3.sku_id.clone(),
+                disabled_plans: Vec::new(),
+            }],
+            members,
+        })
+        .collect();
+    let mut t = Tenant::new(None, vec![e3], users, groups);
     t.recount_consumed();
+    t.normalize();
     t
+}
+
+/// One read of the fake in one mode: requests by family, the request floor, wall time.
+async fn measure(
+    n: usize,
+    options: &SimOptions,
+    segmented: bool,
+) -> (Vec<(&'static str, usize)>, usize, Duration) {
+    let fake = FakeTenant::start(tenant(n), options.clone())
+        .await
+        .expect("fake starts");
+    let settings = fake.settings(AuthMode::Secret {
+        env: "M365CTL_BENCH_SECRET".into(),
+    });
+    let backend = GraphBackend::new(&settings)
+        .expect("backend")
+        .with_segmented_reads(segmented);
+    let start = Instant::now();
+    let live = backend.read().await.expect("read");
+    let elapsed = start.elapsed();
+    assert_eq!(live.users.len(), n, "every user read");
+    let mailboxes = live.users.iter().filter(|u| u.mailbox.is_some()).count();
+    let member_pages: usize = live
+        .groups
+        .iter()
+        .map(|g| g.members.len().div_ceil(999).max(1))
+        .sum();
+    let floor = n.div_ceil(999) + mailboxes.div_ceil(1000) + member_pages;
+    let log = fake.requests();
+    let count = |p: &str| log.iter().filter(|r| r.path.contains(p)).count();
+    let families = vec![
+        ("user pages", count("/v1.0/users?")),
+        ("user counts", count("/v1.0/users/$count")),
+        ("mailbox pages", count("#Get-Mailbox:")),
+        ("member pages", count("/members/microsoft.graph.user")),
+        ("requests (no tokens)", log.len() - count("/oauth2/")),
+    ];
+    (families, floor, elapsed)
 }
 
 #[tokio::main]
 async fn main() {
-    let mut args = std::env::args().skip(1);
-    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(50_000);
-    let latency = Duration::from_millis(args.next().and_then(|a| a.parse().ok()).unwrap_or(0));
-    let fake = FakeTenant::start(
-        tenant(n),
-        SimOptions {
-            latency,
-            ..SimOptions::default()
-        },
-    )
-    .await
-    .expect("fake starts");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let mut positional = args
+        .iter()
+        .take_while(|a| !a.starts_with("--"))
+        .filter_map(|a| a.parse::<u64>().ok());
+    let n = positional.next().unwrap_or(50_000) as usize;
+    let latency = Duration::from_millis(positional.next().unwrap_or(0));
+    let per_item = Duration::from_micros(flag("--latency-per-item-us").unwrap_or(0));
     // SAFETY: single-threaded at this point; nothing else reads the environment.
     unsafe { std::env::set_var("M365CTL_BENCH_SECRET", "sim-client-secret") };
-    let settings = fake.settings(AuthMode::Secret {
-        env: "M365CTL_BENCH_SECRET".into(),
-    });
-    let backend = GraphBackend::new(&settings).expect("backend");
-    let start = Instant::now();
-    let live = backend.read().await.expect("read");
-    let elapsed = start.elapsed();
-    let log = fake.requests();
-    let count = |p: &str| log.iter().filter(|r| r.path.starts_with(p)).count();
-    println!("users read:            {}", live.users.len());
-    println!("user pages:            {}", count("/v1.0/users"));
-    println!("Exchange calls:        {}", count("/exo/"));
-    println!("all requests:          {}", log.len());
-    println!("wall time:             {elapsed:.2?} (latency {latency:?} per request)");
+    let options = SimOptions {
+        latency,
+        latency_per_item: per_item,
+        ..SimOptions::default()
+    };
+    println!(
+        "{n} users, {} licence groups, latency {latency:?} + {per_item:?} per object",
+        (n / 50).max(1)
+    );
+    for (mode, segmented) in [("one chain each", false), ("segmented", true)] {
+        let (families, floor, elapsed) = measure(n, &options, segmented).await;
+        let counts: Vec<String> = families.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!(
+            "{mode:>15}: {elapsed:>9.2?}  {}; floor {floor} (2x = {})",
+            counts.join(", "),
+            2 * floor
+        );
+    }
 }

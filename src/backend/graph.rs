@@ -194,7 +194,7 @@ impl GraphBackend {
     }
 
     /// Users and mailboxes: for a tenant of `total` users that `plan` segments, the user and
-    /// mailbox segments side by side, each result kept only when it checks out (`segmented`);
+    /// mailbox segments side by side, each result kept only when it checks out (`read_segmented`);
     /// else, or for what does not check out, one chain of pages each.
     async fn read_users_and_mailboxes(
         &self,
