@@ -148,12 +148,27 @@ async fn measure(
     let floor = n.div_ceil(999) + mailboxes.div_ceil(1000) + member_pages;
     let log = fake.requests();
     let count = |p: &str| log.iter().filter(|r| r.path.contains(p)).count();
+    let last = |p: &str| {
+        log.iter()
+            .filter(|r| r.path.contains(p))
+            .map(|r| r.at)
+            .max()
+            .unwrap_or_default()
+            .saturating_sub(log.first().map(|r| r.at).unwrap_or_default())
+    };
+    println!(
+        "    last answer after the first request: users {:.2?}, mailboxes {:.2?}, members {:.2?}",
+        last("/v1.0/users?"),
+        last("#Get-Mailbox:"),
+        last("/members/microsoft.graph.user")
+    );
     let families = vec![
         ("user pages", count("/v1.0/users?")),
         ("user counts", count("/v1.0/users/$count")),
         ("mailbox pages", count("#Get-Mailbox:")),
         ("member pages", count("/members/microsoft.graph.user")),
         ("requests (no tokens)", log.len() - count("/oauth2/")),
+        ("answered 429", log.iter().filter(|r| r.status == 429).count()),
     ];
     (families, floor, elapsed)
 }

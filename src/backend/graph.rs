@@ -56,8 +56,7 @@ pub struct GraphBackend {
     exchange: RestExchange,
     tenant_id: String,
     named_groups: Vec<String>,
-    /// Counters a progress display reads; `None`: nobody watches (and `/users/$count` is
-    /// not asked).
+    /// Counters a progress display reads; `None`: nobody watches.
     progress: Option<Arc<crate::progress::ReadCounters>>,
     /// Whether a large tenant's users and mailboxes are read in segments side by side.
     segmented: bool,
