@@ -168,7 +168,10 @@ async fn measure(
         ("mailbox pages", count("#Get-Mailbox:")),
         ("member pages", count("/members/microsoft.graph.user")),
         ("requests (no tokens)", log.len() - count("/oauth2/")),
-        ("answered 429", log.iter().filter(|r| r.status == 429).count()),
+        (
+            "answered 429",
+            log.iter().filter(|r| r.status == 429).count(),
+        ),
     ];
     (families, floor, elapsed)
 }

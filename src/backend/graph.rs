@@ -410,17 +410,40 @@ impl GraphBackend {
         Ok(result)
     }
 
-    /// Every group's member chain, side by side (the pacer bounds the requests in flight).
+    /// Every group's member chain, side by side: at most `MAX_IN_FLIGHT` chains at once, so
+    /// that thousands of groups do not queue thousands of tasks at the pacer (which bounds the
+    /// requests in flight across everything the read does).
     async fn read_members_of(&self, groups: &mut [Group]) -> Result<(), BackendError> {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, group) in groups.iter().enumerate() {
-            let (backend, id) = (self.clone(), group.id.clone());
-            tasks.spawn(async move { (i, backend.read_members(&id).await) });
-        }
-        while let Some(joined) = tasks.join_next().await {
+        type Joined = Result<(usize, Result<Vec<String>, BackendError>), tokio::task::JoinError>;
+        let settle = |groups: &mut [Group], joined: Joined| -> Result<(), BackendError> {
             let (i, members) = joined.map_err(|e| BackendError::Transport(e.to_string()))?;
             groups[i].members = members?;
             self.tally(|p| p.add_group());
+            Ok(())
+        };
+        let limit = Arc::new(tokio::sync::Semaphore::new(
+            crate::graph::client::MAX_IN_FLIGHT,
+        ));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..groups.len() {
+            let permit = limit
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| BackendError::Transport(e.to_string()))?;
+            let (backend, id) = (self.clone(), groups[i].id.clone());
+            tasks.spawn(async move {
+                let members = backend.read_members(&id).await;
+                drop(permit);
+                (i, members)
+            });
+            // A failed chain ends the read now, not after every other group was asked.
+            while let Some(joined) = tasks.try_join_next() {
+                settle(groups, joined)?;
+            }
+        }
+        while let Some(joined) = tasks.join_next().await {
+            settle(groups, joined)?;
         }
         Ok(())
     }
