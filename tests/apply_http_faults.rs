@@ -199,7 +199,7 @@ async fn random_scenarios_converge_safely_over_http_under_faults_and_crashes() {
         .unwrap_or(200);
     let mut counts = Counts::default();
     for seed in 0..seeds {
-        let mut rng = Rng(seed ^ 0xfa17);
+        let mut rng = Rng::new(seed ^ 0xfa17);
         let generated = scenario(&mut rng);
         let scenario = with_group(&mut rng, generated);
         let first = m365ctl::plan::plan(&scenario.desired, &scenario.live);
@@ -310,11 +310,20 @@ async fn random_scenarios_converge_safely_over_http_under_faults_and_crashes() {
 
 /// A scenario with at least three operations, served by a fault-free fake.
 async fn served_scenario(seed: u64) -> (common::Scenario, m365ctl::plan::Plan, FakeTenantHandle) {
-    let mut rng = Rng(seed);
+    served_scenario_where(seed, |_, _| true).await
+}
+
+/// The first scenario of `seed`'s stream with at least three operations that `wanted`
+/// accepts, served by a fault-free fake.
+async fn served_scenario_where(
+    seed: u64,
+    wanted: impl Fn(&common::Scenario, &m365ctl::plan::Plan) -> bool,
+) -> (common::Scenario, m365ctl::plan::Plan, FakeTenantHandle) {
+    let mut rng = Rng::new(seed);
     loop {
         let scenario = scenario(&mut rng);
         let plan = m365ctl::plan::plan(&scenario.desired, &scenario.live);
-        if plan.has_errors() || plan.operations.len() < 3 {
+        if plan.has_errors() || plan.operations.len() < 3 || !wanted(&scenario, &plan) {
             continue;
         }
         let options = SimOptions {
@@ -390,18 +399,23 @@ async fn a_second_apply_sends_zero_write_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_made_stale_by_a_licence_change_is_refused_naming_the_user() {
-    let (scenario, plan, fake) = served_scenario(12).await;
+    // Between review and apply, someone licenses a user the plan does not touch in the portal.
+    fn untouched<'a>(
+        live: &'a m365ctl::tenant::Tenant,
+        plan: &m365ctl::plan::Plan,
+    ) -> Option<&'a m365ctl::tenant::User> {
+        let touched: std::collections::BTreeSet<&str> =
+            plan.operations.iter().map(|o| o.kind.target()).collect();
+        live.users.iter().find(|u| {
+            !touched.contains(u.user_principal_name.as_str()) && u.usage_location.is_some()
+        })
+    }
+    let (scenario, plan, fake) =
+        served_scenario_where(12, |s, p| untouched(&s.live, p).is_some()).await;
     let graph = backend(&fake);
     let live = graph.read().await.unwrap();
     let saved = m365ctl::planfile::PlanFile::from_plan(&plan).with_live_digest(&live);
-    // Between review and apply, someone licenses an untouched user in the portal.
-    let touched: std::collections::BTreeSet<&str> =
-        plan.operations.iter().map(|o| o.kind.target()).collect();
-    let victim = live
-        .users
-        .iter()
-        .find(|u| !touched.contains(u.user_principal_name.as_str()) && u.usage_location.is_some())
-        .expect("an untouched user");
+    let victim = untouched(&live, &plan).expect("an untouched user");
     let sku = live
         .skus
         .iter()

@@ -105,10 +105,7 @@ pub fn pem_block<'a>(pem: &'a str, label: &str) -> Option<&'a str> {
 
 /// A GUID-shaped random id for `jti` (uniqueness, not secrecy, is what matters).
 fn unique_id() -> String {
-    let mut bytes = [0u8; 16];
-    for chunk in bytes.chunks_mut(8) {
-        chunk.copy_from_slice(&super::random::random_u64().to_le_bytes());
-    }
+    let bytes: [u8; 16] = rand::random();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!(
         "{}-{}-{}-{}-{}",

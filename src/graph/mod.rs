@@ -8,7 +8,6 @@ pub mod client;
 pub mod delegated;
 pub mod error;
 pub mod pacing;
-mod random;
 pub mod retry;
 pub mod secret;
 

@@ -51,9 +51,10 @@ impl RetryPolicy {
     }
 }
 
-/// Uniform random number in `[0, upper]` (cryptographic quality is not needed for jitter).
+/// Uniform random number in `[0, upper]`, from the thread's OS-seeded generator (jitter only
+/// has to differ between clients, so no seed is kept).
 fn jitter(upper: u64) -> u64 {
-    super::random::random_u64() % upper.saturating_add(1)
+    rand::random_range(0..=upper)
 }
 
 /// Parses `Retry-After` given in seconds (Graph never sends the HTTP-date form).

@@ -10,6 +10,7 @@ use m365ctl::desired::{
 use m365ctl::plan::ops::{AssignLicenses, SetUsageLocation, SignIn};
 use m365ctl::plan::{LicenseGrant, LicenseRemoval, OpKind, Operation};
 use m365ctl::tenant::{MailboxType, Tenant, apply_operation, unlicensed_user_mailboxes};
+use rand::{RngExt, SeedableRng, rngs::ChaCha8Rng};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -135,7 +136,7 @@ pub struct MemoryBackend {
 impl MemoryBackend {
     pub fn new(tenant: Tenant, faults: Faults) -> MemoryBackend {
         MemoryBackend {
-            rng: Mutex::new(Rng(faults.seed ^ 0x9e37_79b9_7f4a_7c15)),
+            rng: Mutex::new(Rng::new(faults.seed ^ 0x9e37_79b9_7f4a_7c15)),
             state: Mutex::new(tenant),
             faults,
             out_of_scope: BTreeSet::new(),
@@ -239,22 +240,19 @@ impl TenantBackend for MemoryBackend {
     }
 }
 
-/// splitmix64: a tiny, seedable, dependency-free generator for reproducible scenarios.
-#[derive(Debug, Clone)]
-pub struct Rng(pub u64);
+/// Reproducible random choices for scenarios: a seeded ChaCha8 (rand), the same stream on
+/// every platform, with the two shapes of choice the scenarios make.
+#[derive(Debug)]
+pub struct Rng(ChaCha8Rng);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+    pub fn new(seed: u64) -> Rng {
+        Rng(ChaCha8Rng::seed_from_u64(seed))
     }
 
     /// Uniform in `0..n` (n > 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.random_range(0..n)
     }
 
     pub fn chance(&mut self, percent: u64) -> bool {

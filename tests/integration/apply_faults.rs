@@ -24,7 +24,7 @@ async fn random_scenarios_converge_safely_under_faults() {
     let (mut ops_total, mut writes, mut failures, mut crashes, mut rounds_total) = (0, 0, 0, 0, 0);
     let mut unaffordable = 0;
     for seed in 0..seeds {
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let scenario = scenario(&mut rng);
         let mut tenant = scenario.live.clone();
         let mut converged = false;

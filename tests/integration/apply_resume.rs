@@ -8,7 +8,7 @@ use m365ctl::apply::{ExecOptions, execute};
 
 #[tokio::test]
 async fn crash_midway_then_replan_converges_without_duplicate_writes() {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let mut tried = 0;
     for _ in 0..50 {
         let scenario = scenario(&mut rng);

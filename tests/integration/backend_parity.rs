@@ -101,7 +101,7 @@ async fn every_scenario_plans_byte_identically_through_both_backends() {
 /// holds) on enabled and disabled accounts alike: the leaver whose account is still enabled
 /// is exactly the case a size guess got wrong.
 fn generated(seed: u64) -> (Tenant, DesiredState) {
-    let mut rng = Rng(seed ^ 0x9a71);
+    let mut rng = Rng::new(seed ^ 0x9a71);
     let mut s = scenario(&mut rng);
     s.live.tenant_id = Some("4a1b2c3d-2222-4e5f-8a9b-0c1d2e3f4a5b".into());
     for user in &mut s.live.users {

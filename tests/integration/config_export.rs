@@ -4,9 +4,10 @@
 
 use m365ctl::desired::export::{ExportOptions, to_toml};
 use m365ctl::desired::{from_sources, resolve};
-use m365ctl::synth::{SplitMix64, SynthSpec, generate};
+use m365ctl::synth::{SynthSpec, generate};
 use m365ctl::tenant::{GroupLicense, LicenseAssignment, Mailbox, MailboxType, Tenant};
 use proptest::prelude::*;
+use rand::{RngExt, SeedableRng, rngs::ChaCha8Rng};
 use std::path::Path;
 
 fn fixture() -> Tenant {
@@ -76,7 +77,7 @@ fn text<'a>(files: &'a [(String, String)], name: &str) -> &'a str {
 /// directly, attribute values in mixed case and with spaces, job titles.
 fn messy_tenant(spec: &SynthSpec, seed: u64) -> Tenant {
     let mut live = generate(spec).tenant;
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let e3 = live
         .skus
         .iter()
@@ -85,26 +86,26 @@ fn messy_tenant(spec: &SynthSpec, seed: u64) -> Tenant {
         .clone();
     let titles = ["Engineer", "engineer ", "Manager", "Clerk"];
     for user in &mut live.users {
-        if rng.chance(0.2) {
-            let title = titles[rng.below(titles.len())];
+        if rng.random_bool(0.2) {
+            let title = titles[rng.random_range(0..titles.len())];
             user.attributes.insert("jobTitle", title);
         }
-        if rng.chance(0.1)
+        if rng.random_bool(0.1)
             && let Some(department) = user.attributes.get("department").map(str::to_uppercase)
         {
             user.attributes
                 .insert("department", format!(" {department} "));
         }
-        if rng.chance(0.15)
+        if rng.random_bool(0.15)
             && let Some(direct) = user
                 .licenses
                 .iter_mut()
                 .find(|l| l.sku_id == e3.sku_id && l.assigned_by_group.is_none())
         {
-            let plan = &e3.service_plans[rng.below(e3.service_plans.len())];
+            let plan = &e3.service_plans[rng.random_range(0..e3.service_plans.len())];
             direct.disabled_plans = vec![plan.service_plan_id.clone()];
         }
-        match rng.below(12) {
+        match rng.random_range(0..12) {
             0 => user.mailbox = None,
             1 => {
                 user.mailbox = Some(Mailbox {
@@ -126,7 +127,7 @@ fn messy_tenant(spec: &SynthSpec, seed: u64) -> Tenant {
             _ => {}
         }
         // Blocked accounts (leavers, shared mailboxes' accounts): exported as sign_in.
-        if rng.chance(0.1) {
+        if rng.random_bool(0.1) {
             user.account_enabled = false;
         }
     }

@@ -181,7 +181,7 @@ fn sigkill_at_random_moments_leaves_every_applied_operation_in_the_journal() {
         assert!(apply(root.path()).wait().unwrap().success());
         started.elapsed()
     };
-    let mut rng = common::Rng(14);
+    let mut rng = common::Rng::new(14);
     let mut mid_run = 0;
     for k in 0..KILLS {
         let root = setup();

@@ -7,6 +7,7 @@
 
 use crate::catalog;
 use crate::tenant::{Group, GroupLicense, LicenseAssignment, Mailbox, MailboxType, Tenant, User};
+use rand::{RngExt, SeedableRng, rngs::ChaCha8Rng};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -101,36 +102,6 @@ pub struct Synth {
     pub changed_users: usize,
 }
 
-/// Small, fast, seedable PRNG (SplitMix64): enough for fixtures, no dependency needed.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> SplitMix64 {
-        SplitMix64(seed)
-    }
-
-    /// Next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-}
-
 /// A deterministic GUID-shaped id from a namespace byte and a number.
 pub fn synthetic_guid(namespace: u8, n: u64) -> String {
     format!(
@@ -159,7 +130,8 @@ fn mailbox_gb(kind: &str, drawn: u64) -> u64 {
 
 /// Generates a tenant and a config that is in sync with it except for `change_rate` of users.
 pub fn generate(spec: &SynthSpec) -> Synth {
-    let mut rng = SplitMix64::new(spec.seed);
+    // ChaCha8 from a u64 seed: the same tenant on every platform and rand 0.10.x release.
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let skus: Vec<_> = SKUS
         .iter()
         .map(|p| catalog::sku_from_catalog(p, 0).expect("synthetic SKU is in the catalog"))
@@ -185,9 +157,9 @@ pub fn generate(spec: &SynthSpec) -> Synth {
     let mut users = Vec::with_capacity(spec.users);
     let mut changed = 0;
     for i in 0..spec.users {
-        let kind = kinds[rng.below(kinds.len())];
-        let department = DEPARTMENTS[rng.below(DEPARTMENTS.len())];
-        let country = COUNTRIES[rng.below(COUNTRIES.len())];
+        let kind = kinds[rng.random_range(0..kinds.len())];
+        let department = DEPARTMENTS[rng.random_range(0..DEPARTMENTS.len())];
+        let country = COUNTRIES[rng.random_range(0..COUNTRIES.len())];
         let mut attributes = crate::tenant::UserAttributes::default();
         attributes.insert("department", department);
         attributes.insert("country", country);
@@ -203,9 +175,9 @@ pub fn generate(spec: &SynthSpec) -> Synth {
             })
             .collect();
         let mut usage_location = Some(country.to_string());
-        if rng.chance(spec.change_rate) {
+        if rng.random::<f64>() < spec.change_rate {
             changed += 1;
-            match rng.below(3) {
+            match rng.random_range(0..3) {
                 // Joiner: nothing assigned yet, no usage location.
                 0 => {
                     licenses.clear();
@@ -238,7 +210,7 @@ pub fn generate(spec: &SynthSpec) -> Synth {
             licenses,
             mailbox: Some(Mailbox {
                 kind: MailboxType::User,
-                size_bytes: Some(mailbox_gb(kind, 1 + rng.below(30) as u64) * 1024 * 1024 * 1024),
+                size_bytes: Some(mailbox_gb(kind, rng.random_range(1..=30)) * 1024 * 1024 * 1024),
                 archive_enabled: Some(false),
                 litigation_hold: Some(false),
             }),
@@ -250,7 +222,7 @@ pub fn generate(spec: &SynthSpec) -> Synth {
         let mut members = Vec::new();
         if licensed && !users.is_empty() {
             for _ in 0..(spec.users / 200).max(1) {
-                let u = rng.below(users.len());
+                let u = rng.random_range(0..users.len());
                 members.push(users[u].id.clone());
             }
         }

@@ -1,27 +1,7 @@
 //! Deterministic fault injection and a throttle budget for the fake server.
 
+use rand::{RngExt, SeedableRng, rngs::ChaCha8Rng};
 use std::time::{Duration, Instant};
-
-/// SplitMix64: tiny, seedable, good enough to schedule faults reproducibly.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    /// Next value in `[0, 1)`.
-    pub fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// A failure the fake answers with instead of serving the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,9 +13,9 @@ pub enum Fault {
 }
 
 /// Decides, per request, whether to inject a fault.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FaultSchedule {
-    rng: Rng,
+    rng: ChaCha8Rng,
     rate: f64,
     retry_after_secs: u64,
 }
@@ -44,7 +24,7 @@ impl FaultSchedule {
     /// Faults `rate` of requests: half throttled (429), a quarter 503, a quarter 504.
     pub fn new(seed: u64, rate: f64, retry_after_secs: u64) -> FaultSchedule {
         FaultSchedule {
-            rng: Rng::new(seed),
+            rng: ChaCha8Rng::seed_from_u64(seed),
             rate,
             retry_after_secs,
         }
@@ -52,10 +32,10 @@ impl FaultSchedule {
 
     /// The fault for the next request, if any.
     pub fn next_fault(&mut self) -> Option<Fault> {
-        if self.rate <= 0.0 || self.rng.next_f64() >= self.rate {
+        if self.rate <= 0.0 || self.rng.random::<f64>() >= self.rate {
             return None;
         }
-        let kind = self.rng.next_f64();
+        let kind = self.rng.random::<f64>();
         Some(if kind < 0.5 {
             Fault::Throttled(self.retry_after_secs)
         } else if kind < 0.75 {

@@ -162,7 +162,7 @@ struct State {
     faults: FaultSchedule,
     throttle: Option<ThrottleBudget>,
     budgets: Option<Budgets>,
-    lost_answers: faults::Rng,
+    lost_answers: rand::rngs::ChaCha8Rng,
     next_id: u64,
     device_codes: device_code::DeviceCodes,
     licensing: group_licensing::Queue,
@@ -282,7 +282,7 @@ impl FakeTenant {
                 .throttle_model
                 .as_ref()
                 .map(|m| Budgets::new(m, users, Instant::now())),
-            lost_answers: faults::Rng::new(options.seed ^ 0x5eed_1057),
+            lost_answers: rand::SeedableRng::seed_from_u64(options.seed ^ 0x5eed_1057),
             next_id: 0,
             device_codes: Default::default(),
             licensing: group_licensing::Queue::new(options.group_licensing_delay),

@@ -193,7 +193,8 @@ pub async fn handle(
             && (200..300).contains(&answer.status)
             && !path.ends_with("/oauth2/v2.0/token")
             && shared.options.lost_answer_rate > 0.0
-            && state.lost_answers.next_f64() < shared.options.lost_answer_rate;
+            && rand::RngExt::random::<f64>(&mut state.lost_answers)
+                < shared.options.lost_answer_rate;
         (answer, request_id, lose_answer)
     };
     let latency = shared.options.latency + shared.options.latency_per_item * answer.items as u32;

@@ -3,6 +3,7 @@
 
 use super::routes::{Answer, Body, parse_query};
 use super::{IssuedToken, Shared, State};
+use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use std::time::Instant;
 
@@ -83,9 +84,7 @@ pub(super) fn issue_token(shared: &Shared, state: &mut State, audience: &str) ->
     let token = format!(
         "simtoken.{}.{:016x}",
         state.next_id,
-        super::faults::Rng::new(state.next_id ^ shared.options.seed)
-            .next_f64()
-            .to_bits()
+        rand::rngs::ChaCha8Rng::seed_from_u64(state.next_id ^ shared.options.seed).next_u64()
     );
     state.tokens.insert(
         token.clone(),

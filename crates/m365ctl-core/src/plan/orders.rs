@@ -11,6 +11,7 @@ use super::ops::{OpKind, SignIn};
 use super::{Action, Plan};
 use crate::rules::invariants::{Breach, Observed};
 use crate::tenant::{MailboxType, Tenant, apply_operation};
+use rand::{RngExt, SeedableRng, rngs::ChaCha8Rng};
 use std::collections::{BTreeSet, HashMap};
 
 /// How to pick the next operation among those whose dependencies are done.
@@ -172,9 +173,9 @@ pub fn topological(plan: &Plan, strategy: Strategy) -> Vec<usize> {
         }
     }
     let mut ready: Vec<usize> = (0..ops.len()).filter(|&i| waiting[i] == 0).collect();
-    let mut rng = Rng(match strategy {
-        Strategy::Random(seed) => seed | 1,
-        _ => 1,
+    let mut rng = ChaCha8Rng::seed_from_u64(match strategy {
+        Strategy::Random(seed) => seed,
+        _ => 0,
     });
     let rank = |i: usize, removals_first: bool| {
         let r = match ops[i].kind.action() {
@@ -194,7 +195,7 @@ pub fn topological(plan: &Plan, strategy: Strategy) -> Vec<usize> {
             Strategy::GrantsFirst => {
                 (0..ready.len()).min_by_key(|&k| (rank(ready[k], false), ready[k]))
             }
-            Strategy::Random(_) => Some(rng.below(ready.len())),
+            Strategy::Random(_) => Some(rng.random_range(0..ready.len())),
         };
         let i = ready.swap_remove(pick.unwrap_or_default());
         out.push(i);
@@ -206,16 +207,4 @@ pub fn topological(plan: &Plan, strategy: Strategy) -> Vec<usize> {
         }
     }
     out
-}
-
-/// xorshift64: a few reproducible random choices, no dependency needed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
 }

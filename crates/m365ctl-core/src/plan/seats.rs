@@ -11,6 +11,7 @@ use super::graph::Draft;
 use super::index::Index;
 use super::ops::{Licences, OpKind};
 use super::sim::{SeatDelta, Sim};
+use rand::{RngExt, SeedableRng, rngs::ChaCha8Rng};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Per operation: seats it may take and seats it surely frees, per SKU id (positive numbers).
@@ -93,10 +94,10 @@ fn sample(ops: &[Draft], edges: &BTreeSet<(usize, usize)>, pick: Pick) -> Vec<us
         next[a].push(b);
     }
     let mut ready: Vec<usize> = (0..ops.len()).filter(|&i| waiting[i] == 0).collect();
-    let mut state = match pick {
-        Pick::Random(seed) => seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
-        _ => 1,
-    };
+    let mut rng = ChaCha8Rng::seed_from_u64(match pick {
+        Pick::Random(seed) => seed,
+        _ => 0,
+    });
     let mut out = Vec::with_capacity(ops.len());
     while !ready.is_empty() {
         let k = match pick {
@@ -106,12 +107,7 @@ fn sample(ops: &[Draft], edges: &BTreeSet<(usize, usize)>, pick: Pick) -> Vec<us
             Pick::FreesLast => {
                 (0..ready.len()).min_by_key(|&k| (ops[ready[k]].may_free(), ready[k]))
             }
-            Pick::Random(_) => {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                Some((state % ready.len() as u64) as usize)
-            }
+            Pick::Random(_) => Some(rng.random_range(0..ready.len())),
         }
         .unwrap_or_default();
         let i = ready.swap_remove(k);
