@@ -827,16 +827,19 @@ fn parse_search(entity: &EntityType, search: &str) -> Result<(&'static str, Stri
     Ok((property, term.trim().to_lowercase()))
 }
 
+/// Query pairs from literals, as the router hands them over: the one test helper of the
+/// query and throttle models.
+#[cfg(test)]
+pub(super) fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn unknown_select_names_are_refused_with_graphs_message() {

@@ -273,66 +273,34 @@ pub(super) fn next_request_id(state: &mut State) -> String {
     format!("00000000-0000-4000-a000-{:012x}", state.next_id)
 }
 
+/// Decodes a query string or an `application/x-www-form-urlencoded` body into its pairs, in
+/// order (`+` is a space, `%XX` a byte, invalid UTF-8 replaced).
 pub(super) fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
-    let Some(query) = query else {
-        return Vec::new();
-    };
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(k), decode(v))
-        })
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
-}
-
-fn decode(s: &str) -> String {
-    percent_decode(s, true)
 }
 
 /// Percent-decodes one path segment (`ann%40contoso.com`); `+` stays a `+` in paths.
 fn decode_segment(s: &str) -> String {
-    percent_decode(s, false)
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
-fn percent_decode(s: &str, plus_is_space: bool) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' if plus_is_space => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                Ok(b) => {
-                    out.push(b);
-                    i += 2;
-                }
-                Err(_) => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+/// What a query name or value in a `nextLink` keeps literal: RFC 3986's unreserved
+/// characters plus `$`, `,` and `/`, as Graph writes `$select=id,displayName`.
+const QUERY_PART: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'$')
+    .remove(b',')
+    .remove(b'/');
 
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z'
-            | b'a'..=b'z'
-            | b'0'..=b'9'
-            | b'-'
-            | b'_'
-            | b'.'
-            | b'~'
-            | b'$'
-            | b','
-            | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(s, QUERY_PART).to_string()
 }
 
 // ---------------------------------------------------------------- API surface
@@ -1061,10 +1029,39 @@ mod tests {
     #[test]
     fn query_round_trips_through_encode_and_decode() {
         let q = format!("{}={}", encode("$filter"), encode("displayName eq 'R&D'"));
+        assert_eq!(q, "$filter=displayName%20eq%20%27R%26D%27");
         assert_eq!(
             parse_query(Some(&q)),
             vec![("$filter".to_string(), "displayName eq 'R&D'".to_string())]
         );
+        // Forms and clients may write a space as `+`; a path keeps it.
+        assert_eq!(
+            parse_query(Some("grant_type=client+credentials&&scope")),
+            [("grant_type", "client credentials"), ("scope", "")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert_eq!(decode_segment("a+b%40c.example"), "a+b@c.example");
+    }
+
+    proptest::proptest! {
+        /// Every query the fake writes into a `nextLink` reads back as the same pairs, in
+        /// order, whatever the names and values hold (`&`, `=`, `+`, `%`, non-ASCII).
+        #[test]
+        fn every_query_round_trips(pairs in proptest::collection::vec((".+", ".*"), 0..5)) {
+            let text: Vec<String> =
+                pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+            proptest::prop_assert_eq!(parse_query(Some(&text.join("&"))), pairs);
+        }
+
+        /// No path segment, however malformed its escapes (`%` before a non-ASCII
+        /// character, a trailing `%4`), stops the fake; an escaped one decodes to itself.
+        #[test]
+        fn every_segment_decodes(raw in ".*", text in ".*") {
+            let _ = decode_segment(&raw);
+            let escaped =
+                percent_encoding::utf8_percent_encode(&text, percent_encoding::NON_ALPHANUMERIC);
+            proptest::prop_assert_eq!(decode_segment(&escaped.to_string()), text);
+        }
     }
 
     #[test]
