@@ -210,20 +210,44 @@ fn is_current(_: &File, path: &Path) -> bool {
     path.exists()
 }
 
-/// This machine's name, for the lock record (Linux `/proc`, else the environment).
+/// This machine's name, for the lock record (`gethostname(2)`, `GetComputerNameExW`).
 fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
+    let name = gethostname::gethostname();
+    let name = name.to_string_lossy();
+    if name.trim().is_empty() {
+        "unknown".to_string()
+    } else {
+        name.trim().to_string()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_lock_records_this_process_host_and_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = default_path(dir.path());
+        let lock = ApplyLock::acquire(&path, false).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let holder = Holder::parse(&text);
+        assert_eq!(holder.pid, Some(std::process::id().to_string()), "{text}");
+        let host = holder.host.expect("a host line");
+        assert!(
+            !host.is_empty() && !host.contains(char::is_whitespace),
+            "{text}"
+        );
+        let started = holder.started.expect("a start time");
+        assert!(started.len() == 20 && started.ends_with('Z'), "{text}");
+        // A second taker in the same process sees the live holder, named as recorded.
+        match ApplyLock::acquire(&path, true) {
+            Err(LockError::Held { holder: seen, .. }) => assert_eq!(seen, Holder::parse(&text)),
+            other => panic!("expected Held, got {other:?}"),
+        }
+        drop(lock);
+        assert!(!path.exists(), "released and removed");
+    }
 
     #[test]
     fn holder_messages_say_what_is_known() {
