@@ -1,5 +1,12 @@
 //! Retry policy for Graph and Exchange: honour `Retry-After`, otherwise exponential backoff
 //! with full jitter, bounded both in attempts and in total time.
+//!
+//! The arithmetic is ours on purpose. backon, the maintained retry crate (`backoff` is
+//! unmaintained, RUSTSEC-2025-0012), jitters additively (`[d, 2d)`, not full jitter's
+//! `[0, d]`), bounds the sum of its own sleeps rather than the time since the first attempt
+//! (a throttled request's own latency would not count), and drives one closure per call,
+//! which fits neither the 401 token refresh that is not an attempt nor `$batch`'s per-item
+//! rounds in `client`. The randomness is `rand`'s.
 
 use std::time::Duration;
 
