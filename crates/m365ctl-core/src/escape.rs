@@ -14,7 +14,8 @@
 //!   escapes (`%` `%25`, `\r` `%0D`, `\n` `%0A`, and `:` `%3A`, `,` `%2C` in properties;
 //!   docs.github.com "Workflow commands for GitHub Actions", as `@actions/core` does).
 //! - markdown text (`markdown_text`): no HTML, link, heading, list, quote, table cell break,
-//!   code span, math or @mention: inline metacharacters are backslash-escaped anywhere, block
+//!   code span, math, emphasis or @mention: inline metacharacters are backslash-escaped
+//!   anywhere (`_` wherever it could flank emphasis, so `SPE_E3` stays as it is), block
 //!   openers at the start, and an `@` that could start a mention (not after a letter or digit)
 //!   is followed by a zero-width space. `markdown_html` is for text inside an HTML block (the
 //!   `<summary>` line), where markdown is not parsed and entities are used instead. Lines in a
@@ -141,15 +142,25 @@ pub fn markdown_code_span(text: &str) -> String {
 }
 
 /// Untrusted text in markdown (paragraphs, table cells, block quotes).
+///
+/// `_` is escaped unless its run sits between two ASCII letters or digits of the text itself
+/// (`SPE_E3`, `EXCHANGE_S_ENTERPRISE` stay readable in the raw comment): such a run is both
+/// left- and right-flanking and neither preceded nor followed by punctuation, so by the GFM
+/// spec (6.2, rules 2 and 4) it can neither open nor close emphasis, and ASCII alphanumerics
+/// are neither whitespace nor punctuation in any spec version. A run at either end of the text
+/// is escaped: what the surrounding template puts next to it is not known here. `*` is
+/// escaped everywhere because it does open emphasis inside words.
 pub fn markdown_text(text: &str) -> String {
     let safe = terminal(text);
+    let chars: Vec<char> = safe.chars().collect();
+    let inert_underscores = intraword_underscores(&chars);
     let mut out = String::with_capacity(safe.len() + 8);
     // Block syntax only counts at the start of a line, and the text has no line breaks (see
     // `terminal`): only its first character (after spaces) and the `.` or `)` after a leading
     // number can open a heading, quote, list, fence or setext underline.
     let (mut only_spaces, mut number_so_far, mut seen_digit) = (true, true, false);
     let mut previous = ' ';
-    for c in safe.chars() {
+    for (i, &c) in chars.iter().enumerate() {
         match c {
             // Inline syntax anywhere: escapes, code spans, HTML and autolinks, links and images,
             // table cells, entities (which could spell an `@`), math, emphasis, strikethrough.
@@ -157,6 +168,7 @@ pub fn markdown_text(text: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
+            '_' if !inert_underscores[i] => out.push_str("\\_"),
             '#' | '-' | '+' | '=' if only_spaces => {
                 out.push('\\');
                 out.push(c);
@@ -176,20 +188,43 @@ pub fn markdown_text(text: &str) -> String {
         seen_digit |= c.is_ascii_digit();
         previous = c;
     }
-    // Leading spaces could indent a code block, two trailing ones make a line break: as
-    // entities they are only spaces.
-    let body = out.trim_matches(' ');
-    let (lead, trail) = (
-        out.len() - out.trim_start_matches(' ').len(),
-        out.len() - out.trim_end_matches(' ').len(),
-    );
-    if lead + trail == 0 {
+    // Leading spaces could indent a code block, two trailing ones make a line break, and any
+    // whitespace at either end (U+00A0 too) would stop a surrounding `**` from opening or
+    // closing (GFM spec 6.2, flanking): as entities they are only the same characters.
+    let body = out.trim_matches(char::is_whitespace);
+    if body.len() == out.len() {
         return out;
     }
-    if body.is_empty() {
-        return "&#32;".repeat(out.len());
+    let lead = out.len() - out.trim_start_matches(char::is_whitespace).len();
+    let (head, tail) = (&out[..lead], &out[lead + body.len()..]);
+    format!("{}{body}{}", entities(head), entities(tail))
+}
+
+/// Every character of `text` as a decimal character reference (` ` is `&#32;`).
+fn entities(text: &str) -> String {
+    text.chars()
+        .map(|c| format!("&#{};", u32::from(c)))
+        .collect()
+}
+
+/// For each character, whether it is a `_` in a run between two ASCII letters or digits (a run
+/// that can neither open nor close emphasis, see `markdown_text`).
+fn intraword_underscores(chars: &[char]) -> Vec<bool> {
+    let mut inert = vec![false; chars.len()];
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '_' {
+            i += 1;
+            continue;
+        }
+        let end = i + chars[i..].iter().take_while(|&&c| c == '_').count();
+        let between_words = i > 0
+            && chars[i - 1].is_ascii_alphanumeric()
+            && chars.get(end).is_some_and(char::is_ascii_alphanumeric);
+        inert[i..end].fill(between_words);
+        i = end;
     }
-    format!("{}{body}{}", "&#32;".repeat(lead), "&#32;".repeat(trail))
+    inert
 }
 
 /// Whether an `@` after `previous` could start a GitHub @mention: mentions need a non-word

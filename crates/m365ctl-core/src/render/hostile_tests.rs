@@ -45,6 +45,10 @@ fn hostile() -> impl Strategy<Value = String> {
         Just("|".to_string()),
         Just("`".to_string()),
         Just("*x*".to_string()),
+        Just("_".to_string()),
+        Just("_x_".to_string()),
+        Just("__x__".to_string()),
+        Just("SPE_E3".to_string()),
         Just("$x$".to_string()),
         Just("[a](http://x)".to_string()),
         Just("&lt;".to_string()),
@@ -254,16 +258,66 @@ fn live_mentions(md: &str) -> Vec<String> {
     found
 }
 
-/// The markdown's structure: block and inline tags, HTML tag names, with text collapsed.
-fn skeleton(md: &str) -> Vec<String> {
-    use pulldown_cmark::{Event, Options, Parser};
-    let options = Options::ENABLE_TABLES
+/// The markdown extensions GitHub renders in comments (alerts, tables, task lists,
+/// strikethrough, math, footnotes); not smart punctuation, which GitHub does not do.
+fn github_syntax() -> pulldown_cmark::Options {
+    use pulldown_cmark::Options;
+    Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS
         | Options::ENABLE_MATH
-        | Options::ENABLE_GFM;
+        | Options::ENABLE_GFM
+        | Options::ENABLE_FOOTNOTES
+}
+
+/// Where the renderers put `markdown_text` (each `{}`), and where a template could: alone, next
+/// to words and punctuation, in strong and emphasised text, block quotes, alerts, list items,
+/// table cells and inline `<code>` (the last three are the plan comment's and cost notes' own).
+const MARKDOWN_CONTEXTS: &[&str] = &[
+    "{}",
+    "a {} b",
+    "a{}b",
+    "({})",
+    "**{}**: {}.",
+    "> [!CAUTION]\n> `x:1:1`: {}\n> Hint: {}\n",
+    "- `x`: {} from group {}: {} ({})  \n  Fix: {}\n",
+    "| A | B |\n|---|---:|\n| <code>{}</code> | {} |\n",
+    "_Not in the total (no monthly_price in [skus]): {}, {}._",
+];
+
+/// The document's events other than text, and its text, `\u{200B}` (our mention and command
+/// break) left out.
+fn parsed(md: &str) -> (Vec<String>, String) {
+    let (mut structure, mut text) = (Vec::new(), String::new());
+    for event in pulldown_cmark::Parser::new_ext(md, github_syntax()) {
+        match event {
+            pulldown_cmark::Event::Text(t) => text.push_str(&t),
+            other => structure.push(format!("{other:?}")),
+        }
+    }
+    (structure, text.replace('\u{200B}', ""))
+}
+
+/// Text rich in inline markdown: words, every ASCII punctuation character, and runs of the
+/// emphasis, strikethrough and math delimiters next to words, so that flanking openers and
+/// closers occur in every run of the test.
+fn markdown_prone() -> impl Strategy<Value = String> {
+    let fragment = prop_oneof![
+        3 => "[A-Za-z0-9]{1,3}",
+        3 => prop::sample::select(vec!["_", "__", "___", "*", "**", "~", "~~", "$", "$$", "`", " "])
+            .prop_map(String::from),
+        2 => "[!-/:-@\\[-`{-~]",
+        1 => any::<char>().prop_map(String::from),
+        1 => hostile(),
+    ];
+    proptest::collection::vec(fragment, 1..10).prop_map(|parts| parts.concat())
+}
+
+/// The markdown's structure: block and inline tags, HTML tag names, with text collapsed.
+fn skeleton(md: &str) -> Vec<String> {
+    use pulldown_cmark::{Event, Parser};
     let mut out: Vec<String> = Vec::new();
-    for event in Parser::new_ext(md, options) {
+    for event in Parser::new_ext(md, github_syntax()) {
         let item = match event {
             Event::Text(_) | Event::SoftBreak => "text".to_string(),
             Event::Code(_) => "code".to_string(),
@@ -331,6 +385,33 @@ proptest! {
         // The JSON document still means the same plan.
         let doc = crate::planfile::PlanFile::parse(&json::render(&plan)).unwrap();
         prop_assert_eq!(doc, crate::planfile::PlanFile::from_plan(&plan));
+    }
+
+    /// `markdown_text` is literal: in every context a renderer uses, the escaped text adds no
+    /// markdown (emphasis, strikethrough, code, math, links, HTML, table cells, blocks) and
+    /// GitHub shows exactly the characters given (after `terminal`).
+    #[test]
+    fn markdown_text_is_literal_in_every_context(s in markdown_prone()) {
+        let shown = escape::terminal(&s).replace('\u{200B}', "");
+        prop_assume!(!shown.is_empty());
+        let escaped = escape::markdown_text(&s);
+        for context in MARKDOWN_CONTEXTS {
+            let (structure, text) = parsed(&context.replace("{}", &escaped));
+            let (expected_structure, template_text) = parsed(&context.replace("{}", "QQQ"));
+            prop_assert_eq!(structure, expected_structure, "{:?} in {:?}: {}", s, context, escaped);
+            prop_assert_eq!(text, template_text.replace("QQQ", &shown), "{:?} in {:?}: {}", s, context, escaped);
+        }
+    }
+
+    /// `_` runs between ASCII letters or digits (SKU part numbers, service plan names) cannot
+    /// open or close emphasis and are kept as they are, for a readable comment.
+    #[test]
+    fn intraword_underscores_are_not_escaped(
+        words in proptest::collection::vec("[A-Za-z0-9]{1,5}", 2..5),
+        run in 1..4usize,
+    ) {
+        let id = words.join(&"_".repeat(run));
+        prop_assert_eq!(escape::markdown_text(&id), id);
     }
 
     #[test]
