@@ -12,7 +12,7 @@
 //! `Get-MailboxStatistics` call each (8 in flight), exactly the mailboxes the plan's decisions
 //! depend on (`plan::facts_needed`: type changes, Exchange licences going down).
 
-use super::{BackendError, ExecReport, GraphSettings, TenantBackend};
+use super::{BackendError, ExecReport, GraphSettings, Refusal, TenantBackend};
 use crate::exchange::{ExchangeAdmin, MailboxRecord, RestExchange};
 use crate::graph::{
     Authenticator, BatchItem, BatchOutcome, HttpCore, Request, Resource, RetryPolicy, ServiceError,
@@ -518,7 +518,7 @@ impl GraphBackend {
             mailbox.litigation_hold = read.as_ref().and_then(|m| m.litigation_hold);
         }
         if !mailbox.facts_known() {
-            return Err(BackendError::Service {
+            return Err(BackendError::Invalid {
                 target: upn,
                 code: "InvalidResponse".into(),
                 message: format!(
@@ -539,7 +539,7 @@ impl GraphBackend {
             if crate::ids::is_guid(id) {
                 Ok(crate::ids::encode_path_segment(id))
             } else {
-                Err(BackendError::Service {
+                Err(BackendError::Invalid {
                     target: op.target().to_string(),
                     code: "InvalidObjectId".into(),
                     message: format!(
@@ -567,17 +567,9 @@ impl GraphBackend {
     }
 }
 
-/// The SKU a failed licence call most likely concerns, for the inherited-licence message.
-fn removed_sku(op: &OpKind) -> Option<&str> {
-    match op.licences() {
-        Licences::User { remove, .. } => remove.first().map(|r| r.sku_part_number.as_str()),
-        Licences::Group { .. } | Licences::Membership { .. } | Licences::Untouched => None,
-    }
-}
-
 fn outcome_to_result(
-    op: &OpKind,
     outcome: BatchOutcome,
+    target: &str,
     permission: &str,
 ) -> Result<ExecReport, BackendError> {
     if (200..300).contains(&outcome.status) {
@@ -586,23 +578,41 @@ fn outcome_to_result(
         });
     }
     let body = serde_json::to_vec(&outcome.body).unwrap_or_default();
-    let error = ServiceError::parse(outcome.status, outcome.request_id, &body);
-    // A retried add whose first attempt landed (the answer was lost) finds the member there:
-    // the desired state holds, so it is a success, not a failure (apply stays idempotent).
-    if matches!(op.licences(), Licences::Membership { joins: true, .. })
-        && error.status == 400
-        && error
-            .message
-            .contains("added object references already exist")
-    {
-        return Ok(ExecReport {
-            request_id: error.request_id,
-        });
-    }
-    Err(error.into_backend_error(op.target(), removed_sku(op), permission))
+    Err(
+        ServiceError::parse(outcome.status, outcome.request_id, &body)
+            .into_backend_error(target, permission),
+    )
 }
 
 impl GraphBackend {
+    /// A retried add whose first attempt landed (the answer was lost) is refused with 400
+    /// `Request_BadRequest`, the code Graph also gives other refusals, so the code cannot say
+    /// the member is there: read the group, and count the add done when they are (apply
+    /// stays idempotent without reading the message).
+    async fn accept_members_already_added(
+        &self,
+        ops: &[Operation],
+        results: &mut [Option<Result<ExecReport, BackendError>>],
+    ) {
+        let refused: Vec<usize> = (0..ops.len())
+            .filter(|&i| {
+                matches!(ops[i].kind, OpKind::AddGroupMember(_))
+                    && matches!(&results[i], Some(Err(e)) if e.refusal() == Some(&Refusal::BadRequest))
+            })
+            .collect();
+        if refused.is_empty() {
+            return;
+        }
+        let adds: Vec<Operation> = refused.iter().map(|&i| ops[i].clone()).collect();
+        if let Ok(done) = self.already_done(&adds).await {
+            for (&i, done) in refused.iter().zip(done) {
+                if done {
+                    results[i] = Some(Ok(ExecReport::default()));
+                }
+            }
+        }
+    }
+
     /// Reads only what `ops` target, for the executor's pre-write check: users with
     /// `GET /users/{id}` and groups with `GET /groups/{id}` (in `$batch`es of 20), the members
     /// of groups whose membership changes, and the mailboxes converted (`Get-Mailbox
@@ -688,10 +698,10 @@ impl GraphBackend {
                 };
                 return Err(
                     ServiceError::parse(outcome.status, outcome.request_id, &body)
-                        .into_backend_error(&item.url, None, permission),
+                        .into_backend_error(&item.url, permission),
                 );
             }
-            let invalid = |e: serde_json::Error| BackendError::Service {
+            let invalid = |e: serde_json::Error| BackendError::Invalid {
                 target: item.url.clone(),
                 code: "InvalidResponse".into(),
                 message: e.to_string(),
@@ -865,8 +875,9 @@ impl TenantBackend for GraphBackend {
         }
         let outcomes = self.core.batch(&items).await;
         for ((i, permission), outcome) in item_ops.into_iter().zip(outcomes) {
-            results[i] = Some(outcome_to_result(&ops[i].kind, outcome, permission));
+            results[i] = Some(outcome_to_result(outcome, ops[i].kind.target(), permission));
         }
+        self.accept_members_already_added(ops, &mut results).await;
         results
             .into_iter()
             .map(|r| r.expect("every operation has a result"))

@@ -6,12 +6,14 @@
 //! so one test suite runs against both.
 
 pub mod graph;
+pub mod refusal;
 pub mod snapshot;
 
 pub use crate::desired::connection::{AuthMode, BackendConfig, GraphSettings};
 
 use crate::plan::Operation;
 use crate::tenant::{RuleViolation, Tenant};
+pub use refusal::{ErrorCodes, LicenceRule, Refusal};
 use std::future::Future;
 
 /// What a backend reports for one executed operation.
@@ -32,33 +34,32 @@ pub enum BackendError {
         /// What went wrong.
         message: String,
     },
-    /// The service refused the operation by one of its rules (seats, usage location, ...).
-    #[error("{target}: {violation}")]
-    Rejected {
-        /// UPN or group the operation targeted.
+    /// The service (or the snapshot's model of its rules) refused the request. `refusal` is
+    /// what the answer's codes and status say, the same on both backends; `message` is for
+    /// humans only (Graph's `code: message`, or the model's rule).
+    #[error("{target}: {message}{}", request_id.as_ref().map(|r| format!(" (request-id {r})")).unwrap_or_default())]
+    Refused {
+        /// UPN, group or endpoint the request targeted.
         target: String,
-        /// Graph's rule.
-        violation: RuleViolation,
+        /// Why, as far as the codes say.
+        refusal: Refusal,
+        /// What the service said, for humans.
+        message: String,
+        /// Graph `request-id`, for support tickets.
+        request_id: Option<String>,
     },
-    /// The service answered with an error that is not a known rule.
+    /// m365ctl could not use a request or an answer: an id that is not a GUID (refused before
+    /// sending), or an answer that does not parse or lacks a fact.
     #[error("{target}: {code}: {message}{}", request_id.as_ref().map(|r| format!(" (request-id {r})")).unwrap_or_default())]
-    Service {
+    Invalid {
         /// UPN, group or endpoint.
         target: String,
-        /// Graph `error.code` or HTTP status.
+        /// `InvalidObjectId` or `InvalidResponse`.
         code: String,
-        /// Graph `error.message`.
+        /// What is wrong.
         message: String,
         /// Graph `request-id`.
         request_id: Option<String>,
-    },
-    /// The app lacks a permission; names the least-privileged one needed.
-    #[error("forbidden: missing permission {permission} ({detail})")]
-    Forbidden {
-        /// Permission to grant, e.g. `LicenseAssignment.ReadWrite.All`.
-        permission: String,
-        /// What was attempted.
-        detail: String,
     },
     /// Authentication failed (token endpoint or 401 after refresh).
     #[error("authentication failed: {0}")]
@@ -66,6 +67,27 @@ pub enum BackendError {
     /// Network failure, timeout, or retries exhausted.
     #[error("transport: {0}")]
     Transport(String),
+}
+
+impl BackendError {
+    /// The snapshot backend's refusal of a write to `target` that breaks `violation`: the
+    /// variant Graph's codes give for the same rule (`Refusal::of_violation`).
+    pub fn broke_rule(target: &str, violation: &RuleViolation) -> BackendError {
+        BackendError::Refused {
+            target: target.to_string(),
+            refusal: Refusal::of_violation(violation),
+            message: violation.to_string(),
+            request_id: None,
+        }
+    }
+
+    /// The refusal, when the service refused.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            BackendError::Refused { refusal, .. } => Some(refusal),
+            _ => None,
+        }
+    }
 }
 
 /// A source of live state and a sink for operations.

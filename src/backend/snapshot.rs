@@ -83,12 +83,8 @@ impl SnapshotBackend {
         ops.iter()
             .map(|op| {
                 let mut tenant = self.load()?;
-                apply_operation(&mut tenant, &op.kind).map_err(|violation| {
-                    BackendError::Rejected {
-                        target: op.kind.target().to_string(),
-                        violation,
-                    }
-                })?;
+                apply_operation(&mut tenant, &op.kind)
+                    .map_err(|violation| BackendError::broke_rule(op.kind.target(), &violation))?;
                 replace_locked(&target, &mut held, &render_snapshot(&tenant))
                     .map_err(|e| self.error(e.to_string()))?;
                 Ok(ExecReport::default())

@@ -147,20 +147,19 @@ impl ExchangeAdmin for RestExchange {
         let request = self.command("Get-Mailbox", serde_json::json!({"Identity": upn}));
         let reply = self.core.send(Resource::Exchange, &request).await?;
         if !reply.is_success() {
-            let error = reply.error();
-            // Exchange answers an unknown identity with ManagementObjectNotFoundException:
-            // "The operation couldn't be performed because object '…' couldn't be found…".
-            if error.message.contains("couldn't be found") {
+            // Exchange answers an unknown identity with ManagementObjectNotFoundException.
+            let error = reply.error().into_backend_error(upn, EXCHANGE_PERMISSION);
+            if error.refusal() == Some(&crate::backend::Refusal::NotFound) {
                 return Ok(None);
             }
-            return Err(error.into_backend_error(upn, None, EXCHANGE_PERMISSION));
+            return Err(error);
         }
         #[derive(serde::Deserialize)]
         struct Records {
             value: Vec<MailboxDto>,
         }
         let records: Records =
-            serde_json::from_slice(&reply.body).map_err(|e| BackendError::Service {
+            serde_json::from_slice(&reply.body).map_err(|e| BackendError::Invalid {
                 target: upn.to_string(),
                 code: "InvalidResponse".into(),
                 message: format!("Get-Mailbox: {e}"),
@@ -187,7 +186,7 @@ impl ExchangeAdmin for RestExchange {
                 },
             )
             .await?;
-        size.ok_or_else(|| BackendError::Service {
+        size.ok_or_else(|| BackendError::Invalid {
             target: upn.to_string(),
             code: "InvalidResponse".into(),
             message: "Get-MailboxStatistics returned no TotalItemSize".into(),
@@ -205,9 +204,7 @@ impl ExchangeAdmin for RestExchange {
         if reply.is_success() {
             Ok(reply.request_id)
         } else {
-            Err(reply
-                .error()
-                .into_backend_error(target, None, EXCHANGE_PERMISSION))
+            Err(reply.error().into_backend_error(target, EXCHANGE_PERMISSION))
         }
     }
 }

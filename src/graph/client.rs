@@ -251,12 +251,10 @@ impl HttpCore {
         loop {
             let reply = self.send(resource, &request).await?;
             if !reply.is_success() {
-                return Err(reply
-                    .error()
-                    .into_backend_error(&request.url, None, permission));
+                return Err(reply.error().into_backend_error(&request.url, permission));
             }
             let page: Page<T> =
-                serde_json::from_slice(&reply.body).map_err(|e| BackendError::Service {
+                serde_json::from_slice(&reply.body).map_err(|e| BackendError::Invalid {
                     target: request.url.clone(),
                     code: "InvalidResponse".into(),
                     message: e.to_string(),

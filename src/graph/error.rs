@@ -1,89 +1,98 @@
-//! Graph error bodies and their mapping onto `BackendError`, naming the principal, the
-//! operation and the least-privileged permission the call needs.
+//! Graph and Exchange error bodies and their classification into `backend::Refusal` by
+//! code and status (never by message text), naming the principal and the least-privileged
+//! permission the call needs.
 
-use crate::backend::BackendError;
-use crate::tenant::RuleViolation;
+use crate::backend::{BackendError, ErrorCodes, Refusal};
 
 /// A non-success answer from Graph or Exchange, as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceError {
-    /// HTTP status.
-    pub status: u16,
-    /// `error.code` (Graph) or the HTTP status text.
-    pub code: String,
-    /// `error.message` (or the most specific Exchange message).
+    /// Status and codes: all that classification reads.
+    pub codes: ErrorCodes,
+    /// `error.message` (or the most specific Exchange message), for humans only.
     pub message: String,
     /// `request-id` header or `error.innerError.request-id`.
     pub request_id: Option<String>,
 }
 
 impl ServiceError {
-    /// Parses Graph's `{"error":{"code","message","innerError":{"request-id"}}}` or an
-    /// Exchange adminapi error (`error.details[0].message`, then innererror), tolerating
-    /// non-JSON bodies (Exchange sometimes answers 403 with NUL bytes).
+    /// Parses Graph's `{"error":{"code","message","details":[{"code"}],"innerError":{"code",
+    /// "request-id"}}}` (https://learn.microsoft.com/en-us/graph/errors) or an Exchange
+    /// adminapi error, whose `details[0].message` is `Ex…|<exception type>|<message>` and
+    /// whose `innererror.internalexception` has `type` and `message` (research graph-api.md
+    /// §5.2), tolerating non-JSON bodies (Exchange sometimes answers 403 with NUL bytes).
     pub fn parse(status: u16, request_id: Option<String>, body: &[u8]) -> ServiceError {
         let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
         let error = &json["error"];
         let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
-        let message = text(&error["details"][0]["message"])
-            .or_else(|| text(&error["innererror"]["internalexception"]["message"]))
+        let detail = error["details"][0]["message"].as_str().map(exchange_detail);
+        let internal = &error["innererror"]["internalexception"];
+        let message = detail
+            .map(|(_, message)| message.to_string())
+            .or_else(|| text(&internal["message"]))
             .or_else(|| text(&error["message"]))
             .unwrap_or_else(|| format!("HTTP {status}"));
+        let inner_codes = error["details"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| &d["code"])
+            .chain([&error["innerError"]["code"], &error["innererror"]["code"]])
+            .filter_map(text)
+            .collect();
         ServiceError {
-            status,
-            code: text(&error["code"]).unwrap_or_else(|| status.to_string()),
+            codes: ErrorCodes {
+                status,
+                code: text(&error["code"]),
+                inner_codes,
+                exception_type: text(&internal["type"])
+                    .or_else(|| detail.and_then(|(kind, _)| kind.map(str::to_string))),
+            },
             message,
             request_id: request_id.or_else(|| text(&error["innerError"]["request-id"])),
         }
     }
 
+    /// HTTP status.
+    pub fn status(&self) -> u16 {
+        self.codes.status
+    }
+
     /// Maps to a typed `BackendError` for `target` (UPN or group); `permission` is the
     /// least-privileged application permission the failed call needs.
-    pub fn into_backend_error(
-        self,
-        target: &str,
-        sku: Option<&str>,
-        permission: &str,
-    ) -> BackendError {
-        let message = self.message.to_ascii_lowercase();
-        let rejected = |violation| BackendError::Rejected {
-            target: target.to_string(),
-            violation,
-        };
-        if self.status == 403 {
-            return BackendError::Forbidden {
-                permission: permission.to_string(),
-                detail: format!("{target}: {}", self.message),
-            };
-        }
-        if self.status == 401 {
+    pub fn into_backend_error(self, target: &str, permission: &str) -> BackendError {
+        if self.codes.status == 401 {
             return BackendError::Auth(format!("{target}: {}", self.message));
         }
-        if self.status == 404 {
-            return rejected(RuleViolation::NotFound(target.to_string()));
-        }
-        if message.contains("invalid usage location") {
-            return rejected(RuleViolation::InvalidUsageLocation(target.to_string()));
-        }
-        if message.contains("inherited from a group membership") {
-            return rejected(RuleViolation::InheritedLicense {
-                user: target.to_string(),
-                sku: sku.unwrap_or("?").to_string(),
-            });
-        }
-        let code = if message.contains("does not have any available licenses") {
-            "CountViolation".to_string()
-        } else if message.contains("mutually exclusive") {
-            "MutuallyExclusiveViolation".to_string()
-        } else {
-            self.code
+        let refusal = Refusal::classify(&self.codes, permission);
+        let said = match &self.codes.code {
+            Some(code) => format!("{code}: {}", self.message),
+            None => self.message,
         };
-        BackendError::Service {
+        let message = match &refusal {
+            Refusal::PermissionDenied { permission } => {
+                format!("forbidden: missing permission {permission} ({said})")
+            }
+            _ => said,
+        };
+        BackendError::Refused {
             target: target.to_string(),
-            code,
-            message: self.message,
+            refusal,
+            message,
             request_id: self.request_id,
         }
+    }
+}
+
+/// Splits an Exchange detail message `Ex6F9304|<exception type>|<message>` into the type
+/// and the message; any other text is all message.
+fn exchange_detail(detail: &str) -> (Option<&str>, &str) {
+    let mut parts = detail.splitn(3, '|');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(tag), Some(kind), Some(message)) if tag.starts_with("Ex") && !kind.is_empty() => {
+            (Some(kind), message)
+        }
+        _ => (None, detail),
     }
 }
 
@@ -91,47 +100,66 @@ impl ServiceError {
 mod tests {
     use super::*;
 
-    fn body(message: &str) -> Vec<u8> {
-        serde_json::json!({"error":{"code":"Request_BadRequest","message":message,
+    fn graph_body(code: &str, message: &str) -> Vec<u8> {
+        serde_json::json!({"error":{"code":code,"message":message,
             "innerError":{"request-id":"r-1","date":"2026-01-01T00:00:00"}}})
         .to_string()
         .into_bytes()
     }
 
     #[test]
-    fn graph_messages_map_to_typed_errors() {
-        let e = ServiceError::parse(
-            400,
-            None,
-            &body("License assignment cannot be done for user with invalid usage location."),
+    fn graph_answers_classify_by_code_and_status_whatever_the_message_says() {
+        // The old classifier read these messages; now the same code gives the same refusal.
+        for message in [
+            "License assignment cannot be done for user with invalid usage location.",
+            "Subscription with SKU 1 does not have any available licenses.",
+            "User license is inherited from a group membership and it cannot be removed directly from the user.",
+            "Lorem ipsum",
+        ] {
+            let e = ServiceError::parse(400, None, &graph_body("Request_BadRequest", message));
+            assert_eq!(e.request_id.as_deref(), Some("r-1"));
+            let error = e.into_backend_error("ann@x", "P");
+            assert_eq!(error.refusal(), Some(&Refusal::BadRequest), "{message}");
+            assert!(error.to_string().starts_with("ann@x: Request_BadRequest: "));
+        }
+        let e = ServiceError::parse(403, Some("h".into()), b"\0\0");
+        let error = e.into_backend_error("ann@x", "LicenseAssignment.ReadWrite.All");
+        assert_eq!(
+            error.refusal(),
+            Some(&Refusal::PermissionDenied {
+                permission: "LicenseAssignment.ReadWrite.All".into()
+            })
         );
-        assert_eq!(e.request_id.as_deref(), Some("r-1"));
-        assert!(matches!(
-            e.into_backend_error("ann@x", None, "P"),
-            BackendError::Rejected { violation: RuleViolation::InvalidUsageLocation(u), .. } if u == "ann@x"
-        ));
-        let e = ServiceError::parse(
-            400,
-            Some("h".into()),
-            &body("Subscription with SKU 1 does not have any available licenses."),
+        assert!(
+            error
+                .to_string()
+                .contains("missing permission LicenseAssignment.ReadWrite.All")
         );
         assert!(matches!(
-            e.into_backend_error("ann@x", None, "P"),
-            BackendError::Service { code, request_id: Some(r), .. } if code == "CountViolation" && r == "h"
-        ));
-        let e = ServiceError::parse(403, None, b"\0\0");
-        assert!(matches!(
-            e.into_backend_error("ann@x", None, "LicenseAssignment.ReadWrite.All"),
-            BackendError::Forbidden { permission, .. } if permission == "LicenseAssignment.ReadWrite.All"
+            ServiceError::parse(401, None, b"").into_backend_error("ann@x", "P"),
+            BackendError::Auth(_)
         ));
     }
 
     #[test]
-    fn exchange_detail_message_wins() {
-        let b = br#"{"error":{"code":"BadRequest","message":"Invalid Operation","details":[{"message":"Mailbox not found"}]}}"#;
+    fn exchange_detail_gives_the_message_and_the_exception_type() {
+        let b = br#"{"error":{"code":"BadRequest","message":"Invalid Operation","details":[{"code":"Client","message":"Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|Mailbox not found"}]}}"#;
+        let e = ServiceError::parse(400, None, b);
+        assert_eq!(e.message, "Mailbox not found");
         assert_eq!(
-            ServiceError::parse(400, None, b).message,
-            "Mailbox not found"
+            e.codes.exception_type.as_deref(),
+            Some(crate::backend::refusal::EXCHANGE_NOT_FOUND)
+        );
+        assert_eq!(e.codes.inner_codes, vec!["Client".to_string()]);
+        assert_eq!(
+            e.into_backend_error("ann@x", "P").refusal(),
+            Some(&Refusal::NotFound)
+        );
+        let untyped = br#"{"error":{"code":"BadRequest","message":"Invalid Operation","details":[{"message":"a | b"}]}}"#;
+        let e = ServiceError::parse(400, None, untyped);
+        assert_eq!(
+            (e.message.as_str(), e.codes.exception_type),
+            ("a | b", None)
         );
     }
 }

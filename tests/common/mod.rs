@@ -3,7 +3,7 @@
 //! generator of tenants and desired states, and small operation builders.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use m365ctl::backend::{BackendError, ExecReport, TenantBackend};
+use m365ctl::backend::{BackendError, ExecReport, Refusal, TenantBackend};
 use m365ctl::desired::{
     DesiredLicense, DesiredState, DesiredUser, Guards, LicenseIntent, LicenseSet, Scope, UserScope,
 };
@@ -158,9 +158,9 @@ impl MemoryBackend {
     }
 
     fn write_one(&self, op: &Operation) -> Result<ExecReport, BackendError> {
-        let fail = |code: &str, message: &str| BackendError::Service {
+        let fail = |refusal: Refusal, message: &str| BackendError::Refused {
             target: op.kind.target().to_string(),
-            code: code.into(),
+            refusal,
             message: message.into(),
             request_id: None,
         };
@@ -172,10 +172,13 @@ impl MemoryBackend {
             return Err(BackendError::Transport("process crashed".into()));
         }
         if self.faults.always_fail.contains(&op.id) {
-            return Err(fail("Request_BadRequest", "injected permanent failure"));
+            return Err(fail(Refusal::BadRequest, "injected permanent failure"));
         }
         if self.rng.lock().unwrap().below(100) < u64::from(self.faults.transient_percent) {
-            return Err(fail("503", "injected transient failure"));
+            return Err(fail(
+                Refusal::Transient { status: 503 },
+                "injected transient failure",
+            ));
         }
         let mut state = self.state.lock().unwrap();
         let before = state.clone();
@@ -183,10 +186,8 @@ impl MemoryBackend {
         if m365ctl::apply::done::is_in_effect(&before, &op.kind) {
             violations.push(format!("duplicate write: {} was already in effect", op.id));
         }
-        apply_operation(&mut state, &op.kind).map_err(|violation| BackendError::Rejected {
-            target: op.kind.target().to_string(),
-            violation,
-        })?;
+        apply_operation(&mut state, &op.kind)
+            .map_err(|violation| BackendError::broke_rule(op.kind.target(), &violation))?;
         for sku in &state.skus {
             if sku.consumed > sku.enabled {
                 violations.push(format!(

@@ -49,6 +49,7 @@ mod graph_write;
 mod many_tenants;
 mod module_cycles;
 mod money;
+mod refusals;
 mod scenarios;
 mod scenarios_config;
 mod sim_csdl;

@@ -62,7 +62,7 @@ proptest! {
             assert!(results[0].is_ok(), "{results:?}");
             assert!(results[2].is_ok(), "{results:?}");
             match &results[1] {
-                Err(BackendError::Service { code, .. }) => assert_eq!(code, "InvalidObjectId"),
+                Err(BackendError::Invalid { code, .. }) => assert_eq!(code, "InvalidObjectId"),
                 other => panic!("{bad:?}: {other:?}"),
             }
             // Exactly the two good writes reached Graph; the victim (user 3) is untouched.

@@ -1,7 +1,8 @@
 //! Graph's JSON batching as the fake serves it.
 
 use super::routes::{
-    Answer, Body, Call, JSON_CONTENT_TYPE, charge, graph, inner_error, next_request_id, parse_query,
+    Answer, Body, Call, JSON_CONTENT_TYPE, charge, complete_error, graph, next_request_id,
+    parse_query,
 };
 use super::{LoggedRequest, Shared, State};
 use serde_json::{Value, json};
@@ -129,9 +130,12 @@ pub(super) fn batch(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answ
         let body = match answer.body {
             Body::Serialized(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
             Body::Json(mut body) => {
-                if let Some(error) = body.get_mut("error").filter(|e| e.is_object()) {
-                    error["innerError"] = inner_error(&request_id, &client_request_id);
-                }
+                complete_error(
+                    &mut body,
+                    &request_id,
+                    &client_request_id,
+                    shared.options.garble_error_messages,
+                );
                 body
             }
             Body::Text(text) => json!(text),

@@ -49,7 +49,7 @@ pub(super) fn invoke(shared: &Shared, state: &mut State, call: &Call<'_>, rest: 
         (Some("Get-Mailbox"), Some(identity)) => {
             match find(&state.tenant, identity).and_then(wire::mailbox) {
                 Some(record) => Answer::ok(json!({"value": [select(call, record)]})),
-                None => Answer::exchange_error(&format!(
+                None => Answer::exchange_not_found(&format!(
                     "The operation couldn't be performed because object '{identity}' couldn't be found on 'SIMPR01A001.PROD.OUTLOOK.COM'."
                 )),
             }
@@ -58,7 +58,7 @@ pub(super) fn invoke(shared: &Shared, state: &mut State, call: &Call<'_>, rest: 
         (Some("Get-MailboxStatistics"), Some(identity)) => {
             match find(&state.tenant, identity).and_then(wire::statistics) {
                 Some(stats) => Answer::ok(json!({"value": [select(call, stats)]})),
-                None => Answer::exchange_error(&format!(
+                None => Answer::exchange_not_found(&format!(
                     "The specified mailbox Identity:{identity} doesn't exist."
                 )),
             }
@@ -244,12 +244,12 @@ fn set_type(shared: &Shared, state: &mut State, identity: &str, parameters: &Val
         }
     };
     let Some(user) = find(&state.tenant, identity) else {
-        return Answer::exchange_error(&format!(
+        return Answer::exchange_not_found(&format!(
             "The operation couldn't be performed because object '{identity}' couldn't be found."
         ));
     };
     let Some(from) = user.mailbox.as_ref().map(|m| m.kind) else {
-        return Answer::exchange_error(&format!(
+        return Answer::exchange_not_found(&format!(
             "The operation couldn't be performed because object '{identity}' couldn't be found on the mailbox server."
         ));
     };

@@ -89,6 +89,9 @@ pub struct SimOptions {
     /// removed from a group) its members are processed: Graph answers `202 Accepted` and
     /// processes them asynchronously. Zero processes them at once.
     pub group_licensing_delay: Duration,
+    /// Replaces the human message of every error answer with other words, keeping codes
+    /// and statuses: proves a client classifies errors without reading Microsoft's English.
+    pub garble_error_messages: bool,
 }
 
 /// The fake's default group licensing delay: on, and long enough that a client which does
@@ -117,6 +120,7 @@ impl Default for SimOptions {
             lost_answer_delay: Duration::from_secs(5),
             device_code: DeviceCodeOptions::default(),
             group_licensing_delay: DEFAULT_GROUP_LICENSING_DELAY,
+            garble_error_messages: false,
         }
     }
 }

@@ -7,6 +7,7 @@ use super::faults::Fault;
 use super::query::{self, CollectionQuery, Projection, QueryError};
 use super::throttle::{self, Throttled};
 use super::{LoggedRequest, Shared, State, batch, exchange, token, wire};
+use crate::backend::refusal::{GRAPH_BAD_REQUEST, GRAPH_NOT_FOUND};
 use crate::plan::ops::{AssignGroupLicenses, AssignLicenses, SetSignIn, SetUsageLocation, SignIn};
 use crate::plan::ops::{Licences, LicenseGrant, LicenseRemoval, OpKind};
 use crate::rules::invariants::Observed;
@@ -63,13 +64,31 @@ impl Answer {
             Body::Json(json!({"error": {"code": code, "message": message.into()}})),
         )
     }
-    /// The Exchange admin API's error shape: a 400 with the cmdlet's message in `details`.
+    /// The Exchange admin API's error shape: a 400 with the cmdlet's message in `details`
+    /// (research graph-api.md §5.2). The fake names no exception type where it does not know
+    /// the one Exchange uses; clients then know only that the cmdlet refused.
     pub(super) fn exchange_error(message: &str) -> Answer {
         Answer::new(
             400,
             Body::Json(
-                json!({"error": {"code": "BadRequest", "message": "Invalid Operation", "details": [{"message": message}]}}),
+                json!({"error": {"code": "BadRequest", "message": "Invalid Operation", "details": [{"code": "Client", "message": message}]}}),
             ),
+        )
+    }
+    /// Exchange's answer for an identity it cannot find: the exception type
+    /// `ManagementObjectNotFoundException` in `details[0].message` (`Ex…|type|message`) and
+    /// in `innererror.internalexception.type` (research graph-api.md §5.2, [3P] captured
+    /// adminapi answers).
+    pub(super) fn exchange_not_found(message: &str) -> Answer {
+        let kind = crate::backend::refusal::EXCHANGE_NOT_FOUND;
+        Answer::new(
+            400,
+            Body::Json(json!({"error": {
+                "code": "BadRequest",
+                "message": "Invalid Operation",
+                "details": [{"code": "Client", "message": format!("Ex6F9304|{kind}|{message}")}],
+                "innererror": {"internalexception": {"type": kind, "message": message}},
+            }})),
         )
     }
     fn query(error: QueryError) -> Answer {
@@ -205,13 +224,63 @@ pub async fn handle(
         tokio::time::sleep(shared.options.lost_answer_delay).await;
     }
     let client_request_id = header("client-request-id").unwrap_or_else(|| request_id.clone());
-    respond(answer, &request_id, &client_request_id)
+    respond(
+        answer,
+        &request_id,
+        &client_request_id,
+        shared.options.garble_error_messages,
+    )
 }
 
-/// `innerError` of Graph's error bodies: ids and the real UTC time of the answer
-/// (https://learn.microsoft.com/en-us/graph/errors).
-pub(super) fn inner_error(request_id: &str, client_request_id: &str) -> Value {
-    json!({"date": utc_now(), "request-id": request_id, "client-request-id": client_request_id})
+/// Completes an error body as Graph sends it: `innerError` gets the ids and the real UTC time
+/// of the answer beside any code it has (https://learn.microsoft.com/en-us/graph/errors).
+/// With `garble`, every human message is replaced by other words, keeping codes and
+/// Exchange's exception types: clients must classify errors without reading the text.
+pub(super) fn complete_error(
+    body: &mut Value,
+    request_id: &str,
+    client_request_id: &str,
+    garble: bool,
+) {
+    let Some(error) = body.get_mut("error").filter(|e| e.is_object()) else {
+        return;
+    };
+    let mut inner = error["innerError"].take();
+    if !inner.is_object() {
+        inner = json!({});
+    }
+    inner["date"] = json!(utc_now());
+    inner["request-id"] = json!(request_id);
+    inner["client-request-id"] = json!(client_request_id);
+    error["innerError"] = inner;
+    if garble {
+        garble_messages(error);
+    }
+}
+
+/// Words that say nothing any client could match on.
+const GARBLED: &str = "Lorem ipsum dolor sit amet.";
+
+fn garble_messages(error: &mut Value) {
+    if error["message"].is_string() {
+        error["message"] = json!(GARBLED);
+    }
+    if let Some(details) = error["details"].as_array_mut() {
+        for detail in details {
+            if let Some(message) = detail["message"].as_str() {
+                // Keep Exchange's `Ex…|type|` prefix: the type is a code, not prose.
+                let kept = match message.rsplit_once('|') {
+                    Some((prefix, _)) => format!("{prefix}|{GARBLED}"),
+                    None => GARBLED.to_string(),
+                };
+                detail["message"] = json!(kept);
+            }
+        }
+    }
+    let internal = &mut error["innererror"]["internalexception"];
+    if internal.is_object() {
+        internal["message"] = json!(GARBLED);
+    }
 }
 
 /// Now as Graph writes `innerError.date`: `2026-01-01T12:34:56`, UTC (RFC 3339 without the
@@ -228,15 +297,13 @@ fn utc_now() -> String {
 /// Graph's JSON content type.
 pub(super) const JSON_CONTENT_TYPE: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
-fn respond(answer: Answer, request_id: &str, client_request_id: &str) -> Response {
+fn respond(answer: Answer, request_id: &str, client_request_id: &str, garble: bool) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let json_type = [(axum::http::header::CONTENT_TYPE, JSON_CONTENT_TYPE)];
     let mut response = match answer.body {
         Body::Serialized(bytes) => (status, json_type, bytes).into_response(),
         Body::Json(mut body) => {
-            if let Some(error) = body.get_mut("error").filter(|e| e.is_object()) {
-                error["innerError"] = inner_error(request_id, client_request_id);
-            }
+            complete_error(&mut body, request_id, client_request_id, garble);
             let bytes = serde_json::to_vec(&body).unwrap_or_default();
             (status, json_type, bytes).into_response()
         }
@@ -312,11 +379,7 @@ fn api(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
     } else if let Some(rest) = call.path.strip_prefix("/exo") {
         (shared.exchange_audience(), rest)
     } else {
-        return Answer::error(
-            404,
-            "Request_ResourceNotFound",
-            format!("no such path {}", call.path),
-        );
+        return Answer::error(404, GRAPH_NOT_FOUND, format!("no such path {}", call.path));
     };
     if let Some(refusal) = check_token(state, call, &audience) {
         return refusal;
@@ -572,7 +635,7 @@ pub(super) fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &
             let Some(location) = body["usageLocation"].as_str() else {
                 return Answer::error(
                     400,
-                    "Request_BadRequest",
+                    GRAPH_BAD_REQUEST,
                     "This fake only updates usageLocation and accountEnabled.",
                 );
             };
@@ -597,7 +660,7 @@ pub(super) fn graph(shared: &Shared, state: &mut State, call: &Call<'_>, rest: &
                 .as_str()
                 .and_then(|s| s.rsplit('/').next())
             else {
-                return Answer::error(400, "Request_BadRequest", "Invalid object identifier ''.");
+                return Answer::error(400, GRAPH_BAD_REQUEST, "Invalid object identifier ''.");
             };
             let op = membership(state, id, user_id, true);
             write(shared, state, &op, 204)
@@ -747,7 +810,7 @@ fn list_members(
 fn not_found(id: &str) -> Answer {
     Answer::error(
         404,
-        "Request_ResourceNotFound",
+        GRAPH_NOT_FOUND,
         format!(
             "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
         ),
@@ -774,7 +837,7 @@ fn licence_lists(
     call: &Call<'_>,
 ) -> Result<(Vec<LicenseGrant>, Vec<LicenseRemoval>), Answer> {
     let body = call.json();
-    let bad = |m: &str| Answer::error(400, "Request_BadRequest", m.to_string());
+    let bad = |m: &str| Answer::error(400, GRAPH_BAD_REQUEST, m.to_string());
     let (Some(add), Some(remove)) = (
         body["addLicenses"].as_array(),
         body["removeLicenses"].as_array(),
@@ -912,9 +975,11 @@ fn check_invariants(state: &mut State, before: &Observed, op: &OpKind) {
     }
 }
 
-/// Graph's error answer for a rule violation.
+/// Graph's (or Exchange's) error answer for a rule violation: the code Graph documents and
+/// its message (research graph-api.md §1.1 "Error messages"; user resource `usageLocation`;
+/// `assignLicense`; group members `$ref`).
 fn violation_answer(tenant: &Tenant, violation: &RuleViolation) -> Answer {
-    let bad = |m: String| Answer::error(400, "Request_BadRequest", m);
+    let bad = |m: String| Answer::error(400, GRAPH_BAD_REQUEST, m);
     match violation {
         RuleViolation::NotFound(what) => not_found(what.rsplit(' ').next().unwrap_or(what)),
         RuleViolation::InvalidUsageLocation(_) => {
@@ -933,11 +998,10 @@ fn violation_answer(tenant: &Tenant, violation: &RuleViolation) -> Answer {
         RuleViolation::LicenseNotHeld { .. } => bad("User does not have a corresponding license.".into()),
         RuleViolation::UnknownSku(id) => bad(format!("License {id} does not correspond to a valid company License.")),
         RuleViolation::UnknownPlan { plan, .. } => bad(format!("Service plan {plan} is not valid for this license.")),
-        RuleViolation::Membership(m) => bad(if m.contains("already") {
-            "One or more added object references already exist for the following modified properties: 'members'.".into()
-        } else {
-            m.clone()
-        }),
+        RuleViolation::AlreadyMember { .. } => bad(
+            "One or more added object references already exist for the following modified properties: 'members'.".into(),
+        ),
+        RuleViolation::NoMailbox(_) => Answer::exchange_not_found(&violation.to_string()),
         RuleViolation::Mailbox(m) => Answer::exchange_error(m),
     }
 }

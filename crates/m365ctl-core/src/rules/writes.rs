@@ -6,8 +6,9 @@ use super::exchange::ExchangeRank;
 use super::seats;
 use crate::tenant::{MailboxType, Sku};
 
-/// Why Graph (or Exchange) would reject an operation. The variants mirror Graph's error
-/// families so the Graph backend and the fake server can map to and from them.
+/// Why Graph (or Exchange) would reject an operation, in the model's words (the snapshot
+/// backend shows them). `backend::Refusal::of_violation` says what Graph's codes make of each;
+/// the fake answers each with Graph's code and message (`sim::routes::violation_answer`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RuleViolation {
     /// The user or group does not exist (`Request_ResourceNotFound`).
@@ -62,13 +63,23 @@ pub enum RuleViolation {
         /// skuPartNumber.
         sku: String,
     },
-    /// Mailbox problems (Exchange): none to convert, synced user, shared->user without licence.
+    /// There is no mailbox to convert (Exchange: `ManagementObjectNotFoundException`).
+    #[error(
+        "The operation couldn't be performed because object '{0}' couldn't be found on the mailbox server."
+    )]
+    NoMailbox(String),
+    /// Other mailbox problems (Exchange): synced user, shared->user without licence.
     #[error("{0}")]
     Mailbox(String),
-    /// The member is already (or not) in the group (Graph: "One or more added object references
+    /// The user is already a member of the group (Graph: "One or more added object references
     /// already exist").
-    #[error("{0}")]
-    Membership(String),
+    #[error("{user} is already a member of {group}")]
+    AlreadyMember {
+        /// User id.
+        user: String,
+        /// Group display name.
+        group: String,
+    },
 }
 
 /// Graph's `usageLocation` must be an ISO 3166-1 alpha-2 code ("user resource type":
@@ -122,9 +133,7 @@ pub fn check_conversion(
         )));
     }
     if !has_mailbox {
-        return Err(RuleViolation::Mailbox(format!(
-            "The operation couldn't be performed because object '{upn}' couldn't be found on the mailbox server."
-        )));
+        return Err(RuleViolation::NoMailbox(upn.to_string()));
     }
     if to == MailboxType::User && !rank.has_mailbox() {
         return Err(RuleViolation::Mailbox(format!(

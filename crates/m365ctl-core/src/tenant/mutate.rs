@@ -391,9 +391,10 @@ fn join(tenant: &mut Tenant, group_id: &str, user_id: &str) -> Result<usize, Rul
     let ui = user_index(tenant, user_id)?;
     let members = &tenant.groups[gi].members;
     if members.iter().any(|m| m == user_id) {
-        return Err(RuleViolation::Membership(
-            "One or more added object references already exist for the following modified properties: 'members'.".to_string(),
-        ));
+        return Err(RuleViolation::AlreadyMember {
+            user: user_id.to_string(),
+            group: tenant.groups[gi].display_name.clone(),
+        });
     }
     let members = &mut tenant.groups[gi].members;
     let at = members.partition_point(|m| m.as_str() < user_id);
