@@ -339,15 +339,21 @@ async fn served_scenario_where(
 
 fn request<'a>(
     desired: &'a m365ctl::desired::DesiredState,
+    live: &'a m365ctl::tenant::Tenant,
+    plan: &'a m365ctl::plan::Plan,
     dir: &std::path::Path,
-    plan: m365ctl::apply::PlanSource,
 ) -> m365ctl::apply::ApplyRequest<'a> {
     m365ctl::apply::ApplyRequest {
         desired,
+        live,
         plan,
+        reviewed: None,
+        lock: m365ctl::apply::lock::ApplyLock::acquire(
+            &m365ctl::apply::lock::default_path(dir),
+            false,
+        )
+        .unwrap(),
         allow_mass_change: false,
-        lock_path: m365ctl::apply::lock::default_path(dir),
-        force_unlock: false,
         journal_path: m365ctl::apply::journal::default_path(dir),
         progress: false,
         options: ExecOptions::default(),
@@ -359,10 +365,12 @@ async fn a_second_apply_sends_zero_write_requests() {
     let (scenario, plan, fake) = served_scenario(11).await;
     let dir = tempfile::tempdir().unwrap();
     let graph = backend(&fake);
-    let source = m365ctl::apply::PlanSource::Fresh(plan.clone());
-    let report = m365ctl::apply::run(&graph, request(&scenario.desired, dir.path(), source))
-        .await
-        .unwrap();
+    let report = m365ctl::apply::run(
+        &graph,
+        request(&scenario.desired, &scenario.live, &plan, dir.path()),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.exit_code(), 0, "{}", report.render());
     let first_writes = landed_writes(&fake);
     assert!(first_writes >= plan.operations.len());
@@ -370,10 +378,12 @@ async fn a_second_apply_sends_zero_write_requests() {
     // The same reviewed operations again (e.g. the apply job re-run): every one is found
     // already in effect by the pre-write check and nothing is sent.
     fake.clear_requests();
-    let again = m365ctl::apply::PlanSource::Fresh(plan.clone());
-    let report = m365ctl::apply::run(&graph, request(&scenario.desired, dir.path(), again))
-        .await
-        .unwrap();
+    let report = m365ctl::apply::run(
+        &graph,
+        request(&scenario.desired, &scenario.live, &plan, dir.path()),
+    )
+    .await
+    .unwrap();
     let (done, already, failed, skipped) = report.counts();
     assert_eq!((done, failed, skipped), (0, 0, 0), "{}", report.render());
     assert_eq!(already, plan.operations.len());
@@ -437,10 +447,15 @@ async fn a_plan_made_stale_by_a_licence_change_is_refused_naming_the_user() {
     fake.clear_requests();
 
     let dir = tempfile::tempdir().unwrap();
-    let source = m365ctl::apply::PlanSource::Saved(saved);
-    let err = m365ctl::apply::run(&graph, request(&scenario.desired, dir.path(), source))
+    // Apply reads once and plans once; the saved plan is checked against that plan.
+    let mut now = graph.read().await.unwrap();
+    m365ctl::backend::read_needed_facts(&graph, &scenario.desired, &mut now)
         .await
-        .unwrap_err();
+        .unwrap();
+    let fresh = m365ctl::plan::plan(&scenario.desired, &now);
+    let mut checked = request(&scenario.desired, &now, &fresh, dir.path());
+    checked.reviewed = Some(&saved);
+    let err = m365ctl::apply::run(&graph, checked).await.unwrap_err();
     let text = err.to_string();
     assert!(text.contains("stale"), "{text}");
     assert!(text.contains(&victim.user_principal_name), "{text}");
@@ -489,8 +504,7 @@ async fn mass_licence_removal_trips_the_default_guard_and_passes_with_the_overri
     let plan = m365ctl::plan::plan(&desired, &live);
     assert_eq!(plan.operations.len(), 30);
     let dir = tempfile::tempdir().unwrap();
-    let source = m365ctl::apply::PlanSource::Fresh(plan.clone());
-    let err = m365ctl::apply::run(&graph, request(&desired, dir.path(), source))
+    let err = m365ctl::apply::run(&graph, request(&desired, &live, &plan, dir.path()))
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -500,11 +514,7 @@ async fn mass_licence_removal_trips_the_default_guard_and_passes_with_the_overri
     );
     assert_eq!(landed_writes(&fake), 0);
 
-    let mut allowed = request(
-        &desired,
-        dir.path(),
-        m365ctl::apply::PlanSource::Fresh(plan),
-    );
+    let mut allowed = request(&desired, &live, &plan, dir.path());
     allowed.allow_mass_change = true;
     let report = m365ctl::apply::run(&graph, allowed).await.unwrap();
     assert_eq!(report.counts(), (30, 0, 0, 0), "{}", report.render());

@@ -1,8 +1,9 @@
 //! `apply`: carry out a reviewed plan safely.
 //!
-//! Order of checks in `run`: take the per-config lock, read the tenant, refuse a plan with
-//! errors, refuse a stale saved plan (saying what changed), refuse a plan over the
-//! blast-radius guards, then execute with a journal and progress. The pure parts (readiness
+//! Order: the caller takes the per-config lock, reads the tenant once and plans once; `run`
+//! refuses a plan with errors, a stale or different saved plan (saying what changed) and a
+//! plan over the blast-radius guards, then executes that same plan with a journal and
+//! progress. The pure parts (readiness
 //! bookkeeping `dag`, `guards`, `stale`, `done`) carry the logic and the tests; `exec` is the
 //! thin async shell.
 //!
@@ -27,11 +28,12 @@ pub use exec::{ExecOptions, Observer, execute, execute_observed};
 pub use guards::GuardTrip;
 pub use stale::StalePlan;
 
-use crate::backend::{BackendError, TenantBackend};
+use crate::backend::TenantBackend;
 use crate::desired::DesiredState;
 use crate::plan::{Operation, Plan};
 use crate::planfile::{PlanFile, PlanFileError};
 use crate::render::escape;
+use crate::tenant::Tenant;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -158,29 +160,26 @@ impl ApplyReport {
     }
 }
 
-/// Which plan to apply.
-#[derive(Debug, Clone)]
-pub enum PlanSource {
-    /// Computed just now from the same live read (`apply` without a file).
-    Fresh(Plan),
-    /// A reviewed `plan.json`; applied only when a fresh plan of the same inputs has exactly
-    /// its operations (then the fresh operations run).
-    Saved(PlanFile),
-}
-
-/// Everything `run` needs besides the backend.
-#[derive(Debug, Clone)]
+/// Everything `run` needs besides the backend: the tenant read once, the one plan made from
+/// it, and the lock taken before that read, so the stale check, the guards and the executor
+/// all see the same read and the same plan.
+#[derive(Debug)]
 pub struct ApplyRequest<'a> {
     /// The resolved desired state (scope, guards).
     pub desired: &'a DesiredState,
-    /// The plan.
-    pub plan: PlanSource,
+    /// The tenant as read for this apply (with the mailbox facts the plan needs), under `lock`.
+    pub live: &'a Tenant,
+    /// The plan of `desired` against `live`: checked, guarded and executed as it is.
+    pub plan: &'a Plan,
+    /// A reviewed `plan.json`, when there is one: only a claim, applied only when `plan` has
+    /// exactly its operations and its inputs still match (`PlanFile::check_operations`,
+    /// `stale::check`).
+    pub reviewed: Option<&'a PlanFile>,
+    /// The per-config lock (`lock::ApplyLock::acquire` on `lock::default_path`), taken before
+    /// `live` was read and released when `run` returns.
+    pub lock: lock::ApplyLock,
     /// `--allow-mass-change`.
     pub allow_mass_change: bool,
-    /// `<config dir>/.m365ctl/apply.lock` (see `lock::default_path`).
-    pub lock_path: PathBuf,
-    /// `--force-unlock`.
-    pub force_unlock: bool,
     /// Journal file (see `journal::default_path`).
     pub journal_path: PathBuf,
     /// Show progress on stderr.
@@ -201,18 +200,12 @@ pub enum ApplyError {
     /// A guard tripped.
     #[error(transparent)]
     Guard(#[from] GuardTrip),
-    /// Another apply holds the lock.
-    #[error(transparent)]
-    Lock(#[from] lock::LockError),
     /// The plan file is unreadable.
     #[error(transparent)]
     PlanFile(#[from] PlanFileError),
     /// The operations do not form a DAG.
     #[error(transparent)]
     Dag(#[from] dag::DagError),
-    /// Reading the tenant failed.
-    #[error("reading the tenant: {0}")]
-    Backend(#[from] BackendError),
     /// The journal could not be written.
     #[error("journal {path}: {source}")]
     Journal {
@@ -223,37 +216,29 @@ pub enum ApplyError {
     },
 }
 
-/// The CLI's entry point: lock, check (errors, staleness, guards), execute, journal.
+/// The CLI's entry point: check (errors, staleness, guards) the one plan, execute, journal.
+/// Reads nothing before executing: the caller read the tenant once, under the lock.
 pub async fn run<B: TenantBackend>(
     backend: &B,
     request: ApplyRequest<'_>,
 ) -> Result<ApplyReport, ApplyError> {
-    let _lock = lock::ApplyLock::acquire(&request.lock_path, request.force_unlock)?;
-    let mut live = backend.read().await?;
-    let ops: Vec<Operation> = match &request.plan {
-        PlanSource::Fresh(plan) => {
-            let errors = plan.diagnostics.iter().filter(|d| d.is_error()).count();
-            if errors > 0 {
-                return Err(ApplyError::PlanHasErrors(errors));
-            }
-            plan.operations.clone()
-        }
-        PlanSource::Saved(file) => {
-            // The file is only a claim: errors, staleness and the operations themselves are
-            // decided by a fresh plan of the same inputs (with the mailbox facts it depends
-            // on), and only its operations run.
-            crate::backend::read_needed_facts(backend, request.desired, &mut live).await?;
-            let fresh = crate::plan::plan(request.desired, &live);
-            let errors = fresh.diagnostics.iter().filter(|d| d.is_error()).count();
-            if errors > 0 {
-                return Err(ApplyError::PlanHasErrors(errors));
-            }
-            stale::check(file, &fresh.fingerprint, &live)?;
-            file.check_operations(&fresh)?;
-            fresh.operations
-        }
-    };
-    guards::check_plan(&ops, &live, request.desired, request.allow_mass_change)?;
+    let _lock = request.lock;
+    let plan = request.plan;
+    let errors = plan.diagnostics.iter().filter(|d| d.is_error()).count();
+    if errors > 0 {
+        return Err(ApplyError::PlanHasErrors(errors));
+    }
+    if let Some(file) = request.reviewed {
+        stale::check(file, &plan.fingerprint, request.live)?;
+        file.check_operations(plan)?;
+    }
+    let ops = plan.operations.clone();
+    guards::check_plan(
+        &ops,
+        request.live,
+        request.desired,
+        request.allow_mass_change,
+    )?;
     let journal =
         journal::Journal::open(&request.journal_path).map_err(|source| ApplyError::Journal {
             path: request.journal_path.clone(),

@@ -2,7 +2,7 @@
 //! confirm, then hand over to `apply::run` (lock, guards, executor, journal, progress).
 
 use super::{CommandError, Terminal, compute_plan_with, emit_plan, exit, runtime};
-use crate::apply::{self, ApplyRequest, ExecOptions, PlanSource};
+use crate::apply::{self, ApplyRequest, ExecOptions};
 use crate::backend::TenantBackend;
 use crate::cli::ApplyArgs;
 use crate::planfile::PlanFile;
@@ -11,11 +11,19 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// Runs `apply`: exit 0 when every operation is done (or already was), 1 otherwise.
+///
+/// Takes the lock, then reads the tenant once and plans once; the stale check, the guards and
+/// the executor use that plan. Only a confirmation prompt re-reads: a person may answer it
+/// much later, so what was shown is applied only if a fresh plan still has exactly its
+/// operations.
 pub fn run(args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
     let config = match super::multi::targets(&args.config.config)? {
         super::multi::Targets::One(config) => config,
         super::multi::Targets::Many(tenants) => return super::multi::apply(&tenants, args, term),
     };
+    let dir = config_dir(&config);
+    let lock = apply::lock::ApplyLock::acquire(&apply::lock::default_path(&dir), args.force_unlock)
+        .map_err(|e| CommandError::msg(e.to_string()))?;
     let (_, backend, live, desired, plan) = compute_plan_with(&config, super::Backend::for_apply)?;
     let saved = match &args.planfile {
         Some(path) => {
@@ -43,26 +51,32 @@ pub fn run(args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
     // A mass change approved in review (`[guards] approve_mass_change`) is allowed only when
     // it names exactly these operations.
     let approved_in_review = super::mass_change::approved(&plan, &desired);
-    let source = match saved {
-        Some(saved) => PlanSource::Saved(saved),
-        None if args.auto_approve => PlanSource::Fresh(plan),
-        None => {
-            if !confirm(&backend.describe())? {
-                eprintln!("Apply cancelled.");
-                return Err(CommandError::msg("apply cancelled: nothing was changed"));
-            }
-            // The tenant may have changed while the prompt waited: apply what was shown
-            // only if it still holds (the same stale check as a saved plan).
-            PlanSource::Saved(PlanFile::from_plan(&plan).with_live_digest(&live))
+    let confirmed = if saved.is_some() || args.auto_approve {
+        None
+    } else {
+        if !confirm(&backend.describe())? {
+            eprintln!("Apply cancelled.");
+            return Err(CommandError::msg("apply cancelled: nothing was changed"));
         }
+        // The tenant may have changed while the prompt waited: apply what was shown only if
+        // it still holds (the same stale check as a saved plan).
+        let shown = PlanFile::from_plan(&plan).with_live_digest(&live);
+        Some((
+            shown,
+            compute_plan_with(&config, super::Backend::for_apply)?,
+        ))
     };
-    let dir = config_dir(&config);
+    let (reviewed, live, desired, plan) = match &confirmed {
+        Some((shown, (_, _, live, desired, plan))) => (Some(shown), live, desired, plan),
+        None => (saved.as_ref(), &live, &desired, &plan),
+    };
     let request = ApplyRequest {
-        desired: &desired,
-        plan: source,
+        desired,
+        live,
+        plan,
+        reviewed,
+        lock,
         allow_mass_change: args.allow_mass_change || approved_in_review,
-        lock_path: apply::lock::default_path(&dir),
-        force_unlock: args.force_unlock,
         journal_path: args
             .journal
             .clone()

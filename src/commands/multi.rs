@@ -8,7 +8,7 @@ use super::{
     Backend, CommandError, Terminal, compute_plan, compute_plan_with, effective_format, exit,
     print_diagnostics,
 };
-use crate::apply::{self, ApplyRequest, ExecOptions, PlanSource};
+use crate::apply::{self, ApplyRequest, ExecOptions};
 use crate::cli::{ApplyArgs, ConfigsArg, DriftArgs, PlanArgs};
 use crate::diag::Diagnostic;
 use crate::render::tenants::{self, TenantResult};
@@ -205,10 +205,19 @@ fn plan_one(target: &Target, detailed: bool) -> TenantResult {
 
 /// Plans, then applies one tenant (fresh plan, no prompt), with its own lock and journal.
 fn apply_one(target: &Target, args: &ApplyArgs) -> TenantResult {
-    let (_, backend, _, desired, plan) = match compute_plan_with(&target.path, Backend::for_apply) {
-        Ok(planned) => planned,
-        Err(e) => return failed(target, None, e),
+    let dir = super::apply::config_dir(&target.path);
+    let lock = match apply::lock::ApplyLock::acquire(
+        &apply::lock::default_path(&dir),
+        args.force_unlock,
+    ) {
+        Ok(lock) => lock,
+        Err(e) => return failed(target, None, CommandError::msg(e.to_string())),
     };
+    let (_, backend, live, desired, plan) =
+        match compute_plan_with(&target.path, Backend::for_apply) {
+            Ok(planned) => planned,
+            Err(e) => return failed(target, None, e),
+        };
     if plan.has_errors() || plan.is_empty() {
         let exit_code = if plan.has_errors() {
             exit::ERROR
@@ -217,13 +226,13 @@ fn apply_one(target: &Target, args: &ApplyArgs) -> TenantResult {
         };
         return planned(target, plan, exit_code);
     }
-    let dir = super::apply::config_dir(&target.path);
     let request = ApplyRequest {
         desired: &desired,
-        plan: PlanSource::Fresh(plan.clone()),
+        live: &live,
+        plan: &plan,
+        reviewed: None,
+        lock,
         allow_mass_change: args.allow_mass_change,
-        lock_path: apply::lock::default_path(&dir),
-        force_unlock: args.force_unlock,
         journal_path: apply::journal::default_path(&dir),
         progress: false,
         options: ExecOptions {

@@ -1,15 +1,16 @@
-//! `apply::run`: the CLI's entry point (lock, plan errors, guards, journal, execution) with a
-//! fresh plan, which needs no planner.
+//! `apply::run`: the CLI's entry point (plan errors, guards, journal, execution, releasing the
+//! lock) with a fresh plan, which needs no planner.
 
 use crate::common;
 use m365ctl::plan::ops::AssignLicenses;
 
 use common::*;
 use m365ctl::apply::lock::ApplyLock;
-use m365ctl::apply::{ApplyError, ApplyRequest, ExecOptions, PlanSource, journal, lock, run};
+use m365ctl::apply::{ApplyError, ApplyRequest, ExecOptions, journal, lock, run};
 use m365ctl::desired::{DesiredState, Guards, Scope, UserScope};
 use m365ctl::diag::Diagnostic;
 use m365ctl::plan::{Fingerprint, Operation, Plan};
+use m365ctl::tenant::Tenant;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -40,13 +41,19 @@ fn plan(operations: Vec<Operation>) -> Plan {
     }
 }
 
-fn request<'a>(desired: &'a DesiredState, dir: &Path, plan: Plan) -> ApplyRequest<'a> {
+fn request<'a>(
+    desired: &'a DesiredState,
+    live: &'a Tenant,
+    plan: &'a Plan,
+    dir: &Path,
+) -> ApplyRequest<'a> {
     ApplyRequest {
         desired,
-        plan: PlanSource::Fresh(plan),
+        live,
+        plan,
+        reviewed: None,
+        lock: ApplyLock::acquire(&lock::default_path(dir), false).unwrap(),
         allow_mass_change: false,
-        lock_path: lock::default_path(dir),
-        force_unlock: false,
         journal_path: journal::default_path(dir),
         progress: false,
         options: ExecOptions::default(),
@@ -58,8 +65,9 @@ async fn run_executes_journals_and_releases_the_lock() {
     let dir = tempfile::tempdir().unwrap();
     let desired = desired();
     let backend = MemoryBackend::new(tenant(3, 3, 0), Faults::default());
-    let ops = vec![assign_e3(0, &[]), assign_e3(1, &[])];
-    let report = run(&backend, request(&desired, dir.path(), plan(ops)))
+    let live = backend.snapshot();
+    let plan = plan(vec![assign_e3(0, &[]), assign_e3(1, &[])]);
+    let report = run(&backend, request(&desired, &live, &plan, dir.path()))
         .await
         .unwrap();
     assert_eq!(report.counts(), (2, 0, 0, 0));
@@ -71,32 +79,17 @@ async fn run_executes_journals_and_releases_the_lock() {
 }
 
 #[tokio::test]
-async fn run_refuses_while_another_apply_holds_the_lock() {
-    let dir = tempfile::tempdir().unwrap();
-    let desired = desired();
-    let _held = ApplyLock::acquire(&lock::default_path(dir.path()), false).unwrap();
-    let backend = MemoryBackend::new(tenant(1, 1, 0), Faults::default());
-    let err = run(
-        &backend,
-        request(&desired, dir.path(), plan(vec![assign_e3(0, &[])])),
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(err, ApplyError::Lock(_)), "{err}");
-    assert!(backend.applied.lock().unwrap().is_empty());
-}
-
-#[tokio::test]
 async fn run_refuses_plans_with_errors_and_over_the_guards() {
     let dir = tempfile::tempdir().unwrap();
     let desired = desired();
     let backend = MemoryBackend::new(tenant(1, 1, 0), Faults::default());
+    let live = backend.snapshot();
     let mut bad = plan(vec![assign_e3(0, &[])]);
     bad.diagnostics.push(Diagnostic::error(
         "ENTERPRISEPACK: needs 2 seats, 1 enabled",
         None,
     ));
-    let err = run(&backend, request(&desired, dir.path(), bad))
+    let err = run(&backend, request(&desired, &live, &bad, dir.path()))
         .await
         .unwrap_err();
     assert!(matches!(err, ApplyError::PlanHasErrors(1)), "{err}");
@@ -106,7 +99,7 @@ async fn run_refuses_plans_with_errors_and_over_the_guards() {
         .licenses
         .push(serde_json::from_value(serde_json::json!({"sku_id": E3_ID})).unwrap());
     live.recount_consumed();
-    let backend = MemoryBackend::new(live, Faults::default());
+    let backend = MemoryBackend::new(live.clone(), Faults::default());
     let prune = Operation {
         id: "assign_licenses:u0@contoso.com".into(),
         kind: m365ctl::plan::OpKind::AssignLicenses(AssignLicenses {
@@ -118,15 +111,13 @@ async fn run_refuses_plans_with_errors_and_over_the_guards() {
         depends_on: vec![],
         reasons: vec![],
     };
-    let err = run(
-        &backend,
-        request(&desired, dir.path(), plan(vec![prune.clone()])),
-    )
-    .await
-    .unwrap_err();
+    let prune = plan(vec![prune]);
+    let err = run(&backend, request(&desired, &live, &prune, dir.path()))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("--allow-mass-change"), "{err}");
     assert!(backend.applied.lock().unwrap().is_empty());
-    let mut allowed = request(&desired, dir.path(), plan(vec![prune]));
+    let mut allowed = request(&desired, &live, &prune, dir.path());
     allowed.allow_mass_change = true;
     assert_eq!(run(&backend, allowed).await.unwrap().counts(), (1, 0, 0, 0));
 }

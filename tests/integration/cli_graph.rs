@@ -125,3 +125,109 @@ async fn plan_apply_plan_through_the_graph_backend_converges_like_the_snapshot()
     assert_eq!(digest(&via_graph), digest(&via_snapshot));
     fake.shutdown().await;
 }
+
+/// Whole-tenant reads in the fake's log: first pages of `GET /users` and `GET /subscribedSkus`
+/// (a read pages on with `$skiptoken`; the pre-write check GETs single users, not the list).
+fn whole_tenant_reads(fake: &FakeTenantHandle) -> (usize, usize) {
+    let log = fake.requests();
+    let first_pages = |collection: &str| {
+        log.iter()
+            .filter(|r| r.method == "GET")
+            .filter(|r| {
+                let path = r.path.split('?').next().unwrap_or_default();
+                path.ends_with(collection) && !r.path.contains("skiptoken")
+            })
+            .count()
+    };
+    (
+        first_pages("/v1.0/users"),
+        first_pages("/v1.0/subscribedSkus"),
+    )
+}
+
+/// `apply` reads the tenant once and plans once (issue 18): the stale check, the guards and
+/// the executor all use that one plan, with a reviewed plan file and with `--auto-approve`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_reads_the_tenant_once() {
+    let text = std::fs::read_to_string(repo("examples/quickstart/tenant.json")).unwrap();
+    let tenant = parse_snapshot(&text).unwrap();
+    let arg = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
+    for reviewed in [true, false] {
+        let options = SimOptions {
+            client_secret: Some(SECRET.to_string()),
+            ..SimOptions::default()
+        };
+        let fake = FakeTenant::start(tenant.clone(), options).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let table = format!(
+            "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\n",
+            fake.tenant_id(),
+            SimOptions::default().client_id,
+        );
+        let config = config_for(dir.path(), &table);
+        let planfile = dir.path().join("plan.json").display().to_string();
+        let mut apply = arg(&["apply", "-c", &config]);
+        if reviewed {
+            let plan = m365ctl(&fake, arg(&["plan", "-c", &config, "--out", &planfile])).await;
+            assert_eq!(plan.status.code(), Some(0), "{plan:?}");
+            assert_eq!(whole_tenant_reads(&fake), (1, 1), "plan reads once too");
+            apply.push(planfile);
+        } else {
+            apply.push("--auto-approve".into());
+        }
+        fake.clear_requests();
+        let applied = m365ctl(&fake, apply).await;
+        assert_eq!(
+            applied.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&applied.stderr)
+        );
+        assert!(fake.tenant() != tenant, "the apply wrote");
+        assert_eq!(
+            whole_tenant_reads(&fake),
+            (1, 1),
+            "reviewed plan: {reviewed}; {:#?}",
+            fake.requests()
+        );
+        fake.shutdown().await;
+    }
+}
+
+/// The lock comes before the read: an apply refused because another holds the lock has not
+/// read the tenant (so a read can never be older than the lock that protects it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_takes_the_lock_before_it_reads() {
+    let text = std::fs::read_to_string(repo("examples/quickstart/tenant.json")).unwrap();
+    let options = SimOptions {
+        client_secret: Some(SECRET.to_string()),
+        ..SimOptions::default()
+    };
+    let fake = FakeTenant::start(parse_snapshot(&text).unwrap(), options)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!(
+        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\n",
+        fake.tenant_id(),
+        SimOptions::default().client_id,
+    );
+    let config = config_for(dir.path(), &table);
+    let _held = m365ctl::apply::lock::ApplyLock::acquire(
+        &m365ctl::apply::lock::default_path(dir.path()),
+        false,
+    )
+    .unwrap();
+    let args = ["apply", "-c", &config, "--auto-approve"]
+        .map(String::from)
+        .to_vec();
+    let refused = m365ctl(&fake, args).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("lock"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(whole_tenant_reads(&fake), (0, 0));
+    fake.shutdown().await;
+}
