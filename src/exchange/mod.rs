@@ -113,7 +113,7 @@ impl RestExchange {
     ) -> Result<Vec<MailboxRecord>, BackendError> {
         let mut parameters = serde_json::json!({
             "ResultSize": "Unlimited",
-            "RecipientTypeDetails": ["UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox"],
+            "RecipientTypeDetails": MailboxType::ALL.map(MailboxType::recipient_type_details),
         });
         if let Some(filter) = filter {
             parameters["Filter"] = serde_json::json!(filter);
@@ -210,13 +210,7 @@ impl ExchangeAdmin for RestExchange {
 }
 
 fn to_record(dto: MailboxDto) -> Option<MailboxRecord> {
-    let kind = match dto.recipient_type_details.as_str() {
-        "UserMailbox" => MailboxType::User,
-        "SharedMailbox" => MailboxType::Shared,
-        "RoomMailbox" => MailboxType::Room,
-        "EquipmentMailbox" => MailboxType::Equipment,
-        _ => return None,
-    };
+    let kind = MailboxType::from_recipient_type_details(&dto.recipient_type_details)?;
     Some(MailboxRecord {
         user_id: dto.external_directory_object_id?,
         upn: dto.user_principal_name.unwrap_or_default(),

@@ -191,3 +191,41 @@ fn applying_a_saved_plan_needs_no_auto_approve() {
         .unwrap();
     assert!(String::from_utf8_lossy(&after.stdout).contains("No changes."));
 }
+
+/// The docs list exactly the clouds and mailbox values the code defines (`Cloud::ALL`,
+/// `MailboxIntent::names()`), with each cloud's hosts: one list, the docs follow it.
+#[test]
+fn the_docs_list_every_cloud_with_its_hosts_and_every_mailbox_value() {
+    use m365ctl::desired::MailboxIntent;
+    use m365ctl::desired::cloud::Cloud;
+    let config =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/config.md"))
+            .unwrap();
+    let quoted = |names: Vec<&str>| {
+        names
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    let clouds = quoted(Cloud::names());
+    assert!(
+        config.contains(&format!("# {clouds}")),
+        "docs/config.md lacks {clouds}"
+    );
+    for cloud in Cloud::ALL {
+        let hosts = cloud.hosts();
+        let line = config
+            .lines()
+            .find(|l| l.starts_with(&format!("#   {}:", cloud.name())))
+            .unwrap_or_else(|| panic!("docs/config.md lists no hosts for {}", cloud.name()));
+        for host in [hosts.authority, hosts.graph, hosts.exchange] {
+            assert!(line.contains(host), "{line} lacks {host}");
+        }
+    }
+    let mailbox = quoted(MailboxIntent::names());
+    assert!(
+        config.contains(&format!("# {mailbox};")),
+        "docs/config.md lacks {mailbox}"
+    );
+}

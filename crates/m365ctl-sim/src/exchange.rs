@@ -181,7 +181,7 @@ fn list(shared: &Shared, state: &State, call: &Call<'_>, parameters: &Value) -> 
                 u.mailbox.as_ref().is_some_and(|m| {
                     kinds
                         .iter()
-                        .any(|k| k.eq_ignore_ascii_case(wire::recipient_type_details(m.kind)))
+                        .any(|k| k.eq_ignore_ascii_case(m.kind.recipient_type_details()))
                 })
             })
         })
@@ -232,12 +232,13 @@ fn list(shared: &Shared, state: &State, call: &Call<'_>, parameters: &Value) -> 
 
 /// `Set-Mailbox -Type Shared|Regular|Room|Equipment` through Graph's write rules.
 fn set_type(shared: &Shared, state: &mut State, identity: &str, parameters: &Value) -> Answer {
-    let to = match parameters["Type"].as_str() {
-        Some("Shared") => MailboxType::Shared,
-        Some("Regular") => MailboxType::User,
-        Some("Room") => MailboxType::Room,
-        Some("Equipment") => MailboxType::Equipment,
-        other => {
+    let to = match parameters["Type"]
+        .as_str()
+        .and_then(MailboxType::from_exchange_name)
+    {
+        Some(to) => to,
+        None => {
+            let other = parameters["Type"].as_str();
             return Answer::exchange_error(&format!(
                 "Cannot bind parameter 'Type' to the value {other:?}."
             ));

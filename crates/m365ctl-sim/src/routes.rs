@@ -996,7 +996,8 @@ fn violation_answer(tenant: &Tenant, violation: &RuleViolation) -> Answer {
             "User license is inherited from a group membership and it cannot be removed directly from the user.".into(),
         ),
         RuleViolation::LicenseNotHeld { .. } => bad("User does not have a corresponding license.".into()),
-        RuleViolation::UnknownSku(id) => bad(format!("License {id} does not correspond to a valid company License.")),
+        // The model words this one as Graph does.
+        RuleViolation::UnknownSku(_) => bad(violation.to_string()),
         RuleViolation::UnknownPlan { plan, .. } => bad(format!("Service plan {plan} is not valid for this license.")),
         RuleViolation::AlreadyMember { .. } => bad(
             "One or more added object references already exist for the following modified properties: 'members'.".into(),

@@ -225,16 +225,6 @@ fn exchange_size(bytes: u64) -> String {
     format!("{} ({grouped} bytes)", crate::tenant::human_size(bytes))
 }
 
-/// `RecipientTypeDetails` of a mailbox type.
-pub fn recipient_type_details(kind: MailboxType) -> &'static str {
-    match kind {
-        MailboxType::User => "UserMailbox",
-        MailboxType::Shared => "SharedMailbox",
-        MailboxType::Room => "RoomMailbox",
-        MailboxType::Equipment => "EquipmentMailbox",
-    }
-}
-
 /// The mailbox's alias: the UPN's local part, as Exchange derives it by default.
 pub fn alias(u: &User) -> &str {
     u.user_principal_name
@@ -248,7 +238,7 @@ pub fn alias(u: &User) -> &str {
 /// only the few m365ctl reads.
 pub fn mailbox(u: &User) -> Option<Value> {
     let m = u.mailbox.as_ref()?;
-    let details = recipient_type_details(m.kind);
+    let details = m.kind.recipient_type_details();
     let display = u
         .display_name
         .clone()
@@ -314,7 +304,7 @@ pub fn statistics(u: &User) -> Option<Value> {
     let mut record = json!({
         "DisplayName": u.display_name.clone().unwrap_or_else(|| alias(u).to_string()),
         "MailboxGuid": derived_guid(&format!("exchange:{}", u.id)),
-        "MailboxTypeDetail": recipient_type_details(m.kind),
+        "MailboxTypeDetail": m.kind.recipient_type_details(),
         "TotalDeletedItemSize": exchange_size(0),
         "DeletedItemCount": 0,
         "IsArchiveMailbox": false,

@@ -20,41 +20,70 @@ pub struct CloudHosts {
     pub exchange: &'static str,
 }
 
-/// `cloud = "…"` names and their default hosts.
-pub const CLOUDS: &[(&str, CloudHosts)] = &[
-    (
-        "global",
-        CloudHosts {
-            authority: "login.microsoftonline.com",
-            graph: "graph.microsoft.com",
-            exchange: "outlook.office365.com",
-        },
-    ),
-    (
-        "usgov",
-        CloudHosts {
-            authority: "login.microsoftonline.us",
-            graph: "graph.microsoft.us",
-            exchange: "outlook.office365.us",
-        },
-    ),
-    (
-        "usgov-dod",
-        CloudHosts {
-            authority: "login.microsoftonline.us",
-            graph: "dod-graph.microsoft.us",
-            exchange: "outlook-dod.office365.us",
-        },
-    ),
-    (
-        "china",
-        CloudHosts {
-            authority: "login.chinacloudapi.cn",
-            graph: "microsoftgraph.chinacloudapi.cn",
-            exchange: "partner.outlook.cn",
-        },
-    ),
-];
+/// Microsoft's national clouds, `cloud = "…"` in the config: the one list the language, the
+/// schema, the hints and the docs' tests derive names and hosts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cloud {
+    /// The global service (and GCC).
+    Global,
+    /// US Government GCC High.
+    UsGov,
+    /// US Government DoD.
+    UsGovDod,
+    /// China, operated by 21Vianet.
+    China,
+}
+
+impl Cloud {
+    /// Every cloud, in the order docs and hints list them.
+    pub const ALL: [Cloud; 4] = [Cloud::Global, Cloud::UsGov, Cloud::UsGovDod, Cloud::China];
+
+    /// The name the config uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cloud::Global => "global",
+            Cloud::UsGov => "usgov",
+            Cloud::UsGovDod => "usgov-dod",
+            Cloud::China => "china",
+        }
+    }
+
+    /// The cloud a config name names.
+    pub fn parse(name: &str) -> Option<Cloud> {
+        Cloud::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Every config name.
+    pub fn names() -> Vec<&'static str> {
+        Cloud::ALL.map(Cloud::name).to_vec()
+    }
+
+    /// The cloud's default hosts.
+    pub fn hosts(self) -> CloudHosts {
+        match self {
+            Cloud::Global => CloudHosts {
+                authority: "login.microsoftonline.com",
+                graph: "graph.microsoft.com",
+                exchange: "outlook.office365.com",
+            },
+            Cloud::UsGov => CloudHosts {
+                authority: "login.microsoftonline.us",
+                graph: "graph.microsoft.us",
+                exchange: "outlook.office365.us",
+            },
+            Cloud::UsGovDod => CloudHosts {
+                authority: "login.microsoftonline.us",
+                graph: "dod-graph.microsoft.us",
+                exchange: "outlook-dod.office365.us",
+            },
+            Cloud::China => CloudHosts {
+                authority: "login.chinacloudapi.cn",
+                graph: "microsoftgraph.chinacloudapi.cn",
+                exchange: "partner.outlook.cn",
+            },
+        }
+    }
+}
 
 /// Which of the three endpoints a host setting configures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +106,7 @@ impl HostRole {
             HostRole::Graph => &[],
             HostRole::Exchange => &["webmail.apps.mil"],
         };
-        let mut hosts: Vec<&str> = CLOUDS.iter().map(|(_, h)| self.of(h)).collect();
+        let mut hosts: Vec<&str> = Cloud::ALL.iter().map(|c| self.of(&c.hosts())).collect();
         hosts.extend(extra);
         hosts.sort_unstable();
         hosts.dedup();
@@ -101,11 +130,6 @@ impl HostRole {
             HostRole::Exchange => "exchange_host",
         }
     }
-}
-
-/// The default hosts of a cloud name, if it is one.
-pub fn cloud(name: &str) -> Option<CloudHosts> {
-    CLOUDS.iter().find(|(n, _)| *n == name).map(|(_, h)| *h)
 }
 
 /// `https://host` for a configured host (`host` or `https://host`, optionally with a trailing
@@ -143,7 +167,8 @@ pub fn configured_host(role: HostRole, value: &str) -> Result<String, String> {
 /// The hint for a refused host: the allowed ones and how to reach anything else.
 pub fn host_hint(role: HostRole) -> String {
     format!(
-        "use `cloud = \"global\" | \"usgov\" | \"usgov-dod\" | \"china\"` (allowed {}: {}); to point m365ctl elsewhere (e.g. `m365ctl sim serve`), set {} in the environment instead",
+        "use `cloud = {}` (allowed {}: {}); to point m365ctl elsewhere (e.g. `m365ctl sim serve`), set {} in the environment instead",
+        Cloud::ALL.map(|c| format!("\"{}\"", c.name())).join(" | "),
         role.key(),
         role.allowed().join(", "),
         env_override(role)

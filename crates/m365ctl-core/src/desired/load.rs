@@ -717,14 +717,13 @@ impl Builder {
     /// The cloud's hosts, each overridable in the config only by another Microsoft host over
     /// https (see `cloud`): credentials are sent there.
     fn cloud_hosts(&mut self, src: &Source, t: &RawTenant) -> Option<CloudUrls> {
-        use super::cloud::{self, HostRole};
+        use super::cloud::{self, Cloud, HostRole};
         let defaults = match &t.cloud {
-            None => cloud::cloud("global"),
+            None => Some(Cloud::Global),
             Some(name) => {
-                let found = cloud::cloud(name.get_ref());
+                let found = Cloud::parse(name.get_ref());
                 if found.is_none() {
-                    let names: Vec<&str> = cloud::CLOUDS.iter().map(|(n, _)| *n).collect();
-                    let hint = suggest::hint(name.get_ref(), "clouds", &names);
+                    let hint = suggest::hint(name.get_ref(), "clouds", &Cloud::names());
                     self.error(
                         format!("unknown cloud `{}`", name.get_ref()),
                         src.origin(name.span()),
@@ -733,7 +732,8 @@ impl Builder {
                 }
                 found
             }
-        }?;
+        }?
+        .hosts();
         let mut host = |role: HostRole, field: &Option<Spanned<String>>| match field {
             None => Some(format!("https://{}", role.of(&defaults))),
             Some(value) => match cloud::configured_host(role, value.get_ref()) {
@@ -883,7 +883,7 @@ impl Builder {
             Some(kind) => kind,
             None => {
                 let other = m.get_ref();
-                let hint = suggest::hint(other, "mailbox types", &MailboxIntent::NAMES);
+                let hint = suggest::hint(other, "mailbox types", &MailboxIntent::names());
                 self.error(
                     format!("invalid mailbox type `{other}`"),
                     src.origin(m.span()),

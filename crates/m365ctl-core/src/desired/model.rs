@@ -48,6 +48,18 @@ pub struct DesiredLicense {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LicenseSet(Vec<DesiredLicense>);
 
+/// The canonical form the plan fingerprint hashes: skuPartNumber -> disabled plans (`null`
+/// when not managed); origins are left out, so moving a line does not make a plan stale.
+impl serde::Serialize for LicenseSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(
+            self.0
+                .iter()
+                .map(|l| (&l.sku_part_number, &l.disabled_plans)),
+        )
+    }
+}
+
 impl LicenseSet {
     /// The licence for `part` (upper-case skuPartNumber).
     pub fn get(&self, part: &str) -> Option<&DesiredLicense> {
@@ -139,31 +151,54 @@ pub enum LicenseIntent {
     Keep,
 }
 
+impl LicenseIntent {
+    /// The canonical (fingerprinted) form: `keep = true|false`.
+    fn serialize_keep<S: serde::Serializer>(
+        intent: &LicenseIntent,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bool(*intent == LicenseIntent::Keep)
+    }
+}
+
 /// Desired state of one user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Serialize` is the canonical form the plan fingerprint hashes (`plan::fingerprint`), so a
+/// new field is part of it unless marked `#[serde(skip)]`: fields in alphabetical order of
+/// their serialised names (the order the fingerprint always had; a test keeps it), what
+/// only explains or locates a decision skipped.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DesiredUser {
-    /// UPN as declared (compared case-insensitively).
+    /// UPN as declared (compared case-insensitively); the key of `DesiredState::users`.
+    #[serde(skip)]
     pub upn: String,
     /// Where the user was declared (or the rule that matched them).
+    #[serde(skip)]
     pub origin: Option<Origin>,
     /// Profile name that applies, for plan explanations.
+    #[serde(skip)]
     pub profile: Option<String>,
-    /// Desired usage location; `None` = not managed.
-    pub usage_location: Option<String>,
+    /// Whether `licenses` is exact or "keep" (canonical: `keep`, a boolean).
+    #[serde(rename = "keep", serialize_with = "LicenseIntent::serialize_keep")]
+    pub license_intent: LicenseIntent,
     /// Desired direct licences; `None` = not managed. Shared: every user a rule matches holds
     /// the same profile's set (a private copy per user cost 1.5 KB each, 150 MB at 100,000
     /// users).
     pub licenses: Option<Arc<LicenseSet>>,
-    /// Whether `licenses` is exact or "keep".
-    pub license_intent: LicenseIntent,
     /// Desired mailbox type; `None` = not managed.
     pub mailbox: Option<MailboxType>,
     /// `mailbox = "delete"`: the config accepts that this user's mailbox loses its last
     /// Exchange licence (Exchange disables it and deletes it after 30 days). Without it, a
-    /// plan that strands a user mailbox is an error.
+    /// plan that strands a user mailbox is an error. Not fingerprinted: it changes no
+    /// operation, only whether the plan is an error, and `apply` refuses plans with errors.
+    #[serde(skip)]
     pub mailbox_deletion_accepted: bool,
-    /// Desired sign-in (`accountEnabled`); `None` = not managed.
+    /// Desired sign-in (`accountEnabled`); `None` = not managed, and then left out of the
+    /// canonical form, so fingerprints of configs without `sign_in` are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sign_in: Option<crate::tenant::ops::SignIn>,
+    /// Desired usage location; `None` = not managed.
+    pub usage_location: Option<String>,
 }
 
 impl DesiredUser {
@@ -195,31 +230,42 @@ pub enum MailboxIntent {
 }
 
 impl MailboxIntent {
-    /// Every value the config accepts, for the schema, hints and docs.
-    pub const NAMES: [&'static str; 5] = ["user", "shared", "room", "equipment", "delete"];
+    /// The value that accepts the loss of a user mailbox.
+    const DELETE: &'static str = "delete";
+
+    /// Every value the config accepts, for the schema, hints and docs: the mailbox types'
+    /// names (`MailboxType::ALL`), then `delete`.
+    pub fn names() -> Vec<&'static str> {
+        MailboxType::ALL
+            .map(MailboxType::as_str)
+            .into_iter()
+            .chain([MailboxIntent::DELETE])
+            .collect()
+    }
 
     /// Parses a config value.
     pub fn parse(value: &str) -> Option<MailboxIntent> {
-        Some(match value {
-            "user" => MailboxIntent::Kind(MailboxType::User),
-            "shared" => MailboxIntent::Kind(MailboxType::Shared),
-            "room" => MailboxIntent::Kind(MailboxType::Room),
-            "equipment" => MailboxIntent::Kind(MailboxType::Equipment),
-            "delete" => MailboxIntent::Delete,
-            _ => return None,
-        })
+        if value == MailboxIntent::DELETE {
+            Some(MailboxIntent::Delete)
+        } else {
+            MailboxType::parse(value).map(MailboxIntent::Kind)
+        }
     }
 }
 
-/// Desired state of one group.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Desired state of one group. `Serialize` is the canonical form the plan fingerprint
+/// hashes, as for `DesiredUser`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DesiredGroup {
     /// Object id of the live group the entry resolved to: the planner finds the group by id,
     /// because Entra allows several groups with one display name.
+    #[serde(skip)]
     pub id: String,
     /// The config key as declared (display name or object id), for messages.
+    #[serde(skip)]
     pub name: String,
     /// Where it was declared.
+    #[serde(skip)]
     pub origin: Option<Origin>,
     /// Desired group licences; `None` = not managed.
     pub licenses: Option<LicenseSet>,
@@ -227,6 +273,7 @@ pub struct DesiredGroup {
     pub members: Option<BTreeSet<String>>,
     /// Where each member (lower-case UPN) is listed, so a plan-time problem about a
     /// membership points at that line of `members`.
+    #[serde(skip)]
     pub member_origins: BTreeMap<String, Origin>,
 }
 

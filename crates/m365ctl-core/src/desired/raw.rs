@@ -85,7 +85,7 @@ pub struct RawTenant {
     #[schemars(with = "Option<String>")]
     pub federated_audience: Option<Spanned<String>>,
     /// Microsoft cloud: `global` (default), `usgov`, `usgov-dod` or `china`.
-    #[schemars(with = "Option<String>", extend("enum" = ["global", "usgov", "usgov-dod", "china"]))]
+    #[schemars(with = "Option<String>", extend("enum" = super::cloud::Cloud::names()))]
     pub cloud: Option<Spanned<String>>,
     /// Overrides the token authority host of the cloud (e.g. `login.microsoftonline.com`).
     #[schemars(with = "Option<String>")]
@@ -365,7 +365,7 @@ pub struct RawProfile {
     pub disabled_plans: Option<Spanned<RawDisabledPlans>>,
     /// Mailbox type: `user`, `shared`, `room` or `equipment`; or `delete` to accept that a user
     /// mailbox loses its last Exchange licence (deleted after 30 days). Omitted = not managed.
-    #[schemars(with = "Option<String>", extend("enum" = ["user", "shared", "room", "equipment", "delete"]))]
+    #[schemars(with = "Option<String>", extend("enum" = super::model::MailboxIntent::names()))]
     pub mailbox: Option<Spanned<String>>,
     /// Sign-in to the account: `blocked` (`accountEnabled` false; Microsoft recommends it for
     /// a shared mailbox's account) or `allowed`. Omitted = not managed.
@@ -419,7 +419,7 @@ pub struct RawUser {
     pub usage_location: Option<Spanned<String>>,
     /// Mailbox type: `user`, `shared`, `room` or `equipment`; or `delete` to accept that a user
     /// mailbox loses its last Exchange licence (deleted after 30 days).
-    #[schemars(with = "Option<String>", extend("enum" = ["user", "shared", "room", "equipment", "delete"]))]
+    #[schemars(with = "Option<String>", extend("enum" = super::model::MailboxIntent::names()))]
     pub mailbox: Option<Spanned<String>>,
     /// Sign-in to the account: `blocked` (`accountEnabled` false; Microsoft recommends it for
     /// a shared mailbox's account) or `allowed`. Omitted = not managed.

@@ -2,9 +2,7 @@
 //! desired state and of the live tenant, so a saved plan can be refused once either changed.
 
 use super::Fingerprint;
-use crate::desired::{
-    DesiredGroup, DesiredState, DesiredUser, LicenseIntent, LicenseSet, UserScope,
-};
+use crate::desired::{DesiredGroup, DesiredState, DesiredUser, UserScope};
 use crate::tenant::{Mailbox, Tenant, User};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -47,14 +45,15 @@ pub(super) fn with_facts(base: Fingerprint, live: &Tenant, needed: &[usize]) -> 
     }
 }
 
-/// Canonical form of the desired state, streamed into the hash: fields in alphabetical
-/// order and compact, byte for byte what `serde_json::Value`'s sorted maps printed when the
-/// canonical form was built as a tree (building it cost ~250 MB at 100,000 users).
+/// Canonical form of the desired state, streamed into the hash: the model types' own
+/// `Serialize` (`DesiredUser`, `DesiredGroup`, `LicenseSet`: fields in alphabetical order,
+/// origins skipped), compact, byte for byte what `serde_json::Value`'s sorted maps printed
+/// when the canonical form was built as a tree (building it cost ~250 MB at 100,000 users).
 #[derive(Serialize)]
 struct CanonicalDesired<'a> {
-    groups: Entries<'a, DesiredGroup, CanonicalGroup<'a>>,
+    groups: &'a BTreeMap<String, DesiredGroup>,
     scope: CanonicalScope<'a>,
-    users: Entries<'a, DesiredUser, CanonicalUser<'a>>,
+    users: &'a BTreeMap<String, DesiredUser>,
 }
 
 #[derive(Serialize)]
@@ -63,57 +62,9 @@ struct CanonicalScope<'a> {
     users: &'static str,
 }
 
-#[derive(Serialize)]
-struct CanonicalUser<'a> {
-    keep: bool,
-    licenses: Option<Licenses<'a>>,
-    mailbox: Option<&'static str>,
-    /// Left out when not managed: fingerprints of configs without `sign_in` are unchanged.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sign_in: Option<&'static str>,
-    usage_location: &'a Option<String>,
-}
-
-#[derive(Serialize)]
-struct CanonicalGroup<'a> {
-    licenses: Option<Licenses<'a>>,
-    members: &'a Option<BTreeSet<String>>,
-}
-
-/// skuPartNumber -> disabled plans (`null` when not managed).
-struct Licenses<'a>(&'a LicenseSet);
-
-impl Serialize for Licenses<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(
-            self.0
-                .iter()
-                .map(|l| (&l.sku_part_number, &l.disabled_plans)),
-        )
-    }
-}
-
-/// A `BTreeMap` written through a per-entry view, without materialising the views.
-struct Entries<'a, T, V> {
-    map: &'a BTreeMap<String, T>,
-    view: fn(&'a T) -> V,
-}
-
-impl<'a, T, V: Serialize> Serialize for Entries<'a, T, V> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.map.iter().map(|(k, v)| (k, (self.view)(v))))
-    }
-}
-
 fn desired_fingerprint(desired: &DesiredState) -> String {
     let canonical = CanonicalDesired {
-        groups: Entries {
-            map: &desired.groups,
-            view: |g| CanonicalGroup {
-                licenses: g.licenses.as_ref().map(Licenses),
-                members: &g.members,
-            },
-        },
+        groups: &desired.groups,
         scope: CanonicalScope {
             managed_skus: &desired.scope.managed_skus,
             users: match desired.scope.users {
@@ -121,30 +72,7 @@ fn desired_fingerprint(desired: &DesiredState) -> String {
                 UserScope::All => "all",
             },
         },
-        users: Entries {
-            map: &desired.users,
-            view: |u| {
-                // Every field named: a new one must say whether it is an input of the plan.
-                let DesiredUser {
-                    upn: _,
-                    origin: _,
-                    profile: _,
-                    usage_location,
-                    licenses,
-                    license_intent,
-                    mailbox,
-                    mailbox_deletion_accepted: _,
-                    sign_in,
-                } = u;
-                CanonicalUser {
-                    keep: *license_intent == LicenseIntent::Keep,
-                    licenses: licenses.as_deref().map(Licenses),
-                    mailbox: mailbox.map(|m| m.as_str()),
-                    sign_in: sign_in.map(|s| s.as_str()),
-                    usage_location,
-                }
-            },
-        },
+        users: &desired.users,
     };
     hash_json(&canonical)
 }
@@ -239,4 +167,81 @@ pub fn hex(bytes: &[u8]) -> String {
             let _ = write!(s, "{b:02x}");
             s
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::{DesiredLicense, LicenseIntent, LicenseSet};
+    use crate::tenant::MailboxType;
+    use std::sync::Arc;
+
+    /// Top-level keys of a JSON object, in the order they were written.
+    fn keys_in_order(json: &str) -> Vec<String> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = Vec<String>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((key, serde::de::IgnoredAny)) = map.next_entry::<String, _>()? {
+                    keys.push(key);
+                }
+                Ok(keys)
+            }
+        }
+        serde::Deserializer::deserialize_map(&mut serde_json::Deserializer::from_str(json), Keys)
+            .unwrap()
+    }
+
+    fn every_field_set() -> DesiredUser {
+        let mut licenses = LicenseSet::default();
+        licenses.insert(DesiredLicense {
+            sku_part_number: "ENTERPRISEPACK".into(),
+            disabled_plans: Some(["YAMMER_ENTERPRISE".to_string()].into()),
+            origin: None,
+        });
+        DesiredUser {
+            upn: "ann@contoso.com".into(),
+            origin: None,
+            profile: Some("staff".into()),
+            usage_location: Some("GB".into()),
+            licenses: Some(Arc::new(licenses)),
+            license_intent: LicenseIntent::Keep,
+            mailbox: Some(MailboxType::Shared),
+            mailbox_deletion_accepted: true,
+        }
+    }
+
+    /// The derived canonical form is the hand-written one saved plans were fingerprinted
+    /// with: the same keys, alphabetical, the same values.
+    #[test]
+    fn the_derived_canonical_user_is_the_form_saved_plans_were_fingerprinted_with() {
+        let json = serde_json::to_string(&every_field_set()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"keep":true,"licenses":{"ENTERPRISEPACK":["YAMMER_ENTERPRISE"]},"mailbox":"shared","usage_location":"GB"}"#
+        );
+        let keys = keys_in_order(&json);
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted, "canonical keys stay in alphabetical order");
+    }
+
+    #[test]
+    fn every_mailbox_type_is_fingerprinted_by_its_config_name() {
+        for kind in MailboxType::ALL {
+            let user = DesiredUser {
+                mailbox: Some(kind),
+                ..every_field_set()
+            };
+            let json = serde_json::to_value(&user).unwrap();
+            assert_eq!(json["mailbox"], kind.as_str());
+        }
+    }
 }

@@ -417,7 +417,17 @@ pub enum MailboxType {
 }
 
 impl MailboxType {
-    /// The Exchange `RecipientTypeDetails` / `Set-Mailbox -Type` spelling.
+    /// Every mailbox type: the one list the config language, the schema, the Exchange reads,
+    /// the fake and the docs' tests derive their names from.
+    pub const ALL: [MailboxType; 4] = [
+        MailboxType::User,
+        MailboxType::Shared,
+        MailboxType::Room,
+        MailboxType::Equipment,
+    ];
+
+    /// The `Set-Mailbox -Type` spelling (`ConvertibleMailboxSubType`: `Regular` for a user
+    /// mailbox; research graph-api.md §5.1).
     pub fn exchange_name(self) -> &'static str {
         match self {
             MailboxType::User => "Regular",
@@ -427,7 +437,17 @@ impl MailboxType {
         }
     }
 
-    /// Lower-case name as written in the TOML and plans.
+    /// The Exchange `RecipientTypeDetails` spelling (`Get-Mailbox`).
+    pub fn recipient_type_details(self) -> &'static str {
+        match self {
+            MailboxType::User => "UserMailbox",
+            MailboxType::Shared => "SharedMailbox",
+            MailboxType::Room => "RoomMailbox",
+            MailboxType::Equipment => "EquipmentMailbox",
+        }
+    }
+
+    /// Lower-case name as written in the TOML and plans (also its serde name).
     pub fn as_str(self) -> &'static str {
         match self {
             MailboxType::User => "user",
@@ -435,6 +455,26 @@ impl MailboxType {
             MailboxType::Room => "room",
             MailboxType::Equipment => "equipment",
         }
+    }
+
+    /// The type a config name (`as_str`) names.
+    pub fn parse(name: &str) -> Option<MailboxType> {
+        MailboxType::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    /// The type a `Set-Mailbox -Type` value names.
+    pub fn from_exchange_name(name: &str) -> Option<MailboxType> {
+        MailboxType::ALL
+            .into_iter()
+            .find(|t| t.exchange_name() == name)
+    }
+
+    /// The type a `RecipientTypeDetails` value names (`None`: not a mailbox kind m365ctl
+    /// manages, e.g. `SchedulingMailbox`).
+    pub fn from_recipient_type_details(name: &str) -> Option<MailboxType> {
+        MailboxType::ALL
+            .into_iter()
+            .find(|t| t.recipient_type_details() == name)
     }
 }
 
