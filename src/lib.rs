@@ -4,6 +4,9 @@
 //! (desired, live) -> `plan::Plan` (a DAG); plan -> `render` | `apply`. This crate is the
 //! shell (commands, backends, HTTP, the executor, the fake server); the pure core is the
 //! `m365ctl-core` crate, re-exported here so `m365ctl::plan` and `crate::plan` name it.
+//! Everything written for a person goes through `output::Output` (no `print!` elsewhere).
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod apply;
 pub mod backend;
@@ -12,6 +15,7 @@ pub mod commands;
 pub mod exchange;
 pub mod graph;
 pub mod input;
+pub mod output;
 pub mod progress;
 
 pub use m365ctl_core::{

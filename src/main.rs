@@ -1,8 +1,11 @@
 //! m365ctl entry point: parse, run, map errors to exit codes. Behaviour lives in the library.
+//! With `output.rs`, the only place that opens the process's streams (logs, the panic line).
+
+#![allow(clippy::disallowed_methods)]
 
 use clap::Parser;
 use m365ctl::cli::{Cli, ColorChoice};
-use m365ctl::commands::{self, Terminal, exit};
+use m365ctl::commands::{self, Output, Terminal, exit};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -20,11 +23,11 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose, cli.color);
-    let color = Terminal::detect(cli.color).stderr_color;
-    match commands::run(cli) {
+    let out = Output::process(cli.color, cli.quiet);
+    match commands::run(cli, &out) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            commands::report_error(&e, color);
+            commands::report_error(&out, &e);
             ExitCode::from(exit::ERROR)
         }
     }

@@ -7,6 +7,7 @@
 //! backend's concurrent read streams bump shared atomic counters; one display thread turns
 //! them into text, so no read ever waits for the display.
 
+use crate::output::ErrStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,6 +19,19 @@ const CI_INTERVAL: Duration = Duration::from_secs(10);
 /// `--quiet`, set once by the command dispatcher.
 static QUIET: AtomicBool = AtomicBool::new(false);
 
+/// The command's stderr (`output::Output::stderr`), set once by the command dispatcher;
+/// the process's stderr for library callers that set none.
+static STDERR: std::sync::Mutex<Option<ErrStream>> = std::sync::Mutex::new(None);
+
+/// Where progress and messages go.
+fn stderr() -> ErrStream {
+    STDERR
+        .lock()
+        .ok()
+        .and_then(|s| s.clone())
+        .unwrap_or_else(ErrStream::process)
+}
+
 /// The live line while one is drawn, so a message (a sign-in code) is printed above it
 /// instead of being overdrawn.
 static LIVE: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
@@ -26,15 +40,20 @@ static LIVE: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex
 /// drawn (a device sign-in code must not be drawn over).
 pub fn message(text: &str) {
     let live = LIVE.lock().ok().and_then(|live| live.clone());
+    let err = stderr();
     match live {
-        Some(bar) => bar.suspend(|| eprintln!("{text}")),
-        None => eprintln!("{text}"),
+        Some(bar) => bar.suspend(|| err.line(text)),
+        None => err.line(text),
     }
 }
 
-/// Silences progress for the rest of the process (`--quiet`).
-pub fn set_quiet(quiet: bool) {
+/// Sends progress and messages to the command's stderr for the rest of the process, or
+/// silences progress (`--quiet`).
+pub fn set_output(quiet: bool, err: ErrStream) {
     QUIET.store(quiet, Ordering::Relaxed);
+    if let Ok(mut stderr) = STDERR.lock() {
+        *stderr = Some(err);
+    }
 }
 
 /// What the read has done so far; every field is bumped by the stream that owns it.
@@ -168,10 +187,9 @@ pub enum Mode {
 impl Mode {
     /// From `--quiet` and whether stderr is a terminal.
     pub fn detect() -> Mode {
-        use std::io::IsTerminal;
         if QUIET.load(Ordering::Relaxed) {
             Mode::Quiet
-        } else if std::io::stderr().is_terminal() {
+        } else if crate::output::stderr_is_terminal() {
             Mode::Live
         } else {
             let every = std::env::var("M365CTL_PROGRESS_INTERVAL_MS")
@@ -253,11 +271,11 @@ fn live(counters: &ReadCounters, stop: &AtomicBool, what: &str) {
         *live = None;
     }
     bar.finish_and_clear();
-    eprintln!(
+    stderr().line(&format!(
         "read {what} in {:.1} s: {}",
         started.elapsed().as_secs_f64(),
         counters.summary()
-    );
+    ));
 }
 
 fn lines(counters: &ReadCounters, stop: &AtomicBool, every: Duration, what: &str) {
@@ -265,20 +283,20 @@ fn lines(counters: &ReadCounters, stop: &AtomicBool, every: Duration, what: &str
     let mut next = started + every;
     while !stop.load(Ordering::Relaxed) {
         if Instant::now() >= next {
-            eprintln!(
+            stderr().line(&format!(
                 "reading {what} ({:.0} s): {}",
                 started.elapsed().as_secs_f64(),
                 counters.summary()
-            );
+            ));
             next += every;
         }
         std::thread::sleep(TICK.min(every));
     }
-    eprintln!(
+    stderr().line(&format!(
         "read {what} in {:.1} s: {}",
         started.elapsed().as_secs_f64(),
         counters.summary()
-    );
+    ));
 }
 
 #[cfg(test)]

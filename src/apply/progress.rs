@@ -4,7 +4,6 @@
 use super::Outcome;
 use crate::plan::Operation;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{IsTerminal, Write};
 
 /// How progress is shown.
 #[derive(Debug)]
@@ -25,7 +24,7 @@ pub enum Progress {
 impl Progress {
     /// A bar when stderr is a terminal, lines otherwise.
     pub fn for_stderr(total: usize) -> Progress {
-        if std::io::stderr().is_terminal() {
+        if crate::output::stderr_is_terminal() {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
             bar.set_style(
@@ -43,7 +42,7 @@ impl Progress {
         match self {
             Progress::Silent => {}
             Progress::Lines { .. } => {
-                let _ = writeln!(std::io::stderr(), "[waiting] {} {why}", op.id);
+                crate::progress::message(&format!("[waiting] {} {why}", op.id));
             }
             Progress::Bar(bar) => bar.set_message(format!("waiting: {} {why}", op.id)),
         }
@@ -55,12 +54,11 @@ impl Progress {
             Progress::Silent => {}
             Progress::Lines { finished, total } => {
                 *finished += 1;
-                let _ = writeln!(
-                    std::io::stderr(),
+                crate::progress::message(&format!(
                     "[{finished}/{total}] {} {}",
                     outcome.label(),
                     op.id
-                );
+                ));
             }
             Progress::Bar(bar) => {
                 bar.inc(1);

@@ -1,13 +1,13 @@
 //! `apply`: plan (or load a reviewed plan file and refuse it when stale), show the plan,
 //! confirm, then hand over to `apply::run` (lock, guards, executor, journal, progress).
 
-use super::{CommandError, Terminal, compute_plan_with, emit_plan, exit, runtime};
+use super::{CommandError, Output, compute_plan_with, emit_plan, exit, runtime};
 use crate::apply::{self, ApplyRequest, ExecOptions};
 use crate::backend::TenantBackend;
 use crate::cli::ApplyArgs;
 use crate::planfile::PlanFile;
 use crate::render::{Format, Wording};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
 /// Runs `apply`: exit 0 when every operation is done (or already was), 1 otherwise.
@@ -16,15 +16,16 @@ use std::path::{Path, PathBuf};
 /// the executor use that plan. Only a confirmation prompt re-reads: a person may answer it
 /// much later, so what was shown is applied only if a fresh plan still has exactly its
 /// operations.
-pub fn run(args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
+pub fn run(args: &ApplyArgs, out: &Output) -> Result<u8, CommandError> {
     let config = match super::multi::targets(&args.config.config)? {
         super::multi::Targets::One(config) => config,
-        super::multi::Targets::Many(tenants) => return super::multi::apply(&tenants, args, term),
+        super::multi::Targets::Many(tenants) => return super::multi::apply(&tenants, args, out),
     };
     let dir = config_dir(&config);
     let lock = apply::lock::ApplyLock::acquire(&apply::lock::default_path(&dir), args.force_unlock)
         .map_err(|e| CommandError::msg(e.to_string()))?;
-    let (_, backend, live, desired, plan) = compute_plan_with(&config, super::Backend::for_apply)?;
+    let (_, backend, live, desired, plan) =
+        compute_plan_with(out, &config, super::Backend::for_apply)?;
     let saved = match &args.planfile {
         Some(path) => {
             let saved = read_planfile(path)?;
@@ -39,7 +40,7 @@ pub fn run(args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
         }
         None => None,
     };
-    emit_plan(&plan, Format::Human, Wording::Plan, term)?;
+    emit_plan(&plan, Format::Human, Wording::Plan, out)?;
     if plan.has_errors() {
         return Err(CommandError::msg(
             "the plan has errors (above): nothing was applied",
@@ -54,8 +55,8 @@ pub fn run(args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
     let confirmed = if saved.is_some() || args.auto_approve {
         None
     } else {
-        if !confirm(&backend.describe())? {
-            eprintln!("Apply cancelled.");
+        if !confirm(out, &backend.describe())? {
+            out.eprintln("Apply cancelled.");
             return Err(CommandError::msg("apply cancelled: nothing was changed"));
         }
         // The tenant may have changed while the prompt waited: apply what was shown only if
@@ -63,7 +64,7 @@ pub fn run(args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
         let shown = PlanFile::from_plan(&plan).with_live_digest(&live);
         Some((
             shown,
-            compute_plan_with(&config, super::Backend::for_apply)?,
+            compute_plan_with(out, &config, super::Backend::for_apply)?,
         ))
     };
     let (reviewed, live, desired, plan) = match &confirmed {
@@ -90,7 +91,7 @@ pub fn run(args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
     let report = runtime()?
         .block_on(apply::run(&backend, request))
         .map_err(|e| CommandError::msg(e.to_string()))?;
-    super::write_stdout(&report.render())?;
+    super::write_stdout(out, &report.render())?;
     Ok(if report.exit_code() == 0 {
         exit::OK
     } else {
@@ -120,14 +121,15 @@ fn read_planfile(path: &Path) -> Result<PlanFile, CommandError> {
 }
 
 /// Asks "Type 'yes' to apply" on a terminal; refuses without one.
-fn confirm(target: &str) -> Result<bool, CommandError> {
+fn confirm(out: &Output, target: &str) -> Result<bool, CommandError> {
     if !std::io::stdin().is_terminal() {
         return Err(CommandError::msg(
             "stdin is not a terminal: pass --auto-approve to apply without confirmation",
         ));
     }
-    eprint!("\nApply these changes to {target}?\n  Type 'yes' to apply: ");
-    let _ = std::io::stderr().flush();
+    out.eprint(&format!(
+        "\nApply these changes to {target}?\n  Type 'yes' to apply: "
+    ));
     let mut answer = String::new();
     std::io::stdin()
         .lock()

@@ -1,7 +1,7 @@
 //! `export`, `schema` and `report stacking`: thin shells over the pure `desired::export`,
 //! `desired::schema` and `plan::stacking`.
 
-use super::{Backend, CommandError, exit, write_stdout};
+use super::{Backend, CommandError, Output, exit, write_stdout};
 use crate::backend::BackendConfig;
 use crate::backend::snapshot::{render_snapshot, write_atomically};
 use crate::cli::{ExportArgs, StackingArgs, StackingFormat};
@@ -22,8 +22,8 @@ const SCHEMA_FILE: &str = "m365ctl.schema.json";
 /// Never overwrites a file without `--force`, never rewrites `[tenant]`, and writes nothing
 /// unless the directory as it will be (exported files merged with the `.toml` files already
 /// there) loads and plans empty against the tenant it was read from.
-pub fn run(args: &ExportArgs) -> Result<u8, CommandError> {
-    let config = super::load_config(&args.config.config)?;
+pub fn run(args: &ExportArgs, output: &Output) -> Result<u8, CommandError> {
+    let config = super::load_config(output, &args.config.config)?;
     let live = Backend::from_config(&config)?.read_blocking()?;
     let out = &args.out;
     let has_tenant_file = out.join(TENANT_FILE).is_file() || same_dir(&args.config.config, out);
@@ -68,14 +68,14 @@ pub fn run(args: &ExportArgs) -> Result<u8, CommandError> {
         write(path, text)?;
     }
     let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
-    eprintln!(
+    output.eprintln(&format!(
         "Exported {} users, {} groups, {} SKUs: {}",
         live.users.len(),
         live.groups.len(),
         live.skus.len(),
         names.join(", ")
-    );
-    eprintln!("Planning {} now changes nothing.", out.display());
+    ));
+    output.eprintln(&format!("Planning {} now changes nothing.", out.display()));
     Ok(exit::OK)
 }
 
@@ -192,8 +192,8 @@ fn check_plans_empty(
 }
 
 /// Runs `schema`.
-pub fn schema() -> Result<u8, CommandError> {
-    write_stdout(&schema_text())?;
+pub fn schema(out: &Output) -> Result<u8, CommandError> {
+    write_stdout(out, &schema_text())?;
     Ok(exit::OK)
 }
 
@@ -208,15 +208,15 @@ pub fn schema_text() -> String {
 
 /// Runs `report stacking`: exit 0 when nobody holds redundant Exchange licences, 2 when some
 /// do (so a nightly job can act on it), 1 on error.
-pub fn stacking(args: &StackingArgs) -> Result<u8, CommandError> {
-    let config = super::load_config(&args.config.config)?;
+pub fn stacking(args: &StackingArgs, out: &Output) -> Result<u8, CommandError> {
+    let config = super::load_config(out, &args.config.config)?;
     let live = Backend::from_config(&config)?.read_blocking()?;
     let report = crate::plan::stacking::report(&live);
     let text = match args.format {
         StackingFormat::Human => crate::render::stacking::human(&report),
         StackingFormat::Json => crate::render::stacking::json(&report),
     };
-    write_stdout(&text)?;
+    write_stdout(out, &text)?;
     Ok(if report.users.is_empty() {
         exit::OK
     } else {

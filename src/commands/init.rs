@@ -2,7 +2,7 @@
 //! snapshot it writes, or Graph once edited), the plan/apply/drift workflows and a
 //! `.gitignore` — without overwriting anything that exists.
 
-use super::{CommandError, exit};
+use super::{CommandError, Output, exit};
 use std::path::Path;
 
 const CONFIG: &str = r#"#:schema ./m365ctl.schema.json
@@ -60,7 +60,7 @@ const VERSION_PLACEHOLDER: &str = "@M365CTL_VERSION@";
 const SCHEMA_FILE: &str = "m365ctl.schema.json";
 
 /// Runs `init`; refuses to overwrite existing files (all or nothing).
-pub fn run(dir: &Path) -> Result<u8, CommandError> {
+pub fn run(dir: &Path, out: &Output) -> Result<u8, CommandError> {
     let schema = super::export::schema_text();
     let files: Vec<(&str, String)> = FILES
         .iter()
@@ -70,8 +70,8 @@ pub fn run(dir: &Path) -> Result<u8, CommandError> {
         })
         .chain([(SCHEMA_FILE, schema)])
         .collect();
-    write_new_files(dir, &files)?;
-    eprint!("{}", next_steps(dir));
+    write_new_files(out, dir, &files)?;
+    out.eprint(&next_steps(dir));
     Ok(exit::OK)
 }
 
@@ -107,6 +107,7 @@ fn shell_word(word: &str) -> String {
 /// Writes `files` under `dir`, creating directories, only when none of them exists yet: all or
 /// nothing, so `init` never clobbers (shared by `init` and `init --tenants`).
 pub(crate) fn write_new_files<N: AsRef<str>>(
+    out: &Output,
     dir: &Path,
     files: &[(N, String)],
 ) -> Result<(), CommandError> {
@@ -131,7 +132,7 @@ pub(crate) fn write_new_files<N: AsRef<str>>(
         }
         std::fs::write(&path, contents)
             .map_err(|e| CommandError::msg(format!("cannot write {}: {e}", path.display())))?;
-        eprintln!("created {}", path.display());
+        out.eprintln(&format!("created {}", path.display()));
     }
     Ok(())
 }

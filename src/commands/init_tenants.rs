@@ -2,7 +2,7 @@
 //! config each, one JSON Schema at the root, and a workflow that plans (and nightly checks
 //! drift for) every tenant in its own matrix job. Nothing is overwritten (all or nothing).
 
-use super::{CommandError, exit};
+use super::{CommandError, Output, exit};
 use std::path::Path;
 
 /// A tenant's starting config; `{name}` is replaced by the tenant's name.
@@ -41,7 +41,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Runs `init --tenants`.
-pub fn run(dir: &Path, names: &[String]) -> Result<u8, CommandError> {
+pub fn run(dir: &Path, names: &[String], out: &Output) -> Result<u8, CommandError> {
     if let Some(bad) = names.iter().find(|n| !valid_name(n)) {
         return Err(CommandError::msg(format!(
             "`{bad}` is not a tenant name: use letters, digits, '-', '_' or '.' (it becomes tenants/{bad}/)"
@@ -69,11 +69,11 @@ pub fn run(dir: &Path, names: &[String]) -> Result<u8, CommandError> {
         ".github/m365ctl-install.sh".into(),
         include_str!("../../install.sh").into(),
     ));
-    super::init::write_new_files(dir, &files)?;
-    eprintln!(
+    super::init::write_new_files(out, dir, &files)?;
+    out.eprintln(&format!(
         "\nNext: export each tenant's snapshot, then `m365ctl plan -c {}` plans them all; `m365ctl matrix -c {}/tenants` lists them for CI.",
         dir.display(),
         dir.display()
-    );
+    ));
     Ok(exit::OK)
 }

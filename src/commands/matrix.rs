@@ -3,11 +3,11 @@
 //! per tenant: `{"include":[{"tenant":"contoso","config":"tenants/contoso"}]}`.
 
 use super::multi::{Target, Targets, targets};
-use super::{CommandError, exit, write_stdout};
+use super::{CommandError, Output, exit, write_stdout};
 use crate::cli::MatrixArgs;
 
 /// Runs `matrix`: one line of JSON (for `$GITHUB_OUTPUT`).
-pub fn run(args: &MatrixArgs) -> Result<u8, CommandError> {
+pub fn run(args: &MatrixArgs, out: &Output) -> Result<u8, CommandError> {
     let tenants = match targets(&args.config)? {
         Targets::Many(tenants) => tenants,
         Targets::One(path) => vec![Target {
@@ -18,7 +18,7 @@ pub fn run(args: &MatrixArgs) -> Result<u8, CommandError> {
             path,
         }],
     };
-    write_stdout(&format!("{}\n", matrix_json(&tenants)))?;
+    write_stdout(out, &format!("{}\n", matrix_json(&tenants)))?;
     Ok(exit::OK)
 }
 

@@ -18,7 +18,7 @@ mod validate;
 use crate::backend::graph::GraphBackend;
 use crate::backend::snapshot::SnapshotBackend;
 use crate::backend::{BackendConfig, BackendError, ExecReport, TenantBackend};
-use crate::cli::{Cli, ColorChoice, Command, ReportCommand};
+use crate::cli::{Cli, Command, ReportCommand};
 #[cfg(feature = "sim")]
 use crate::cli::{SimCommand, SimServeArgs};
 use crate::desired::{self, Config, DesiredState};
@@ -27,7 +27,6 @@ use crate::plan::Operation;
 use crate::render;
 use crate::tenant::Tenant;
 use clap::CommandFactory;
-use std::io::IsTerminal;
 use std::path::Path;
 
 pub use crate::exit;
@@ -53,41 +52,11 @@ impl CommandError {
     }
 }
 
-/// Terminal facts the commands need, decided once from flags and the environment.
-#[derive(Debug, Clone, Copy)]
-pub struct Terminal {
-    /// Colour on stdout.
-    pub stdout_color: bool,
-    /// Colour on stderr.
-    pub stderr_color: bool,
-}
+pub use crate::output::{Output, Terminal};
 
-impl Terminal {
-    /// `--color` plus NO_COLOR plus whether each stream is a terminal.
-    pub fn detect(choice: ColorChoice) -> Terminal {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let auto = |tty: bool| tty && !no_color;
-        match choice {
-            ColorChoice::Always => Terminal {
-                stdout_color: true,
-                stderr_color: true,
-            },
-            ColorChoice::Never => Terminal {
-                stdout_color: false,
-                stderr_color: false,
-            },
-            ColorChoice::Auto => Terminal {
-                stdout_color: auto(std::io::stdout().is_terminal()),
-                stderr_color: auto(std::io::stderr().is_terminal()),
-            },
-        }
-    }
-}
-
-/// Runs the parsed command line; returns the exit code on success.
-pub fn run(cli: Cli) -> Result<u8, CommandError> {
-    let term = Terminal::detect(cli.color);
-    crate::progress::set_quiet(cli.quiet);
+/// Runs the parsed command line, writing through `out`; returns the exit code on success.
+pub fn run(cli: Cli, out: &Output) -> Result<u8, CommandError> {
+    crate::progress::set_output(out.quiet, out.stderr());
     let annotate = match &cli.command {
         Command::Plan(args) => effective_format(args.format) == render::Format::Github,
         Command::Drift(args) => effective_format(args.format) == render::Format::Github,
@@ -96,44 +65,44 @@ pub fn run(cli: Cli) -> Result<u8, CommandError> {
         }
         _ => false,
     };
-    let result = dispatch(cli.command, term);
+    let result = dispatch(cli.command, out);
     if let (true, Err(CommandError::Diagnostics(diags))) = (annotate, &result) {
         // Config errors become annotations on the TOML line in the pull request.
-        write_stdout(&render::github::annotations(&diags.0, &repo_paths()))?;
+        write_stdout(out, &render::github::annotations(&diags.0, &repo_paths()))?;
     }
     result
 }
 
-fn dispatch(command: Command, term: Terminal) -> Result<u8, CommandError> {
+fn dispatch(command: Command, out: &Output) -> Result<u8, CommandError> {
     match command {
-        Command::Validate(args) => validate::run(&args.config, term),
-        Command::Plan(args) => plan::run(&args, term),
-        Command::Apply(args) => apply::run(&args, term),
-        Command::Show(args) => show::run(&args, term),
-        Command::Drift(args) => drift::run(&args, term),
-        Command::Export(args) => export::run(&args),
-        Command::Schema => export::schema(),
-        Command::Report(ReportCommand::Stacking(args)) => export::stacking(&args),
-        Command::Report(ReportCommand::Licences(args)) => report_licences::run(&args),
+        Command::Validate(args) => validate::run(&args.config, out),
+        Command::Plan(args) => plan::run(&args, out),
+        Command::Apply(args) => apply::run(&args, out),
+        Command::Show(args) => show::run(&args, out),
+        Command::Drift(args) => drift::run(&args, out),
+        Command::Export(args) => export::run(&args, out),
+        Command::Schema => export::schema(out),
+        Command::Report(ReportCommand::Stacking(args)) => export::stacking(&args, out),
+        Command::Report(ReportCommand::Licences(args)) => report_licences::run(&args, out),
         #[cfg(feature = "sim")]
-        Command::Sim(SimCommand::Serve(args)) => sim_serve(&args),
+        Command::Sim(SimCommand::Serve(args)) => sim_serve(&args, out),
         Command::Init(args) if !args.tenants.is_empty() => {
-            init_tenants::run(&args.dir, &args.tenants)
+            init_tenants::run(&args.dir, &args.tenants, out)
         }
-        Command::Init(args) => init::run(&args.dir),
-        Command::Matrix(args) => matrix::run(&args),
+        Command::Init(args) => init::run(&args.dir, out),
+        Command::Matrix(args) => matrix::run(&args, out),
         Command::Completions { shell } => {
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "m365ctl", &mut out);
-            write_stdout(&String::from_utf8_lossy(&out))?;
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "m365ctl", &mut text);
+            write_stdout(out, &String::from_utf8_lossy(&text))?;
             Ok(exit::OK)
         }
         Command::Man => {
-            let mut out = Vec::new();
+            let mut text = Vec::new();
             clap_mangen::Man::new(Cli::command())
-                .render(&mut out)
+                .render(&mut text)
                 .map_err(|e| CommandError::msg(format!("cannot render the man page: {e}")))?;
-            write_stdout(&String::from_utf8_lossy(&out))?;
+            write_stdout(out, &String::from_utf8_lossy(&text))?;
             Ok(exit::OK)
         }
     }
@@ -141,19 +110,20 @@ fn dispatch(command: Command, term: Terminal) -> Result<u8, CommandError> {
 
 /// Prints a command error to stderr: diagnostics as snippets (reading each file now), other
 /// errors as one line.
-pub fn report_error(error: &CommandError, color: bool) {
+pub fn report_error(out: &Output, error: &CommandError) {
+    let color = out.term.stderr_color;
     match error {
-        CommandError::Diagnostics(diags) => print_diagnostics(&diags.0, color),
+        CommandError::Diagnostics(diags) => print_diagnostics(out, &diags.0, color),
         other => {
             let d = Diagnostic::error(other.to_string(), None);
-            eprint!("{}", render::diagnostic::render(&d, None, color));
+            out.eprint(&render::diagnostic::render(&d, None, color));
         }
     }
 }
 
 /// Runs `sim serve` until Ctrl-C.
 #[cfg(feature = "sim")]
-fn sim_serve(args: &SimServeArgs) -> Result<u8, CommandError> {
+fn sim_serve(args: &SimServeArgs, out: &Output) -> Result<u8, CommandError> {
     use crate::sim::{SimOptions, TenantSource, ThrottleModel};
     let source = match (&args.snapshot, args.generate) {
         (Some(path), _) => TenantSource::Snapshot(path.clone()),
@@ -180,24 +150,26 @@ fn sim_serve(args: &SimServeArgs) -> Result<u8, CommandError> {
         ..SimOptions::default()
     };
     runtime()?
-        .block_on(crate::sim::serve(&source, args.port, options))
+        .block_on(crate::sim::serve(&source, args.port, options, |text| {
+            let _ = out.print(text);
+        }))
         .map_err(CommandError::msg)?;
     Ok(exit::OK)
 }
 
 /// Prints the diagnostics that point into the config to stderr with their snippets (the
 /// plan on stdout lists every diagnostic in one line each; a snippet shows the line at fault).
-pub fn print_located_diagnostics(diagnostics: &[Diagnostic], color: bool) {
+pub fn print_located_diagnostics(out: &Output, diagnostics: &[Diagnostic], color: bool) {
     let located: Vec<Diagnostic> = diagnostics
         .iter()
         .filter(|d| d.origin.is_some())
         .cloned()
         .collect();
-    print_diagnostics(&located, color);
+    print_diagnostics(out, &located, color);
 }
 
 /// Prints diagnostics (warnings too) to stderr with source snippets.
-pub fn print_diagnostics(diagnostics: &[Diagnostic], color: bool) {
+pub fn print_diagnostics(out: &Output, diagnostics: &[Diagnostic], color: bool) {
     for d in diagnostics {
         let source = d
             .origin
@@ -208,10 +180,7 @@ pub fn print_diagnostics(diagnostics: &[Diagnostic], color: bool) {
                 Some(rest) => rest.to_string(),
                 None => text,
             });
-        eprint!(
-            "{}",
-            render::diagnostic::render(d, source.as_deref(), color)
-        );
+        out.eprint(&render::diagnostic::render(d, source.as_deref(), color));
     }
 }
 
@@ -366,27 +335,28 @@ pub(crate) fn refuse_delegated_writes(config: &Config) -> Result<(), CommandErro
 }
 
 /// Loads the config and prints its warnings (sub-directories not read) to stderr.
-pub(crate) fn load_config(path: &Path) -> Result<Config, CommandError> {
+pub(crate) fn load_config(out: &Output, path: &Path) -> Result<Config, CommandError> {
     let config = crate::input::load(path)?;
-    let color = Terminal::detect(ColorChoice::Auto).stderr_color;
-    print_diagnostics(&config.warnings, color);
+    print_diagnostics(out, &config.warnings, out.term.stderr_color);
     Ok(config)
 }
 
 /// Loads the config, reads the tenant, resolves, and plans. Resolution warnings are put in
 /// front of the plan's own diagnostics so every format shows them first.
 pub(crate) fn compute_plan(
+    out: &Output,
     config_path: &Path,
 ) -> Result<(Config, Backend, Tenant, DesiredState, crate::plan::Plan), CommandError> {
-    compute_plan_with(config_path, Backend::from_config)
+    compute_plan_with(out, config_path, Backend::from_config)
 }
 
 /// `compute_plan` through the backend `make` builds (`Backend::for_apply` for `apply`).
 pub(crate) fn compute_plan_with(
+    out: &Output,
     config_path: &Path,
     make: fn(&Config) -> Result<Backend, CommandError>,
 ) -> Result<(Config, Backend, Tenant, DesiredState, crate::plan::Plan), CommandError> {
-    let config = load_config(config_path)?;
+    let config = load_config(out, config_path)?;
     let backend = make(&config)?;
     // One progress display for the tenant and the mailbox facts its plan needs.
     let progress = backend.read_progress();
@@ -439,12 +409,12 @@ pub(crate) fn emit_plan(
     plan: &crate::plan::Plan,
     format: render::Format,
     wording: render::Wording,
-    term: Terminal,
+    out: &Output,
 ) -> Result<(), CommandError> {
     use render::{Format, human, markdown};
     let human_text = |color| human::render(plan, human::HumanOptions { color, wording });
     let text = match format {
-        Format::Human => human_text(term.stdout_color),
+        Format::Human => human_text(out.term.stdout_color),
         Format::Markdown => markdown::render(
             plan,
             markdown::MarkdownOptions {
@@ -469,7 +439,7 @@ pub(crate) fn emit_plan(
             text
         }
     };
-    write_stdout(&text)
+    write_stdout(out, &text)
 }
 
 fn append(path: &Path, text: &str) -> Result<(), CommandError> {
@@ -482,14 +452,8 @@ fn append(path: &Path, text: &str) -> Result<(), CommandError> {
         .map_err(|e| CommandError::msg(format!("cannot write {}: {e}", path.display())))
 }
 
-/// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.
-pub(crate) fn write_stdout(text: &str) -> Result<(), CommandError> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(CommandError::msg(format!("cannot write to stdout: {e}")))
-        }
-        _ => Ok(()),
-    }
+/// Writes to stdout through `out`; a closed pipe (`| head`) is not an error worth a message.
+pub(crate) fn write_stdout(out: &Output, text: &str) -> Result<(), CommandError> {
+    out.print(text)
+        .map_err(|e| CommandError::msg(format!("cannot write to stdout: {e}")))
 }

@@ -5,7 +5,7 @@
 //! beside the others, never an early return. One combined summary, one aggregated exit code.
 
 use super::{
-    Backend, CommandError, Terminal, compute_plan, compute_plan_with, effective_format, exit,
+    Backend, CommandError, Output, compute_plan, compute_plan_with, effective_format, exit,
     print_diagnostics,
 };
 use crate::apply::{self, ApplyRequest, ExecOptions};
@@ -187,8 +187,8 @@ fn planned(target: &Target, plan: crate::plan::Plan, exit_code: u8) -> TenantRes
 }
 
 /// Plans one tenant; `detailed`: changes exit 2, as `--detailed-exitcode` and `drift` do.
-fn plan_one(target: &Target, detailed: bool) -> TenantResult {
-    match compute_plan(&target.path) {
+fn plan_one(out: &Output, target: &Target, detailed: bool) -> TenantResult {
+    match compute_plan(out, &target.path) {
         Ok((_, _, _, _, plan)) => {
             let exit_code = if plan.has_errors() {
                 exit::ERROR
@@ -204,7 +204,7 @@ fn plan_one(target: &Target, detailed: bool) -> TenantResult {
 }
 
 /// Plans, then applies one tenant (fresh plan, no prompt), with its own lock and journal.
-fn apply_one(target: &Target, args: &ApplyArgs) -> TenantResult {
+fn apply_one(out: &Output, target: &Target, args: &ApplyArgs) -> TenantResult {
     let dir = super::apply::config_dir(&target.path);
     let lock = match apply::lock::ApplyLock::acquire(
         &apply::lock::default_path(&dir),
@@ -214,7 +214,7 @@ fn apply_one(target: &Target, args: &ApplyArgs) -> TenantResult {
         Err(e) => return failed(target, None, CommandError::msg(e.to_string())),
     };
     let (_, backend, live, desired, plan) =
-        match compute_plan_with(&target.path, Backend::for_apply) {
+        match compute_plan_with(out, &target.path, Backend::for_apply) {
             Ok(planned) => planned,
             Err(e) => return failed(target, None, e),
         };
@@ -267,15 +267,15 @@ fn emit(
     results: &[TenantResult],
     format: Format,
     wording: Wording,
-    term: Terminal,
+    out: &Output,
 ) -> Result<u8, CommandError> {
     for r in results.iter().filter(|r| !r.errors.is_empty()) {
-        eprintln!("tenant {} ({}):", r.name, r.config);
-        print_diagnostics(&r.errors, term.stderr_color);
+        out.eprintln(&format!("tenant {} ({}):", r.name, r.config));
+        print_diagnostics(out, &r.errors, out.term.stderr_color);
     }
     let markdown = || tenants::markdown(results, wording, render::markdown::DEFAULT_MAX_CHARS);
     let text = match format {
-        Format::Human => tenants::human(results, wording, term.stdout_color),
+        Format::Human => tenants::human(results, wording, out.term.stdout_color),
         Format::Markdown => markdown(),
         Format::Json => tenants::json(results),
         Format::Github => {
@@ -287,7 +287,7 @@ fn emit(
             text
         }
     };
-    super::write_stdout(&text)?;
+    super::write_stdout(out, &text)?;
     Ok(tenants::aggregate_exit(results))
 }
 
@@ -296,32 +296,27 @@ fn jobs(configs: &ConfigsArg) -> usize {
 }
 
 /// `plan` over several tenants.
-pub fn plan(targets: &[Target], args: &PlanArgs, term: Terminal) -> Result<u8, CommandError> {
+pub fn plan(targets: &[Target], args: &PlanArgs, out: &Output) -> Result<u8, CommandError> {
     if args.out.is_some() || args.error_comment.is_some() {
         return Err(CommandError::msg(
             "--out and --error-comment belong to one tenant's pull-request job: with several tenants, plan each one (`m365ctl matrix` lists them for a CI matrix)",
         ));
     }
     let results = run_bounded(targets, jobs(&args.config), |t| {
-        plan_one(t, args.detailed_exitcode)
+        plan_one(out, t, args.detailed_exitcode)
     });
-    emit(&results, effective_format(args.format), Wording::Plan, term)
+    emit(&results, effective_format(args.format), Wording::Plan, out)
 }
 
 /// `drift` over several tenants.
-pub fn drift(targets: &[Target], args: &DriftArgs, term: Terminal) -> Result<u8, CommandError> {
-    let results = run_bounded(targets, jobs(&args.config), |t| plan_one(t, true));
-    emit(
-        &results,
-        effective_format(args.format),
-        Wording::Drift,
-        term,
-    )
+pub fn drift(targets: &[Target], args: &DriftArgs, out: &Output) -> Result<u8, CommandError> {
+    let results = run_bounded(targets, jobs(&args.config), |t| plan_one(out, t, true));
+    emit(&results, effective_format(args.format), Wording::Drift, out)
 }
 
 /// `apply` over several tenants: fresh plans only, and only with `--auto-approve` (one prompt
 /// per tenant cannot be answered while they run at once).
-pub fn apply(targets: &[Target], args: &ApplyArgs, term: Terminal) -> Result<u8, CommandError> {
+pub fn apply(targets: &[Target], args: &ApplyArgs, out: &Output) -> Result<u8, CommandError> {
     if args.planfile.is_some() || args.journal.is_some() || args.force_unlock {
         return Err(CommandError::msg(
             "a PLANFILE, --journal or --force-unlock belongs to one tenant: with several tenants each plans afresh and keeps its lock and journal in <tenant>/.m365ctl/ (unlock one with `apply -c tenants/<name> --force-unlock`)",
@@ -332,8 +327,8 @@ pub fn apply(targets: &[Target], args: &ApplyArgs, term: Terminal) -> Result<u8,
             "applying several tenants needs --auto-approve (review their plans with `m365ctl plan` first)",
         ));
     }
-    let results = run_bounded(targets, jobs(&args.config), |t| apply_one(t, args));
-    emit(&results, Format::Human, Wording::Plan, term)
+    let results = run_bounded(targets, jobs(&args.config), |t| apply_one(out, t, args));
+    emit(&results, Format::Human, Wording::Plan, out)
 }
 
 #[cfg(test)]

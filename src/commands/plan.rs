@@ -1,6 +1,6 @@
 //! `plan`: compute and show the changes; optionally save the plan document.
 
-use super::{CommandError, Terminal, compute_plan, effective_format, emit_plan, exit, repo_paths};
+use super::{CommandError, Output, compute_plan, effective_format, emit_plan, exit, repo_paths};
 use crate::backend::TenantBackend;
 use crate::cli::PlanArgs;
 use crate::planfile::{PlanContext, PlanFile};
@@ -11,17 +11,17 @@ use std::path::Path;
 
 /// Runs `plan`. Exit 1 when the plan has blocking errors (it is still shown, so reviewers see
 /// why), 2 with `--detailed-exitcode` when there are changes, else 0.
-pub fn run(args: &PlanArgs, term: Terminal) -> Result<u8, CommandError> {
+pub fn run(args: &PlanArgs, out: &Output) -> Result<u8, CommandError> {
     let config_path = match super::multi::targets(&args.config.config)? {
         super::multi::Targets::One(config) => config,
-        super::multi::Targets::Many(tenants) => return super::multi::plan(&tenants, args, term),
+        super::multi::Targets::Many(tenants) => return super::multi::plan(&tenants, args, out),
     };
     if let Some(out) = &args.out {
         // A plan file left by an earlier run must not pass for this run's plan.
         remove_if_present(out)?;
     }
     let config = repo_relative(&config_path.to_string_lossy(), &repo_paths());
-    let (_, backend, live, _, plan) = match compute_plan(&config_path) {
+    let (_, backend, live, _, plan) = match compute_plan(out, &config_path) {
         Ok(computed) => computed,
         Err(error) => {
             if let Some(path) = &args.error_comment {
@@ -32,9 +32,9 @@ pub fn run(args: &PlanArgs, term: Terminal) -> Result<u8, CommandError> {
     };
     let format = effective_format(args.format);
     if format == crate::render::Format::Human {
-        super::print_located_diagnostics(&plan.diagnostics, term.stderr_color);
+        super::print_located_diagnostics(out, &plan.diagnostics, out.term.stderr_color);
     }
-    emit_plan(&plan, format, Wording::Plan, term)?;
+    emit_plan(&plan, format, Wording::Plan, out)?;
     if let Some(out) = &args.out {
         let context = PlanContext {
             config,

@@ -2,7 +2,7 @@
 //! one tenant or several (`-c` repeated, or a directory holding `tenants/<name>/`).
 
 use super::multi::{Target, Targets, run_bounded, targets};
-use super::{Backend, CommandError, exit, print_diagnostics, write_stdout};
+use super::{Backend, CommandError, Output, exit, print_diagnostics, write_stdout};
 use crate::cli::{LicencesArgs, LicencesFormat};
 use crate::report::licences::{self, LicenceReport};
 use crate::report::many::{self, TenantReport};
@@ -12,15 +12,18 @@ use std::path::Path;
 /// Runs `report licences`: reads each tenant its config points at and prices the waste with
 /// that config's `[skus]` prices. Exit 0 (an inventory, not a check), 1 when a tenant could
 /// not be read (the others are still reported).
-pub fn run(args: &LicencesArgs) -> Result<u8, CommandError> {
+pub fn run(args: &LicencesArgs, out: &Output) -> Result<u8, CommandError> {
     let tenants = match targets(&args.config.config)? {
         Targets::One(path) => {
             let report = read(&path)?;
-            write_stdout(&match args.format {
-                LicencesFormat::Human => render::human(&report),
-                LicencesFormat::Csv => render::csv(&report),
-                LicencesFormat::Json => render::json(&report),
-            })?;
+            write_stdout(
+                out,
+                &match args.format {
+                    LicencesFormat::Human => render::human(&report),
+                    LicencesFormat::Csv => render::csv(&report),
+                    LicencesFormat::Json => render::json(&report),
+                },
+            )?;
             return Ok(exit::OK);
         }
         Targets::Many(tenants) => tenants,
@@ -38,14 +41,17 @@ pub fn run(args: &LicencesArgs) -> Result<u8, CommandError> {
         }
     });
     for r in reports.iter().filter(|r| !r.errors.is_empty()) {
-        eprintln!("tenant {} ({}):", r.name, r.config);
-        print_diagnostics(&r.errors, false);
+        out.eprintln(&format!("tenant {} ({}):", r.name, r.config));
+        print_diagnostics(out, &r.errors, false);
     }
-    write_stdout(&match args.format {
-        LicencesFormat::Human => many::human(&reports),
-        LicencesFormat::Csv => many::csv(&reports),
-        LicencesFormat::Json => many::json(&reports),
-    })?;
+    write_stdout(
+        out,
+        &match args.format {
+            LicencesFormat::Human => many::human(&reports),
+            LicencesFormat::Csv => many::csv(&reports),
+            LicencesFormat::Json => many::json(&reports),
+        },
+    )?;
     Ok(if reports.iter().any(|r| r.report.is_none()) {
         exit::ERROR
     } else {

@@ -2,7 +2,7 @@
 //! job plans once (`plan --out`) and renders the comment and the annotations from that file,
 //! so what reviewers read is byte for byte the plan `apply` is later held to.
 
-use super::{CommandError, Terminal, effective_format, emit_plan, exit, repo_paths, write_stdout};
+use super::{CommandError, Output, effective_format, emit_plan, exit, repo_paths, write_stdout};
 use crate::catalog::ExchangeRank;
 use crate::cli::ShowArgs;
 use crate::diag::{Diagnostic, Origin, Severity};
@@ -14,7 +14,7 @@ use crate::render::{Format, Wording};
 use std::sync::Arc;
 
 /// Runs `show`: exit 0 when the file was rendered, 1 when it cannot be read or verified.
-pub fn run(args: &ShowArgs, term: Terminal) -> Result<u8, CommandError> {
+pub fn run(args: &ShowArgs, out: &Output) -> Result<u8, CommandError> {
     let path = &args.planfile;
     // A regular file of bounded size (a FIFO would hang); its content is an untrusted claim.
     let text = crate::input::read_text(path)
@@ -25,7 +25,7 @@ pub fn run(args: &ShowArgs, term: Terminal) -> Result<u8, CommandError> {
     let plan =
         to_plan(&doc, &paths).map_err(|e| CommandError::msg(format!("{}: {e}", path.display())))?;
     match effective_format(args.format) {
-        Format::Json => write_stdout(&crate::render::escape::json_document(&doc.to_json()))?,
+        Format::Json => write_stdout(out, &crate::render::escape::json_document(&doc.to_json()))?,
         Format::Markdown => {
             let context = doc.context.clone().unwrap_or_default();
             let comment = plan_comment(
@@ -37,9 +37,9 @@ pub fn run(args: &ShowArgs, term: Terminal) -> Result<u8, CommandError> {
                 },
                 &doc.operations_sha256(),
             );
-            write_stdout(&comment)?;
+            write_stdout(out, &comment)?;
         }
-        format => emit_plan(&plan, format, Wording::Plan, term)?,
+        format => emit_plan(&plan, format, Wording::Plan, out)?,
     }
     Ok(exit::OK)
 }

@@ -2,25 +2,25 @@
 //! snapshot backend whose file exists, also resolved and planned against it, so it refuses
 //! everything `plan` refuses.
 
-use super::{Backend, CommandError, Terminal, exit, print_diagnostics};
+use super::{Backend, CommandError, Output, exit, print_diagnostics};
 use crate::backend::{BackendConfig, TenantBackend};
 use crate::desired;
 use std::path::Path;
 
 /// Runs `validate`; warnings are printed, errors fail with exit 1.
-pub fn run(config_path: &Path, term: Terminal) -> Result<u8, CommandError> {
-    let config = super::load_config(config_path)?;
+pub fn run(config_path: &Path, out: &Output) -> Result<u8, CommandError> {
+    let config = super::load_config(out, config_path)?;
     let snapshot = match &config.backend {
         BackendConfig::Snapshot { path } => Some(path),
         BackendConfig::Graph(_) => None,
     };
     if let Some(path) = snapshot.filter(|p| !p.exists()) {
         // Validate is the offline check: a snapshot not written yet is not a config error.
-        eprintln!(
+        out.eprintln(&format!(
             "{}: valid (offline; the snapshot {} does not exist yet, so the tenant is checked by `plan`)",
             config_path.display(),
             path.display()
-        );
+        ));
     } else if snapshot.is_some() {
         let backend = Backend::from_config(&config)?;
         let live = backend.read_blocking()?;
@@ -29,12 +29,12 @@ pub fn run(config_path: &Path, term: Terminal) -> Result<u8, CommandError> {
         // and some config errors only show against the tenant (a `mailbox = "room"` for a
         // user mailbox, a licence for a resource mailbox).
         diagnostics.append(&mut crate::plan::plan(&desired, &live).diagnostics);
-        print_diagnostics(&diagnostics, term.stderr_color);
+        print_diagnostics(out, &diagnostics, out.term.stderr_color);
         if super::effective_format(None) == crate::render::Format::Github {
-            super::write_stdout(&crate::render::github::annotations(
-                &diagnostics,
-                &super::repo_paths(),
-            ))?;
+            super::write_stdout(
+                out,
+                &crate::render::github::annotations(&diagnostics, &super::repo_paths()),
+            )?;
         }
         let errors = diagnostics.iter().filter(|d| d.is_error()).count();
         if errors > 0 {
@@ -44,17 +44,17 @@ pub fn run(config_path: &Path, term: Terminal) -> Result<u8, CommandError> {
                 backend.describe()
             )));
         }
-        eprintln!(
+        out.eprintln(&format!(
             "{}: valid ({} warnings; checked against {})",
             config_path.display(),
             diagnostics.len(),
             backend.describe()
-        );
+        ));
     } else {
-        eprintln!(
+        out.eprintln(&format!(
             "{}: valid (offline; the tenant is checked by `plan`)",
             config_path.display()
-        );
+        ));
     }
     Ok(exit::OK)
 }

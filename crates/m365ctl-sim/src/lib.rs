@@ -481,34 +481,41 @@ impl TenantSource {
 }
 
 /// `m365ctl sim serve`: serves the tenant from `source` on `port` with `options` until
-/// Ctrl-C, printing the base URL and a config that points m365ctl at it.
-pub async fn serve(source: &TenantSource, port: u16, options: SimOptions) -> Result<(), String> {
+/// Ctrl-C, handing `announce` the base URL and a config that points m365ctl at it (the
+/// command prints it on stdout).
+pub async fn serve(
+    source: &TenantSource,
+    port: u16,
+    options: SimOptions,
+    announce: impl FnOnce(&str),
+) -> Result<(), String> {
     let tenant = source.load()?;
     let secret = options.client_secret.clone().unwrap_or_default();
     let handle = FakeTenant::start_on(tenant, options, port)
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
-    println!(
-        "Fake Microsoft Graph + Exchange Online listening on {}",
-        handle.base_url()
-    );
-    println!();
-    println!("# m365ctl.toml [tenant] table for this fake:");
-    println!("[tenant]");
-    println!("backend = \"graph\"");
-    println!("tenant_id = \"{}\"", handle.tenant_id());
-    println!("client_id = \"{}\"", handle.shared.options.client_id);
-    println!("auth = \"secret\"");
-    println!();
-    println!(
-        "# and the environment that points m365ctl at it (a config names only Microsoft's hosts):"
-    );
-    println!("export M365CTL_CLIENT_SECRET={secret}");
-    println!("export M365CTL_AUTHORITY_HOST={}", handle.authority_host());
-    println!("export M365CTL_GRAPH_HOST={}", handle.graph_host());
-    println!("export M365CTL_EXCHANGE_HOST={}", handle.exchange_host());
-    use std::io::Write as _;
-    let _ = std::io::stdout().flush();
+    announce(&format!(
+        "Fake Microsoft Graph + Exchange Online listening on {base}\n\
+         \n\
+         # m365ctl.toml [tenant] table for this fake:\n\
+         [tenant]\n\
+         backend = \"graph\"\n\
+         tenant_id = \"{tenant_id}\"\n\
+         client_id = \"{client_id}\"\n\
+         auth = \"secret\"\n\
+         \n\
+         # and the environment that points m365ctl at it (a config names only Microsoft's hosts):\n\
+         export M365CTL_CLIENT_SECRET={secret}\n\
+         export M365CTL_AUTHORITY_HOST={authority}\n\
+         export M365CTL_GRAPH_HOST={graph}\n\
+         export M365CTL_EXCHANGE_HOST={exchange}\n",
+        base = handle.base_url(),
+        tenant_id = handle.tenant_id(),
+        client_id = handle.shared.options.client_id,
+        authority = handle.authority_host(),
+        graph = handle.graph_host(),
+        exchange = handle.exchange_host(),
+    ));
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     handle.shutdown().await;
     Ok(())
