@@ -580,6 +580,7 @@ fn outcome_to_result(
     let body = serde_json::to_vec(&outcome.body).unwrap_or_default();
     Err(
         ServiceError::parse(outcome.status, outcome.request_id, &body)
+            .with_retry_after(outcome.retry_after)
             .into_backend_error(target, permission),
     )
 }

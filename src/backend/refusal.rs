@@ -29,8 +29,12 @@ pub enum Refusal {
     },
     /// 409: the object changed or exists in a conflicting state.
     Conflict,
-    /// 429 still after the client's retries (https://learn.microsoft.com/en-us/graph/throttling).
-    Throttled,
+    /// 429 still after the client's retries (https://learn.microsoft.com/en-us/graph/throttling),
+    /// with the answer's `Retry-After` when it had one.
+    Throttled {
+        /// How long Microsoft asked the client to wait.
+        retry_after: Option<std::time::Duration>,
+    },
     /// 5xx still after the client's retries.
     Transient {
         /// HTTP status.
@@ -108,6 +112,8 @@ pub struct ErrorCodes {
     /// Exchange's exception type (`innererror.internalexception.type`, or the type field of
     /// `details[0].message`).
     pub exception_type: Option<String>,
+    /// The `Retry-After` header.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl Refusal {
@@ -136,7 +142,9 @@ impl Refusal {
             },
             404 => Refusal::NotFound,
             409 => Refusal::Conflict,
-            429 => Refusal::Throttled,
+            429 => Refusal::Throttled {
+                retry_after: codes.retry_after,
+            },
             500..=599 => Refusal::Transient {
                 status: codes.status,
             },
@@ -172,6 +180,7 @@ mod tests {
             code: Some(code.to_string()),
             inner_codes: inner.iter().map(|c| c.to_string()).collect(),
             exception_type: exception.map(str::to_string),
+            retry_after: None,
         }
     }
 
@@ -197,7 +206,7 @@ mod tests {
             ),
             (404, Refusal::NotFound),
             (409, Refusal::Conflict),
-            (429, Refusal::Throttled),
+            (429, Refusal::Throttled { retry_after: None }),
             (503, Refusal::Transient { status: 503 }),
             (418, Refusal::Other { status: 418 }),
         ];

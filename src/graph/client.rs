@@ -67,6 +67,8 @@ pub struct Reply {
     pub status: u16,
     /// Graph's `request-id` header.
     pub request_id: Option<String>,
+    /// `Retry-After` of the last answer (a 429 still throttled after the retries).
+    pub retry_after: Option<Duration>,
     /// Raw body.
     pub body: Vec<u8>,
 }
@@ -80,6 +82,7 @@ impl Reply {
     /// The service error this reply carries.
     pub fn error(&self) -> super::error::ServiceError {
         super::error::ServiceError::parse(self.status, self.request_id.clone(), &self.body)
+            .with_retry_after(self.retry_after)
     }
 }
 
@@ -109,6 +112,8 @@ pub struct BatchOutcome {
     pub status: u16,
     /// `request-id` of the item (or envelope).
     pub request_id: Option<String>,
+    /// The item's `Retry-After`, if it had one.
+    pub retry_after: Option<Duration>,
     /// Item body.
     pub body: serde_json::Value,
 }
@@ -209,6 +214,7 @@ impl HttpCore {
                     let reply = Reply {
                         status,
                         request_id,
+                        retry_after,
                         body,
                     };
                     if status == 401 && !refreshed {
@@ -340,6 +346,7 @@ impl HttpCore {
                         let outcome = BatchOutcome {
                             status,
                             request_id: request_id.clone(),
+                            retry_after: None,
                             body: body.clone(),
                         };
                         (i, outcome, None)
@@ -389,6 +396,7 @@ impl HttpCore {
             let outcome = BatchOutcome {
                 status,
                 request_id: header("request-id").or_else(|| reply.request_id.clone()),
+                retry_after: after,
                 body: response["body"].clone(),
             };
             found.push((index, outcome, after));
@@ -401,6 +409,7 @@ impl HttpCore {
                     BatchOutcome {
                         status: 502,
                         request_id: reply.request_id.clone(),
+                        retry_after: None,
                         body,
                     },
                     None,

@@ -45,12 +45,19 @@ impl ServiceError {
                 status,
                 code: text(&error["code"]),
                 inner_codes,
+                retry_after: None,
                 exception_type: text(&internal["type"])
                     .or_else(|| detail.and_then(|(kind, _)| kind.map(str::to_string))),
             },
             message,
             request_id: request_id.or_else(|| text(&error["innerError"]["request-id"])),
         }
+    }
+
+    /// With the answer's `Retry-After` (what a throttled refusal says about when to retry).
+    pub fn with_retry_after(mut self, retry_after: Option<std::time::Duration>) -> ServiceError {
+        self.codes.retry_after = retry_after;
+        self
     }
 
     /// HTTP status.

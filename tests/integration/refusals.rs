@@ -272,3 +272,41 @@ async fn a_member_already_added_is_done_because_a_read_says_so_not_the_message()
     let results = backend.execute(&[ghost]).await;
     assert!(results[0].is_err(), "{results:?}");
 }
+
+/// A write still throttled after the client's retries is `Throttled` with the `Retry-After`
+/// Graph sent (https://learn.microsoft.com/en-us/graph/throttling), not a generic failure.
+#[tokio::test]
+async fn a_write_still_throttled_says_how_long_to_wait() {
+    let t = fx::tenant(40);
+    let fake = fx::start(
+        t.clone(),
+        SimOptions {
+            throttle: Some((1, std::time::Duration::from_secs(120))),
+            garble_error_messages: true,
+            ..SimOptions::default()
+        },
+    )
+    .await;
+    // No retries: the first answer after the one request the window allows is final.
+    let no_retries = m365ctl::graph::RetryPolicy {
+        max_attempts: 1,
+        ..fx::fast_retries()
+    };
+    let backend = m365ctl::backend::graph::GraphBackend::with_retry_policy(
+        &fake.settings(fx::secret_auth()),
+        no_retries,
+    )
+    .unwrap();
+    let first = backend.execute(&[op(locate(1, "FR"))]).await;
+    assert!(first[0].is_ok(), "{first:?}");
+    let results = backend.execute(&[op(locate(2, "FR"))]).await;
+    let refusal = results[0].as_ref().err().and_then(|e| e.refusal().cloned());
+    match refusal {
+        Some(Refusal::Throttled {
+            retry_after: Some(wait),
+        }) => assert!(wait.as_secs() > 0, "{wait:?}"),
+        other => {
+            panic!("expected a throttled refusal with Retry-After, got {other:?}: {results:?}")
+        }
+    }
+}
