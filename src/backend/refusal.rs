@@ -5,6 +5,7 @@
 //! construction. Where Graph uses one code for several refusals, the variant is the generic
 //! one and the message stays for humans.
 
+pub use crate::rules::writes::LicenceRule;
 use crate::tenant::RuleViolation;
 
 /// Why the service refused a request, as far as its codes and status say.
@@ -45,49 +46,6 @@ pub enum Refusal {
         /// HTTP status.
         status: u16,
     },
-}
-
-/// Licence-assignment error codes Microsoft documents ("Identify and resolve license
-/// assignment problems for a group in Microsoft Entra ID"; research graph-api.md §1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LicenceRule {
-    /// `CountViolation`: no free seats.
-    CountViolation,
-    /// `MutuallyExclusiveViolation`: service plans that cannot be combined.
-    MutuallyExclusiveViolation,
-    /// `DependencyViolation`: a service plan needs another one.
-    DependencyViolation,
-    /// `ProhibitedInUsageLocationViolation`: the product is not sold in the user's location.
-    ProhibitedInUsageLocationViolation,
-    /// `UniquenessViolation`: a proxy address is taken.
-    UniquenessViolation,
-}
-
-impl LicenceRule {
-    /// Every rule, for parsing and tests.
-    pub const ALL: [LicenceRule; 5] = [
-        LicenceRule::CountViolation,
-        LicenceRule::MutuallyExclusiveViolation,
-        LicenceRule::DependencyViolation,
-        LicenceRule::ProhibitedInUsageLocationViolation,
-        LicenceRule::UniquenessViolation,
-    ];
-
-    /// The code as Graph writes it.
-    pub fn code(self) -> &'static str {
-        match self {
-            LicenceRule::CountViolation => "CountViolation",
-            LicenceRule::MutuallyExclusiveViolation => "MutuallyExclusiveViolation",
-            LicenceRule::DependencyViolation => "DependencyViolation",
-            LicenceRule::ProhibitedInUsageLocationViolation => "ProhibitedInUsageLocationViolation",
-            LicenceRule::UniquenessViolation => "UniquenessViolation",
-        }
-    }
-
-    /// The rule a code names, if any.
-    pub fn from_code(code: &str) -> Option<LicenceRule> {
-        LicenceRule::ALL.into_iter().find(|r| r.code() == code)
-    }
 }
 
 /// Graph's code for a missing object (https://learn.microsoft.com/en-us/graph/errors).

@@ -13,6 +13,7 @@ use super::SeatSummary;
 use super::index::Index;
 use super::intent::Intent;
 use crate::desired::{DesiredState, LicenseIntent};
+use crate::rules::writes::LicenceRule;
 use crate::tenant::{LicenseAssignment, User};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -122,8 +123,13 @@ fn remedy(
     seats: &[SeatSummary],
 ) -> String {
     const REPROCESS: &str = "then reprocess the user's licences";
-    match l.error.as_deref().unwrap_or("Other") {
-        "CountViolation" => {
+    let Some(rule) = l.error.as_deref().and_then(LicenceRule::from_code) else {
+        return format!(
+            "look up the member's error on the group's Licenses page in the Entra admin center, fix it, {REPROCESS}"
+        );
+    };
+    match rule {
+        LicenceRule::CountViolation => {
             let free = seats
                 .iter()
                 .find(|s| s.sku_part_number == part)
@@ -140,23 +146,20 @@ fn remedy(
                 )
             }
         }
-        "MutuallyExclusiveViolation" => format!(
+        LicenceRule::MutuallyExclusiveViolation => format!(
             "the user holds another licence whose service plans cannot be combined with {part}: remove it or disable the conflicting plan, {REPROCESS}"
         ),
-        "DependencyViolation" => format!(
+        LicenceRule::DependencyViolation => format!(
             "a service plan of {part} depends on a plan that is disabled or missing: enable the prerequisite plan (the group's disabled_plans), {REPROCESS}"
         ),
-        "ProhibitedInUsageLocationViolation" => format!(
+        LicenceRule::ProhibitedInUsageLocationViolation => format!(
             "{part} cannot be delivered in the user's usage location ({}): set usage_location to a country where it is sold, {REPROCESS}",
             user.usage_location
                 .as_deref()
                 .unwrap_or("none; the tenant's country applies")
         ),
-        "UniquenessViolation" => format!(
+        LicenceRule::UniquenessViolation => format!(
             "a proxy address of the user is already used by another object: resolve the clash in Exchange, {REPROCESS}"
-        ),
-        _ => format!(
-            "look up the member's error on the group's Licenses page in the Entra admin center, fix it, {REPROCESS}"
         ),
     }
 }
@@ -198,6 +201,12 @@ mod tests {
 
     #[test]
     fn every_error_state_of_a_declared_group_licence_is_drift_with_its_remedy() {
+        for rule in crate::rules::writes::LicenceRule::ALL {
+            assert!(
+                CODES.iter().any(|(code, _)| *code == rule.code()),
+                "{rule:?} has a remedy test"
+            );
+        }
         for state in ["Error", "ActiveWithError", "Disabled"] {
             for (code, remedy) in CODES {
                 let live = failing_member(state, Some(code), 0);

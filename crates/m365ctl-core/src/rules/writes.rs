@@ -82,6 +82,51 @@ pub enum RuleViolation {
     },
 }
 
+/// Licence-assignment error codes Microsoft documents ("Identify and resolve license
+/// assignment problems for a group in Microsoft Entra ID"; research graph-api.md §1.1): the
+/// `error` of a `licenseAssignmentState` (`plan::license_errors`) and the codes the Graph
+/// backend classifies refusals by (`backend::Refusal::Licence`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LicenceRule {
+    /// `CountViolation`: no free seats.
+    CountViolation,
+    /// `MutuallyExclusiveViolation`: service plans that cannot be combined.
+    MutuallyExclusiveViolation,
+    /// `DependencyViolation`: a service plan needs another one.
+    DependencyViolation,
+    /// `ProhibitedInUsageLocationViolation`: the product is not sold in the user's location.
+    ProhibitedInUsageLocationViolation,
+    /// `UniquenessViolation`: a proxy address is taken.
+    UniquenessViolation,
+}
+
+impl LicenceRule {
+    /// Every rule, for parsing and tests.
+    pub const ALL: [LicenceRule; 5] = [
+        LicenceRule::CountViolation,
+        LicenceRule::MutuallyExclusiveViolation,
+        LicenceRule::DependencyViolation,
+        LicenceRule::ProhibitedInUsageLocationViolation,
+        LicenceRule::UniquenessViolation,
+    ];
+
+    /// The code as Graph writes it.
+    pub fn code(self) -> &'static str {
+        match self {
+            LicenceRule::CountViolation => "CountViolation",
+            LicenceRule::MutuallyExclusiveViolation => "MutuallyExclusiveViolation",
+            LicenceRule::DependencyViolation => "DependencyViolation",
+            LicenceRule::ProhibitedInUsageLocationViolation => "ProhibitedInUsageLocationViolation",
+            LicenceRule::UniquenessViolation => "UniquenessViolation",
+        }
+    }
+
+    /// The rule a code names, if any.
+    pub fn from_code(code: &str) -> Option<LicenceRule> {
+        LicenceRule::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
 /// Graph's `usageLocation` must be an ISO 3166-1 alpha-2 code ("user resource type":
 /// "A two-letter country code (ISO standard 3166)"); the config loader checks the same list.
 pub fn check_usage_location(code: &str) -> Result<(), RuleViolation> {
