@@ -5,7 +5,9 @@
 //! construction. Where Graph uses one code for several refusals, the variant is the generic
 //! one and the message stays for humans.
 
-pub use crate::rules::writes::LicenceRule;
+pub use crate::rules::writes::{
+    EXCHANGE_NOT_FOUND, GRAPH_BAD_REQUEST, GRAPH_NOT_FOUND, LicenceRule,
+};
 use crate::tenant::RuleViolation;
 
 /// Why the service refused a request, as far as its codes and status say.
@@ -47,16 +49,6 @@ pub enum Refusal {
         status: u16,
     },
 }
-
-/// Graph's code for a missing object (https://learn.microsoft.com/en-us/graph/errors).
-pub const GRAPH_NOT_FOUND: &str = "Request_ResourceNotFound";
-/// Graph's code for a request that broke a rule (research graph-api.md §1.1).
-pub const GRAPH_BAD_REQUEST: &str = "Request_BadRequest";
-/// Exchange's exception type for an identity it cannot find (adminapi `details[].message`
-/// `Ex…|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|…` and
-/// `innererror.internalexception.type`; research graph-api.md §5.2, [3P]).
-pub const EXCHANGE_NOT_FOUND: &str =
-    "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException";
 
 /// The machine-readable parts of an error answer: what classification may read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

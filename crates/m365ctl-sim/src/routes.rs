@@ -7,10 +7,10 @@ use super::faults::Fault;
 use super::query::{self, CollectionQuery, Projection, QueryError};
 use super::throttle::{self, Throttled};
 use super::{LoggedRequest, Shared, State, batch, exchange, token, wire};
-use crate::backend::refusal::{GRAPH_BAD_REQUEST, GRAPH_NOT_FOUND};
 use crate::plan::ops::{AssignGroupLicenses, AssignLicenses, SetSignIn, SetUsageLocation, SignIn};
 use crate::plan::ops::{Licences, LicenseGrant, LicenseRemoval, OpKind};
 use crate::rules::invariants::Observed;
+use crate::rules::writes::{GRAPH_BAD_REQUEST, GRAPH_NOT_FOUND};
 use crate::tenant::{RuleViolation, Tenant};
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
@@ -80,7 +80,7 @@ impl Answer {
     /// in `innererror.internalexception.type` (research graph-api.md §5.2, [3P] captured
     /// adminapi answers).
     pub(super) fn exchange_not_found(message: &str) -> Answer {
-        let kind = crate::backend::refusal::EXCHANGE_NOT_FOUND;
+        let kind = crate::rules::writes::EXCHANGE_NOT_FOUND;
         Answer::new(
             400,
             Body::Json(json!({"error": {

@@ -82,6 +82,17 @@ pub enum RuleViolation {
     },
 }
 
+/// Graph's code for a missing object (https://learn.microsoft.com/en-us/graph/errors). The
+/// fake answers with these codes and the Graph backend classifies by them: one definition.
+pub const GRAPH_NOT_FOUND: &str = "Request_ResourceNotFound";
+/// Graph's code for a request that broke a rule (research graph-api.md §1.1).
+pub const GRAPH_BAD_REQUEST: &str = "Request_BadRequest";
+/// Exchange's exception type for an identity it cannot find (adminapi `details[].message`
+/// `Ex…|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|…` and
+/// `innererror.internalexception.type`; research graph-api.md §5.2, [3P]).
+pub const EXCHANGE_NOT_FOUND: &str =
+    "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException";
+
 /// Licence-assignment error codes Microsoft documents ("Identify and resolve license
 /// assignment problems for a group in Microsoft Entra ID"; research graph-api.md §1.1): the
 /// `error` of a `licenseAssignmentState` (`plan::license_errors`) and the codes the Graph
