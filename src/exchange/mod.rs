@@ -204,7 +204,9 @@ impl ExchangeAdmin for RestExchange {
         if reply.is_success() {
             Ok(reply.request_id)
         } else {
-            Err(reply.error().into_backend_error(target, EXCHANGE_PERMISSION))
+            Err(reply
+                .error()
+                .into_backend_error(target, EXCHANGE_PERMISSION))
         }
     }
 }

@@ -8,7 +8,9 @@ use crate::fx;
 use m365ctl::backend::snapshot::{SnapshotBackend, render_snapshot};
 use m365ctl::backend::{Refusal, TenantBackend};
 use m365ctl::plan::Operation;
-use m365ctl::plan::ops::{LicenseGrant, LicenseRemoval, OpKind};
+use m365ctl::plan::ops::{
+    AssignLicenses, ConvertMailbox, LicenseGrant, LicenseRemoval, OpKind, SetUsageLocation,
+};
 use m365ctl::sim::SimOptions;
 use m365ctl::tenant::{MailboxType, Tenant};
 
@@ -34,12 +36,12 @@ fn grant(tenant: &Tenant, sku: &str, disabled_plans: Vec<String>) -> LicenseGran
 }
 
 fn assign(n: usize, add: Vec<LicenseGrant>, remove: Vec<LicenseRemoval>) -> OpKind {
-    OpKind::AssignLicenses {
+    OpKind::AssignLicenses(AssignLicenses {
         user_id: fx::id(1, n),
         upn: fx::upn(n),
         add,
         remove,
-    }
+    })
 }
 
 fn removal(tenant: &Tenant, sku: &str) -> LicenseRemoval {
@@ -50,21 +52,21 @@ fn removal(tenant: &Tenant, sku: &str) -> LicenseRemoval {
 }
 
 fn locate(n: usize, to: &str) -> OpKind {
-    OpKind::SetUsageLocation {
+    OpKind::SetUsageLocation(SetUsageLocation {
         user_id: fx::id(1, n),
         upn: fx::upn(n),
         from: Some("GB".into()),
         to: to.into(),
-    }
+    })
 }
 
 fn convert(n: usize, from: MailboxType, to: MailboxType) -> OpKind {
-    OpKind::ConvertMailbox {
+    OpKind::ConvertMailbox(ConvertMailbox {
         user_id: fx::id(1, n),
         upn: fx::upn(n),
         from,
         to,
-    }
+    })
 }
 
 /// Every write rule, broken once, in order, with the refusal both backends must give
@@ -126,12 +128,12 @@ fn cases(t: &Tenant) -> Vec<(&'static str, OpKind, Option<Refusal>)> {
         ),
         (
             "user not found",
-            OpKind::SetUsageLocation {
+            OpKind::SetUsageLocation(SetUsageLocation {
                 user_id: "0badc0de-0000-4000-8000-000000000002".into(),
                 upn: "ghost@contoso.example".into(),
                 from: None,
                 to: "GB".into(),
-            },
+            }),
             missing.clone(),
         ),
         (
