@@ -287,7 +287,7 @@ impl GraphBackend {
             )
             .await?;
         match stray {
-            Some(upn) => Err(BackendError::Service {
+            Some(upn) => Err(BackendError::Invalid {
                 target: url.to_string(),
                 code: "InvalidResponse".into(),
                 message: format!("the segment {filter:?} returned {upn:?}, which it does not hold"),
