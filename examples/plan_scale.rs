@@ -10,6 +10,9 @@
 //!   written to a temporary file. It prints the planner core and plan-file times and bytes.
 //! - `--write DIR N`: writes the N-user config and `tenant.json` snapshot to DIR, for
 //!   measuring the CLI itself: `/usr/bin/time -v m365ctl plan -c DIR [--out plan.json]`.
+//! - `--write-entries DIR N`: the same tenant with the config a per-user export writes: one
+//!   `[users."upn"]` entry per user in `users.toml` (about 10 MB at 100k users), the input
+//!   whose parse memory the loader bounds.
 
 use m365ctl::plan::ops::AddGroupMember;
 use m365ctl::plan::{Fingerprint, OpKind, Operation, Plan};
@@ -30,6 +33,16 @@ fn main() {
             panic!("--write DIR USERS");
         };
         write_config(Path::new(dir), n);
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--write-entries") {
+        let (Some(dir), Some(n)) = (
+            args.get(i + 1),
+            args.get(i + 2).and_then(|n| n.parse().ok()),
+        ) else {
+            panic!("--write-entries DIR USERS");
+        };
+        write_entries(Path::new(dir), n);
         return;
     }
     if args.iter().any(|a| a == "--render") {
@@ -142,4 +155,36 @@ fn write_synth(dir: &Path, synth: &m365ctl::synth::Synth) {
         m365ctl::backend::snapshot::render_snapshot(&synth.tenant),
     )
     .expect("snapshot");
+}
+
+/// The benchmark tenant with one `[users]` entry per user, as a per-user export writes it: the
+/// licences the user's rule gives, their country as usage location, their mailbox type.
+fn write_entries(dir: &Path, n: usize) {
+    use std::fmt::Write as _;
+    std::fs::create_dir_all(dir).expect("directory");
+    let synth = generate(&SynthSpec::benchmark(n));
+    write_synth(dir, &synth);
+    let header = synth
+        .config_toml
+        .split("[[rules]]")
+        .next()
+        .expect("config text");
+    std::fs::write(dir.join("m365ctl.toml"), header).expect("config");
+    let mut users = String::with_capacity(n * 100);
+    for user in &synth.tenant.users {
+        let licences = match user.attributes.get("extensionAttribute1") {
+            Some("Manager") => r#"["E5", "EMS"]"#,
+            Some("Frontline") => r#"["F3"]"#,
+            Some("Contractor") => r#"["EXO_P1"]"#,
+            _ => r#"["E3", "EMS"]"#,
+        };
+        let country = user.attributes.get("country").unwrap_or("GB");
+        writeln!(
+            users,
+            "[users.\"{}\"]\nlicenses = {licences}\nusage_location = \"{country}\"\nmailbox = \"user\"\n",
+            user.user_principal_name
+        )
+        .expect("string write");
+    }
+    std::fs::write(dir.join("users.toml"), users).expect("users.toml");
 }

@@ -87,7 +87,7 @@ pub fn from_sources(sources: &[(String, String)], base: &Path) -> Result<Config,
     let mut parsed = Vec::with_capacity(sources.len());
     let mut errors = Vec::new();
     for (name, text) in sources {
-        match toml::from_str::<RawFile>(text) {
+        match super::chunked::parse(text, super::chunked::CHUNK_BYTES) {
             Ok(raw) => parsed.push(Source {
                 map: SourceMap::new(name, text),
                 raw,

@@ -4,6 +4,7 @@
 //! `resolve` is pure and checks the config against a live `Tenant` (SKUs owned, plans that
 //! exist, users and groups that exist) while expanding profiles, rules and defaults.
 
+mod chunked;
 pub mod cloud;
 pub mod connection;
 pub use crate::countries;
