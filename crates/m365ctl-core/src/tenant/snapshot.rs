@@ -112,6 +112,11 @@ fn sku_problems(
         .collect()
 }
 
+/// Whether `problems` would report anything, without needing the text to locate it.
+pub fn has_problems(tenant: &Tenant) -> bool {
+    !collect(tenant).is_empty()
+}
+
 fn collect(tenant: &Tenant) -> Vec<Problem> {
     use Step::{Index, Key};
     let mut out = Vec::new();
