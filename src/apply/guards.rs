@@ -174,24 +174,12 @@ fn part_the_plan_changes(ops: &[Operation], live: &Tenant) -> Tenant {
     let mut users: HashSet<&str> = HashSet::new();
     let mut groups: HashSet<&str> = HashSet::new();
     for op in ops {
-        match &op.kind {
-            OpKind::SetUsageLocation { user_id, .. }
-            | OpKind::AssignLicenses { user_id, .. }
-            | OpKind::ConvertMailbox { user_id, .. } => {
-                users.insert(user_id);
-            }
-            OpKind::AddGroupMember {
-                group_id, user_id, ..
-            }
-            | OpKind::RemoveGroupMember {
-                group_id, user_id, ..
-            } => {
-                users.insert(user_id);
+        users.extend(op.kind.user_id());
+        match op.kind.licences() {
+            Licences::Group { group_id, .. } | Licences::Membership { group_id, .. } => {
                 groups.insert(group_id);
             }
-            OpKind::AssignGroupLicenses { group_id, .. } => {
-                groups.insert(group_id);
-            }
+            Licences::User { .. } | Licences::Untouched => {}
         }
     }
     for group in &live.groups {
@@ -236,7 +224,10 @@ fn managed_assignments(tenant: &Tenant, managed_skus: &BTreeSet<String>) -> usiz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{LicenseGrant, LicenseRemoval};
+    use crate::plan::ops::{
+        AddGroupMember, AssignGroupLicenses, AssignLicenses, LicenseGrant, LicenseRemoval, OpKind,
+        RemoveGroupMember,
+    };
     use proptest::prelude::*;
 
     /// The whole tenant after the plan: the oracle the partial simulation must agree with.
@@ -271,8 +262,8 @@ mod tests {
                 let sku = &live.skus[s % live.skus.len()];
                 let (user_id, upn) = (user.id.clone(), user.user_principal_name.clone());
                 let (group_id, name) = (group.id.clone(), group.display_name.clone());
-                let kind = match kind % 6 {
-                    0 => OpKind::AssignLicenses {
+                let kind: OpKind = match kind % 6 {
+                    0 => AssignLicenses {
                         user_id,
                         upn,
                         add: vec![],
@@ -282,26 +273,30 @@ mod tests {
                             .filter_map(|l| live.sku(&l.sku_id))
                             .map(removal)
                             .collect(),
-                    },
-                    1 => OpKind::AssignLicenses {
+                    }
+                    .into(),
+                    1 => AssignLicenses {
                         user_id,
                         upn,
                         add: vec![grant(sku)],
                         remove: vec![],
-                    },
-                    2 => OpKind::AddGroupMember {
+                    }
+                    .into(),
+                    2 => AddGroupMember {
                         group_id,
                         group: name,
                         user_id,
                         upn,
-                    },
-                    3 => OpKind::RemoveGroupMember {
+                    }
+                    .into(),
+                    3 => RemoveGroupMember {
                         group_id,
                         group: name,
                         user_id,
                         upn,
-                    },
-                    4 => OpKind::AssignGroupLicenses {
+                    }
+                    .into(),
+                    4 => AssignGroupLicenses {
                         group_id,
                         group: name,
                         add: vec![],
@@ -311,13 +306,15 @@ mod tests {
                             .filter_map(|l| live.sku(&l.sku_id))
                             .map(removal)
                             .collect(),
-                    },
-                    _ => OpKind::AssignGroupLicenses {
+                    }
+                    .into(),
+                    _ => AssignGroupLicenses {
                         group_id,
                         group: name,
                         add: vec![grant(sku)],
                         remove: vec![],
-                    },
+                    }
+                    .into(),
                 };
                 Operation {
                     id: format!("op{n}"),

@@ -85,24 +85,23 @@ fn json_format_is_the_plan_file() {
         .stdout
         .clone();
     let text = String::from_utf8(out).unwrap();
-    PlanFile::parse(&text).expect("stdout is a plan file");
+    let plan = PlanFile::parse(&text).expect("stdout is a plan file");
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["format_version"], 2);
     assert!(doc["fingerprint"].as_str().unwrap().starts_with("sha256:"));
-    let ops = doc["operations"].as_array().unwrap();
-    let position = |id: &str| ops.iter().position(|o| o["id"] == id);
-    for (i, op) in ops.iter().enumerate() {
-        for dep in op["depends_on"].as_array().unwrap() {
-            let at = position(dep.as_str().unwrap())
-                .unwrap_or_else(|| panic!("{} depends on unknown {dep}", op["id"]));
-            assert!(at < i, "{} listed before its dependency {dep}", op["id"]);
+    // Version 2 names each dependency by its position, always an earlier operation.
+    for (i, op) in doc["operations"].as_array().unwrap().iter().enumerate() {
+        for dep in op["depends_on"].as_array().into_iter().flatten() {
+            let at = dep.as_u64().expect("a position") as usize;
+            assert!(at < i, "operation {i} listed before its dependency {at}");
         }
     }
+    let ops = &plan.operations;
+    let position = |id: &str| ops.iter().position(|o| o.id == id);
     // Ordering rules, read off the document a reviewer sees.
     let depends = |id: &str, on: &str| {
-        ops[position(id).unwrap()]["depends_on"]
-            .as_array()
-            .unwrap()
+        ops[position(id).unwrap()]
+            .depends_on
             .iter()
             .any(|d| d == on)
     };

@@ -23,17 +23,16 @@ fn quickstart_copy() -> tempfile::TempDir {
     dir
 }
 
-/// The checksum exactly as `m365ctl plan --out` computes it: anyone can.
-fn recompute_checksum(doc: &mut serde_json::Value) {
+/// The checksum exactly as `m365ctl plan --out` computes it (over the operations' canonical
+/// form, whatever the file's version): anyone can.
+fn recompute_checksum(doc: &mut m365ctl::planfile::PlanFile) {
     let mut hasher = Sha256::new();
-    hasher.update(doc["inputs"]["desired"].as_str().unwrap().as_bytes());
+    hasher.update(doc.inputs.desired.as_bytes());
     hasher.update(b"\n");
-    hasher.update(doc["inputs"]["live"].as_str().unwrap().as_bytes());
+    hasher.update(doc.inputs.live.as_bytes());
     hasher.update(b"\n");
-    let ops: Vec<m365ctl::planfile::PlanOperation> =
-        serde_json::from_value(doc["operations"].clone()).unwrap();
-    hasher.update(serde_json::to_vec(&ops).unwrap());
-    doc["fingerprint"] = format!("sha256:{}", m365ctl::planfile::hex(&hasher.finalize())).into();
+    hasher.update(serde_json::to_vec(&doc.operations).unwrap());
+    doc.fingerprint = format!("sha256:{}", m365ctl::planfile::hex(&hasher.finalize()));
 }
 
 #[test]
@@ -47,8 +46,8 @@ fn a_leavers_operations_moved_onto_another_user_are_refused_despite_a_valid_chec
         .arg(&planfile)
         .assert()
         .code(0);
-    let mut doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&planfile).unwrap()).unwrap();
+    let mut doc =
+        m365ctl::planfile::PlanFile::parse(&std::fs::read_to_string(&planfile).unwrap()).unwrap();
     let tenant: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("tenant.json")).unwrap())
             .unwrap();
@@ -61,17 +60,17 @@ fn a_leavers_operations_moved_onto_another_user_are_refused_despite_a_valid_chec
         .unwrap();
     // grace (the leaver) has her mailbox converted to shared: point it at bob instead.
     let mut moved = 0;
-    for op in doc["operations"].as_array_mut().unwrap() {
-        if op["target"] == "grace@contoso.com" && op["kind"] == "convert_mailbox" {
-            op["target"] = "bob@contoso.com".into();
-            op["details"]["upn"] = "bob@contoso.com".into();
-            op["details"]["user_id"] = bob_id.clone();
+    for op in &mut doc.operations {
+        if op.target == "grace@contoso.com" && op.kind == "convert_mailbox" {
+            op.target = "bob@contoso.com".into();
+            op.details["upn"] = "bob@contoso.com".into();
+            op.details["user_id"] = bob_id.clone();
             moved += 1;
         }
     }
     assert_eq!(moved, 1, "the quickstart converts grace's mailbox");
     recompute_checksum(&mut doc);
-    std::fs::write(&planfile, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    std::fs::write(&planfile, doc.to_json()).unwrap();
     let before = std::fs::read(dir.path().join("tenant.json")).unwrap();
 
     m365ctl()

@@ -2,8 +2,18 @@
 //!
 //! One document serves machines reading plans in CI and `apply plan.json`, so what was
 //! reviewed is exactly what gets applied. The shape is versioned (`format_version`) and
-//! stable: `{"format_version":1,"fingerprint":"sha256:…","operations":[{"id","kind","target",
-//! "details",…,"depends_on":[ids]}],"summary":{…}}`.
+//! stable. Version 2 (written since issue 17) is compact: one operation per line, each its
+//! kind's fields plus an `id` only where it is not the derived `<kind>:<target>` (`#n` for the
+//! n-th of a kind and target in document order), `depends_on` as positions in `operations`,
+//! and 64-bit per-principal live digests; top-level members are indented, everything inside
+//! a line is compact. `{"format_version":2,"fingerprint":"sha256:…","inputs":{…},
+//! "operations":[{"kind",…fields,"depends_on":[positions],"reasons"}],"summary":{…},…}`.
+//! Version 1 documents (`{"id","kind","target","action","details","depends_on":[ids]}` per
+//! operation, pretty-printed) are still read. The checksums (`fingerprint`,
+//! `operations_sha256`) are computed over the same canonical operations in both versions, so
+//! a plan's checksum and an `approve_mass_change` do not depend on the file's version.
+
+mod compact;
 
 use crate::diag::Diagnostic;
 /// Digests are written as lower-case hex (the tests and scripts check files with it).
@@ -12,13 +22,18 @@ use crate::plan::{ExchangeChange, Fingerprint, OpKind, Operation, Plan, SeatSumm
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Current format version; readers refuse other versions.
-pub const FORMAT_VERSION: u32 = 1;
+/// Current format version (written); readers also accept `READABLE_VERSIONS`.
+pub const FORMAT_VERSION: u32 = 2;
 
-/// A plan as a self-contained, re-readable document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The versions `PlanFile::parse` reads.
+pub const READABLE_VERSIONS: [u32; 2] = [1, 2];
+
+/// A plan as a self-contained, re-readable document. In memory every operation is in its
+/// canonical form (`PlanOperation`, what the checksums cover); `Serialize` writes the version
+/// 2 document and `Deserialize` reads the version 1 shape: read documents with `parse`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct PlanFile {
-    /// Always `FORMAT_VERSION`.
+    /// `FORMAT_VERSION` when written; the version read when parsed.
     pub format_version: u32,
     /// `sha256:` over the desired and live fingerprints and the operations. It detects
     /// accidental corruption only (anyone can recompute it); apply trusts a saved plan only
@@ -69,10 +84,10 @@ pub struct PlanContext {
 /// Digests of the live state, per user, per group and per SKU (consumed seats).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveDigest {
-    /// Lower-case UPN -> `sha256:` of the user's canonical JSON.
+    /// Lower-case UPN -> `short_digest` of the user's canonical JSON.
     pub users: std::collections::BTreeMap<String, String>,
-    /// Group display name (with the object id when several groups share it) -> `sha256:` of
-    /// the group's canonical JSON.
+    /// Group display name (with the object id when several groups share it) ->
+    /// `short_digest` of the group's canonical JSON.
     pub groups: std::collections::BTreeMap<String, String>,
     /// skuPartNumber -> consumed units.
     pub sku_consumed: std::collections::BTreeMap<String, u32>,
@@ -92,7 +107,7 @@ impl LiveDigest {
             normalized = copy;
             &normalized
         };
-        let digest = |value: Vec<u8>| format!("sha256:{}", hex(&Sha256::digest(value)));
+        let digest = |value: Vec<u8>| short_digest(&value);
         let mut names: std::collections::HashMap<&str, usize> = Default::default();
         for g in &tenant.groups {
             *names.entry(g.display_name.as_str()).or_default() += 1;
@@ -127,6 +142,25 @@ impl LiveDigest {
                 .map(|s| (s.sku_part_number.clone(), s.consumed))
                 .collect(),
         }
+    }
+}
+
+/// The first 16 hex digits (64 bits) of a sha256. The per-principal digests only explain a
+/// staleness that `inputs.live` (a full sha256) decides: a changed principal whose 64 bits
+/// stay the same (odds 2^-64) would only be left out of the explanation. A 1,000,000-user
+/// digest is half the size with them.
+fn short_digest(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes)[..8])
+}
+
+impl LiveDigest {
+    /// A version 1 digest (`sha256:` and 64 hex digits per principal) in today's short form.
+    fn shortened(mut self) -> LiveDigest {
+        for value in self.users.values_mut().chain(self.groups.values_mut()) {
+            let hex = value.strip_prefix("sha256:").unwrap_or(value);
+            *value = hex.chars().take(16).collect();
+        }
+        self
     }
 }
 
@@ -200,7 +234,9 @@ pub enum PlanFileError {
     #[error("not a m365ctl plan file: {0}")]
     Invalid(String),
     /// Written by another format version.
-    #[error("plan file format_version {0} is not supported (expected {FORMAT_VERSION})")]
+    #[error(
+        "plan file format_version {0} is not supported (this m365ctl reads versions 1 and 2); re-run `m365ctl plan --out <file>` with this version"
+    )]
     Version(u32),
     /// Content edited after planning: the checksum no longer matches.
     #[error("plan file checksum mismatch: it was modified after `m365ctl plan` wrote it")]
@@ -262,25 +298,37 @@ impl PlanFile {
         String::from_utf8(bytes).expect("serde_json writes UTF-8")
     }
 
-    /// Pretty JSON with a trailing newline. Field order is the struct's and every map is a
-    /// `BTreeMap`, so the same plan always gives the same bytes. Streamed: `plan --out` writes
-    /// through this into its file and never holds the whole text (133 MB at 1,000,000 users).
+    /// The version 2 document with a trailing newline (see the module doc). Field order is
+    /// fixed and every map is a `BTreeMap`, so the same plan always gives the same bytes.
+    /// Streamed: `plan --out` writes through this into its file and never holds the whole
+    /// text (67 MB at 1,000,000 users).
     pub fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        serde_json::to_writer_pretty(&mut *out, self)?;
-        out.write_all(b"\n")
+        compact::write(self, out)
     }
 
-    /// Parses a document and checks its version and checksum. The checksum only catches
+    /// Parses a document (version 1 or 2) and checks its checksum. The checksum only catches
     /// accidental corruption: trust comes from `check_operations`.
     pub fn parse(text: &str) -> Result<PlanFile, PlanFileError> {
-        let doc: PlanFile =
-            serde_json::from_str(text).map_err(|e| PlanFileError::Invalid(e.to_string()))?;
-        if doc.format_version != FORMAT_VERSION {
-            return Err(PlanFileError::Version(doc.format_version));
-        }
+        let doc = PlanFile::read(text)?;
         if checksum(&doc.inputs, &doc.operations) != doc.fingerprint {
             return Err(PlanFileError::Tampered);
         }
+        Ok(doc)
+    }
+
+    /// The document in either version, its checksum not checked yet.
+    fn read(text: &str) -> Result<PlanFile, PlanFileError> {
+        let invalid = |e: serde_json::Error| PlanFileError::Invalid(e.to_string());
+        let version: compact::Version = serde_json::from_str(text).map_err(invalid)?;
+        let doc = match version.format_version {
+            1 => {
+                let mut doc: PlanFile = serde_json::from_str(text).map_err(invalid)?;
+                doc.live_digest = doc.live_digest.map(LiveDigest::shortened);
+                doc
+            }
+            2 => compact::read(serde_json::from_str(text).map_err(invalid)?)?,
+            other => return Err(PlanFileError::Version(other)),
+        };
         Ok(doc)
     }
 
@@ -521,11 +569,12 @@ mod tests {
         }
     }
 
-    /// An attacker's edit of a saved plan: change one value, drop, duplicate or reorder-and-
-    /// retarget operations; then the checksum is recomputed so it matches again.
+    /// An attacker's edit of a saved plan file: change one value, drop, duplicate or move an
+    /// operation's fields (its user and licences) under another's id; then the checksum is
+    /// recomputed, as anyone can, so it matches again.
     fn tamper(doc: &PlanFile, edit: usize, pick: usize) -> Option<PlanFile> {
-        let mut ops = serde_json::to_value(&doc.operations).unwrap();
-        let items = ops.as_array_mut().unwrap();
+        let mut value: serde_json::Value = serde_json::from_str(&doc.to_json()).unwrap();
+        let items = value["operations"].as_array_mut().unwrap();
         let n = items.len();
         match edit % 4 {
             0 => {
@@ -556,22 +605,18 @@ mod tests {
                 items.push(copy);
             }
             _ => {
-                // Move one operation's details (its user and licences) under another's id.
                 let (a, b) = (pick % n, (pick / n + 1 + pick % n) % n);
                 if a == b {
                     return None;
                 }
-                let details = items[b]["details"].clone();
-                items[a]["details"] = details;
+                let mut moved = items[b].clone();
+                moved["id"] = doc.operations[a].id.clone().into();
+                items[a] = moved;
             }
         }
-        let operations: Vec<PlanOperation> = match serde_json::from_value(ops) {
-            Ok(ops) => ops,
-            Err(_) => return None, // not even the shape: refused when parsed
-        };
-        let mut edited = doc.clone();
-        edited.fingerprint = checksum(&edited.inputs, &operations);
-        edited.operations = operations;
+        // Not even the shape (an unknown kind, a position past the end): refused when read.
+        let mut edited = PlanFile::read(&value.to_string()).ok()?;
+        edited.fingerprint = checksum(&edited.inputs, &edited.operations);
         Some(edited)
     }
 
@@ -609,6 +654,120 @@ mod tests {
             PlanFile::parse(&edited),
             Err(PlanFileError::Tampered)
         ));
+    }
+
+    /// A generated tenant, its config resolved and planned.
+    fn planned(users: usize, seed: u64) -> (Plan, crate::tenant::Tenant) {
+        let synth = crate::synth::generate(&crate::synth::SynthSpec::served(users, seed));
+        let config = crate::desired::from_sources(
+            &[("m365ctl.toml".into(), synth.config_toml.clone())],
+            std::path::Path::new("."),
+        )
+        .expect("generated config loads");
+        let (desired, _) = crate::desired::resolve(&config, &synth.tenant).expect("resolves");
+        (crate::plan::plan(&desired, &synth.tenant), synth.tenant)
+    }
+
+    /// The same document as version 1 wrote it: pretty, operation envelopes, ids in
+    /// `depends_on`, full `sha256:` digests per principal.
+    fn version_1_text(doc: &PlanFile, live: &crate::tenant::Tenant) -> String {
+        let full = |json: Vec<u8>| format!("sha256:{}", hex(&Sha256::digest(json)));
+        let mut value = serde_json::json!({
+            "format_version": 1,
+            "fingerprint": doc.fingerprint,
+            "inputs": doc.inputs,
+            "operations": doc.operations,
+            "summary": doc.summary,
+            "seats": doc.seats,
+            "exchange_changes": doc.exchange_changes,
+            "diagnostics": doc.diagnostics,
+        });
+        if doc.live_digest.is_some() {
+            value["live_digest"] = serde_json::json!({
+                "users": live.users.iter().map(|u| {
+                    (u.user_principal_name.to_lowercase(), full(serde_json::to_vec(u).unwrap()))
+                }).collect::<std::collections::BTreeMap<_, _>>(),
+                "groups": live.groups.iter().map(|g| {
+                    (g.display_name.clone(), full(serde_json::to_vec(g).unwrap()))
+                }).collect::<std::collections::BTreeMap<_, _>>(),
+                "sku_consumed": live.skus.iter().map(|s| {
+                    (s.sku_part_number.clone(), s.consumed)
+                }).collect::<std::collections::BTreeMap<_, _>>(),
+            });
+        }
+        serde_json::to_string_pretty(&value).unwrap()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Every plan survives the compact document exactly (operations, ids, dependencies,
+        /// digests), a version 1 document of the same plan reads as the same plan with the
+        /// same checksum, and the compact one is smaller.
+        #[test]
+        fn compact_documents_read_back_exactly_and_version_1_still_reads(
+            users in 20usize..200,
+            seed in 0u64..1_000,
+        ) {
+            let (plan, live) = planned(users, seed);
+            let doc = PlanFile::from_plan(&plan).with_live_digest(&live);
+            let text = doc.to_json();
+            let read = PlanFile::parse(&text).expect("reads back");
+            proptest::prop_assert_eq!(&read, &doc);
+            proptest::prop_assert_eq!(read.to_operations().unwrap(), plan.operations.clone());
+            read.check_operations(&plan).expect("the fresh plan is the file's");
+
+            let old = version_1_text(&doc, &live);
+            let from_old = PlanFile::parse(&old).expect("version 1 reads");
+            proptest::prop_assert_eq!(from_old.format_version, 1);
+            proptest::prop_assert_eq!(&from_old.operations, &doc.operations);
+            proptest::prop_assert_eq!(&from_old.live_digest, &doc.live_digest);
+            proptest::prop_assert_eq!(from_old.operations_sha256(), doc.operations_sha256());
+            proptest::prop_assert!(
+                text.len() < old.len(),
+                "compact {} bytes, version 1 {} bytes",
+                text.len(),
+                old.len()
+            );
+        }
+    }
+
+    #[test]
+    fn ids_that_are_not_the_derived_ones_are_written_and_read_back() {
+        let mut plan = sample_plan();
+        let first = plan.operations[0].clone();
+        let mut second = first.clone();
+        // The planner's second call for a user (`#2`) may come first in the order.
+        plan.operations[0].id = "assign_licenses:ann@contoso.com#2".into();
+        second.depends_on = vec![plan.operations[0].id.clone()];
+        plan.operations.push(second);
+        let text = PlanFile::from_plan(&plan).to_json();
+        assert!(
+            text.contains(r#""id":"assign_licenses:ann@contoso.com#2""#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""id":"assign_licenses:ann@contoso.com""#),
+            "{text}"
+        );
+        assert!(text.contains(r#""depends_on":[0]"#), "{text}");
+        let doc = PlanFile::parse(&text).unwrap();
+        assert_eq!(doc.to_operations().unwrap(), plan.operations);
+    }
+
+    #[test]
+    fn other_versions_and_dangling_positions_are_refused_with_a_reason() {
+        let text = PlanFile::from_plan(&sample_plan()).to_json();
+        let future = text.replace(r#""format_version": 2"#, r#""format_version": 3"#);
+        let refused = PlanFile::parse(&future).unwrap_err().to_string();
+        assert!(
+            refused.contains("format_version 3 is not supported"),
+            "{refused}"
+        );
+        assert!(refused.contains("reads versions 1 and 2"), "{refused}");
+        let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        value["operations"][0]["depends_on"] = serde_json::json!([7]);
+        let refused = PlanFile::parse(&value.to_string()).unwrap_err().to_string();
+        assert!(refused.contains("depends_on position 7"), "{refused}");
     }
 
     proptest::proptest! {
