@@ -237,6 +237,7 @@ fn stream_valid_snapshot(path: &Path) -> Option<Tenant> {
     if crate::tenant::snapshot::has_problems(&tenant) {
         return None;
     }
+    crate::tenant::snapshot::tighten(&mut tenant);
     tenant.recount_consumed();
     tenant.normalize();
     Some(tenant)

@@ -119,6 +119,8 @@ impl FromIterator<DesiredLicense> for LicenseSet {
         for license in iter {
             set.insert(license);
         }
+        // Exactly as long as needed: one set per user, grown by doubling it held room for 4.
+        set.0.shrink_to_fit();
         set
     }
 }

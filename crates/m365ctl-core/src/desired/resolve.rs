@@ -200,7 +200,9 @@ impl<'a> Resolver<'a> {
                 managed_skus: self.managed.clone(),
                 users: config.scope.users,
             },
-            users,
+            // Rebuilt from its sorted entries: inserted one by one (declared users, then the
+            // live users rules match) its nodes stay half empty, 30 MB per 100,000 users.
+            users: users.into_iter().collect(),
             groups,
             guards: config.guards.clone(),
         }
