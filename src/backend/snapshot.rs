@@ -227,6 +227,10 @@ fn remove_stale_temp_files(path: &Path) {
 /// not JSON, invalid), which `read_snapshot_file` + `parse_snapshot` then read again to
 /// report exactly as before: the streamed read only ever accepts what they accept.
 fn stream_valid_snapshot(path: &Path) -> Option<Tenant> {
+    // Never open what is not a regular file: opening a FIFO blocks until a writer appears.
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
     let file = File::open(path).ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() || meta.len() > MAX_SNAPSHOT_BYTES {

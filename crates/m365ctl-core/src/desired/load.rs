@@ -84,7 +84,7 @@ fn ineffective_profiles(config: &Config) -> Vec<Diagnostic> {
 /// Parses and validates config texts `(file name, text)` merged in order; `base` is the
 /// directory relative paths are resolved against when no `[tenant]` table says otherwise.
 pub fn from_sources(sources: &[(String, String)], base: &Path) -> Result<Config, Diagnostics> {
-    let mut parsed = Vec::with_capacity(sources.len());
+    let mut parsed: Vec<Source> = Vec::with_capacity(sources.len());
     let mut errors = Vec::new();
     for (name, text) in sources {
         match super::chunked::parse(text, super::chunked::CHUNK_BYTES) {
@@ -100,7 +100,13 @@ pub fn from_sources(sources: &[(String, String)], base: &Path) -> Result<Config,
     }
     let mut builder = Builder::default();
     builder.collect_names(&parsed);
-    let config = builder.build(&parsed, base);
+    // Each file's user entries are handed over by value, so each is freed once built: a
+    // 100,000-entry users.toml is never held twice (raw and validated).
+    let raw_users = parsed
+        .iter_mut()
+        .map(|src| std::mem::take(&mut src.raw.users))
+        .collect();
+    let config = builder.build(&parsed, raw_users, base);
     if builder.diags.is_empty() {
         let mut config = config;
         config.files = sources.iter().map(|(n, _)| PathBuf::from(n)).collect();
@@ -291,7 +297,13 @@ impl Builder {
         }
     }
 
-    fn build(&mut self, sources: &[Source], base: &Path) -> Config {
+    /// `raw_users` are the files' `[users]` tables, taken out of `sources` in the same order.
+    fn build(
+        &mut self,
+        sources: &[Source],
+        raw_users: Vec<BTreeMap<Spanned<String>, RawUser>>,
+        base: &Path,
+    ) -> Config {
         let mut tenant: Option<(&Source, &Spanned<RawTenant>)> = None;
         let mut scope: Option<(&Source, &Spanned<RawScope>)> = None;
         let mut defaults = None;
@@ -303,7 +315,7 @@ impl Builder {
         let mut users: BTreeMap<String, UserEntry> = BTreeMap::new();
         let mut groups: BTreeMap<String, GroupEntry> = BTreeMap::new();
 
-        for src in sources {
+        for (src, raw_users) in sources.iter().zip(raw_users) {
             let raw = &src.raw;
             let spans = [
                 ("tenant", raw.tenant.as_ref().map(|t| t.span())),
@@ -390,7 +402,8 @@ impl Builder {
                     rules.push(rule);
                 }
             }
-            for (upn, user) in &raw.users {
+            for (upn, user) in raw_users {
+                let (upn, user) = (&upn, &user);
                 let origin = src.origin(upn.span());
                 let key = upn.get_ref().trim().to_lowercase();
                 if let Some(first) = users.get(&key) {
