@@ -229,7 +229,10 @@ pub fn read_text(path: &Path) -> Result<String, InputError> {
     };
     let file = std::fs::File::open(path).map_err(io)?;
     // Sized from the file, not grown by doubling (a 10 MB users.toml held 16 MB).
-    let size = file.metadata().map_or(0, |m| m.len()).min(MAX_CONFIG_BYTES + 1);
+    let size = file
+        .metadata()
+        .map_or(0, |m| m.len())
+        .min(MAX_CONFIG_BYTES + 1);
     let mut bytes = Vec::with_capacity(size as usize + 1);
     file.take(MAX_CONFIG_BYTES + 1)
         .read_to_end(&mut bytes)
