@@ -139,6 +139,24 @@ pub(crate) fn group_change_strands(
         )
 }
 
+/// Whether group `other`'s change gives member `ui` what their mailbox needs on its own: its
+/// new licences on top of the least the member may hold in any order (`floor`). Only then
+/// does a group change that strands the member have a reason to wait for it. Both this and
+/// [`group_change_strands`] judge the same licences on the same floor, so a change that
+/// strands the member never relieves them: two group changes cannot each need the other.
+pub(crate) fn group_change_relieves(
+    ix: &Index<'_>,
+    intent: &Intent,
+    other: &GroupChange,
+    ui: usize,
+) -> bool {
+    !worse_for_mailbox(
+        ix,
+        ui,
+        &with_group_change(ix, ui, &floor(ix, intent, ui), other),
+    )
+}
+
 /// `licenses` with group `g`'s changed licences replaced by its new ones.
 fn with_group_change(
     ix: &Index<'_>,

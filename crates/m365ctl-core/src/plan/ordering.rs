@@ -5,8 +5,8 @@
 //! byte-identical.
 
 use super::effects::{
-    gives_exchange_op, gives_plan2, group_change_strands, leave_strands, may_take_exchange,
-    needs_plan2_as_shared,
+    gives_exchange_op, gives_plan2, group_change_relieves, group_change_strands, leave_strands,
+    may_take_exchange, needs_plan2_as_shared,
 };
 use super::graph::Draft;
 use super::index::Index;
@@ -413,8 +413,25 @@ fn group_stops_exchange_last(cx: &Context<'_, '_>, out: &mut Edges) {
             {
                 continue;
             }
-            if staying.iter().any(|&ui| cx.member_after(other.gi, ui)) {
-                out.hard.insert((cx.group_op[&other.gi], gop));
+            // Hard when the other group's new licence gives a stranded member what their
+            // mailbox needs: the hard edges of this rule then lead from a group to one whose
+            // new licence ranks lower for that member (`group_change_relieves`), so they never
+            // close a cycle. A new licence that does not suffice (too small, or in error for a
+            // member without a usage location) guarantees nothing: only a preference, so two
+            // groups trading Exchange under a shared member never wait on each other.
+            let shared: Vec<usize> = staying
+                .iter()
+                .copied()
+                .filter(|&ui| cx.member_after(other.gi, ui))
+                .collect();
+            let edge = (cx.group_op[&other.gi], gop);
+            if shared
+                .iter()
+                .any(|&ui| group_change_relieves(ix, intent, other, ui))
+            {
+                out.hard.insert(edge);
+            } else if !shared.is_empty() {
+                out.soft.push(edge);
             }
         }
         for &(_, join, joins) in cx.member_ops {
@@ -690,6 +707,32 @@ mod tests {
             )])
         );
         assert!(soft.is_empty());
+    }
+
+    #[test]
+    fn a_group_stops_giving_exchange_after_another_only_when_that_one_suffices() {
+        // Ann has no usage location: NEW's licence would reach her in error, so OLD waiting
+        // for NEW guarantees her mailbox nothing and is only a preference.
+        let live = TenantBuilder::new()
+            .sku("ENTERPRISEPACK", 5)
+            .sku("EXCHANGESTANDARD", 5)
+            .user_at("ann@x.com", None, &[])
+            .mailbox(Some(MailboxType::User), 3)
+            .group("OLD", &["ENTERPRISEPACK"], &["ann@x.com"])
+            .group("NEW", &[], &["ann@x.com"])
+            .build();
+        let mut d = desired(&["ENTERPRISEPACK", "EXCHANGESTANDARD"]);
+        want_group(&mut d, "OLD", &[], None);
+        want_group(&mut d, "NEW", &["EXCHANGESTANDARD"], None);
+        let (hard, soft) = rule("group_stops_exchange_last", &d, &live);
+        assert!(hard.is_empty(), "{hard:?}");
+        assert_eq!(
+            soft,
+            Ids::from([edge(
+                "assign_group_licenses:NEW",
+                "assign_group_licenses:OLD"
+            )])
+        );
     }
 
     #[test]

@@ -420,3 +420,51 @@ fn mailbox_delete_accepts_each_way_of_losing_exchange() {
         );
     }
 }
+
+// Two groups that each trade E3 for Exchange Online Plan 1 under a member's mailbox: the
+// proptest regression 03d36106 ("assign_group_licenses:G0 -> assign_group_licenses:G1" as an
+// internal planner error). `group_stops_exchange_last` made each group wait for the other's new
+// Exchange licence although neither licence gives the member what the other takes away.
+
+/// The class: the member with or without a usage location (without one the new group licences
+/// land in error), mailbox sizes under and over each quota, no to two spare seats.
+#[test]
+fn two_groups_trading_exchange_under_a_shared_member_never_wait_on_each_other() {
+    for located in [false, true] {
+        for size_gb in [1, 3, 60] {
+            for spare in [0, 1, 2] {
+                let live = TenantBuilder::new()
+                    .sku("ENTERPRISEPACK", 0)
+                    .sku("EXCHANGESTANDARD", 0)
+                    .sku("DESKLESSPACK", 0)
+                    .sku("POWER_BI_PRO", 0)
+                    .user_at("mia@x.com", located.then_some("GB"), &[])
+                    .mailbox(Some(MailboxType::User), size_gb)
+                    .group("G0", &["ENTERPRISEPACK", "POWER_BI_PRO"], &["mia@x.com"])
+                    .group("G1", &["ENTERPRISEPACK", "DESKLESSPACK"], &["mia@x.com"])
+                    .build();
+                let mut live = live;
+                for sku in &mut live.skus {
+                    sku.enabled = sku.consumed + spare;
+                }
+                let managed = ["ENTERPRISEPACK", "EXCHANGESTANDARD", "DESKLESSPACK"];
+                let mut d = desired(&managed);
+                want_group(&mut d, "G0", &["EXCHANGESTANDARD", "DESKLESSPACK"], None);
+                want_group(&mut d, "G1", &["EXCHANGESTANDARD", "DESKLESSPACK"], None);
+                let case = format!("located {located}, {size_gb} GB, {spare} spare");
+                let p = plan(&d, &live);
+                no_internal_errors(&p);
+                if p.has_errors() {
+                    // Domain errors (a SKU short, the mailbox over the new quota), each with
+                    // what to do about it.
+                    for e in p.diagnostics.iter().filter(|e| e.is_error()) {
+                        assert!(e.hint.is_some(), "{case}: {}", e.message);
+                    }
+                    continue;
+                }
+                let accepted = |_: &str| false;
+                check_orders(&live, &p, &accepted, 32, 7).unwrap_or_else(|e| panic!("{case}: {e}"));
+            }
+        }
+    }
+}
