@@ -381,3 +381,59 @@ fn two_groups_trading_exchange_with_no_spare_seat() {
         "the missing Exchange Plan 1 seat is the domain error"
     );
 }
+
+/// Regression c764fec3 as it shrank: G1 drops DESKLESSPACK and adds EXCHANGESTANDARD with no
+/// spare seat; the only seat it can get is the one u2's own licence call frees. The group's
+/// grant ran before that removal in some orders (no seat for u1's group licence).
+#[test]
+fn group_grant_paid_by_another_users_removal() {
+    let user = |enabled: bool| UserSpec {
+        located: false,
+        skus: 0,
+        mailbox: 0,
+        size: 0,
+        archive: false,
+        hold: false,
+        synced: false,
+        exchange_disabled: false,
+        declared: 0,
+        want: 0,
+        want_exchange_disabled: false,
+        want_location: false,
+        want_mailbox: 0,
+        enabled,
+        want_sign_in: 0,
+    };
+    let group = |skus: u8, members: u8, want_skus: u8| GroupSpec {
+        skus,
+        members,
+        failed: 0,
+        declared: 1,
+        want_skus,
+        want_members: 0,
+    };
+    let case = Case {
+        users: vec![
+            user(false),
+            UserSpec {
+                declared: 1,
+                want_sign_in: 1,
+                ..user(true)
+            },
+            UserSpec {
+                skus: 2,
+                mailbox: 1,
+                declared: 3,
+                want: 4,
+                want_mailbox: 2,
+                want_sign_in: 1,
+                ..user(true)
+            },
+        ],
+        groups: vec![group(12, 74, 11), group(4, 206, 5)],
+        spare: vec![0; 4],
+        warning: vec![0; 4],
+        managed: 6,
+    };
+    check_case(&case, 1124304504780135).unwrap_or_else(|e| panic!("{e}"));
+}

@@ -272,6 +272,7 @@ pub(crate) fn seat_edges(
     for &(a, b) in edges.iter() {
         next.entry(a).or_default().push(b);
     }
+    let paths = grant_paths(ix, ops);
     let mut short = Vec::new();
     let mut deadlocks = Vec::new();
     for (sku_id, units) in grants {
@@ -303,9 +304,16 @@ pub(crate) fn seat_edges(
                 continue;
             };
             used[k] = true;
-            for &f in freed[k] {
-                if edges.insert((f, g)) {
-                    next.entry(f).or_default().push(g);
+            // Whoever runs first of the operations granting the same user this SKU takes
+            // the seat: each that no freed seat's operation waits for waits for it too.
+            let first: Vec<usize> = rivals(&paths, g, sku_id)
+                .filter(|&h| freed[k].iter().all(|&f| f != h && !reaches(&next, h, f)))
+                .collect();
+            for h in std::iter::once(g).chain(first) {
+                for &f in freed[k] {
+                    if edges.insert((f, h)) {
+                        next.entry(f).or_default().push(h);
+                    }
                 }
             }
             let names: Vec<&str> = freed[k].iter().map(|&f| ops[f].id.as_str()).collect();
@@ -337,6 +345,98 @@ pub(crate) fn seat_edges(
         }
     }
     (short, deadlocks)
+}
+
+/// Per operation: the (user, SKU id) seats it may grant in some order: a direct grant, a group
+/// gaining a SKU for a member (live or joining), a join to a group that has or gains it. Only
+/// seats the user does not hold now: those cost a seat whoever grants them first.
+fn grant_paths(ix: &Index<'_>, ops: &[Draft]) -> Vec<BTreeSet<(usize, String)>> {
+    let live = ix.live;
+    let lacks = |ui: usize, sku: &str| !live.users[ui].effective_skus().contains(&sku);
+    let mut joiners: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut gained: HashMap<&str, Vec<&str>> = HashMap::new();
+    for o in ops {
+        match o.kind.licences() {
+            Licences::Membership {
+                group_id,
+                user_id,
+                joins: true,
+            } => joiners
+                .entry(group_id)
+                .or_default()
+                .extend(ix.user_by_id(user_id)),
+            Licences::Group { group_id, add, .. } => gained
+                .entry(group_id)
+                .or_default()
+                .extend(add.iter().map(|a| a.sku_id.as_str())),
+            _ => {}
+        }
+    }
+    ops.iter()
+        .map(|o| {
+            let pairs: Vec<(usize, &str)> = match o.kind.licences() {
+                Licences::User { user_id, add, .. } => ix
+                    .user_by_id(user_id)
+                    .into_iter()
+                    .flat_map(|ui| add.iter().map(move |a| (ui, a.sku_id.as_str())))
+                    .collect(),
+                Licences::Group { group_id, add, .. } => {
+                    let members: Vec<usize> = ix
+                        .group_by_id(group_id)
+                        .into_iter()
+                        .flat_map(|gi| live.groups[gi].members.iter())
+                        .filter_map(|m| ix.user_by_id(m))
+                        .chain(joiners.get(group_id).into_iter().flatten().copied())
+                        .collect();
+                    members
+                        .iter()
+                        .flat_map(|&ui| add.iter().map(move |a| (ui, a.sku_id.as_str())))
+                        .collect()
+                }
+                Licences::Membership {
+                    group_id,
+                    user_id,
+                    joins: true,
+                } => {
+                    let skus = ix
+                        .group_by_id(group_id)
+                        .into_iter()
+                        .flat_map(|gi| live.groups[gi].licenses.iter())
+                        .map(|l| l.sku_id.as_str())
+                        .chain(gained.get(group_id).into_iter().flatten().copied());
+                    ix.user_by_id(user_id)
+                        .into_iter()
+                        .flat_map(|ui| skus.clone().map(move |s| (ui, s)))
+                        .collect()
+                }
+                Licences::Membership { joins: false, .. } | Licences::Untouched => Vec::new(),
+            };
+            pairs
+                .into_iter()
+                .filter(|&(ui, s)| lacks(ui, s))
+                .map(|(ui, s)| (ui, s.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Other operations that may grant one of the seats of `sku_id` that `g` may grant.
+fn rivals<'p>(
+    paths: &'p [BTreeSet<(usize, String)>],
+    g: usize,
+    sku_id: &'p str,
+) -> impl Iterator<Item = usize> + 'p {
+    let mine: Vec<usize> = paths[g]
+        .iter()
+        .filter(|(_, s)| *s == sku_id)
+        .map(|&(ui, _)| ui)
+        .collect();
+    (0..paths.len()).filter(move |&h| {
+        h != g
+            && mine
+                .iter()
+                .any(|&ui| paths[h].contains(&(ui, sku_id.to_string())))
+    })
 }
 
 /// Whether `to` can be reached from `from` along the adjacency `next` (then an edge
