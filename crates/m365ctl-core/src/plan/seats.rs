@@ -273,6 +273,12 @@ pub(crate) fn seat_edges(
         next.entry(a).or_default().push(b);
     }
     let paths = grant_paths(ix, ops);
+    let mut granters: HashMap<&(usize, String), Vec<usize>> = HashMap::new();
+    for (i, seats) in paths.iter().enumerate() {
+        for seat in seats {
+            granters.entry(seat).or_default().push(i);
+        }
+    }
     let mut short = Vec::new();
     let mut deadlocks = Vec::new();
     for (sku_id, units) in grants {
@@ -304,9 +310,11 @@ pub(crate) fn seat_edges(
                 continue;
             };
             used[k] = true;
-            // Whoever runs first of the operations granting the same user this SKU takes
-            // the seat: each that no freed seat's operation waits for waits for it too.
-            let first: Vec<usize> = rivals(&paths, g, sku_id)
+            // Whoever runs first of the operations granting the same user this SKU takes the
+            // seat, so each rival waits for the freed seat too; one that the release waits
+            // for always runs before `g`, and the sampled bound counts its take.
+            let first: Vec<usize> = rivals(&paths, &granters, g, sku_id)
+                .into_iter()
                 .filter(|&h| freed[k].iter().all(|&f| f != h && !reaches(&next, h, f)))
                 .collect();
             for h in std::iter::once(g).chain(first) {
@@ -420,23 +428,20 @@ fn grant_paths(ix: &Index<'_>, ops: &[Draft]) -> Vec<BTreeSet<(usize, String)>> 
         .collect()
 }
 
-/// Other operations that may grant one of the seats of `sku_id` that `g` may grant.
-fn rivals<'p>(
-    paths: &'p [BTreeSet<(usize, String)>],
+/// Other operations that may grant one of the seats of `sku_id` that `g` may grant, found
+/// through `granters` (seat -> operations): a scan of every operation per grant was quadratic.
+fn rivals(
+    paths: &[BTreeSet<(usize, String)>],
+    granters: &HashMap<&(usize, String), Vec<usize>>,
     g: usize,
-    sku_id: &'p str,
-) -> impl Iterator<Item = usize> + 'p {
-    let mine: Vec<usize> = paths[g]
+    sku_id: &str,
+) -> BTreeSet<usize> {
+    paths[g]
         .iter()
-        .filter(|(_, s)| *s == sku_id)
-        .map(|&(ui, _)| ui)
-        .collect();
-    (0..paths.len()).filter(move |&h| {
-        h != g
-            && mine
-                .iter()
-                .any(|&ui| paths[h].contains(&(ui, sku_id.to_string())))
-    })
+        .filter(|(_, s)| s == sku_id)
+        .flat_map(|seat| granters.get(seat).into_iter().flatten().copied())
+        .filter(|&h| h != g)
+        .collect()
 }
 
 /// Whether `to` can be reached from `from` along the adjacency `next` (then an edge
