@@ -160,7 +160,7 @@ pub struct ApplyArgs {
     /// Journal file recording each operation's outcome, for resuming.
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
-    /// Operations run at once.
+    /// Write batches (Graph `$batch` envelopes of up to 20 operations) in flight at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
 }

@@ -1,15 +1,24 @@
-//! The async shell of `apply`: walks the DAG from its ready set, hands batches of ready,
-//! independent operations to the backend (up to `batch_size` per call, so Graph can `$batch`
-//! them), keeps at most `concurrency` operations in flight, re-checks each target right
-//! before writing (`TenantBackend::already_done`) so re-runs never repeat a write, waits after
-//! a group licensing write until its members are processed (Graph does that asynchronously)
-//! before its dependents run, and skips the transitive dependents of a failure while
-//! unrelated branches finish.
+//! The async shell of `apply`: walks the DAG from its ready set as a two-stage pipeline.
+//!
+//! 1. *Check*: ready operations (everything they depend on has succeeded) are re-checked
+//!    against the tenant in batches (`TenantBackend::already_done`), so re-runs never repeat a
+//!    write; what is already in effect finishes there.
+//! 2. *Write*: checked operations go to the backend in batches of up to `batch_size` (one
+//!    Graph `$batch` envelope each), `concurrency` envelopes in flight at once.
+//!
+//! The check of the next envelopes runs while the current ones are in flight (at most
+//! `concurrency` envelopes' worth of checked-but-unwritten operations), so a write waits for
+//! one round trip, not two. Every write is still preceded by its own done-check, and nothing
+//! is checked or written before its dependencies succeeded. After a group licensing write the
+//! executor waits until its members are processed (Graph does that asynchronously) before its
+//! dependents run, and it skips the transitive dependents of a failure while unrelated
+//! branches finish.
 
 use super::dag::{DagError, Readiness};
 use super::{ApplyReport, OpResult, Outcome};
 use crate::backend::{BackendError, ExecReport, TenantBackend};
 use crate::plan::Operation;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
@@ -18,7 +27,9 @@ use std::time::Duration;
 /// How the executor runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExecOptions {
-    /// Most operations in flight at once (>= 1).
+    /// Most write batches (Graph `$batch` envelopes) in flight at once (>= 1). Graph counts
+    /// every item of an envelope against its limits on its own, so the client's pacer, not
+    /// this number, keeps the rate inside the budget; this one keeps enough work in flight.
     pub concurrency: usize,
     /// Most operations per `TenantBackend::execute` call (Graph `$batch` takes 20).
     pub batch_size: usize,
@@ -51,7 +62,7 @@ pub trait Observer {
     fn starting(&mut self, _ops: &[Operation]) {}
     /// One operation finished with `outcome`.
     fn finished(&mut self, op: &Operation, outcome: &Outcome);
-    /// A wave (one batch) completed.
+    /// A wave (one written batch, or a check or wait that finished operations) completed.
     fn wave_done(&mut self) {}
     /// The operation was written and the executor now waits for group licensing to reach
     /// its members before it counts as finished (`why` says what it waits for).
@@ -71,13 +82,14 @@ impl Observer for NoObserver {
     fn finished(&mut self, _: &Operation, _: &Outcome) {}
 }
 
-type BatchFuture<'a> = Pin<Box<dyn Future<Output = (Vec<usize>, BatchOutcome)> + Send + 'a>>;
+type StageFuture<'a> = Pin<Box<dyn Future<Output = (Vec<usize>, StageOutcome)> + Send + 'a>>;
 
-enum BatchOutcome {
-    /// The pre-write check failed: nothing was written.
-    CheckFailed(BackendError),
-    /// Per op: `None` = already in effect (not sent), `Some(result)` = sent.
-    Ran(Vec<Option<Result<ExecReport, BackendError>>>),
+/// What one in-flight stage of a batch came back with.
+enum StageOutcome {
+    /// The pre-write check: per op whether it is already in effect, or why nobody knows.
+    Checked(Result<Vec<bool>, BackendError>),
+    /// The write: per op the backend's result.
+    Written(Vec<Result<ExecReport, BackendError>>),
     /// Per op of a group licensing wait: `None` = reached the members, `Some(why)` = not.
     Settled(Vec<Option<String>>),
 }
@@ -99,67 +111,104 @@ pub async fn execute_observed<B: TenantBackend>(
     observer: &mut dyn Observer,
 ) -> Result<ApplyReport, DagError> {
     let mut dag = Readiness::new(&ops)?;
-    let concurrency = options.concurrency.max(1);
+    let envelopes = options.concurrency.max(1);
     let batch_size = options.batch_size.max(1);
+    // Checked-but-unwritten operations (plus those being checked) the check runs ahead by.
+    let lookahead = envelopes * batch_size;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; ops.len()];
     // Written group licensing operations waiting for their members: the outcome they get
     // once group licensing has reached them.
     let mut settling: Vec<Option<Outcome>> = vec![None; ops.len()];
-    let mut in_flight: Vec<BatchFuture<'_>> = Vec::new();
-    let mut running = 0usize;
+    let mut in_flight: Vec<StageFuture<'_>> = Vec::new();
+    let mut checking = 0usize;
+    let mut checked: VecDeque<usize> = VecDeque::new();
+    let mut writing = 0usize;
+    let clone_ops =
+        |batch: &[usize]| -> Vec<Operation> { batch.iter().map(|&i| ops[i].clone()).collect() };
     loop {
-        while running < concurrency && !observer.should_stop() {
-            let batch = dag.take_ready(batch_size.min(concurrency - running));
-            if batch.is_empty() {
-                break;
+        if !observer.should_stop() {
+            while writing < envelopes && !checked.is_empty() {
+                let take = checked.len().min(batch_size);
+                let batch: Vec<usize> = checked.drain(..take).collect();
+                let batch_ops = clone_ops(&batch);
+                observer.starting(&batch_ops);
+                writing += 1;
+                in_flight.push(Box::pin(async move {
+                    let results = write_batch(backend, &batch_ops).await;
+                    (batch, StageOutcome::Written(results))
+                }));
             }
-            running += batch.len();
-            let batch_ops: Vec<Operation> = batch.iter().map(|&i| ops[i].clone()).collect();
-            observer.starting(&batch_ops);
-            in_flight.push(Box::pin(run_batch(backend, batch, batch_ops)));
+            while checking + checked.len() < lookahead {
+                let room = lookahead - checking - checked.len();
+                let batch = dag.take_ready(batch_size.min(room));
+                if batch.is_empty() {
+                    break;
+                }
+                checking += batch.len();
+                let batch_ops = clone_ops(&batch);
+                in_flight.push(Box::pin(async move {
+                    let done = check_batch(backend, &batch_ops).await;
+                    (batch, StageOutcome::Checked(done))
+                }));
+            }
         }
         if in_flight.is_empty() {
             break;
         }
         let (batch, outcome) = next_finished(&mut in_flight).await;
-        let written = matches!(outcome, BatchOutcome::Ran(_));
-        let per_op: Vec<Outcome> = match outcome {
-            BatchOutcome::CheckFailed(e) => batch
-                .iter()
-                .map(|_| Outcome::Failed {
-                    reason: format!("could not check current state before writing: {e}"),
-                })
-                .collect(),
-            BatchOutcome::Ran(results) => results
-                .into_iter()
-                .map(|r| match r {
-                    None => Outcome::AlreadyDone,
-                    Some(Ok(report)) => Outcome::Done {
-                        request_id: report.request_id,
-                    },
-                    Some(Err(e)) => Outcome::Failed {
-                        reason: e.to_string(),
-                    },
-                })
-                .collect(),
-            BatchOutcome::Settled(results) => batch
-                .iter()
-                .zip(results)
-                .map(|(&i, failure)| match failure {
-                    None => settling[i].take().unwrap_or(Outcome::AlreadyDone),
-                    Some(reason) => Outcome::Failed { reason },
-                })
-                .collect(),
-        };
-        // Group licensing writes are finished only once their members are processed: what
-        // depends on them waits (still counted as in flight).
-        let (wait, finished): (Vec<_>, Vec<_>) =
-            batch.into_iter().zip(per_op).partition(|(i, outcome)| {
-                written
-                    && matches!(outcome, Outcome::Done { .. } | Outcome::AlreadyDone)
-                    && super::settle::is_group_licensing(&ops[*i].kind)
-            });
-        running -= finished.len();
+        let settled = matches!(outcome, StageOutcome::Settled(_));
+        let wrote = matches!(outcome, StageOutcome::Written(_));
+        let mut finished: Vec<(usize, Outcome)> = Vec::new();
+        match outcome {
+            StageOutcome::Checked(result) => {
+                checking -= batch.len();
+                match result {
+                    Ok(done) => {
+                        for (i, done) in batch.into_iter().zip(done) {
+                            if done {
+                                finished.push((i, Outcome::AlreadyDone));
+                            } else {
+                                checked.push_back(i);
+                            }
+                        }
+                    }
+                    Err(e) => finished.extend(batch.into_iter().map(|i| {
+                        let reason = format!("could not check current state before writing: {e}");
+                        (i, Outcome::Failed { reason })
+                    })),
+                }
+            }
+            StageOutcome::Written(results) => {
+                writing -= 1;
+                finished.extend(batch.into_iter().zip(results).map(|(i, result)| {
+                    let outcome = match result {
+                        Ok(report) => Outcome::Done {
+                            request_id: report.request_id,
+                        },
+                        Err(e) => Outcome::Failed {
+                            reason: e.to_string(),
+                        },
+                    };
+                    (i, outcome)
+                }));
+            }
+            StageOutcome::Settled(results) => {
+                finished.extend(batch.into_iter().zip(results).map(|(i, failure)| {
+                    let outcome = match failure {
+                        None => settling[i].take().unwrap_or(Outcome::AlreadyDone),
+                        Some(reason) => Outcome::Failed { reason },
+                    };
+                    (i, outcome)
+                }));
+            }
+        }
+        // Group licensing writes (or writes found already in effect) are finished only once
+        // their members are processed: what depends on them waits.
+        let (wait, finished): (Vec<_>, Vec<_>) = finished.into_iter().partition(|(i, outcome)| {
+            !settled
+                && matches!(outcome, Outcome::Done { .. } | Outcome::AlreadyDone)
+                && super::settle::is_group_licensing(&ops[*i].kind)
+        });
         if !wait.is_empty() {
             let mut waiting = Vec::with_capacity(wait.len());
             for (i, outcome) in wait {
@@ -173,7 +222,7 @@ pub async fn execute_observed<B: TenantBackend>(
                 settling[i] = Some(outcome);
                 waiting.push(i);
             }
-            let waiting_ops: Vec<Operation> = waiting.iter().map(|&i| ops[i].clone()).collect();
+            let waiting_ops = clone_ops(&waiting);
             in_flight.push(Box::pin(settle_batch(
                 backend,
                 waiting,
@@ -181,6 +230,8 @@ pub async fn execute_observed<B: TenantBackend>(
                 options,
             )));
         }
+        // A check that only queued writes recorded nothing: no wave ends there.
+        let recorded = !finished.is_empty() || wrote;
         for (i, outcome) in finished {
             observer.finished(&ops[i], &outcome);
             if outcome.is_failure() {
@@ -196,7 +247,9 @@ pub async fn execute_observed<B: TenantBackend>(
             }
             outcomes[i] = Some(outcome);
         }
-        observer.wave_done();
+        if recorded {
+            observer.wave_done();
+        }
     }
     let results = ops
         .into_iter()
@@ -211,51 +264,34 @@ pub async fn execute_observed<B: TenantBackend>(
     Ok(ApplyReport { results })
 }
 
-/// Re-checks the batch's targets, then writes only what is not yet in effect.
-async fn run_batch<B: TenantBackend>(
+/// The pre-write check of a batch: whether each operation is already in effect.
+async fn check_batch<B: TenantBackend>(
     backend: &B,
-    batch: Vec<usize>,
-    ops: Vec<Operation>,
-) -> (Vec<usize>, BatchOutcome) {
-    let done = match backend.already_done(&ops).await {
-        Ok(done) if done.len() == ops.len() => done,
-        Ok(done) => {
-            let e = BackendError::Transport(format!(
-                "backend answered {} state checks for {} operations",
-                done.len(),
-                ops.len()
-            ));
-            return (batch, BatchOutcome::CheckFailed(e));
-        }
-        Err(e) => return (batch, BatchOutcome::CheckFailed(e)),
-    };
-    let to_write: Vec<Operation> = ops
-        .iter()
-        .zip(&done)
-        .filter(|(_, done)| !**done)
-        .map(|(op, _)| op.clone())
-        .collect();
-    let mut written = if to_write.is_empty() {
-        Vec::new()
-    } else {
-        backend.execute(&to_write).await
+    ops: &[Operation],
+) -> Result<Vec<bool>, BackendError> {
+    let done = backend.already_done(ops).await?;
+    if done.len() != ops.len() {
+        return Err(BackendError::Transport(format!(
+            "backend answered {} state checks for {} operations",
+            done.len(),
+            ops.len()
+        )));
     }
-    .into_iter();
-    let results = done
-        .iter()
-        .map(|&done| {
-            if done {
-                None
-            } else {
-                Some(written.next().unwrap_or_else(|| {
-                    Err(BackendError::Transport(
-                        "backend returned fewer results than operations".into(),
-                    ))
-                }))
-            }
-        })
-        .collect();
-    (batch, BatchOutcome::Ran(results))
+    Ok(done)
+}
+
+/// Writes a batch of checked operations; one result per operation, whatever the backend says.
+async fn write_batch<B: TenantBackend>(
+    backend: &B,
+    ops: &[Operation],
+) -> Vec<Result<ExecReport, BackendError>> {
+    let mut results = backend.execute(ops).await;
+    results.resize_with(ops.len(), || {
+        Err(BackendError::Transport(
+            "backend returned fewer results than operations".into(),
+        ))
+    });
+    results
 }
 
 /// Waits, bounded by `group_licensing_timeout`, until group licensing has reached the
@@ -267,7 +303,7 @@ async fn settle_batch<B: TenantBackend>(
     batch: Vec<usize>,
     ops: Vec<Operation>,
     options: ExecOptions,
-) -> (Vec<usize>, BatchOutcome) {
+) -> (Vec<usize>, StageOutcome) {
     use super::settle::{Settlement, settlement};
     let started = tokio::time::Instant::now();
     let mut pause = options.group_licensing_poll.max(Duration::from_millis(1));
@@ -322,7 +358,7 @@ async fn settle_batch<B: TenantBackend>(
         pause = (pause * 2).min(MAX_POLL);
     }
     let results = result.into_iter().map(Option::flatten).collect();
-    (batch, BatchOutcome::Settled(results))
+    (batch, StageOutcome::Settled(results))
 }
 
 /// Waits for whichever in-flight batch finishes first and removes it from the set.

@@ -126,6 +126,9 @@ pub struct MemoryBackend {
     pub writes: AtomicUsize,
     in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
+    envelopes_in_flight: AtomicUsize,
+    /// Most `execute` calls (write envelopes) that were in flight at once.
+    pub max_envelopes_in_flight: AtomicUsize,
     pub execute_calls: AtomicUsize,
     /// Every write that reached the tenant, by op id.
     pub applied: Mutex<Vec<String>>,
@@ -143,6 +146,8 @@ impl MemoryBackend {
             writes: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
+            envelopes_in_flight: AtomicUsize::new(0),
+            max_envelopes_in_flight: AtomicUsize::new(0),
             execute_calls: AtomicUsize::new(0),
             applied: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
@@ -233,10 +238,14 @@ impl TenantBackend for MemoryBackend {
         self.execute_calls.fetch_add(1, Ordering::SeqCst);
         let now = self.in_flight.fetch_add(ops.len(), Ordering::SeqCst) + ops.len();
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let envelopes = self.envelopes_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_envelopes_in_flight
+            .fetch_max(envelopes, Ordering::SeqCst);
         // Let other batches start while this one is "on the wire".
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         let results = ops.iter().map(|op| self.write_one(op)).collect();
         self.in_flight.fetch_sub(ops.len(), Ordering::SeqCst);
+        self.envelopes_in_flight.fetch_sub(1, Ordering::SeqCst);
         results
     }
 }

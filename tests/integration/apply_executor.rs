@@ -71,26 +71,40 @@ async fn failure_skips_exactly_the_transitive_dependents() {
     assert!(report.render().contains("skipped assign_licenses:u2@contoso.com: skipped: depends on failed set_usage_location:u0@contoso.com"));
 }
 
+/// Concurrency counts write envelopes (one `execute` call = one Graph `$batch`), not
+/// operations: with enough independent work, exactly `concurrency` envelopes are in flight,
+/// each filled up to `batch_size`.
 #[tokio::test]
-async fn concurrency_limit_is_respected_and_used() {
-    let ops: Vec<Operation> = (0..40).map(|i| set_location(i, "US", &[])).collect();
-    for (concurrency, batch_size) in [(3, 20), (8, 2), (1, 20)] {
-        let backend = MemoryBackend::new(tenant(40, 0, 0), Faults::default());
+async fn the_executor_keeps_concurrency_envelopes_in_flight() {
+    let ops: Vec<Operation> = (0..240).map(|i| set_location(i, "US", &[])).collect();
+    for (concurrency, batch_size) in [(1, 20), (3, 20), (5, 7), (4, 1)] {
+        let backend = MemoryBackend::new(tenant(240, 0, 0), Faults::default());
         let options = ExecOptions {
             concurrency,
             batch_size,
             ..ExecOptions::default()
         };
         let report = execute(&backend, ops.clone(), options).await.unwrap();
-        assert_eq!(report.counts(), (40, 0, 0, 0));
-        let max = backend.max_in_flight.load(Ordering::SeqCst);
-        assert!(
-            max <= concurrency,
-            "{max} in flight over limit {concurrency}"
+        assert_eq!(report.counts(), (240, 0, 0, 0));
+        let envelopes = backend.max_envelopes_in_flight.load(Ordering::SeqCst);
+        assert_eq!(
+            envelopes, concurrency,
+            "independent work fills exactly {concurrency} envelopes"
         );
-        assert_eq!(max, concurrency, "independent ops should fill the limit");
+        let ops_in_flight = backend.max_in_flight.load(Ordering::SeqCst);
+        assert!(
+            ops_in_flight <= concurrency * batch_size,
+            "{ops_in_flight} operations in flight over {concurrency} x {batch_size}"
+        );
+        assert!(
+            ops_in_flight > (concurrency - 1) * batch_size,
+            "envelopes are filled: {ops_in_flight} operations in flight"
+        );
         let calls = backend.execute_calls.load(Ordering::SeqCst);
-        assert!(calls >= 40 / batch_size.min(concurrency), "{calls} calls");
+        assert!(
+            calls >= 240_usize.div_ceil(batch_size),
+            "{calls} calls of at most {batch_size}"
+        );
     }
 }
 
@@ -238,8 +252,9 @@ impl m365ctl::apply::Observer for StopAfterFirstWave {
 async fn interruption_finishes_in_flight_and_reports_the_rest_not_started() {
     let backend = MemoryBackend::new(tenant(10, 0, 0), Faults::default());
     let ops: Vec<Operation> = (0..10).map(|i| set_location(i, "US", &[])).collect();
+    // One envelope of four in flight; the check of the next four runs ahead of it.
     let options = ExecOptions {
-        concurrency: 4,
+        concurrency: 1,
         batch_size: 4,
         ..ExecOptions::default()
     };

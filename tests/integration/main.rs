@@ -12,6 +12,7 @@ mod fx;
 mod apply_executor;
 mod apply_faults;
 mod apply_group_licensing;
+mod apply_pipeline;
 mod apply_resume;
 mod apply_run;
 mod apply_safety;
