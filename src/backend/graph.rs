@@ -112,6 +112,13 @@ impl GraphBackend {
         self
     }
 
+    /// Paces writes to `quota` (default: Microsoft's published write quota per app + tenant,
+    /// `WriteQuota::MICROSOFT`).
+    pub fn with_write_quota(mut self, quota: crate::graph::pacing::WriteQuota) -> GraphBackend {
+        self.core = self.core.with_write_quota(quota);
+        self
+    }
+
     /// Reports the read's progress into `counters` (users n/N from `/users/$count`, groups,
     /// member pages, mailboxes, sizes) for a display on stderr.
     pub fn with_progress(mut self, counters: Arc<crate::progress::ReadCounters>) -> GraphBackend {

@@ -2,7 +2,7 @@
 //! retries on throttling and transient failures, `@odata.nextLink` paging and `$batch`.
 
 use super::auth::{Authenticator, Resource};
-use super::pacing::Pacer;
+use super::pacing::{Pacer, WriteBudget, WriteQuota};
 use super::retry::{RetryPolicy, is_retryable, parse_retry_after};
 use crate::backend::BackendError;
 use serde::de::DeserializeOwned;
@@ -128,6 +128,8 @@ pub struct HttpCore {
     /// Adaptive concurrency per service, shared by every clone (Graph and Exchange throttle
     /// separately).
     pacers: Arc<[Pacer; 2]>,
+    /// Graph's write quota, kept client-side so writes leave at the rate it refills.
+    writes: Arc<WriteBudget>,
 }
 
 impl HttpCore {
@@ -144,7 +146,20 @@ impl HttpCore {
             retry,
             graph_root: format!("{}/v1.0", graph_host.trim_end_matches('/')),
             pacers: Arc::new([Pacer::new(MAX_IN_FLIGHT), Pacer::new(MAX_IN_FLIGHT)]),
+            writes: Arc::new(WriteBudget::new(WriteQuota::MICROSOFT)),
         }
+    }
+
+    /// Paces Graph writes to `quota` instead of Microsoft's published one (a tenant whose
+    /// quota differs, a test at a scaled-down model).
+    pub fn with_write_quota(mut self, quota: WriteQuota) -> HttpCore {
+        self.writes = Arc::new(WriteBudget::new(quota));
+        self
+    }
+
+    /// The client's write bucket.
+    pub fn write_budget(&self) -> &WriteBudget {
+        &self.writes
     }
 
     /// The pacer of one service.
@@ -353,6 +368,12 @@ impl HttpCore {
                     })
                     .collect::<Vec<_>>()
             };
+        // Each write item counts against the write quota on its own (json-batching).
+        let writes = chunk
+            .iter()
+            .filter(|&&i| items[i].method != reqwest::Method::GET)
+            .count();
+        self.writes.take(writes).await;
         let reply = match self.send(Resource::Graph, &request).await {
             Ok(reply) => reply,
             Err(e) => {
@@ -366,6 +387,8 @@ impl HttpCore {
             return envelope_failure(reply.status, reply.request_id, json);
         }
         let mut found = Vec::new();
+        // The longest wait any throttled item was told, and whether one named the write quota.
+        let mut throttled: Option<(Duration, bool)> = None;
         for response in json["responses"].as_array().into_iter().flatten() {
             let Some(index) = response["id"]
                 .as_str()
@@ -389,9 +412,11 @@ impl HttpCore {
                 .unwrap_or(500);
             let after = parse_retry_after(header("retry-after").as_deref());
             if status == 429 {
-                // Each item counts against Graph's limits: a throttled item slows everyone.
-                self.pacer(Resource::Graph)
-                    .throttled(self.retry.delay(1, after));
+                let wait = self.retry.delay(1, after);
+                let write_limit = header("x-ms-throttle-information")
+                    .is_some_and(|i| i.eq_ignore_ascii_case("WriteLimitExceeded"));
+                let (longest, writes) = throttled.unwrap_or_default();
+                throttled = Some((longest.max(wait), writes || write_limit));
             }
             let outcome = BatchOutcome {
                 status,
@@ -400,6 +425,14 @@ impl HttpCore {
                 body: response["body"].clone(),
             };
             found.push((index, outcome, after));
+        }
+        // Each item counts against Graph's limits, so throttled items slow everyone; one
+        // envelope is one signal (halving once per throttled item would collapse the limit).
+        if let Some((wait, write_limit)) = throttled {
+            self.pacer(Resource::Graph).throttled(wait);
+            if write_limit {
+                self.writes.exhausted(wait);
+            }
         }
         for &i in chunk {
             if !found.iter().any(|(j, _, _)| *j == i) {

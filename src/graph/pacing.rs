@@ -1,8 +1,14 @@
 //! Adaptive concurrency for one service (Graph or Exchange): how many requests may be in flight,
-//! grown additively while the service answers and halved on every 429, plus a shared pause
-//! until the `Retry-After` a 429 names. Microsoft's throttling guidance is per app and tenant:
-//! once one request is told to wait, every parallel request that goes out anyway is spent
-//! budget and another 429, so all of them wait (AIMD, as TCP does with its window).
+//! grown additively while the service answers and halved on every throttled answer, plus a
+//! shared pause until the `Retry-After` a 429 names. Microsoft's throttling guidance is per app
+//! and tenant: once one request is told to wait, every parallel request that goes out anyway is
+//! spent budget and another 429, so all of them wait (AIMD, as TCP does with its window).
+//!
+//! Writes have a second, slower budget: Graph's write quota (`WriteQuota`), 3,000 writes per
+//! 2 min 30 s per app and tenant. Halving concurrency cannot find a rate (the quota refills 20
+//! writes a second whatever the concurrency), so writes also take tokens from a client-side
+//! bucket of the published quota (`WriteBudget`) before they are sent, and a 429 that names the
+//! write limit empties it.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -119,9 +125,178 @@ impl Pacer {
     }
 }
 
+/// A write quota: at most `writes` per `window`, refilled continuously (a token bucket).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WriteQuota {
+    /// Writes the bucket holds (and starts with).
+    pub writes: u32,
+    /// Time the bucket takes to refill from empty.
+    pub window: Duration,
+}
+
+impl WriteQuota {
+    /// Microsoft's published write quota per app + tenant for the identity and access
+    /// service (users, groups, licences): 3,000 requests per 2 min 30 s
+    /// (https://learn.microsoft.com/en-us/graph/throttling-limits, "Identity and access service
+    /// limits"). The tenant-wide quota (18,000 per 5 min, all apps) is looser for one app.
+    pub const MICROSOFT: WriteQuota = WriteQuota {
+        writes: 3_000,
+        window: Duration::from_secs(150),
+    };
+
+    /// Writes per second once the bucket is empty.
+    pub fn per_second(&self) -> f64 {
+        f64::from(self.writes.max(1)) / self.window.as_secs_f64().max(1e-3)
+    }
+
+    /// The least time `writes` writes take under this quota when the bucket starts full: the
+    /// floor an apply is measured against.
+    pub fn floor(&self, writes: usize) -> Duration {
+        let beyond = writes.saturating_sub(self.writes as usize);
+        Duration::from_secs_f64(beyond as f64 / self.per_second())
+    }
+}
+
+/// The client's copy of the service's write bucket: every write takes a token before it is
+/// sent, so a long apply runs at the quota's rate instead of meeting it as a storm of 429s.
+/// It starts full, as the service's does for an app that has not written lately; when the
+/// service says otherwise (a 429 naming the write limit) the bucket is emptied and refills
+/// only after the `Retry-After`.
+#[derive(Debug)]
+pub struct WriteBudget {
+    quota: WriteQuota,
+    bucket: Mutex<Bucket>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    /// Refill is counted from here (in the future while the service asked us to wait).
+    since: Instant,
+}
+
+impl WriteBudget {
+    /// A full bucket of `quota`.
+    pub fn new(quota: WriteQuota) -> WriteBudget {
+        WriteBudget {
+            quota,
+            bucket: Mutex::new(Bucket {
+                tokens: f64::from(quota.writes.max(1)),
+                since: Instant::now(),
+            }),
+        }
+    }
+
+    /// The quota this bucket keeps.
+    pub fn quota(&self) -> WriteQuota {
+        self.quota
+    }
+
+    /// Waits until `writes` tokens are there (at most a full bucket), then takes them.
+    pub async fn take(&self, writes: usize) {
+        if writes == 0 {
+            return;
+        }
+        let capacity = f64::from(self.quota.writes.max(1));
+        let wanted = (writes as f64).min(capacity);
+        loop {
+            let wait = {
+                let mut bucket = self.lock();
+                let now = Instant::now();
+                if now > bucket.since {
+                    let refill = (now - bucket.since).as_secs_f64() * self.quota.per_second();
+                    bucket.tokens = (bucket.tokens + refill).min(capacity);
+                    bucket.since = now;
+                }
+                if bucket.since <= now && bucket.tokens >= wanted {
+                    bucket.tokens -= wanted;
+                    return;
+                }
+                let held = bucket.since.saturating_duration_since(now);
+                let missing = (wanted - bucket.tokens).max(0.0);
+                held + Duration::from_secs_f64(missing / self.quota.per_second())
+            };
+            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+        }
+    }
+
+    /// The service refused a write for its write quota: its bucket is empty, so is ours, and
+    /// it refills from `retry_after` on.
+    pub fn exhausted(&self, retry_after: Duration) {
+        let mut bucket = self.lock();
+        bucket.tokens = 0.0;
+        bucket.since = bucket.since.max(Instant::now() + retry_after);
+    }
+
+    /// Tokens now (tests and diagnostics).
+    pub fn available(&self) -> f64 {
+        self.lock().tokens
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Bucket> {
+        self.bucket
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn quota(writes: u32, secs: u64) -> WriteQuota {
+        WriteQuota {
+            writes,
+            window: Duration::from_secs(secs),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn writes_go_out_at_the_quota_rate_once_the_full_bucket_is_spent() {
+        // 30 per 10 s: 30 at once, then 3 a second.
+        let budget = WriteBudget::new(quota(30, 10));
+        let started = Instant::now();
+        for _ in 0..3 {
+            budget.take(10).await;
+        }
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "a full bucket sends at once"
+        );
+        for _ in 0..4 {
+            budget.take(6).await;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        assert!(
+            (elapsed - 8.0).abs() < 0.01,
+            "24 more writes at 3/s: {elapsed}"
+        );
+        assert_eq!(
+            quota(30, 10).floor(54),
+            Duration::from_secs(8),
+            "the floor is the same arithmetic"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_limit_429_empties_the_bucket_until_retry_after() {
+        let budget = WriteBudget::new(quota(3_000, 150));
+        budget.exhausted(Duration::from_secs(5));
+        assert_eq!(budget.available(), 0.0);
+        let started = Instant::now();
+        budget.take(20).await;
+        // 5 s held, then 20 writes at 20 a second.
+        assert_eq!(started.elapsed().as_secs_f64().round(), 6.0);
+    }
+
+    #[test]
+    fn microsofts_quota_is_twenty_writes_a_second_after_three_thousand() {
+        let q = WriteQuota::MICROSOFT;
+        assert_eq!(q.per_second(), 20.0);
+        assert_eq!(q.floor(3_000), Duration::ZERO);
+        assert_eq!(q.floor(3_278), Duration::from_secs_f64(13.9));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn slots_are_limited_and_freed() {

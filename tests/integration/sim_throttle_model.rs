@@ -7,6 +7,7 @@ use crate::fx;
 
 use m365ctl::apply::{ExecOptions, execute};
 use m365ctl::backend::TenantBackend;
+use m365ctl::graph::pacing::WriteQuota;
 use m365ctl::sim::{SimOptions, ThrottleModel};
 use m365ctl::synth::{SynthSpec, generate};
 use std::time::Duration;
@@ -91,4 +92,88 @@ async fn plan_and_apply_converge_under_the_throttling_model() {
         m365ctl::plan::plan(&desired, &after).operations.is_empty(),
         "apply converged"
     );
+}
+
+/// Microsoft's write quotas at 1/50 of their size and 1/50 of their windows: the same rate (20
+/// writes a second per app + tenant once the bucket is spent) from a bucket of 60 instead of
+/// 3,000, so the quota binds within a test; resource units and Exchange as published.
+fn scaled_write_model() -> ThrottleModel {
+    let published = ThrottleModel::microsoft();
+    ThrottleModel {
+        app_writes: published.app_writes / 50,
+        app_write_window: published.app_write_window / 50,
+        tenant_writes: published.tenant_writes / 50,
+        tenant_write_window: published.tenant_write_window / 50,
+        ..published
+    }
+}
+
+/// The client paced at the model's write quota (as configured for a tenant whose quota is
+/// known) runs several full envelopes at once and still stays inside the budget: every
+/// operation succeeds and at most a few 429s are met, not one per write beyond the quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_paced_at_the_write_quota_meets_almost_no_429() {
+    let synth = generate(&SynthSpec {
+        change_rate: 0.25,
+        ..SynthSpec::served(400, 11)
+    });
+    let config = {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("m365ctl.toml"), &synth.config_toml).unwrap();
+        m365ctl::desired::load(dir.path()).unwrap()
+    };
+    let model = scaled_write_model();
+    let fake = fx::start(
+        synth.tenant.clone(),
+        SimOptions {
+            throttle_model: Some(model.clone()),
+            ..SimOptions::default()
+        },
+    )
+    .await;
+    let quota = WriteQuota {
+        writes: model.app_writes,
+        window: model.app_write_window,
+    };
+    let backend = fx::backend(&fake).with_write_quota(quota);
+    let mut live = backend.read().await.unwrap();
+    let (desired, _) = m365ctl::desired::resolve(&config, &live).unwrap();
+    m365ctl::backend::read_needed_facts(&backend, &desired, &mut live)
+        .await
+        .unwrap();
+    let plan = m365ctl::plan::plan(&desired, &live);
+    assert!(!plan.has_errors(), "{:?}", plan.diagnostics);
+    fake.clear_requests();
+
+    let report = execute(
+        &backend,
+        plan.operations.clone(),
+        ExecOptions {
+            concurrency: 8,
+            ..ExecOptions::default()
+        },
+    )
+    .await
+    .expect("a DAG");
+    let reasons: Vec<String> = report
+        .with_label("failed")
+        .filter_map(|r| r.outcome.reason())
+        .collect();
+    let (_, _, failed, skipped) = report.counts();
+    assert_eq!((failed, skipped), (0, 0), "{reasons:?}");
+    let log = fake.requests();
+    let writes = log
+        .iter()
+        .filter(|r| r.is_batch_item() && r.method != "GET" && r.status < 300)
+        .count();
+    assert!(
+        writes > 2 * quota.writes as usize,
+        "{writes} writes: the quota must bind"
+    );
+    let throttled = log.iter().filter(|r| r.status == 429).count();
+    assert!(
+        throttled <= 3,
+        "{throttled} answers were 429 for {writes} writes"
+    );
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
 }
