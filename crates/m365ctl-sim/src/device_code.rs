@@ -17,7 +17,8 @@ use super::routes::{Answer, Body, parse_query};
 use super::{Shared, State};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// A 400 with an OAuth error body, as Entra's token service answers.
 fn oauth_error(error: &str, description: &str) -> Answer {

@@ -1,7 +1,8 @@
 //! Deterministic fault injection and a throttle budget for the fake server.
 
 use rand::{RngExt, SeedableRng, rngs::ChaCha8Rng};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// A failure the fake answers with instead of serving the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

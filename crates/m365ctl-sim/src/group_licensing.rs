@@ -14,7 +14,8 @@
 use crate::plan::OpKind;
 use crate::plan::ops::Licences;
 use crate::tenant::{RuleViolation, Tenant, apply_group_level, apply_operation, process_members};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Group licensing work accepted but not processed yet.
 #[derive(Debug, Default)]

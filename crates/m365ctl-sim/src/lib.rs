@@ -39,7 +39,8 @@ use m365ctl_core::tenant::Tenant;
 use m365ctl_core::{desired, plan, rules, synth, tenant};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// How the fake behaves.
 #[derive(Debug, Clone)]

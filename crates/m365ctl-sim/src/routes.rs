@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 /// An answer before it becomes HTTP.
 #[derive(Debug, Clone)]

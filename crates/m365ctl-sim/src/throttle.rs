@@ -15,7 +15,8 @@
 //! Buckets refill continuously, so `Retry-After` is the time until the bucket holds the cost
 //! again (rounded up to whole seconds), computed from the window rather than fixed.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The figures of the model; `microsoft()` gives the published ones.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@ use super::routes::{Answer, Body, parse_query};
 use super::{IssuedToken, Shared, State};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use std::time::Instant;
+use tokio::time::Instant;
 
 pub(super) fn token(shared: &Shared, state: &mut State, path: &str, body: &[u8]) -> Answer {
     let form = parse_query(std::str::from_utf8(body).ok());
