@@ -1,38 +1,72 @@
-//! The scale benchmark (issue 7): `cargo run --release --locked --example bench`
-//! (`-- --quick` for 1k and 10k only, `-- --sizes 2000,50000` for other sizes, `-- --latency-ms N`
-//! to change the fake's per-request latency, default 30, `-- --latency-per-item-us N` to add
-//! latency per object in an answer (page-size-dependent latency, default 0), `-- --throttle off`
-//! to run without Microsoft's throttling model, which the fake enforces by default).
+//! The scale benchmark: `cargo run --release --locked --example bench` (`-- --quick` for 1k and
+//! 10k only, `-- --sizes 2000,50000` for other sizes, `-- --latency-ms N` and
+//! `-- --latency-per-item-us N` for the fake's latency model, `-- --throttle off` to run without
+//! Microsoft's throttling model, `-- --apply-only` to skip the plan measurement).
 //!
 //! For each size it generates a tenant (`synth`: 2% of users with changes, 2,000 groups of
-//! which 20 carry licences, 20 SKUs), serves it from the fake Graph/Exchange server on
-//! loopback with the given latency, and runs `plan` against it in a *child process* (so peak
-//! RSS is the client's own: `VmHWM` of the child, which reads through the Graph backend,
-//! resolves, plans and renders). It reports Graph requests by kind (from the fake's log),
-//! end-to-end plan time, planner-core time and peak RSS; then the same reads done the way
-//! per-user scripts do them (one `GET /users/{id}` + one licence read per user — `licenseDetails`
-//! is not open to application permissions, so an app-only script reads
-//! `GET /users/{id}?$select=assignedLicenses,licenseAssignmentStates` — through the same HTTP
-//! client and fake, on a sample, extrapolated); and at the
-//! largest size it applies the plan (2% of users) with the fake enforcing a throttle budget
-//! and reports the budget used and any 429 that surfaced as a failed operation.
+//! which 20 carry licences, 20 SKUs) and serves it from the fake Graph/Exchange server on
+//! loopback under the *realistic model*: every answer delayed by a fixed latency plus a latency
+//! per object in it (a 999-user page takes seconds, a single object a fraction of one), and
+//! Microsoft's throttling model (resource units per 10 s, 3,000 writes per 150 s per app +
+//! tenant, Exchange's budget; `ThrottleModel::microsoft()`).
+//!
+//! Plan: `plan` runs against it in a *child process* (so peak RSS is the client's own), reading
+//! through the Graph backend, resolving, planning and rendering; beside it the same reads the
+//! way per-user scripts do them (one `GET /users/{id}` + one licence read per user, 8 in flight,
+//! on a sample of 1,000 users, extrapolated). The floor printed beside the plan is the read's
+//! page latency spread over the client's parallelism: (ceil(N/999) user pages + ceil(M/1000)
+//! mailbox pages + the licence groups' member pages) x their latency / 16 in flight.
+//!
+//! Apply: the plan's operations are applied by the executor against a fresh fake with the same
+//! model; beside it, against another fresh fake, what a per-user script does: for each changed
+//! user (or group) one GET, then each of its writes as its own request, 8 users in flight,
+//! waiting out every 429's `Retry-After`. The floor printed beside both is the write quota's:
+//! the time 3,000 writes per 150 s needs for the W Graph writes made, the bucket starting full
+//! (max(0, W - 3,000) / 20 writes per second), or the dependency chain's round trips if longer.
 
 use m365ctl::apply::{ExecOptions, execute};
 use m365ctl::backend::graph::GraphBackend;
 use m365ctl::backend::{AuthMode, GraphSettings, TenantBackend};
+use m365ctl::graph::client::MAX_IN_FLIGHT;
+use m365ctl::graph::pacing::WriteQuota;
 use m365ctl::graph::{Authenticator, HttpCore, Request, Resource, RetryPolicy};
+use m365ctl::plan::Operation;
+use m365ctl::plan::ops::OpKind;
 use m365ctl::sim::{FakeTenant, FakeTenantHandle, LoggedRequest, SimOptions, ThrottleModel};
-use m365ctl::synth::{SynthSpec, generate};
+use m365ctl::synth::{Synth, SynthSpec, generate};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SECRET_ENV: &str = "M365CTL_BENCH_SECRET";
 const SECRET: &str = "sim-client-secret";
-/// Per-user baseline sample (users), run at the client's usual concurrency.
+/// Per-user read baseline sample (users), run at a script's usual concurrency.
 const BASELINE_SAMPLE: usize = 1_000;
-const BASELINE_CONCURRENCY: usize = 8;
-/// The fake's throttle budget during the apply measurement: requests per window.
-const BUDGET: (u32, Duration) = (1_000, Duration::from_secs(1));
+/// Users a per-user script works on at once.
+const SCRIPT_CONCURRENCY: usize = 8;
+/// The realistic model's fixed latency per answer (ms) and per object in it (µs).
+const DEFAULT_LATENCY_MS: u64 = 150;
+const DEFAULT_LATENCY_PER_ITEM_US: u64 = 2_000;
+
+/// The fake's latency model: a fixed part and a part per object in the answer.
+#[derive(Debug, Clone, Copy)]
+struct Latency {
+    base: Duration,
+    per_item: Duration,
+}
+
+impl Latency {
+    fn of(&self, items: usize) -> Duration {
+        self.base + self.per_item * items as u32
+    }
+}
+
+fn flag<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,12 +75,13 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
-    let latency_ms: u64 = args
-        .iter()
-        .position(|a| a == "--latency-ms")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let apply_only = args.iter().any(|a| a == "--apply-only");
+    let latency = Latency {
+        base: Duration::from_millis(flag(&args, "--latency-ms").unwrap_or(DEFAULT_LATENCY_MS)),
+        per_item: Duration::from_micros(
+            flag(&args, "--latency-per-item-us").unwrap_or(DEFAULT_LATENCY_PER_ITEM_US),
+        ),
+    };
     let sizes: Vec<usize> = match args.iter().position(|a| a == "--sizes") {
         Some(i) => args
             .get(i + 1)
@@ -59,13 +94,6 @@ fn main() {
         !sizes.is_empty(),
         "--sizes takes a comma-separated list of user counts"
     );
-    let per_item = Duration::from_micros(
-        args.iter()
-            .position(|a| a == "--latency-per-item-us")
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0),
-    );
     let model = match args.iter().position(|a| a == "--throttle") {
         Some(i) if args.get(i + 1).map(String::as_str) == Some("off") => None,
         _ => Some(ThrottleModel::microsoft()),
@@ -76,29 +104,18 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut rows = Vec::new();
+    let mut plans = Vec::new();
+    let mut applies = Vec::new();
     for &n in &sizes {
-        let latency = (Duration::from_millis(latency_ms), per_item);
-        let row = runtime.block_on(measure(n, latency, &model));
-        eprintln!("{n} users done");
-        rows.push(row);
+        let synth = generate(&SynthSpec::benchmark(n));
+        if !apply_only {
+            plans.push(runtime.block_on(measure_plan(&synth, latency, &model)));
+            eprintln!("{n} users: plan measured");
+        }
+        applies.push(runtime.block_on(measure_apply(&synth, latency, &model)));
+        eprintln!("{n} users: apply measured");
     }
-    let apply = runtime.block_on(measure_apply(*sizes.last().expect("a size"), &model));
-    print_report(&rows, &apply, latency_ms, model.is_some());
-}
-
-/// One size's figures.
-struct Row {
-    users: usize,
-    requests: Vec<(&'static str, usize)>,
-    total_requests: usize,
-    plan_wall: Duration,
-    read: Duration,
-    planner_core: Duration,
-    peak_rss_mb: f64,
-    operations: usize,
-    baseline_requests: usize,
-    baseline_wall_estimate: Duration,
+    print_report(&plans, &applies, latency, model.is_some());
 }
 
 fn settings(fake: &FakeTenantHandle) -> GraphSettings {
@@ -107,12 +124,33 @@ fn settings(fake: &FakeTenantHandle) -> GraphSettings {
     })
 }
 
+async fn start_fake(
+    synth: &Synth,
+    latency: Latency,
+    model: &Option<ThrottleModel>,
+) -> FakeTenantHandle {
+    FakeTenant::start(
+        synth.tenant.clone(),
+        SimOptions {
+            latency: latency.base,
+            latency_per_item: latency.per_item,
+            client_secret: Some(SECRET.into()),
+            throttle_model: model.clone(),
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .expect("fake starts")
+}
+
 fn kind(r: &LoggedRequest) -> &'static str {
     let p = r.path.as_str();
     if p.contains("/oauth2/") {
         "token"
     } else if p.starts_with("/v1.0/subscribedSkus") {
         "skus"
+    } else if p.starts_with("/v1.0/users/$count") {
+        "user count"
     } else if p.starts_with("/v1.0/users?") || p == "/v1.0/users" {
         "user pages"
     } else if p.contains("/members") {
@@ -129,9 +167,10 @@ fn kind(r: &LoggedRequest) -> &'static str {
 }
 
 /// Every kind `kind` reports, in report order.
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 9] = [
     "token",
     "skus",
+    "user count",
     "user pages",
     "group pages",
     "group member pages",
@@ -148,23 +187,64 @@ fn count_by_kind(log: &[LoggedRequest]) -> Vec<(&'static str, usize)> {
         .collect()
 }
 
-/// `latency`: per request and per object in an answer.
-async fn measure(n: usize, latency: (Duration, Duration), model: &Option<ThrottleModel>) -> Row {
-    let synth = generate(&SynthSpec::benchmark(n));
+/// The pages a read cannot do without: ceil(N/999) user pages, ceil(M/1000) mailbox pages and
+/// the member pages (999 a page) of the groups the plan reads members of (licence groups and
+/// groups the config names). Returns (pages, objects in them).
+fn reference_pages(synth: &Synth, named: &[String]) -> (usize, usize) {
+    let users = synth.tenant.users.len();
+    let mailboxes = synth
+        .tenant
+        .users
+        .iter()
+        .filter(|u| u.mailbox.is_some())
+        .count();
+    let members: Vec<usize> = synth
+        .tenant
+        .groups
+        .iter()
+        .filter(|g| !g.licenses.is_empty() || named.contains(&g.display_name))
+        .map(|g| g.members.len())
+        .collect();
+    let pages = users.div_ceil(999)
+        + mailboxes.div_ceil(1000)
+        + members
+            .iter()
+            .map(|m| m.div_ceil(999).max(1))
+            .sum::<usize>();
+    (pages, users + mailboxes + members.iter().sum::<usize>())
+}
+
+/// One size's plan figures.
+struct PlanRow {
+    users: usize,
+    requests: Vec<(&'static str, usize)>,
+    total_requests: usize,
+    reference_requests: usize,
+    read_floor: Duration,
+    plan_wall: Duration,
+    read: Duration,
+    planner_core: Duration,
+    peak_rss_mb: f64,
+    operations: usize,
+    baseline_requests: usize,
+    baseline_wall_estimate: Duration,
+}
+
+async fn measure_plan(synth: &Synth, latency: Latency, model: &Option<ThrottleModel>) -> PlanRow {
+    let n = synth.tenant.users.len();
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("m365ctl.toml"), &synth.config_toml).expect("config");
-    let fake = FakeTenant::start(
-        synth.tenant.clone(),
-        SimOptions {
-            latency: latency.0,
-            latency_per_item: latency.1,
-            client_secret: Some(SECRET.into()),
-            throttle_model: model.clone(),
-            ..SimOptions::default()
-        },
-    )
-    .await
-    .expect("fake starts");
+    let named: Vec<String> = m365ctl::input::load(dir.path())
+        .expect("config loads")
+        .groups
+        .keys()
+        .cloned()
+        .collect();
+    let (reference_requests, reference_objects) = reference_pages(synth, &named);
+    let read_floor = (latency.base * reference_requests as u32
+        + latency.per_item * reference_objects as u32)
+        / MAX_IN_FLIGHT as u32;
+    let fake = start_fake(synth, latency, model).await;
     let s = settings(&fake);
     let exe = std::env::current_exe().expect("own path");
     let child_args: Vec<String> = vec![
@@ -216,7 +296,7 @@ async fn measure(n: usize, latency: (Duration, Duration), model: &Option<Throttl
         .map(|u| u.id.clone())
         .collect();
     let started = Instant::now();
-    let limit = Arc::new(tokio::sync::Semaphore::new(BASELINE_CONCURRENCY));
+    let limit = Arc::new(tokio::sync::Semaphore::new(SCRIPT_CONCURRENCY));
     let mut tasks = tokio::task::JoinSet::new();
     for id in ids {
         let (core, limit) = (core.clone(), limit.clone());
@@ -247,7 +327,7 @@ async fn measure(n: usize, latency: (Duration, Duration), model: &Option<Throttl
     fake.shutdown().await;
 
     let secs = |k: &str| Duration::from_secs_f64(report[k].as_f64().unwrap_or_default());
-    Row {
+    PlanRow {
         users: n,
         total_requests: requests
             .iter()
@@ -255,6 +335,8 @@ async fn measure(n: usize, latency: (Duration, Duration), model: &Option<Throttl
             .map(|(_, c)| c)
             .sum(),
         requests,
+        reference_requests,
+        read_floor,
         plan_wall: secs("plan_wall_s"),
         read: secs("read_s"),
         planner_core: secs("planner_core_s"),
@@ -337,150 +419,286 @@ fn child(args: &[String]) {
     );
 }
 
-/// The apply measurement's figures.
+/// What one way of applying did against a fresh fake.
+struct ApplyRun {
+    wall: Duration,
+    /// Graph writes the fake accepted (`$batch` items and direct requests that are not GETs).
+    writes: usize,
+    /// Answers that were 429 (items and requests).
+    throttled: usize,
+    failed: usize,
+}
+
+/// One size's apply figures.
 struct ApplyRow {
     users: usize,
     operations: usize,
-    wall: Duration,
-    accepted: usize,
-    throttled: usize,
-    budget_available: usize,
-    failed: usize,
-    failed_throttled: usize,
+    /// Longest dependency chain (operations).
+    depth: usize,
+    m365ctl: ApplyRun,
+    script: ApplyRun,
 }
 
-/// Applies the plan of the largest size (2% of users change) against a fake that enforces
-/// `BUDGET`, with no per-request latency (the budget, not the network, is the limit).
-async fn measure_apply(n: usize, model: &Option<ThrottleModel>) -> ApplyRow {
-    let synth = generate(&SynthSpec::benchmark(n));
+impl ApplyRow {
+    /// The write quota's floor for the writes made, or the dependency chain's round trips
+    /// (a check and a write per link, the smallest answer's latency each) if longer.
+    fn floor(&self, run: &ApplyRun, latency: Latency) -> Duration {
+        let chain = latency.of(1) * (2 * self.depth) as u32;
+        WriteQuota::MICROSOFT.floor(run.writes).max(chain)
+    }
+}
+
+fn tally(log: &[LoggedRequest]) -> (usize, usize) {
+    let graph_write = |r: &&LoggedRequest| {
+        r.method != "GET"
+            && (r.is_batch_item() || (r.path.starts_with("/v1.0/") && !r.path.contains("$batch")))
+    };
+    let writes = log
+        .iter()
+        .filter(graph_write)
+        .filter(|r| (200..300).contains(&r.status))
+        .count();
+    let throttled = log.iter().filter(|r| r.status == 429).count();
+    (writes, throttled)
+}
+
+/// When each kind of apply request ran (`BENCH_TIMELINE=1`), and every 429.
+fn timeline(log: &[LoggedRequest]) {
+    let mut kinds: std::collections::BTreeMap<String, (usize, f64, f64)> = Default::default();
+    for r in log {
+        let path = r.path.split('?').next().unwrap_or_default();
+        let shape: Vec<&str> = path
+            .split('/')
+            .map(|seg| if seg.len() == 36 { "{id}" } else { seg })
+            .collect();
+        let key = format!("{} {}", r.method, shape.join("/"));
+        let at = r.at.as_secs_f64();
+        let entry = kinds.entry(key).or_insert((0, at, at));
+        entry.0 += 1;
+        entry.2 = at;
+        if r.status == 429 {
+            eprintln!(
+                "429 at {at:.2}: {} {} retry-after {:?}",
+                r.method, r.path, r.retry_after
+            );
+        }
+    }
+    for (k, (n, first, last)) in kinds {
+        eprintln!("{k}: {n} from {first:.2} to {last:.2}");
+    }
+}
+
+/// Longest chain of `depends_on` edges, counted in operations.
+fn depth(ops: &[Operation]) -> usize {
+    let index: HashMap<&str, usize> = ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| (op.id.as_str(), i))
+        .collect();
+    let mut memo: Vec<Option<usize>> = vec![None; ops.len()];
+    fn visit(
+        i: usize,
+        ops: &[Operation],
+        index: &HashMap<&str, usize>,
+        memo: &mut [Option<usize>],
+    ) -> usize {
+        if let Some(d) = memo[i] {
+            return d;
+        }
+        let d = 1 + ops[i]
+            .depends_on
+            .iter()
+            .filter_map(|dep| index.get(dep.as_str()))
+            .map(|&j| visit(j, ops, index, memo))
+            .max()
+            .unwrap_or(0);
+        memo[i] = Some(d);
+        d
+    }
+    (0..ops.len())
+        .map(|i| visit(i, ops, &index, &mut memo))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Applies the size's plan (2% of users change) twice, each against a fresh fake under the
+/// same model: by the executor, then as a per-user script would.
+async fn measure_apply(synth: &Synth, latency: Latency, model: &Option<ThrottleModel>) -> ApplyRow {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("m365ctl.toml"), &synth.config_toml).expect("config");
-    std::fs::write(
-        dir.path().join("tenant.json"),
-        m365ctl::backend::snapshot::render_snapshot(&synth.tenant),
-    )
-    .expect("snapshot");
     let config = m365ctl::input::load(dir.path()).expect("config loads");
     let (desired, _) = m365ctl::desired::resolve(&config, &synth.tenant).expect("resolves");
     let plan = m365ctl::plan::plan(&desired, &synth.tenant);
-    let fake = FakeTenant::start(
-        synth.tenant.clone(),
-        SimOptions {
-            client_secret: Some(SECRET.into()),
-            throttle: Some(BUDGET),
-            throttle_model: model.clone(),
-            ..SimOptions::default()
-        },
-    )
-    .await
-    .expect("fake starts");
+    assert!(!plan.has_errors(), "the benchmark plan has errors");
+
+    let fake = start_fake(synth, latency, model).await;
     let backend = GraphBackend::new(&settings(&fake)).expect("backend");
-    // Warm the token outside the measurement.
-    let _ = backend.already_done(&[]).await;
     fake.clear_requests();
     let started = Instant::now();
-    let report = execute(
-        &backend,
-        plan.operations.clone(),
-        ExecOptions {
-            concurrency: 16,
-            batch_size: 20,
-            ..ExecOptions::default()
-        },
-    )
-    .await
-    .expect("a DAG");
+    let report = execute(&backend, plan.operations.clone(), ExecOptions::default())
+        .await
+        .expect("a DAG");
     let wall = started.elapsed();
     let log = fake.requests();
-    // The budget counts every HTTP request and every `$batch` item, as the fake charges it.
-    let accepted = log.iter().filter(|r| r.status != 429).count();
-    let throttled = log.iter().filter(|r| r.status == 429).count();
-    let windows = (wall.as_secs_f64() / BUDGET.1.as_secs_f64())
-        .ceil()
-        .max(1.0) as usize;
-    let failed: Vec<String> = report
+    if std::env::var_os("BENCH_TIMELINE").is_some() {
+        timeline(&log);
+    }
+    let (writes, throttled) = tally(&log);
+    let (_, _, failed, skipped) = report.counts();
+    for reason in report
         .with_label("failed")
         .filter_map(|r| r.outcome.reason())
-        .collect();
-    let failed_throttled = failed
-        .iter()
-        .filter(|r| r.contains("429") || r.contains("TooManyRequests"))
-        .count();
+        .take(5)
+    {
+        eprintln!("m365ctl apply failure: {reason}");
+    }
+    fake.shutdown().await;
+    let m365ctl = ApplyRun {
+        wall,
+        writes,
+        throttled,
+        failed: failed + skipped,
+    };
+
+    let fake = start_fake(synth, latency, model).await;
+    let script = per_user_script(&fake, &plan.operations).await;
     fake.shutdown().await;
     ApplyRow {
-        users: n,
+        users: synth.tenant.users.len(),
         operations: plan.operations.len(),
-        wall,
-        accepted,
-        throttled,
-        budget_available: BUDGET.0 as usize * windows,
-        failed: failed.len(),
-        failed_throttled,
+        depth: depth(&plan.operations),
+        m365ctl,
+        script,
     }
 }
 
-fn print_report(rows: &[Row], apply: &ApplyRow, latency_ms: u64, modelled: bool) {
+/// A per-user script: for each changed user (or group), in plan order, one GET of it, then each
+/// of its operations as its own request (a one-item `$batch`, which the fake charges and delays
+/// as the direct request: one item, one answer), `SCRIPT_CONCURRENCY` users at once, every 429
+/// waited out as `Retry-After` says (the same HTTP client as m365ctl's, without its write pacing).
+async fn per_user_script(fake: &FakeTenantHandle, ops: &[Operation]) -> ApplyRun {
+    let s = settings(fake);
+    let backend = Arc::new(
+        GraphBackend::new(&s)
+            .expect("backend")
+            .with_write_quota(WriteQuota {
+                writes: u32::MAX,
+                window: Duration::from_secs(1),
+            }),
+    );
+    let core = http_core(&s);
+    // Each changed user or group, in the order the plan first names it, with its operations.
+    let mut principals: Vec<(&'static str, String, Vec<Operation>)> = Vec::new();
+    let mut position: HashMap<String, usize> = HashMap::new();
+    for op in ops {
+        let (collection, id) = match (&op.kind, op.kind.user_id()) {
+            (_, Some(user)) => ("users", user.to_string()),
+            (OpKind::AssignGroupLicenses { group_id, .. }, None) => ("groups", group_id.clone()),
+            (other, None) => unreachable!("{} names no user and no group", other.name()),
+        };
+        let at = *position.entry(id.clone()).or_insert_with(|| {
+            principals.push((collection, id, Vec::new()));
+            principals.len() - 1
+        });
+        principals[at].2.push(op.clone());
+    }
+    fake.clear_requests();
+    let started = Instant::now();
+    let limit = Arc::new(tokio::sync::Semaphore::new(SCRIPT_CONCURRENCY));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (collection, id, ops) in principals {
+        let (core, backend, limit) = (core.clone(), backend.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let url = format!("{}/{collection}/{id}", core.graph_root());
+            let _ = core.send(Resource::Graph, &Request::get(url)).await;
+            let mut failed = 0;
+            for op in ops {
+                let result = backend.execute(std::slice::from_ref(&op)).await;
+                failed += result.iter().filter(|r| r.is_err()).count();
+            }
+            failed
+        });
+    }
+    let mut failed = 0;
+    while let Some(done) = tasks.join_next().await {
+        failed += done.expect("script task");
+    }
+    let wall = started.elapsed();
+    let (writes, throttled) = tally(&fake.requests());
+    ApplyRun {
+        wall,
+        writes,
+        throttled,
+        failed,
+    }
+}
+
+fn print_report(plans: &[PlanRow], applies: &[ApplyRow], latency: Latency, modelled: bool) {
     let model = if modelled {
-        ", Microsoft's throttling model on"
+        "Microsoft's throttling model on (resource units per 10 s, 3,000 writes per 150 s)"
     } else {
-        ""
+        "no throttling model"
     };
     println!(
-        "## m365ctl scale benchmark (fake Graph on loopback, {latency_ms} ms per request{model})\n"
+        "## m365ctl scale benchmark (fake Graph + Exchange on loopback, {} ms + {} µs per object in each answer, {model})\n",
+        latency.base.as_millis(),
+        latency.per_item.as_micros(),
     );
-    println!(
-        "| Users | Graph requests (plan) | User pages (ceil(N/999)) | Plan end-to-end | of which Graph read | Planner core | Peak RSS | Operations | Per-user baseline requests | Ratio | Baseline time (extrapolated) |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for r in rows {
-        let pages = r
-            .requests
-            .iter()
-            .find(|(k, _)| *k == "user pages")
-            .map_or(0, |(_, c)| *c);
+    if !plans.is_empty() {
         println!(
-            "| {} | {} | {} ({}) | {:.2} s | {:.2} s | {:.3} s | {:.0} MB | {} | {} | {:.0}x | {:.0} s |",
-            r.users,
-            r.total_requests,
-            pages,
-            r.users.div_ceil(999),
-            r.plan_wall.as_secs_f64(),
-            r.read.as_secs_f64(),
-            r.planner_core.as_secs_f64(),
-            r.peak_rss_mb,
-            r.operations,
-            r.baseline_requests,
-            r.baseline_requests as f64 / r.total_requests.max(1) as f64,
-            r.baseline_wall_estimate.as_secs_f64(),
+            "| Users | Plan end-to-end | Read | Read floor | Planner core | Peak RSS | Graph requests | Reference requests | Operations | Per-user script: requests | Per-user script: time (extrapolated) |"
         );
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for r in plans {
+            println!(
+                "| {} | {:.1} s | {:.1} s | {:.1} s | {:.3} s | {:.0} MB | {} | {} ({:.2}x) | {} | {} | {:.0} s |",
+                r.users,
+                r.plan_wall.as_secs_f64(),
+                r.read.as_secs_f64(),
+                r.read_floor.as_secs_f64(),
+                r.planner_core.as_secs_f64(),
+                r.peak_rss_mb,
+                r.total_requests,
+                r.reference_requests,
+                r.total_requests as f64 / r.reference_requests.max(1) as f64,
+                r.operations,
+                r.baseline_requests,
+                r.baseline_wall_estimate.as_secs_f64(),
+            );
+        }
+        println!("\nRequests by kind:");
+        for r in plans {
+            let kinds: Vec<String> = r.requests.iter().map(|(k, c)| format!("{k} {c}")).collect();
+            println!("- {} users: {}", r.users, kinds.join(", "));
+        }
     }
-    println!("\nRequests by kind:");
-    for r in rows {
-        let kinds: Vec<String> = r.requests.iter().map(|(k, c)| format!("{k} {c}")).collect();
-        println!("- {} users: {}", r.users, kinds.join(", "));
-    }
-    if let [.., a, b] = rows {
+    println!(
+        "\n| Users | Operations | Graph writes | Apply | Floor | Apply / floor | 429s | Failed | Per-user script | Script / floor | Script 429s | Script failed |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for a in applies {
+        let floor = a.floor(&a.m365ctl, latency);
+        let script_floor = a.floor(&a.script, latency);
         println!(
-            "\nScaling {}→{} users: plan time x{:.1}, planner core x{:.1}",
+            "| {} | {} | {} | {:.1} s | {:.1} s | {:.2} | {} | {} | {:.1} s | {:.2} | {} | {} |",
             a.users,
-            b.users,
-            b.plan_wall.as_secs_f64() / a.plan_wall.as_secs_f64(),
-            b.planner_core.as_secs_f64() / a.planner_core.as_secs_f64().max(1e-9),
+            a.operations,
+            a.m365ctl.writes,
+            a.m365ctl.wall.as_secs_f64(),
+            floor.as_secs_f64(),
+            a.m365ctl.wall.as_secs_f64() / floor.as_secs_f64().max(1e-9),
+            a.m365ctl.throttled,
+            a.m365ctl.failed,
+            a.script.wall.as_secs_f64(),
+            a.script.wall.as_secs_f64() / script_floor.as_secs_f64().max(1e-9),
+            a.script.throttled,
+            a.script.failed,
         );
     }
     println!(
-        "\nApply at {} users: {} operations in {:.1} s ({:.0} ops/s) under a budget of {} requests per {:?}: {} requests accepted of {} available ({:.0}% of the budget used), {} answered 429 and retried, {} failed operations ({} of them throttling).",
-        apply.users,
-        apply.operations,
-        apply.wall.as_secs_f64(),
-        apply.operations as f64 / apply.wall.as_secs_f64(),
-        BUDGET.0,
-        BUDGET.1,
-        apply.accepted,
-        apply.budget_available,
-        100.0 * apply.accepted as f64 / apply.budget_available as f64,
-        apply.throttled,
-        apply.failed,
-        apply.failed_throttled,
+        "\nFloors: read = (reference pages x {} ms + objects in them x {} µs) / {MAX_IN_FLIGHT} in flight; apply = max(write quota: max(0, W - 3,000) / 20 per second, dependency chain: 2 round trips per link).",
+        latency.base.as_millis(),
+        latency.per_item.as_micros(),
     );
 }

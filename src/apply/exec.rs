@@ -113,14 +113,18 @@ pub async fn execute_observed<B: TenantBackend>(
     let mut dag = Readiness::new(&ops)?;
     let envelopes = options.concurrency.max(1);
     let batch_size = options.batch_size.max(1);
-    // Checked-but-unwritten operations (plus those being checked) the check runs ahead by.
+    // The check runs ahead by at most as many batches as are written at once, and by at most
+    // that many envelopes' worth of checked-but-unwritten operations (so at most twice
+    // `concurrency` requests are in flight).
     let lookahead = envelopes * batch_size;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; ops.len()];
     // Written group licensing operations waiting for their members: the outcome they get
     // once group licensing has reached them.
     let mut settling: Vec<Option<Outcome>> = vec![None; ops.len()];
     let mut in_flight: Vec<StageFuture<'_>> = Vec::new();
+    // Operations being checked, and the check batches they are in.
     let mut checking = 0usize;
+    let mut checks = 0usize;
     let mut checked: VecDeque<usize> = VecDeque::new();
     let mut writing = 0usize;
     let clone_ops =
@@ -138,13 +142,14 @@ pub async fn execute_observed<B: TenantBackend>(
                     (batch, StageOutcome::Written(results))
                 }));
             }
-            while checking + checked.len() < lookahead {
+            while checks < envelopes && checking + checked.len() < lookahead {
                 let room = lookahead - checking - checked.len();
                 let batch = dag.take_ready(batch_size.min(room));
                 if batch.is_empty() {
                     break;
                 }
                 checking += batch.len();
+                checks += 1;
                 let batch_ops = clone_ops(&batch);
                 in_flight.push(Box::pin(async move {
                     let done = check_batch(backend, &batch_ops).await;
@@ -162,6 +167,7 @@ pub async fn execute_observed<B: TenantBackend>(
         match outcome {
             StageOutcome::Checked(result) => {
                 checking -= batch.len();
+                checks -= 1;
                 match result {
                     Ok(done) => {
                         for (i, done) in batch.into_iter().zip(done) {

@@ -226,7 +226,8 @@ impl Backend {
                 Ok(Backend::Graph(Box::new(
                     GraphBackend::new(&settings)?
                         .with_groups(config.groups.keys().cloned())
-                        .with_progress(Default::default()),
+                        .with_progress(Default::default())
+                        .with_write_quota(write_quota()?),
                 )))
             }
         }
@@ -456,4 +457,20 @@ fn append(path: &Path, text: &str) -> Result<(), CommandError> {
 pub(crate) fn write_stdout(out: &Output, text: &str) -> Result<(), CommandError> {
     out.print(text)
         .map_err(|e| CommandError::msg(format!("cannot write to stdout: {e}")))
+}
+
+/// Environment variable stating the Graph write quota writes are paced to (`WRITES/SECONDS`).
+pub(crate) const WRITE_QUOTA_ENV: &str = "M365CTL_WRITE_QUOTA";
+
+/// The write quota from `M365CTL_WRITE_QUOTA`, or Microsoft's published one when it is unset.
+fn write_quota() -> Result<crate::graph::pacing::WriteQuota, CommandError> {
+    use crate::graph::pacing::WriteQuota;
+    match std::env::var(WRITE_QUOTA_ENV).ok().filter(|v| !v.is_empty()) {
+        None => Ok(WriteQuota::MICROSOFT),
+        Some(value) => WriteQuota::parse(&value).map_err(|e| {
+            CommandError::msg(format!(
+                "{WRITE_QUOTA_ENV}: {e}\n  = hint: Microsoft's published quota is 3000/150 (writes per 150 s per app and tenant); unset it to use that"
+            ))
+        }),
+    }
 }

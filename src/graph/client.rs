@@ -431,7 +431,7 @@ impl HttpCore {
         if let Some((wait, write_limit)) = throttled {
             self.pacer(Resource::Graph).throttled(wait);
             if write_limit {
-                self.writes.exhausted(wait);
+                self.writes.exhausted();
             }
         }
         for &i in chunk {

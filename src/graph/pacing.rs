@@ -144,6 +144,30 @@ impl WriteQuota {
         window: Duration::from_secs(150),
     };
 
+    /// Reads `WRITES/SECONDS` (`3000/150`): how an operator states another quota.
+    pub fn parse(text: &str) -> Result<WriteQuota, String> {
+        let (writes, seconds) = text
+            .trim()
+            .split_once('/')
+            .ok_or_else(|| format!("{text:?} is not WRITES/SECONDS (e.g. 3000/150)"))?;
+        let writes: u32 = writes
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&w| w > 0)
+            .ok_or_else(|| format!("{writes:?} is not a positive number of writes"))?;
+        let seconds: u64 = seconds
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&s| s > 0)
+            .ok_or_else(|| format!("{seconds:?} is not a positive number of seconds"))?;
+        Ok(WriteQuota {
+            writes,
+            window: Duration::from_secs(seconds),
+        })
+    }
+
     /// Writes per second once the bucket is empty.
     pub fn per_second(&self) -> f64 {
         f64::from(self.writes.max(1)) / self.window.as_secs_f64().max(1e-3)
@@ -160,8 +184,7 @@ impl WriteQuota {
 /// The client's copy of the service's write bucket: every write takes a token before it is
 /// sent, so a long apply runs at the quota's rate instead of meeting it as a storm of 429s.
 /// It starts full, as the service's does for an app that has not written lately; when the
-/// service says otherwise (a 429 naming the write limit) the bucket is emptied and refills
-/// only after the `Retry-After`.
+/// service says otherwise (a 429 naming the write limit) the bucket is emptied.
 #[derive(Debug)]
 pub struct WriteBudget {
     quota: WriteQuota,
@@ -171,7 +194,7 @@ pub struct WriteBudget {
 #[derive(Debug)]
 struct Bucket {
     tokens: f64,
-    /// Refill is counted from here (in the future while the service asked us to wait).
+    /// When `tokens` was last brought up to date.
     since: Instant,
 }
 
@@ -192,40 +215,45 @@ impl WriteBudget {
         self.quota
     }
 
-    /// Waits until `writes` tokens are there (at most a full bucket), then takes them.
+    /// Waits until `writes` tokens have been taken (a bucketful at a time when there are
+    /// more writes than the bucket holds).
     pub async fn take(&self, writes: usize) {
-        if writes == 0 {
-            return;
+        let capacity = self.quota.writes.max(1) as usize;
+        let mut left = writes;
+        while left > 0 {
+            let now = left.min(capacity);
+            self.take_at_most_a_bucket(now as f64).await;
+            left -= now;
         }
+    }
+
+    async fn take_at_most_a_bucket(&self, wanted: f64) {
         let capacity = f64::from(self.quota.writes.max(1));
-        let wanted = (writes as f64).min(capacity);
         loop {
             let wait = {
                 let mut bucket = self.lock();
                 let now = Instant::now();
-                if now > bucket.since {
-                    let refill = (now - bucket.since).as_secs_f64() * self.quota.per_second();
-                    bucket.tokens = (bucket.tokens + refill).min(capacity);
-                    bucket.since = now;
-                }
-                if bucket.since <= now && bucket.tokens >= wanted {
+                let refill = now.saturating_duration_since(bucket.since).as_secs_f64()
+                    * self.quota.per_second();
+                bucket.tokens = (bucket.tokens + refill).min(capacity);
+                bucket.since = now;
+                if bucket.tokens >= wanted {
                     bucket.tokens -= wanted;
                     return;
                 }
-                let held = bucket.since.saturating_duration_since(now);
-                let missing = (wanted - bucket.tokens).max(0.0);
-                held + Duration::from_secs_f64(missing / self.quota.per_second())
+                Duration::from_secs_f64((wanted - bucket.tokens) / self.quota.per_second())
             };
             tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
         }
     }
 
-    /// The service refused a write for its write quota: its bucket is empty, so is ours, and
-    /// it refills from `retry_after` on.
-    pub fn exhausted(&self, retry_after: Duration) {
+    /// The service refused a write for its write quota: its bucket is empty now, so ours is
+    /// emptied too. It keeps refilling meanwhile, as the service's does: the `Retry-After`
+    /// pause (the `Pacer`'s) holds the writes, and what refilled during it goes out after it.
+    pub fn exhausted(&self) {
         let mut bucket = self.lock();
         bucket.tokens = 0.0;
-        bucket.since = bucket.since.max(Instant::now() + retry_after);
+        bucket.since = Instant::now();
     }
 
     /// Tokens now (tests and diagnostics).
@@ -280,14 +308,34 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_write_limit_429_empties_the_bucket_until_retry_after() {
+    async fn more_writes_than_the_bucket_holds_wait_for_every_token() {
+        let budget = WriteBudget::new(quota(2, 1));
+        let started = Instant::now();
+        budget.take(10).await;
+        assert_eq!(
+            started.elapsed().as_secs_f64().round(),
+            4.0,
+            "8 beyond the bucket at 2/s"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_limit_429_empties_the_bucket_which_refills_at_the_quota_rate() {
         let budget = WriteBudget::new(quota(3_000, 150));
-        budget.exhausted(Duration::from_secs(5));
+        budget.exhausted();
         assert_eq!(budget.available(), 0.0);
         let started = Instant::now();
         budget.take(20).await;
-        // 5 s held, then 20 writes at 20 a second.
-        assert_eq!(started.elapsed().as_secs_f64().round(), 6.0);
+        // 20 writes at 20 a second.
+        assert_eq!(started.elapsed().as_secs_f64().round(), 1.0);
+    }
+
+    #[test]
+    fn quotas_are_read_as_writes_per_seconds_or_refused() {
+        assert_eq!(WriteQuota::parse(" 3000/150 "), Ok(WriteQuota::MICROSOFT));
+        for bad in ["3000", "0/150", "3000/0", "x/150", "3000/1.5", "-1/10"] {
+            assert!(WriteQuota::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

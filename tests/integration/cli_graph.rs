@@ -17,6 +17,19 @@ fn repo(path: &str) -> std::path::PathBuf {
 /// Runs the binary on a blocking thread (the fake lives on this test's runtime), pointed at
 /// the fake through the environment (a config may only name Microsoft's hosts).
 async fn m365ctl(fake: &FakeTenantHandle, args: Vec<String>) -> std::process::Output {
+    m365ctl_with(fake, args, &[]).await
+}
+
+/// `m365ctl` with extra environment variables.
+async fn m365ctl_with(
+    fake: &FakeTenantHandle,
+    args: Vec<String>,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let hosts = [
         ("M365CTL_AUTHORITY_HOST", fake.authority_host()),
         ("M365CTL_GRAPH_HOST", fake.graph_host()),
@@ -29,6 +42,7 @@ async fn m365ctl(fake: &FakeTenantHandle, args: Vec<String>) -> std::process::Ou
             .env("NO_COLOR", "1")
             .env("M365CTL_TEST_SECRET", SECRET)
             .envs(hosts)
+            .envs(env)
             .args(args)
             .output()
             .expect("runs")
@@ -230,4 +244,69 @@ async fn apply_takes_the_lock_before_it_reads() {
     );
     assert_eq!(whole_tenant_reads(&fake), (0, 0));
     fake.shutdown().await;
+}
+
+/// `M365CTL_WRITE_QUOTA` paces apply's writes to another quota than Microsoft's published one;
+/// a value that is not WRITES/SECONDS is refused before anything is read or written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_write_quota_can_be_stated_and_a_bad_one_is_refused() {
+    let text = std::fs::read_to_string(repo("examples/quickstart/tenant.json")).unwrap();
+    let options = SimOptions {
+        client_secret: Some(SECRET.to_string()),
+        ..SimOptions::default()
+    };
+    let fake = FakeTenant::start(parse_snapshot(&text).unwrap(), options)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!(
+        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\n",
+        fake.tenant_id(),
+        SimOptions::default().client_id,
+    );
+    let config = config_for(dir.path(), &table);
+    let apply = || -> Vec<String> {
+        ["apply", "-c", &config, "--auto-approve"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+
+    let refused = m365ctl_with(&fake, apply(), &[("M365CTL_WRITE_QUOTA", "lots")]).await;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("M365CTL_WRITE_QUOTA") && stderr.contains("3000/150"),
+        "{stderr}"
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| r.method == "GET" || r.path.contains("/oauth2/")),
+        "nothing is written"
+    );
+    fake.clear_requests();
+
+    // Two writes a second from a bucket of two: the writes spread over (W - 2) / 2 seconds.
+    let paced = m365ctl_with(&fake, apply(), &[("M365CTL_WRITE_QUOTA", "2/1")]).await;
+    assert_eq!(
+        paced.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&paced.stderr)
+    );
+    // Measured from the run's first request: the bucket exists from before it.
+    let log = fake.requests();
+    let writes: Vec<_> = log
+        .iter()
+        .filter(|r| r.is_batch_item() && r.method != "GET")
+        .collect();
+    assert!(writes.len() >= 5, "{} writes", writes.len());
+    let spread = writes.last().unwrap().at - log.first().unwrap().at;
+    let least = (writes.len() - 2) as f64 / 2.0;
+    assert!(
+        spread.as_secs_f64() >= least,
+        "{} writes within {spread:?}",
+        writes.len()
+    );
 }
