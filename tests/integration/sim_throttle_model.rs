@@ -120,7 +120,7 @@ async fn apply_paced_at_the_write_quota_meets_almost_no_429() {
     let config = {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("m365ctl.toml"), &synth.config_toml).unwrap();
-        m365ctl::desired::load(dir.path()).unwrap()
+        m365ctl::input::load(dir.path()).unwrap()
     };
     let model = scaled_write_model();
     let fake = fx::start(
