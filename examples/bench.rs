@@ -593,7 +593,7 @@ async fn per_user_script(fake: &FakeTenantHandle, ops: &[Operation]) -> ApplyRun
     for op in ops {
         let (collection, id) = match (&op.kind, op.kind.user_id()) {
             (_, Some(user)) => ("users", user.to_string()),
-            (OpKind::AssignGroupLicenses { group_id, .. }, None) => ("groups", group_id.clone()),
+            (OpKind::AssignGroupLicenses(group), None) => ("groups", group.group_id.clone()),
             (other, None) => unreachable!("{} names no user and no group", other.name()),
         };
         let at = *position.entry(id.clone()).or_insert_with(|| {
