@@ -6,7 +6,7 @@
 
 use crate::common::set_location;
 use m365ctl::apply::{ExecOptions, Outcome, execute};
-use m365ctl::backend::{BackendError, ExecReport, TenantBackend};
+use m365ctl::backend::{BackendError, ExecReport, Refusal, TenantBackend};
 use m365ctl::plan::Operation;
 use m365ctl::tenant::Tenant;
 use proptest::prelude::*;
@@ -77,9 +77,9 @@ impl TenantBackend for Scripted {
                 if ok {
                     Ok(ExecReport::default())
                 } else {
-                    Err(BackendError::Service {
+                    Err(BackendError::Refused {
                         target: id,
-                        code: "Request_BadRequest".into(),
+                        refusal: Refusal::BadRequest,
                         message: "scripted failure".into(),
                         request_id: None,
                     })
