@@ -6,7 +6,7 @@
 # The release workflow builds the `prebuilt` target from the release's own Linux binaries
 # (prebuilt/<arch>/m365ctl), so the image holds exactly the files listed in SHA256SUMS.
 
-FROM rust:1.88-alpine AS build
+FROM rust:1.89-alpine AS build
 # aws-lc (TLS and JWT signing) is C: compiled against musl here, so the binary is static.
 RUN apk add --no-cache musl-dev build-base cmake perl ca-certificates
 WORKDIR /src
