@@ -11,11 +11,10 @@
 use super::orders::check_orders;
 use super::testkit::*;
 use super::*;
-use crate::desired::{DesiredGroup, DesiredState, LicenseIntent};
+use crate::desired::{DesiredState, LicenseIntent};
 use crate::plan::ops::SignIn;
 use crate::tenant::{MailboxType, Tenant};
 use proptest::prelude::*;
-use std::collections::BTreeSet;
 
 /// Plan 2, Plan 1, Kiosk, and no Exchange.
 const SKUS: [&str; 4] = [
@@ -137,19 +136,6 @@ fn case() -> impl Strategy<Value = Case> {
         })
 }
 
-fn pick(mask: u8, within: &[&'static str]) -> Vec<&'static str> {
-    within
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| mask & (1 << i) != 0)
-        .map(|(_, s)| *s)
-        .collect()
-}
-
-fn upn(i: usize) -> String {
-    format!("u{i}@x.com")
-}
-
 const EXCHANGE_PLAN: &str = "EXCHANGE_S_ENTERPRISE";
 
 fn build(case: &Case) -> (Tenant, DesiredState) {
@@ -159,7 +145,7 @@ fn build(case: &Case) -> (Tenant, DesiredState) {
     }
     for (i, u) in case.users.iter().enumerate() {
         let skus = pick(u.skus, &SKUS);
-        b = b.user_at(&upn(i), u.located.then_some("GB"), &skus);
+        b = b.user_at(&generated_upn(i), u.located.then_some("GB"), &skus);
         let kind = match u.mailbox {
             0 => None,
             1..=4 => Some(MailboxType::User),
@@ -177,7 +163,7 @@ fn build(case: &Case) -> (Tenant, DesiredState) {
     for (gi, g) in case.groups.iter().enumerate() {
         let members: Vec<String> = (0..case.users.len())
             .filter(|i| g.members & (1 << i) != 0)
-            .map(upn)
+            .map(generated_upn)
             .collect();
         let members: Vec<&str> = members.iter().map(String::as_str).collect();
         b = b.group(&format!("G{gi}"), &pick(g.skus, &SKUS), &members);
@@ -187,7 +173,7 @@ fn build(case: &Case) -> (Tenant, DesiredState) {
         if let Some(user) = live
             .users
             .iter_mut()
-            .find(|x| x.user_principal_name == upn(i))
+            .find(|x| x.user_principal_name == generated_upn(i))
         {
             user.account_enabled = u.enabled;
         }
@@ -196,7 +182,7 @@ fn build(case: &Case) -> (Tenant, DesiredState) {
         let user = live
             .users
             .iter_mut()
-            .find(|x| x.user_principal_name == upn(i))
+            .find(|x| x.user_principal_name == generated_upn(i))
             .expect("built");
         if let Some(mb) = &mut user.mailbox {
             mb.archive_enabled = Some(u.archive);
@@ -213,7 +199,7 @@ fn build(case: &Case) -> (Tenant, DesiredState) {
             let user = live
                 .users
                 .iter_mut()
-                .find(|x| x.user_principal_name == upn(i))
+                .find(|x| x.user_principal_name == generated_upn(i))
                 .expect("built");
             for l in &mut user.licenses {
                 if l.assigned_by_group.as_deref() == Some(group.as_str()) {
@@ -234,7 +220,7 @@ fn build(case: &Case) -> (Tenant, DesiredState) {
         if u.declared == 0 {
             continue;
         }
-        let du = want(&mut d, &upn(i), &pick(u.want, &managed));
+        let du = want(&mut d, &generated_upn(i), &pick(u.want, &managed));
         match u.declared {
             1 => du.licenses = None,
             2 => du.license_intent = LicenseIntent::Keep,
@@ -259,24 +245,14 @@ fn build(case: &Case) -> (Tenant, DesiredState) {
             [None, Some(SignIn::Blocked), Some(SignIn::Allowed)][usize::from(u.want_sign_in)];
     }
     for (gi, g) in case.groups.iter().enumerate() {
-        if g.declared == 0 {
-            continue;
-        }
-        let name = format!("G{gi}");
-        let members: BTreeSet<String> = (0..case.users.len())
-            .filter(|i| g.want_members & (1 << i) != 0)
-            .map(upn)
-            .collect();
-        d.groups.insert(
-            name.clone(),
-            DesiredGroup {
-                id: gid(&name),
-                name,
-                origin: None,
-                licenses: (g.declared & 1 == 1).then(|| lics(&pick(g.want_skus, &managed))),
-                members: (g.declared >= 2).then_some(members),
-                member_origins: Default::default(),
-            },
+        declare_generated_group(
+            &mut d,
+            gi,
+            case.users.len(),
+            g.declared,
+            g.want_skus,
+            g.want_members,
+            &managed,
         );
     }
     (live, d)

@@ -5,7 +5,7 @@
 use super::testkit::*;
 use super::tests::apply_checked;
 use super::*;
-use crate::desired::{DesiredGroup, LicenseIntent};
+use crate::desired::LicenseIntent;
 use crate::tenant::{MailboxType, Tenant};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -103,19 +103,6 @@ pub(super) fn case() -> impl Strategy<Value = Case> {
         })
 }
 
-fn pick(mask: u8, within: &[&'static str]) -> Vec<&'static str> {
-    within
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| mask & (1 << i) != 0)
-        .map(|(_, s)| *s)
-        .collect()
-}
-
-fn upn(i: usize) -> String {
-    format!("u{i}@x.com")
-}
-
 pub(super) fn build(case: &Case) -> (Tenant, crate::desired::DesiredState) {
     let mut b = TenantBuilder::new();
     for sku in SKUS {
@@ -123,7 +110,7 @@ pub(super) fn build(case: &Case) -> (Tenant, crate::desired::DesiredState) {
     }
     for (i, u) in case.users.iter().enumerate() {
         let location = u.located.then_some("GB");
-        b = b.user_at(&upn(i), location, &pick(u.skus, &SKUS));
+        b = b.user_at(&generated_upn(i), location, &pick(u.skus, &SKUS));
         let kind = match u.mailbox {
             0 => None,
             1..=5 => Some(MailboxType::User),
@@ -139,7 +126,7 @@ pub(super) fn build(case: &Case) -> (Tenant, crate::desired::DesiredState) {
     for (gi, g) in case.groups.iter().enumerate() {
         let members: Vec<String> = (0..case.users.len())
             .filter(|i| g.members & (1 << i) != 0)
-            .map(upn)
+            .map(generated_upn)
             .collect();
         let members: Vec<&str> = members.iter().map(String::as_str).collect();
         b = b.group(&format!("G{gi}"), &pick(g.skus, &SKUS), &members);
@@ -154,7 +141,7 @@ pub(super) fn build(case: &Case) -> (Tenant, crate::desired::DesiredState) {
         if u.declared == 0 {
             continue;
         }
-        let du = want(&mut d, &upn(i), &pick(u.want, &managed));
+        let du = want(&mut d, &generated_upn(i), &pick(u.want, &managed));
         match u.declared {
             1 => du.licenses = None,
             2 => du.license_intent = LicenseIntent::Keep,
@@ -179,24 +166,14 @@ pub(super) fn build(case: &Case) -> (Tenant, crate::desired::DesiredState) {
         };
     }
     for (gi, g) in case.groups.iter().enumerate() {
-        if g.declared == 0 {
-            continue;
-        }
-        let name = format!("G{gi}");
-        let members: BTreeSet<String> = (0..case.users.len())
-            .filter(|i| g.want_members & (1 << i) != 0)
-            .map(upn)
-            .collect();
-        d.groups.insert(
-            name.clone(),
-            DesiredGroup {
-                id: gid(&name),
-                name,
-                origin: None,
-                licenses: (g.declared & 1 == 1).then(|| lics(&pick(g.want_skus, &managed))),
-                members: (g.declared >= 2).then_some(members),
-                member_origins: Default::default(),
-            },
+        declare_generated_group(
+            &mut d,
+            gi,
+            case.users.len(),
+            g.declared,
+            g.want_skus,
+            g.want_members,
+            &managed,
         );
     }
     (live, d)

@@ -52,14 +52,10 @@ fn group_case() -> impl Strategy<Value = GroupCase> {
         )
 }
 
-fn upn(i: usize) -> String {
-    format!("u{i}@x.com")
-}
-
 fn members(mask: u8) -> Vec<String> {
     (0..USERS)
         .filter(|i| mask & (1 << i) != 0)
-        .map(upn)
+        .map(generated_upn)
         .collect()
 }
 
@@ -69,7 +65,7 @@ fn build(groups: &[GroupCase], states: &[usize]) -> (Tenant, DesiredState) {
     let mut b = TenantBuilder::new().sku("ENTERPRISEPACK", 50);
     for i in 0..USERS {
         // No mailboxes: Exchange rules are not what this property is about.
-        b = b.user(&upn(i), &[]).mailbox(None, 0);
+        b = b.user(&generated_upn(i), &[]).mailbox(None, 0);
     }
     for (gi, g) in groups.iter().enumerate() {
         let m = members(g.members);
@@ -144,14 +140,14 @@ proptest! {
             let group_id = gid(&format!("G{gi}"));
             for ui in (0..USERS).filter(|u| g.members & (1 << u) != 0) {
                 let stays = g.declared < 2 || g.want_members & (1 << ui) != 0;
-                let user = live.user(&uid(&upn(ui))).expect("user");
+                let user = live.user(&uid(&generated_upn(ui))).expect("user");
                 let l = user
                     .licenses
                     .iter()
                     .find(|l| l.assigned_by_group.as_deref() == Some(group_id.as_str()))
                     .expect("inherited");
                 if (l.state != "Active" || l.error.is_some()) && stays {
-                    expected.insert((upn(ui), group_id.clone()));
+                    expected.insert((generated_upn(ui), group_id.clone()));
                 }
             }
         }

@@ -243,3 +243,53 @@ pub fn want_group(d: &mut DesiredState, name: &str, parts: &[&str], members: Opt
         },
     );
 }
+
+/// The principal name of generated user `i`: the property tests' tenants and desired states
+/// name users by position, and both sides must agree.
+pub fn generated_upn(i: usize) -> String {
+    format!("u{i}@x.com")
+}
+
+/// The entries of `within` whose bit is set in `mask`: how the property tests turn a generated
+/// bit mask into SKU part numbers.
+pub fn pick(mask: u8, within: &[&'static str]) -> Vec<&'static str> {
+    within
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, s)| *s)
+        .collect()
+}
+
+/// Declares the generated group `G{index}` among `users` generated users: `declared` bit 0
+/// manages its licences (`want_skus`, a mask over `managed`), `declared >= 2` manages its members
+/// (`want_members`, a mask over the users); 0 leaves the group unmanaged.
+pub fn declare_generated_group(
+    d: &mut DesiredState,
+    index: usize,
+    users: usize,
+    declared: u8,
+    want_skus: u8,
+    want_members: u8,
+    managed: &[&'static str],
+) {
+    if declared == 0 {
+        return;
+    }
+    let name = format!("G{index}");
+    let members: BTreeSet<String> = (0..users)
+        .filter(|i| want_members & (1 << i) != 0)
+        .map(generated_upn)
+        .collect();
+    d.groups.insert(
+        name.clone(),
+        DesiredGroup {
+            id: gid(&name),
+            name,
+            origin: None,
+            licenses: (declared & 1 == 1).then(|| lics(&pick(want_skus, managed))),
+            members: (declared >= 2).then_some(members),
+            member_origins: Default::default(),
+        },
+    );
+}
