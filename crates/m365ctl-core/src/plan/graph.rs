@@ -5,8 +5,7 @@
 use super::index::Index;
 use super::intent::Intent;
 use super::ops::{
-    AssignGroupLicenses, AssignLicenses, ConvertMailbox, OpKind, Operation, Role, SetSignIn,
-    SetUsageLocation,
+    AssignGroupLicenses, AssignLicenses, ConvertMailbox, OpKind, Operation, Role, SetUsageLocation,
 };
 use super::ordering;
 use crate::tenant::MailboxType;
@@ -245,18 +244,8 @@ pub(crate) fn operations(ix: &Index<'_>, intent: &Intent, seat_first: &HashSet<u
                 vec![why],
             ));
         }
-        if let Some((from, to)) = change.sign_in {
-            mine.push(push(
-                &mut ops,
-                OpKind::SetSignIn(SetSignIn {
-                    user_id: user_id.clone(),
-                    upn: upn.clone(),
-                    from,
-                    to,
-                }),
-                Some(*ui),
-                vec![],
-            ));
+        for attribute in &change.attributes {
+            mine.push(push(&mut ops, attribute.clone(), Some(*ui), vec![]));
         }
         by_user.push((*ui, mine));
     }

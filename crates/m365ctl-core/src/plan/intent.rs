@@ -3,7 +3,7 @@
 //! conversions, and the safety rules that keep or refuse changes (never silently lose mail).
 
 use super::index::Index;
-use super::ops::{LicenseGrant, LicenseRemoval, SignIn};
+use super::ops::{LicenseGrant, LicenseRemoval, OpKind, SetSignIn, SignIn};
 use crate::catalog::ExchangeRank;
 use crate::desired::{DesiredLicense, DesiredState, DesiredUser, LicenseIntent, LicenseSet};
 use crate::diag::{Diagnostic, Origin};
@@ -54,8 +54,9 @@ pub(crate) struct UserChange {
     pub reasons: Vec<String>,
     /// The user knowingly loses their last Exchange licence (warned).
     pub mailbox_disable_accepted: bool,
-    /// `(from, to)` sign-in.
-    pub sign_in: Option<(SignIn, SignIn)>,
+    /// Account attributes to write that touch no licence (sign-in): each kind states its own
+    /// ordering needs (`Kind::role`), so they become operations as they are.
+    pub attributes: Vec<OpKind>,
 }
 
 impl UserChange {
@@ -71,7 +72,7 @@ impl UserChange {
             continuity: _,
             reasons: _,
             mailbox_disable_accepted,
-            sign_in,
+            attributes,
         } = self;
         location.is_none()
             && grants.is_empty()
@@ -80,20 +81,24 @@ impl UserChange {
             && leave.is_empty()
             && convert.is_none()
             && !mailbox_disable_accepted
-            && sign_in.is_none()
+            && attributes.is_empty()
     }
 }
 
 /// Rule `sign_in`: a declared sign-in state the account does not have yet becomes a change
 /// (user resource `accountEnabled`; "About shared mailboxes": block sign-in for the shared
 /// mailbox account). Not declared = not managed.
-pub(crate) fn sign_in_change(
-    user: &crate::tenant::User,
-    du: Option<&DesiredUser>,
-) -> Option<(SignIn, SignIn)> {
-    let to = du?.sign_in?;
+pub(crate) fn sign_in_change(user: &crate::tenant::User, wanted: Option<SignIn>) -> Option<OpKind> {
+    let to = wanted?;
     let from = SignIn::of_account(user.account_enabled);
-    (from != to).then_some((from, to))
+    (from != to).then(|| {
+        OpKind::SetSignIn(SetSignIn {
+            user_id: user.id.clone(),
+            upn: user.user_principal_name.clone(),
+            from,
+            to,
+        })
+    })
 }
 
 /// The whole diff.
@@ -452,8 +457,25 @@ fn plan_user(
     diags: &mut Vec<Diagnostic>,
     needs_facts: &mut Vec<usize>,
 ) {
-    change.sign_in = sign_in_change(cx.user, cx.du);
-    change.location = usage_location_change(cx.user, cx.du);
+    // Every desired field named: a new one is a compile error here until a rule reads it.
+    let (usage_location, sign_in) = match cx.du {
+        Some(DesiredUser {
+            // Locate and explain decisions; no rule of their own.
+            upn: _,
+            origin: _,
+            profile: _,
+            // Read through `cx` by the licence and mailbox rules below.
+            license_intent: _,
+            licenses: _,
+            mailbox: _,
+            mailbox_deletion_accepted: _,
+            usage_location,
+            sign_in,
+        }) => (usage_location.as_ref(), *sign_in),
+        None => (None, None),
+    };
+    change.attributes.extend(sign_in_change(cx.user, sign_in));
+    change.location = usage_location_change(cx.user, usage_location);
     let desired_lics = cx.du.and_then(|d| match d.license_intent {
         LicenseIntent::Exactly => d.licenses.as_ref(),
         LicenseIntent::Keep => None,
@@ -475,9 +497,9 @@ fn plan_user(
 /// resource `usageLocation`, ISO 3166-1 alpha-2).
 fn usage_location_change(
     user: &crate::tenant::User,
-    du: Option<&DesiredUser>,
+    wanted: Option<&String>,
 ) -> Option<(Option<String>, String)> {
-    let to = du?.usage_location.as_ref()?;
+    let to = wanted?;
     (user.usage_location.as_deref() != Some(to.as_str()))
         .then(|| (user.usage_location.clone(), to.clone()))
 }
@@ -1187,7 +1209,11 @@ mod rule_tests {
                     .build();
                 let mut d = desired(&[]);
                 want(&mut d, "ann@x.com", &[]).usage_location = wanted.map(str::to_string);
-                let change = usage_location_change(&live.users[0], d.users.get("ann@x.com"));
+                let wanted = d
+                    .users
+                    .get("ann@x.com")
+                    .and_then(|u| u.usage_location.as_ref());
+                let change = usage_location_change(&live.users[0], wanted);
                 let expected = wanted
                     .filter(|w| live_location != Some(*w))
                     .map(|w| (live_location.map(str::to_string), w.to_string()));

@@ -7,10 +7,10 @@
 //! order is only one of many; a plan is safe only if all of them are. Used by the planner's
 //! property tests and by the scenario tests.
 
-use super::ops::{OpKind, SignIn};
+use super::ops::{OpKind, Role};
 use super::{Action, Plan};
 use crate::rules::invariants::{Breach, Observed};
-use crate::tenant::{MailboxType, Tenant, apply_operation};
+use crate::tenant::{Tenant, apply_operation};
 use rand::{RngExt, SeedableRng, rngs::ChaCha8Rng};
 use std::collections::{BTreeSet, HashMap};
 
@@ -94,11 +94,8 @@ pub fn check_order(
         };
         apply_operation(&mut tenant, &op.kind)
             .map_err(|e| fail(format!("{} refused: {e}", op.id)))?;
-        if let Some(upn) = user_mailbox_while_blocked(plan, &tenant, &op.kind) {
-            return Err(fail(format!(
-                "after {}: {upn} is a user mailbox again while its sign-in is still blocked",
-                op.id
-            )));
+        if let Some(problem) = converted_too_early(plan, &tenant, &op.kind) {
+            return Err(fail(format!("after {}: {problem}", op.id)));
         }
         let breaches = baseline.new_breaches(&tenant);
         if let Some(breach) = breaches
@@ -120,18 +117,25 @@ pub fn check_order(
     Ok(())
 }
 
-/// A shared mailbox converted back to a user's while the plan still has to allow its sign-in
-/// ("Convert a shared mailbox back to a user mailbox": the account signs in again): the UPN.
-fn user_mailbox_while_blocked<'t>(plan: &Plan, tenant: &'t Tenant, op: &OpKind) -> Option<&'t str> {
-    let OpKind::ConvertMailbox(convert) = op else {
+/// A conversion that ran while an attribute of the plan it needs (`Role::BeforeConvert`: a
+/// shared mailbox becomes a user's only with sign-in allowed, "Convert a shared mailbox back
+/// to a user mailbox") is not in effect yet: what went wrong, naming the attribute's operation.
+fn converted_too_early(plan: &Plan, tenant: &Tenant, op: &OpKind) -> Option<String> {
+    let Role::Convert(to) = op.kind().role() else {
         return None;
     };
-    let allows = plan.operations.iter().any(|o| {
-        matches!(&o.kind, OpKind::SetSignIn(s) if s.user_id == convert.user_id && s.to == SignIn::Allowed)
-    });
-    let user = tenant.user(&convert.user_id)?;
-    (convert.to == MailboxType::User && allows && !user.account_enabled)
-        .then_some(user.user_principal_name.as_str())
+    let user_id = op.user_id()?;
+    let needed = plan.operations.iter().find(|o| {
+        o.kind.user_id() == Some(user_id)
+            && o.kind.kind().role() == Role::BeforeConvert(to)
+            && !o.kind.kind().is_in_effect(tenant)
+    })?;
+    Some(format!(
+        "{} became a {} mailbox before {} took effect",
+        op.target(),
+        to.as_str(),
+        needed.id
+    ))
 }
 
 /// A mailbox the config lets go (`mailbox = "delete"`) may lack anything on its way out.

@@ -891,8 +891,10 @@ fn sign_in_rule_plans_exactly_the_declared_difference() {
             live.users[0].account_enabled = enabled;
             let mut d = desired(&[]);
             want(&mut d, "ann@x.com", &[]).sign_in = wanted;
-            let du = d.users.get("ann@x.com");
-            let change = super::intent::sign_in_change(&live.users[0], du);
+            let change = super::intent::sign_in_change(&live.users[0], wanted).map(|op| match op {
+                OpKind::SetSignIn(s) => (s.from, s.to),
+                other => panic!("not a sign-in change: {other:?}"),
+            });
             let expected = wanted
                 .filter(|w| w.account_enabled() != enabled)
                 .map(|w| (SignIn::of_account(enabled), w));

@@ -16,9 +16,20 @@ mod tests {
 
     #[test]
     fn every_kind() {
-        let text = render(&fixtures::every_kind());
+        let plan = fixtures::every_kind();
+        let text = render(&plan);
         let doc = PlanFile::parse(&text).expect("a valid plan file");
-        assert_eq!(doc.operations.len(), 10);
+        let read: Vec<(&str, &str)> = doc
+            .operations
+            .iter()
+            .map(|o| (o.id.as_str(), o.kind.as_str()))
+            .collect();
+        let written: Vec<(&str, &str)> = plan
+            .operations
+            .iter()
+            .map(|o| (o.id.as_str(), o.kind.name()))
+            .collect();
+        assert_eq!(read, written);
         insta::assert_snapshot!(text);
     }
 }

@@ -160,8 +160,12 @@ pub enum Role {
     Convert(MailboxType),
     /// Changes a group's licences (its members are ordered by the group rules).
     Group,
-    /// Blocks or allows sign-in: allowing comes before a shared mailbox becomes a user's.
-    SignIn(SignIn),
+    /// Changes an account attribute no ordering rule places (a blocked sign-in).
+    Attribute,
+    /// Changes an account attribute the user's conversion to this mailbox type waits for
+    /// (allowed sign-in before a shared mailbox becomes a user's): the kind states the need,
+    /// the ordering rule and the order checker act on it without knowing the kind.
+    BeforeConvert(MailboxType),
 }
 
 impl Role {
@@ -170,7 +174,12 @@ impl Role {
     pub fn gives(self) -> bool {
         match self {
             Role::Gain | Role::GainLoss => true,
-            Role::Location | Role::Loss | Role::Convert(_) | Role::Group | Role::SignIn(_) => false,
+            Role::Location
+            | Role::Loss
+            | Role::Convert(_)
+            | Role::Group
+            | Role::Attribute
+            | Role::BeforeConvert(_) => false,
         }
     }
 
@@ -178,7 +187,12 @@ impl Role {
     pub fn takes(self) -> bool {
         match self {
             Role::Loss | Role::GainLoss => true,
-            Role::Location | Role::Gain | Role::Convert(_) | Role::Group | Role::SignIn(_) => false,
+            Role::Location
+            | Role::Gain
+            | Role::Convert(_)
+            | Role::Group
+            | Role::Attribute
+            | Role::BeforeConvert(_) => false,
         }
     }
 
@@ -187,7 +201,11 @@ impl Role {
     pub fn may_free(self) -> bool {
         match self {
             Role::Loss | Role::GainLoss | Role::Group => true,
-            Role::Location | Role::Gain | Role::Convert(_) | Role::SignIn(_) => false,
+            Role::Location
+            | Role::Gain
+            | Role::Convert(_)
+            | Role::Attribute
+            | Role::BeforeConvert(_) => false,
         }
     }
 }

@@ -117,7 +117,11 @@ impl Kind for SetSignIn {
         Licences::Untouched
     }
     fn role(&self) -> Role {
-        Role::SignIn(self.to)
+        match self.to {
+            // "Convert a shared mailbox back to a user mailbox": the account signs in again.
+            SignIn::Allowed => Role::BeforeConvert(MailboxType::User),
+            SignIn::Blocked => Role::Attribute,
+        }
     }
     fn replay(&self, _: &mut Replayed<'_>) {}
 }
