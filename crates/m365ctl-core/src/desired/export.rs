@@ -9,6 +9,7 @@
 //! Managed SKUs are the user SKUs someone holds *directly*: a SKU only ever given by groups is
 //! left to its `[groups]` entries, so adding someone to a licence group needs no user edit.
 
+use super::settings::Setting;
 use crate::tenant::ops::SignIn;
 use crate::tenant::{MailboxType, Sku, Tenant, USER_ATTRIBUTES, User};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -68,7 +69,8 @@ const LEAVER: &str = "leaver";
 struct Holding {
     licenses: Vec<(String, Vec<String>)>,
     mailbox: Option<MailboxType>,
-    sign_in: Option<SignIn>,
+    /// The other settings stated, `(key, value)` in `Setting::ALL` order (`stated`).
+    stated: Vec<(&'static str, &'static str)>,
 }
 
 impl Holding {
@@ -77,14 +79,14 @@ impl Holding {
     fn is_plain(&self) -> bool {
         self.licenses.is_empty()
             && matches!(self.mailbox, None | Some(MailboxType::User))
-            && self.sign_in.is_none()
+            && self.stated.is_empty()
     }
 
     fn leaver() -> Holding {
         Holding {
             licenses: Vec::new(),
             mailbox: Some(MailboxType::Shared),
-            sign_in: None,
+            stated: Vec::new(),
         }
     }
 }
@@ -434,8 +436,29 @@ fn holding(
     Holding {
         licenses: licenses.into_iter().collect(),
         mailbox,
-        sign_in: (!user.account_enabled).then_some(SignIn::Blocked),
+        stated: stated(user),
     }
+}
+
+/// The settings a user's holding states besides licences, disabled plans and mailbox (which
+/// `holding` derives with the SKUs): `(key, value)`. Every setting named: a new one says
+/// whether export states it, so the exported config still plans empty.
+fn stated(user: &User) -> Vec<(&'static str, &'static str)> {
+    Setting::ALL
+        .iter()
+        .filter_map(|&setting| {
+            let value = match setting {
+                Setting::Licenses | Setting::DisabledPlans | Setting::Mailbox => None,
+                // The most common one goes to `[defaults]` (`write_defaults`), which only
+                // fills in missing locations: never stated per profile.
+                Setting::UsageLocation => None,
+                // A blocked account (a leaver, a shared mailbox's); an allowed one is the
+                // default and stays unmanaged.
+                Setting::SignIn => (!user.account_enabled).then_some(SignIn::Blocked.as_str()),
+            };
+            value.map(|v| (setting.key(), v))
+        })
+        .collect()
 }
 
 /// Picks the one attribute whose values best predict holdings (fewest lines written) and a
@@ -540,9 +563,9 @@ fn profile_names(holdings: &[Holding], profiled: &BTreeSet<usize>) -> BTreeMap<u
                 base.push('-');
                 base.push_str(kind.as_str());
             }
-            if let Some(sign_in) = holding.sign_in {
+            for (_, value) in &holding.stated {
                 base.push('-');
-                base.push_str(sign_in.as_str());
+                base.push_str(value);
             }
             base
         };
@@ -557,7 +580,8 @@ fn profile_names(holdings: &[Holding], profiled: &BTreeSet<usize>) -> BTreeMap<u
     names
 }
 
-/// `licenses`, `disabled_plans.SKU`, `mailbox` and `sign_in` lines stating a holding.
+/// `licenses`, `disabled_plans.SKU`, `mailbox` and the other stated settings' lines stating
+/// a holding.
 fn write_holding(out: &mut String, holding: &Holding) {
     let aliases: Vec<&str> = holding.licenses.iter().map(|(a, _)| a.as_str()).collect();
     writeln!(out, "licenses = {}", list(&aliases)).expect("string write");
@@ -569,8 +593,8 @@ fn write_holding(out: &mut String, holding: &Holding) {
     if let Some(kind) = holding.mailbox {
         writeln!(out, "mailbox = {}", quote(kind.as_str())).expect("string write");
     }
-    if let Some(sign_in) = holding.sign_in {
-        writeln!(out, "sign_in = {}", quote(sign_in.as_str())).expect("string write");
+    for (setting, value) in &holding.stated {
+        writeln!(out, "{setting} = {}", quote(value)).expect("string write");
     }
 }
 

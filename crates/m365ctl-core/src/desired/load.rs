@@ -9,15 +9,14 @@
 use super::connection::{AuthMode, BackendConfig, GraphSettings};
 use super::countries;
 use super::raw::{
-    RawDisabledPlans, RawFile, RawGroup, RawLicenses, RawPrice, RawProfile, RawRule, RawScope,
-    RawTenant, RawUser,
+    RawDisabledPlans, RawFile, RawGroup, RawLicenses, RawPrice, RawRule, RawScope, RawTenant,
+    RawUser,
 };
 use super::shape;
 use super::suggest;
 use super::*;
 use crate::cost::{Currency, Money, Prices};
 use crate::diag::{Diagnostic, Diagnostics, Origin, SourceMap};
-use crate::tenant::ops::SignIn;
 use serde_spanned::Spanned;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -32,54 +31,6 @@ const DEVICE_CODE_CLIENT_ID: &str = "14d82eec-204b-4c2f-b7e8-296a70dab67e";
 /// What `client_id` means with `auth = "azure-cli"`: the Azure CLI's own client, which
 /// issued the tokens it hands over.
 const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
-
-/// Warnings for user entries whose own fields override everything their profile sets: the
-/// profile changes nothing (`profile = "leaver"` added to an entry that also lists its
-/// licences and mailbox would otherwise do nothing, silently).
-fn ineffective_profiles(config: &Config) -> Vec<Diagnostic> {
-    let mut warnings = Vec::new();
-    for entry in config.users.values() {
-        let Some(name) = &entry.profile else {
-            continue;
-        };
-        let Some(profile) = config.profiles.get(&name.value) else {
-            continue;
-        };
-        let (p, e) = (&profile.settings, &entry.settings);
-        let disabled_left = p.disabled_plans.as_ref().is_some_and(|plans| {
-            plans.keys().any(|sku| {
-                !e.disabled_plans
-                    .as_ref()
-                    .is_some_and(|d| d.contains_key(sku))
-            })
-        });
-        let contributes = (p.licenses.is_some() && e.licenses.is_none())
-            || (p.mailbox.is_some() && e.mailbox.is_none())
-            || (p.usage_location.is_some() && e.usage_location.is_none())
-            || (p.sign_in.is_some() && e.sign_in.is_none())
-            || disabled_left;
-        let sets_something = p.licenses.is_some()
-            || p.mailbox.is_some()
-            || p.usage_location.is_some()
-            || p.sign_in.is_some()
-            || p.disabled_plans.is_some();
-        if sets_something && !contributes {
-            warnings.push(
-                Diagnostic::warning(
-                    format!(
-                        "profile `{}` changes nothing for {}: the entry sets every field the profile sets",
-                        name.value, entry.upn
-                    ),
-                    Some(name.origin.clone()),
-                )
-                .with_hint(
-                    "remove the entry's own licenses / mailbox / usage_location / sign_in / disabled_plans to let the profile decide",
-                ),
-            );
-        }
-    }
-    warnings
-}
 
 /// Parses and validates config texts `(file name, text)` merged in order; `base` is the
 /// directory relative paths are resolved against when no `[tenant]` table says otherwise.
@@ -110,7 +61,7 @@ pub fn from_sources(sources: &[(String, String)], base: &Path) -> Result<Config,
     if builder.diags.is_empty() {
         let mut config = config;
         config.files = sources.iter().map(|(n, _)| PathBuf::from(n)).collect();
-        config.warnings = ineffective_profiles(&config);
+        config.warnings = super::settings::ineffective_profiles(&config);
         Ok(config)
     } else {
         Err(Diagnostics(builder.diags))
@@ -182,20 +133,20 @@ fn secret_hint() -> &'static str {
 }
 
 /// One parsed file.
-struct Source<'a> {
+pub(super) struct Source<'a> {
     map: SourceMap<'a>,
     raw: RawFile,
 }
 
 impl Source<'_> {
-    fn origin(&self, span: std::ops::Range<usize>) -> Origin {
+    pub(super) fn origin(&self, span: std::ops::Range<usize>) -> Origin {
         self.map.origin(span)
     }
 }
 
 /// Accumulates the merged config and every diagnostic.
 #[derive(Default)]
-struct Builder {
+pub(super) struct Builder {
     diags: Vec<Diagnostic>,
     aliases: BTreeMap<String, SkuAlias>,
     profile_names: BTreeMap<String, Origin>,
@@ -211,7 +162,12 @@ struct WrittenPrice {
 }
 
 impl Builder {
-    fn error(&mut self, message: impl Into<String>, origin: Origin, hint: impl Into<String>) {
+    pub(super) fn error(
+        &mut self,
+        message: impl Into<String>,
+        origin: Origin,
+        hint: impl Into<String>,
+    ) {
         self.diags
             .push(Diagnostic::error(message, Some(origin)).with_hint(hint));
     }
@@ -387,7 +343,7 @@ impl Builder {
                 if self.profile_names.get(name.get_ref()) != Some(&origin) {
                     continue; // the duplicate was reported in collect_names
                 }
-                let settings = self.profile_settings(src, profile);
+                let settings = self.settings(src, profile.settings());
                 profiles.insert(
                     name.get_ref().clone(),
                     Profile {
@@ -803,56 +759,7 @@ impl Builder {
         }
     }
 
-    fn profile_settings(&mut self, src: &Source, p: &RawProfile) -> Settings {
-        self.settings(
-            src,
-            p.licenses.as_ref(),
-            p.disabled_plans.as_ref(),
-            p.mailbox.as_ref(),
-            p.usage_location.as_ref(),
-            p.sign_in.as_ref(),
-        )
-    }
-
-    fn settings(
-        &mut self,
-        src: &Source,
-        licenses: Option<&RawLicenses>,
-        disabled: Option<&Spanned<RawDisabledPlans>>,
-        mailbox: Option<&Spanned<String>>,
-        usage_location: Option<&Spanned<String>>,
-        sign_in: Option<&Spanned<String>>,
-    ) -> Settings {
-        let settings = Settings {
-            licenses: licenses.and_then(|l| self.licenses(src, l)),
-            disabled_plans: disabled.map(|d| self.disabled_plans(src, d.get_ref())),
-            mailbox: mailbox.and_then(|m| self.mailbox(src, m)),
-            usage_location: usage_location.and_then(|u| self.country(src, u)),
-            sign_in: sign_in.and_then(|s| self.sign_in(src, s)),
-        };
-        self.check_resource_mailbox(&settings);
-        settings
-    }
-
-    /// A room or equipment mailbox never gets user licences: `plan` refuses such an entry
-    /// whatever the tenant holds, so the offline `validate` refuses it too.
-    fn check_resource_mailbox(&mut self, settings: &Settings) {
-        if let (Some(mailbox), Some(LicenseList::Exactly(skus))) =
-            (&settings.mailbox, &settings.licenses)
-            && let MailboxIntent::Kind(
-                kind @ (crate::tenant::MailboxType::Room | crate::tenant::MailboxType::Equipment),
-            ) = mailbox.value
-            && !skus.is_empty()
-        {
-            self.error(
-                format!("a {} mailbox never gets user licences", kind.as_str()),
-                mailbox.origin.clone(),
-                "use licenses = [] with a resource mailbox, or mailbox = \"user\" or \"shared\"",
-            );
-        }
-    }
-
-    fn licenses(&mut self, src: &Source, l: &RawLicenses) -> Option<LicenseList> {
+    pub(super) fn licenses(&mut self, src: &Source, l: &RawLicenses) -> Option<LicenseList> {
         match l {
             RawLicenses::List(list) => Some(LicenseList::Exactly(
                 list.iter().filter_map(|r| self.sku_ref(src, r)).collect(),
@@ -871,7 +778,7 @@ impl Builder {
         }
     }
 
-    fn disabled_plans(
+    pub(super) fn disabled_plans(
         &mut self,
         src: &Source,
         d: &RawDisabledPlans,
@@ -893,44 +800,7 @@ impl Builder {
         out
     }
 
-    fn mailbox(&mut self, src: &Source, m: &Spanned<String>) -> Option<Located<MailboxIntent>> {
-        let kind = match MailboxIntent::parse(m.get_ref()) {
-            Some(kind) => kind,
-            None => {
-                let other = m.get_ref();
-                let hint = suggest::hint(other, "mailbox types", &MailboxIntent::names());
-                self.error(
-                    format!("invalid mailbox type `{other}`"),
-                    src.origin(m.span()),
-                    hint,
-                );
-                return None;
-            }
-        };
-        Some(Located {
-            value: kind,
-            origin: src.origin(m.span()),
-        })
-    }
-
-    fn sign_in(&mut self, src: &Source, s: &Spanned<String>) -> Option<Located<SignIn>> {
-        let Some(value) = SignIn::parse(s.get_ref()) else {
-            let other = s.get_ref();
-            let hint = suggest::hint(other, "sign-in states", &SignIn::NAMES);
-            self.error(
-                format!("invalid sign_in `{other}`"),
-                src.origin(s.span()),
-                hint,
-            );
-            return None;
-        };
-        Some(Located {
-            value,
-            origin: src.origin(s.span()),
-        })
-    }
-
-    fn country(&mut self, src: &Source, c: &Spanned<String>) -> Option<Located<String>> {
+    pub(super) fn country(&mut self, src: &Source, c: &Spanned<String>) -> Option<Located<String>> {
         let origin = src.origin(c.span());
         let code = c.get_ref();
         if countries::is_valid(code) {
@@ -1059,14 +929,7 @@ impl Builder {
                 origin: src.origin(p.span()),
             })
         });
-        let settings = self.settings(
-            src,
-            u.licenses.as_ref(),
-            u.disabled_plans.as_ref(),
-            u.mailbox.as_ref(),
-            u.usage_location.as_ref(),
-            u.sign_in.as_ref(),
-        );
+        let settings = self.settings(src, u.settings());
         UserEntry {
             upn: upn.get_ref().trim().to_string(),
             origin,

@@ -17,12 +17,14 @@ pub mod model;
 mod raw;
 mod resolve;
 pub mod schema;
+pub mod settings;
 mod shape;
 mod suggest;
 
 pub use load::from_sources;
 pub use model::*;
 pub use resolve::resolve;
+pub use settings::{Setting, Settings};
 
 use crate::diag::Origin;
 use std::collections::BTreeMap;
@@ -134,21 +136,6 @@ pub struct DisabledPlans {
     pub sku: SkuRef,
     /// Plan names as written, upper-cased, with places.
     pub plans: Vec<Located<String>>,
-}
-
-/// The fields a profile and a user entry share.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Settings {
-    /// `licenses`; `None` = not set here.
-    pub licenses: Option<LicenseList>,
-    /// `disabled_plans` keyed by part number; `None` = not set here.
-    pub disabled_plans: Option<BTreeMap<String, DisabledPlans>>,
-    /// `mailbox`.
-    pub mailbox: Option<Located<MailboxIntent>>,
-    /// `usage_location`, validated.
-    pub usage_location: Option<Located<String>>,
-    /// `sign_in`.
-    pub sign_in: Option<Located<crate::tenant::ops::SignIn>>,
 }
 
 /// `[profiles.NAME]`.

@@ -2,13 +2,15 @@
 //!
 //! These types only describe shapes. Values whose validity needs a good error message
 //! (mailbox kinds, country codes, SKU aliases) stay strings here and are checked in
-//! `load`, so that every problem is reported with its place instead of stopping serde at the
+//! `load` (the shared settings of profiles and users in `settings`), so that every problem is reported with its place instead of stopping serde at the
 //! first one. The JSON Schema for editors is derived from these same types.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 use std::collections::BTreeMap;
+
+pub use super::settings::{RawProfile, RawUser};
 
 /// One config file.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -354,28 +356,6 @@ impl JsonSchema for RawLicenses {
 /// Per-SKU disabled service plans: `{ E3 = ["YAMMER_ENTERPRISE"] }`.
 pub type RawDisabledPlans = BTreeMap<Spanned<String>, Vec<Spanned<String>>>;
 
-/// `[profiles.NAME]`.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawProfile {
-    /// Exactly these managed SKUs (direct assignments), or "keep". Omitted = not managed.
-    pub licenses: Option<RawLicenses>,
-    /// Service plan names to disable, per SKU alias. A SKU left out = its disabled plans are not managed.
-    #[schemars(with = "Option<BTreeMap<String, Vec<String>>>")]
-    pub disabled_plans: Option<Spanned<RawDisabledPlans>>,
-    /// Mailbox type: `user`, `shared`, `room` or `equipment`; or `delete` to accept that a user
-    /// mailbox loses its last Exchange licence (deleted after 30 days). Omitted = not managed.
-    #[schemars(with = "Option<String>", extend("enum" = super::model::MailboxIntent::names()))]
-    pub mailbox: Option<Spanned<String>>,
-    /// Sign-in to the account: `blocked` (`accountEnabled` false; Microsoft recommends it for
-    /// a shared mailbox's account) or `allowed`. Omitted = not managed.
-    #[schemars(with = "Option<String>", extend("enum" = ["blocked", "allowed"]))]
-    pub sign_in: Option<Spanned<String>>,
-    /// ISO 3166-1 alpha-2 usage location; overrides `[defaults]`.
-    #[schemars(with = "Option<String>")]
-    pub usage_location: Option<Spanned<String>>,
-}
-
 /// A `match` value: one string, or a list meaning "any of".
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
@@ -400,31 +380,6 @@ pub struct RawRule {
     /// Higher wins when several rules match a user (default 0).
     #[serde(default)]
     pub priority: i64,
-}
-
-/// `[users."upn"]`.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawUser {
-    /// Profile to apply; the fields below override it.
-    #[schemars(with = "Option<String>")]
-    pub profile: Option<Spanned<String>>,
-    /// Exactly these managed SKUs, or "keep"; replaces the profile's list. Omitted = the profile's (or not managed).
-    pub licenses: Option<RawLicenses>,
-    /// Disabled service plans per SKU, merged over the profile's per SKU.
-    #[schemars(with = "Option<BTreeMap<String, Vec<String>>>")]
-    pub disabled_plans: Option<Spanned<RawDisabledPlans>>,
-    /// ISO 3166-1 alpha-2 usage location.
-    #[schemars(with = "Option<String>")]
-    pub usage_location: Option<Spanned<String>>,
-    /// Mailbox type: `user`, `shared`, `room` or `equipment`; or `delete` to accept that a user
-    /// mailbox loses its last Exchange licence (deleted after 30 days).
-    #[schemars(with = "Option<String>", extend("enum" = super::model::MailboxIntent::names()))]
-    pub mailbox: Option<Spanned<String>>,
-    /// Sign-in to the account: `blocked` (`accountEnabled` false; Microsoft recommends it for
-    /// a shared mailbox's account) or `allowed`. Omitted = not managed.
-    #[schemars(with = "Option<String>", extend("enum" = ["blocked", "allowed"]))]
-    pub sign_in: Option<Spanned<String>>,
 }
 
 /// `[groups."name"]` or `[groups."object id"]`.

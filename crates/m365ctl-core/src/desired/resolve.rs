@@ -4,6 +4,7 @@
 //! profile is expanded once, and rule values are lower-cased at load time. Every error names
 //! the config place that caused it; all of them are collected.
 
+use super::settings::{Inherited, inherit};
 use super::suggest;
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, Origin};
@@ -253,7 +254,16 @@ impl<'a> Resolver<'a> {
 
     /// SKUs owned and in scope; disabled plans real and about licensed SKUs.
     fn check_settings(&mut self, settings: &Settings, what: &str) {
-        if let Some(LicenseList::Exactly(list)) = &settings.licenses {
+        // Every setting named: a new one says whether the tenant must confirm it.
+        let Settings {
+            licenses,
+            disabled_plans,
+            // Checked offline by the loader; the tenant has nothing to confirm.
+            mailbox: _,
+            usage_location: _,
+            sign_in: _,
+        } = settings;
+        if let Some(LicenseList::Exactly(list)) = licenses {
             for sku in list {
                 if self.owned(sku).is_some() && !self.managed.contains(&sku.part_number) {
                     self.error(
@@ -267,10 +277,10 @@ impl<'a> Resolver<'a> {
                 }
             }
         }
-        if let Some(disabled) = &settings.disabled_plans {
+        if let Some(disabled) = disabled_plans {
             for entry in disabled.values() {
                 self.check_plans(entry);
-                if let Some(LicenseList::Exactly(list)) = &settings.licenses
+                if let Some(LicenseList::Exactly(list)) = licenses
                     && !list.iter().any(|l| l.part_number == entry.sku.part_number)
                 {
                     self.no_effect_reported.insert(entry.sku.origin.clone());
@@ -636,16 +646,19 @@ fn expand(
     profile: Option<&Profile>,
     entry: Option<&Settings>,
 ) -> (DesiredUser, Vec<MergedDisabled>) {
-    let from_profile = profile.map(|p| &p.settings);
-    let pick = |f: fn(&Settings) -> bool| entry.filter(|e| f(e)).or(from_profile.filter(|p| f(p)));
-    let licenses = pick(|s| s.licenses.is_some()).and_then(|s| s.licenses.as_ref());
+    // Every inherited setting named: a new one is a compile error here until it reaches the
+    // desired state (or is named as not reaching it).
+    let Inherited {
+        licenses,
+        disabled_plans,
+        mailbox,
+        usage_location,
+        sign_in,
+    } = inherit(entry, profile.map(|p| &p.settings));
     let mut disabled: BTreeMap<String, DisabledPlans> = BTreeMap::new();
     let mut from_entry: HashSet<String> = HashSet::new();
-    for (source, is_entry) in [(from_profile, false), (entry, true)] {
-        for (sku, plans) in source
-            .iter()
-            .flat_map(|s| s.disabled_plans.iter().flatten())
-        {
+    for (source, is_entry) in disabled_plans.into_iter().zip([false, true]) {
+        for (sku, plans) in source.into_iter().flatten() {
             disabled.insert(sku.clone(), plans.clone());
             if is_entry {
                 from_entry.insert(sku.clone());
@@ -668,25 +681,16 @@ fn expand(
             plans,
         })
         .collect();
-    let usage_location = pick(|s| s.usage_location.is_some())
-        .and_then(|s| s.usage_location.as_ref())
-        .map(|l| l.value.clone());
-    let mailbox = pick(|s| s.mailbox.is_some())
-        .and_then(|s| s.mailbox.as_ref())
-        .map(|m| m.value);
     let mailbox_deletion_accepted = mailbox == Some(MailboxIntent::Delete);
     let mailbox = match mailbox {
         Some(MailboxIntent::Kind(kind)) => Some(kind),
         Some(MailboxIntent::Delete) | None => None,
     };
-    let sign_in = pick(|s| s.sign_in.is_some())
-        .and_then(|s| s.sign_in.as_ref())
-        .map(|s| s.value);
     let user = DesiredUser {
         upn: upn.to_string(),
         origin: Some(origin.clone()),
         profile: profile.map(|p| p.name.clone()),
-        usage_location,
+        usage_location: usage_location.cloned(),
         licenses: licenses.map(Arc::new),
         license_intent,
         mailbox,
