@@ -604,7 +604,7 @@ impl GraphBackend {
     ) {
         let refused: Vec<usize> = (0..ops.len())
             .filter(|&i| {
-                matches!(ops[i].kind, OpKind::AddGroupMember(_))
+                ops[i].kind.kind().retry_refusal_may_mean_done()
                     && matches!(&results[i], Some(Err(e)) if e.refusal() == Some(&Refusal::BadRequest))
             })
             .collect();

@@ -71,4 +71,8 @@ impl Kind for AddGroupMember {
         Role::Gain
     }
     fn replay(&self, _: &mut Replayed<'_>) {}
+    fn retry_refusal_may_mean_done(&self) -> bool {
+        // "Add members": a member already there is refused with 400 Request_BadRequest.
+        true
+    }
 }

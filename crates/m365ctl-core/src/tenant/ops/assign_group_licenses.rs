@@ -87,4 +87,7 @@ impl Kind for AssignGroupLicenses {
         Role::Group
     }
     fn replay(&self, _: &mut Replayed<'_>) {}
+    fn retry_refusal_may_mean_done(&self) -> bool {
+        false
+    }
 }

@@ -82,4 +82,7 @@ impl Kind for AssignLicenses {
         licence_role(&self.add, &self.remove)
     }
     fn replay(&self, _: &mut Replayed<'_>) {}
+    fn retry_refusal_may_mean_done(&self) -> bool {
+        false
+    }
 }

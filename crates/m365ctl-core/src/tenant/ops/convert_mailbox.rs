@@ -62,4 +62,7 @@ impl Kind for ConvertMailbox {
     fn replay(&self, user: &mut Replayed<'_>) {
         *user.mailbox = Some(self.to);
     }
+    fn retry_refusal_may_mean_done(&self) -> bool {
+        false
+    }
 }

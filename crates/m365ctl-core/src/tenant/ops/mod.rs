@@ -264,6 +264,11 @@ pub trait Kind {
     fn role(&self) -> Role;
     /// Its effect on the attributes the planner's simulator tracks.
     fn replay(&self, user: &mut Replayed<'_>);
+    /// Whether Graph may refuse a retry of this write, after a first attempt that landed
+    /// but whose answer was lost, with a code that cannot say so (400 `Request_BadRequest`
+    /// for a member already added): the backend then re-reads it (`reads`) and counts it
+    /// done when it is in effect, so apply stays idempotent without reading messages.
+    fn retry_refusal_may_mean_done(&self) -> bool;
 }
 
 /// Declares the closed list of kinds: the `OpKind` enum (serialised with a snake_case `kind`

@@ -72,4 +72,7 @@ impl Kind for RemoveGroupMember {
         Role::Loss
     }
     fn replay(&self, _: &mut Replayed<'_>) {}
+    fn retry_refusal_may_mean_done(&self) -> bool {
+        false
+    }
 }

@@ -124,4 +124,7 @@ impl Kind for SetSignIn {
         }
     }
     fn replay(&self, _: &mut Replayed<'_>) {}
+    fn retry_refusal_may_mean_done(&self) -> bool {
+        false
+    }
 }

@@ -78,4 +78,7 @@ impl Kind for SetUsageLocation {
     fn replay(&self, user: &mut Replayed<'_>) {
         *user.usage_location = Some(self.to.clone());
     }
+    fn retry_refusal_may_mean_done(&self) -> bool {
+        false
+    }
 }
