@@ -299,3 +299,32 @@ async fn group_licensing_is_processed_after_the_202() {
     assert_eq!(state().await, "ProcessingComplete");
     assert!(!inherits(&fake.tenant()), "processed");
 }
+
+/// `accountEnabled` is Graph's (user resource: `Edm.Boolean`, "true if the account is
+/// enabled; otherwise, false"), whichever m365ctl operation kinds exist: the fake stores a
+/// boolean and reads it back, and refuses any other value with 400, leaving the account as
+/// it was.
+#[tokio::test]
+async fn account_enabled_is_patched_as_a_boolean_and_anything_else_is_refused() {
+    let fake = fx::start(fx::tenant(10), SimOptions::default()).await;
+    let user_id = fx::id(1, 4);
+    let patch = |value: Value| {
+        json!({"requests": [{"id": "1", "method": "PATCH", "url": format!("/users/{user_id}"),
+            "headers": {"Content-Type": "application/json"}, "body": {"accountEnabled": value}}]})
+    };
+    let status = |body: &Value| body["responses"][0]["status"].as_u64();
+    for enabled in [false, true, false] {
+        let (_, body) = post(&fake, "/v1.0/$batch", patch(json!(enabled))).await;
+        assert_eq!(status(&body), Some(204), "{body}");
+        assert_eq!(
+            fake.tenant().user(&user_id).unwrap().account_enabled,
+            enabled
+        );
+    }
+    for bad in [json!("true"), json!(1), Value::Null] {
+        let (_, body) = post(&fake, "/v1.0/$batch", patch(bad.clone())).await;
+        assert_eq!(status(&body), Some(400), "{bad}: {body}");
+        assert!(!fake.tenant().user(&user_id).unwrap().account_enabled);
+    }
+    assert_eq!(fake.violations(), Vec::<String>::new());
+}
