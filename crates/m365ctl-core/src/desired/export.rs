@@ -436,29 +436,29 @@ fn holding(
     Holding {
         licenses: licenses.into_iter().collect(),
         mailbox,
-        stated: stated(user),
+        stated: Setting::ALL
+            .iter()
+            .filter_map(|&setting| {
+                let value = stated(setting)?(user)?;
+                Some((setting.key(), value))
+            })
+            .collect(),
     }
 }
 
-/// The settings a user's holding states besides licences, disabled plans and mailbox (which
-/// `holding` derives with the SKUs): `(key, value)`. Every setting named: a new one says
-/// whether export states it, so the exported config still plans empty.
-fn stated(user: &User) -> Vec<(&'static str, &'static str)> {
-    Setting::ALL
-        .iter()
-        .filter_map(|&setting| {
-            let value = match setting {
-                Setting::Licenses | Setting::DisabledPlans | Setting::Mailbox => None,
-                // The most common one goes to `[defaults]` (`write_defaults`), which only
-                // fills in missing locations: never stated per profile.
-                Setting::UsageLocation => None,
-                // A blocked account (a leaver, a shared mailbox's); an allowed one is the
-                // default and stays unmanaged.
-                Setting::SignIn => (!user.account_enabled).then_some(SignIn::Blocked.as_str()),
-            };
-            value.map(|v| (setting.key(), v))
-        })
-        .collect()
+/// How export states a setting besides licences, disabled plans and mailbox (which `holding`
+/// derives with the SKUs): the value to write for a live user, if any. Every setting named:
+/// a new one says whether export states it, so the exported config still plans empty.
+fn stated(setting: Setting) -> Option<fn(&User) -> Option<&'static str>> {
+    match setting {
+        Setting::Licenses | Setting::DisabledPlans | Setting::Mailbox => None,
+        // The most common one goes to `[defaults]` (`write_defaults`), which only fills in
+        // missing locations: never stated per profile.
+        Setting::UsageLocation => None,
+        // A blocked account (a leaver, a shared mailbox's); an allowed one is the default and
+        // stays unmanaged.
+        Setting::SignIn => Some(|user| (!user.account_enabled).then_some(SignIn::Blocked.as_str())),
+    }
 }
 
 /// Picks the one attribute whose values best predict holdings (fewest lines written) and a
