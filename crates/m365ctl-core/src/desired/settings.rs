@@ -1,5 +1,5 @@
 //! The settings a profile and a user entry share — `licenses`, `disabled_plans`, `mailbox`,
-//! `usage_location`, `sign_in` — declared in one place: their TOML shape in both tables (and
+//! `usage_location` — declared in one place: their TOML shape in both tables (and
 //! so the JSON schema), their validation with file:line:column and a hint, inheritance (the
 //! entry's value over the profile's) and the check that a profile still contributes.
 //!
@@ -15,7 +15,6 @@ use super::suggest;
 use super::{Config, DisabledPlans, LicenseList, Located, MailboxIntent};
 use crate::diag::Diagnostic;
 use crate::tenant::MailboxType;
-use crate::tenant::ops::SignIn;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_spanned::Spanned;
@@ -52,7 +51,6 @@ settings_list! {
     Licenses = "licenses",
     Mailbox = "mailbox",
     UsageLocation = "usage_location",
-    SignIn = "sign_in",
     DisabledPlans = "disabled_plans",
 }
 
@@ -69,10 +67,6 @@ pub struct RawProfile {
     /// mailbox loses its last Exchange licence (deleted after 30 days). Omitted = not managed.
     #[schemars(with = "Option<String>", extend("enum" = MailboxIntent::names()))]
     pub mailbox: Option<Spanned<String>>,
-    /// Sign-in to the account: `blocked` (`accountEnabled` false; Microsoft recommends it for
-    /// a shared mailbox's account) or `allowed`. Omitted = not managed.
-    #[schemars(with = "Option<String>", extend("enum" = SignIn::NAMES))]
-    pub sign_in: Option<Spanned<String>>,
     /// ISO 3166-1 alpha-2 usage location; overrides `[defaults]`.
     #[schemars(with = "Option<String>")]
     pub usage_location: Option<Spanned<String>>,
@@ -97,10 +91,6 @@ pub struct RawUser {
     /// mailbox loses its last Exchange licence (deleted after 30 days).
     #[schemars(with = "Option<String>", extend("enum" = MailboxIntent::names()))]
     pub mailbox: Option<Spanned<String>>,
-    /// Sign-in to the account: `blocked` (`accountEnabled` false; Microsoft recommends it for
-    /// a shared mailbox's account) or `allowed`. Omitted = not managed.
-    #[schemars(with = "Option<String>", extend("enum" = SignIn::NAMES))]
-    pub sign_in: Option<Spanned<String>>,
 }
 
 /// The fields a profile and a user entry share.
@@ -114,8 +104,6 @@ pub struct Settings {
     pub mailbox: Option<Located<MailboxIntent>>,
     /// `usage_location`, validated.
     pub usage_location: Option<Located<String>>,
-    /// `sign_in`.
-    pub sign_in: Option<Located<SignIn>>,
 }
 
 /// No setting set: what a user without an entry (or a profile) contributes.
@@ -124,7 +112,6 @@ static UNSET: Settings = Settings {
     disabled_plans: None,
     mailbox: None,
     usage_location: None,
-    sign_in: None,
 };
 
 impl Settings {
@@ -135,13 +122,11 @@ impl Settings {
             disabled_plans,
             mailbox,
             usage_location,
-            sign_in,
         } = self;
         let set = [
             (licenses.is_some(), Setting::Licenses),
             (mailbox.is_some(), Setting::Mailbox),
             (usage_location.is_some(), Setting::UsageLocation),
-            (sign_in.is_some(), Setting::SignIn),
             (disabled_plans.is_some(), Setting::DisabledPlans),
         ];
         Setting::ALL
@@ -164,8 +149,6 @@ pub(crate) struct Inherited<'a> {
     pub mailbox: Option<MailboxIntent>,
     /// `usage_location`.
     pub usage_location: Option<&'a String>,
-    /// `sign_in`.
-    pub sign_in: Option<SignIn>,
 }
 
 /// Inheritance: the entry's value of each setting wins over its profile's.
@@ -178,14 +161,12 @@ pub(crate) fn inherit<'a>(
         disabled_plans: entry_disabled,
         mailbox: entry_mailbox,
         usage_location: entry_location,
-        sign_in: entry_sign_in,
     } = entry.unwrap_or(&UNSET);
     let Settings {
         licenses: profile_licenses,
         disabled_plans: profile_disabled,
         mailbox: profile_mailbox,
         usage_location: profile_location,
-        sign_in: profile_sign_in,
     } = profile.unwrap_or(&UNSET);
     Inherited {
         licenses: entry_licenses.as_ref().or(profile_licenses.as_ref()),
@@ -198,10 +179,6 @@ pub(crate) fn inherit<'a>(
             .as_ref()
             .or(profile_location.as_ref())
             .map(|l| &l.value),
-        sign_in: entry_sign_in
-            .as_ref()
-            .or(profile_sign_in.as_ref())
-            .map(|s| s.value),
     }
 }
 
@@ -211,7 +188,6 @@ pub(super) struct RawSettings<'a> {
     disabled_plans: Option<&'a Spanned<RawDisabledPlans>>,
     mailbox: Option<&'a Spanned<String>>,
     usage_location: Option<&'a Spanned<String>>,
-    sign_in: Option<&'a Spanned<String>>,
 }
 
 impl RawProfile {
@@ -221,7 +197,6 @@ impl RawProfile {
             licenses,
             disabled_plans,
             mailbox,
-            sign_in,
             usage_location,
         } = self;
         RawSettings {
@@ -229,7 +204,6 @@ impl RawProfile {
             disabled_plans: disabled_plans.as_ref(),
             mailbox: mailbox.as_ref(),
             usage_location: usage_location.as_ref(),
-            sign_in: sign_in.as_ref(),
         }
     }
 }
@@ -243,14 +217,12 @@ impl RawUser {
             disabled_plans,
             usage_location,
             mailbox,
-            sign_in,
         } = self;
         RawSettings {
             licenses: licenses.as_ref(),
             disabled_plans: disabled_plans.as_ref(),
             mailbox: mailbox.as_ref(),
             usage_location: usage_location.as_ref(),
-            sign_in: sign_in.as_ref(),
         }
     }
 }
@@ -263,7 +235,6 @@ impl Builder {
             disabled_plans,
             mailbox,
             usage_location,
-            sign_in,
         } = raw;
         let settings = Settings {
             licenses: licenses.and_then(|l| self.licenses(src, l)),
@@ -279,16 +250,6 @@ impl Builder {
                 )
             }),
             usage_location: usage_location.and_then(|u| self.country(src, u)),
-            sign_in: sign_in.and_then(|s| {
-                self.word(
-                    src,
-                    s,
-                    "sign_in",
-                    "sign-in states",
-                    &SignIn::NAMES,
-                    SignIn::parse,
-                )
-            }),
         };
         self.check_resource_mailbox(&settings);
         settings
@@ -357,7 +318,7 @@ pub(super) fn ineffective_profiles(config: &Config) -> Vec<Diagnostic> {
                         .is_some_and(|d| d.contains_key(sku))
                 })
             }),
-            Setting::Licenses | Setting::Mailbox | Setting::UsageLocation | Setting::SignIn => {
+            Setting::Licenses | Setting::Mailbox | Setting::UsageLocation => {
                 !entry_sets.contains(setting)
             }
         });
