@@ -7,7 +7,7 @@ use m365ctl::backend::{BackendError, ExecReport, Refusal, TenantBackend};
 use m365ctl::desired::{
     DesiredLicense, DesiredState, DesiredUser, Guards, LicenseIntent, LicenseSet, Scope, UserScope,
 };
-use m365ctl::plan::ops::{AssignLicenses, SetUsageLocation};
+use m365ctl::plan::ops::{AssignLicenses, SetUsageLocation, SignIn};
 use m365ctl::plan::{LicenseGrant, LicenseRemoval, OpKind, Operation};
 use m365ctl::tenant::{MailboxType, Tenant, apply_operation, unlicensed_user_mailboxes};
 use rand::{RngExt, SeedableRng, rngs::ChaCha8Rng};
@@ -344,6 +344,13 @@ pub fn scenario(rng: &mut Rng) -> Scenario {
                 usage_location: Some(if rng.chance(80) { "GB" } else { "US" }.into()),
                 licenses: Some(licenses.into()),
                 license_intent: LicenseIntent::Exactly,
+                // Leavers are blocked ("Block sign-in for the shared mailbox account"); a mailbox
+                // that becomes (or stays) a user's signs in. No draw: the stream is unchanged.
+                sign_in: match mailbox {
+                    _ if leaver => Some(SignIn::Blocked),
+                    Some(MailboxType::User) => Some(SignIn::Allowed),
+                    _ => None,
+                },
                 mailbox,
                 mailbox_deletion_accepted: false,
             },

@@ -98,7 +98,7 @@ async fn device_code_sign_in_plans_read_only_and_apply_is_refused() {
     );
     assert!(stderr.contains("enter the code SIM"), "{stderr}");
     assert!(
-        stdout.contains("Plan: 4 to add, 3 to change, 3 to remove."),
+        stdout.contains("Plan: 4 to add, 4 to change, 3 to remove."),
         "{stdout}"
     );
     no_token_printed(&stdout);

@@ -49,7 +49,7 @@ fn github_plan_of_the_quickstart_writes_plan_and_step_summary() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("Plan: 4 to add, 3 to change, 3 to remove."),
+        text.contains("Plan: 4 to add, 4 to change, 3 to remove."),
         "{text}"
     );
     insta::assert_snapshot!("github_quickstart_stdout", text);

@@ -32,7 +32,7 @@ fn comment_for_a_plan_with_changes() {
     assert!(run.comment.starts_with(MARKER), "{}", run.comment);
     assert!(
         run.comment
-            .contains("Plan: 4 to add, 3 to change, 3 to remove.")
+            .contains("Plan: 4 to add, 4 to change, 3 to remove.")
     );
     assert!(run.comment.contains("Operations checksum: `sha256:"));
     insta::assert_snapshot!("comment_plan_with_changes", run.comment);

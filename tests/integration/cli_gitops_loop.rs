@@ -204,7 +204,7 @@ fn a_reviewed_plan_is_applied_only_while_it_is_still_the_plan() {
     renders_from_the_file_as_planned(&repo, &run);
     assert!(
         run.comment
-            .contains("Plan: 4 to add, 3 to change, 3 to remove.")
+            .contains("Plan: 4 to add, 4 to change, 3 to remove.")
     );
     assert!(
         !run.comment.contains("apply will refuse"),

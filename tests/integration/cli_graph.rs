@@ -89,7 +89,7 @@ async fn plan_apply_plan_through_the_graph_backend_converges_like_the_snapshot()
         String::from_utf8_lossy(&plan.stderr)
     );
     assert!(
-        stdout.contains("Plan: 4 to add, 3 to change, 3 to remove."),
+        stdout.contains("Plan: 4 to add, 4 to change, 3 to remove."),
         "{stdout}"
     );
 

@@ -71,7 +71,7 @@ fn plan_without_detailed_exitcode_exits_zero_and_writes_the_plan_file() {
     let doc = PlanFile::parse(&std::fs::read_to_string(&out).unwrap()).expect("valid plan file");
     let kinds: std::collections::BTreeSet<_> =
         doc.operations.iter().map(|o| o.kind.as_str()).collect();
-    assert_eq!(kinds.len(), 6, "all six kinds: {kinds:?}");
+    assert_eq!(kinds.len(), 7, "all seven kinds: {kinds:?}");
 }
 
 #[test]
@@ -136,7 +136,7 @@ fn a_second_apply_changes_nothing_byte_for_byte() {
             .lines()
             .filter(|l| !l.contains("\"outcome\":\"started\""))
             .count(),
-        10,
+        11,
         "one outcome line per operation of the first apply (after its write-ahead line)"
     );
 }

@@ -154,7 +154,7 @@ fn drift_then_apply_every_tenant_with_its_own_journal_then_no_drift() {
         .arg(dir.path()));
     assert_eq!(code, Some(0), "{out}{err}");
     assert_eq!(
-        out.matches("Apply: 10 done, 0 already done, 0 failed, 0 skipped.")
+        out.matches("Apply: 11 done, 0 already done, 0 failed, 0 skipped.")
             .count(),
         3,
         "{out}"
@@ -192,7 +192,7 @@ fn a_locked_tenant_fails_alone_and_the_others_are_applied() {
         out.contains("2 tenants: 1 with changes, 0 in sync, 1 failed."),
         "{out}"
     );
-    assert!(out.contains("Apply: 10 done"), "b was applied: {out}");
+    assert!(out.contains("Apply: 11 done"), "b was applied: {out}");
     let (code, out, _) = run(m365ctl()
         .args(["plan", "--detailed-exitcode", "-c"])
         .arg(dir.path().join("tenants/b")));

@@ -126,6 +126,10 @@ fn messy_tenant(spec: &SynthSpec, seed: u64) -> Tenant {
             }
             _ => {}
         }
+        // Blocked accounts (leavers, shared mailboxes' accounts): exported as sign_in.
+        if rng.random_bool(0.1) {
+            user.account_enabled = false;
+        }
     }
     // A group giving E3, which others hold directly: members must list E3 too.
     if let Some(group) = live.groups.first_mut() {
@@ -178,6 +182,24 @@ proptest! {
         };
         assert_round_trip(&messy_tenant(&spec, mess));
     }
+}
+
+/// A blocked account is stated (`sign_in = "blocked"`, in its profile), an allowed one is
+/// left unmanaged, and the export still plans to nothing.
+#[test]
+fn blocked_sign_in_is_exported_and_plans_empty() {
+    let mut live = fixture();
+    let before = dump(&assert_round_trip(&live));
+    assert!(!before.contains("sign_in"), "{before}");
+    for user in live.users.iter_mut().filter(|u| {
+        u.mailbox
+            .as_ref()
+            .is_some_and(|m| m.kind == MailboxType::Shared)
+    }) {
+        user.account_enabled = false;
+    }
+    let after = dump(&assert_round_trip(&live));
+    assert!(after.contains("sign_in = \"blocked\""), "{after}");
 }
 
 /// A disabled plan the SKU does not list cannot be named: that SKU's disabled plans are left

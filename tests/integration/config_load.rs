@@ -128,6 +128,26 @@ fn all_errors_are_collected() {
 }
 
 #[test]
+fn invalid_sign_in_value_is_located_with_a_hint_on_profiles_and_users() {
+    for (text, place) in [
+        ("[profiles.p]\nsign_in = \"blokced\"\n", "c.toml:2:11"),
+        (
+            "[users.\"a@x.com\"]\nsign_in = \"blokced\"\n",
+            "c.toml:2:11",
+        ),
+    ] {
+        let d = one(text);
+        assert_eq!(at(&d), place);
+        assert_eq!(d.message, "invalid sign_in `blokced`");
+        assert!(
+            hint(&d).starts_with("did you mean `blocked`? valid sign-in states: blocked, allowed"),
+            "{}",
+            hint(&d)
+        );
+    }
+}
+
+#[test]
 fn invalid_mailbox_value_suggests() {
     let d = one("[profiles.p]\nmailbox = \"shard\"\n");
     assert_eq!(at(&d), "c.toml:2:11");

@@ -2,7 +2,9 @@
 //! `tenant::apply_operation` changes the snapshot, and Graph's refusals map to typed errors.
 
 use crate::fx;
-use m365ctl::plan::ops::{AssignGroupLicenses, AssignLicenses, ConvertMailbox, SetUsageLocation};
+use m365ctl::plan::ops::{
+    AssignGroupLicenses, AssignLicenses, ConvertMailbox, SetSignIn, SetUsageLocation, SignIn,
+};
 
 use m365ctl::backend::{BackendError, Refusal, TenantBackend};
 use m365ctl::plan::Operation;
@@ -65,6 +67,12 @@ fn scenario(t: &Tenant) -> Vec<Vec<OpKind>> {
                 upn: fx::upn(9),
                 from: None,
                 to: "US".into(),
+            }),
+            OpKind::SetSignIn(SetSignIn {
+                user_id: fx::id(1, 8),
+                upn: fx::upn(8),
+                from: SignIn::Allowed,
+                to: SignIn::Blocked,
             }),
             assign(0, vec![grant(t, &exo1, &[])], vec![removal(t, &e3)]),
             member(1, fx::e5_group_id(), "LIC-E5", true),
@@ -147,8 +155,8 @@ async fn every_op_kind_matches_apply_operation() {
     }
     assert_eq!(
         kinds.len(),
-        6,
-        "all six operation kinds succeeded at least once: {kinds:?}"
+        7,
+        "all seven operation kinds succeeded at least once: {kinds:?}"
     );
     assert_eq!(fake.violations(), Vec::<String>::new());
     let writes = fake
@@ -278,4 +286,43 @@ async fn the_pre_write_check_of_a_conversion_reads_that_mailbox_only() {
         exchange_sorted, expected,
         "one Get-Mailbox -Identity per conversion"
     );
+}
+
+/// `PATCH /users/{id}` with `accountEnabled` reaches the fake, which keeps Graph's rules (a
+/// boolean, else 400), and a fresh read sees the account blocked, then allowed again.
+#[tokio::test]
+async fn blocking_sign_in_reaches_graph_and_is_read_back() {
+    let fake = fx::start(fx::tenant(20), SimOptions::default()).await;
+    let backend = fx::backend(&fake);
+    let user_id = fx::id(1, 3);
+    for (from, to) in [
+        (SignIn::Allowed, SignIn::Blocked),
+        (SignIn::Blocked, SignIn::Allowed),
+    ] {
+        let set = op(OpKind::SetSignIn(SetSignIn {
+            user_id: user_id.clone(),
+            upn: fx::upn(3),
+            from,
+            to,
+        }));
+        let results = backend.execute(std::slice::from_ref(&set)).await;
+        assert!(results[0].is_ok(), "{:?}", results[0]);
+        let patched = fake
+            .requests()
+            .into_iter()
+            .rev()
+            .find(|r| r.is_batch_item())
+            .expect("the PATCH went out in a $batch");
+        assert_eq!(patched.status, 204);
+        let live = backend.read().await.expect("read");
+        let user = live.user(&user_id).expect("the user");
+        assert_eq!(user.account_enabled, to.account_enabled());
+        let done = backend.already_done(std::slice::from_ref(&set)).await;
+        assert_eq!(
+            done.expect("targeted re-read"),
+            [true],
+            "re-read: in effect"
+        );
+    }
+    assert_eq!(fake.violations(), Vec::<String>::new());
 }

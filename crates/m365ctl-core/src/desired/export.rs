@@ -10,6 +10,7 @@
 //! left to its `[groups]` entries, so adding someone to a licence group needs no user edit.
 
 use super::settings::Setting;
+use crate::tenant::ops::SignIn;
 use crate::tenant::{MailboxType, Sku, Tenant, USER_ATTRIBUTES, User};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -62,8 +63,8 @@ const RULE_LINES: usize = 4;
 const LEAVER: &str = "leaver";
 
 /// What a user holds, as a profile would state it: managed licences (by alias, with the
-/// disabled plan names of a direct assignment; empty = not managed), the mailbox type and the
-/// other settings export states.
+/// disabled plan names of a direct assignment; empty = not managed), the mailbox type and a
+/// blocked sign-in (an allowed one is the default and stays unmanaged).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Holding {
     licenses: Vec<(String, Vec<String>)>,
@@ -454,6 +455,9 @@ fn stated(setting: Setting) -> Option<fn(&User) -> Option<&'static str>> {
         // The most common one goes to `[defaults]` (`write_defaults`), which only fills in
         // missing locations: never stated per profile.
         Setting::UsageLocation => None,
+        // A blocked account (a leaver, a shared mailbox's); an allowed one is the default and
+        // stays unmanaged.
+        Setting::SignIn => Some(|user| (!user.account_enabled).then_some(SignIn::Blocked.as_str())),
     }
 }
 

@@ -195,6 +195,10 @@ pub struct DesiredUser {
     /// operation, only whether the plan is an error, and `apply` refuses plans with errors.
     #[serde(skip)]
     pub mailbox_deletion_accepted: bool,
+    /// Desired sign-in (`accountEnabled`); `None` = not managed, and then left out of the
+    /// canonical form, so fingerprints of configs without `sign_in` are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<crate::tenant::ops::SignIn>,
     /// Desired usage location; `None` = not managed.
     pub usage_location: Option<String>,
 }
@@ -212,6 +216,7 @@ impl DesiredUser {
             license_intent: LicenseIntent::Exactly,
             mailbox: None,
             mailbox_deletion_accepted: false,
+            sign_in: None,
         }
     }
 }

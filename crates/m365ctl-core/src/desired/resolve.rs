@@ -261,6 +261,7 @@ impl<'a> Resolver<'a> {
             // Checked offline by the loader; the tenant has nothing to confirm.
             mailbox: _,
             usage_location: _,
+            sign_in: _,
         } = settings;
         if let Some(LicenseList::Exactly(list)) = licenses {
             for sku in list {
@@ -652,6 +653,7 @@ fn expand(
         disabled_plans,
         mailbox,
         usage_location,
+        sign_in,
     } = inherit(entry, profile.map(|p| &p.settings));
     let mut disabled: BTreeMap<String, DisabledPlans> = BTreeMap::new();
     let mut from_entry: HashSet<String> = HashSet::new();
@@ -693,6 +695,7 @@ fn expand(
         license_intent,
         mailbox,
         mailbox_deletion_accepted,
+        sign_in,
     };
     (user, merged)
 }

@@ -1,5 +1,5 @@
 //! The settings a profile and a user entry share — `licenses`, `disabled_plans`, `mailbox`,
-//! `usage_location` — declared in one place: their TOML shape in both tables (and
+//! `usage_location`, `sign_in` — declared in one place: their TOML shape in both tables (and
 //! so the JSON schema), their validation with file:line:column and a hint, inheritance (the
 //! entry's value over the profile's) and the check that a profile still contributes.
 //!
@@ -15,6 +15,7 @@ use super::suggest;
 use super::{Config, DisabledPlans, LicenseList, Located, MailboxIntent};
 use crate::diag::Diagnostic;
 use crate::tenant::MailboxType;
+use crate::tenant::ops::SignIn;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_spanned::Spanned;
@@ -51,6 +52,7 @@ settings_list! {
     Licenses = "licenses",
     Mailbox = "mailbox",
     UsageLocation = "usage_location",
+    SignIn = "sign_in",
     DisabledPlans = "disabled_plans",
 }
 
@@ -67,6 +69,10 @@ pub struct RawProfile {
     /// mailbox loses its last Exchange licence (deleted after 30 days). Omitted = not managed.
     #[schemars(with = "Option<String>", extend("enum" = MailboxIntent::names()))]
     pub mailbox: Option<Spanned<String>>,
+    /// Sign-in to the account: `blocked` (`accountEnabled` false; Microsoft recommends it for
+    /// a shared mailbox's account) or `allowed`. Omitted = not managed.
+    #[schemars(with = "Option<String>", extend("enum" = SignIn::NAMES))]
+    pub sign_in: Option<Spanned<String>>,
     /// ISO 3166-1 alpha-2 usage location; overrides `[defaults]`.
     #[schemars(with = "Option<String>")]
     pub usage_location: Option<Spanned<String>>,
@@ -91,6 +97,10 @@ pub struct RawUser {
     /// mailbox loses its last Exchange licence (deleted after 30 days).
     #[schemars(with = "Option<String>", extend("enum" = MailboxIntent::names()))]
     pub mailbox: Option<Spanned<String>>,
+    /// Sign-in to the account: `blocked` (`accountEnabled` false; Microsoft recommends it for
+    /// a shared mailbox's account) or `allowed`. Omitted = not managed.
+    #[schemars(with = "Option<String>", extend("enum" = SignIn::NAMES))]
+    pub sign_in: Option<Spanned<String>>,
 }
 
 /// The fields a profile and a user entry share.
@@ -104,6 +114,8 @@ pub struct Settings {
     pub mailbox: Option<Located<MailboxIntent>>,
     /// `usage_location`, validated.
     pub usage_location: Option<Located<String>>,
+    /// `sign_in`.
+    pub sign_in: Option<Located<SignIn>>,
 }
 
 /// No setting set: what a user without an entry (or a profile) contributes.
@@ -112,6 +124,7 @@ static UNSET: Settings = Settings {
     disabled_plans: None,
     mailbox: None,
     usage_location: None,
+    sign_in: None,
 };
 
 impl Settings {
@@ -122,11 +135,13 @@ impl Settings {
             disabled_plans,
             mailbox,
             usage_location,
+            sign_in,
         } = self;
         let set = [
             (licenses.is_some(), Setting::Licenses),
             (mailbox.is_some(), Setting::Mailbox),
             (usage_location.is_some(), Setting::UsageLocation),
+            (sign_in.is_some(), Setting::SignIn),
             (disabled_plans.is_some(), Setting::DisabledPlans),
         ];
         Setting::ALL
@@ -149,6 +164,8 @@ pub(crate) struct Inherited<'a> {
     pub mailbox: Option<MailboxIntent>,
     /// `usage_location`.
     pub usage_location: Option<&'a String>,
+    /// `sign_in`.
+    pub sign_in: Option<SignIn>,
 }
 
 /// Inheritance: the entry's value of each setting wins over its profile's.
@@ -161,12 +178,14 @@ pub(crate) fn inherit<'a>(
         disabled_plans: entry_disabled,
         mailbox: entry_mailbox,
         usage_location: entry_location,
+        sign_in: entry_sign_in,
     } = entry.unwrap_or(&UNSET);
     let Settings {
         licenses: profile_licenses,
         disabled_plans: profile_disabled,
         mailbox: profile_mailbox,
         usage_location: profile_location,
+        sign_in: profile_sign_in,
     } = profile.unwrap_or(&UNSET);
     Inherited {
         licenses: entry_licenses.as_ref().or(profile_licenses.as_ref()),
@@ -179,6 +198,10 @@ pub(crate) fn inherit<'a>(
             .as_ref()
             .or(profile_location.as_ref())
             .map(|l| &l.value),
+        sign_in: entry_sign_in
+            .as_ref()
+            .or(profile_sign_in.as_ref())
+            .map(|s| s.value),
     }
 }
 
@@ -188,6 +211,7 @@ pub(super) struct RawSettings<'a> {
     disabled_plans: Option<&'a Spanned<RawDisabledPlans>>,
     mailbox: Option<&'a Spanned<String>>,
     usage_location: Option<&'a Spanned<String>>,
+    sign_in: Option<&'a Spanned<String>>,
 }
 
 impl RawProfile {
@@ -197,6 +221,7 @@ impl RawProfile {
             licenses,
             disabled_plans,
             mailbox,
+            sign_in,
             usage_location,
         } = self;
         RawSettings {
@@ -204,6 +229,7 @@ impl RawProfile {
             disabled_plans: disabled_plans.as_ref(),
             mailbox: mailbox.as_ref(),
             usage_location: usage_location.as_ref(),
+            sign_in: sign_in.as_ref(),
         }
     }
 }
@@ -217,12 +243,14 @@ impl RawUser {
             disabled_plans,
             usage_location,
             mailbox,
+            sign_in,
         } = self;
         RawSettings {
             licenses: licenses.as_ref(),
             disabled_plans: disabled_plans.as_ref(),
             mailbox: mailbox.as_ref(),
             usage_location: usage_location.as_ref(),
+            sign_in: sign_in.as_ref(),
         }
     }
 }
@@ -235,6 +263,7 @@ impl Builder {
             disabled_plans,
             mailbox,
             usage_location,
+            sign_in,
         } = raw;
         let settings = Settings {
             licenses: licenses.and_then(|l| self.licenses(src, l)),
@@ -250,6 +279,16 @@ impl Builder {
                 )
             }),
             usage_location: usage_location.and_then(|u| self.country(src, u)),
+            sign_in: sign_in.and_then(|s| {
+                self.word(
+                    src,
+                    s,
+                    "sign_in",
+                    "sign-in states",
+                    &SignIn::NAMES,
+                    SignIn::parse,
+                )
+            }),
         };
         self.check_resource_mailbox(&settings);
         settings
@@ -318,7 +357,7 @@ pub(super) fn ineffective_profiles(config: &Config) -> Vec<Diagnostic> {
                         .is_some_and(|d| d.contains_key(sku))
                 })
             }),
-            Setting::Licenses | Setting::Mailbox | Setting::UsageLocation => {
+            Setting::Licenses | Setting::Mailbox | Setting::UsageLocation | Setting::SignIn => {
                 !entry_sets.contains(setting)
             }
         });

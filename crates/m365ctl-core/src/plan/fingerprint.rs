@@ -215,6 +215,7 @@ mod tests {
             license_intent: LicenseIntent::Keep,
             mailbox: Some(MailboxType::Shared),
             mailbox_deletion_accepted: true,
+            sign_in: Some(crate::tenant::ops::SignIn::Blocked),
         }
     }
 
@@ -225,12 +226,25 @@ mod tests {
         let json = serde_json::to_string(&every_field_set()).unwrap();
         assert_eq!(
             json,
-            r#"{"keep":true,"licenses":{"ENTERPRISEPACK":["YAMMER_ENTERPRISE"]},"mailbox":"shared","usage_location":"GB"}"#
+            r#"{"keep":true,"licenses":{"ENTERPRISEPACK":["YAMMER_ENTERPRISE"]},"mailbox":"shared","sign_in":"blocked","usage_location":"GB"}"#
         );
         let keys = keys_in_order(&json);
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted, "canonical keys stay in alphabetical order");
+    }
+
+    /// A user whose sign-in is not managed is fingerprinted as before `sign_in` existed.
+    #[test]
+    fn an_unmanaged_sign_in_leaves_the_canonical_form_unchanged() {
+        let user = DesiredUser {
+            sign_in: None,
+            ..every_field_set()
+        };
+        assert_eq!(
+            serde_json::to_string(&user).unwrap(),
+            r#"{"keep":true,"licenses":{"ENTERPRISEPACK":["YAMMER_ENTERPRISE"]},"mailbox":"shared","usage_location":"GB"}"#
+        );
     }
 
     #[test]

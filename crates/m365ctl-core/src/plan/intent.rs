@@ -3,7 +3,7 @@
 //! conversions, and the safety rules that keep or refuse changes (never silently lose mail).
 
 use super::index::Index;
-use super::ops::{LicenseGrant, LicenseRemoval, OpKind};
+use super::ops::{LicenseGrant, LicenseRemoval, OpKind, SetSignIn, SignIn};
 use crate::catalog::ExchangeRank;
 use crate::desired::{DesiredLicense, DesiredState, DesiredUser, LicenseIntent, LicenseSet};
 use crate::diag::{Diagnostic, Origin};
@@ -54,7 +54,7 @@ pub(crate) struct UserChange {
     pub reasons: Vec<String>,
     /// The user knowingly loses their last Exchange licence (warned).
     pub mailbox_disable_accepted: bool,
-    /// Account attributes to write that touch no licence: each kind states its own
+    /// Account attributes to write that touch no licence (sign-in): each kind states its own
     /// ordering needs (`Kind::role`), so they become operations as they are.
     pub attributes: Vec<OpKind>,
 }
@@ -83,6 +83,22 @@ impl UserChange {
             && !mailbox_disable_accepted
             && attributes.is_empty()
     }
+}
+
+/// Rule `sign_in`: a declared sign-in state the account does not have yet becomes a change
+/// (user resource `accountEnabled`; "About shared mailboxes": block sign-in for the shared
+/// mailbox account). Not declared = not managed.
+pub(crate) fn sign_in_change(user: &crate::tenant::User, wanted: Option<SignIn>) -> Option<OpKind> {
+    let to = wanted?;
+    let from = SignIn::of_account(user.account_enabled);
+    (from != to).then(|| {
+        OpKind::SetSignIn(SetSignIn {
+            user_id: user.id.clone(),
+            upn: user.user_principal_name.clone(),
+            from,
+            to,
+        })
+    })
 }
 
 /// The whole diff.
@@ -433,7 +449,7 @@ impl UserCx<'_, '_, '_> {
     }
 }
 
-/// Plans one user's licences, location and mailbox: the per-user rules in order
+/// Plans one user's licences, location, sign-in and mailbox: the per-user rules in order
 /// (the order of their diagnostics is the plan's).
 fn plan_user(
     cx: &UserCx<'_, '_, '_>,
@@ -442,7 +458,7 @@ fn plan_user(
     needs_facts: &mut Vec<usize>,
 ) {
     // Every desired field named: a new one is a compile error here until a rule reads it.
-    let usage_location = match cx.du {
+    let (usage_location, sign_in) = match cx.du {
         Some(DesiredUser {
             // Locate and explain decisions; no rule of their own.
             upn: _,
@@ -454,9 +470,11 @@ fn plan_user(
             mailbox: _,
             mailbox_deletion_accepted: _,
             usage_location,
-        }) => usage_location.as_ref(),
-        None => None,
+            sign_in,
+        }) => (usage_location.as_ref(), *sign_in),
+        None => (None, None),
     };
+    change.attributes.extend(sign_in_change(cx.user, sign_in));
     change.location = usage_location_change(cx.user, usage_location);
     let desired_lics = cx.du.and_then(|d| match d.license_intent {
         LicenseIntent::Exactly => d.licenses.as_ref(),

@@ -12,6 +12,7 @@ use super::orders::check_orders;
 use super::testkit::*;
 use super::*;
 use crate::desired::{DesiredState, LicenseIntent};
+use crate::plan::ops::SignIn;
 use crate::tenant::{MailboxType, Tenant};
 use proptest::prelude::*;
 
@@ -40,6 +41,8 @@ struct UserSpec {
     want_mailbox: u8,
     /// Live `accountEnabled`.
     enabled: bool,
+    /// 0 = not managed, 1 = blocked, 2 = allowed.
+    want_sign_in: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -71,14 +74,19 @@ fn user_spec() -> impl Strategy<Value = UserSpec> {
             prop::bool::weighted(0.15),
         ),
         (0u8..6, 0u8..16, prop::bool::weighted(0.15)),
-        (prop::bool::weighted(0.3), 0u8..6, prop::bool::weighted(0.7)),
+        (
+            prop::bool::weighted(0.3),
+            0u8..6,
+            prop::bool::weighted(0.7),
+            0u8..3,
+        ),
     )
         .prop_map(
             |(
                 (located, skus, mailbox, size),
                 (archive, hold, synced, exchange_disabled),
                 (declared, want, want_exchange_disabled),
-                (want_location, want_mailbox, enabled),
+                (want_location, want_mailbox, enabled, want_sign_in),
             )| UserSpec {
                 located,
                 skus,
@@ -94,6 +102,7 @@ fn user_spec() -> impl Strategy<Value = UserSpec> {
                 want_location,
                 want_mailbox,
                 enabled,
+                want_sign_in,
             },
         )
 }
@@ -232,6 +241,8 @@ fn build(case: &Case) -> (Tenant, DesiredState) {
             4 => du.mailbox = Some(MailboxType::User),
             _ => du.mailbox_deletion_accepted = true,
         }
+        du.sign_in =
+            [None, Some(SignIn::Blocked), Some(SignIn::Allowed)][usize::from(u.want_sign_in)];
     }
     for (gi, g) in case.groups.iter().enumerate() {
         declare_generated_group(
@@ -299,7 +310,8 @@ proptest! {
     }
 }
 
-/// Regression 03d36106 as it shrank: two groups trading E3 for Exchange Plan 1 under a member with a 3 GB mailbox
+/// Regression 03d36106 as it shrank (before the sign-in fields, which it leaves at their
+/// defaults): two groups trading E3 for Exchange Plan 1 under a member with a 3 GB mailbox
 /// and no usage location, zero spare seats. Was a cycle between the two group operations.
 #[test]
 fn two_groups_trading_exchange_with_no_spare_seat() {
@@ -318,6 +330,7 @@ fn two_groups_trading_exchange_with_no_spare_seat() {
         want_location: false,
         want_mailbox: 0,
         enabled: true,
+        want_sign_in: 0,
     };
     let group = |skus: u8, members: u8, want_skus: u8| GroupSpec {
         skus,
@@ -365,6 +378,7 @@ fn group_grant_paid_by_another_users_removal() {
         want_location: false,
         want_mailbox: 0,
         enabled,
+        want_sign_in: 0,
     };
     let group = |skus: u8, members: u8, want_skus: u8| GroupSpec {
         skus,
@@ -379,6 +393,7 @@ fn group_grant_paid_by_another_users_removal() {
             user(false),
             UserSpec {
                 declared: 1,
+                want_sign_in: 1,
                 ..user(true)
             },
             UserSpec {
@@ -387,6 +402,7 @@ fn group_grant_paid_by_another_users_removal() {
                 declared: 3,
                 want: 4,
                 want_mailbox: 2,
+                want_sign_in: 1,
                 ..user(true)
             },
         ],

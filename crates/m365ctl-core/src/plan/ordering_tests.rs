@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::desired::DesiredState;
+use crate::plan::ops::SignIn;
 use crate::plan::testkit::*;
 use crate::tenant::Tenant;
 
@@ -74,6 +75,29 @@ fn within_user_shared_before_the_licence_goes_and_user_mailbox_after_it_comes() 
             edge("convert_mailbox:lee@x.com", "assign_licenses:lee@x.com"),
             edge("assign_licenses:sam@x.com", "convert_mailbox:sam@x.com"),
         ])
+    );
+}
+
+#[test]
+fn within_user_sign_in_allowed_before_the_user_mailbox_and_blocking_needs_nothing() {
+    let mut live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("sam@x.com", &["ENTERPRISEPACK"])
+        .mailbox(Some(MailboxType::Shared), 1)
+        .user("lee@x.com", &[])
+        .build();
+    for u in &mut live.users {
+        u.account_enabled = u.user_principal_name == "lee@x.com";
+    }
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    let sam = want(&mut d, "sam@x.com", &["ENTERPRISEPACK"]);
+    sam.mailbox = Some(MailboxType::User);
+    sam.sign_in = Some(SignIn::Allowed);
+    want(&mut d, "lee@x.com", &[]).sign_in = Some(SignIn::Blocked);
+    let (hard, _) = rule("within_user", &d, &live);
+    assert_eq!(
+        hard,
+        Ids::from([edge("set_sign_in:sam@x.com", "convert_mailbox:sam@x.com")])
     );
 }
 

@@ -207,6 +207,7 @@ pub fn want<'d>(d: &'d mut DesiredState, upn: &str, parts: &[&str]) -> &'d mut D
             license_intent: LicenseIntent::Exactly,
             mailbox: None,
             mailbox_deletion_accepted: false,
+            sign_in: None,
         },
     );
     d.users

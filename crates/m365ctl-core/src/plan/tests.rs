@@ -879,3 +879,101 @@ fn hints_name_a_group_whose_name_is_shared_by_its_object_id() {
         e.message
     );
 }
+
+/// Every (live `accountEnabled`, declared `sign_in`) pair: the rule plans exactly the declared
+/// difference, and nothing when sign-in is not managed.
+#[test]
+fn sign_in_rule_plans_exactly_the_declared_difference() {
+    use crate::plan::ops::SignIn;
+    for enabled in [false, true] {
+        for wanted in [None, Some(SignIn::Blocked), Some(SignIn::Allowed)] {
+            let mut live = TenantBuilder::new().user("ann@x.com", &[]).build();
+            live.users[0].account_enabled = enabled;
+            let mut d = desired(&[]);
+            want(&mut d, "ann@x.com", &[]).sign_in = wanted;
+            let change = super::intent::sign_in_change(&live.users[0], wanted).map(|op| match op {
+                OpKind::SetSignIn(s) => (s.from, s.to),
+                other => panic!("not a sign-in change: {other:?}"),
+            });
+            let expected = wanted
+                .filter(|w| w.account_enabled() != enabled)
+                .map(|w| (SignIn::of_account(enabled), w));
+            assert_eq!(change, expected, "enabled {enabled}, wanted {wanted:?}");
+            let p = plan(&d, &live);
+            assert_eq!(
+                ids(&p),
+                expected
+                    .map(|_| vec!["set_sign_in:ann@x.com"])
+                    .unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// "Convert a shared mailbox back to a user mailbox": the account signs in again, so allowing
+/// sign-in comes before the conversion, which itself waits for the Exchange licence.
+#[test]
+fn allowing_sign_in_comes_before_a_shared_mailbox_becomes_a_users() {
+    use crate::plan::ops::SignIn;
+    let mut live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user("ann@x.com", &[])
+        .mailbox(Some(MailboxType::Shared), 1)
+        .build();
+    live.users[0].account_enabled = false;
+    let mut d = desired(&["ENTERPRISEPACK"]);
+    let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
+    ann.mailbox = Some(MailboxType::User);
+    ann.sign_in = Some(SignIn::Allowed);
+    ann.usage_location = Some("GB".into());
+    let p = plan(&d, &live);
+    assert!(!p.has_errors(), "{:?}", errors(&p));
+    let convert = op(&p, "convert_mailbox:ann@x.com");
+    assert!(
+        convert
+            .depends_on
+            .contains(&"set_sign_in:ann@x.com".to_string()),
+        "{:?}",
+        convert.depends_on
+    );
+    assert!(pos(&p, "set_sign_in:ann@x.com") < pos(&p, "convert_mailbox:ann@x.com"));
+    converges(&d, &live);
+}
+
+/// The class: every live sign-in state, declared state and mailbox move between user and
+/// shared converges (plan, apply to the model, plan again: nothing left).
+#[test]
+fn sign_in_converges_for_every_combination() {
+    use crate::plan::ops::SignIn;
+    for enabled in [false, true] {
+        for wanted in [None, Some(SignIn::Blocked), Some(SignIn::Allowed)] {
+            for (from, to) in [
+                (MailboxType::User, MailboxType::Shared),
+                (MailboxType::Shared, MailboxType::User),
+                (MailboxType::User, MailboxType::User),
+            ] {
+                let held: &[&str] = if from == MailboxType::User {
+                    &["ENTERPRISEPACK"]
+                } else {
+                    &[]
+                };
+                let mut live = TenantBuilder::new()
+                    .sku("ENTERPRISEPACK", 5)
+                    .user_at("ann@x.com", Some("GB"), held)
+                    .mailbox(Some(from), 1)
+                    .build();
+                live.users[0].account_enabled = enabled;
+                let mut d = desired(&["ENTERPRISEPACK"]);
+                let wants: &[&str] = if to == MailboxType::User {
+                    &["ENTERPRISEPACK"]
+                } else {
+                    &[]
+                };
+                let ann = want(&mut d, "ann@x.com", wants);
+                ann.mailbox = Some(to);
+                ann.sign_in = wanted;
+                converges(&d, &live);
+            }
+        }
+    }
+}

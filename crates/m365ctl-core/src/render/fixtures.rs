@@ -4,7 +4,7 @@ use crate::catalog::ExchangeRank;
 use crate::diag::{Diagnostic, Origin};
 use crate::plan::ops::{
     AddGroupMember, AssignGroupLicenses, AssignLicenses, ConvertMailbox, RemoveGroupMember,
-    SetUsageLocation,
+    SetSignIn, SetUsageLocation, SignIn,
 };
 use crate::plan::{
     ExchangeChange, Fingerprint, LicenseError, LicenseGrant, LicenseRemoval, OpKind, Operation,
@@ -74,6 +74,17 @@ pub fn every_kind() -> Plan {
                 }),
                 &[],
                 &["mailbox is 12.4 GB: shared mailboxes up to 50 GB need no licence"],
+            ),
+            op(
+                "set_sign_in:lee@contoso.com",
+                OpKind::SetSignIn(SetSignIn {
+                    user_id: "u-lee".into(),
+                    upn: "lee@contoso.com".into(),
+                    from: SignIn::Allowed,
+                    to: SignIn::Blocked,
+                }),
+                &[],
+                &[],
             ),
             op(
                 "assign_licenses:lee@contoso.com",

@@ -13,7 +13,7 @@ use super::{diagnostic, github, human, json, markdown};
 use crate::diag::{Diagnostic, Origin};
 use crate::plan::ops::{
     AddGroupMember, AssignGroupLicenses, AssignLicenses, ConvertMailbox, RemoveGroupMember,
-    SetUsageLocation,
+    SetSignIn, SetUsageLocation,
 };
 use crate::plan::{OpKind, Plan};
 use proptest::prelude::*;
@@ -95,7 +95,8 @@ fn hostile_plan(strings: &[String]) -> Plan {
                 *group = next();
                 *upn = next();
             }
-            OpKind::ConvertMailbox(ConvertMailbox { upn, .. }) => *upn = next(),
+            OpKind::ConvertMailbox(ConvertMailbox { upn, .. })
+            | OpKind::SetSignIn(SetSignIn { upn, .. }) => *upn = next(),
         }
     }
     // A dependency the plan does not contain is shown by its (untrusted) id.

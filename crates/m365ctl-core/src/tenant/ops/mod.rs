@@ -18,6 +18,7 @@ mod assign_licenses;
 mod convert_mailbox;
 mod remove_group_member;
 mod request;
+mod set_sign_in;
 mod set_usage_location;
 
 pub use add_group_member::AddGroupMember;
@@ -26,6 +27,7 @@ pub use assign_licenses::AssignLicenses;
 pub use convert_mailbox::ConvertMailbox;
 pub use remove_group_member::RemoveGroupMember;
 pub use request::{ExchangeCommand, GraphRequest, HttpMethod, PathPart, Request, RequestBody};
+pub use set_sign_in::{SetSignIn, SignIn};
 pub use set_usage_location::SetUsageLocation;
 
 use crate::tenant::{MailboxType, RuleViolation, Tenant};
@@ -158,11 +160,11 @@ pub enum Role {
     Convert(MailboxType),
     /// Changes a group's licences (its members are ordered by the group rules).
     Group,
-    /// Changes an account attribute no ordering rule places.
+    /// Changes an account attribute no ordering rule places (a blocked sign-in).
     Attribute,
-    /// Changes an account attribute the user's conversion to this mailbox type waits for: the
-    /// kind states the need, the ordering rule and the order checker act on it without
-    /// knowing the kind.
+    /// Changes an account attribute the user's conversion to this mailbox type waits for
+    /// (allowed sign-in before a shared mailbox becomes a user's): the kind states the need,
+    /// the ordering rule and the order checker act on it without knowing the kind.
     BeforeConvert(MailboxType),
 }
 
@@ -309,6 +311,7 @@ kinds! {
     AddGroupMember,
     RemoveGroupMember,
     ConvertMailbox,
+    SetSignIn,
 }
 
 impl OpKind {
