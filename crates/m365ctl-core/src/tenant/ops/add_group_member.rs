@@ -4,17 +4,7 @@
 use super::*;
 
 /// Adds a user to a group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AddGroupMember {
-    /// Group object id.
-    pub group_id: String,
-    /// Group display name.
-    pub group: String,
-    /// User object id.
-    pub user_id: String,
-    /// UPN.
-    pub upn: String,
-}
+pub type AddGroupMember = GroupMember<true>;
 
 impl Kind for AddGroupMember {
     fn name(&self) -> &'static str {
@@ -23,25 +13,21 @@ impl Kind for AddGroupMember {
     fn action(&self) -> Action {
         Action::Add
     }
-    /// Membership changes are keyed by user: reviewers read them per user.
     fn target(&self) -> &str {
-        &self.upn
+        self.member_target()
     }
     fn user_id(&self) -> Option<&str> {
         Some(&self.user_id)
     }
     fn describe(&self) -> Description {
-        Description::line(format!("member of group {}", self.group))
+        self.member_description()
     }
     fn request(&self) -> Request {
+        let mut path = self.members_path();
+        path.push(PathPart::Fixed("$ref"));
         Request::Graph(GraphRequest {
             method: HttpMethod::Post,
-            path: vec![
-                PathPart::Fixed("groups"),
-                PathPart::Object(self.group_id.clone()),
-                PathPart::Fixed("members"),
-                PathPart::Fixed("$ref"),
-            ],
+            path,
             body: Some(RequestBody::DirectoryObject(self.user_id.clone())),
             permission: "GroupMember.ReadWrite.All",
         })
@@ -50,22 +36,13 @@ impl Kind for AddGroupMember {
         crate::tenant::mutate::add_member(tenant, &self.group_id, &self.user_id)
     }
     fn is_in_effect(&self, live: &Tenant) -> bool {
-        live.group(&self.group_id)
-            .is_some_and(|g| g.members.iter().any(|m| m == &self.user_id))
+        self.is_member(live) == Some(true)
     }
     fn reads(&self) -> Reads<'_> {
-        Reads {
-            group: Some(&self.group_id),
-            members: true,
-            ..Reads::default()
-        }
+        self.member_reads()
     }
     fn licences(&self) -> Licences<'_> {
-        Licences::Membership {
-            group_id: &self.group_id,
-            user_id: &self.user_id,
-            joins: true,
-        }
+        self.member_licences()
     }
     fn role(&self) -> Role {
         Role::Gain

@@ -9,6 +9,9 @@
 //! `kinds!`; the compiler then names every method the new kind must define and every
 //! exhaustive `match` over [`Role`] or [`Licences`] that must consider it.
 //!
+//! Shared by several kinds, not kinds themselves: `request` (requests as data) and
+//! `group_member` (what the two membership kinds have in common).
+//!
 //! Each operation names its target both by object id (what Graph needs) and by a human key
 //! (UPN or group name, what reviewers read), so plans are reviewable and executable alike.
 
@@ -16,6 +19,7 @@ mod add_group_member;
 mod assign_group_licenses;
 mod assign_licenses;
 mod convert_mailbox;
+mod group_member;
 mod remove_group_member;
 mod request;
 mod set_sign_in;
@@ -25,6 +29,7 @@ pub use add_group_member::AddGroupMember;
 pub use assign_group_licenses::AssignGroupLicenses;
 pub use assign_licenses::AssignLicenses;
 pub use convert_mailbox::ConvertMailbox;
+pub use group_member::GroupMember;
 pub use remove_group_member::RemoveGroupMember;
 pub use request::{ExchangeCommand, GraphRequest, HttpMethod, PathPart, Request, RequestBody};
 pub use set_sign_in::{SetSignIn, SignIn};
