@@ -818,15 +818,57 @@ fn usage_location_required(
 /// Rule: never lose mail silently ("Remove licenses from users": a user mailbox without a
 /// licence is deleted after 30 days; "About shared mailboxes": Plan 2 over 50 GB, archive or
 /// hold; "Exchange Online limits": quotas). Facts the decision depends on must have been read.
+/// Three named rules in order: `mailbox_facts_read`, `mailbox_keeps_what_it_needs`,
+/// `user_mailbox_has_exchange`; continuity is set from the change they leave.
 fn mailbox_safety(
     cx: &UserCx<'_, '_, '_>,
     change: &mut UserChange,
     diags: &mut Vec<Diagnostic>,
     needs_facts: &mut Vec<usize>,
 ) {
+    // What a mailbox needs is `rules::mailbox`; only a shortfall the plan would create is
+    // judged (the live state is not its doing).
+    if let Some(mailbox) = cx.user.mailbox.as_ref()
+        && mailbox_facts_read(cx, mailbox, change, diags, needs_facts)
+    {
+        mailbox_keeps_what_it_needs(cx, mailbox, change, diags);
+        user_mailbox_has_exchange(cx, change, diags);
+    }
+    set_continuity(cx.ix, &cx.user.licenses, change);
+}
+
+impl UserCx<'_, '_, '_> {
+    /// The user's licences once the change is made (direct ones kept or granted, inherited
+    /// ones from the groups they are in after it).
+    fn licences_after(&self, change: &UserChange) -> Vec<LicenseAssignment> {
+        projected_licenses(
+            &self.user.licenses,
+            change,
+            &self.future_groups(change),
+            self.group_lics,
+            &self.ix.live.groups,
+        )
+    }
+
+    /// The Exchange rank the user holds once the change is made.
+    fn rank_after(&self, change: &UserChange) -> ExchangeRank {
+        self.ix.rank_of(&self.licences_after(change))
+    }
+}
+
+/// Rule `mailbox_facts_read`: every decision below may turn on the mailbox's facts (size,
+/// archive, hold), so a change of type or a lost Exchange path needs them read. The executor
+/// may run any order the edges allow, so an Exchange licence lost at any step counts, even
+/// when the end state gives it back. False (with an error) when they were not read.
+fn mailbox_facts_read(
+    cx: &UserCx<'_, '_, '_>,
+    mailbox: &crate::tenant::Mailbox,
+    change: &UserChange,
+    diags: &mut Vec<Diagnostic>,
+    needs_facts: &mut Vec<usize>,
+) -> bool {
     let UserCx {
         ix,
-        du,
         ui,
         user,
         upn,
@@ -835,30 +877,6 @@ fn mailbox_safety(
         ..
     } = *cx;
     let live = ix.live;
-    let future_groups = |change: &UserChange| cx.future_groups(change);
-    let mailbox = user.mailbox.as_ref();
-    let desired_kind = du.and_then(|d| d.mailbox);
-    // Exchange safety: never lose mail silently. What a mailbox needs is `rules::mailbox`;
-    // only a shortfall the plan would create is judged (the live state is not its doing).
-    let Some(mailbox) = mailbox else {
-        set_continuity(ix, user.licenses.as_slice(), change);
-        return;
-    };
-    let rank_before = ix.rank_of(&user.licenses);
-    let projected = |change: &UserChange| {
-        projected_licenses(
-            &user.licenses,
-            change,
-            &future_groups(change),
-            group_lics,
-            &live.groups,
-        )
-    };
-    let project = |change: &UserChange| -> ExchangeRank { ix.rank_of(&projected(change)) };
-    let kind_after = change.convert.map(|(_, to)| to).unwrap_or(mailbox.kind);
-    // Every decision below may turn on the mailbox's facts: they must have been read. The
-    // executor may run any order the edges allow, so an Exchange licence lost at any step
-    // counts, even when the end state gives it back.
     let exchange = |sku_id: &str, disabled: &[String]| ix.sku_rank(sku_id, disabled).has_mailbox();
     let loses_a_path = change.removals.iter().any(|r| {
         user.direct_license(&r.sku_id)
@@ -877,108 +895,83 @@ fn mailbox_safety(
             .iter()
             .any(|l| exchange(&l.sku_id, &l.disabled_plans) && !group_lics(gi).contains(l))
     });
-    if change.convert.is_some()
+    let decides = change.convert.is_some()
         || loses_a_path
-        || project(change) < rank_before
-        || exchange_skus(ix, &projected(change)) < exchange_skus(ix, &user.licenses)
-    {
-        needs_facts.push(ui);
-        if !mailbox.facts_known() {
-            diags.push(
-                Diagnostic::error(
-                    format!(
-                        "{upn}: the plan depends on mailbox facts that were not read ({})",
-                        mailbox.unknown_facts().join(", ")
-                    ),
-                    origin.clone(),
-                )
-                .with_hint(
-                    "the mailbox changes type or loses Exchange licences, so its size, archive and litigation hold decide what is safe; read them from Exchange (Get-MailboxStatistics, Get-Mailbox) or record them in the snapshot",
-                ),
-            );
-            set_continuity(ix, &user.licenses, change);
-            return;
-        }
+        || cx.rank_after(change) < ix.rank_of(&user.licenses)
+        || exchange_skus(ix, &cx.licences_after(change)) < exchange_skus(ix, &user.licenses);
+    if !decides {
+        return true;
     }
+    needs_facts.push(ui);
+    if mailbox.facts_known() {
+        return true;
+    }
+    diags.push(
+        Diagnostic::error(
+            format!(
+                "{upn}: the plan depends on mailbox facts that were not read ({})",
+                mailbox.unknown_facts().join(", ")
+            ),
+            origin.clone(),
+        )
+        .with_hint(
+            "the mailbox changes type or loses Exchange licences, so its size, archive and litigation hold decide what is safe; read them from Exchange (Get-MailboxStatistics, Get-Mailbox) or record them in the snapshot",
+        ),
+    );
+    false
+}
+
+/// Rule `mailbox_keeps_what_it_needs`: a shortfall the change would create (`rules::mailbox`)
+/// keeps the licence that covers it where one is being removed (a shared mailbox over the
+/// limits keeps Plan 2; a synced mailbox stays a user's until converted on-premises), is
+/// accepted with a warning under `mailbox = "delete"`, or is an error naming it. Keeping a
+/// licence can leave a milder shortfall (a kept Kiosk licence too small for the mailbox), so
+/// it is judged again after a keep.
+fn mailbox_keeps_what_it_needs(
+    cx: &UserCx<'_, '_, '_>,
+    mailbox: &crate::tenant::Mailbox,
+    change: &mut UserChange,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let UserCx {
+        ix,
+        du,
+        user,
+        origin,
+        ..
+    } = *cx;
+    let desired_kind = du.and_then(|d| d.mailbox);
+    let kind_after = change.convert.map(|(_, to)| to).unwrap_or(mailbox.kind);
+    let rank_before = ix.rank_of(&user.licenses);
     let before = shortfall(mailbox, mailbox.kind, rank_before);
-    // Keeping a licence can leave a milder shortfall (a kept Kiosk licence too small for the
-    // mailbox): judge again after a keep.
     while let Some(lack) = worsened(
         before.as_ref(),
-        shortfall(mailbox, kind_after, project(change)),
+        shortfall(mailbox, kind_after, cx.rank_after(change)),
     ) {
-        let accepted = du.is_some_and(|d| d.mailbox_deletion_accepted);
+        let keep = |needed, why: &str, change: &mut UserChange, diags: &mut Vec<Diagnostic>| {
+            keep_exchange(ix, change, needed, why, user, mailbox, origin, diags)
+        };
         let stays_user_until_converted =
             user.on_premises_sync_enabled && desired_kind == Some(MailboxType::Shared);
         match lack {
             MailboxShortfall::SharedNeedsPlan2 { reasons, .. } => {
-                if keep_exchange(
-                    ix,
-                    change,
-                    ExchangeRank::Plan2,
-                    &format!("the shared mailbox still needs Exchange Online Plan 2: {reasons}"),
-                    user,
-                    mailbox,
-                    origin,
-                    diags,
-                ) {
+                let why = format!("the shared mailbox still needs Exchange Online Plan 2: {reasons}");
+                if keep(ExchangeRank::Plan2, &why, change, diags) {
                     continue;
                 }
             }
             MailboxShortfall::Unlicensed if stays_user_until_converted => {
-                if keep_exchange(
-                    ix,
-                    change,
-                    ExchangeRank::Essentials,
-                    "the mailbox stays a user mailbox until it is converted on-premises",
-                    user,
-                    mailbox,
-                    origin,
-                    diags,
-                ) {
+                let why = "the mailbox stays a user mailbox until it is converted on-premises";
+                if keep(ExchangeRank::Essentials, why, change, diags) {
                     continue;
                 }
             }
-            MailboxShortfall::Unlicensed if desired_kind == Some(MailboxType::User) => diags.push(
-                Diagnostic::error(
-                    format!(
-                        "{upn}: mailbox = \"user\" needs an Exchange licence, but none would remain"
-                    ),
-                    origin.clone(),
-                )
-                .with_hint(
-                    "add an Exchange-bearing licence, or set mailbox = \"shared\" for a leaver",
-                ),
-            ),
-            MailboxShortfall::Unlicensed if accepted => {
-                change.mailbox_disable_accepted = true;
-                diags.push(
-                    Diagnostic::warning(
-                        format!(
-                            "{upn} loses its last Exchange licence: the mailbox will be disabled ({} of mail, deleted after 30 days)",
-                            mailbox.size_text()
-                        ),
-                        origin.clone(),
-                    )
-                    .with_hint("mailbox = \"delete\" accepts this; set mailbox = \"shared\" to keep the mail without a licence"),
-                );
-            }
-            MailboxShortfall::Unlicensed => diags.push(
-                Diagnostic::error(
-                    format!(
-                        "{upn} would lose its last Exchange licence: the user mailbox ({}) would be disabled and deleted after 30 days",
-                        mailbox.size_text()
-                    ),
-                    origin.clone(),
-                )
-                .with_hint(format!(
-                    "set mailbox = \"shared\" to keep the mail without a licence, keep an Exchange licence, or declare [users.\"{upn}\"] with mailbox = \"delete\" to accept the deletion"
-                )),
-            ),
+            MailboxShortfall::Unlicensed => unlicensed(cx, mailbox, change, diags),
             MailboxShortfall::OverQuota { size, quota, rank } => diags.push(
                 Diagnostic::error(
                     format!(
-                        "{upn}: the {} mailbox would not fit the {} quota of {rank} (it has {rank_before} now)",
+                        "{}: the {} mailbox would not fit the {} quota of {rank} (it has {rank_before} now)",
+                        cx.upn,
                         human_size(size),
                         human_size(quota)
                     ),
@@ -993,23 +986,81 @@ fn mailbox_safety(
         }
         break;
     }
+}
+
+/// A mailbox left with no Exchange licence: an error for a declared user mailbox, a warning
+/// when the config accepts the deletion (`mailbox = "delete"`), else an error with the ways out.
+fn unlicensed(
+    cx: &UserCx<'_, '_, '_>,
+    mailbox: &crate::tenant::Mailbox,
+    change: &mut UserChange,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let (upn, origin) = (cx.upn, cx.origin);
+    let accepted = cx.du.is_some_and(|d| d.mailbox_deletion_accepted);
+    if cx.du.and_then(|d| d.mailbox) == Some(MailboxType::User) {
+        diags.push(
+            Diagnostic::error(
+                format!(
+                    "{upn}: mailbox = \"user\" needs an Exchange licence, but none would remain"
+                ),
+                origin.clone(),
+            )
+            .with_hint("add an Exchange-bearing licence, or set mailbox = \"shared\" for a leaver"),
+        );
+    } else if accepted {
+        change.mailbox_disable_accepted = true;
+        diags.push(
+            Diagnostic::warning(
+                format!(
+                    "{upn} loses its last Exchange licence: the mailbox will be disabled ({} of mail, deleted after 30 days)",
+                    mailbox.size_text()
+                ),
+                origin.clone(),
+            )
+            .with_hint("mailbox = \"delete\" accepts this; set mailbox = \"shared\" to keep the mail without a licence"),
+        );
+    } else {
+        diags.push(
+            Diagnostic::error(
+                format!(
+                    "{upn} would lose its last Exchange licence: the user mailbox ({}) would be disabled and deleted after 30 days",
+                    mailbox.size_text()
+                ),
+                origin.clone(),
+            )
+            .with_hint(format!(
+                "set mailbox = \"shared\" to keep the mail without a licence, keep an Exchange licence, or declare [users.\"{upn}\"] with mailbox = \"delete\" to accept the deletion"
+            )),
+        );
+    }
+}
+
+/// Rule `user_mailbox_has_exchange`: a conversion to a user mailbox needs an Exchange licence
+/// once the change is made ("Convert a shared mailbox back to a user mailbox": assign a
+/// licence); without one the conversion is dropped with an error.
+fn user_mailbox_has_exchange(
+    cx: &UserCx<'_, '_, '_>,
+    change: &mut UserChange,
+    diags: &mut Vec<Diagnostic>,
+) {
     if change
         .convert
         .is_some_and(|(_, to)| to == MailboxType::User)
-        && !project(change).has_mailbox()
+        && !cx.rank_after(change).has_mailbox()
     {
         diags.push(
             Diagnostic::error(
                 format!(
-                    "{upn}: a user mailbox needs an Exchange licence, but the user would have none"
+                    "{}: a user mailbox needs an Exchange licence, but the user would have none",
+                    cx.upn
                 ),
-                origin.clone(),
+                cx.origin.clone(),
             )
             .with_hint("add an Exchange-bearing licence to the user"),
         );
         change.convert = None;
     }
-    set_continuity(ix, &user.licenses, change);
 }
 
 /// Keeps the best direct licence the change was going to remove that gives at least `needed`
