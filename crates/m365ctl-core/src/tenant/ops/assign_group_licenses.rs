@@ -30,25 +30,10 @@ impl Kind for AssignGroupLicenses {
         None
     }
     fn describe(&self) -> Description {
-        Description {
-            text: "licences".to_string(),
-            details: licence_details(&self.add, &self.remove),
-        }
+        licence_description(&self.add, &self.remove)
     }
     fn request(&self) -> Request {
-        Request::Graph(GraphRequest {
-            method: HttpMethod::Post,
-            path: vec![
-                PathPart::Fixed("groups"),
-                PathPart::Object(self.group_id.clone()),
-                PathPart::Fixed("assignLicense"),
-            ],
-            body: Some(RequestBody::Json(assign_license_body(
-                &self.add,
-                &self.remove,
-            ))),
-            permission: "LicenseAssignment.ReadWrite.All",
-        })
+        licence_request("groups", &self.group_id, &self.add, &self.remove)
     }
     fn apply_to(&self, tenant: &mut Tenant) -> Result<(), RuleViolation> {
         crate::tenant::mutate::assign_group_licenses(

@@ -31,25 +31,10 @@ impl Kind for AssignLicenses {
         Some(&self.user_id)
     }
     fn describe(&self) -> Description {
-        Description {
-            text: "licences".to_string(),
-            details: licence_details(&self.add, &self.remove),
-        }
+        licence_description(&self.add, &self.remove)
     }
     fn request(&self) -> Request {
-        Request::Graph(GraphRequest {
-            method: HttpMethod::Post,
-            path: vec![
-                PathPart::Fixed("users"),
-                PathPart::Object(self.user_id.clone()),
-                PathPart::Fixed("assignLicense"),
-            ],
-            body: Some(RequestBody::Json(assign_license_body(
-                &self.add,
-                &self.remove,
-            ))),
-            permission: "LicenseAssignment.ReadWrite.All",
-        })
+        licence_request("users", &self.user_id, &self.add, &self.remove)
     }
     fn apply_to(&self, tenant: &mut Tenant) -> Result<(), RuleViolation> {
         crate::tenant::mutate::assign_user_licenses(tenant, &self.user_id, &self.add, &self.remove)

@@ -10,7 +10,8 @@
 //! exhaustive `match` over [`Role`] or [`Licences`] that must consider it.
 //!
 //! Shared by several kinds, not kinds themselves: `request` (requests as data) and
-//! `group_member` (what the two membership kinds have in common).
+//! `group_member` (what the two membership kinds have in common) and `licence_call` (what
+//! the user and group `assignLicense` kinds have in common).
 //!
 //! Each operation names its target both by object id (what Graph needs) and by a human key
 //! (UPN or group name, what reviewers read), so plans are reviewable and executable alike.
@@ -20,6 +21,7 @@ mod assign_group_licenses;
 mod assign_licenses;
 mod convert_mailbox;
 mod group_member;
+mod licence_call;
 mod remove_group_member;
 mod request;
 mod set_sign_in;
@@ -30,6 +32,9 @@ pub use assign_group_licenses::AssignGroupLicenses;
 pub use assign_licenses::AssignLicenses;
 pub use convert_mailbox::ConvertMailbox;
 pub use group_member::GroupMember;
+use licence_call::{
+    licence_action, licence_description, licence_request, licence_role, same_plans,
+};
 pub use remove_group_member::RemoveGroupMember;
 pub use request::{ExchangeCommand, GraphRequest, HttpMethod, PathPart, Request, RequestBody};
 pub use set_sign_in::{SetSignIn, SignIn};
@@ -370,88 +375,6 @@ impl OpKind {
     pub fn licences(&self) -> Licences<'_> {
         self.kind().licences()
     }
-}
-
-/// `Action` of a licence call from its lists: a `~` when only disabled plans change.
-pub(crate) fn licence_action(add: &[LicenseGrant], remove: &[LicenseRemoval]) -> Action {
-    match (add.is_empty(), remove.is_empty()) {
-        (false, true) if add.iter().all(|g| g.replaces_disabled.is_some()) => Action::Change,
-        (false, true) => Action::Add,
-        (true, false) => Action::Remove,
-        _ => Action::Change,
-    }
-}
-
-/// `Role` of a licence call from its lists.
-pub(crate) fn licence_role(add: &[LicenseGrant], remove: &[LicenseRemoval]) -> Role {
-    match (add.is_empty(), remove.is_empty()) {
-        (false, true) => Role::Gain,
-        (true, false) => Role::Loss,
-        _ => Role::GainLoss,
-    }
-}
-
-/// The detail lines of a licence call, shared by user and group licences.
-pub(crate) fn licence_details(
-    add: &[LicenseGrant],
-    remove: &[LicenseRemoval],
-) -> Vec<(Action, String)> {
-    let list = |names: &[String]| {
-        if names.is_empty() {
-            "(none)".to_string()
-        } else {
-            names.join(", ")
-        }
-    };
-    let mut details: Vec<(Action, String)> = add
-        .iter()
-        .map(|g| match &g.replaces_disabled {
-            Some(before) => (
-                Action::Change,
-                format!(
-                    "{} disabled plans: {} -> {}",
-                    g.sku_part_number,
-                    list(before),
-                    list(&g.disabled_plan_names)
-                ),
-            ),
-            None if g.disabled_plan_names.is_empty() => (Action::Add, g.sku_part_number.clone()),
-            None => (
-                Action::Add,
-                format!(
-                    "{} (disabled plans: {})",
-                    g.sku_part_number,
-                    list(&g.disabled_plan_names)
-                ),
-            ),
-        })
-        .collect();
-    details.extend(
-        remove
-            .iter()
-            .map(|r| (Action::Remove, r.sku_part_number.clone())),
-    );
-    details
-}
-
-/// The `assignLicense` body, shared by user and group licences: `disabledPlans` never null.
-pub(crate) fn assign_license_body(
-    add: &[LicenseGrant],
-    remove: &[LicenseRemoval],
-) -> serde_json::Value {
-    serde_json::json!({
-        "addLicenses": add.iter().map(|g| serde_json::json!({"skuId": g.sku_id, "disabledPlans": g.disabled_plans})).collect::<Vec<_>>(),
-        "removeLicenses": remove.iter().map(|r| r.sku_id.clone()).collect::<Vec<_>>(),
-    })
-}
-
-/// Whether two disabled-plan lists name the same plans, in any order.
-pub(crate) fn same_plans(a: &[String], b: &[String]) -> bool {
-    let mut a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
-    let mut b: Vec<&str> = b.iter().map(|s| s.as_str()).collect();
-    a.sort_unstable();
-    b.sort_unstable();
-    a == b
 }
 
 /// One node of the plan: an operation, its stable id, and the ids it must wait for.
