@@ -430,4 +430,14 @@ mod tests {
         };
         assert_eq!(assign(vec![], vec![removal]).action(), Action::Remove);
     }
+
+    /// `Kind::name` (ids, the version 1 plan file) is the serde tag (the JSON operations, the
+    /// version 2 plan file) for every kind of the every-kind fixture.
+    #[test]
+    fn every_kinds_name_is_its_serde_tag() {
+        for op in crate::render::fixtures::every_kind().operations {
+            let json = serde_json::to_value(&op.kind).expect("serialises");
+            assert_eq!(json["kind"], op.kind.name(), "{op:?}");
+        }
+    }
 }
