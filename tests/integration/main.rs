@@ -41,6 +41,7 @@ mod config_export;
 mod config_load;
 mod config_resolve;
 mod config_schema;
+mod config_settings;
 mod graph_auth;
 mod graph_pacing;
 mod graph_read;

@@ -129,7 +129,7 @@ static UNSET: Settings = Settings {
 
 impl Settings {
     /// The settings set here, in `Setting::ALL` order.
-    pub fn set(&self) -> Vec<Setting> {
+    pub(super) fn set(&self) -> Vec<Setting> {
         let Settings {
             licenses,
             disabled_plans,
@@ -137,17 +137,16 @@ impl Settings {
             usage_location,
             sign_in,
         } = self;
-        let set = [
-            (licenses.is_some(), Setting::Licenses),
-            (mailbox.is_some(), Setting::Mailbox),
-            (usage_location.is_some(), Setting::UsageLocation),
-            (sign_in.is_some(), Setting::SignIn),
-            (disabled_plans.is_some(), Setting::DisabledPlans),
-        ];
         Setting::ALL
             .iter()
             .copied()
-            .filter(|s| set.iter().any(|&(is_set, t)| is_set && t == *s))
+            .filter(|setting| match setting {
+                Setting::Licenses => licenses.is_some(),
+                Setting::Mailbox => mailbox.is_some(),
+                Setting::UsageLocation => usage_location.is_some(),
+                Setting::SignIn => sign_in.is_some(),
+                Setting::DisabledPlans => disabled_plans.is_some(),
+            })
             .collect()
     }
 }
