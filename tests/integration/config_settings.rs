@@ -25,7 +25,7 @@ fn subset(bits: usize) -> Vec<Setting> {
 }
 
 /// The profile changes nothing (a warning at its name) exactly when it sets something and
-/// the entry sets every setting it sets (1,024 combinations of the five settings).
+/// the entry sets every setting it sets, for every pair of subsets of the settings.
 #[test]
 fn a_profile_is_ineffective_exactly_when_the_entry_sets_everything_it_sets() {
     let n = Setting::ALL.len();
