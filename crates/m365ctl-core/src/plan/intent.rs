@@ -948,21 +948,18 @@ fn mailbox_keeps_what_it_needs(
         before.as_ref(),
         shortfall(mailbox, kind_after, cx.rank_after(change)),
     ) {
-        let keep = |needed, why: &str, change: &mut UserChange, diags: &mut Vec<Diagnostic>| {
-            keep_exchange(ix, change, needed, why, user, mailbox, origin, diags)
-        };
         let stays_user_until_converted =
             user.on_premises_sync_enabled && desired_kind == Some(MailboxType::Shared);
         match lack {
             MailboxShortfall::SharedNeedsPlan2 { reasons, .. } => {
                 let why = format!("the shared mailbox still needs Exchange Online Plan 2: {reasons}");
-                if keep(ExchangeRank::Plan2, &why, change, diags) {
+                if keep_exchange(cx, mailbox, change, ExchangeRank::Plan2, &why, diags) {
                     continue;
                 }
             }
             MailboxShortfall::Unlicensed if stays_user_until_converted => {
                 let why = "the mailbox stays a user mailbox until it is converted on-premises";
-                if keep(ExchangeRank::Essentials, why, change, diags) {
+                if keep_exchange(cx, mailbox, change, ExchangeRank::Essentials, why, diags) {
                     continue;
                 }
             }
@@ -1065,18 +1062,21 @@ fn user_mailbox_has_exchange(
 
 /// Keeps the best direct licence the change was going to remove that gives at least `needed`
 /// (warning why) and says so, or reports that none can: the mailbox would lose what it needs.
-#[allow(clippy::too_many_arguments)]
 fn keep_exchange(
-    ix: &Index<'_>,
+    cx: &UserCx<'_, '_, '_>,
+    mailbox: &crate::tenant::Mailbox,
     change: &mut UserChange,
     needed: ExchangeRank,
     why: &str,
-    user: &crate::tenant::User,
-    mailbox: &crate::tenant::Mailbox,
-    origin: &Option<Origin>,
     diags: &mut Vec<Diagnostic>,
 ) -> bool {
-    let upn = &user.user_principal_name;
+    let UserCx {
+        ix,
+        user,
+        upn,
+        origin,
+        ..
+    } = *cx;
     let best = change
         .removals
         .iter()
