@@ -14,6 +14,10 @@
 //! - `--write-entries DIR N`: the same tenant with the config a per-user export writes: one
 //!   `[users."upn"]` entry per user in `users.toml` (about 10 MB at 100k users), the input
 //!   whose parse memory the loader bounds.
+//! - `--stages DIR [--out]`: runs what `m365ctl plan -c DIR [--out]` runs on a snapshot config,
+//!   stage by stage (load, read, resolve, plan, render, plan file), and prints per stage the
+//!   CPU seconds, the live heap after it, the heap's peak during it and the process's RSS and
+//!   peak RSS: where the bytes and the CPU go.
 
 use m365ctl::plan::ops::AddGroupMember;
 use m365ctl::plan::{Fingerprint, OpKind, Operation, Plan};
@@ -26,6 +30,13 @@ use std::time::Instant;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--stages") {
+        let Some(dir) = args.get(i + 1) else {
+            panic!("--stages DIR [--out]");
+        };
+        stages::run(Path::new(dir), args.iter().any(|a| a == "--out"));
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--write") {
         let (Some(dir), Some(n)) = (
             args.get(i + 1),
@@ -204,4 +215,135 @@ fn write_entries(dir: &Path, n: usize) {
         .expect("string write");
     }
     std::fs::write(dir.join("users.toml"), users).expect("users.toml");
+}
+
+/// `--stages`: the CLI's plan pipeline, measured stage by stage.
+mod stages {
+    use super::cpu_seconds;
+    use m365ctl::backend::TenantBackend;
+    use m365ctl::backend::snapshot::SnapshotBackend;
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+
+    /// The system allocator, counting live and peak heap bytes once `COUNTING` is on (the
+    /// other modes pay one relaxed load per allocation).
+    struct Counting;
+
+    static COUNTING: AtomicBool = AtomicBool::new(false);
+    static LIVE: AtomicUsize = AtomicUsize::new(0);
+    static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    #[global_allocator]
+    static ALLOCATOR: Counting = Counting;
+
+    // SAFETY: every call forwards to `System` unchanged; only counters are added.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let ptr = unsafe { System.alloc(layout) };
+            if !ptr.is_null() && COUNTING.load(Relaxed) {
+                grew(layout.size());
+            }
+            ptr
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            if COUNTING.load(Relaxed) {
+                LIVE.fetch_sub(layout.size(), Relaxed);
+            }
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let new = unsafe { System.realloc(ptr, layout, new_size) };
+            if !new.is_null() && COUNTING.load(Relaxed) {
+                LIVE.fetch_sub(layout.size(), Relaxed);
+                grew(new_size);
+            }
+            new
+        }
+    }
+
+    fn grew(size: usize) {
+        let live = LIVE.fetch_add(size, Relaxed) + size;
+        PEAK.fetch_max(live, Relaxed);
+    }
+
+    /// VmRSS and VmHWM of this process, in MB.
+    fn rss_mb() -> (u64, u64) {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                .map_or(0, |kb| kb / 1024)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// Runs `stage`, then prints its CPU seconds, the heap after it and at its peak, and RSS.
+    fn stage<T>(name: &str, stage: impl FnOnce() -> T) -> T {
+        PEAK.store(LIVE.load(Relaxed), Relaxed);
+        let cpu = cpu_seconds();
+        let value = stage();
+        let cpu = cpu_seconds() - cpu;
+        let mb = |bytes: usize| bytes / (1 << 20);
+        let (rss, hwm) = rss_mb();
+        println!(
+            "{name:<14} {cpu:7.2} {:>9} {:>9} {rss:>8} {hwm:>9}",
+            mb(LIVE.load(Relaxed)),
+            mb(PEAK.load(Relaxed))
+        );
+        value
+    }
+
+    pub fn run(dir: &Path, out: bool) {
+        COUNTING.store(true, Relaxed);
+        println!("stage          cpu_s   heap_mb  peak_mb   rss_mb  hwm_mb");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let config = stage("load config", || {
+            m365ctl::input::load(dir).expect("config loads")
+        });
+        let m365ctl::desired::connection::BackendConfig::Snapshot { path } = &config.backend else {
+            panic!("--stages measures a snapshot config");
+        };
+        let backend = SnapshotBackend::new(path);
+        let mut live = stage("read snapshot", || {
+            runtime.block_on(backend.read()).expect("snapshot reads")
+        });
+        let desired = stage("resolve", || {
+            m365ctl::desired::resolve(&config, &live)
+                .expect("resolves")
+                .0
+        });
+        stage("facts", || {
+            runtime
+                .block_on(m365ctl::backend::read_needed_facts(
+                    &backend, &desired, &mut live,
+                ))
+                .expect("facts")
+        });
+        let plan = stage("plan", || m365ctl::plan::plan(&desired, &live));
+        stage("drop desired", || drop(desired));
+        stage("render human", || {
+            m365ctl::render::human::render(
+                &plan,
+                m365ctl::render::human::HumanOptions {
+                    color: false,
+                    wording: m365ctl::render::Wording::Plan,
+                },
+            )
+            .len()
+        });
+        if out {
+            stage("plan file", || {
+                let doc = m365ctl::planfile::PlanFile::from_plan(&plan).with_live_digest(&live);
+                let file = tempfile::NamedTempFile::new().expect("temp file");
+                m365ctl::backend::snapshot::write_plan_file(file.path(), &doc)
+                    .expect("plan file written");
+            });
+        }
+        println!("operations: {}", plan.operations.len());
+    }
 }

@@ -2,6 +2,7 @@
 //! (`Tenant::user` is a linear scan: calling it per user would make planning quadratic).
 
 use crate::catalog::{self, ExchangeRank};
+use crate::tenant::positions::{Fold, PositionTable};
 use crate::tenant::{LicenseAssignment, Sku, Tenant};
 use std::collections::HashMap;
 
@@ -11,8 +12,10 @@ pub(crate) struct Index<'a> {
     pub live: &'a Tenant,
     sku_by_id: HashMap<&'a str, usize>,
     sku_by_part: HashMap<String, usize>,
-    user_by_id: HashMap<&'a str, usize>,
-    user_by_upn: HashMap<String, usize>,
+    /// Users by object id and by UPN (ASCII case-insensitively), without copies of either:
+    /// a lower-cased copy of every UPN was a million allocations at 1,000,000 users.
+    user_by_id: PositionTable,
+    user_by_upn: PositionTable,
     group_by_id: HashMap<&'a str, usize>,
     /// How many groups hold each display name (lower-case): Entra allows duplicates.
     groups_per_name: HashMap<String, usize>,
@@ -23,16 +26,12 @@ pub(crate) struct Index<'a> {
 impl<'a> Index<'a> {
     /// Indexes `live` in one pass over each collection.
     pub fn new(live: &'a Tenant) -> Index<'a> {
-        let user_by_id: HashMap<&str, usize> = live
-            .users
-            .iter()
-            .enumerate()
-            .map(|(i, u)| (u.id.as_str(), i))
-            .collect();
+        let users = &live.users;
+        let user_by_id = PositionTable::new(Fold::Exact, users.len(), |i| &users[i].id);
         let mut memberships = vec![Vec::new(); live.users.len()];
         for (gi, group) in live.groups.iter().enumerate() {
             for member in &group.members {
-                if let Some(&ui) = user_by_id.get(member.as_str())
+                if let Some(ui) = user_by_id.get(member, |i| users.get(i).map(|u| u.id.as_str()))
                     && memberships[ui].last() != Some(&gi)
                 {
                     memberships[ui].push(gi);
@@ -53,12 +52,9 @@ impl<'a> Index<'a> {
                 .enumerate()
                 .map(|(i, s)| (s.sku_part_number.to_ascii_uppercase(), i))
                 .collect(),
-            user_by_upn: live
-                .users
-                .iter()
-                .enumerate()
-                .map(|(i, u)| (u.user_principal_name.to_ascii_lowercase(), i))
-                .collect(),
+            user_by_upn: PositionTable::new(Fold::AsciiCase, users.len(), |i| {
+                &users[i].user_principal_name
+            }),
             user_by_id,
             group_by_id: live
                 .groups
@@ -98,19 +94,17 @@ impl<'a> Index<'a> {
 
     /// User index by object id.
     pub fn user_by_id(&self, id: &str) -> Option<usize> {
-        self.user_by_id.get(id).copied()
+        let users = &self.live.users;
+        self.user_by_id
+            .get(id, |i| users.get(i).map(|u| u.id.as_str()))
     }
 
-    /// User index by UPN (case-insensitive).
+    /// User index by UPN (ASCII case-insensitive).
     pub fn user_by_upn(&self, upn: &str) -> Option<usize> {
-        // The desired state's keys are already lower-case: look up without allocating first.
-        match self.user_by_upn.get(upn) {
-            Some(&ui) => Some(ui),
-            None if upn.bytes().any(|b| b.is_ascii_uppercase()) => {
-                self.user_by_upn.get(&upn.to_ascii_lowercase()).copied()
-            }
-            None => None,
-        }
+        let users = &self.live.users;
+        self.user_by_upn.get(upn, |i| {
+            users.get(i).map(|u| u.user_principal_name.as_str())
+        })
     }
 
     /// Group index by object id.

@@ -9,6 +9,7 @@ mod attributes;
 pub mod done;
 pub(crate) mod mutate;
 pub mod ops;
+pub(crate) mod positions;
 pub mod snapshot;
 
 pub use crate::rules::invariants::unlicensed_user_mailboxes;
@@ -71,25 +72,22 @@ pub struct Tenant {
     positions: UserPositions,
 }
 
-/// A lazily built id -> position map over `Tenant::users`. It is a cache, never the truth:
+/// A lazily built id -> position table over `Tenant::users`. It is a cache, never the truth:
 /// every hit is checked against `users` and a miss falls back to a scan, so code that edits
-/// `users` directly stays correct; `normalize` drops the map when it reorders users.
+/// `users` directly stays correct; `normalize` drops the table when it reorders users. It
+/// holds no copy of the ids (`positions::PositionTable`: 16 bytes a user, not 100).
 #[derive(Default)]
-struct UserPositions(std::sync::OnceLock<std::collections::HashMap<String, usize>>);
+struct UserPositions(std::sync::OnceLock<positions::PositionTable>);
 
 impl UserPositions {
     fn get(&self, users: &[User], id: &str) -> Option<usize> {
-        let map = self.0.get_or_init(|| {
-            users
-                .iter()
-                .enumerate()
-                .map(|(i, u)| (u.id.clone(), i))
-                .collect()
+        let table = self.0.get_or_init(|| {
+            positions::PositionTable::new(positions::Fold::Exact, users.len(), |i| &users[i].id)
         });
-        match map.get(id) {
-            Some(&i) if users.get(i).is_some_and(|u| u.id == id) => Some(i),
-            _ => users.iter().position(|u| u.id == id),
-        }
+        let id_at = |i: usize| users.get(i).map(|u| u.id.as_str());
+        table
+            .get(id, id_at)
+            .or_else(|| users.iter().position(|u| u.id == id))
     }
 }
 
@@ -207,11 +205,34 @@ pub struct User {
     #[serde(default, skip_serializing_if = "UserAttributes::is_empty")]
     pub attributes: UserAttributes,
     /// Licence assignments, one per path (direct, and each group), as `licenseAssignmentStates`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "exact_vec"
+    )]
     pub licenses: Vec<LicenseAssignment>,
     /// The Exchange Online mailbox, when the user has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mailbox: Option<Mailbox>,
+}
+
+/// Deserialises a sequence into a vector of exactly its length. Serde's own grows by
+/// doubling (a user's two licence assignments held room for four), and shrinking each one
+/// afterwards left a freed hole per user that stayed resident: 240 MB at 1,000,000 users.
+fn exact_vec<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let mut grown = Vec::<T>::deserialize(deserializer)?;
+    if grown.len() == grown.capacity() {
+        return Ok(grown);
+    }
+    // The exact vector is allocated while the grown one still lives, so the grown one's
+    // block is free again for the next user's and the kept vectors lie side by side.
+    let mut exact = Vec::with_capacity(grown.len());
+    exact.append(&mut grown);
+    Ok(exact)
 }
 
 fn default_true() -> bool {
