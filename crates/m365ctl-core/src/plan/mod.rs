@@ -213,14 +213,15 @@ fn build(
         Ok(order) => order,
         Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, fingerprint),
     };
-    let split = seats::users_to_split(
-        &ix,
-        &drafts.ops,
-        &seats::bounds(&ix, &drafts.ops, &drafts.edges, &order),
-    );
+    let bounds = seats::bounds(&ix, &drafts.ops, &drafts.edges, &order);
+    let split = seats::users_to_split(&ix, &drafts.ops, &bounds);
+    // The first round starts from this order and these bounds when the drafts stay as they
+    // are (replaying seven orders of the whole plan again would give the same bounds).
+    let mut unchanged = Some((order, bounds));
     if !split.is_empty() {
         seat_first = split;
         drafts = graph::materialise(&ix, &intent, &seat_first);
+        unchanged = None;
     }
     // Seat edges narrow the orders, and the orders bound each operation's seat change (a
     // member joining before or after their group gains a licence): repeat until the edges
@@ -229,11 +230,17 @@ fn build(
     let mut deadlocks = Vec::new();
     for _ in 0..MAX_SEAT_ROUNDS {
         let edges = drafts.edges.len();
-        let order = match graph::order(&drafts.ops, &drafts.edges) {
-            Ok(order) => order,
-            Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, fingerprint),
+        let (order, bounds) = match unchanged.take() {
+            Some(known) => known,
+            None => {
+                let order = match graph::order(&drafts.ops, &drafts.edges) {
+                    Ok(order) => order,
+                    Err(cycles) => return cyclic(&drafts.ops, cycles, diagnostics, fingerprint),
+                };
+                let bounds = seats::bounds(&ix, &drafts.ops, &drafts.edges, &order);
+                (order, bounds)
+            }
         };
-        let bounds = seats::bounds(&ix, &drafts.ops, &drafts.edges, &order);
         let releases = seats::releases(&ix, &drafts.ops, &order);
         (shortfalls, deadlocks) =
             seats::seat_edges(&ix, &mut drafts.ops, &mut drafts.edges, &bounds, &releases);

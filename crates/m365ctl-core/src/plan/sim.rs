@@ -9,6 +9,7 @@ use crate::catalog::ExchangeRank;
 use crate::tenant::{
     GroupLicense, LicenseAssignment, MailboxType, grant_direct, grant_to_group, sync_inherited,
 };
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The simulated state of one user.
@@ -148,7 +149,8 @@ impl<'i, 'a> Sim<'i, 'a> {
                 remove,
             } => {
                 if let Some(ui) = self.ix.user_by_id(user_id) {
-                    let before = held(self.user_mut(ui));
+                    let ix = self.ix;
+                    let before = held(ix, self.user_mut(ui));
                     let user = self.user_mut(ui);
                     for r in remove {
                         user.licenses
@@ -157,7 +159,7 @@ impl<'i, 'a> Sim<'i, 'a> {
                     for g in add {
                         grant_direct(&mut user.licenses, g);
                     }
-                    let after = held(self.user_mut(ui));
+                    let after = held(ix, self.user_mut(ui));
                     count(&mut delta, &before, &after);
                 }
             }
@@ -217,28 +219,39 @@ impl<'i, 'a> Sim<'i, 'a> {
                 wanted.push((gid.clone(), lic.clone()));
             }
         }
+        let ix = self.ix;
         let user = self.user_mut(ui);
-        let before = held(user);
+        let before = held(ix, user);
         sync_inherited(&mut user.licenses, wanted);
-        let after = held(user);
+        let after = held(ix, user);
         count(delta, &before, &after);
     }
 }
 
-/// SKU ids a user holds effectively (one seat each, whatever the number of paths).
-pub(crate) fn held(user: &SimUser) -> BTreeSet<String> {
-    user.licenses
+/// SKU ids a user holds effectively (one seat each, whatever the number of paths), sorted,
+/// each once. Borrowed from the tenant's SKU list where it lists the SKU: the simulator
+/// compares what a user holds before and after every operation of seven orders, and a copy of
+/// each id every time was a third of its allocations at 1,000,000 users.
+pub(crate) fn held<'a>(ix: &Index<'a>, user: &SimUser) -> Vec<Cow<'a, str>> {
+    let mut ids: Vec<Cow<'a, str>> = user
+        .licenses
         .iter()
         .filter(|l| l.is_effective())
-        .map(|l| l.sku_id.clone())
-        .collect()
+        .map(|l| match ix.sku(&l.sku_id) {
+            Some(sku) => Cow::Borrowed(sku.sku_id.as_str()),
+            None => Cow::Owned(l.sku_id.clone()),
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
-fn count(delta: &mut SeatDelta, before: &BTreeSet<String>, after: &BTreeSet<String>) {
-    for sku in after.difference(before) {
-        *delta.entry(sku.clone()).or_default() += 1;
+fn count(delta: &mut SeatDelta, before: &[Cow<'_, str>], after: &[Cow<'_, str>]) {
+    for sku in after.iter().filter(|s| before.binary_search(s).is_err()) {
+        *delta.entry(sku.to_string()).or_default() += 1;
     }
-    for sku in before.difference(after) {
-        *delta.entry(sku.clone()).or_default() -= 1;
+    for sku in before.iter().filter(|s| after.binary_search(s).is_err()) {
+        *delta.entry(sku.to_string()).or_default() -= 1;
     }
 }
