@@ -46,14 +46,18 @@ fn parse_chunked(text: &str, chunk_bytes: usize) -> Option<RawFile> {
             }
         }
     }
-    let rest = String::from_utf8(rest).ok()?;
-    let mut merged: RawFile = toml::from_str(&rest).ok()?;
-    drop(rest);
+    let mut merged: RawFile = toml::from_str(std::str::from_utf8(&rest).ok()?).ok()?;
+    // The same buffer then holds each run's document: the run in place, everything before it
+    // blank. A new string per run (up to the file's size each) left a freed block of 1 to
+    // 10 MB behind every run.
+    let mut document = rest;
+    let mut blank_up_to = 0;
     for run in runs {
-        let mut document = " ".repeat(run.start);
-        document.push_str(&text[run]);
-        let part: RawFile = toml::from_str(&document).ok()?;
+        document[blank_up_to..run.start].fill(b' ');
+        document[run.clone()].copy_from_slice(&text.as_bytes()[run.clone()]);
+        let part: RawFile = toml::from_str(std::str::from_utf8(&document[..run.end]).ok()?).ok()?;
         merge_entries(&mut merged, part)?;
+        blank_up_to = run.start;
     }
     Some(merged)
 }

@@ -594,15 +594,15 @@ pub fn human_size(bytes: u64) -> String {
 }
 
 /// Canonical user order: UPN, case-insensitively, compared without allocating.
-fn upn_order(a: &User, b: &User) -> std::cmp::Ordering {
-    a.user_principal_name
-        .bytes()
+pub(crate) fn upn_order(a: &User, b: &User) -> std::cmp::Ordering {
+    upn_cmp(&a.user_principal_name, &b.user_principal_name)
+}
+
+/// UPNs compared as the canonical user order compares them (ASCII case-insensitively).
+pub(crate) fn upn_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes()
         .map(|c| c.to_ascii_lowercase())
-        .cmp(
-            b.user_principal_name
-                .bytes()
-                .map(|c| c.to_ascii_lowercase()),
-        )
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
 /// Canonical group order: display name, then object id, because Entra allows several groups
