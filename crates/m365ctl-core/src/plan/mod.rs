@@ -202,7 +202,7 @@ fn build(
     let ix = index::Index::new(live);
     let intent = intent::diff(desired, &ix);
     let mut diagnostics = intent.diagnostics.clone();
-    diagnostics.extend(unprocessed_group_licensing(live, &intent));
+    diagnostics.extend(unprocessed_group_licensing(&ix, &intent));
     let needed = intent.needs_facts.clone();
     let fingerprint = move || fingerprint::with_facts(fingerprint(), live, &needed);
 
@@ -335,17 +335,14 @@ fn deadlock(ix: &index::Index<'_>, ops: &[graph::Draft], d: &seats::Deadlock) ->
 /// Errors for the users the plan changes whose group licensing Entra has not processed yet
 /// (asynchronous, see `tenant::GroupProcessing`): what they will hold is not known until it
 /// is, so the planner does not guess that processing will succeed.
-fn unprocessed_group_licensing(
-    live: &crate::tenant::Tenant,
-    intent: &intent::Intent,
-) -> Vec<Diagnostic> {
+fn unprocessed_group_licensing(ix: &index::Index<'_>, intent: &intent::Intent) -> Vec<Diagnostic> {
+    let live = ix.live;
     let changed_users: std::collections::HashSet<usize> =
         intent.users.iter().map(|(ui, _)| *ui).collect();
     let changed_groups: std::collections::HashSet<usize> =
         intent.groups.iter().map(|g| g.gi).collect();
-    live.pending_group_licensing()
+    pending_group_licensing_of(ix, &changed_users, &changed_groups)
         .into_iter()
-        .filter(|(gi, ui)| changed_users.contains(ui) || changed_groups.contains(gi))
         .map(|(gi, ui)| {
             Diagnostic::error(
                 format!(
@@ -357,6 +354,63 @@ fn unprocessed_group_licensing(
             .with_hint(
                 "Entra processes group licences asynchronously: plan again once the group's licenseProcessingState is ProcessingComplete",
             )
+        })
+        .collect()
+}
+
+/// The pairs of `Tenant::pending_group_licensing` whose user is in `users` or whose group is
+/// in `groups`, in its order, found from those users and groups alone: the whole tenant's
+/// pairs (every member of every group) took 0.6 s at 1,000,000 users for a plan that changes
+/// 2 % of them.
+fn pending_group_licensing_of(
+    ix: &index::Index<'_>,
+    users: &std::collections::HashSet<usize>,
+    groups: &std::collections::HashSet<usize>,
+) -> Vec<(usize, usize)> {
+    use std::collections::{BTreeSet, HashMap};
+    let live = ix.live;
+    let inherited_from = |ui: usize| {
+        live.users[ui]
+            .licenses
+            .iter()
+            .filter_map(|l| l.assigned_by_group.as_deref())
+    };
+    // A user is concerned by a group they are a member of or inherit from (by group id).
+    let mut concerned: BTreeSet<(usize, usize)> = BTreeSet::new();
+    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (gi, group) in live.groups.iter().enumerate() {
+        by_id.entry(&group.id).or_default().push(gi);
+    }
+    for &ui in users {
+        concerned.extend(ix.memberships[ui].iter().map(|&gi| (gi, ui)));
+        for id in inherited_from(ui) {
+            concerned.extend(by_id.get(id).into_iter().flatten().map(|&gi| (gi, ui)));
+        }
+    }
+    if !groups.is_empty() {
+        let mut changed: HashMap<&str, Vec<usize>> = HashMap::new();
+        for &gi in groups {
+            changed.entry(&live.groups[gi].id).or_default().push(gi);
+            concerned.extend(
+                live.groups[gi]
+                    .members
+                    .iter()
+                    .filter_map(|m| ix.user_by_id(m))
+                    .map(|ui| (gi, ui)),
+            );
+        }
+        for ui in 0..live.users.len() {
+            for id in inherited_from(ui) {
+                concerned.extend(changed.get(id).into_iter().flatten().map(|&gi| (gi, ui)));
+            }
+        }
+    }
+    concerned
+        .into_iter()
+        .filter(|&(gi, ui)| {
+            let member = ix.memberships[ui].contains(&gi);
+            live.groups[gi].processing(&live.users[ui], member)
+                == crate::tenant::GroupProcessing::Pending
         })
         .collect()
 }

@@ -377,7 +377,7 @@ impl Group {
 
     /// `processing_of` with the membership already known (a member scan per user would be
     /// quadratic in a 50,000-member group).
-    fn processing(&self, user: &User, member: bool) -> GroupProcessing {
+    pub(crate) fn processing(&self, user: &User, member: bool) -> GroupProcessing {
         let inherited: Vec<&LicenseAssignment> = user
             .licenses
             .iter()
