@@ -222,12 +222,13 @@ mod stages {
     use super::cpu_seconds;
     use m365ctl::backend::TenantBackend;
     use m365ctl::backend::snapshot::SnapshotBackend;
-    use std::alloc::{GlobalAlloc, Layout, System};
+    use mimalloc::MiMalloc;
+    use std::alloc::{GlobalAlloc, Layout};
     use std::path::Path;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 
-    /// The system allocator, counting live and peak heap bytes once `COUNTING` is on (the
-    /// other modes pay one relaxed load per allocation).
+    /// The binary's allocator (mimalloc, `src/main.rs`), counting live and peak heap bytes
+    /// once `COUNTING` is on (the other modes pay one relaxed load per allocation).
     struct Counting;
 
     static COUNTING: AtomicBool = AtomicBool::new(false);
@@ -237,10 +238,10 @@ mod stages {
     #[global_allocator]
     static ALLOCATOR: Counting = Counting;
 
-    // SAFETY: every call forwards to `System` unchanged; only counters are added.
+    // SAFETY: every call forwards to mimalloc unchanged; only counters are added.
     unsafe impl GlobalAlloc for Counting {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            let ptr = unsafe { System.alloc(layout) };
+            let ptr = unsafe { MiMalloc.alloc(layout) };
             if !ptr.is_null() && COUNTING.load(Relaxed) {
                 grew(layout.size());
             }
@@ -250,10 +251,10 @@ mod stages {
             if COUNTING.load(Relaxed) {
                 LIVE.fetch_sub(layout.size(), Relaxed);
             }
-            unsafe { System.dealloc(ptr, layout) }
+            unsafe { MiMalloc.dealloc(ptr, layout) }
         }
         unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            let new = unsafe { System.realloc(ptr, layout, new_size) };
+            let new = unsafe { MiMalloc.realloc(ptr, layout, new_size) };
             if !new.is_null() && COUNTING.load(Relaxed) {
                 LIVE.fetch_sub(layout.size(), Relaxed);
                 grew(new_size);
