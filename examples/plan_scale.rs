@@ -15,7 +15,8 @@
 //!   `[users."upn"]` entry per user in `users.toml` (about 10 MB at 100k users), the input
 //!   whose parse memory the loader bounds.
 //! - `--stages DIR [--out]`: runs what `m365ctl plan -c DIR [--out]` runs on a snapshot config,
-//!   stage by stage (load, read, resolve, plan, render, plan file), and prints per stage the
+//!   stage by stage (load, read, resolve, mailbox facts, plan, render, plan file; not the
+//!   shell's mass-change review), and prints per stage the
 //!   CPU seconds, the live heap after it, the heap's peak during it and the process's RSS and
 //!   peak RSS: where the bytes and the CPU go.
 
