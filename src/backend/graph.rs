@@ -178,6 +178,74 @@ impl GraphBackend {
         Some(total)
     }
 
+    /// The segments for a tenant of `total` users, or `None` to read it as one chain: the
+    /// prefixes refined from counts (`segments::Partition`), one round of `$batch`ed counts
+    /// per level of prefixes.
+    async fn plan_segments(&self, total: u64) -> Option<Vec<segments::Segment>> {
+        let mut partition = segments::Partition::start(total)?;
+        while !partition.settled() {
+            let prefixes = partition.to_count();
+            let counts = self.count_prefixes(&prefixes).await;
+            if let Err(reason) = partition.refine(|p| counts.get(p).copied()) {
+                tracing::warn!("reading users and mailboxes as one chain each: {reason}");
+                return None;
+            }
+        }
+        Some(partition.segments())
+    }
+
+    /// `GET /users/$count?$filter=startswith(userPrincipalName,'…')` for each prefix, with
+    /// `ConsistencyLevel: eventual` on each item (a count is an advanced query:
+    /// https://learn.microsoft.com/en-us/graph/aad-advanced-queries; headers go per item:
+    /// https://learn.microsoft.com/en-us/graph/json-batching), 20 per `$batch`, the envelopes
+    /// side by side. A prefix Graph did not count is left out of the answer (the partition
+    /// then keeps its parent whole).
+    async fn count_prefixes(&self, prefixes: &[String]) -> HashMap<String, u64> {
+        let root = self.core.graph_root().to_string();
+        let mut tasks = tokio::task::JoinSet::new();
+        for chunk in prefixes.chunks(20) {
+            let items: Vec<(String, BatchItem)> = chunk
+                .iter()
+                .filter_map(|prefix| {
+                    let filter = segments::graph_term(prefix);
+                    let url = self
+                        .graph_url("/users/$count", &[("$filter", &filter)])
+                        .ok()?;
+                    let relative = url.as_str().strip_prefix(&root)?.to_string();
+                    let item = BatchItem {
+                        method: reqwest::Method::GET,
+                        url: relative,
+                        body: None,
+                        headers: vec![("ConsistencyLevel", "eventual".into())],
+                    };
+                    Some((prefix.clone(), item))
+                })
+                .collect();
+            let core = self.core.clone();
+            tasks.spawn(async move {
+                let (prefixes, items): (Vec<String>, Vec<BatchItem>) = items.into_iter().unzip();
+                let outcomes = core.batch(&items).await;
+                prefixes.into_iter().zip(outcomes).collect::<Vec<_>>()
+            });
+        }
+        let mut counts = HashMap::new();
+        while let Some(joined) = tasks.join_next().await {
+            for (prefix, outcome) in joined.into_iter().flatten() {
+                match batch_count(&outcome) {
+                    Some(n) => {
+                        counts.insert(prefix, n);
+                    }
+                    None => tracing::debug!(
+                        prefix,
+                        status = outcome.status,
+                        "a prefix's count was not answered"
+                    ),
+                }
+            }
+        }
+        counts
+    }
+
     /// `{graph root}{path}?{query}`, with the query values percent-encoded.
     fn graph_url(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Url, BackendError> {
         reqwest::Url::parse_with_params(&format!("{}{path}", self.core.graph_root()), query)
@@ -570,7 +638,33 @@ impl GraphBackend {
                 "@odata.id": format!("{}/directoryObjects/{}", self.core.graph_root(), seg(id)?)
             })),
         };
-        Ok(BatchItem { method, url, body })
+        Ok(BatchItem {
+            method,
+            url,
+            body,
+            headers: Vec::new(),
+        })
+    }
+}
+
+/// The number a `$count` item answered: `text/plain` outside a batch; inside one, a JSON
+/// number or string, or the text base64-encoded (json-batching encodes bodies that are not
+/// JSON). `None` for anything else, or a refusal.
+fn batch_count(outcome: &BatchOutcome) -> Option<u64> {
+    use base64::Engine as _;
+    if !(200..300).contains(&outcome.status) {
+        return None;
+    }
+    let number = |text: &str| text.trim().parse::<u64>().ok();
+    match &outcome.body {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(text) => number(text).or_else(|| {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .ok()?;
+            number(std::str::from_utf8(&bytes).ok()?)
+        }),
+        _ => None,
     }
 }
 
@@ -671,6 +765,7 @@ impl GraphBackend {
             method: reqwest::Method::GET,
             url,
             body: None,
+            headers: Vec::new(),
         };
         // An id that is not a GUID is not read (its write is refused before any request).
         let valid = |id: &&&str| crate::ids::is_guid(id);
@@ -805,7 +900,10 @@ impl TenantBackend for GraphBackend {
     async fn read(&self) -> Result<Tenant, BackendError> {
         let users_and_mailboxes = async {
             let total = self.count_users().await;
-            let plan = total.filter(|_| self.segmented).and_then(segments::plan);
+            let plan = match total.filter(|_| self.segmented) {
+                Some(total) => self.plan_segments(total).await,
+                None => None,
+            };
             let (users, mailboxes) = self
                 .read_users_and_mailboxes(total, plan.as_deref())
                 .await?;

@@ -103,6 +103,9 @@ pub struct BatchItem {
     pub url: String,
     /// JSON body, if any.
     pub body: Option<serde_json::Value>,
+    /// Request headers of this item (json-batching: "headers" go per item, e.g.
+    /// `ConsistencyLevel: eventual` for a count); `Content-Type` is added for a body.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 /// The outcome of one batch item after its own retries.
@@ -341,9 +344,17 @@ impl HttpCore {
             .map(|&i| {
                 let item = &items[i];
                 let mut r = serde_json::json!({"id": i.to_string(), "method": item.method.as_str(), "url": item.url});
+                let mut headers: serde_json::Map<String, serde_json::Value> = item
+                    .headers
+                    .iter()
+                    .map(|(name, value)| (name.to_string(), value.clone().into()))
+                    .collect();
                 if let Some(body) = &item.body {
                     r["body"] = body.clone();
-                    r["headers"] = serde_json::json!({"Content-Type": "application/json"});
+                    headers.insert("Content-Type".into(), "application/json".into());
+                }
+                if !headers.is_empty() {
+                    r["headers"] = headers.into();
                 }
                 r
             })
