@@ -183,14 +183,18 @@ impl Partition {
     /// has room for another expression (`MAX_TERMS`) and stays within `cap`, or else a new
     /// segment: a segment then holds at most 1.75 times the target (it goes over the target
     /// only by the last prefix put in it, which is at most `leaf_limit`), or one prefix that
-    /// cannot be split, so the longest chain of pages is bounded; prefixes counted 0 fill the
-    /// remaining expressions instead of adding segments.
+    /// cannot be split, so the longest chain of pages is bounded. There are as many segments
+    /// as the users or the expressions need, whichever is more: a prefix shared by the whole
+    /// directory leaves 44 prefixes counted 0 per character, which must still be read (counts
+    /// are eventually consistent), so the heavy prefixes are spread over every segment those
+    /// need rather than some segments reading only empty pages.
     pub fn segments(self) -> Vec<Segment> {
         let cap = self.cap();
         let mut leaves = self.leaves;
         leaves.sort_by(|a, b| b.users.cmp(&a.users).then_with(|| a.prefix.cmp(&b.prefix)));
         let counted: u64 = leaves.iter().map(|l| l.users).sum();
-        let wanted = usize::try_from(counted.div_ceil(self.target).max(1)).unwrap_or(1);
+        let by_users = usize::try_from(counted.div_ceil(self.target)).unwrap_or(usize::MAX);
+        let wanted = by_users.max(leaves.len().div_ceil(MAX_TERMS)).max(1);
         let mut segments = vec![Segment::default(); wanted];
         for leaf in leaves {
             let room = segments
