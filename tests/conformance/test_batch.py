@@ -2,6 +2,8 @@
 Source for every case: https://learn.microsoft.com/en-us/graph/json-batching (and the
 throttling page for per-item 429s)."""
 
+from urllib.parse import quote
+
 from conftest import ALICE, E3
 
 
@@ -119,3 +121,22 @@ def test_batch_items_are_throttled_individually(throttled):
         if item["status"] == 429:
             assert int(item["headers"]["Retry-After"]) >= 1
             assert item["body"]["error"]["code"] == "TooManyRequests"
+
+
+def test_batch_counts_carry_their_own_consistency_level(big):
+    """Headers go with each request of a batch, so a count inside $batch needs its own
+    ConsistencyLevel: eventual (https://learn.microsoft.com/en-us/graph/json-batching, "headers"
+    of an individual request; https://learn.microsoft.com/en-us/graph/aad-advanced-queries:
+    $count as a URL segment is an advanced query), and an envelope header does not stand in
+    for it."""
+    url = "/users/$count?$filter=" + quote("startswith(userPrincipalName,'a')")
+    listed = big.get("/users", params={"$filter": "startswith(userPrincipalName,'a')", "$select": "id", "$top": "999"})
+    expected = len(listed.json()["value"])
+    reply = batch(big, [
+        {"id": "1", "method": "GET", "url": url, "headers": {"ConsistencyLevel": "eventual"}},
+        {"id": "2", "method": "GET", "url": url},
+    ], headers={"ConsistencyLevel": "eventual"})
+    items = by_id(reply)
+    assert items["1"]["status"] == 200 and int(items["1"]["body"]) == expected
+    assert items["2"]["status"] == 400
+    assert items["2"]["body"]["error"]["code"] == "Request_BadRequest"

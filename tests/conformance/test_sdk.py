@@ -17,6 +17,7 @@ from msgraph.generated.models.user_collection_response import UserCollectionResp
 from msgraph.generated.users.item.assign_license.assign_license_post_request_body import (
     AssignLicensePostRequestBody,
 )
+from msgraph.generated.users.count.count_request_builder import CountRequestBuilder
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 from msgraph.generated.groups.item.assign_license.assign_license_post_request_body import (
     AssignLicensePostRequestBody as GroupAssignLicenseBody,
@@ -102,6 +103,25 @@ def test_sdk_raw_count(big):
         return await client.users.count.get(config)
 
     assert big.sdk(work) == 250
+
+
+def test_sdk_count_of_users_under_a_prefix(big):
+    """users.count.get() with a startswith filter and ConsistencyLevel: eventual counts the
+    users the filter lists (https://learn.microsoft.com/en-us/graph/api/user-list?view=graph-rest-1.0,
+    "Get only a count of users"; https://learn.microsoft.com/en-us/graph/aad-advanced-queries)."""
+    prefix_filter = "startswith(userPrincipalName,'s')"
+
+    async def work(client):
+        config = RequestConfiguration(
+            query_parameters=CountRequestBuilder.CountRequestBuilderGetQueryParameters(filter=prefix_filter)
+        )
+        config.headers.add("ConsistencyLevel", "eventual")
+        counted = await client.users.count.get(config)
+        listed = await client.users.get(users_config(filter=prefix_filter, select=["id"], top=999))
+        return counted, len(listed.value)
+
+    counted, listed = big.sdk(work)
+    assert counted == listed
 
 
 def test_sdk_subscribed_skus(fake):

@@ -339,3 +339,23 @@ def test_raw_count_honours_filter(big):
     reply = big.get("/users/$count", params={"$filter": "usageLocation eq 'GB'"}, headers=EVENTUAL)
     assert reply.status_code == 200
     assert 0 < int(reply.text) == len(in_gb) < 250
+
+
+def test_count_of_users_under_a_prefix_needs_eventual_consistency(big):
+    """GET /users/$count with $filter=startswith(userPrincipalName,'…') counts the users the
+    same filter lists; a raw count is an advanced query, so without ConsistencyLevel: eventual
+    it is 400 Request_BadRequest (https://learn.microsoft.com/en-us/graph/api/user-list?view=graph-rest-1.0,
+    "Get only a count of users" and "Use $filter and $top to get one user with a display name
+    that starts with 'a'"; https://learn.microsoft.com/en-us/graph/aad-advanced-queries,
+    "Error handling for advanced queries on directory objects")."""
+    listed = big.get("/users", params={"$select": "userPrincipalName", "$top": "999"}).json()["value"]
+    for prefix in ["a", "s", "zz", "'"]:
+        params = {"$filter": f"startswith(userPrincipalName,'{prefix.replace(chr(39), chr(39) * 2)}')"}
+        refused = big.get("/users/$count", params=params)
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "Request_BadRequest"
+        reply = big.get("/users/$count", params=params, headers=EVENTUAL)
+        assert reply.status_code == 200 and reply.headers["Content-Type"].startswith("text/plain")
+        expected = sum(1 for u in listed if u["userPrincipalName"].lower().startswith(prefix))
+        assert int(reply.text) == expected
+        assert len(big.get("/users", params={**params, "$select": "id", "$top": "999"}).json()["value"]) == expected
