@@ -127,15 +127,14 @@ def test_batch_counts_carry_their_own_consistency_level(big):
     """Headers go with each request of a batch, so a count inside $batch needs its own
     ConsistencyLevel: eventual (https://learn.microsoft.com/en-us/graph/json-batching, "headers"
     of an individual request; https://learn.microsoft.com/en-us/graph/aad-advanced-queries:
-    $count as a URL segment is an advanced query), and an envelope header does not stand in
-    for it."""
+    $count as a URL segment is an advanced query)."""
     url = "/users/$count?$filter=" + quote("startswith(userPrincipalName,'a')")
     listed = big.get("/users", params={"$filter": "startswith(userPrincipalName,'a')", "$select": "id", "$top": "999"})
     expected = len(listed.json()["value"])
     reply = batch(big, [
         {"id": "1", "method": "GET", "url": url, "headers": {"ConsistencyLevel": "eventual"}},
         {"id": "2", "method": "GET", "url": url},
-    ], headers={"ConsistencyLevel": "eventual"})
+    ])
     items = by_id(reply)
     assert items["1"]["status"] == 200 and int(items["1"]["body"]) == expected
     assert items["2"]["status"] == 400
