@@ -1,12 +1,15 @@
 //! Measures a full Graph backend read against the fake tenant over loopback, read as one chain
 //! of pages per collection and read in segments side by side, in the same run:
 //!
-//! `cargo run --release --example graph_read_bench -- 100000 [latency_ms] [--latency-per-item-us N]`
+//! `cargo run --release --example graph_read_bench -- 100000 [latency_ms] [--latency-per-item-us N]
+//! [--numbered] [--segmented-only]`
 //!
 //! `latency_ms` is added to every answer; `--latency-per-item-us` adds that much per object
 //! in an answer, so a 999-user page costs what the service's big pages cost (1,500 µs: about
 //! 1.5 s a page). Microsoft's throttling model is on. Principal names start the way people's
-//! names do (a skewed spread of initials), with 1 licence group per 50 users. Prints users,
+//! names do (a skewed spread of initials), or with `--numbered` the way the scale benchmark
+//! names them (`user000042@…`: one prefix for everyone), with 1 licence group per 50 users.
+//! `--segmented-only` skips the read as one chain. Prints users,
 //! requests by family and wall time per mode, and the request floor
 //! `ceil(N/999) + ceil(M/1000) + member pages` the issue bounds requests by (2x).
 
@@ -61,7 +64,7 @@ const FIRST_NAMES: [&str; 40] = [
     "zoe",
 ];
 
-fn tenant(n: usize) -> Tenant {
+fn tenant(n: usize, numbered: bool) -> Tenant {
     let e3 = sku_from_catalog("ENTERPRISEPACK", n as u32).expect("E3 in catalog");
     let groups = (n / 50).max(1);
     let group_id = |g: usize| format!("00000002-0000-4000-8000-{g:012}");
@@ -75,7 +78,11 @@ fn tenant(n: usize) -> Tenant {
             }
             User {
                 id,
-                user_principal_name: format!("{}.{i}@contoso.com", FIRST_NAMES[(i * 7) % 40]),
+                user_principal_name: if numbered {
+                    format!("user{i:06}@contoso.example")
+                } else {
+                    format!("{}.{i}@contoso.com", FIRST_NAMES[(i * 7) % 40])
+                },
                 display_name: Some(format!("User {i}")),
                 account_enabled: i % 50 != 0,
                 usage_location: Some("GB".into()),
@@ -123,10 +130,11 @@ fn tenant(n: usize) -> Tenant {
 /// One read of the fake in one mode: requests by family, the request floor, wall time.
 async fn measure(
     n: usize,
+    numbered: bool,
     options: &SimOptions,
     segmented: bool,
 ) -> (Vec<(&'static str, usize)>, usize, Duration) {
-    let fake = FakeTenant::start(tenant(n), options.clone())
+    let fake = FakeTenant::start(tenant(n, numbered), options.clone())
         .await
         .expect("fake starts");
     let settings = fake.settings(AuthMode::Secret {
@@ -157,7 +165,8 @@ async fn measure(
             .saturating_sub(log.first().map(|r| r.at).unwrap_or_default())
     };
     println!(
-        "    last answer after the first request: users {:.2?}, mailboxes {:.2?}, members {:.2?}",
+        "    last answer after the first request: prefix counts {:.2?}, users {:.2?}, mailboxes {:.2?}, members {:.2?}",
+        last("$batch:/users/$count"),
         last("/v1.0/users?"),
         last("#Get-Mailbox:"),
         last("/members/microsoft.graph.user")
@@ -165,9 +174,14 @@ async fn measure(
     let families = vec![
         ("user pages", count("/v1.0/users?")),
         ("user counts", count("/v1.0/users/$count")),
+        ("count $batches", count("/v1.0/$batch")),
+        ("prefix counts (in $batch)", count("$batch:/users/$count")),
         ("mailbox pages", count("#Get-Mailbox:")),
         ("member pages", count("/members/microsoft.graph.user")),
-        ("requests (no tokens)", log.len() - count("/oauth2/")),
+        (
+            "requests (no tokens, $batch items apart)",
+            log.len() - count("/oauth2/") - count("$batch:"),
+        ),
         (
             "answered 429",
             log.iter().filter(|r| r.status == 429).count(),
@@ -203,8 +217,11 @@ async fn main() {
         "{n} users, {} licence groups, latency {latency:?} + {per_item:?} per object",
         (n / 50).max(1)
     );
-    for (mode, segmented) in [("one chain each", false), ("segmented", true)] {
-        let (families, floor, elapsed) = measure(n, &options, segmented).await;
+    let numbered = args.iter().any(|a| a == "--numbered");
+    let modes = [("one chain each", false), ("segmented", true)];
+    let skip = usize::from(args.iter().any(|a| a == "--segmented-only"));
+    for (mode, segmented) in modes.into_iter().skip(skip) {
+        let (families, floor, elapsed) = measure(n, numbered, &options, segmented).await;
         let counts: Vec<String> = families.iter().map(|(k, v)| format!("{k} {v}")).collect();
         println!(
             "{mode:>15}: {elapsed:>9.2?}  {}; floor {floor} (2x = {})",

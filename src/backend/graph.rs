@@ -178,22 +178,6 @@ impl GraphBackend {
         Some(total)
     }
 
-    /// The segments for a tenant of `total` users, or `None` to read it as one chain: the
-    /// prefixes refined from counts (`segments::Partition`), one round of `$batch`ed counts
-    /// per level of prefixes.
-    async fn plan_segments(&self, total: u64) -> Option<Vec<segments::Segment>> {
-        let mut partition = segments::Partition::start(total)?;
-        while !partition.settled() {
-            let prefixes = partition.to_count();
-            let counts = self.count_prefixes(&prefixes).await;
-            if let Err(reason) = partition.refine(|p| counts.get(p).copied()) {
-                tracing::warn!("reading users and mailboxes as one chain each: {reason}");
-                return None;
-            }
-        }
-        Some(partition.segments())
-    }
-
     /// `GET /users/$count?$filter=startswith(userPrincipalName,'…')` for each prefix, with
     /// `ConsistencyLevel: eventual` on each item (a count is an advanced query:
     /// https://learn.microsoft.com/en-us/graph/aad-advanced-queries; headers go per item:
@@ -268,13 +252,13 @@ impl GraphBackend {
         Ok(skus)
     }
 
-    /// Users and mailboxes: for a tenant of `total` users that `plan` segments, the user and
-    /// mailbox segments side by side, each result kept only when it checks out (`read_segmented`);
-    /// else, or for what does not check out, one chain of pages each.
+    /// Users and mailboxes: for a tenant of `total` users that `partition` splits, the user
+    /// and mailbox segments side by side, each result kept only when it checks out
+    /// (`read_segmented`); else, or for what does not check out, one chain of pages each.
     async fn read_users_and_mailboxes(
         &self,
         total: Option<u64>,
-        plan: Option<&[segments::Segment]>,
+        partition: Option<segments::Partition>,
     ) -> Result<(Vec<User>, Vec<MailboxRecord>), BackendError> {
         let sequential = || async {
             tokio::try_join!(
@@ -282,10 +266,10 @@ impl GraphBackend {
                 self.exchange.list_mailboxes()
             )
         };
-        let (Some(total), Some(plan)) = (total, plan) else {
+        let (Some(total), Some(partition)) = (total, partition) else {
             return sequential().await;
         };
-        match self.read_segmented(total, plan).await {
+        match self.read_segmented(total, partition).await {
             Segmented::Both(users, mailboxes) => Ok((users, mailboxes)),
             Segmented::UsersOnly(users, reason) => {
                 tracing::warn!("reading mailboxes as one chain of pages instead: {reason}");
@@ -299,17 +283,42 @@ impl GraphBackend {
         }
     }
 
-    /// The user and mailbox segments side by side, then the checks that make each union the
-    /// whole collection. Users: no user twice, and `/users/$count` before and after equal to
-    /// the users read (a user created or deleted meanwhile, or a name outside the documented
-    /// initials, makes them differ). Mailboxes: Exchange has no count, so they are whole when
-    /// the users are (every user's name then starts with an initial the segments cover, and a
-    /// mailbox's principal name is its user's), no mailbox came twice, and the count did not
-    /// change from before the user segments to after both.
-    async fn read_segmented(&self, total: u64, plan: &[segments::Segment]) -> Segmented {
+    /// The user and mailbox segments side by side, each segment read as soon as its prefixes
+    /// are final (the prefixes still too heavy are counted meanwhile: one round of `$batch`ed
+    /// counts per level), then the checks that make each union the whole collection. Users:
+    /// no user twice, and `/users/$count` before and after equal to the users read (a user
+    /// created or deleted meanwhile, or a name outside the documented characters, makes them
+    /// differ). Mailboxes: Exchange has no count, so they are whole when the users are (every
+    /// user's name then starts with a prefix the segments cover, and a mailbox's principal
+    /// name is its user's), no mailbox came twice, and the count did not change from before
+    /// the user segments to after both.
+    async fn read_segmented(&self, total: u64, mut partition: segments::Partition) -> Segmented {
+        let mut user_tasks = tokio::task::JoinSet::new();
+        let mut mailbox_tasks = tokio::task::JoinSet::new();
+        loop {
+            for segment in partition.take_segments() {
+                self.spawn_user_segment(&mut user_tasks, segment.clone());
+                self.spawn_mailbox_segment(&mut mailbox_tasks, segment);
+            }
+            if partition.settled() {
+                break;
+            }
+            let counts = self.count_prefixes(&partition.to_count()).await;
+            if let Err(reason) = partition.refine(|p| counts.get(p).copied()) {
+                return Segmented::Neither(reason);
+            }
+        }
         let (users, mailboxes) = tokio::join!(
-            self.read_users_segmented(plan),
-            self.read_mailboxes_segmented(plan)
+            collect_segments(
+                user_tasks,
+                |u: &User| u.id.clone(),
+                |u| { u.user_principal_name.clone() }
+            ),
+            collect_segments(
+                mailbox_tasks,
+                |r: &MailboxRecord| r.user_id.clone(),
+                |r| { r.upn.clone() }
+            )
         );
         let after = self.count_users().await;
         let users = users.and_then(|users| {
@@ -372,66 +381,43 @@ impl GraphBackend {
         }
     }
 
-    /// The user segments side by side; `Err` when one fails, returns a user outside it, or a
-    /// user comes twice.
-    async fn read_users_segmented(&self, plan: &[segments::Segment]) -> Result<Vec<User>, String> {
-        let mut tasks = tokio::task::JoinSet::new();
-        for segment in plan {
-            let (backend, segment) = (self.clone(), segment.clone());
-            tasks.spawn(async move {
-                backend
-                    .read_user_pages(Some(segment.graph_filter()), Some(&segment))
-                    .await
-            });
-        }
-        let mut users = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            let segment = joined.map_err(|e| e.to_string())?;
-            users.extend(segment.map_err(|error| error.to_string())?);
-        }
-        let mut ids = std::collections::HashSet::with_capacity(users.len());
-        match users.iter().find(|u| !ids.insert(u.id.as_str())) {
-            Some(twice) => Err(format!(
-                "user {} was read in two segments",
-                twice.user_principal_name
-            )),
-            None => Ok(users),
-        }
+    /// Reads one user segment in `tasks`; `Err` when it fails or returns a user outside it.
+    fn spawn_user_segment(
+        &self,
+        tasks: &mut tokio::task::JoinSet<Result<Vec<User>, String>>,
+        segment: segments::Segment,
+    ) {
+        let backend = self.clone();
+        tasks.spawn(async move {
+            backend
+                .read_user_pages(Some(segment.graph_filter()), Some(&segment))
+                .await
+                .map_err(|error| error.to_string())
+        });
     }
 
-    /// The mailbox segments side by side; `Err` when one fails, returns a mailbox outside
-    /// it, or a mailbox comes twice.
-    async fn read_mailboxes_segmented(
+    /// Reads one mailbox segment in `tasks`; `Err` when it fails or returns a mailbox outside
+    /// it.
+    fn spawn_mailbox_segment(
         &self,
-        plan: &[segments::Segment],
-    ) -> Result<Vec<MailboxRecord>, String> {
-        let mut tasks = tokio::task::JoinSet::new();
-        for segment in plan {
-            let (exchange, segment) = (self.exchange.clone(), segment.clone());
-            tasks.spawn(async move {
-                let records = exchange
-                    .list_mailboxes_where(&segment.exchange_filter())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                match records.iter().find(|r| !segment.holds(&r.upn)) {
-                    Some(stray) => Err(format!(
-                        "the segment {:?} returned {:?}, which it does not hold",
-                        segment.exchange_filter(),
-                        stray.upn
-                    )),
-                    None => Ok(records),
-                }
-            });
-        }
-        let mut records = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            records.extend(joined.map_err(|e| e.to_string())??);
-        }
-        let mut ids = std::collections::HashSet::with_capacity(records.len());
-        if let Some(twice) = records.iter().find(|r| !ids.insert(r.user_id.as_str())) {
-            return Err(format!("mailbox {} was read in two segments", twice.upn));
-        }
-        Ok(records)
+        tasks: &mut tokio::task::JoinSet<Result<Vec<MailboxRecord>, String>>,
+        segment: segments::Segment,
+    ) {
+        let exchange = self.exchange.clone();
+        tasks.spawn(async move {
+            let records = exchange
+                .list_mailboxes_where(&segment.exchange_filter())
+                .await
+                .map_err(|e| e.to_string())?;
+            match records.iter().find(|r| !segment.holds(&r.upn)) {
+                Some(stray) => Err(format!(
+                    "the segment {:?} returned {:?}, which it does not hold",
+                    segment.exchange_filter(),
+                    stray.upn
+                )),
+                None => Ok(records),
+            }
+        });
     }
 
     async fn read_groups(&self) -> Result<Vec<Group>, BackendError> {
@@ -644,6 +630,24 @@ impl GraphBackend {
             body,
             headers: Vec::new(),
         })
+    }
+}
+
+/// Every segment's objects, or why the union is not the collection: a segment failed, or an
+/// object (by `id`) came in two segments (named by `name`).
+async fn collect_segments<T: Send + 'static>(
+    mut tasks: tokio::task::JoinSet<Result<Vec<T>, String>>,
+    id: impl Fn(&T) -> String,
+    name: impl Fn(&T) -> String,
+) -> Result<Vec<T>, String> {
+    let mut objects = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        objects.extend(joined.map_err(|e| e.to_string())??);
+    }
+    let mut ids = std::collections::HashSet::with_capacity(objects.len());
+    match objects.iter().find(|o| !ids.insert(id(o))) {
+        Some(twice) => Err(format!("{} was read in two segments", name(twice))),
+        None => Ok(objects),
     }
 }
 
@@ -900,13 +904,10 @@ impl TenantBackend for GraphBackend {
     async fn read(&self) -> Result<Tenant, BackendError> {
         let users_and_mailboxes = async {
             let total = self.count_users().await;
-            let plan = match total.filter(|_| self.segmented) {
-                Some(total) => self.plan_segments(total).await,
-                None => None,
-            };
-            let (users, mailboxes) = self
-                .read_users_and_mailboxes(total, plan.as_deref())
-                .await?;
+            let partition = total
+                .filter(|_| self.segmented)
+                .and_then(segments::Partition::start);
+            let (users, mailboxes) = self.read_users_and_mailboxes(total, partition).await?;
             self.tally(|p| p.set_mailboxes(mailboxes.len()));
             Ok::<_, BackendError>((users, mailboxes))
         };
