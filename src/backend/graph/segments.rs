@@ -99,6 +99,8 @@ struct Counted {
 pub struct Partition {
     /// The users a segment should hold.
     target: u64,
+    /// A prefix counted above this is split (when it can be).
+    leaf_limit: u64,
     /// Prefixes final: light enough, or not splittable.
     leaves: Vec<Counted>,
     /// Prefixes to split in the next round.
@@ -107,13 +109,17 @@ pub struct Partition {
 
 impl Partition {
     /// The partition of a tenant of `total` users, or `None` to read it as one chain.
-    /// Segments of about `total / SEGMENTS_WANTED` users, and at least two pages each (a
-    /// smaller segment only adds partial pages); prefixes are split until each holds at most
-    /// three quarters of that, so that packing them can balance the segments (a split below
-    /// half would often cost another round of counts for names numbered by the thousand).
+    /// Segments of about `total / SEGMENTS_WANTED` users and at least one page (one full page
+    /// and a short one is the quickest chain there is). Prefixes are split until each holds at
+    /// most three quarters of `total / SEGMENTS_WANTED` or one and a half pages, whichever is
+    /// more, so that packing can balance the segments, but no finer: each split costs a round
+    /// of 45 counts, and a limit of a page or less would cost another round for names
+    /// numbered by the thousand.
     pub fn start(total: u64) -> Option<Partition> {
+        let share = total.div_ceil(SEGMENTS_WANTED);
         (total > SEGMENTED_ABOVE).then(|| Partition {
-            target: total.div_ceil(SEGMENTS_WANTED).max(2 * PAGE),
+            target: share.max(PAGE),
+            leaf_limit: share.max(2 * PAGE) * 3 / 4,
             leaves: Vec::new(),
             heavy: vec![Counted {
                 prefix: String::new(),
@@ -141,7 +147,7 @@ impl Partition {
     /// root cannot stay whole (there is no filter for "every name"): `Err` then, and the read
     /// is one chain.
     pub fn refine(&mut self, count: impl Fn(&str) -> Option<u64>) -> Result<(), String> {
-        let leaf_limit = self.leaf_limit();
+        let leaf_limit = self.leaf_limit;
         for parent in std::mem::take(&mut self.heavy) {
             let kids: Option<Vec<Counted>> = children(&parent.prefix)
                 .into_iter()
@@ -169,21 +175,15 @@ impl Partition {
         Ok(())
     }
 
-    /// A prefix counted above this is split (when it can be).
-    fn leaf_limit(&self) -> u64 {
-        self.target * 3 / 4
-    }
-
     /// The most users a segment is packed with: the target plus one prefix.
     fn cap(&self) -> u64 {
-        self.target + self.leaf_limit()
+        self.target + self.leaf_limit
     }
 
     /// The prefixes final so far packed into segments (each round's own, so that they are read
     /// while the heavier prefixes are still counted), heaviest first, each into the lightest
-    /// segment that
-    /// has room for another expression (`MAX_TERMS`) and stays within `cap`, or else a new
-    /// segment: a segment then holds at most 1.75 times the target (it goes over the target
+    /// segment that has room for another expression (`MAX_TERMS`) and stays within `cap`, or
+    /// else a new segment: a segment then holds at most `cap` users (it goes over the target
     /// only by the last prefix put in it, which is at most `leaf_limit`), or one prefix that
     /// cannot be split, so the longest chain of pages is bounded. There are as many segments
     /// as the users or the expressions need, whichever is more: a prefix shared by the whole
@@ -447,7 +447,7 @@ mod tests {
         }
 
         /// On lopsided directories the segments cover every name exactly once, stay within
-        /// Graph's expression cap, hold at most `cap` (1.75 times the target) each or one
+        /// Graph's expression cap, hold at most `cap` (the target plus the leaf limit) each or one
         /// prefix that cannot be split (the same local part in many domains), and so split a
         /// heavy initial into several segments; the counts cost about one `$batch` per page
         /// plus a few per character of the prefix the whole directory shares (at most 8 here).
