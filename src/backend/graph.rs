@@ -283,30 +283,27 @@ impl GraphBackend {
         }
     }
 
-    /// The user and mailbox segments side by side, each segment read as soon as its prefixes
-    /// are final (the prefixes still too heavy are counted meanwhile: one round of `$batch`ed
-    /// counts per level), then the checks that make each union the whole collection. Users:
-    /// no user twice, and `/users/$count` before and after equal to the users read (a user
-    /// created or deleted meanwhile, or a name outside the documented characters, makes them
-    /// differ). Mailboxes: Exchange has no count, so they are whole when the users are (every
-    /// user's name then starts with a prefix the segments cover, and a mailbox's principal
-    /// name is its user's), no mailbox came twice, and the count did not change from before
-    /// the user segments to after both.
+    /// The prefixes refined from counts (one round of `$batch`ed counts per level; segment
+    /// pages, seconds each at scale, would hold every round up at the pacer, so they start
+    /// after), then the user and mailbox segments side by side, then the checks that make
+    /// each union the whole collection. Users: no user twice, and `/users/$count` before and after equal to the
+    /// users read (a user created or deleted meanwhile, or a name outside the documented
+    /// characters, makes them differ). Mailboxes: Exchange has no count, so they are whole
+    /// when the users are (every user's name then starts with a prefix the segments cover,
+    /// and a mailbox's principal name is its user's), no mailbox came twice, and the count did
+    /// not change from before the user segments to after both.
     async fn read_segmented(&self, total: u64, mut partition: segments::Partition) -> Segmented {
-        let mut user_tasks = tokio::task::JoinSet::new();
-        let mut mailbox_tasks = tokio::task::JoinSet::new();
-        loop {
-            for segment in partition.take_segments() {
-                self.spawn_user_segment(&mut user_tasks, segment.clone());
-                self.spawn_mailbox_segment(&mut mailbox_tasks, segment);
-            }
-            if partition.settled() {
-                break;
-            }
+        while !partition.settled() {
             let counts = self.count_prefixes(&partition.to_count()).await;
             if let Err(reason) = partition.refine(|p| counts.get(p).copied()) {
                 return Segmented::Neither(reason);
             }
+        }
+        let mut user_tasks = tokio::task::JoinSet::new();
+        let mut mailbox_tasks = tokio::task::JoinSet::new();
+        for segment in partition.segments() {
+            self.spawn_user_segment(&mut user_tasks, segment.clone());
+            self.spawn_mailbox_segment(&mut mailbox_tasks, segment);
         }
         let (users, mailboxes) = tokio::join!(
             collect_segments(

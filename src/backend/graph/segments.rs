@@ -93,8 +93,8 @@ struct Counted {
 }
 
 /// The directory's prefixes, refined round by round from counts: `to_count` says which
-/// prefixes to count, `refine` takes the counts, and `take_segments` packs the prefixes final
-/// so far into segments, until `settled`.
+/// prefixes to count, `refine` takes the counts, and once `settled` the prefixes are packed
+/// into `segments`.
 #[derive(Debug, Clone)]
 pub struct Partition {
     /// The users a segment should hold.
@@ -180,23 +180,19 @@ impl Partition {
         self.target + self.leaf_limit
     }
 
-    /// The prefixes final so far packed into segments (each round's own, so that they are read
-    /// while the heavier prefixes are still counted), heaviest first, each into the lightest
-    /// segment that has room for another expression (`MAX_TERMS`) and stays within `cap`, or
-    /// else a new segment: a segment then holds at most `cap` users (it goes over the target
-    /// only by the last prefix put in it, which is at most `leaf_limit`), or one prefix that
-    /// cannot be split, so the longest chain of pages is bounded. There are as many segments
+    /// The prefixes packed into segments (once settled), heaviest first, each into the
+    /// lightest segment that has room for another expression (`MAX_TERMS`) and stays within
+    /// `cap`, or else a new segment: a segment then holds at most `cap` users (it goes over
+    /// the target only by the last prefix put in it, which is at most `leaf_limit`), or one
+    /// prefix that cannot be split, so the longest chain of pages is bounded. There are as many segments
     /// as the users or the expressions need, whichever is more: a prefix shared by the whole
     /// directory leaves 44 prefixes counted 0 per character, which must still be read (counts
     /// are eventually consistent), so the heavy prefixes are spread over every segment those
     /// need rather than some segments reading only empty pages.
-    pub fn take_segments(&mut self) -> Vec<Segment> {
+    pub fn segments(self) -> Vec<Segment> {
         let cap = self.cap();
-        let mut leaves = std::mem::take(&mut self.leaves);
+        let mut leaves = self.leaves;
         leaves.sort_by(|a, b| b.users.cmp(&a.users).then_with(|| a.prefix.cmp(&b.prefix)));
-        if leaves.is_empty() {
-            return Vec::new();
-        }
         let counted: u64 = leaves.iter().map(|l| l.users).sum();
         let by_users = usize::try_from(counted.div_ceil(self.target)).unwrap_or(usize::MAX);
         let wanted = by_users.max(leaves.len().div_ceil(MAX_TERMS)).max(1);
@@ -335,12 +331,8 @@ mod tests {
     /// Runs the partition with exact counts of `names`, as Graph would answer.
     fn partition_of(names: &[String]) -> (Vec<Segment>, usize) {
         let mut partition = Partition::start(names.len() as u64).expect("large enough");
-        let (mut segments, mut counted) = (Vec::new(), 0);
-        loop {
-            segments.extend(partition.take_segments());
-            if partition.settled() {
-                break;
-            }
+        let mut counted = 0;
+        while !partition.settled() {
             let asked = partition.to_count();
             counted += asked.len();
             let counts: BTreeMap<String, u64> = asked
@@ -357,7 +349,7 @@ mod tests {
                 .refine(|p| counts.get(p).copied())
                 .expect("every count answered");
         }
-        (segments, counted)
+        (partition.segments(), counted)
     }
 
     #[test]
@@ -392,11 +384,10 @@ mod tests {
             .refine(|p| Some(if p == "u" { 100_000 } else { 0 }))
             .unwrap();
         assert_eq!(partition.to_count().len(), 45);
-        let before = partition.take_segments();
-        assert_eq!(before.iter().map(|s| s.prefixes.len()).sum::<usize>(), 43);
         partition.refine(|_| None).unwrap();
         assert!(partition.settled());
-        let segments = partition.take_segments();
+        let segments = partition.segments();
+        assert_eq!(segments.iter().map(|s| s.prefixes.len()).sum::<usize>(), 44);
         assert!(
             segments
                 .iter()
