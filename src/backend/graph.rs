@@ -5,8 +5,8 @@
 //! page, `ceil(G/100)` group pages plus one member page per 999 members of each group,
 //! `ceil(M/1000)` mailbox pages, and `/users/$count` once (twice when segmented). Above
 //! `segments::SEGMENTED_ABOVE` users the user and mailbox pages are read in segments side by
-//! side (`segments`), at most one extra partial page per segment; group member chains run side
-//! by side too. Every request goes through the pacer, which bounds what is in flight.
+//! side (`segments`: principal-name prefixes sized by `$batch`ed counts, 45 per prefix split),
+//! at most one extra partial page per segment; group member chains run side by side too. Every request goes through the pacer, which bounds what is in flight.
 //! Mailbox sizes are left unknown by `read` (one call per mailbox would cost one call per
 //! user); `read_mailbox_facts` then reads, with one
 //! `Get-MailboxStatistics` call each (8 in flight), exactly the mailboxes the plan's decisions

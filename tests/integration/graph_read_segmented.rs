@@ -65,7 +65,7 @@ struct Lopsided {
 impl Lopsided {
     fn name(&self, i: usize) -> String {
         if i % 100 < self.heavy_percent {
-            if i % self.same_local_every == 0 {
+            if i.is_multiple_of(self.same_local_every) {
                 format!("{}@d{i}.example", self.shared)
             } else {
                 format!("{}{i:06}@contoso.com", self.shared)
