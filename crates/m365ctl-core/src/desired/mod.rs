@@ -20,6 +20,7 @@ pub mod schema;
 pub mod settings;
 mod shape;
 mod suggest;
+mod upns;
 
 pub use load::from_sources;
 pub use model::*;

@@ -1,11 +1,12 @@
 //! Expansion of a `Config` against the live tenant into the planner's `DesiredState`.
 //!
-//! Pure and linear in users x rules: live users are indexed by lower-case UPN once, each
-//! profile is expanded once, and rule values are lower-cased at load time. Every error names
-//! the config place that caused it; all of them are collected.
+//! Pure and linear in users x rules: live users are indexed by lower-case UPN once (without
+//! a copy of each UPN, `upns`), each profile is expanded once, and rule values are lower-cased
+//! at load time. Every error names the config place that caused it; all of them are collected.
 
 use super::settings::{Inherited, inherit};
 use super::suggest;
+use super::upns::UpnIndex;
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, Origin};
 use crate::tenant::{Group, Sku, Tenant, User};
@@ -90,12 +91,7 @@ impl<'a> Resolver<'a> {
             self.check_settings(&entry.settings, "user entry");
         }
 
-        let users_by_upn: HashMap<String, &User> = self
-            .live
-            .users
-            .iter()
-            .map(|u| (u.user_principal_name.to_lowercase(), u))
-            .collect();
+        let users_by_upn = UpnIndex::new(&self.live.users);
         let excluded: HashSet<&str> = config
             .scope
             .exclude
@@ -107,9 +103,12 @@ impl<'a> Resolver<'a> {
             .as_ref()
             .map(|l| l.value.clone());
 
-        let mut users = BTreeMap::new();
+        // Collected into a list and built into the map once (a map filled one insert at a
+        // time keeps its nodes half empty, and was then rebuilt: both alive at once). A later
+        // user of the same key replaces an earlier one, as inserting did.
+        let mut users: Vec<(String, DesiredUser)> = Vec::new();
         for (key, entry) in &config.users {
-            if !users_by_upn.contains_key(key) {
+            let Some(live_user) = users_by_upn.get(key) else {
                 let hint = self.similar_upn_hint(key, &users_by_upn);
                 self.error(
                     format!("user `{}` does not exist in the tenant", entry.upn),
@@ -117,7 +116,7 @@ impl<'a> Resolver<'a> {
                     hint,
                 );
                 continue;
-            }
+            };
             if excluded.contains(key.as_str()) {
                 self.diags.push(
                     Diagnostic::warning(
@@ -135,8 +134,8 @@ impl<'a> Resolver<'a> {
             let (mut user, merged) =
                 expand(&entry.upn, &entry.origin, profile, Some(&entry.settings));
             self.record_disabled(&merged, &user, &format!("user `{}`", entry.upn));
-            fill_default_location(&mut user, users_by_upn[key], default_location.as_deref());
-            users.insert(key.clone(), user);
+            fill_default_location(&mut user, live_user, default_location.as_deref());
+            users.push((key.clone(), user));
         }
 
         let templates: HashMap<&str, (DesiredUser, Vec<MergedDisabled>)> = config
@@ -154,10 +153,10 @@ impl<'a> Resolver<'a> {
             match best_rule(&config.rules, user, &mut matched) {
                 Winner::None => {
                     if config.scope.users == UserScope::All {
-                        users.insert(
+                        users.push((
                             key,
                             DesiredUser::without_managed_licenses(user.user_principal_name.clone()),
-                        );
+                        ));
                     }
                 }
                 Winner::Rule(i) => {
@@ -166,7 +165,7 @@ impl<'a> Resolver<'a> {
                     desired.upn = user.user_principal_name.clone();
                     desired.origin = Some(rule.origin.clone());
                     fill_default_location(&mut desired, user, default_location.as_deref());
-                    users.insert(key, desired);
+                    users.push((key, desired));
                 }
                 Winner::Conflict(a, b) => conflicts
                     .entry((a, b))
@@ -201,8 +200,8 @@ impl<'a> Resolver<'a> {
                 managed_skus: self.managed.clone(),
                 users: config.scope.users,
             },
-            // Rebuilt from its sorted entries: inserted one by one (declared users, then the
-            // live users rules match) its nodes stay half empty, 30 MB per 100,000 users.
+            // Built once from the list (declared users, then the live users rules match): the
+            // last of equal keys wins, as inserting them one by one into the map did.
             users: users.into_iter().collect(),
             groups,
             guards: config.guards.clone(),
@@ -410,13 +409,13 @@ impl<'a> Resolver<'a> {
         );
     }
 
-    fn similar_upn_hint(&mut self, upn: &str, users: &HashMap<String, &User>) -> String {
+    fn similar_upn_hint(&mut self, upn: &str, users: &UpnIndex<'a>) -> String {
         if let Some(close) = self.closest_upn(upn, users) {
             return format!("did you mean `{close}`? m365ctl does not create users");
         }
         let domain_known = upn
             .split_once('@')
-            .is_some_and(|(_, d)| users.keys().any(|k| k.ends_with(&format!("@{d}"))));
+            .is_some_and(|(_, d)| users.any_ends_with(&format!("@{d}")));
         if domain_known {
             "m365ctl does not create users: check the spelling, or create the user first"
                 .to_string()
@@ -428,23 +427,19 @@ impl<'a> Resolver<'a> {
     /// The tenant UPN closest to a misspelt one. Bounded: candidates of a similar length
     /// only, and only the first `UPN_SUGGESTIONS` misspellings of a run are searched (each
     /// search reads every user of the tenant).
-    fn closest_upn(&mut self, upn: &str, users: &HashMap<String, &User>) -> Option<String> {
+    fn closest_upn(&mut self, upn: &str, users: &UpnIndex<'a>) -> Option<String> {
         if self.upn_searches >= UPN_SUGGESTIONS {
             return None;
         }
         self.upn_searches += 1;
         let wanted = upn.to_lowercase();
         let limit = (wanted.chars().count() / 3).max(1);
-        let mut candidates: Vec<&str> = users
-            .keys()
-            .map(String::as_str)
-            .filter(|k| k.len().abs_diff(wanted.len()) <= limit)
-            .collect();
-        candidates.sort_unstable();
-        suggest::closest(&wanted, candidates).map(|k| users[k].user_principal_name.clone())
+        let candidates = users.keys_near_length(wanted.len(), limit);
+        let close = suggest::closest(&wanted, candidates.iter().map(|k| k.as_ref()))?;
+        users.get(close).map(|u| u.user_principal_name.clone())
     }
 
-    fn groups(&mut self, users: &HashMap<String, &User>) -> BTreeMap<String, DesiredGroup> {
+    fn groups(&mut self, users: &UpnIndex<'a>) -> BTreeMap<String, DesiredGroup> {
         let mut by_name: HashMap<String, Vec<&'a Group>> = HashMap::new();
         let mut by_id: HashMap<String, &'a Group> = HashMap::new();
         for group in &self.live.groups {
@@ -499,7 +494,7 @@ impl<'a> Resolver<'a> {
             let mut member_origins = BTreeMap::new();
             for member in entry.members.iter().flatten() {
                 let key = member.value.to_lowercase();
-                if users.contains_key(&key) {
+                if users.contains(&key) {
                     member_origins.insert(key.clone(), member.origin.clone());
                     members.insert(key);
                 } else {
