@@ -159,14 +159,7 @@ pub async fn read_needed_facts<B: TenantBackend>(
     desired: &crate::desired::DesiredState,
     live: &mut Tenant,
 ) -> Result<(), BackendError> {
-    let missing: Vec<String> = crate::plan::facts_needed(desired, live)
-        .into_iter()
-        .filter(|id| {
-            live.user(id)
-                .and_then(|u| u.mailbox.as_ref())
-                .is_some_and(|m| !m.facts_known())
-        })
-        .collect();
+    let missing = facts_to_read(desired, live);
     if missing.is_empty() {
         return Ok(());
     }
@@ -175,4 +168,69 @@ pub async fn read_needed_facts<B: TenantBackend>(
         "reading mailbox facts the plan depends on"
     );
     backend.read_mailbox_facts(live, &missing).await
+}
+
+/// The object ids of the mailboxes the plan depends on whose facts `live` lacks. When every
+/// mailbox's facts are known (a snapshot that writes them) that is none, and the diff that
+/// finds the needed ones (1.3-4 CPU seconds at 1,000,000 users) is not run.
+fn facts_to_read(desired: &crate::desired::DesiredState, live: &Tenant) -> Vec<String> {
+    let unknown = |u: &crate::tenant::User| u.mailbox.as_ref().is_some_and(|m| !m.facts_known());
+    if !live.users.iter().any(unknown) {
+        return Vec::new();
+    }
+    crate::plan::facts_needed(desired, live)
+        .into_iter()
+        .filter(|id| live.user(id).is_some_and(unknown))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// On generated tenants with the facts of any share of their mailboxes unknown (none,
+        /// some, all), the mailboxes to read are the needed ones whose facts are unknown:
+        /// skipping the diff when every fact is known changes no answer.
+        #[test]
+        fn facts_to_read_are_the_needed_ones_not_known(
+            seed in any::<u64>(),
+            unknown_per_mille in prop_oneof![Just(0u64), 1u64..1000, Just(1000u64)],
+        ) {
+            let mut spec = crate::synth::SynthSpec::served(300, seed);
+            spec.change_rate = 0.2;
+            let synth = crate::synth::generate(&spec);
+            let config = crate::desired::from_sources(
+                &[("m365ctl.toml".to_string(), synth.config_toml.clone())],
+                std::path::Path::new("."),
+            )
+            .expect("the generated config loads");
+            let (desired, _) = crate::desired::resolve(&config, &synth.tenant).expect("it resolves");
+            let mut live = synth.tenant;
+            let mut unknown = 0;
+            for (i, user) in live.users.iter_mut().enumerate() {
+                if let Some(mailbox) = user.mailbox.as_mut()
+                    && (i as u64 * 7919 + seed) % 1000 < unknown_per_mille
+                {
+                    mailbox.size_bytes = None;
+                    unknown += 1;
+                }
+            }
+            let want: Vec<String> = crate::plan::facts_needed(&desired, &live)
+                .into_iter()
+                .filter(|id| {
+                    live.user(id)
+                        .and_then(|u| u.mailbox.as_ref())
+                        .is_some_and(|m| !m.facts_known())
+                })
+                .collect();
+            let got = facts_to_read(&desired, &live);
+            prop_assert_eq!(&got, &want);
+            if unknown == 0 {
+                prop_assert!(got.is_empty());
+            }
+        }
+    }
 }
