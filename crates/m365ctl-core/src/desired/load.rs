@@ -8,6 +8,7 @@
 
 use super::connection::{AuthMode, BackendConfig, GraphSettings};
 use super::countries;
+use super::declared::Declared;
 use super::raw::{
     RawDisabledPlans, RawFile, RawGroup, RawLicenses, RawPrice, RawRule, RawScope, RawTenant,
     RawUser,
@@ -268,7 +269,8 @@ impl Builder {
         let mut singletons: HashMap<&str, Origin> = HashMap::new();
         let mut profiles = BTreeMap::new();
         let mut rules = Vec::new();
-        let mut users: BTreeMap<String, UserEntry> = BTreeMap::new();
+        let mut users: Declared<UserEntry> =
+            Declared::with_capacity(raw_users.iter().map(BTreeMap::len).sum());
         let mut groups: BTreeMap<String, GroupEntry> = BTreeMap::new();
 
         for (src, raw_users) in sources.iter().zip(raw_users) {
@@ -382,7 +384,7 @@ impl Builder {
                     );
                 }
                 let entry = self.user(src, upn, origin, user);
-                users.insert(key, entry);
+                users.push(key, entry);
             }
             for (name, group) in &raw.groups {
                 let origin = src.origin(name.span());
@@ -434,9 +436,9 @@ impl Builder {
             guards,
             profiles,
             rules,
-            // Rebuilt from its sorted entries: a map filled one insert at a time keeps its
-            // nodes half empty (71 MB instead of 38 MB for a 100,000-entry users.toml).
-            users: users.into_iter().collect(),
+            // Built once from the list: a map filled one insert at a time keeps its nodes half
+            // empty (71 MB instead of 38 MB for a 100,000-entry users.toml).
+            users: users.into_map(),
             groups,
         }
     }

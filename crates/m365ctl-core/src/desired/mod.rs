@@ -7,6 +7,7 @@
 mod chunked;
 pub mod cloud;
 pub mod connection;
+mod declared;
 pub use crate::countries;
 pub mod export;
 #[cfg(test)]
