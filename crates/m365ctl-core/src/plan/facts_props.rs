@@ -3,7 +3,7 @@
 //! any of them without its facts, and needs no other mailbox's facts.
 
 use super::props::{build, case};
-use super::tests::apply_checked;
+use super::testkit::apply_checked;
 use super::*;
 use crate::plan::ops::ConvertMailbox;
 use crate::tenant::{Tenant, User};

@@ -1276,9 +1276,10 @@ mod rule_tests {
     #[test]
     fn licence_grants_and_removals_follow_the_declared_list_of_managed_skus() {
         let live = TenantBuilder::new()
-            .sku("ENTERPRISEPACK", 5)
-            .sku("ENTERPRISEPREMIUM", 5)
-            .sku("EXCHANGESTANDARD", 5)
+            .skus(
+                &["ENTERPRISEPACK", "ENTERPRISEPREMIUM", "EXCHANGESTANDARD"],
+                5,
+            )
             .user("ann@x.com", &["ENTERPRISEPACK", "EXCHANGESTANDARD"])
             .build();
         // EXCHANGESTANDARD is not managed: never removed.

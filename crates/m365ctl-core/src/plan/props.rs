@@ -3,9 +3,7 @@
 //! and deterministic.
 
 use super::testkit::*;
-use super::tests::apply_checked;
 use super::*;
-use crate::desired::LicenseIntent;
 use crate::tenant::{MailboxType, Tenant};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -104,10 +102,7 @@ pub(super) fn case() -> impl Strategy<Value = Case> {
 }
 
 pub(super) fn build(case: &Case) -> (Tenant, crate::desired::DesiredState) {
-    let mut b = TenantBuilder::new();
-    for sku in SKUS {
-        b = b.sku(sku, 0);
-    }
+    let mut b = TenantBuilder::new().skus(&SKUS, 0);
     for (i, u) in case.users.iter().enumerate() {
         let location = u.located.then_some("GB");
         b = b.user_at(&generated_upn(i), location, &pick(u.skus, &SKUS));
@@ -124,12 +119,7 @@ pub(super) fn build(case: &Case) -> (Tenant, crate::desired::DesiredState) {
         }
     }
     for (gi, g) in case.groups.iter().enumerate() {
-        let members: Vec<String> = (0..case.users.len())
-            .filter(|i| g.members & (1 << i) != 0)
-            .map(generated_upn)
-            .collect();
-        let members: Vec<&str> = members.iter().map(String::as_str).collect();
-        b = b.group(&format!("G{gi}"), &pick(g.skus, &SKUS), &members);
+        b = b.generated_group(gi, &pick(g.skus, &SKUS), g.members, case.users.len());
     }
     let mut live = b.build();
     for (sku, spare) in live.skus.iter_mut().zip(&case.spare) {
@@ -138,15 +128,10 @@ pub(super) fn build(case: &Case) -> (Tenant, crate::desired::DesiredState) {
     let managed = pick(case.managed, &SKUS);
     let mut d = desired(&managed);
     for (i, u) in case.users.iter().enumerate() {
-        if u.declared == 0 {
+        let Some(du) = declare_generated_user(&mut d, i, u.declared, &pick(u.want, &managed))
+        else {
             continue;
-        }
-        let du = want(&mut d, &generated_upn(i), &pick(u.want, &managed));
-        match u.declared {
-            1 => du.licenses = None,
-            2 => du.license_intent = LicenseIntent::Keep,
-            _ => {}
-        }
+        };
         if u.disable_yammer {
             for lic in du
                 .licenses

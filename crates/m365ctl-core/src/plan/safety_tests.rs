@@ -11,57 +11,16 @@ use crate::desired::{DesiredState, UserScope};
 use crate::plan::ops::AssignLicenses;
 use crate::tenant::{MailboxType, Tenant};
 
-fn errors(plan: &Plan) -> Vec<String> {
-    plan.diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| d.message.clone())
-        .collect()
-}
-
-fn hint_of(plan: &Plan, message_part: &str) -> String {
-    plan.diagnostics
-        .iter()
-        .find(|d| d.message.contains(message_part))
-        .and_then(|d| d.hint.clone())
-        .unwrap_or_default()
-}
-
-fn no_internal_errors(plan: &Plan) {
-    for d in &plan.diagnostics {
-        assert!(
-            !d.message.contains("internal planner error"),
-            "{}",
-            d.message
-        );
-    }
-}
-
 /// Plans, checks that the plan is appliable and that every order checked is safe, and that
 /// applying it converges.
 fn safe_in_every_order(d: &DesiredState, live: &Tenant) -> Plan {
     let p = plan(d, live);
     no_internal_errors(&p);
     assert!(!p.has_errors(), "{:?}", errors(&p));
-    let accepted = |upn: &str| {
-        d.users
-            .get(&upn.to_ascii_lowercase())
-            .is_some_and(|u| u.mailbox_deletion_accepted)
-    };
-    check_orders(live, &p, &accepted, 32, 7).unwrap_or_else(|e| panic!("{e}"));
-    let mut after = live.clone();
-    for op in &p.operations {
-        crate::tenant::apply_operation(&mut after, &op.kind).unwrap();
-    }
+    check_orders(live, &p, &deletion_accepted(d), 32, 7).unwrap_or_else(|e| panic!("{e}"));
+    let after = apply_all(live, &p);
     assert!(plan(d, &after).is_empty(), "converges");
     p
-}
-
-fn position(plan: &Plan, id: &str) -> usize {
-    plan.operations
-        .iter()
-        .position(|o| o.id == id)
-        .unwrap_or_else(|| panic!("{id} not in the plan"))
 }
 
 // Point 2: shared mailboxes over the limits need Exchange Online Plan 2.
@@ -70,8 +29,7 @@ fn position(plan: &Plan, id: &str) -> usize {
 fn shared_mailbox_with_an_archive_keeps_plan2_not_plan1() {
     // Holds Plan 1 and E3 (Plan 2); a leaver: Plan 1 alone is not enough for the archive.
     let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .sku("EXCHANGESTANDARD", 5)
+        .skus(&["ENTERPRISEPACK", "EXCHANGESTANDARD"], 5)
         .user("ann@x.com", &["ENTERPRISEPACK", "EXCHANGESTANDARD"])
         .mailbox_facts(true, false)
         .build();
@@ -140,8 +98,7 @@ fn over_50_gb_leaver_keeping_e3_with_exchange_disabled_is_an_error() {
 fn moving_a_user_mailbox_to_a_smaller_quota_is_an_error_with_the_numbers() {
     // 30 GB on E3 (100 GB) to Kiosk (2 GB).
     let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .sku("DESKLESSPACK", 5)
+        .skus(&["ENTERPRISEPACK", "DESKLESSPACK"], 5)
         .user("ann@x.com", &["ENTERPRISEPACK"])
         .mailbox(Some(MailboxType::User), 30)
         .build();
@@ -161,8 +118,7 @@ fn moving_a_user_mailbox_to_a_smaller_quota_is_an_error_with_the_numbers() {
 #[test]
 fn a_mailbox_that_fits_the_smaller_quota_moves() {
     let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .sku("EXCHANGESTANDARD", 5)
+        .skus(&["ENTERPRISEPACK", "EXCHANGESTANDARD"], 5)
         .user("ann@x.com", &["ENTERPRISEPACK"])
         .mailbox(Some(MailboxType::User), 30)
         .build();
@@ -175,11 +131,7 @@ fn a_mailbox_that_fits_the_smaller_quota_moves() {
 
 #[test]
 fn leaver_keeping_e3_with_exchange_disabled_converts_before_the_reassignment() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user("leo@x.com", &["ENTERPRISEPACK"])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (live, mut d) = e3_holder("leo@x.com");
     let leo = want(&mut d, "leo@x.com", &["ENTERPRISEPACK"]);
     disable(leo, "ENTERPRISEPACK", Some(&["EXCHANGE_S_ENTERPRISE"]));
     leo.mailbox = Some(MailboxType::Shared);
@@ -187,18 +139,17 @@ fn leaver_keeping_e3_with_exchange_disabled_converts_before_the_reassignment() {
     let convert = position(&p, "convert_mailbox:leo@x.com");
     let reassign = position(&p, "assign_licenses:leo@x.com");
     assert!(convert < reassign);
-    assert!(
-        p.operations[reassign]
-            .depends_on
-            .contains(&"convert_mailbox:leo@x.com".to_string())
-    );
+    assert!(depends_on(
+        &p,
+        "assign_licenses:leo@x.com",
+        "convert_mailbox:leo@x.com"
+    ));
 }
 
 #[test]
 fn group_dropping_e3_while_its_member_gets_e5_directly() {
     let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .sku("ENTERPRISEPREMIUM", 5)
+        .skus(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"], 5)
         .user("ann@x.com", &[])
         .group("LIC-E3", &["ENTERPRISEPACK"], &["ann@x.com"])
         .build();
@@ -210,9 +161,11 @@ fn group_dropping_e3_while_its_member_gets_e5_directly() {
     let group = position(&p, "assign_group_licenses:LIC-E3");
     assert!(grant < group);
     assert!(
-        p.operations[group]
-            .depends_on
-            .contains(&"assign_licenses:ann@x.com".to_string()),
+        depends_on(
+            &p,
+            "assign_group_licenses:LIC-E3",
+            "assign_licenses:ann@x.com"
+        ),
         "an edge, not luck"
     );
 }
@@ -221,8 +174,7 @@ fn group_dropping_e3_while_its_member_gets_e5_directly() {
 fn group_gaining_an_exchange_licence_while_its_member_loses_the_direct_one() {
     // Ann swaps direct E3 for E5 from her group: the removal waits for the group's grant.
     let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .sku("ENTERPRISEPREMIUM", 5)
+        .skus(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"], 5)
         .user("ann@x.com", &["ENTERPRISEPACK"])
         .group("LIC-E5", &[], &["ann@x.com"])
         .build();
@@ -235,30 +187,22 @@ fn group_gaining_an_exchange_licence_while_its_member_loses_the_direct_one() {
         Some(&["ann@x.com"]),
     );
     let p = safe_in_every_order(&d, &live);
-    let removal = position(&p, "assign_licenses:ann@x.com");
-    assert!(
-        p.operations[removal]
-            .depends_on
-            .contains(&"assign_group_licenses:LIC-E5".to_string())
-    );
+    assert!(depends_on(
+        &p,
+        "assign_licenses:ann@x.com",
+        "assign_group_licenses:LIC-E5"
+    ));
 }
 
 // Losses that are harmless alone but not together: two groups each dropping the same
 // Exchange licence leave it in place until the second one goes, in whichever order they run.
-
-fn depends_on(p: &Plan, id: &str, on: &str) -> bool {
-    p.operations[position(p, id)]
-        .depends_on
-        .contains(&on.to_string())
-}
 
 #[test]
 fn group_changes_that_together_take_plan2_wait_for_the_shared_mailbox_to_become_a_user_mailbox() {
     // Sam's shared mailbox has an archive: it needs Plan 2 (E3 from two groups) while shared.
     // Both groups drop E3; Sam becomes a user mailbox, for which direct Plan 1 is enough.
     let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .sku("EXCHANGESTANDARD", 5)
+        .skus(&["ENTERPRISEPACK", "EXCHANGESTANDARD"], 5)
         .user("sam@x.com", &["EXCHANGESTANDARD"])
         .mailbox(Some(MailboxType::Shared), 1)
         .mailbox_facts(true, false)
@@ -288,8 +232,7 @@ fn group_changes_that_together_take_plan2_wait_for_the_shared_mailbox_to_become_
 fn group_changes_that_together_take_the_last_exchange_licence_wait_for_the_direct_grant() {
     // Ann's user mailbox has E3 from two groups; both drop it and Ann gets E5 directly.
     let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .sku("ENTERPRISEPREMIUM", 5)
+        .skus(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"], 5)
         .user("ann@x.com", &[])
         .group("LIC-A", &["ENTERPRISEPACK"], &["ann@x.com"])
         .group("LIC-B", &["ENTERPRISEPACK"], &["ann@x.com"])
@@ -313,15 +256,7 @@ fn group_changes_that_together_take_the_last_exchange_licence_wait_for_the_direc
 
 #[test]
 fn seat_deadlock_is_a_domain_error_with_skus_numbers_principals_and_a_hint() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 1)
-        .sku("ENTERPRISEPREMIUM", 1)
-        .user("amy@x.com", &["ENTERPRISEPACK"])
-        .user("ben@x.com", &["ENTERPRISEPREMIUM"])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
-    want(&mut d, "amy@x.com", &["ENTERPRISEPREMIUM"]);
-    want(&mut d, "ben@x.com", &["ENTERPRISEPACK"]);
+    let (live, d) = seat_swap("ENTERPRISEPACK", "ENTERPRISEPREMIUM");
     let p = plan(&d, &live);
     no_internal_errors(&p);
     let e = errors(&p);
@@ -361,11 +296,7 @@ fn last_exchange_licence_lost_by_a_group_licence_removal_is_an_error() {
 
 #[test]
 fn last_exchange_licence_lost_by_disabling_the_exchange_plan_is_an_error() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user("ann@x.com", &["ENTERPRISEPACK"])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (live, mut d) = e3_holder("ann@x.com");
     let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
     disable(ann, "ENTERPRISEPACK", Some(&["EXCHANGE_S_ENTERPRISE"]));
     last_exchange_error(&plan(&d, &live), "ann@x.com");
@@ -373,11 +304,7 @@ fn last_exchange_licence_lost_by_disabling_the_exchange_plan_is_an_error() {
 
 #[test]
 fn users_all_sweeping_an_undeclared_mailbox_user_is_an_error() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user("ann@x.com", &["ENTERPRISEPACK"])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (live, mut d) = e3_holder("ann@x.com");
     d.scope.users = UserScope::All;
     d.users.insert(
         "ann@x.com".to_string(),
@@ -434,9 +361,7 @@ fn two_groups_trading_exchange_under_a_shared_member_never_wait_on_each_other() 
         for size_gb in [1, 3, 60] {
             for spare in [0, 1, 2] {
                 let live = TenantBuilder::new()
-                    .sku("ENTERPRISEPACK", 0)
-                    .sku("EXCHANGESTANDARD", 0)
-                    .sku("DESKLESSPACK", 0)
+                    .skus(&["ENTERPRISEPACK", "EXCHANGESTANDARD", "DESKLESSPACK"], 0)
                     .sku("POWER_BI_PRO", 0)
                     .user_at("mia@x.com", located.then_some("GB"), &[])
                     .mailbox(Some(MailboxType::User), size_gb)

@@ -1,5 +1,7 @@
-//! A compact builder for small tenants and desired states in planner tests.
+//! A compact builder for small tenants and desired states in planner tests, and the queries
+//! those tests ask of a plan.
 
+use super::{Operation, Plan};
 use crate::catalog::sku_from_catalog;
 use crate::desired::{
     DesiredGroup, DesiredLicense, DesiredState, DesiredUser, Guards, LicenseIntent, LicenseSet,
@@ -36,6 +38,12 @@ impl TenantBuilder {
             .skus
             .push(sku_from_catalog(part, enabled).expect("known SKU"));
         self
+    }
+
+    /// Subscribes to each of `parts` with the same `enabled` seats: most planner tests give
+    /// every SKU the same room so that seats play no part.
+    pub fn skus(self, parts: &[&str], enabled: u32) -> TenantBuilder {
+        parts.iter().fold(self, |b, part| b.sku(part, enabled))
     }
 
     fn sku_id(&self, part: &str) -> String {
@@ -103,6 +111,16 @@ impl TenantBuilder {
         self
     }
 
+    /// Sets the last user's `accountEnabled` (whether it may sign in).
+    pub fn account_enabled(mut self, enabled: bool) -> TenantBuilder {
+        self.tenant
+            .users
+            .last_mut()
+            .expect("a user first")
+            .account_enabled = enabled;
+        self
+    }
+
     /// Marks the last user as synchronised from on-premises.
     pub fn synced(mut self) -> TenantBuilder {
         self.tenant
@@ -147,6 +165,20 @@ impl TenantBuilder {
         self
     }
 
+    /// The generated group `G{index}` licensed with `skus`, its members the generated users
+    /// (of `users`) whose bit is set in `members`.
+    pub fn generated_group(
+        self,
+        index: usize,
+        skus: &[&str],
+        members: u8,
+        users: usize,
+    ) -> TenantBuilder {
+        let members: Vec<String> = generated_members(members, users).collect();
+        let members: Vec<&str> = members.iter().map(String::as_str).collect();
+        self.group(&format!("G{index}"), skus, &members)
+    }
+
     /// The tenant with inherited assignments and consumed seats derived.
     pub fn build(mut self) -> Tenant {
         let groups = self.tenant.groups.clone();
@@ -167,6 +199,42 @@ impl TenantBuilder {
         self.tenant.normalize();
         self.tenant
     }
+}
+
+/// The commonest situation: `upn` holds E3 (`ENTERPRISEPACK`, 5 seats) directly, and a
+/// desired state manages E3 and declares nobody yet.
+pub fn e3_holder(upn: &str) -> (Tenant, DesiredState) {
+    let live = TenantBuilder::new()
+        .sku("ENTERPRISEPACK", 5)
+        .user(upn, &["ENTERPRISEPACK"])
+        .build();
+    (live, desired(&["ENTERPRISEPACK"]))
+}
+
+/// One user trading a SKU for another: `upn` holds `from` directly and wants `to` instead,
+/// five seats of each, the desired state managing both.
+pub fn licence_swap(upn: &str, from: &str, to: &str) -> (Tenant, DesiredState) {
+    let live = TenantBuilder::new()
+        .skus(&[from, to], 5)
+        .user(upn, &[from])
+        .build();
+    let mut d = desired(&[from, to]);
+    want(&mut d, upn, &[to]);
+    (live, d)
+}
+
+/// Two users trading SKUs with no seat to spare: amy holds `a` and wants `b`, ben holds `b`
+/// and wants `a`, one seat of each; the desired state manages both.
+pub fn seat_swap(a: &str, b: &str) -> (Tenant, DesiredState) {
+    let live = TenantBuilder::new()
+        .skus(&[a, b], 1)
+        .user("amy@x.com", &[a])
+        .user("ben@x.com", &[b])
+        .build();
+    let mut d = desired(&[a, b]);
+    want(&mut d, "amy@x.com", &[b]);
+    want(&mut d, "ben@x.com", &[a]);
+    (live, d)
 }
 
 /// A desired state managing these SKUs, declared users only.
@@ -250,6 +318,34 @@ pub fn generated_upn(i: usize) -> String {
     format!("u{i}@x.com")
 }
 
+/// The principal names of the generated users (of `users`) whose bit is set in `mask`.
+pub fn generated_members(mask: u8, users: usize) -> impl Iterator<Item = String> {
+    (0..users)
+        .filter(move |i| mask & (1 << i) != 0)
+        .map(generated_upn)
+}
+
+/// Declares generated user `i` as the property tests' `declared` code says: 0 leaves it
+/// undeclared (`None`), 1 leaves its licences unmanaged, 2 keeps whatever it holds, 3 and more
+/// give it exactly `wanted`.
+pub fn declare_generated_user<'d>(
+    d: &'d mut DesiredState,
+    i: usize,
+    declared: u8,
+    wanted: &[&str],
+) -> Option<&'d mut DesiredUser> {
+    if declared == 0 {
+        return None;
+    }
+    let du = want(d, &generated_upn(i), wanted);
+    match declared {
+        1 => du.licenses = None,
+        2 => du.license_intent = LicenseIntent::Keep,
+        _ => {}
+    }
+    Some(du)
+}
+
 /// The entries of `within` whose bit is set in `mask`: how the property tests turn a generated
 /// bit mask into SKU part numbers.
 pub fn pick(mask: u8, within: &[&'static str]) -> Vec<&'static str> {
@@ -277,10 +373,7 @@ pub fn declare_generated_group(
         return;
     }
     let name = format!("G{index}");
-    let members: BTreeSet<String> = (0..users)
-        .filter(|i| want_members & (1 << i) != 0)
-        .map(generated_upn)
-        .collect();
+    let members: BTreeSet<String> = generated_members(want_members, users).collect();
     d.groups.insert(
         name.clone(),
         DesiredGroup {
@@ -292,4 +385,115 @@ pub fn declare_generated_group(
             member_origins: Default::default(),
         },
     );
+}
+
+/// Whether the desired state accepts losing `upn`'s mailbox (`mailbox = "delete"`): what the
+/// order checker needs to tell an accepted loss from a stranded mailbox.
+pub fn deletion_accepted(d: &DesiredState) -> impl Fn(&str) -> bool + '_ {
+    |upn: &str| {
+        d.users
+            .get(&upn.to_ascii_lowercase())
+            .is_some_and(|u| u.mailbox_deletion_accepted)
+    }
+}
+
+/// The tenant after every operation of `plan`, in its printed order, under Graph's rules.
+pub fn apply_all(live: &Tenant, plan: &Plan) -> Tenant {
+    let mut after = live.clone();
+    for op in &plan.operations {
+        crate::tenant::apply_operation(&mut after, &op.kind)
+            .unwrap_or_else(|e| panic!("{} rejected: {e}", op.id));
+    }
+    after
+}
+
+/// The operation ids of a plan, in order: what most ordering assertions compare.
+pub fn ids(plan: &Plan) -> Vec<&str> {
+    plan.operations.iter().map(|o| o.id.as_str()).collect()
+}
+
+/// Where operation `id` stands in the plan; panics naming the ids there are.
+pub fn position(plan: &Plan, id: &str) -> usize {
+    plan.operations
+        .iter()
+        .position(|o| o.id == id)
+        .unwrap_or_else(|| panic!("{id} not in {:?}", ids(plan)))
+}
+
+/// Operation `id` of the plan.
+pub fn op<'p>(plan: &'p Plan, id: &str) -> &'p Operation {
+    &plan.operations[position(plan, id)]
+}
+
+/// Whether operation `id` waits for operation `on`: an edge, not luck of the printed order.
+pub fn depends_on(plan: &Plan, id: &str, on: &str) -> bool {
+    op(plan, id).depends_on.contains(&on.to_string())
+}
+
+/// The messages of the plan's errors.
+pub fn errors(plan: &Plan) -> Vec<String> {
+    plan.diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.message.clone())
+        .collect()
+}
+
+/// The messages of the plan's warnings.
+pub fn warnings(plan: &Plan) -> Vec<String> {
+    plan.diagnostics
+        .iter()
+        .filter(|d| !d.is_error())
+        .map(|d| d.message.clone())
+        .collect()
+}
+
+/// The hint of the first diagnostic whose message contains `message_part` (empty if none).
+pub fn hint_of(plan: &Plan, message_part: &str) -> String {
+    plan.diagnostics
+        .iter()
+        .find(|d| d.message.contains(message_part))
+        .and_then(|d| d.hint.clone())
+        .unwrap_or_default()
+}
+
+/// Fails on any diagnostic that is the planner's own bug rather than the tenant's problem.
+pub fn no_internal_errors(plan: &Plan) {
+    for d in &plan.diagnostics {
+        assert!(
+            !d.message.contains("internal planner error"),
+            "{}",
+            d.message
+        );
+    }
+}
+
+/// Applies the plan with Graph's rules, checking seats and mailbox safety after every step.
+pub fn apply_checked(live: &Tenant, plan: &Plan) -> Tenant {
+    let mut t = live.clone();
+    let unlicensed_before = crate::tenant::unlicensed_user_mailboxes(&t);
+    for op in &plan.operations {
+        crate::tenant::apply_operation(&mut t, &op.kind)
+            .unwrap_or_else(|e| panic!("{} rejected: {e}", op.id));
+        for sku in &t.skus {
+            assert!(
+                i64::from(sku.consumed) <= crate::rules::seats::capacity(sku),
+                "{} over capacity after {}",
+                sku.sku_part_number,
+                op.id
+            );
+        }
+        for upn in crate::tenant::unlicensed_user_mailboxes(&t) {
+            let warned = plan
+                .diagnostics
+                .iter()
+                .any(|d| d.message.contains(&upn) && d.message.contains("will be disabled"));
+            assert!(
+                unlicensed_before.contains(&upn) || warned,
+                "{upn} lost Exchange after {}",
+                op.id
+            );
+        }
+    }
+    t
 }

@@ -2,71 +2,11 @@
 
 use super::testkit::*;
 use super::*;
+use crate::desired::DesiredState;
 use crate::plan::ops::AssignLicenses;
-use crate::tenant::{self, MailboxType, Tenant};
+use crate::tenant::{MailboxType, Tenant};
 
-/// Applies the plan with Graph's rules, checking seats and mailbox safety after every step.
-pub(crate) fn apply_checked(live: &Tenant, plan: &Plan) -> Tenant {
-    let mut t = live.clone();
-    let unlicensed_before = tenant::unlicensed_user_mailboxes(&t);
-    for op in &plan.operations {
-        tenant::apply_operation(&mut t, &op.kind)
-            .unwrap_or_else(|e| panic!("{} rejected: {e}", op.id));
-        for sku in &t.skus {
-            assert!(
-                i64::from(sku.consumed) <= crate::rules::seats::capacity(sku),
-                "{} over capacity after {}",
-                sku.sku_part_number,
-                op.id
-            );
-        }
-        for upn in tenant::unlicensed_user_mailboxes(&t) {
-            let warned = plan
-                .diagnostics
-                .iter()
-                .any(|d| d.message.contains(&upn) && d.message.contains("will be disabled"));
-            assert!(
-                unlicensed_before.contains(&upn) || warned,
-                "{upn} lost Exchange after {}",
-                op.id
-            );
-        }
-    }
-    t
-}
-
-fn ids(plan: &Plan) -> Vec<&str> {
-    plan.operations.iter().map(|o| o.id.as_str()).collect()
-}
-
-fn pos(plan: &Plan, id: &str) -> usize {
-    plan.operations
-        .iter()
-        .position(|o| o.id == id)
-        .unwrap_or_else(|| panic!("{id} not in {:?}", ids(plan)))
-}
-
-fn op<'p>(plan: &'p Plan, id: &str) -> &'p Operation {
-    &plan.operations[pos(plan, id)]
-}
-
-fn errors(plan: &Plan) -> Vec<String> {
-    plan.diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| d.message.clone())
-        .collect()
-}
-
-fn warnings(plan: &Plan) -> Vec<String> {
-    plan.diagnostics
-        .iter()
-        .filter(|d| !d.is_error())
-        .map(|d| d.message.clone())
-        .collect()
-}
-
-fn converges(d: &crate::desired::DesiredState, live: &Tenant) {
+fn converges(d: &DesiredState, live: &Tenant) {
     let p = plan(d, live);
     assert!(!p.has_errors(), "{:?}", p.diagnostics);
     let after = apply_checked(live, &p);
@@ -81,11 +21,7 @@ fn converges(d: &crate::desired::DesiredState, live: &Tenant) {
 
 #[test]
 fn in_sync_tenant_plans_nothing() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user("ann@x.com", &["ENTERPRISEPACK"])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (live, mut d) = e3_holder("ann@x.com");
     want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
     let p = plan(&d, &live);
     assert!(p.is_empty());
@@ -96,8 +32,7 @@ fn in_sync_tenant_plans_nothing() {
 #[test]
 fn undeclared_users_and_unmanaged_skus_are_never_touched() {
     let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .sku("POWER_BI_PRO", 5)
+        .skus(&["ENTERPRISEPACK", "POWER_BI_PRO"], 5)
         .user("ann@x.com", &["ENTERPRISEPACK", "POWER_BI_PRO"])
         .user("bob@x.com", &["ENTERPRISEPACK"])
         .build();
@@ -176,11 +111,7 @@ fn licence_without_any_usage_location_is_an_error() {
 
 #[test]
 fn usage_location_is_independent_of_licensing() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user("ann@x.com", &["ENTERPRISEPACK"])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (live, mut d) = e3_holder("ann@x.com");
     let ann = want(&mut d, "ann@x.com", &[]);
     ann.licenses = None;
     ann.usage_location = Some("FR".into());
@@ -202,7 +133,7 @@ fn reallocation_with_zero_free_seats_frees_before_granting() {
     want(&mut d, "ben@x.com", &["ENTERPRISEPACK"]);
     let p = plan(&d, &live);
     assert!(!p.has_errors(), "{:?}", p.diagnostics);
-    assert!(pos(&p, "assign_licenses:amy@x.com") < pos(&p, "assign_licenses:ben@x.com"));
+    assert!(position(&p, "assign_licenses:amy@x.com") < position(&p, "assign_licenses:ben@x.com"));
     let ben = op(&p, "assign_licenses:ben@x.com");
     assert_eq!(ben.depends_on, ["assign_licenses:amy@x.com"]);
     assert!(
@@ -223,28 +154,36 @@ fn reallocation_with_zero_free_seats_frees_before_granting() {
     converges(&d, &live);
 }
 
-#[test]
-fn unaffordable_plan_reports_numbers_per_sku() {
+/// Ten E3 seats held by `leavers` users (`{prefix}{i}@x.com`) who all become shared
+/// mailboxes, the first `freed` of them giving their E3 back, and twelve unlicensed newcomers
+/// without a mailbox (`new{i:02}@x.com`) who each want E3.
+fn newcomers_wanting_e3_after_leavers(
+    prefix: &str,
+    leavers: usize,
+    freed: usize,
+) -> (Tenant, DesiredState) {
     let mut b = TenantBuilder::new().sku("ENTERPRISEPACK", 10);
-    for i in 0..7 {
-        b = b.user(&format!("has{i}@x.com"), &["ENTERPRISEPACK"]);
+    for i in 0..leavers {
+        b = b.user(&format!("{prefix}{i}@x.com"), &["ENTERPRISEPACK"]);
     }
     for i in 0..12 {
         b = b.user(&format!("new{i:02}@x.com"), &[]).mailbox(None, 0);
     }
     let live = b.build();
     let mut d = desired(&["ENTERPRISEPACK"]);
-    for i in 0..7 {
-        let u = want(
-            &mut d,
-            &format!("has{i}@x.com"),
-            if i < 3 { &[] } else { &["ENTERPRISEPACK"] },
-        );
-        u.mailbox = Some(MailboxType::Shared);
+    for i in 0..leavers {
+        let kept: &[&str] = if i < freed { &[] } else { &["ENTERPRISEPACK"] };
+        want(&mut d, &format!("{prefix}{i}@x.com"), kept).mailbox = Some(MailboxType::Shared);
     }
     for i in 0..12 {
         want(&mut d, &format!("new{i:02}@x.com"), &["ENTERPRISEPACK"]);
     }
+    (live, d)
+}
+
+#[test]
+fn unaffordable_plan_reports_numbers_per_sku() {
+    let (live, d) = newcomers_wanting_e3_after_leavers("has", 7, 3);
     let p = plan(&d, &live);
     assert!(p.has_errors());
     assert_eq!(
@@ -255,21 +194,7 @@ fn unaffordable_plan_reports_numbers_per_sku() {
 
 #[test]
 fn unaffordable_message_matches_the_documented_style() {
-    let mut b = TenantBuilder::new().sku("ENTERPRISEPACK", 10);
-    for i in 0..3 {
-        b = b.user(&format!("old{i}@x.com"), &["ENTERPRISEPACK"]);
-    }
-    for i in 0..12 {
-        b = b.user(&format!("new{i:02}@x.com"), &[]).mailbox(None, 0);
-    }
-    let live = b.build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
-    for i in 0..3 {
-        want(&mut d, &format!("old{i}@x.com"), &[]).mailbox = Some(MailboxType::Shared);
-    }
-    for i in 0..12 {
-        want(&mut d, &format!("new{i:02}@x.com"), &["ENTERPRISEPACK"]);
-    }
+    let (live, d) = newcomers_wanting_e3_after_leavers("old", 3, 3);
     let p = plan(&d, &live);
     assert_eq!(
         errors(&p),
@@ -281,13 +206,7 @@ fn unaffordable_message_matches_the_documented_style() {
 
 #[test]
 fn e3_to_e5_swap_keeps_exchange_continuous() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .sku("ENTERPRISEPREMIUM", 5)
-        .user("ann@x.com", &["ENTERPRISEPACK"])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
-    want(&mut d, "ann@x.com", &["ENTERPRISEPREMIUM"]);
+    let (live, d) = licence_swap("ann@x.com", "ENTERPRISEPACK", "ENTERPRISEPREMIUM");
     let p = plan(&d, &live);
     assert_eq!(
         ids(&p),
@@ -312,9 +231,7 @@ fn e3_to_e5_swap_keeps_exchange_continuous() {
 #[test]
 fn swap_between_non_exchange_skus_is_one_call() {
     let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .sku("POWER_BI_PRO", 5)
-        .sku("EMS", 5)
+        .skus(&["ENTERPRISEPACK", "POWER_BI_PRO", "EMS"], 5)
         .user("ann@x.com", &["ENTERPRISEPACK", "POWER_BI_PRO"])
         .build();
     let mut d = desired(&["POWER_BI_PRO", "EMS"]);
@@ -326,13 +243,7 @@ fn swap_between_non_exchange_skus_is_one_call() {
 
 #[test]
 fn exchange_downgrade_is_reported() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .sku("EXCHANGESTANDARD", 5)
-        .user("ann@x.com", &["ENTERPRISEPACK"])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK", "EXCHANGESTANDARD"]);
-    want(&mut d, "ann@x.com", &["EXCHANGESTANDARD"]);
+    let (live, d) = licence_swap("ann@x.com", "ENTERPRISEPACK", "EXCHANGESTANDARD");
     let p = plan(&d, &live);
     assert_eq!(
         p.exchange_changes,
@@ -347,11 +258,7 @@ fn exchange_downgrade_is_reported() {
 
 #[test]
 fn leaver_is_converted_before_the_licence_goes() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user("leo@x.com", &["ENTERPRISEPACK"])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (live, mut d) = e3_holder("leo@x.com");
     want(&mut d, "leo@x.com", &[]).mailbox = Some(MailboxType::Shared);
     let p = plan(&d, &live);
     assert_eq!(
@@ -366,8 +273,7 @@ fn leaver_is_converted_before_the_licence_goes() {
 #[test]
 fn leaver_with_a_60_gb_mailbox_keeps_the_licence_and_says_why() {
     let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .sku("POWER_BI_PRO", 5)
+        .skus(&["ENTERPRISEPACK", "POWER_BI_PRO"], 5)
         .user("big@x.com", &["ENTERPRISEPACK", "POWER_BI_PRO"])
         .mailbox(Some(MailboxType::User), 60)
         .build();
@@ -391,11 +297,7 @@ fn leaver_with_a_60_gb_mailbox_keeps_the_licence_and_says_why() {
 
 #[test]
 fn losing_the_last_exchange_licence_of_a_user_mailbox_is_an_error() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user("ann@x.com", &["ENTERPRISEPACK"])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (live, mut d) = e3_holder("ann@x.com");
     want(&mut d, "ann@x.com", &[]);
     let p = plan(&d, &live);
     assert!(p.has_errors());
@@ -409,11 +311,7 @@ fn losing_the_last_exchange_licence_of_a_user_mailbox_is_an_error() {
 
 #[test]
 fn mailbox_delete_accepts_the_loss_with_a_warning() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user("ann@x.com", &["ENTERPRISEPACK"])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (live, mut d) = e3_holder("ann@x.com");
     want(&mut d, "ann@x.com", &[]).mailbox_deletion_accepted = true;
     let p = plan(&d, &live);
     assert_eq!(ids(&p), ["assign_licenses:ann@x.com"]);
@@ -423,11 +321,7 @@ fn mailbox_delete_accepts_the_loss_with_a_warning() {
 
 #[test]
 fn desired_user_mailbox_without_exchange_is_an_error() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user("ann@x.com", &["ENTERPRISEPACK"])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (live, mut d) = e3_holder("ann@x.com");
     want(&mut d, "ann@x.com", &[]).mailbox = Some(MailboxType::User);
     let p = plan(&d, &live);
     assert!(errors(&p)[0].contains("needs an Exchange licence"));
@@ -490,11 +384,7 @@ fn synced_users_are_not_converted_and_keep_their_licence() {
 
 #[test]
 fn disabled_plan_toggle_is_a_single_change() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user("ann@x.com", &["ENTERPRISEPACK"])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (live, mut d) = e3_holder("ann@x.com");
     let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
     disable(ann, "ENTERPRISEPACK", Some(&["YAMMER_ENTERPRISE"]));
     let p = plan(&d, &live);
@@ -520,11 +410,7 @@ fn disabled_plan_toggle_is_a_single_change() {
 
 #[test]
 fn unknown_disabled_plan_lists_the_real_ones() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user("ann@x.com", &["ENTERPRISEPACK"])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (live, mut d) = e3_holder("ann@x.com");
     let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
     disable(ann, "ENTERPRISEPACK", Some(&["NOPE"]));
     let p = plan(&d, &live);
@@ -536,8 +422,7 @@ fn unknown_disabled_plan_lists_the_real_ones() {
 #[test]
 fn inherited_licence_removal_leaves_the_declared_group() {
     let live = TenantBuilder::new()
-        .sku("ENTERPRISEPREMIUM", 5)
-        .sku("ENTERPRISEPACK", 5)
+        .skus(&["ENTERPRISEPREMIUM", "ENTERPRISEPACK"], 5)
         .user("bob@x.com", &[])
         .group("LIC-E5", &["ENTERPRISEPREMIUM"], &["bob@x.com"])
         .build();
@@ -667,15 +552,7 @@ fn group_licence_changes_account_every_member() {
 #[test]
 fn seat_swap_between_users_is_split_without_a_cycle() {
     // amy: E3 -> EMS, ben: EMS -> E3, no spare seats of either: each removal goes first.
-    let live = TenantBuilder::new()
-        .sku("POWER_BI_PRO", 1)
-        .sku("EMS", 1)
-        .user("amy@x.com", &["POWER_BI_PRO"])
-        .user("ben@x.com", &["EMS"])
-        .build();
-    let mut d = desired(&["POWER_BI_PRO", "EMS"]);
-    want(&mut d, "amy@x.com", &["EMS"]);
-    want(&mut d, "ben@x.com", &["POWER_BI_PRO"]);
+    let (live, d) = seat_swap("POWER_BI_PRO", "EMS");
     let p = plan(&d, &live);
     assert!(!p.has_errors(), "{:?}", p.diagnostics);
     assert_eq!(p.operations.len(), 4);
@@ -684,15 +561,7 @@ fn seat_swap_between_users_is_split_without_a_cycle() {
 
 #[test]
 fn contradictory_exchange_swaps_with_no_seats_are_a_deadlock_naming_skus_numbers_and_users() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 1)
-        .sku("ENTERPRISEPREMIUM", 1)
-        .user("amy@x.com", &["ENTERPRISEPACK"])
-        .user("ben@x.com", &["ENTERPRISEPREMIUM"])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
-    want(&mut d, "amy@x.com", &["ENTERPRISEPREMIUM"]);
-    want(&mut d, "ben@x.com", &["ENTERPRISEPACK"]);
+    let (live, d) = seat_swap("ENTERPRISEPACK", "ENTERPRISEPREMIUM");
     let p = plan(&d, &live);
     assert!(p.has_errors());
     let e = errors(&p);
@@ -723,9 +592,10 @@ fn contradictory_exchange_swaps_with_no_seats_are_a_deadlock_naming_skus_numbers
 #[test]
 fn stacking_report_lists_redundant_exchange_licences() {
     let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .sku("EXCHANGESTANDARD", 5)
-        .sku("ENTERPRISEPREMIUM", 5)
+        .skus(
+            &["ENTERPRISEPACK", "EXCHANGESTANDARD", "ENTERPRISEPREMIUM"],
+            5,
+        )
         .user("ann@x.com", &["ENTERPRISEPACK", "EXCHANGESTANDARD"])
         .user("bob@x.com", &["ENTERPRISEPACK"])
         .user("cy@x.com", &["ENTERPRISEPACK", "ENTERPRISEPREMIUM"])
@@ -887,8 +757,10 @@ fn sign_in_rule_plans_exactly_the_declared_difference() {
     use crate::plan::ops::SignIn;
     for enabled in [false, true] {
         for wanted in [None, Some(SignIn::Blocked), Some(SignIn::Allowed)] {
-            let mut live = TenantBuilder::new().user("ann@x.com", &[]).build();
-            live.users[0].account_enabled = enabled;
+            let live = TenantBuilder::new()
+                .user("ann@x.com", &[])
+                .account_enabled(enabled)
+                .build();
             let mut d = desired(&[]);
             want(&mut d, "ann@x.com", &[]).sign_in = wanted;
             let change = super::intent::sign_in_change(&live.users[0], wanted).map(|op| match op {
@@ -915,12 +787,12 @@ fn sign_in_rule_plans_exactly_the_declared_difference() {
 #[test]
 fn allowing_sign_in_comes_before_a_shared_mailbox_becomes_a_users() {
     use crate::plan::ops::SignIn;
-    let mut live = TenantBuilder::new()
+    let live = TenantBuilder::new()
         .sku("ENTERPRISEPACK", 5)
         .user("ann@x.com", &[])
         .mailbox(Some(MailboxType::Shared), 1)
+        .account_enabled(false)
         .build();
-    live.users[0].account_enabled = false;
     let mut d = desired(&["ENTERPRISEPACK"]);
     let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
     ann.mailbox = Some(MailboxType::User);
@@ -936,7 +808,7 @@ fn allowing_sign_in_comes_before_a_shared_mailbox_becomes_a_users() {
         "{:?}",
         convert.depends_on
     );
-    assert!(pos(&p, "set_sign_in:ann@x.com") < pos(&p, "convert_mailbox:ann@x.com"));
+    assert!(position(&p, "set_sign_in:ann@x.com") < position(&p, "convert_mailbox:ann@x.com"));
     converges(&d, &live);
 }
 
@@ -957,12 +829,12 @@ fn sign_in_converges_for_every_combination() {
                 } else {
                     &[]
                 };
-                let mut live = TenantBuilder::new()
+                let live = TenantBuilder::new()
                     .sku("ENTERPRISEPACK", 5)
                     .user_at("ann@x.com", Some("GB"), held)
                     .mailbox(Some(from), 1)
+                    .account_enabled(enabled)
                     .build();
-                live.users[0].account_enabled = enabled;
                 let mut d = desired(&["ENTERPRISEPACK"]);
                 let wants: &[&str] = if to == MailboxType::User {
                     &["ENTERPRISEPACK"]
