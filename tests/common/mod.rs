@@ -382,3 +382,183 @@ pub fn scenario(rng: &mut Rng) -> Scenario {
         out_of_scope,
     }
 }
+
+/// The repository's quickstart example: the config and tenant most end-to-end tests start from.
+pub mod quickstart {
+    use m365ctl::tenant::Tenant;
+    use std::path::{Path, PathBuf};
+
+    /// The `[tenant]` table the quickstart ships with, which tests replace to point elsewhere.
+    pub const SNAPSHOT_TABLE: &str =
+        "[tenant]\nbackend = \"snapshot\"\nsnapshot = \"tenant.json\"\n";
+
+    /// `examples/quickstart/{file}` in this repository.
+    pub fn file(file: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/quickstart")
+            .join(file)
+    }
+
+    /// The quickstart's tenant snapshot, parsed.
+    pub fn tenant() -> Tenant {
+        let text = std::fs::read_to_string(file("tenant.json")).unwrap();
+        m365ctl::backend::snapshot::parse_snapshot(&text).unwrap()
+    }
+
+    /// A scratch copy of the quickstart (config and tenant), for tests that apply to it.
+    pub fn copy() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["m365ctl.toml", "tenant.json"] {
+            std::fs::copy(file(name), dir.path().join(name)).unwrap();
+        }
+        dir
+    }
+
+    /// Writes the quickstart config into `dir` with its `[tenant]` table replaced by
+    /// `tenant_table`; the directory to pass to `-c`.
+    pub fn config_with(dir: &Path, tenant_table: &str) -> String {
+        let quickstart = std::fs::read_to_string(file("m365ctl.toml")).unwrap();
+        assert!(quickstart.contains(SNAPSHOT_TABLE));
+        let config = quickstart.replace(SNAPSHOT_TABLE, tenant_table);
+        std::fs::write(dir.join("m365ctl.toml"), config).unwrap();
+        dir.display().to_string()
+    }
+}
+
+/// The fake Graph/Exchange server as the tests meet it: started on a tenant, named in a
+/// config, reached through the environment, asked for a token.
+pub mod fake {
+    use m365ctl::sim::{FakeTenant, FakeTenantHandle, SimOptions};
+    use m365ctl::tenant::Tenant;
+
+    /// The fake's defaults, accepting `secret` as the client secret the CLI reads from the
+    /// environment.
+    pub fn accepting(secret: &str) -> SimOptions {
+        SimOptions {
+            client_secret: Some(secret.to_string()),
+            ..SimOptions::default()
+        }
+    }
+
+    /// A fake serving `tenant` on loopback.
+    pub async fn serving(tenant: Tenant, options: SimOptions) -> FakeTenantHandle {
+        FakeTenant::start(tenant, options).await.unwrap()
+    }
+
+    /// The `[tenant]` keys (without the header) pointing the graph backend at the fake's
+    /// tenant as the fake's default app, then `auth` (whole lines).
+    pub fn graph_keys(fake: &FakeTenantHandle, auth: &str) -> String {
+        format!(
+            "backend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\n{auth}",
+            fake.tenant_id(),
+            SimOptions::default().client_id,
+        )
+    }
+
+    /// The whole `[tenant]` table of `graph_keys`.
+    pub fn graph_table(fake: &FakeTenantHandle, auth: &str) -> String {
+        format!("[tenant]\n{}", graph_keys(fake, auth))
+    }
+
+    /// `auth` lines: a client secret read from the environment variable `env`.
+    pub fn secret_auth(env: &str) -> String {
+        format!("auth = \"secret\"\nclient_secret_env = \"{env}\"\n")
+    }
+
+    /// The environment that points the binary at the fake (a config may name only
+    /// Microsoft's hosts).
+    pub fn host_env(fake: &FakeTenantHandle) -> [(&'static str, String); 3] {
+        [
+            ("M365CTL_AUTHORITY_HOST", fake.authority_host()),
+            ("M365CTL_GRAPH_HOST", fake.graph_host()),
+            ("M365CTL_EXCHANGE_HOST", fake.exchange_host()),
+        ]
+    }
+
+    /// The fake's default app's token for `scope`: its default client id and secret.
+    pub async fn app_token(fake: &FakeTenantHandle, scope: &str) -> String {
+        let client_id = SimOptions::default().client_id;
+        token(fake, &client_id, "sim-client-secret", scope).await
+    }
+
+    /// The fake's default app's token for its Graph host.
+    pub async fn graph_token(fake: &FakeTenantHandle) -> String {
+        app_token(fake, &format!("{}/.default", fake.graph_host())).await
+    }
+
+    /// An access token from the fake's token endpoint by the client-credentials grant.
+    pub async fn token(
+        fake: &FakeTenantHandle,
+        client_id: &str,
+        secret: &str,
+        scope: &str,
+    ) -> String {
+        let body: serde_json::Value = reqwest::Client::new()
+            .post(format!(
+                "{}/{}/oauth2/v2.0/token",
+                fake.authority_host(),
+                fake.tenant_id()
+            ))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+                ("scope", scope),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    }
+}
+
+/// Running the `m365ctl` binary from a test.
+pub mod cli {
+    use assert_cmd::Command;
+    use std::path::Path;
+
+    /// The binary, uncoloured and unaware of any GitHub Actions job the tests run in.
+    pub fn m365ctl() -> Command {
+        let mut cmd = Command::cargo_bin("m365ctl").expect("binary built");
+        cmd.env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    /// Runs `cmd` on a blocking thread: async tests keep the fake serving on their runtime.
+    pub async fn output(mut cmd: Command) -> std::process::Output {
+        tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+            .await
+            .expect("joined")
+    }
+
+    /// Owned arguments, as a command run on another thread takes them.
+    pub fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// `apply --auto-approve -c config planfile`: the reviewed plan applied, for the caller
+    /// to assert on.
+    pub fn apply_plan(config: &Path, planfile: &Path) -> assert_cmd::assert::Assert {
+        m365ctl()
+            .args(["apply", "--auto-approve", "-c"])
+            .arg(config)
+            .arg(planfile)
+            .assert()
+    }
+
+    /// `plan -c config --out planfile`, which must succeed: the reviewed plan of a test.
+    pub fn save_plan(config: &Path, planfile: &Path) {
+        m365ctl()
+            .args(["plan", "-c"])
+            .arg(config)
+            .arg("--out")
+            .arg(planfile)
+            .assert()
+            .code(0);
+    }
+}

@@ -68,18 +68,20 @@ fn position(plan: &Plan, id: &str) -> usize {
         .unwrap_or_else(|| panic!("no {id}"))
 }
 
-#[tokio::test]
-async fn the_executor_waits_for_group_licensing_before_removing_the_direct_licence() {
-    let live = tenant(5);
-    let plan = plan(&live);
-    let removal = position(&plan, "assign_licenses:ann@contoso.com");
+/// Asserts that operation `id` of the plan depends on operation `on`.
+fn assert_waits_for(plan: &Plan, id: &str, on: &str) {
     assert!(
-        plan.operations[removal]
+        plan.operations[position(plan, id)]
             .depends_on
-            .contains(&"add_group_member:ann@contoso.com".to_string()),
+            .contains(&on.to_string()),
         "{:#?}",
         plan.operations
     );
+}
+
+/// Executes the whole plan against a fake serving `live` (its default group-licensing
+/// delay): every operation succeeds and the fake records no safety violation.
+async fn executes_cleanly(live: Tenant, plan: &Plan) -> m365ctl::sim::FakeTenantHandle {
     let fake = fx::start(live, SimOptions::default()).await;
     let report = execute(
         &fx::backend(&fake),
@@ -90,6 +92,19 @@ async fn the_executor_waits_for_group_licensing_before_removing_the_direct_licen
     .expect("a DAG");
     assert_eq!(report.exit_code(), 0, "{}", report.render());
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+    fake
+}
+
+#[tokio::test]
+async fn the_executor_waits_for_group_licensing_before_removing_the_direct_licence() {
+    let live = tenant(5);
+    let plan = plan(&live);
+    assert_waits_for(
+        &plan,
+        "assign_licenses:ann@contoso.com",
+        "add_group_member:ann@contoso.com",
+    );
+    let fake = executes_cleanly(live, &plan).await;
     // The fake answered the group write with 202, and the removals were sent only once the
     // members held the group's licence: at least the fake's delay after the group write.
     let log = fake.requests();
@@ -299,14 +314,12 @@ async fn a_seat_freed_by_leaving_a_group_is_given_away_only_once_processing_free
     let (desired, _) = m365ctl::desired::resolve(&config, &live).expect("resolves");
     let plan = m365ctl::plan::plan(&desired, &live);
     assert!(!plan.has_errors(), "{:?}", plan.diagnostics);
-    let grant = position(&plan, "assign_licenses:ann@contoso.com");
-    assert!(
-        plan.operations[grant]
-            .depends_on
-            .contains(&"remove_group_member:bob@contoso.com".to_string()),
-        "{:#?}",
-        plan.operations
+    assert_waits_for(
+        &plan,
+        "assign_licenses:ann@contoso.com",
+        "remove_group_member:bob@contoso.com",
     );
+    let grant = position(&plan, "assign_licenses:ann@contoso.com");
     // Without waiting, the seat is not free yet when the grant arrives: Graph refuses it.
     let fake = fx::start(live.clone(), SimOptions::default()).await;
     let backend = fx::backend(&fake);
@@ -320,16 +333,7 @@ async fn a_seat_freed_by_leaving_a_group_is_given_away_only_once_processing_free
     );
     fake.shutdown().await;
     // The executor waits for the leave to be processed, then the grant succeeds.
-    let fake = fx::start(live, SimOptions::default()).await;
-    let report = execute(
-        &fx::backend(&fake),
-        plan.operations.clone(),
-        ExecOptions::default(),
-    )
-    .await
-    .expect("a DAG");
-    assert_eq!(report.exit_code(), 0, "{}", report.render());
-    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+    let fake = executes_cleanly(live, &plan).await;
     let after = fake.tenant();
     assert!(
         after

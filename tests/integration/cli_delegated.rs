@@ -2,40 +2,24 @@
 //! authorization grant (pending polls, `slow_down`, `expired_token`), the Azure CLI's token
 //! reused, tokens never printed, and `apply` refused before anyone is asked to sign in.
 
-use assert_cmd::Command;
-use m365ctl::backend::snapshot::parse_snapshot;
-use m365ctl::sim::{DeviceCodeOptions, FakeTenant, FakeTenantHandle, SimOptions};
+use crate::common::cli::{self, args};
+use crate::common::{fake, quickstart};
+use m365ctl::sim::{DeviceCodeOptions, FakeTenantHandle, SimOptions};
 use std::path::Path;
 use std::time::Duration;
 
 async fn fake(device_code: DeviceCodeOptions) -> FakeTenantHandle {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("examples/quickstart/tenant.json")).unwrap();
     let options = SimOptions {
         device_code,
         ..SimOptions::default()
     };
-    FakeTenant::start(parse_snapshot(&text).unwrap(), options)
-        .await
-        .unwrap()
+    fake::serving(quickstart::tenant(), options).await
 }
 
 /// The quickstart config pointed at the fake with `auth`.
 fn config(fake: &FakeTenantHandle, auth: &str, dir: &Path) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let quickstart =
-        std::fs::read_to_string(root.join("examples/quickstart/m365ctl.toml")).unwrap();
-    let table = format!(
-        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"{auth}\"\n",
-        fake.tenant_id(),
-        SimOptions::default().client_id,
-    );
-    let text = quickstart.replace(
-        "[tenant]\nbackend = \"snapshot\"\nsnapshot = \"tenant.json\"\n",
-        &table,
-    );
-    std::fs::write(dir.join("m365ctl.toml"), text).unwrap();
-    dir.display().to_string()
+    let table = fake::graph_table(fake, &format!("auth = \"{auth}\"\n"));
+    quickstart::config_with(dir, &table)
 }
 
 /// Runs the binary pointed at the fake through the environment (a config names only
@@ -45,33 +29,17 @@ async fn m365ctl(
     args: Vec<String>,
     path: Option<String>,
 ) -> (Option<i32>, String, String) {
-    let hosts = [
-        ("M365CTL_AUTHORITY_HOST", fake.authority_host()),
-        ("M365CTL_GRAPH_HOST", fake.graph_host()),
-        ("M365CTL_EXCHANGE_HOST", fake.exchange_host()),
-    ];
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::cargo_bin("m365ctl").unwrap();
-        cmd.env_remove("GITHUB_ACTIONS")
-            .env("NO_COLOR", "1")
-            .envs(hosts)
-            .args(&args);
-        if let Some(path) = path {
-            cmd.env("PATH", path);
-        }
-        let out = cmd.output().unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    })
-    .await
-    .unwrap()
-}
-
-fn args(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
+    let mut cmd = cli::m365ctl();
+    cmd.envs(fake::host_env(fake)).args(&args);
+    if let Some(path) = path {
+        cmd.env("PATH", path);
+    }
+    let out = cli::output(cmd).await;
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn no_token_printed(text: &str) {
@@ -182,28 +150,9 @@ async fn an_expired_code_is_an_error_that_says_what_to_do() {
 async fn the_azure_cli_token_is_reused_and_never_printed() {
     use std::os::unix::fs::PermissionsExt;
     let fake = fake(DeviceCodeOptions::default()).await;
-    let http = reqwest::Client::new();
     let mut tokens = Vec::new();
     for host in [fake.graph_host(), fake.exchange_host()] {
-        let body: serde_json::Value = http
-            .post(format!(
-                "{}/{}/oauth2/v2.0/token",
-                fake.authority_host(),
-                fake.tenant_id()
-            ))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", SimOptions::default().client_id.as_str()),
-                ("client_secret", "sim-client-secret"),
-                ("scope", &format!("{host}/.default")),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        tokens.push(body["access_token"].as_str().unwrap().to_string());
+        tokens.push(fake::app_token(&fake, &format!("{host}/.default")).await);
     }
     let bin = tempfile::tempdir().unwrap();
     let script = format!(

@@ -4,9 +4,8 @@
 //! application: a command signing in as the other app is refused (AADSTS700016), so each
 //! command's success or refusal shows which identity it used.
 
-use assert_cmd::Command;
-use m365ctl::backend::snapshot::parse_snapshot;
-use m365ctl::sim::{FakeTenant, SimOptions};
+use crate::common::{cli, fake, quickstart};
+use m365ctl::sim::FakeTenantHandle;
 use std::path::Path;
 
 const SECRET: &str = "cli-identities-test-secret";
@@ -15,55 +14,32 @@ const UNKNOWN_APP: &str = "99999999-0000-0000-0000-000000000000";
 /// Runs the binary, pointed at the fake through the environment (a config names only
 /// Microsoft's hosts).
 async fn m365ctl(
-    fake: &m365ctl::sim::FakeTenantHandle,
+    fake: &FakeTenantHandle,
     args: &[&str],
     client_id_env: Option<&str>,
 ) -> std::process::Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let hosts = [
-        ("M365CTL_AUTHORITY_HOST", fake.authority_host()),
-        ("M365CTL_GRAPH_HOST", fake.graph_host()),
-        ("M365CTL_EXCHANGE_HOST", fake.exchange_host()),
-    ];
-    let client_id_env = client_id_env.map(str::to_string);
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::cargo_bin("m365ctl").expect("binary built");
-        cmd.env_remove("GITHUB_ACTIONS")
-            .env_remove("M365CTL_CLIENT_ID")
-            .env("NO_COLOR", "1")
-            .env("M365CTL_TEST_SECRET", SECRET)
-            .envs(hosts)
-            .args(args);
-        if let Some(id) = client_id_env {
-            cmd.env("M365CTL_CLIENT_ID", id);
-        }
-        cmd.output().expect("runs")
-    })
-    .await
-    .expect("joined")
+    let mut cmd = cli::m365ctl();
+    cmd.env_remove("M365CTL_CLIENT_ID")
+        .env("M365CTL_TEST_SECRET", SECRET)
+        .envs(fake::host_env(fake))
+        .args(args);
+    if let Some(id) = client_id_env {
+        cmd.env("M365CTL_CLIENT_ID", id);
+    }
+    cli::output(cmd).await
 }
 
 /// The quickstart config pointed at the fake, with these two client ids.
-fn config(
-    dir: &Path,
-    fake: &m365ctl::sim::FakeTenantHandle,
-    client_id: &str,
-    apply_client_id: &str,
-) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let quickstart =
-        std::fs::read_to_string(root.join("examples/quickstart/m365ctl.toml")).unwrap();
+fn config(dir: &Path, fake: &FakeTenantHandle, client_id: &str, apply_client_id: &str) -> String {
     let table = format!(
-        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{client_id}\"\napply_client_id = \"{apply_client_id}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\n",
+        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{client_id}\"\napply_client_id = \"{apply_client_id}\"\n{}",
         fake.tenant_id(),
+        fake::secret_auth("M365CTL_TEST_SECRET"),
     );
-    let text = quickstart.replace(
-        "[tenant]\nbackend = \"snapshot\"\nsnapshot = \"tenant.json\"\n",
-        &table,
-    );
-    assert!(text.contains("apply_client_id"));
-    std::fs::write(dir.join("m365ctl.toml"), text).unwrap();
-    dir.display().to_string()
+    let config = quickstart::config_with(dir, &table);
+    let written = std::fs::read_to_string(dir.join("m365ctl.toml")).unwrap();
+    assert!(written.contains("apply_client_id"));
+    config
 }
 
 fn refused_sign_in(out: &std::process::Output) -> bool {
@@ -72,16 +48,9 @@ fn refused_sign_in(out: &std::process::Output) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_reads_as_client_id_and_apply_writes_as_apply_client_id() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("examples/quickstart/tenant.json")).unwrap();
-    let options = SimOptions {
-        client_secret: Some(SECRET.to_string()),
-        ..SimOptions::default()
-    };
+    let options = fake::accepting(SECRET);
     let known = options.client_id.clone();
-    let fake = FakeTenant::start(parse_snapshot(&text).unwrap(), options)
-        .await
-        .unwrap();
+    let fake = fake::serving(quickstart::tenant(), options).await;
 
     // The fake knows only the write app: plan (read identity) is refused, apply is not.
     let dir = tempfile::tempdir().unwrap();
@@ -131,16 +100,9 @@ async fn plan_reads_as_client_id_and_apply_writes_as_apply_client_id() {
 /// comment and the annotations from the file without a single request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pull_request_job_reads_the_tenant_once() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("examples/quickstart/tenant.json")).unwrap();
-    let options = SimOptions {
-        client_secret: Some(SECRET.to_string()),
-        ..SimOptions::default()
-    };
+    let options = fake::accepting(SECRET);
     let known = options.client_id.clone();
-    let fake = FakeTenant::start(parse_snapshot(&text).unwrap(), options)
-        .await
-        .unwrap();
+    let fake = fake::serving(quickstart::tenant(), options).await;
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path(), &fake, &known, &known);
     let plan_file = dir.path().join("plan.json").display().to_string();

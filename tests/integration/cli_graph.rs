@@ -3,16 +3,11 @@
 //! and 20% of requests answered with 429/5xx. Proves the CLI's graph wiring end to end and
 //! that it reaches the same state as the snapshot backend on the same scenario.
 
-use assert_cmd::Command;
+use crate::common::{cli, fake, quickstart};
 use m365ctl::backend::snapshot::parse_snapshot;
-use m365ctl::sim::{FakeTenant, FakeTenantHandle, SimOptions};
-use std::path::Path;
+use m365ctl::sim::{FakeTenantHandle, SimOptions};
 
 const SECRET: &str = "cli-graph-test-secret";
-
-fn repo(path: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
 
 /// Runs the binary on a blocking thread (the fake lives on this test's runtime), pointed at
 /// the fake through the environment (a config may only name Microsoft's hosts).
@@ -26,61 +21,36 @@ async fn m365ctl_with(
     args: Vec<String>,
     env: &[(&str, &str)],
 ) -> std::process::Output {
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let hosts = [
-        ("M365CTL_AUTHORITY_HOST", fake.authority_host()),
-        ("M365CTL_GRAPH_HOST", fake.graph_host()),
-        ("M365CTL_EXCHANGE_HOST", fake.exchange_host()),
-    ];
-    tokio::task::spawn_blocking(move || {
-        Command::cargo_bin("m365ctl")
-            .expect("binary built")
-            .env_remove("GITHUB_ACTIONS")
-            .env("NO_COLOR", "1")
-            .env("M365CTL_TEST_SECRET", SECRET)
-            .envs(hosts)
-            .envs(env)
-            .args(args)
-            .output()
-            .expect("runs")
-    })
-    .await
-    .expect("joined")
+    let mut cmd = cli::m365ctl();
+    cmd.env("M365CTL_TEST_SECRET", SECRET)
+        .envs(fake::host_env(fake))
+        .envs(env.iter().copied())
+        .args(args);
+    cli::output(cmd).await
 }
 
-fn config_for(dir: &Path, tenant_table: &str) -> String {
-    let quickstart = std::fs::read_to_string(repo("examples/quickstart/m365ctl.toml")).unwrap();
-    let snapshot_table = "[tenant]\nbackend = \"snapshot\"\nsnapshot = \"tenant.json\"\n";
-    assert!(quickstart.contains(snapshot_table));
-    let config = quickstart.replace(snapshot_table, tenant_table);
-    std::fs::write(dir.join("m365ctl.toml"), &config).unwrap();
-    dir.display().to_string()
+/// The quickstart config in `dir` naming the fake's tenant, signing in with `SECRET`.
+fn graph_config(fake: &FakeTenantHandle, dir: &std::path::Path) -> String {
+    let table = fake::graph_table(fake, &fake::secret_auth("M365CTL_TEST_SECRET"));
+    quickstart::config_with(dir, &table)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_apply_plan_through_the_graph_backend_converges_like_the_snapshot() {
-    let text = std::fs::read_to_string(repo("examples/quickstart/tenant.json")).unwrap();
-    let tenant = parse_snapshot(&text).unwrap();
     let options = SimOptions {
-        client_secret: Some(SECRET.to_string()),
         fault_rate: 0.2,
         retry_after_secs: 0,
-        ..SimOptions::default()
+        ..fake::accepting(SECRET)
     };
-    let fake = FakeTenant::start(tenant, options).await.unwrap();
+    let fake = fake::serving(quickstart::tenant(), options).await;
     let dir = tempfile::tempdir().unwrap();
-    let table = format!(
-        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\n",
-        fake.tenant_id(),
-        SimOptions::default().client_id,
-    );
-    let config = config_for(dir.path(), &table);
-    let arg = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
+    let config = graph_config(&fake, dir.path());
 
-    let plan = m365ctl(&fake, arg(&["plan", "-c", &config, "--detailed-exitcode"])).await;
+    let plan = m365ctl(
+        &fake,
+        cli::args(&["plan", "-c", &config, "--detailed-exitcode"]),
+    )
+    .await;
     let stdout = String::from_utf8_lossy(&plan.stdout);
     assert_eq!(
         plan.status.code(),
@@ -93,7 +63,11 @@ async fn plan_apply_plan_through_the_graph_backend_converges_like_the_snapshot()
         "{stdout}"
     );
 
-    let apply = m365ctl(&fake, arg(&["apply", "-c", &config, "--auto-approve"])).await;
+    let apply = m365ctl(
+        &fake,
+        cli::args(&["apply", "-c", &config, "--auto-approve"]),
+    )
+    .await;
     let report = String::from_utf8_lossy(&apply.stdout);
     assert_eq!(
         apply.status.code(),
@@ -103,7 +77,11 @@ async fn plan_apply_plan_through_the_graph_backend_converges_like_the_snapshot()
     );
     assert!(report.contains("0 failed, 0 skipped"), "{report}");
 
-    let again = m365ctl(&fake, arg(&["plan", "-c", &config, "--detailed-exitcode"])).await;
+    let again = m365ctl(
+        &fake,
+        cli::args(&["plan", "-c", &config, "--detailed-exitcode"]),
+    )
+    .await;
     assert_eq!(
         again.status.code(),
         Some(0),
@@ -121,15 +99,16 @@ async fn plan_apply_plan_through_the_graph_backend_converges_like_the_snapshot()
     // Same end state as the snapshot backend on the same scenario.
     let snap_dir = tempfile::tempdir().unwrap();
     std::fs::copy(
-        repo("examples/quickstart/tenant.json"),
+        quickstart::file("tenant.json"),
         snap_dir.path().join("tenant.json"),
     )
     .unwrap();
-    let snap_config = config_for(
-        snap_dir.path(),
-        "[tenant]\nbackend = \"snapshot\"\nsnapshot = \"tenant.json\"\n",
-    );
-    let snap_apply = m365ctl(&fake, arg(&["apply", "-c", &snap_config, "--auto-approve"])).await;
+    let snap_config = quickstart::config_with(snap_dir.path(), quickstart::SNAPSHOT_TABLE);
+    let snap_apply = m365ctl(
+        &fake,
+        cli::args(&["apply", "-c", &snap_config, "--auto-approve"]),
+    )
+    .await;
     assert_eq!(snap_apply.status.code(), Some(0));
     let via_snapshot =
         parse_snapshot(&std::fs::read_to_string(snap_dir.path().join("tenant.json")).unwrap())
@@ -163,26 +142,19 @@ fn whole_tenant_reads(fake: &FakeTenantHandle) -> (usize, usize) {
 /// the executor all use that one plan, with a reviewed plan file and with `--auto-approve`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_reads_the_tenant_once() {
-    let text = std::fs::read_to_string(repo("examples/quickstart/tenant.json")).unwrap();
-    let tenant = parse_snapshot(&text).unwrap();
-    let arg = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
+    let tenant = quickstart::tenant();
     for reviewed in [true, false] {
-        let options = SimOptions {
-            client_secret: Some(SECRET.to_string()),
-            ..SimOptions::default()
-        };
-        let fake = FakeTenant::start(tenant.clone(), options).await.unwrap();
+        let fake = fake::serving(tenant.clone(), fake::accepting(SECRET)).await;
         let dir = tempfile::tempdir().unwrap();
-        let table = format!(
-            "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\n",
-            fake.tenant_id(),
-            SimOptions::default().client_id,
-        );
-        let config = config_for(dir.path(), &table);
+        let config = graph_config(&fake, dir.path());
         let planfile = dir.path().join("plan.json").display().to_string();
-        let mut apply = arg(&["apply", "-c", &config]);
+        let mut apply = cli::args(&["apply", "-c", &config]);
         if reviewed {
-            let plan = m365ctl(&fake, arg(&["plan", "-c", &config, "--out", &planfile])).await;
+            let plan = m365ctl(
+                &fake,
+                cli::args(&["plan", "-c", &config, "--out", &planfile]),
+            )
+            .await;
             assert_eq!(plan.status.code(), Some(0), "{plan:?}");
             assert_eq!(whole_tenant_reads(&fake), (1, 1), "plan reads once too");
             apply.push(planfile);
@@ -212,21 +184,9 @@ async fn apply_reads_the_tenant_once() {
 /// read the tenant (so a read can never be older than the lock that protects it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_takes_the_lock_before_it_reads() {
-    let text = std::fs::read_to_string(repo("examples/quickstart/tenant.json")).unwrap();
-    let options = SimOptions {
-        client_secret: Some(SECRET.to_string()),
-        ..SimOptions::default()
-    };
-    let fake = FakeTenant::start(parse_snapshot(&text).unwrap(), options)
-        .await
-        .unwrap();
+    let fake = fake::serving(quickstart::tenant(), fake::accepting(SECRET)).await;
     let dir = tempfile::tempdir().unwrap();
-    let table = format!(
-        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\n",
-        fake.tenant_id(),
-        SimOptions::default().client_id,
-    );
-    let config = config_for(dir.path(), &table);
+    let config = graph_config(&fake, dir.path());
     let _held = m365ctl::apply::lock::ApplyLock::acquire(
         &m365ctl::apply::lock::default_path(dir.path()),
         false,
@@ -250,21 +210,9 @@ async fn apply_takes_the_lock_before_it_reads() {
 /// a value that is not WRITES/SECONDS is refused before anything is read or written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_write_quota_can_be_stated_and_a_bad_one_is_refused() {
-    let text = std::fs::read_to_string(repo("examples/quickstart/tenant.json")).unwrap();
-    let options = SimOptions {
-        client_secret: Some(SECRET.to_string()),
-        ..SimOptions::default()
-    };
-    let fake = FakeTenant::start(parse_snapshot(&text).unwrap(), options)
-        .await
-        .unwrap();
+    let fake = fake::serving(quickstart::tenant(), fake::accepting(SECRET)).await;
     let dir = tempfile::tempdir().unwrap();
-    let table = format!(
-        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\n",
-        fake.tenant_id(),
-        SimOptions::default().client_id,
-    );
-    let config = config_for(dir.path(), &table);
+    let config = graph_config(&fake, dir.path());
     let apply = || -> Vec<String> {
         ["apply", "-c", &config, "--auto-approve"]
             .iter()

@@ -1,18 +1,14 @@
 //! `init` as a newcomer meets it: every "Next:" command it prints runs as printed, the demo
 //! path offline and the tenant path against the fake Graph/Exchange server.
 
-use assert_cmd::Command;
-use m365ctl::sim::{FakeTenant, SimOptions};
+use crate::common::{cli, fake};
 use std::path::Path;
 
 const SECRET: &str = "cli-init-test-secret";
 
 fn m365ctl(cwd: &Path, args: &[String], hosts: &[(&str, String)]) -> std::process::Output {
-    Command::cargo_bin("m365ctl")
-        .expect("binary built")
+    cli::m365ctl()
         .envs(hosts.iter().map(|(k, v)| (*k, v.as_str())))
-        .env_remove("GITHUB_ACTIONS")
-        .env("NO_COLOR", "1")
         .env("M365CTL_TEST_SECRET", SECRET)
         .current_dir(cwd)
         .args(args)
@@ -80,26 +76,14 @@ async fn every_next_command_init_prints_runs_on_the_demo_and_on_a_tenant() {
     // The tenant path, with the fake standing in for the tenant: the edit the text asks for.
     let text = std::fs::read_to_string(cwd.join("my-tenant/demo-tenant.json")).unwrap();
     let tenant = m365ctl::backend::snapshot::parse_snapshot(&text).unwrap();
-    let options = SimOptions {
-        client_secret: Some(SECRET.to_string()),
-        ..SimOptions::default()
-    };
-    let fake = FakeTenant::start(tenant, options).await.unwrap();
+    let fake = fake::serving(tenant, fake::accepting(SECRET)).await;
     let config_path = cwd.join("my-tenant/m365ctl.toml");
     let config = std::fs::read_to_string(&config_path).unwrap();
     let demo_lines = "backend = \"snapshot\"\nsnapshot = \"demo-tenant.json\"\n";
     assert!(config.contains(demo_lines), "{config}");
-    let graph = format!(
-        "backend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TEST_SECRET\"\n",
-        fake.tenant_id(),
-        SimOptions::default().client_id,
-    );
+    let graph = fake::graph_keys(&fake, &fake::secret_auth("M365CTL_TEST_SECRET"));
     // The fake's hosts come from the environment: a config names only Microsoft's.
-    let hosts = vec![
-        ("M365CTL_AUTHORITY_HOST", fake.authority_host()),
-        ("M365CTL_GRAPH_HOST", fake.graph_host()),
-        ("M365CTL_EXCHANGE_HOST", fake.exchange_host()),
-    ];
+    let hosts = fake::host_env(&fake);
     std::fs::write(&config_path, config.replace(demo_lines, &graph)).unwrap();
     let tenant_path = commands(&printed, "For your tenant");
     assert_eq!(tenant_path.len(), 2, "{printed}");
@@ -112,6 +96,13 @@ async fn every_next_command_init_prints_runs_on_the_demo_and_on_a_tenant() {
     assert!(after.contains(&graph), "{after}");
 }
 
+/// `validate -c .` in `dir`, with no host in the environment: its exit code and stderr.
+fn validate_offline(dir: &Path) -> (Option<i32>, String) {
+    let out = m365ctl(dir, &["validate".into(), "-c".into(), ".".into()], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), stderr)
+}
+
 #[test]
 fn validate_is_offline_and_a_missing_snapshot_is_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -120,13 +111,8 @@ fn validate_is_offline_and_a_missing_snapshot_is_not_an_error() {
         "[tenant]\nbackend = \"snapshot\"\nsnapshot = \"not-yet.json\"\n\n[profiles.staff]\nlicenses = []\n",
     )
     .unwrap();
-    let out = m365ctl(
-        dir.path(),
-        &["validate".into(), "-c".into(), ".".into()],
-        &[],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (code, stderr) = validate_offline(dir.path());
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stderr.contains("not-yet.json does not exist yet"),
         "{stderr}"
@@ -137,12 +123,7 @@ fn validate_is_offline_and_a_missing_snapshot_is_not_an_error() {
         "[users.\"ann@contoso.com\"]\nprofile = \"staf\"\n",
     )
     .unwrap();
-    let out = m365ctl(
-        dir.path(),
-        &["validate".into(), "-c".into(), ".".into()],
-        &[],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, stderr) = validate_offline(dir.path());
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("did you mean `staff`"), "{stderr}");
 }

@@ -1,36 +1,17 @@
 //! End-to-end CLI tests on the quickstart example and the demo state (snapshot backend).
 //! They exercise the real loader, resolver, planner and executor.
 
-use assert_cmd::Command;
+use crate::common::cli::{apply_plan, m365ctl, save_plan};
+use crate::common::quickstart;
 use m365ctl::planfile::PlanFile;
 use predicates::prelude::*;
 use std::path::{Path, PathBuf};
-
-fn m365ctl() -> Command {
-    let mut cmd = Command::cargo_bin("m365ctl").expect("binary built");
-    cmd.env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env("NO_COLOR", "1");
-    cmd
-}
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
 /// A writable copy of the quickstart (apply changes the snapshot).
-fn quickstart_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for file in ["m365ctl.toml", "tenant.json"] {
-        std::fs::copy(
-            repo("examples/quickstart").join(file),
-            dir.path().join(file),
-        )
-        .unwrap();
-    }
-    dir
-}
-
 #[test]
 fn quickstart_plan_shows_every_operation_kind() {
     let out = m365ctl()
@@ -61,13 +42,7 @@ fn quickstart_plan_shows_every_operation_kind() {
 fn plan_without_detailed_exitcode_exits_zero_and_writes_the_plan_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("plan.json");
-    m365ctl()
-        .args(["plan", "-c"])
-        .arg(repo("examples/quickstart"))
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(0);
+    save_plan(&repo("examples/quickstart"), &out);
     let doc = PlanFile::parse(&std::fs::read_to_string(&out).unwrap()).expect("valid plan file");
     let kinds: std::collections::BTreeSet<_> =
         doc.operations.iter().map(|o| o.kind.as_str()).collect();
@@ -117,7 +92,7 @@ fn json_format_is_the_plan_file() {
 
 #[test]
 fn a_second_apply_changes_nothing_byte_for_byte() {
-    let dir = quickstart_copy();
+    let dir = quickstart::copy();
     let apply = || {
         m365ctl()
             .args(["apply", "--auto-approve", "-c"])
@@ -171,7 +146,7 @@ fn broken_configs_exit_one_naming_file_line_and_column() {
         ("TOML syntax", "[scope]", "[scope", "scope"),
     ];
     for (name, from, to, needle) in cases {
-        let dir = quickstart_copy();
+        let dir = quickstart::copy();
         let config = dir.path().join("m365ctl.toml");
         let original = std::fs::read_to_string(&config).unwrap();
         assert!(original.contains(from), "{name}: fixture drifted");
@@ -246,7 +221,7 @@ fn validate_accepts_the_examples() {
 
 #[test]
 fn config_error_names_file_line_and_column_with_a_snippet() {
-    let dir = quickstart_copy();
+    let dir = quickstart::copy();
     let config = dir.path().join("m365ctl.toml");
     let text = std::fs::read_to_string(&config).unwrap().replace(
         "licenses = [\"E5\"]\n\n[groups",
@@ -289,7 +264,7 @@ fn config_error_names_file_line_and_column_with_a_snippet() {
 
 #[test]
 fn apply_refuses_without_a_terminal_or_auto_approve() {
-    let dir = quickstart_copy();
+    let dir = quickstart::copy();
     let before = std::fs::read_to_string(dir.path().join("tenant.json")).unwrap();
     m365ctl()
         .args(["apply", "-c"])
@@ -306,7 +281,7 @@ fn apply_refuses_without_a_terminal_or_auto_approve() {
 
 #[test]
 fn apply_then_plan_is_empty() {
-    let dir = quickstart_copy();
+    let dir = quickstart::copy();
     m365ctl()
         .args(["apply", "--auto-approve", "-c"])
         .arg(dir.path())
@@ -322,26 +297,16 @@ fn apply_then_plan_is_empty() {
 
 #[test]
 fn apply_refuses_a_stale_plan_file() {
-    let dir = quickstart_copy();
+    let dir = quickstart::copy();
     let planfile = dir.path().join("plan.json");
-    m365ctl()
-        .args(["plan", "-c"])
-        .arg(dir.path())
-        .arg("--out")
-        .arg(&planfile)
-        .assert()
-        .code(0);
+    save_plan(dir.path(), &planfile);
     // The tenant changes after review: ken's usage location is edited by hand.
     let tenant = dir.path().join("tenant.json");
     let text = std::fs::read_to_string(&tenant)
         .unwrap()
         .replace("\"usage_location\": \"US\"", "\"usage_location\": \"FR\"");
     std::fs::write(&tenant, text).unwrap();
-    m365ctl()
-        .args(["apply", "--auto-approve", "-c"])
-        .arg(dir.path())
-        .arg(&planfile)
-        .assert()
+    apply_plan(dir.path(), &planfile)
         .code(1)
         .stderr(predicate::str::contains("stale").and(predicate::str::contains("ken@contoso.com")));
 }

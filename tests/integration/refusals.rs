@@ -186,12 +186,17 @@ async fn outcomes(
     seen
 }
 
-async fn through_the_fake(t: &Tenant, garble: bool) -> Vec<(&'static str, Option<Refusal>)> {
-    let options = SimOptions {
+/// The fake's defaults, with its English error messages garbled (`garble`) or as written:
+/// what the backend may not classify by.
+fn garbling(garble: bool) -> SimOptions {
+    SimOptions {
         garble_error_messages: garble,
         ..SimOptions::default()
-    };
-    let fake = fx::start(t.clone(), options).await;
+    }
+}
+
+async fn through_the_fake(t: &Tenant, garble: bool) -> Vec<(&'static str, Option<Refusal>)> {
+    let fake = fx::start(t.clone(), garbling(garble)).await;
     let seen = outcomes(&fx::backend(&fake), t).await;
     assert_eq!(fake.violations(), Vec::<String>::new());
     seen
@@ -221,14 +226,7 @@ async fn garbled_messages_change_no_classification() {
 #[tokio::test]
 async fn the_garbled_fake_really_says_nothing_in_english() {
     let t = fx::tenant(40);
-    let fake = fx::start(
-        t.clone(),
-        SimOptions {
-            garble_error_messages: true,
-            ..SimOptions::default()
-        },
-    )
-    .await;
+    let fake = fx::start(t.clone(), garbling(true)).await;
     let backend = fx::backend(&fake);
     let result = backend
         .execute(&[op(assign(19, vec![grant(&t, &fx::e3(), vec![])], vec![]))])
@@ -242,14 +240,7 @@ async fn the_garbled_fake_really_says_nothing_in_english() {
 #[tokio::test]
 async fn a_member_already_added_is_done_because_a_read_says_so_not_the_message() {
     let t = fx::tenant(40);
-    let fake = fx::start(
-        t.clone(),
-        SimOptions {
-            garble_error_messages: true,
-            ..SimOptions::default()
-        },
-    )
-    .await;
+    let fake = fx::start(t.clone(), garbling(true)).await;
     let backend = fx::backend(&fake);
     let add = |n| {
         op(OpKind::group_membership(
@@ -284,8 +275,7 @@ async fn a_write_still_throttled_says_how_long_to_wait() {
         t.clone(),
         SimOptions {
             throttle: Some((1, std::time::Duration::from_secs(120))),
-            garble_error_messages: true,
-            ..SimOptions::default()
+            ..garbling(true)
         },
     )
     .await;

@@ -2,6 +2,7 @@
 //! type: the fake is checked against `tests/fixtures/graph-v1.0-subset.csdl` (a verbatim
 //! subset of `v1.0-Prod.csdl`), not against what m365ctl happens to read.
 
+use crate::common::fake;
 use crate::fx;
 
 use m365ctl::sim::SimOptions;
@@ -189,28 +190,6 @@ fn check_object(
     }
 }
 
-async fn token(fake: &m365ctl::sim::FakeTenantHandle) -> String {
-    let body: Value = reqwest::Client::new()
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            fake.authority_host(),
-            fake.tenant_id()
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "11111111-2222-3333-4444-555555555555"),
-            ("client_secret", fx::SECRET),
-            ("scope", &format!("{}/.default", fake.graph_host())),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"].as_str().unwrap().to_string()
-}
-
 fn all_properties(declared: &[(&str, Shape)]) -> String {
     schema::DIRECTORY_OBJECT
         .iter()
@@ -277,7 +256,7 @@ async fn every_property_the_fake_emits_is_in_the_v1_metadata_with_its_type() {
     let types = types();
     let synth = m365ctl::synth::generate(&m365ctl::synth::SynthSpec::served(120, 5));
     let fake = fx::start(synth.tenant.clone(), SimOptions::default()).await;
-    let bearer = token(&fake).await;
+    let bearer = fake::graph_token(&fake).await;
     let http = reqwest::Client::new();
     let get = |path: String| {
         let request = http

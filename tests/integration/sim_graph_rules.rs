@@ -2,38 +2,19 @@
 //! `$top` caps, `$select`, advanced-query requirements, `$batch` limits and `dependsOn`,
 //! audiences, Graph's error bodies with `request-id`, and the safety-violation record.
 
+use crate::common::fake;
 use crate::fx;
 
 use m365ctl::sim::{FakeTenantHandle, SimOptions};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-async fn token(fake: &FakeTenantHandle, scope: &str) -> String {
-    let response = reqwest::Client::new()
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            fake.authority_host(),
-            fake.tenant_id()
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "11111111-2222-3333-4444-555555555555"),
-            ("client_secret", fx::SECRET),
-            ("scope", scope),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let body: Value = response.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_string()
-}
-
 async fn get(
     fake: &FakeTenantHandle,
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, Value, Option<String>) {
-    let bearer = token(fake, &format!("{}/.default", fake.graph_host())).await;
+    let bearer = fake::graph_token(fake).await;
     let mut request = reqwest::Client::new()
         .get(format!("{}{path}", fake.graph_host()))
         .bearer_auth(bearer);
@@ -54,7 +35,7 @@ async fn get(
 }
 
 async fn post(fake: &FakeTenantHandle, path: &str, body: Value) -> (u16, Value) {
-    let bearer = token(fake, &format!("{}/.default", fake.graph_host())).await;
+    let bearer = fake::graph_token(fake).await;
     let response = reqwest::Client::new()
         .post(format!("{}{path}", fake.graph_host()))
         .bearer_auth(bearer)
@@ -166,7 +147,7 @@ async fn batch_limits_per_item_status_and_failed_dependencies() {
 #[tokio::test]
 async fn a_token_for_graph_is_refused_by_exchange() {
     let fake = fx::start(fx::tenant(10), SimOptions::default()).await;
-    let bearer = token(&fake, &format!("{}/.default", fake.graph_host())).await;
+    let bearer = fake::graph_token(&fake).await;
     let response = reqwest::Client::new()
         .post(format!(
             "{}/adminapi/beta/{}/InvokeCommand",
@@ -195,7 +176,7 @@ async fn removing_the_last_exchange_licence_is_recorded_as_a_safety_violation() 
     )
     .await;
     // user 5 holds E5 only through LIC-E5: leaving the group strands the user mailbox.
-    let bearer = token(&fake, &format!("{}/.default", fake.graph_host())).await;
+    let bearer = fake::graph_token(&fake).await;
     let response = reqwest::Client::new()
         .delete(format!(
             "{}/v1.0/groups/{}/members/{}/$ref",
@@ -251,7 +232,7 @@ async fn latency_grows_with_page_size() {
 #[tokio::test]
 async fn group_licensing_is_processed_after_the_202() {
     let fake = fx::start(fx::tenant(10), SimOptions::default()).await;
-    let bearer = token(&fake, &format!("{}/.default", fake.graph_host())).await;
+    let bearer = fake::graph_token(&fake).await;
     let client = reqwest::Client::new();
     let group = fx::e5_group_id();
     let response = client

@@ -2,42 +2,20 @@
 //! unreviewed pull request) that points the token endpoint, Graph or Exchange anywhere else is
 //! refused with file:line:column before any request; only the environment may override.
 
-use assert_cmd::Command;
-use m365ctl::sim::{FakeTenant, SimOptions};
+use crate::common::{cli, fake, quickstart};
 use std::path::Path;
 
 const SECRET: &str = "trust-hosts-test-secret";
 
 async fn m365ctl(args: Vec<String>, env: Vec<(&'static str, String)>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        Command::cargo_bin("m365ctl")
-            .expect("binary built")
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("M365CTL_AUTHORITY_HOST")
-            .env_remove("M365CTL_GRAPH_HOST")
-            .env_remove("M365CTL_EXCHANGE_HOST")
-            .env("NO_COLOR", "1")
-            .env("M365CTL_TRUST_SECRET", SECRET)
-            .envs(env)
-            .args(args)
-            .output()
-            .expect("runs")
-    })
-    .await
-    .expect("joined")
-}
-
-fn quickstart_with(dir: &Path, tenant_table: &str) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
-    let quickstart = std::fs::read_to_string(root.join("m365ctl.toml")).unwrap();
-    let snapshot_table = "[tenant]\nbackend = \"snapshot\"\nsnapshot = \"tenant.json\"\n";
-    assert!(quickstart.contains(snapshot_table));
-    std::fs::write(
-        dir.join("m365ctl.toml"),
-        quickstart.replace(snapshot_table, tenant_table),
-    )
-    .unwrap();
-    dir.display().to_string()
+    let mut cmd = cli::m365ctl();
+    cmd.env_remove("M365CTL_AUTHORITY_HOST")
+        .env_remove("M365CTL_GRAPH_HOST")
+        .env_remove("M365CTL_EXCHANGE_HOST")
+        .env("M365CTL_TRUST_SECRET", SECRET)
+        .envs(env)
+        .args(args);
+    cli::output(cmd).await
 }
 
 /// Every host key, pointed at the fake over http, at a non-Microsoft https host, or at a
@@ -45,16 +23,7 @@ fn quickstart_with(dir: &Path, tenant_table: &str) -> String {
 /// (the fake sees none), naming the line of the offending key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_config_pointing_credentials_elsewhere_is_refused_before_any_request() {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/tenant.json"),
-    )
-    .unwrap();
-    let tenant = m365ctl::backend::snapshot::parse_snapshot(&text).unwrap();
-    let options = SimOptions {
-        client_secret: Some(SECRET.to_string()),
-        ..SimOptions::default()
-    };
-    let fake = FakeTenant::start(tenant, options).await.unwrap();
+    let fake = fake::serving(quickstart::tenant(), fake::accepting(SECRET)).await;
     let fake_url = fake.authority_host();
     let evil = [
         fake_url.clone(),
@@ -68,12 +37,9 @@ async fn a_config_pointing_credentials_elsewhere_is_refused_before_any_request()
     for key in ["authority_host", "graph_host", "exchange_host"] {
         for (n, host) in evil.iter().enumerate() {
             let dir = tempfile::tempdir().unwrap();
-            let table = format!(
-                "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TRUST_SECRET\"\n{key} = \"{host}\"\n",
-                fake.tenant_id(),
-                SimOptions::default().client_id,
-            );
-            let config = quickstart_with(dir.path(), &table);
+            let auth = fake::secret_auth("M365CTL_TRUST_SECRET");
+            let table = fake::graph_table(&fake, &format!("{auth}{key} = \"{host}\"\n"));
+            let config = quickstart::config_with(dir.path(), &table);
             let written = std::fs::read_to_string(dir.path().join("m365ctl.toml")).unwrap();
             let line = 1 + written
                 .lines()
@@ -103,17 +69,9 @@ async fn a_config_pointing_credentials_elsewhere_is_refused_before_any_request()
 
     // The same fake is reachable through the environment (tests, `sim serve`).
     let dir = tempfile::tempdir().unwrap();
-    let table = format!(
-        "[tenant]\nbackend = \"graph\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nauth = \"secret\"\nclient_secret_env = \"M365CTL_TRUST_SECRET\"\n",
-        fake.tenant_id(),
-        SimOptions::default().client_id,
-    );
-    let config = quickstart_with(dir.path(), &table);
-    let env = vec![
-        ("M365CTL_AUTHORITY_HOST", fake.authority_host()),
-        ("M365CTL_GRAPH_HOST", fake.graph_host()),
-        ("M365CTL_EXCHANGE_HOST", fake.exchange_host()),
-    ];
+    let table = fake::graph_table(&fake, &fake::secret_auth("M365CTL_TRUST_SECRET"));
+    let config = quickstart::config_with(dir.path(), &table);
+    let env = fake::host_env(&fake).to_vec();
     let out = m365ctl(vec!["plan".into(), "-c".into(), config], env).await;
     assert_eq!(
         out.status.code(),

@@ -1,27 +1,10 @@
 //! Issue 14, item 1: a saved plan is the reviewed plan. An attacker who edits `plan.json`
 //! and recomputes its checksum (a plain sha256) must not get the edit applied.
 
-use assert_cmd::Command;
+use crate::common::cli::{apply_plan, m365ctl, save_plan};
+use crate::common::quickstart;
 use predicates::prelude::*;
 use sha2::{Digest, Sha256};
-use std::path::Path;
-
-fn m365ctl() -> Command {
-    let mut cmd = Command::cargo_bin("m365ctl").expect("binary built");
-    cmd.env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env("NO_COLOR", "1");
-    cmd
-}
-
-fn quickstart_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for file in ["m365ctl.toml", "tenant.json"] {
-        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
-        std::fs::copy(from.join(file), dir.path().join(file)).unwrap();
-    }
-    dir
-}
 
 /// The checksum exactly as `m365ctl plan --out` computes it (over the operations' canonical
 /// form, whatever the file's version): anyone can.
@@ -37,15 +20,9 @@ fn recompute_checksum(doc: &mut m365ctl::planfile::PlanFile) {
 
 #[test]
 fn a_leavers_operations_moved_onto_another_user_are_refused_despite_a_valid_checksum() {
-    let dir = quickstart_copy();
+    let dir = quickstart::copy();
     let planfile = dir.path().join("plan.json");
-    m365ctl()
-        .args(["plan", "-c"])
-        .arg(dir.path())
-        .arg("--out")
-        .arg(&planfile)
-        .assert()
-        .code(0);
+    save_plan(dir.path(), &planfile);
     let mut doc =
         m365ctl::planfile::PlanFile::parse(&std::fs::read_to_string(&planfile).unwrap()).unwrap();
     let tenant: serde_json::Value =
@@ -73,11 +50,7 @@ fn a_leavers_operations_moved_onto_another_user_are_refused_despite_a_valid_chec
     std::fs::write(&planfile, doc.to_json()).unwrap();
     let before = std::fs::read(dir.path().join("tenant.json")).unwrap();
 
-    m365ctl()
-        .args(["apply", "--auto-approve", "-c"])
-        .arg(dir.path())
-        .arg(&planfile)
-        .assert()
+    apply_plan(dir.path(), &planfile)
         .code(1)
         .stderr(
             predicate::str::contains("operations differ").and(predicate::str::contains(
@@ -94,21 +67,10 @@ fn a_leavers_operations_moved_onto_another_user_are_refused_despite_a_valid_chec
 
 #[test]
 fn the_reviewed_plan_file_itself_still_applies() {
-    let dir = quickstart_copy();
+    let dir = quickstart::copy();
     let planfile = dir.path().join("plan.json");
-    m365ctl()
-        .args(["plan", "-c"])
-        .arg(dir.path())
-        .arg("--out")
-        .arg(&planfile)
-        .assert()
-        .code(0);
-    m365ctl()
-        .args(["apply", "--auto-approve", "-c"])
-        .arg(dir.path())
-        .arg(&planfile)
-        .assert()
-        .code(0);
+    save_plan(dir.path(), &planfile);
+    apply_plan(dir.path(), &planfile).code(0);
     m365ctl()
         .args(["plan", "-c"])
         .arg(dir.path())
