@@ -1312,12 +1312,11 @@ mod rule_tests {
 
     #[test]
     fn an_unwanted_licence_of_a_managed_group_is_left_by_leaving_the_group() {
-        let live = TenantBuilder::new()
-            .sku("ENTERPRISEPACK", 5)
+        let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+        let live = b
             .user("ann@x.com", &[])
             .group("LIC", &["ENTERPRISEPACK"], &["ann@x.com"])
             .build();
-        let mut d = desired(&["ENTERPRISEPACK"]);
         want_group(&mut d, "LIC", &["ENTERPRISEPACK"], None);
         want(&mut d, "ann@x.com", &[]);
         let (change, diags) = run(&d, &live, "ann@x.com", |cx, change, diags| {
@@ -1329,12 +1328,11 @@ mod rule_tests {
 
     #[test]
     fn resource_mailboxes_never_get_licences() {
-        let live = TenantBuilder::new()
-            .sku("ENTERPRISEPACK", 5)
+        let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+        let live = b
             .user("room@x.com", &[])
             .mailbox(Some(MailboxType::Room), 0)
             .build();
-        let mut d = desired(&["ENTERPRISEPACK"]);
         want(&mut d, "room@x.com", &["ENTERPRISEPACK"]);
         let (change, diags) = run(&d, &live, "room@x.com", |cx, change, diags| {
             licences(cx, change, diags);
@@ -1369,11 +1367,8 @@ mod rule_tests {
 
     #[test]
     fn a_direct_licence_without_usage_location_is_an_error() {
-        let live = TenantBuilder::new()
-            .sku("ENTERPRISEPACK", 5)
-            .user_at("ann@x.com", None, &[])
-            .build();
-        let mut d = desired(&["ENTERPRISEPACK"]);
+        let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+        let live = b.user_at("ann@x.com", None, &[]).build();
         want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
         let (_, diags) = run(&d, &live, "ann@x.com", |cx, change, diags| {
             licences(cx, change, diags);
@@ -1387,12 +1382,11 @@ mod rule_tests {
 
     #[test]
     fn losing_the_last_exchange_licence_of_a_user_mailbox_is_an_error() {
-        let live = TenantBuilder::new()
-            .sku("ENTERPRISEPACK", 5)
+        let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+        let live = b
             .user("ann@x.com", &["ENTERPRISEPACK"])
             .mailbox(Some(MailboxType::User), 1)
             .build();
-        let mut d = desired(&["ENTERPRISEPACK"]);
         want(&mut d, "ann@x.com", &[]);
         let (_, diags) = run(&d, &live, "ann@x.com", |cx, change, diags| {
             licences(cx, change, diags);

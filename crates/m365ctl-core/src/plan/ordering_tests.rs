@@ -40,11 +40,8 @@ fn edge(a: &str, b: &str) -> (String, String) {
 
 #[test]
 fn within_user_usage_location_before_the_licence() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user_at("ann@x.com", None, &[])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b.user_at("ann@x.com", None, &[]).build();
     want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]).usage_location = Some("GB".into());
     let (hard, soft) = rule("within_user", &d, &live);
     assert_eq!(
@@ -59,13 +56,12 @@ fn within_user_usage_location_before_the_licence() {
 
 #[test]
 fn within_user_shared_before_the_licence_goes_and_user_mailbox_after_it_comes() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b
         .user("lee@x.com", &["ENTERPRISEPACK"])
         .user("sam@x.com", &[])
         .mailbox(Some(crate::tenant::MailboxType::Shared), 1)
         .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
     want(&mut d, "lee@x.com", &[]).mailbox = Some(MailboxType::Shared);
     want(&mut d, "sam@x.com", &["ENTERPRISEPACK"]).mailbox = Some(MailboxType::User);
     let (hard, _) = rule("within_user", &d, &live);
@@ -80,14 +76,13 @@ fn within_user_shared_before_the_licence_goes_and_user_mailbox_after_it_comes() 
 
 #[test]
 fn within_user_sign_in_allowed_before_the_user_mailbox_and_blocking_needs_nothing() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b
         .user("sam@x.com", &["ENTERPRISEPACK"])
         .mailbox(Some(MailboxType::Shared), 1)
         .account_enabled(false)
         .user("lee@x.com", &[])
         .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
     let sam = want(&mut d, "sam@x.com", &["ENTERPRISEPACK"]);
     sam.mailbox = Some(MailboxType::User);
     sam.sign_in = Some(SignIn::Allowed);
@@ -114,12 +109,11 @@ fn gains_before_losses_of_one_user() {
 
 #[test]
 fn exchange_continuity_joining_a_group_before_the_direct_licence_goes() {
-    let live = TenantBuilder::new()
-        .skus(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"], 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
+    let live = b
         .user("ann@x.com", &["ENTERPRISEPACK"])
         .group("LIC-E5", &["ENTERPRISEPREMIUM"], &[])
         .build();
-    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
     want(&mut d, "ann@x.com", &["ENTERPRISEPREMIUM"]);
     want_group(
         &mut d,
@@ -139,13 +133,12 @@ fn exchange_continuity_joining_a_group_before_the_direct_licence_goes() {
 
 #[test]
 fn membership_around_group_change_is_a_preference_unless_the_leaver_is_hurt() {
-    let live = TenantBuilder::new()
-        .skus(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"], 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
+    let live = b
         .user("bob@x.com", &[])
         .user("eve@x.com", &[])
         .group("LIC", &["ENTERPRISEPACK"], &["bob@x.com"])
         .build();
-    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
     want_group(&mut d, "LIC", &["ENTERPRISEPREMIUM"], Some(&["eve@x.com"]));
     want(&mut d, "bob@x.com", &[]).mailbox_deletion_accepted = true;
     let (hard, soft) = rule("membership_around_group_change", &d, &live);
@@ -161,12 +154,11 @@ fn membership_around_group_change_is_a_preference_unless_the_leaver_is_hurt() {
 
 #[test]
 fn members_around_group_change_location_before_the_group_grants() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b
         .user_at("ann@x.com", None, &[])
         .group("LIC", &[], &["ann@x.com"])
         .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
     want_group(&mut d, "LIC", &["ENTERPRISEPACK"], None);
     let ann = want(&mut d, "ann@x.com", &[]);
     ann.usage_location = Some("GB".into());
@@ -183,13 +175,12 @@ fn members_around_group_change_location_before_the_group_grants() {
 
 #[test]
 fn a_group_stops_giving_exchange_after_another_group_gives_it() {
-    let live = TenantBuilder::new()
-        .skus(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"], 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
+    let live = b
         .user("ann@x.com", &[])
         .group("OLD", &["ENTERPRISEPACK"], &["ann@x.com"])
         .group("NEW", &[], &["ann@x.com"])
         .build();
-    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
     want_group(&mut d, "OLD", &[], None);
     want_group(&mut d, "NEW", &["ENTERPRISEPREMIUM"], None);
     let (hard, soft) = rule("group_stops_exchange_last", &d, &live);
@@ -207,14 +198,13 @@ fn a_group_stops_giving_exchange_after_another_group_gives_it() {
 fn a_group_stops_giving_exchange_after_another_only_when_that_one_suffices() {
     // Ann has no usage location: NEW's licence would reach her in error, so OLD waiting
     // for NEW guarantees her mailbox nothing and is only a preference.
-    let live = TenantBuilder::new()
-        .skus(&["ENTERPRISEPACK", "EXCHANGESTANDARD"], 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK", "EXCHANGESTANDARD"]);
+    let live = b
         .user_at("ann@x.com", None, &[])
         .mailbox(Some(MailboxType::User), 3)
         .group("OLD", &["ENTERPRISEPACK"], &["ann@x.com"])
         .group("NEW", &[], &["ann@x.com"])
         .build();
-    let mut d = desired(&["ENTERPRISEPACK", "EXCHANGESTANDARD"]);
     want_group(&mut d, "OLD", &[], None);
     want_group(&mut d, "NEW", &["EXCHANGESTANDARD"], None);
     let (hard, soft) = rule("group_stops_exchange_last", &d, &live);
@@ -230,12 +220,11 @@ fn a_group_stops_giving_exchange_after_another_only_when_that_one_suffices() {
 
 #[test]
 fn a_direct_licence_replacing_what_the_group_stops_giving_comes_first() {
-    let live = TenantBuilder::new()
-        .skus(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"], 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
+    let live = b
         .user("ann@x.com", &["ENTERPRISEPREMIUM"])
         .group("LIC", &["ENTERPRISEPACK"], &["ann@x.com"])
         .build();
-    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
     want_group(&mut d, "LIC", &[], None);
     want(
         &mut d,

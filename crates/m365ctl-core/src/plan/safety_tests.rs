@@ -28,12 +28,11 @@ fn safe_in_every_order(d: &DesiredState, live: &Tenant) -> Plan {
 #[test]
 fn shared_mailbox_with_an_archive_keeps_plan2_not_plan1() {
     // Holds Plan 1 and E3 (Plan 2); a leaver: Plan 1 alone is not enough for the archive.
-    let live = TenantBuilder::new()
-        .skus(&["ENTERPRISEPACK", "EXCHANGESTANDARD"], 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK", "EXCHANGESTANDARD"]);
+    let live = b
         .user("ann@x.com", &["ENTERPRISEPACK", "EXCHANGESTANDARD"])
         .mailbox_facts(true, false)
         .build();
-    let mut d = desired(&["ENTERPRISEPACK", "EXCHANGESTANDARD"]);
     want(&mut d, "ann@x.com", &[]).mailbox = Some(MailboxType::Shared);
     let p = safe_in_every_order(&d, &live);
     let OpKind::AssignLicenses(AssignLicenses { remove, .. }) =
@@ -54,12 +53,11 @@ fn shared_mailbox_with_an_archive_keeps_plan2_not_plan1() {
 
 #[test]
 fn shared_mailbox_on_hold_with_only_plan1_is_an_error() {
-    let live = TenantBuilder::new()
-        .sku("EXCHANGESTANDARD", 5)
+    let (b, mut d) = managing(&["EXCHANGESTANDARD"]);
+    let live = b
         .user("ann@x.com", &["EXCHANGESTANDARD"])
         .mailbox_facts(false, true)
         .build();
-    let mut d = desired(&["EXCHANGESTANDARD"]);
     want(&mut d, "ann@x.com", &["EXCHANGESTANDARD"]).mailbox = Some(MailboxType::Shared);
     let p = plan(&d, &live);
     no_internal_errors(&p);
@@ -75,12 +73,11 @@ fn shared_mailbox_on_hold_with_only_plan1_is_an_error() {
 
 #[test]
 fn over_50_gb_leaver_keeping_e3_with_exchange_disabled_is_an_error() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b
         .user("ann@x.com", &["ENTERPRISEPACK"])
         .mailbox(Some(MailboxType::User), 60)
         .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
     let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
     disable(ann, "ENTERPRISEPACK", Some(&["EXCHANGE_S_ENTERPRISE"]));
     ann.mailbox = Some(MailboxType::Shared);
@@ -97,12 +94,11 @@ fn over_50_gb_leaver_keeping_e3_with_exchange_disabled_is_an_error() {
 #[test]
 fn moving_a_user_mailbox_to_a_smaller_quota_is_an_error_with_the_numbers() {
     // 30 GB on E3 (100 GB) to Kiosk (2 GB).
-    let live = TenantBuilder::new()
-        .skus(&["ENTERPRISEPACK", "DESKLESSPACK"], 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK", "DESKLESSPACK"]);
+    let live = b
         .user("ann@x.com", &["ENTERPRISEPACK"])
         .mailbox(Some(MailboxType::User), 30)
         .build();
-    let mut d = desired(&["ENTERPRISEPACK", "DESKLESSPACK"]);
     want(&mut d, "ann@x.com", &["DESKLESSPACK"]);
     let p = plan(&d, &live);
     no_internal_errors(&p);
@@ -117,12 +113,11 @@ fn moving_a_user_mailbox_to_a_smaller_quota_is_an_error_with_the_numbers() {
 
 #[test]
 fn a_mailbox_that_fits_the_smaller_quota_moves() {
-    let live = TenantBuilder::new()
-        .skus(&["ENTERPRISEPACK", "EXCHANGESTANDARD"], 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK", "EXCHANGESTANDARD"]);
+    let live = b
         .user("ann@x.com", &["ENTERPRISEPACK"])
         .mailbox(Some(MailboxType::User), 30)
         .build();
-    let mut d = desired(&["ENTERPRISEPACK", "EXCHANGESTANDARD"]);
     want(&mut d, "ann@x.com", &["EXCHANGESTANDARD"]);
     safe_in_every_order(&d, &live);
 }
@@ -148,12 +143,11 @@ fn leaver_keeping_e3_with_exchange_disabled_converts_before_the_reassignment() {
 
 #[test]
 fn group_dropping_e3_while_its_member_gets_e5_directly() {
-    let live = TenantBuilder::new()
-        .skus(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"], 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
+    let live = b
         .user("ann@x.com", &[])
         .group("LIC-E3", &["ENTERPRISEPACK"], &["ann@x.com"])
         .build();
-    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
     want(&mut d, "ann@x.com", &["ENTERPRISEPREMIUM"]);
     want_group(&mut d, "LIC-E3", &[], Some(&["ann@x.com"]));
     let p = safe_in_every_order(&d, &live);
@@ -173,12 +167,11 @@ fn group_dropping_e3_while_its_member_gets_e5_directly() {
 #[test]
 fn group_gaining_an_exchange_licence_while_its_member_loses_the_direct_one() {
     // Ann swaps direct E3 for E5 from her group: the removal waits for the group's grant.
-    let live = TenantBuilder::new()
-        .skus(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"], 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
+    let live = b
         .user("ann@x.com", &["ENTERPRISEPACK"])
         .group("LIC-E5", &[], &["ann@x.com"])
         .build();
-    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
     want(&mut d, "ann@x.com", &["ENTERPRISEPREMIUM"]);
     want_group(
         &mut d,
@@ -231,13 +224,12 @@ fn group_changes_that_together_take_plan2_wait_for_the_shared_mailbox_to_become_
 #[test]
 fn group_changes_that_together_take_the_last_exchange_licence_wait_for_the_direct_grant() {
     // Ann's user mailbox has E3 from two groups; both drop it and Ann gets E5 directly.
-    let live = TenantBuilder::new()
-        .skus(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"], 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
+    let live = b
         .user("ann@x.com", &[])
         .group("LIC-A", &["ENTERPRISEPACK"], &["ann@x.com"])
         .group("LIC-B", &["ENTERPRISEPACK"], &["ann@x.com"])
         .build();
-    let mut d = desired(&["ENTERPRISEPACK", "ENTERPRISEPREMIUM"]);
     want(&mut d, "ann@x.com", &["ENTERPRISEPREMIUM"]);
     want_group(&mut d, "LIC-A", &[], None);
     want_group(&mut d, "LIC-B", &[], None);
@@ -284,12 +276,11 @@ fn last_exchange_error(p: &Plan, upn: &str) {
 
 #[test]
 fn last_exchange_licence_lost_by_a_group_licence_removal_is_an_error() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b
         .user("ann@x.com", &[])
         .group("LIC-E3", &["ENTERPRISEPACK"], &["ann@x.com"])
         .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
     want_group(&mut d, "LIC-E3", &[], None);
     last_exchange_error(&plan(&d, &live), "ann@x.com");
 }
@@ -315,25 +306,23 @@ fn users_all_sweeping_an_undeclared_mailbox_user_is_an_error() {
 
 #[test]
 fn leaving_the_group_that_gives_the_last_exchange_licence_is_an_error() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b
         .user("ann@x.com", &[])
         .group("LIC-E3", &["ENTERPRISEPACK"], &["ann@x.com"])
         .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
     want_group(&mut d, "LIC-E3", &["ENTERPRISEPACK"], Some(&[]));
     last_exchange_error(&plan(&d, &live), "ann@x.com");
 }
 
 #[test]
 fn mailbox_delete_accepts_each_way_of_losing_exchange() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b
         .user("ann@x.com", &["ENTERPRISEPACK"])
         .user("bob@x.com", &[])
         .group("LIC-E3", &["ENTERPRISEPACK"], &["bob@x.com"])
         .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
     want(&mut d, "ann@x.com", &[]).mailbox_deletion_accepted = true;
     want(&mut d, "bob@x.com", &[]).mailbox_deletion_accepted = true;
     want_group(&mut d, "LIC-E3", &[], None);

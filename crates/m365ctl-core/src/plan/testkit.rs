@@ -201,24 +201,25 @@ impl TenantBuilder {
     }
 }
 
+/// The usual frame of a planner test: a tenant subscribing to `parts` (five seats each, so
+/// that seats play no part) and a desired state managing exactly them. Add users and groups
+/// to the builder; declare them in the desired state.
+pub fn managing(parts: &[&str]) -> (TenantBuilder, DesiredState) {
+    (TenantBuilder::new().skus(parts, 5), desired(parts))
+}
+
 /// The commonest situation: `upn` holds E3 (`ENTERPRISEPACK`, 5 seats) directly, and a
 /// desired state manages E3 and declares nobody yet.
 pub fn e3_holder(upn: &str) -> (Tenant, DesiredState) {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user(upn, &["ENTERPRISEPACK"])
-        .build();
-    (live, desired(&["ENTERPRISEPACK"]))
+    let (b, d) = managing(&["ENTERPRISEPACK"]);
+    (b.user(upn, &["ENTERPRISEPACK"]).build(), d)
 }
 
 /// One user trading a SKU for another: `upn` holds `from` directly and wants `to` instead,
 /// five seats of each, the desired state managing both.
 pub fn licence_swap(upn: &str, from: &str, to: &str) -> (Tenant, DesiredState) {
-    let live = TenantBuilder::new()
-        .skus(&[from, to], 5)
-        .user(upn, &[from])
-        .build();
-    let mut d = desired(&[from, to]);
+    let (b, mut d) = managing(&[from, to]);
+    let live = b.user(upn, &[from]).build();
     want(&mut d, upn, &[to]);
     (live, d)
 }

@@ -56,12 +56,11 @@ fn undeclared_users_and_unmanaged_skus_are_never_touched() {
 
 #[test]
 fn none_and_keep_mean_no_licence_changes() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b
         .user("ann@x.com", &["ENTERPRISEPACK"])
         .user("bob@x.com", &["ENTERPRISEPACK"])
         .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
     want(&mut d, "ann@x.com", &[]).licenses = None;
     let bob = want(&mut d, "bob@x.com", &[]);
     bob.license_intent = crate::desired::LicenseIntent::Keep;
@@ -70,12 +69,8 @@ fn none_and_keep_mean_no_licence_changes() {
 
 #[test]
 fn usage_location_precedes_the_licence() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user_at("ann@x.com", None, &[])
-        .mailbox(None, 0)
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b.user_at("ann@x.com", None, &[]).mailbox(None, 0).build();
     want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]).usage_location = Some("US".into());
     let p = plan(&d, &live);
     assert_eq!(
@@ -91,11 +86,8 @@ fn usage_location_precedes_the_licence() {
 
 #[test]
 fn licence_without_any_usage_location_is_an_error() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user_at("ann@x.com", None, &[])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b.user_at("ann@x.com", None, &[]).build();
     want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
     let p = plan(&d, &live);
     assert!(p.has_errors());
@@ -272,12 +264,11 @@ fn leaver_is_converted_before_the_licence_goes() {
 
 #[test]
 fn leaver_with_a_60_gb_mailbox_keeps_the_licence_and_says_why() {
-    let live = TenantBuilder::new()
-        .skus(&["ENTERPRISEPACK", "POWER_BI_PRO"], 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK", "POWER_BI_PRO"]);
+    let live = b
         .user("big@x.com", &["ENTERPRISEPACK", "POWER_BI_PRO"])
         .mailbox(Some(MailboxType::User), 60)
         .build();
-    let mut d = desired(&["ENTERPRISEPACK", "POWER_BI_PRO"]);
     want(&mut d, "big@x.com", &[]).mailbox = Some(MailboxType::Shared);
     let p = plan(&d, &live);
     assert!(!p.has_errors());
@@ -329,12 +320,11 @@ fn desired_user_mailbox_without_exchange_is_an_error() {
 
 #[test]
 fn shared_to_user_gets_the_licence_first() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b
         .user("sam@x.com", &[])
         .mailbox(Some(MailboxType::Shared), 1)
         .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
     want(&mut d, "sam@x.com", &["ENTERPRISEPACK"]).mailbox = Some(MailboxType::User);
     let p = plan(&d, &live);
     assert_eq!(
@@ -347,12 +337,11 @@ fn shared_to_user_gets_the_licence_first() {
 
 #[test]
 fn room_mailboxes_never_get_user_licences() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b
         .user("room1@x.com", &[])
         .mailbox(Some(MailboxType::Room), 0)
         .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
     want(&mut d, "room1@x.com", &["ENTERPRISEPACK"]);
     let p = plan(&d, &live);
     assert!(errors(&p)[0].contains("resource mailboxes never get user licences"));
@@ -361,12 +350,8 @@ fn room_mailboxes_never_get_user_licences() {
 
 #[test]
 fn synced_users_are_not_converted_and_keep_their_licence() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user("syn@x.com", &["ENTERPRISEPACK"])
-        .synced()
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b.user("syn@x.com", &["ENTERPRISEPACK"]).synced().build();
     want(&mut d, "syn@x.com", &[]).mailbox = Some(MailboxType::Shared);
     let p = plan(&d, &live);
     assert!(p.is_empty(), "{:?}", ids(&p));
@@ -421,12 +406,11 @@ fn unknown_disabled_plan_lists_the_real_ones() {
 
 #[test]
 fn inherited_licence_removal_leaves_the_declared_group() {
-    let live = TenantBuilder::new()
-        .skus(&["ENTERPRISEPREMIUM", "ENTERPRISEPACK"], 5)
+    let (b, mut d) = managing(&["ENTERPRISEPREMIUM", "ENTERPRISEPACK"]);
+    let live = b
         .user("bob@x.com", &[])
         .group("LIC-E5", &["ENTERPRISEPREMIUM"], &["bob@x.com"])
         .build();
-    let mut d = desired(&["ENTERPRISEPREMIUM", "ENTERPRISEPACK"]);
     want(&mut d, "bob@x.com", &["ENTERPRISEPACK"]);
     d.groups.insert(
         "LIC-E5".into(),
@@ -451,12 +435,11 @@ fn inherited_licence_removal_leaves_the_declared_group() {
 
 #[test]
 fn inherited_licence_from_an_undeclared_group_is_an_error() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPREMIUM", 5)
+    let (b, mut d) = managing(&["ENTERPRISEPREMIUM"]);
+    let live = b
         .user("bob@x.com", &[])
         .group("LIC-E5", &["ENTERPRISEPREMIUM"], &["bob@x.com"])
         .build();
-    let mut d = desired(&["ENTERPRISEPREMIUM"]);
     want(&mut d, "bob@x.com", &[]);
     let p = plan(&d, &live);
     assert_eq!(
@@ -469,24 +452,22 @@ fn inherited_licence_from_an_undeclared_group_is_an_error() {
 
 #[test]
 fn licence_provided_by_a_group_needs_no_direct_assignment() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPREMIUM", 5)
+    let (b, mut d) = managing(&["ENTERPRISEPREMIUM"]);
+    let live = b
         .user("bob@x.com", &[])
         .group("LIC-E5", &["ENTERPRISEPREMIUM"], &["bob@x.com"])
         .build();
-    let mut d = desired(&["ENTERPRISEPREMIUM"]);
     want(&mut d, "bob@x.com", &["ENTERPRISEPREMIUM"]);
     assert!(plan(&d, &live).is_empty());
 }
 
 #[test]
 fn redundant_direct_assignment_is_warned_not_removed() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPREMIUM", 5)
+    let (b, mut d) = managing(&["ENTERPRISEPREMIUM"]);
+    let live = b
         .user("bob@x.com", &["ENTERPRISEPREMIUM"])
         .group("LIC-E5", &["ENTERPRISEPREMIUM"], &["bob@x.com"])
         .build();
-    let mut d = desired(&["ENTERPRISEPREMIUM"]);
     want(&mut d, "bob@x.com", &["ENTERPRISEPREMIUM"]);
     let p = plan(&d, &live);
     assert!(p.is_empty());
@@ -620,11 +601,8 @@ fn stacking_report_lists_redundant_exchange_licences() {
 
 #[test]
 fn fingerprints_track_inputs() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
-        .user("ann@x.com", &[])
-        .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b.user("ann@x.com", &[]).build();
     want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
     let a = fingerprint(&d, &live);
     assert!(a.desired.starts_with("sha256:") && a.desired.len() == 71);
@@ -642,12 +620,11 @@ fn fingerprints_track_inputs() {
 
 #[test]
 fn unmanaged_disabled_plans_are_kept_and_managed_ones_enforced() {
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b
         .user("ann@x.com", &["ENTERPRISEPACK"])
         .disabled("ENTERPRISEPACK", &["YAMMER_ENTERPRISE"])
         .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
     want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
     assert!(
         plan(&d, &live).is_empty(),
@@ -787,13 +764,12 @@ fn sign_in_rule_plans_exactly_the_declared_difference() {
 #[test]
 fn allowing_sign_in_comes_before_a_shared_mailbox_becomes_a_users() {
     use crate::plan::ops::SignIn;
-    let live = TenantBuilder::new()
-        .sku("ENTERPRISEPACK", 5)
+    let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+    let live = b
         .user("ann@x.com", &[])
         .mailbox(Some(MailboxType::Shared), 1)
         .account_enabled(false)
         .build();
-    let mut d = desired(&["ENTERPRISEPACK"]);
     let ann = want(&mut d, "ann@x.com", &["ENTERPRISEPACK"]);
     ann.mailbox = Some(MailboxType::User);
     ann.sign_in = Some(SignIn::Allowed);
@@ -829,13 +805,12 @@ fn sign_in_converges_for_every_combination() {
                 } else {
                     &[]
                 };
-                let live = TenantBuilder::new()
-                    .sku("ENTERPRISEPACK", 5)
+                let (b, mut d) = managing(&["ENTERPRISEPACK"]);
+                let live = b
                     .user_at("ann@x.com", Some("GB"), held)
                     .mailbox(Some(from), 1)
                     .account_enabled(enabled)
                     .build();
-                let mut d = desired(&["ENTERPRISEPACK"]);
                 let wants: &[&str] = if to == MailboxType::User {
                     &["ENTERPRISEPACK"]
                 } else {
