@@ -536,6 +536,14 @@ pub mod cli {
             .expect("joined")
     }
 
+    /// Asserts that a run exited with `code`, showing both of its streams if not; its stdout.
+    pub fn exited(out: &std::process::Output, code: i32) -> String {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{stdout}{stderr}");
+        stdout
+    }
+
     /// Owned arguments, as a command run on another thread takes them.
     pub fn args(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()

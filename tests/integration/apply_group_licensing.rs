@@ -9,7 +9,7 @@ use crate::fx;
 use m365ctl::apply::{ExecOptions, Outcome, execute};
 use m365ctl::backend::TenantBackend;
 use m365ctl::plan::ops::{AddGroupMember, AssignGroupLicenses, AssignLicenses};
-use m365ctl::plan::{LicenseGrant, OpKind, Operation, Plan};
+use m365ctl::plan::{OpKind, Operation, Plan};
 use m365ctl::sim::{DEFAULT_GROUP_LICENSING_DELAY, SimOptions};
 use m365ctl::tenant::Tenant;
 use std::time::Duration;
@@ -212,13 +212,7 @@ async fn an_error_state_fails_the_group_operation_and_skips_its_dependents() {
         kind: OpKind::AssignGroupLicenses(AssignGroupLicenses {
             group_id: "00000000-0000-4000-8000-0000000000e0".into(),
             group: "LIC-EXO".into(),
-            add: vec![LicenseGrant {
-                sku_id: EXO.into(),
-                sku_part_number: "EXCHANGESTANDARD".into(),
-                disabled_plans: vec![],
-                disabled_plan_names: vec![],
-                replaces_disabled: None,
-            }],
+            add: vec![crate::common::grant(EXO, "EXCHANGESTANDARD")],
             remove: vec![],
         }),
         depends_on: vec![],

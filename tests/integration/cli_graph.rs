@@ -51,13 +51,7 @@ async fn plan_apply_plan_through_the_graph_backend_converges_like_the_snapshot()
         cli::args(&["plan", "-c", &config, "--detailed-exitcode"]),
     )
     .await;
-    let stdout = String::from_utf8_lossy(&plan.stdout);
-    assert_eq!(
-        plan.status.code(),
-        Some(2),
-        "{stdout}{}",
-        String::from_utf8_lossy(&plan.stderr)
-    );
+    let stdout = cli::exited(&plan, 2);
     assert!(
         stdout.contains("Plan: 4 to add, 4 to change, 3 to remove."),
         "{stdout}"
@@ -68,13 +62,7 @@ async fn plan_apply_plan_through_the_graph_backend_converges_like_the_snapshot()
         cli::args(&["apply", "-c", &config, "--auto-approve"]),
     )
     .await;
-    let report = String::from_utf8_lossy(&apply.stdout);
-    assert_eq!(
-        apply.status.code(),
-        Some(0),
-        "{report}{}",
-        String::from_utf8_lossy(&apply.stderr)
-    );
+    let report = cli::exited(&apply, 0);
     assert!(report.contains("0 failed, 0 skipped"), "{report}");
 
     let again = m365ctl(
@@ -82,12 +70,7 @@ async fn plan_apply_plan_through_the_graph_backend_converges_like_the_snapshot()
         cli::args(&["plan", "-c", &config, "--detailed-exitcode"]),
     )
     .await;
-    assert_eq!(
-        again.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&again.stdout)
-    );
+    cli::exited(&again, 0);
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
     let faults = fake
         .requests()
@@ -163,12 +146,7 @@ async fn apply_reads_the_tenant_once() {
         }
         fake.clear_requests();
         let applied = m365ctl(&fake, apply).await;
-        assert_eq!(
-            applied.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&applied.stderr)
-        );
+        cli::exited(&applied, 0);
         assert!(fake.tenant() != tenant, "the apply wrote");
         assert_eq!(
             whole_tenant_reads(&fake),
@@ -237,12 +215,7 @@ async fn the_write_quota_can_be_stated_and_a_bad_one_is_refused() {
 
     // Two writes a second from a bucket of two: the writes spread over (W - 2) / 2 seconds.
     let paced = m365ctl_with(&fake, apply(), &[("M365CTL_WRITE_QUOTA", "2/1")]).await;
-    assert_eq!(
-        paced.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&paced.stderr)
-    );
+    cli::exited(&paced, 0);
     // Measured from the run's first request: the bucket exists from before it.
     let log = fake.requests();
     let writes: Vec<_> = log
