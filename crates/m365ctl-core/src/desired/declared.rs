@@ -78,27 +78,8 @@ impl<V, S: BuildHasher> Declared<V, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tenant::positions::colliding::Constant;
     use proptest::prelude::*;
-    use std::hash::Hasher;
-
-    /// A keyed hash that gives every key the same hash.
-    struct Constant;
-
-    struct Zero;
-
-    impl Hasher for Zero {
-        fn finish(&self) -> u64 {
-            0
-        }
-        fn write(&mut self, _: &[u8]) {}
-    }
-
-    impl BuildHasher for Constant {
-        type Hasher = Zero;
-        fn build_hasher(&self) -> Zero {
-            Zero
-        }
-    }
 
     /// Declares `keys` as the loader does (a key already declared is refused, the first
     /// entry kept) into `declared` and into the map the loader used, checking every lookup

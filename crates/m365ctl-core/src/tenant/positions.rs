@@ -137,8 +137,36 @@ impl Hasher for Prehashed {
     }
 }
 
+/// A hasher that gives every key the same hash, for tests that every lookup structure keyed by
+/// a hash still answers for the right key when all hashes collide.
+#[cfg(test)]
+pub(crate) mod colliding {
+    use std::hash::{BuildHasher, Hasher};
+
+    /// A keyed hash that gives every key the same hash.
+    pub(crate) struct Constant;
+
+    /// The hasher `Constant` builds: always 0.
+    pub(crate) struct Zero;
+
+    impl Hasher for Zero {
+        fn finish(&self) -> u64 {
+            0
+        }
+        fn write(&mut self, _: &[u8]) {}
+    }
+
+    impl BuildHasher for Constant {
+        type Hasher = Zero;
+        fn build_hasher(&self) -> Zero {
+            Zero
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::colliding::Constant;
     use super::*;
     use proptest::prelude::*;
 
@@ -167,25 +195,6 @@ mod tests {
                 let upper = probe.to_ascii_uppercase();
                 prop_assert_eq!(table.get(&upper, key_at), expected(fold, &keys, &upper));
             }
-        }
-    }
-
-    /// A keyed hash that gives every key the same hash.
-    struct Constant;
-
-    struct Zero;
-
-    impl Hasher for Zero {
-        fn finish(&self) -> u64 {
-            0
-        }
-        fn write(&mut self, _: &[u8]) {}
-    }
-
-    impl BuildHasher for Constant {
-        type Hasher = Zero;
-        fn build_hasher(&self) -> Zero {
-            Zero
         }
     }
 
