@@ -97,29 +97,8 @@ impl MailboxFilter {
 
 /// Splits on `-or` outside quotes and parentheses; `None` when they do not balance.
 fn split_or(filter: &str) -> Option<Vec<&str>> {
-    let lower = filter.to_ascii_lowercase();
-    let (mut parts, mut start, mut quoted, mut depth) = (Vec::new(), 0, false, 0i32);
-    let bytes = filter.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\'' => quoted = !quoted,
-            b'(' if !quoted => depth += 1,
-            b')' if !quoted => depth -= 1,
-            b' ' if !quoted && depth == 0 && lower.as_bytes()[i..].starts_with(b" -or ") => {
-                parts.push(&filter[start..i]);
-                start = i + 5;
-                i += 4;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    if quoted || depth != 0 {
-        return None;
-    }
-    parts.push(&filter[start..]);
-    Some(parts)
+    let (parts, balanced) = crate::query::split_outside_quotes(filter, " -or ");
+    balanced.then_some(parts)
 }
 
 /// `(x)` → `x`, repeatedly.

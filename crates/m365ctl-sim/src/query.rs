@@ -629,6 +629,12 @@ fn enclosed(term: &str) -> Option<&str> {
 
 /// Splits on `word` (` and `, ` or `) outside quotes and parentheses (case-insensitive).
 fn split_top<'a>(filter: &'a str, word: &str) -> Vec<&'a str> {
+    split_outside_quotes(filter, word).0
+}
+
+/// Splits on `word` outside quotes and parentheses (case-insensitive), and says whether the
+/// quotes and parentheses balance: `$filter` and Exchange's OPATH `-Filter` share it.
+pub(crate) fn split_outside_quotes<'a>(filter: &'a str, word: &str) -> (Vec<&'a str>, bool) {
     let lower = filter.to_ascii_lowercase();
     let mut parts = Vec::new();
     let (mut start, mut quoted, mut depth) = (0, false, 0i32);
@@ -649,7 +655,7 @@ fn split_top<'a>(filter: &'a str, word: &str) -> Vec<&'a str> {
         i += 1;
     }
     parts.push(&filter[start..]);
-    parts
+    (parts, !quoted && depth == 0)
 }
 
 /// A quoted string literal (`'O''Brien'`), `null`, or `None` when it is neither.
