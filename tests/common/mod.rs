@@ -493,12 +493,19 @@ pub mod fake {
         secret: &str,
         scope: &str,
     ) -> String {
+        let endpoint = format!(
+            "{}/{}/oauth2/v2.0/token",
+            fake.authority_host(),
+            fake.tenant_id()
+        );
+        token_from(&endpoint, client_id, secret, scope).await
+    }
+
+    /// An access token by the client-credentials grant from `endpoint`, for a fake served
+    /// in-process or by `m365ctl sim serve`.
+    pub async fn token_from(endpoint: &str, client_id: &str, secret: &str, scope: &str) -> String {
         let body: serde_json::Value = reqwest::Client::new()
-            .post(format!(
-                "{}/{}/oauth2/v2.0/token",
-                fake.authority_host(),
-                fake.tenant_id()
-            ))
+            .post(endpoint)
             .form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", client_id),

@@ -51,24 +51,15 @@ fn serve(args: &[&str]) -> Served {
 }
 
 async fn token(served: &Served) -> String {
-    let token: serde_json::Value = reqwest::Client::new()
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            served.base, served.tenant_id
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "11111111-2222-3333-4444-555555555555"),
-            ("client_secret", "sim-client-secret"),
-            ("scope", &format!("{}/.default", served.base)),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    token["access_token"].as_str().unwrap().to_string()
+    let endpoint = format!("{}/{}/oauth2/v2.0/token", served.base, served.tenant_id);
+    let scope = format!("{}/.default", served.base);
+    crate::common::fake::token_from(
+        &endpoint,
+        "11111111-2222-3333-4444-555555555555",
+        "sim-client-secret",
+        &scope,
+    )
+    .await
 }
 
 /// `GET /users/$count` `times` times: the statuses, and the last body.
