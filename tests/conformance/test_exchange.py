@@ -172,3 +172,102 @@ def test_set_mailbox_type_shared_then_regular(fresh):
 def test_set_mailbox_bad_type(fresh):
     """-Type takes Regular, Room, Equipment, Shared (https://learn.microsoft.com/en-us/powershell/module/exchangepowershell/set-mailbox)."""
     assert fresh.invoke("Set-Mailbox", {"Identity": "alice@contoso.com", "Type": "Linked"}).status_code == 400
+
+
+# The adminapi's JSON batch: undocumented by Microsoft; the shape is the one the peer tool
+# CIPP sends (docs/graph.md, "Exchange `$batch`").
+
+
+def exo_batch(fake, calls, prefer="odata.maxpagesize = 1000;odata.continue-on-error"):
+    """POSTs `calls` [(id, cmdlet, parameters)] in one envelope as CIPP's New-ExoBulkRequest does."""
+    invoke = f"{fake.exchange}/adminapi/beta/{fake.tenant_id}/InvokeCommand"
+    requests = [{
+        "id": id_,
+        "method": "POST",
+        "url": invoke,
+        "body": {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}},
+        "headers": {"X-AnchorMailbox": fake.anchor(), "X-CmdletName": cmdlet,
+                    "Accept": "application/json; odata.metadata=minimal"},
+    } for id_, cmdlet, parameters in calls]
+    headers = {"Authorization": f"Bearer {fake.token(fake.exchange)}", "Prefer": prefer,
+               "parameter-based-routing": "true", "X-AnchorMailbox": fake.anchor()}
+    return fake.http.post(f"{fake.exchange}/adminapi/beta/{fake.tenant_id}/$batch",
+                          json={"requests": requests}, headers=headers)
+
+
+def test_batch_answers_each_item_as_a_lone_call(fake):
+    """Each item of an envelope is answered with its own status and the body a lone
+    InvokeCommand gives, matched by the echoed id
+    (https://github.com/KelvinTegelaar/CIPP-API/blob/059a8a0f80577e082a1dcf50f93df549dbb00465/Modules/CIPPCore/Public/GraphHelper/New-ExoBulkRequest.ps1;
+    per-item status as in https://learn.microsoft.com/en-us/graph/json-batching)."""
+    upns = ["alice@contoso.com", "nobody@contoso.com", "bob@contoso.com"]
+    calls = [(f"id-{i}", "Get-MailboxStatistics", {"Identity": upn}) for i, upn in enumerate(upns)]
+    reply = exo_batch(fake, calls)
+    assert reply.status_code == 200
+    responses = {r["id"]: r for r in reply.json()["responses"]}
+    assert set(responses) == {"id-0", "id-1", "id-2"}
+    for i, upn in enumerate(upns):
+        lone = fake.invoke("Get-MailboxStatistics", {"Identity": upn})
+        item = responses[f"id-{i}"]
+        assert item["status"] == lone.status_code
+        if lone.status_code == 200:
+            assert item["body"]["value"] == lone.json()["value"]
+        else:
+            assert item["body"]["error"]["details"] == lone.json()["error"]["details"]
+            assert "ManagementObjectNotFoundException" in item["body"]["error"]["details"][0]["message"]
+
+
+
+def test_batch_of_ten_is_served_and_eleven_refused(fake):
+    """CIPP splits its cmdlets "into batches of 10"; ten is the only size known to work, so an
+    envelope of eleven is refused whole with an Exchange error
+    (https://github.com/KelvinTegelaar/CIPP-API/blob/059a8a0f80577e082a1dcf50f93df549dbb00465/Modules/CIPPCore/Public/GraphHelper/New-ExoBulkRequest.ps1)."""
+    ten = [(f"{i}", "Get-MailboxStatistics", {"Identity": "alice@contoso.com"}) for i in range(10)]
+    reply = exo_batch(fake, ten)
+    assert reply.status_code == 200
+    assert sorted(r["status"] for r in reply.json()["responses"]) == [200] * 10
+    eleven = ten + [("10", "Get-MailboxStatistics", {"Identity": "alice@contoso.com"})]
+    reply = exo_batch(fake, eleven)
+    assert reply.status_code == 400
+    assert "responses" not in reply.json()
+    assert reply.json()["error"]["details"][0]["message"]
+
+
+def test_batch_needs_an_exchange_token(fake):
+    """The envelope is an adminapi call: a Graph token is refused as for InvokeCommand
+    (https://learn.microsoft.com/en-us/powershell/exchange/app-only-auth-powershell-v2;
+    https://github.com/KelvinTegelaar/CIPP-API/blob/059a8a0f80577e082a1dcf50f93df549dbb00465/Modules/CIPPCore/Public/GraphHelper/New-ExoBulkRequest.ps1)."""
+    reply = fake.http.post(f"{fake.exchange}/adminapi/beta/{fake.tenant_id}/$batch",
+                           json={"requests": []},
+                           headers={"Authorization": f"Bearer {fake.token(fake.base)}"})
+    assert reply.status_code == 401
+
+
+def test_batch_item_without_anchor_is_refused_alone(fake):
+    """Each item carries its own X-AnchorMailbox (CIPP sets it per item); an item without one
+    is refused as a lone call would be, the others answered
+    (https://github.com/KelvinTegelaar/CIPP-API/blob/059a8a0f80577e082a1dcf50f93df549dbb00465/Modules/CIPPCore/Public/GraphHelper/New-ExoBulkRequest.ps1)."""
+    invoke = f"{fake.exchange}/adminapi/beta/{fake.tenant_id}/InvokeCommand"
+    body = {"CmdletInput": {"CmdletName": "Get-MailboxStatistics", "Parameters": {"Identity": "alice@contoso.com"}}}
+    requests = [
+        {"id": "a", "method": "POST", "url": invoke, "body": body, "headers": {"X-AnchorMailbox": fake.anchor()}},
+        {"id": "b", "method": "POST", "url": invoke, "body": body, "headers": {}},
+    ]
+    reply = fake.http.post(f"{fake.exchange}/adminapi/beta/{fake.tenant_id}/$batch", json={"requests": requests},
+                           headers={"Authorization": f"Bearer {fake.token(fake.exchange)}",
+                                    "Prefer": "odata.continue-on-error", "X-AnchorMailbox": fake.anchor()})
+    statuses = {r["id"]: r["status"] for r in reply.json()["responses"]}
+    assert statuses == {"a": 200, "b": 400}
+
+
+def test_batch_stops_at_the_first_error_without_continue_on_error(fake):
+    """Without `Prefer: odata.continue-on-error` the service returns the failed item's error and
+    processes no further items (OData 4.01 Part 1 §8.2.8.3,
+    https://docs.oasis-open.org/odata/odata/v4.01/odata-v4.01-part1-protocol.html#sec_Preferencecontinueonerrorodatacontin);
+    CIPP sends the preference for that reason."""
+    calls = [("0", "Get-MailboxStatistics", {"Identity": "nobody@contoso.com"}),
+             ("1", "Get-MailboxStatistics", {"Identity": "alice@contoso.com"})]
+    reply = exo_batch(fake, calls, prefer="odata.maxpagesize=1000")
+    assert [r["id"] for r in reply.json()["responses"]] == ["0"]
+    reply = exo_batch(fake, calls)
+    assert sorted(r["id"] for r in reply.json()["responses"]) == ["0", "1"]

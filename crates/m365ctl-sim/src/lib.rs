@@ -16,6 +16,7 @@
 mod batch;
 mod device_code;
 mod exchange;
+mod exchange_batch;
 mod faults;
 mod group_licensing;
 mod opath;
@@ -93,6 +94,9 @@ pub struct SimOptions {
     /// Replaces the human message of every error answer with other words, keeping codes
     /// and statuses: proves a client classifies errors without reading Microsoft's English.
     pub garble_error_messages: bool,
+    /// Whether the Exchange admin API serves `$batch` (10 `InvokeCommand` calls per
+    /// envelope); off, the envelope is an unknown endpoint (404), as on a service without it.
+    pub exchange_batch: bool,
 }
 
 /// The fake's default group licensing delay: on, and long enough that a client which does
@@ -122,6 +126,7 @@ impl Default for SimOptions {
             device_code: DeviceCodeOptions::default(),
             group_licensing_delay: DEFAULT_GROUP_LICENSING_DELAY,
             garble_error_messages: false,
+            exchange_batch: true,
         }
     }
 }

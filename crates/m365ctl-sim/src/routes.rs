@@ -6,7 +6,7 @@
 use super::faults::Fault;
 use super::query::{self, CollectionQuery, Projection, QueryError};
 use super::throttle::{self, Throttled};
-use super::{LoggedRequest, Shared, State, batch, exchange, token, wire};
+use super::{LoggedRequest, Shared, State, batch, exchange, exchange_batch, token, wire};
 use crate::plan::ops::{AssignGroupLicenses, AssignLicenses, SetUsageLocation};
 use crate::plan::ops::{Licences, LicenseGrant, LicenseRemoval, OpKind};
 use crate::rules::invariants::Observed;
@@ -390,6 +390,15 @@ fn api(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answer {
     // evaluated individually against the applicable throttling limits").
     if is_batch {
         return batch::batch(shared, state, call);
+    }
+    // The adminapi's batch likewise (CIPP's New-ExoBulkRequest, research in docs/graph.md);
+    // `exchange_batch: false` serves it as an unknown endpoint.
+    if is_exchange
+        && shared.options.exchange_batch
+        && call.method == "POST"
+        && rest == format!("/adminapi/beta/{}/$batch", shared.tenant_id)
+    {
+        return exchange_batch::batch(shared, state, call);
     }
     let usage = match charge(shared, state, call, rest, is_exchange) {
         Ok(usage) => usage,
