@@ -531,8 +531,9 @@ impl GraphBackend {
         Ok(members)
     }
 
-    /// One Exchange call per mailbox, at most `SIZE_CONCURRENCY` in flight (Exchange
-    /// throttles per app); results are tagged with their key, in completion order.
+    /// One Exchange task per input (a mailbox, or an envelope of them), at most
+    /// `SIZE_CONCURRENCY` in flight (Exchange throttles per app); results are tagged with
+    /// their key, in completion order.
     async fn per_mailbox<K, I, T, Fut>(
         &self,
         mailboxes: impl IntoIterator<Item = (K, I)>,
@@ -560,15 +561,16 @@ impl GraphBackend {
         Ok(results)
     }
 
-    /// The facts of one mailbox: `Get-MailboxStatistics` for the size and, when `Get-Mailbox`
+    /// The facts of one mailbox given its size (`Get-MailboxStatistics`): when `Get-Mailbox`
     /// left archive or hold out, `Get-Mailbox -Identity` for them. Anything still missing is
     /// an error: the planner would otherwise judge the mailbox on a guess.
     async fn mailbox_facts(
-        exchange: RestExchange,
+        exchange: &RestExchange,
         upn: String,
         mut mailbox: Mailbox,
+        size: u64,
     ) -> Result<Mailbox, BackendError> {
-        mailbox.size_bytes = Some(exchange.mailbox_size(&upn).await?);
+        mailbox.size_bytes = Some(size);
         if mailbox.archive_enabled.is_none() || mailbox.litigation_hold.is_none() {
             let record = exchange.mailbox(&upn).await?;
             let read = record.map(|r| r.mailbox);
@@ -922,37 +924,48 @@ impl TenantBackend for GraphBackend {
         Ok(tenant)
     }
 
-    /// One `Get-MailboxStatistics` per mailbox asked for (plus `Get-Mailbox` where archive or
-    /// hold is missing), at most `SIZE_CONCURRENCY` in flight.
+    /// One `Get-MailboxStatistics` per mailbox asked for, `exchange::MAX_BATCH` to a `$batch`
+    /// envelope (one call each where the service has no `$batch`), plus `Get-Mailbox` where
+    /// archive or hold is missing; at most `SIZE_CONCURRENCY` envelopes in flight.
     async fn read_mailbox_facts(
         &self,
         live: &mut Tenant,
         user_ids: &[String],
     ) -> Result<(), BackendError> {
-        let wanted: Vec<(usize, (String, Mailbox))> = user_ids
+        let wanted: Vec<(usize, String, Mailbox)> = user_ids
             .iter()
             .filter_map(|id| live.user_position(id))
             .filter_map(|i| {
                 let user = &live.users[i];
                 let mailbox = user.mailbox.clone()?;
-                Some((i, (user.user_principal_name.clone(), mailbox)))
+                Some((i, user.user_principal_name.clone(), mailbox))
             })
             .collect();
         self.tally(|p| p.set_sizes_total(wanted.len()));
+        let envelopes = wanted
+            .chunks(crate::exchange::MAX_BATCH)
+            .map(|chunk| ((), chunk.to_vec()));
         let progress = self.progress.clone();
         let read = self
-            .per_mailbox(wanted, |exchange, (upn, mailbox)| {
+            .per_mailbox(envelopes, |exchange, chunk| {
                 let progress = progress.clone();
                 async move {
-                    let facts = GraphBackend::mailbox_facts(exchange, upn, mailbox).await;
-                    if let Some(p) = progress {
-                        p.add_size();
+                    let upns: Vec<String> = chunk.iter().map(|(_, upn, _)| upn.clone()).collect();
+                    let sizes = exchange.mailbox_sizes(&upns).await?;
+                    let mut facts = Vec::with_capacity(chunk.len());
+                    for ((i, upn, mailbox), size) in chunk.into_iter().zip(sizes) {
+                        let mailbox =
+                            GraphBackend::mailbox_facts(&exchange, upn, mailbox, size).await?;
+                        if let Some(p) = &progress {
+                            p.add_size();
+                        }
+                        facts.push((i, mailbox));
                     }
-                    facts
+                    Ok(facts)
                 }
             })
             .await?;
-        for (i, mailbox) in read {
+        for (i, mailbox) in read.into_iter().flat_map(|((), facts)| facts) {
             live.users[i].mailbox = Some(mailbox);
         }
         Ok(())

@@ -42,6 +42,7 @@ mod config_load;
 mod config_resolve;
 mod config_schema;
 mod config_settings;
+mod exchange_batch;
 mod graph_auth;
 mod graph_pacing;
 mod graph_read;

@@ -13,7 +13,9 @@
 //! answers nothing for the rest (OData 4.01 Part 1 §8.2.8.3,
 //! https://docs.oasis-open.org/odata/odata/v4.01/odata-v4.01-part1-protocol.html#sec_Preferencecontinueonerrorodatacontin).
 
-use super::routes::{Answer, Body, Call, JSON_CONTENT_TYPE, charge, complete_error, next_request_id};
+use super::routes::{
+    Answer, Body, Call, JSON_CONTENT_TYPE, charge, complete_error, next_request_id,
+};
 use super::{LoggedRequest, Shared, State, exchange};
 use serde_json::{Value, json};
 
@@ -64,7 +66,10 @@ pub(super) fn batch(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answ
 /// One item through the lone call's path: charged like a lone call, then `exchange::invoke`
 /// with the item's own method, URL, headers and body; logged as a `$batch:` item.
 fn item(shared: &Shared, state: &mut State, request: &Value) -> Answer {
-    let method = request["method"].as_str().unwrap_or("GET").to_ascii_uppercase();
+    let method = request["method"]
+        .as_str()
+        .unwrap_or("GET")
+        .to_ascii_uppercase();
     let url = request["url"].as_str().unwrap_or_default();
     let (address, query) = url.split_once('?').unwrap_or((url, ""));
     // Items name the endpoint absolutely (CIPP); anything else names no endpoint.
