@@ -8,9 +8,11 @@
 //! side (`segments`: principal-name prefixes sized by `$batch`ed counts, 45 per prefix split),
 //! at most one extra partial page per segment; group member chains run side by side too. Every request goes through the pacer, which bounds what is in flight.
 //! Mailbox sizes are left unknown by `read` (one call per mailbox would cost one call per
-//! user); `read_mailbox_facts` then reads, with one
-//! `Get-MailboxStatistics` call each (8 in flight), exactly the mailboxes the plan's decisions
-//! depend on (`plan::facts_needed`: type changes, Exchange licences going down).
+//! user); `read_mailbox_facts` then reads exactly the mailboxes the plan's decisions depend on
+//! (`plan::facts_needed`: type changes, Exchange licences going down) with one
+//! `Get-MailboxStatistics` each, sent 10 to an Exchange `$batch` envelope (`exchange::batch`,
+//! 8 envelopes in flight): `ceil(F/10)` requests for F facts, or F lone calls where the
+//! service refuses the envelope.
 
 use super::{BackendError, ExecReport, GraphSettings, Refusal, TenantBackend};
 use crate::exchange::{ExchangeAdmin, MailboxRecord, RestExchange};
@@ -33,7 +35,8 @@ mod segments;
 /// Properties read for every user: identity, rule attributes, licences by path.
 const USER_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,usageLocation,onPremisesSyncEnabled,department,jobTitle,companyName,country,onPremisesExtensionAttributes,assignedLicenses,licenseAssignmentStates";
 
-/// Concurrent `Get-MailboxStatistics` calls during a read (Exchange throttles per app).
+/// Exchange requests in flight while reading mailbox facts (`$batch` envelopes of statistics,
+/// or lone calls): Exchange throttles per app.
 const SIZE_CONCURRENCY: usize = 8;
 
 /// Least-privileged application permissions, named in `Forbidden` errors.
