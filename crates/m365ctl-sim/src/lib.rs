@@ -25,6 +25,7 @@ mod routes;
 pub mod schema;
 mod throttle;
 mod token;
+mod upn_prefix;
 mod wire;
 
 pub use device_code::DeviceCodeOptions;
@@ -178,6 +179,9 @@ struct State {
     licensing: group_licensing::Queue,
     /// Tenant changes waiting for a request (`FakeTenantHandle::change_after`).
     changes: Vec<PendingChange>,
+    /// Whether the users are in UPN order, so a prefix count is a range (`upn_prefix`).
+    /// Only `changes` add users or rename them; checked again after each.
+    users_sorted: bool,
 }
 
 /// A change to the tenant made right after the `after`-th answered request whose path
@@ -215,9 +219,13 @@ impl State {
                 i += 1;
             }
         }
+        if due.is_empty() {
+            return;
+        }
         for pending in due {
             (pending.change)(&mut self.tenant);
         }
+        self.users_sorted = upn_prefix::sorted(&self.tenant.users);
     }
 }
 
@@ -280,6 +288,7 @@ impl FakeTenant {
             .to_string();
         let users = tenant.users.len();
         let state = State {
+            users_sorted: upn_prefix::sorted(&tenant.users),
             tenant,
             log: Vec::new(),
             violations: Vec::new(),

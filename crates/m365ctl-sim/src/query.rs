@@ -497,6 +497,15 @@ impl CollectionQuery {
         self.clauses.is_empty() && self.order.is_none() && self.search.is_none()
     }
 
+    /// The prefix of a query that is exactly `startswith(property,'prefix')` (no other
+    /// clause, no `$search`): the one query an index answers as a range.
+    pub fn sole_prefix(&self, property: &str) -> Option<&str> {
+        match (self.clauses.as_slice(), &self.search) {
+            ([Clause::StartsWith(p, prefix)], None) if *p == property => Some(prefix),
+            _ => None,
+        }
+    }
+
     /// The matching items in answer order.
     pub fn apply<'a, T: Filterable + 'a>(
         &self,
