@@ -955,6 +955,13 @@ impl TenantBackend for GraphBackend {
                 async move {
                     let upns: Vec<String> = chunk.iter().map(|(_, upn, _)| upn.clone()).collect();
                     let sizes = exchange.mailbox_sizes(&upns).await?;
+                    if sizes.len() != upns.len() {
+                        return Err(BackendError::Transport(format!(
+                            "Exchange answered {} sizes for {} mailboxes",
+                            sizes.len(),
+                            upns.len()
+                        )));
+                    }
                     let mut facts = Vec::with_capacity(chunk.len());
                     for ((i, upn, mailbox), size) in chunk.into_iter().zip(sizes) {
                         let mailbox =
