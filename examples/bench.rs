@@ -484,6 +484,7 @@ impl ApplyRow {
 fn tally(log: &[LoggedRequest]) -> (usize, usize) {
     let graph_write = |r: &&LoggedRequest| {
         r.method != "GET"
+            && !r.is_exchange()
             && (r.is_batch_item() || (r.path.starts_with("/v1.0/") && !r.path.contains("$batch")))
     };
     let writes = log

@@ -153,6 +153,14 @@ impl LoggedRequest {
     pub fn is_batch_item(&self) -> bool {
         self.path.starts_with("$batch:")
     }
+
+    /// Whether this is an Exchange admin API call (a lone `InvokeCommand`, an adminapi
+    /// `$batch` or an item of one) rather than Graph: Exchange reads are POSTs, so a count of
+    /// Graph writes must leave them out.
+    pub fn is_exchange(&self) -> bool {
+        self.path.starts_with("/exo/")
+            || (self.is_batch_item() && self.path.contains("/InvokeCommand"))
+    }
 }
 
 #[derive(Debug)]
