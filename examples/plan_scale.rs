@@ -314,8 +314,10 @@ mod stages {
         let mut live = stage("read snapshot", || {
             runtime.block_on(backend.read()).expect("snapshot reads")
         });
+        // As `compute_plan` does: nothing after resolve reads the `[users]` entries.
+        let mut config = config;
         let desired = stage("resolve", || {
-            m365ctl::desired::resolve(&config, &live)
+            m365ctl::desired::resolve_taking_users(&mut config, &live)
                 .expect("resolves")
                 .0
         });

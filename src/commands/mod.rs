@@ -345,7 +345,7 @@ pub(crate) fn load_config(out: &Output, path: &Path) -> Result<Config, CommandEr
 /// Loads the config, reads the tenant, resolves, and plans. Resolution warnings are put in
 /// front of the plan's own diagnostics so every format shows them first. The returned config
 /// has no `users`: resolve turns them into the desired state, and nothing after it reads them,
-/// so they are freed before the plan is built (they were the largest thing alive at the peak).
+/// so each is freed as soon as it is resolved (they were the largest thing alive at the peak).
 pub(crate) fn compute_plan(
     out: &Output,
     config_path: &Path,
@@ -364,8 +364,7 @@ pub(crate) fn compute_plan_with(
     // One progress display for the tenant and the mailbox facts its plan needs.
     let progress = backend.read_progress();
     let mut live = runtime()?.block_on(backend.read())?;
-    let (desired, warnings) = desired::resolve(&config, &live)?;
-    drop(std::mem::take(&mut config.users));
+    let (desired, warnings) = desired::resolve_taking_users(&mut config, &live)?;
     runtime()?.block_on(crate::backend::read_needed_facts(
         &backend, &desired, &mut live,
     ))?;

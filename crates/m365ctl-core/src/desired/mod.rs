@@ -25,7 +25,7 @@ mod upns;
 
 pub use load::from_sources;
 pub use model::*;
-pub use resolve::resolve;
+pub use resolve::{resolve, resolve_taking_users};
 pub use settings::{Setting, Settings};
 
 use crate::diag::Origin;

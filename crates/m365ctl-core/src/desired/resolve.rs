@@ -25,12 +25,63 @@ pub fn resolve(
     config: &Config,
     live: &Tenant,
 ) -> Result<(DesiredState, Vec<Diagnostic>), Diagnostics> {
+    resolve_entries(config, Entries::Borrowed(&config.users), live)
+}
+
+/// `resolve` for a caller that reads no `[users]` entry afterwards (`plan`): it takes them
+/// out of `config` and frees each one as soon as it is resolved, so the entries and the
+/// desired users they become are never all alive at once (at 100,000 exported entries they
+/// were, with the tenant: the plan's peak). The same desired state and diagnostics.
+pub fn resolve_taking_users(
+    config: &mut Config,
+    live: &Tenant,
+) -> Result<(DesiredState, Vec<Diagnostic>), Diagnostics> {
+    let users = std::mem::take(&mut config.users);
+    resolve_entries(config, Entries::Taken(users), live)
+}
+
+fn resolve_entries(
+    config: &Config,
+    entries: Entries<'_>,
+    live: &Tenant,
+) -> Result<(DesiredState, Vec<Diagnostic>), Diagnostics> {
     let mut r = Resolver::new(config, live);
-    let state = r.run();
+    let state = r.run(entries);
     if r.diags.iter().any(Diagnostic::is_error) {
         Err(Diagnostics(r.diags))
     } else {
         Ok((state, r.diags))
+    }
+}
+
+/// The `[users]` entries being resolved: the config's own (left as they are) or taken from it
+/// (each freed once resolved).
+enum Entries<'c> {
+    Borrowed(&'c BTreeMap<String, UserEntry>),
+    Taken(BTreeMap<String, UserEntry>),
+}
+
+impl Entries<'_> {
+    fn values(&self) -> impl Iterator<Item = &UserEntry> {
+        match self {
+            Entries::Borrowed(map) => map.values(),
+            Entries::Taken(map) => map.values(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Entries::Borrowed(map) => map.len(),
+            Entries::Taken(map) => map.len(),
+        }
+    }
+
+    /// Every entry with its key, in key order; a taken entry is dropped once `each` returns.
+    fn for_each(self, mut each: impl FnMut(String, &UserEntry)) {
+        match self {
+            Entries::Borrowed(map) => map.iter().for_each(|(k, e)| each(k.clone(), e)),
+            Entries::Taken(map) => map.into_iter().for_each(|(k, e)| each(k, &e)),
+        }
     }
 }
 
@@ -77,7 +128,7 @@ impl<'a> Resolver<'a> {
             .push(Diagnostic::error(message, Some(origin.clone())).with_hint(hint));
     }
 
-    fn run(&mut self) -> DesiredState {
+    fn run(&mut self, entries: Entries<'_>) -> DesiredState {
         let config = self.config;
         for sku in &config.scope.manage_skus {
             if self.owned(sku).is_some() {
@@ -87,7 +138,7 @@ impl<'a> Resolver<'a> {
         for profile in config.profiles.values() {
             self.check_settings(&profile.settings, "profile");
         }
-        for entry in config.users.values() {
+        for entry in entries.values() {
             self.check_settings(&entry.settings, "user entry");
         }
 
@@ -106,16 +157,20 @@ impl<'a> Resolver<'a> {
         // Collected into a list and built into the map once (a map filled one insert at a
         // time keeps its nodes half empty, and was then rebuilt: both alive at once). A later
         // user of the same key replaces an earlier one, as inserting did.
-        let mut users: Vec<(String, DesiredUser)> = Vec::new();
-        for (key, entry) in &config.users {
-            let Some(live_user) = users_by_upn.get(key) else {
-                let hint = self.similar_upn_hint(key, &users_by_upn);
+        let mut users: Vec<(String, DesiredUser)> = Vec::with_capacity(entries.len());
+        // Keys of entries that became no desired user (unknown or excluded): with the
+        // declared users at the front of `users`, every declared key, in key order.
+        let mut skipped: Vec<String> = Vec::new();
+        entries.for_each(|key, entry| {
+            let Some(live_user) = users_by_upn.get(&key) else {
+                let hint = self.similar_upn_hint(&key, &users_by_upn);
                 self.error(
                     format!("user `{}` does not exist in the tenant", entry.upn),
                     &entry.origin,
                     hint,
                 );
-                continue;
+                skipped.push(key);
+                return;
             };
             if excluded.contains(key.as_str()) {
                 self.diags.push(
@@ -125,7 +180,8 @@ impl<'a> Resolver<'a> {
                     )
                     .with_hint("remove the entry or the exclusion"),
                 );
-                continue;
+                skipped.push(key);
+                return;
             }
             let profile = entry
                 .profile
@@ -135,8 +191,15 @@ impl<'a> Resolver<'a> {
                 expand(&entry.upn, &entry.origin, profile, Some(&entry.settings));
             self.record_disabled(&merged, &user, &format!("user `{}`", entry.upn));
             fill_default_location(&mut user, live_user, default_location.as_deref());
-            users.push((key.clone(), user));
-        }
+            users.push((key, user));
+        });
+        let declared_users = users.len();
+        let is_declared = |users: &[(String, DesiredUser)], key: &str| {
+            users[..declared_users]
+                .binary_search_by(|(k, _)| k.as_str().cmp(key))
+                .is_ok()
+                || skipped.binary_search_by(|k| k.as_str().cmp(key)).is_ok()
+        };
 
         let templates: HashMap<&str, (DesiredUser, Vec<MergedDisabled>)> = config
             .profiles
@@ -147,7 +210,7 @@ impl<'a> Resolver<'a> {
         let mut conflicts: BTreeMap<(usize, usize), Vec<&str>> = BTreeMap::new();
         for user in &self.live.users {
             let key = user.user_principal_name.to_lowercase();
-            if excluded.contains(key.as_str()) || config.users.contains_key(&key) {
+            if excluded.contains(key.as_str()) || is_declared(&users, &key) {
                 continue;
             }
             match best_rule(&config.rules, user, &mut matched) {
