@@ -1,6 +1,8 @@
 //! Resolution against a live tenant: expansion rules, precedence, tenant errors and warnings.
 
-use m365ctl::desired::{DesiredState, LicenseIntent, LicenseSet, UserScope, from_sources, resolve};
+use m365ctl::desired::{
+    DesiredState, LicenseIntent, LicenseSet, UserScope, from_sources, resolve, resolve_taking_users,
+};
 use m365ctl::diag::{Diagnostic, Severity};
 use m365ctl::input::load;
 use m365ctl::tenant::{MailboxType, Tenant};
@@ -693,5 +695,69 @@ proptest! {
             .count();
         prop_assert_eq!(reported > 0, entry_bad || profile_bad, "{}\n{:#?}", extra, diagnostics);
         prop_assert!(reported <= usize::from(entry_bad) + usize::from(profile_bad), "{:#?}", diagnostics);
+    }
+}
+
+/// A `[users]` entry for the equivalence below: a live user (any case) or an unknown one,
+/// with a profile, licences (one of them unowned or unmanaged) or nothing.
+fn user_entry(upn: u8, settings: u8) -> String {
+    let upn = [
+        "ann@contoso.com",
+        "bob@contoso.com",
+        "Cat@Contoso.com",
+        "dan@contoso.com",
+        "eve@contoso.com",
+        "zed@contoso.com",
+        "ann@fabrikam.com",
+    ][usize::from(upn % 7)];
+    let settings = [
+        "",
+        "profile = \"a\"\n",
+        "licenses = [\"E5\"]\nusage_location = \"FR\"\n",
+        "licenses = [\"ENTERPRISEPACK\", \"E5\"]\nmailbox = \"shared\"\n",
+        "licenses = \"keep\"\n",
+        "licenses = [\"EXCHANGESTANDARD\"]\n",
+    ][usize::from(settings % 6)];
+    format!("[users.{upn:?}]\n{settings}")
+}
+
+proptest! {
+    /// Over configs with declared users (live, unknown, excluded, repeated in other case),
+    /// rules and either user scope: resolving while taking the `[users]` entries (what `plan`
+    /// does, to free them as they are resolved) gives exactly `resolve`'s desired state and
+    /// diagnostics, and leaves the config without entries.
+    #[test]
+    fn taking_the_entries_resolves_as_borrowing_them(
+        entries in proptest::collection::vec((any::<u8>(), any::<u8>()), 0..8),
+        all_users in any::<bool>(),
+        exclude in proptest::option::of(0u8..5),
+        rule in any::<bool>(),
+    ) {
+        let excluded = exclude.map_or(String::new(), |i| {
+            format!("exclude = [\"{}\"]\n", ["ann", "bob", "cat", "dan", "eve"][usize::from(i)])
+                .replace("\"]", "@contoso.com\"]")
+        });
+        let mut extra = format!(
+            "users = {:?}\n{excluded}[profiles.a]\nlicenses = [\"E3\"]\n",
+            if all_users { "all" } else { "declared" },
+        );
+        if rule {
+            extra.push_str("[[rules]]\nmatch = { department = \"sales\" }\nprofile = \"a\"\n");
+        }
+        let mut seen = BTreeSet::new();
+        for (upn, settings) in entries {
+            let entry = user_entry(upn, settings);
+            // A key declared twice is a load error, tested elsewhere; here each once.
+            if seen.insert(entry.lines().next().map(str::to_lowercase)) {
+                extra.push_str(&entry);
+            }
+        }
+        let mut config = from_sources(&[("c.toml".into(), format!("{BASE}{extra}"))], Path::new("."))
+            .map_err(|d| TestCaseError::fail(format!("{extra}\n{d}")))?;
+        let live = tenant();
+        let borrowed = resolve(&config, &live);
+        let taken = resolve_taking_users(&mut config, &live);
+        prop_assert_eq!(&taken, &borrowed, "{}", extra);
+        prop_assert!(config.users.is_empty());
     }
 }
