@@ -11,7 +11,6 @@ use crate::planfile::{DiagnosticDoc, PlanFile};
 use crate::render::comment::{CommentContext, plan_comment};
 use crate::render::github::{RepoPaths, repo_relative};
 use crate::render::{Format, Wording};
-use std::sync::Arc;
 
 /// Runs `show`: exit 0 when the file was rendered, 1 when it cannot be read or verified.
 pub fn run(args: &ShowArgs, out: &Output) -> Result<u8, CommandError> {
@@ -125,7 +124,7 @@ fn parse_location(location: &str, paths: &RepoPaths) -> Option<Origin> {
     let line = parts.next()?.parse().ok()?;
     let file = parts.next().filter(|f| !f.is_empty())?;
     Some(Origin {
-        file: Arc::from(repo_relative(file, paths)),
+        file: repo_relative(file, paths).into(),
         line,
         column,
         span: 0..0,

@@ -90,7 +90,7 @@ fn part_numbers_are_accepted_without_alias() {
     let Some(LicenseList::Exactly(list)) = &config.profiles["p"].settings.licenses else {
         panic!("licenses parsed")
     };
-    let parts: Vec<&str> = list.iter().map(|s| s.part_number.as_str()).collect();
+    let parts: Vec<&str> = list.iter().map(|s| &*s.part_number).collect();
     assert_eq!(parts, ["SPE_E3", "EMS"]);
 }
 

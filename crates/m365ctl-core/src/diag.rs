@@ -20,18 +20,62 @@ pub enum Severity {
 }
 
 /// A place in a config file: path as given, 1-based line and column, and the byte span.
+///
+/// 24 bytes: an exported 100,000-entry users.toml holds about ten origins per entry (the
+/// key, each setting, each SKU), loaded and then again in the desired state. Positions are
+/// `u32`: `desired::from_sources` refuses a source over `MAX_SOURCE_BYTES`, so none is cut.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Origin {
     /// File path as the user wrote it (relative paths stay relative: CI annotations need that).
-    /// Shared: a 100,000-entry users.toml has 100,000 origins naming the same file.
-    pub file: Arc<str>,
+    pub file: FileName,
     /// 1-based line.
-    pub line: usize,
+    pub line: u32,
     /// 1-based column (in characters).
-    pub column: usize,
-    /// Byte range in the file, for snippet rendering.
+    pub column: u32,
+    /// Byte range in the file, for snippet rendering (`byte_span`).
     #[serde(skip)]
-    pub span: std::ops::Range<usize>,
+    pub span: std::ops::Range<u32>,
+}
+
+/// The largest config text positions are kept for (`u32` offsets): `from_sources` refuses a
+/// larger one (the shell already refuses files over 64 MiB).
+pub const MAX_SOURCE_BYTES: usize = u32::MAX as usize;
+
+/// A file name shared by every origin in that file (a 100,000-entry users.toml has 100,000
+/// origins naming it): one pointer, half an `Arc<str>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileName(Arc<String>);
+
+impl std::ops::Deref for FileName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for FileName {
+    fn from(name: &str) -> FileName {
+        FileName(Arc::new(name.to_string()))
+    }
+}
+
+impl From<String> for FileName {
+    fn from(name: String) -> FileName {
+        FileName(Arc::new(name))
+    }
+}
+
+impl fmt::Display for FileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for FileName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
 }
 
 impl Origin {
@@ -40,13 +84,28 @@ impl Origin {
     pub fn from_span(file: &str, source: &str, span: std::ops::Range<usize>) -> Origin {
         SourceMap::new(file, source).origin(span)
     }
+
+    /// The byte range in the file, to index its text with.
+    pub fn byte_span(&self) -> std::ops::Range<usize> {
+        widen(self.span.start)..widen(self.span.end)
+    }
+}
+
+/// A position as stored: sources are at most `MAX_SOURCE_BYTES`, so it fits.
+fn narrow(position: usize) -> u32 {
+    u32::try_from(position).unwrap_or(u32::MAX)
+}
+
+/// A stored position as an index (`u32` always fits in a 64- or 32-bit `usize`).
+fn widen(position: u32) -> usize {
+    usize::try_from(position).unwrap_or(usize::MAX)
 }
 
 /// One source file's name and line starts: positions resolve in O(log lines) instead of a
 /// scan from the top of the file per position (quadratic on an exported 100,000-user file).
 #[derive(Debug, Clone)]
 pub struct SourceMap<'a> {
-    file: Arc<str>,
+    file: FileName,
     source: &'a str,
     line_starts: Vec<usize>,
 }
@@ -58,7 +117,7 @@ impl<'a> SourceMap<'a> {
             .chain(source.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
         SourceMap {
-            file: Arc::from(file),
+            file: FileName::from(file),
             source,
             line_starts,
         }
@@ -94,9 +153,9 @@ impl<'a> SourceMap<'a> {
         let column = self.source[line_start..start].chars().count() + 1;
         Origin {
             file: self.file.clone(),
-            line,
-            column,
-            span,
+            line: narrow(line),
+            column: narrow(column),
+            span: narrow(span.start)..narrow(span.end),
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::diag::{Diagnostic, Diagnostics, Origin, SourceMap};
 use serde_spanned::Spanned;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::tenant::USER_ATTRIBUTES as RULE_ATTRIBUTES;
 
@@ -39,6 +40,10 @@ pub fn from_sources(sources: &[(String, String)], base: &Path) -> Result<Config,
     let mut parsed: Vec<Source> = Vec::with_capacity(sources.len());
     let mut errors = Vec::new();
     for (name, text) in sources {
+        if text.len() > crate::diag::MAX_SOURCE_BYTES {
+            errors.push(too_large(name, text));
+            continue;
+        }
         match super::chunked::parse(text, super::chunked::CHUNK_BYTES) {
             Ok(raw) => parsed.push(Source {
                 map: SourceMap::new(name, text),
@@ -67,6 +72,18 @@ pub fn from_sources(sources: &[(String, String)], base: &Path) -> Result<Config,
     } else {
         Err(Diagnostics(builder.diags))
     }
+}
+
+/// A source whose byte positions do not fit an `Origin` (over 4 GiB: not a config).
+fn too_large(name: &str, text: &str) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "{name} is {} bytes: too large for a config file",
+            text.len()
+        ),
+        Some(Origin::from_span(name, "", 0..0)),
+    )
+    .with_hint("split the users into several files in the config directory")
 }
 
 /// The errors of a file serde refused: its syntax error (the parser's message, at its
@@ -153,6 +170,9 @@ pub(super) struct Builder {
     profile_names: BTreeMap<String, Origin>,
     /// `monthly_price`s as written, checked once `[defaults] currency` is known.
     written_prices: Vec<WrittenPrice>,
+    /// Each SKU name written so far (trimmed), with the shared text of it and of its part
+    /// number: an exported users.toml names a handful of SKUs 150,000 times.
+    sku_names: HashMap<String, (Arc<str>, Arc<str>)>,
 }
 
 /// A `monthly_price` under `[skus]` before validation.
@@ -797,7 +817,7 @@ impl Builder {
                     origin: src.origin(p.span()),
                 })
                 .collect();
-            out.insert(sku.part_number.clone(), DisabledPlans { sku, plans });
+            out.insert(sku.part_number.to_string(), DisabledPlans { sku, plans });
         }
         out
     }
@@ -830,6 +850,13 @@ impl Builder {
     fn sku_ref(&mut self, src: &Source, r: &Spanned<String>) -> Option<SkuRef> {
         let written = r.get_ref().trim();
         let origin = src.origin(r.span());
+        if let Some((written, part_number)) = self.sku_names.get(written) {
+            return Some(SkuRef {
+                written: written.clone(),
+                part_number: part_number.clone(),
+                origin,
+            });
+        }
         let part_number = match self.aliases.get(written) {
             Some(alias) => alias.part_number.clone(),
             None if looks_like_part_number(written) => written.to_ascii_uppercase(),
@@ -843,9 +870,11 @@ impl Builder {
                 return None;
             }
         };
+        let names = (Arc::from(written), Arc::from(part_number));
+        self.sku_names.insert(written.to_string(), names.clone());
         Some(SkuRef {
-            written: written.to_string(),
-            part_number,
+            written: names.0,
+            part_number: names.1,
             origin,
         })
     }

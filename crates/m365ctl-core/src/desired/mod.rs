@@ -31,6 +31,7 @@ pub use settings::{Setting, Settings};
 use crate::diag::Origin;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// JSON Schema pattern of an Entra object id (a GUID), for `[groups] id`.
 pub const GUID_PATTERN: &str =
@@ -103,10 +104,11 @@ pub struct SkuAlias {
 /// A SKU named somewhere in the config, with its alias already resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkuRef {
-    /// As written (alias or part number), for messages.
-    pub written: String,
-    /// skuPartNumber, upper-case.
-    pub part_number: String,
+    /// As written (alias or part number), for messages. Shared by every reference written
+    /// the same way.
+    pub written: Arc<str>,
+    /// skuPartNumber, upper-case. Shared likewise.
+    pub part_number: Arc<str>,
     /// Where it was written.
     pub origin: Origin,
 }

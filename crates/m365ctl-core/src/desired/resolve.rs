@@ -132,7 +132,7 @@ impl<'a> Resolver<'a> {
         let config = self.config;
         for sku in &config.scope.manage_skus {
             if self.owned(sku).is_some() {
-                self.managed.insert(sku.part_number.clone());
+                self.managed.insert(sku.part_number.to_string());
             }
         }
         for profile in config.profiles.values() {
@@ -273,7 +273,7 @@ impl<'a> Resolver<'a> {
 
     /// The tenant's SKU for a reference, or an error (and a warning when it is not Enabled).
     fn owned(&mut self, sku: &SkuRef) -> Option<&'a Sku> {
-        let Some(found) = self.skus.get(&sku.part_number).copied() else {
+        let Some(found) = self.skus.get(&*sku.part_number).copied() else {
             let mut owned: Vec<&str> = self
                 .live
                 .skus
@@ -301,7 +301,8 @@ impl<'a> Resolver<'a> {
             );
             return None;
         };
-        if found.capability_status != "Enabled" && self.warned_skus.insert(sku.part_number.clone())
+        if found.capability_status != "Enabled"
+            && self.warned_skus.insert(sku.part_number.to_string())
         {
             self.diags.push(
                 Diagnostic::warning(
@@ -327,7 +328,7 @@ impl<'a> Resolver<'a> {
         } = settings;
         if let Some(LicenseList::Exactly(list)) = licenses {
             for sku in list {
-                if self.owned(sku).is_some() && !self.managed.contains(&sku.part_number) {
+                if self.owned(sku).is_some() && !self.managed.contains(&*sku.part_number) {
                     self.error(
                         format!("licence `{}` is not in scope.manage_skus", sku.written),
                         &sku.origin,
@@ -763,10 +764,10 @@ fn license_map(list: &[SkuRef], disabled: Option<&BTreeMap<String, DisabledPlans
     list.iter()
         .map(|sku| {
             let plans = disabled
-                .and_then(|d| d.get(&sku.part_number))
+                .and_then(|d| d.get(&*sku.part_number))
                 .map(|d| d.plans.iter().map(|p| p.value.clone()).collect());
             DesiredLicense {
-                sku_part_number: sku.part_number.clone(),
+                sku_part_number: sku.part_number.to_string(),
                 disabled_plans: plans,
                 origin: Some(sku.origin.clone()),
             }

@@ -39,7 +39,7 @@ pub fn render(diagnostic: &Diagnostic, source: Option<&str>, color: bool) -> Str
     let source = redacted.as_deref().map(terminal_same_offsets);
     let located = diagnostic.origin.as_ref().and_then(|origin| {
         let source = source.as_deref()?;
-        let span = clamp_span(source, origin.span.clone())?;
+        let span = clamp_span(source, origin.byte_span())?;
         // A huge line (a 1 MB value) is not echoed: the one-line form names the place.
         let line_start = source[..span.start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = source[span.start..]
