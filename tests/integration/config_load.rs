@@ -412,3 +412,54 @@ fn missing_path_is_an_error_not_a_panic() {
         .0;
     assert!(all[0].message.contains("does not exist"));
 }
+
+proptest::proptest! {
+    /// Whatever SKU names the user entries write (aliases, part numbers, padded), each
+    /// reference keeps its own text, part number and place, and references written alike
+    /// share one copy of each text (an exported users.toml names a few SKUs 150,000 times).
+    #[test]
+    fn sku_references_written_alike_share_their_text(
+        picks in proptest::collection::vec((0usize..5, 0usize..5), 1..12),
+    ) {
+        // (as written in the file, as the reference keeps it, its part number)
+        const NAMES: [(&str, &str, &str); 5] = [
+            ("E3", "E3", "ENTERPRISEPACK"),
+            (" E3", "E3", "ENTERPRISEPACK"),
+            ("EMS", "EMS", "EMS"),
+            ("E5", "E5", "ENTERPRISEPREMIUM"),
+            ("ENTERPRISEPACK", "ENTERPRISEPACK", "ENTERPRISEPACK"),
+        ];
+        let mut text = "[skus]\nE3 = \"ENTERPRISEPACK\"\nE5 = \"ENTERPRISEPREMIUM\"\n".to_string();
+        for (user, (a, b)) in picks.iter().enumerate() {
+            text.push_str(&format!(
+                "[users.\"u{user:02}@x.com\"]\nlicenses = [{:?}, {:?}]\n",
+                NAMES[*a].0, NAMES[*b].0
+            ));
+        }
+        let config = from_sources(&[("c.toml".into(), text.clone())], Path::new("."))
+            .map_err(|d| proptest::test_runner::TestCaseError::fail(format!("{text}\n{d}")))?;
+        let mut refs = Vec::new();
+        for (user, (a, b)) in picks.iter().enumerate() {
+            let entry = &config.users[&format!("u{user:02}@x.com")];
+            let Some(LicenseList::Exactly(list)) = &entry.settings.licenses else {
+                panic!("licenses parsed")
+            };
+            proptest::prop_assert_eq!(list.len(), 2);
+            for (sku, (pick, column)) in list.iter().zip([(*a, 13), (*b, 15 + NAMES[*a].0.len() + 2)]) {
+                let (_, written, part) = NAMES[pick];
+                proptest::prop_assert_eq!((&*sku.written, &*sku.part_number), (written, part));
+                let line = u32::try_from(5 + 2 * user).expect("small");
+                proptest::prop_assert_eq!((sku.origin.line, sku.origin.column), (line, u32::try_from(column).expect("small")));
+                refs.push(sku);
+            }
+        }
+        for x in &refs {
+            for y in &refs {
+                if x.written == y.written {
+                    proptest::prop_assert!(std::sync::Arc::ptr_eq(&x.written, &y.written));
+                    proptest::prop_assert!(std::sync::Arc::ptr_eq(&x.part_number, &y.part_number));
+                }
+            }
+        }
+    }
+}

@@ -755,9 +755,22 @@ proptest! {
         let mut config = from_sources(&[("c.toml".into(), format!("{BASE}{extra}"))], Path::new("."))
             .map_err(|d| TestCaseError::fail(format!("{extra}\n{d}")))?;
         let live = tenant();
+        let declared: Vec<(String, m365ctl::diag::Origin)> = config
+            .users
+            .iter()
+            .map(|(key, entry)| (key.clone(), entry.origin.clone()))
+            .collect();
         let borrowed = resolve(&config, &live);
         let taken = resolve_taking_users(&mut config, &live);
         prop_assert_eq!(&taken, &borrowed, "{}", extra);
         prop_assert!(config.users.is_empty());
+        // A declared user is resolved from their entry, never from a rule that also matches.
+        if let Ok((state, _)) = &taken {
+            for (key, origin) in &declared {
+                if let Some(user) = state.users.get(key) {
+                    prop_assert_eq!(user.origin.as_ref(), Some(origin), "{}", key);
+                }
+            }
+        }
     }
 }
