@@ -37,9 +37,10 @@ pub struct Origin {
     pub span: std::ops::Range<u32>,
 }
 
-/// The largest config text positions are kept for (`u32` offsets): `from_sources` refuses a
-/// larger one (the shell already refuses files over 64 MiB).
-pub const MAX_SOURCE_BYTES: usize = u32::MAX as usize;
+/// The largest config text positions are kept for: every offset, line and column of it fits
+/// a `u32` (a line or column is at most the length + 1). `from_sources` refuses a larger one
+/// (the shell already refuses files over 64 MiB).
+pub const MAX_SOURCE_BYTES: usize = u32::MAX as usize - 1;
 
 /// A file name shared by every origin in that file (a 100,000-entry users.toml has 100,000
 /// origins naming it): one pointer, half an `Arc<str>`.

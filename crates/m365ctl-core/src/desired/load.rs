@@ -40,8 +40,8 @@ pub fn from_sources(sources: &[(String, String)], base: &Path) -> Result<Config,
     let mut parsed: Vec<Source> = Vec::with_capacity(sources.len());
     let mut errors = Vec::new();
     for (name, text) in sources {
-        if text.len() > crate::diag::MAX_SOURCE_BYTES {
-            errors.push(too_large(name, text));
+        if let Some(refused) = too_large(name, text.len()) {
+            errors.push(refused);
             continue;
         }
         match super::chunked::parse(text, super::chunked::CHUNK_BYTES) {
@@ -75,15 +75,14 @@ pub fn from_sources(sources: &[(String, String)], base: &Path) -> Result<Config,
 }
 
 /// A source whose byte positions do not fit an `Origin` (over 4 GiB: not a config).
-fn too_large(name: &str, text: &str) -> Diagnostic {
-    Diagnostic::error(
-        format!(
-            "{name} is {} bytes: too large for a config file",
-            text.len()
-        ),
-        Some(Origin::from_span(name, "", 0..0)),
-    )
-    .with_hint("split the users into several files in the config directory")
+fn too_large(name: &str, bytes: usize) -> Option<Diagnostic> {
+    (bytes > crate::diag::MAX_SOURCE_BYTES).then(|| {
+        Diagnostic::error(
+            format!("{name} is {bytes} bytes: too large for a config file"),
+            Some(Origin::from_span(name, "", 0..0)),
+        )
+        .with_hint("split the users into several files in the config directory")
+    })
 }
 
 /// The errors of a file serde refused: its syntax error (the parser's message, at its
@@ -1093,4 +1092,28 @@ struct CloudUrls {
     authority: String,
     graph: String,
     exchange: String,
+}
+
+#[cfg(test)]
+mod tests {
+    /// Sources up to the limit keep exact positions (`Origin` stores `u32`s); one byte more is
+    /// refused at 1:1 of the file, never loaded with positions cut short.
+    #[test]
+    fn a_source_too_large_for_its_positions_is_refused() {
+        let limit = crate::diag::MAX_SOURCE_BYTES;
+        assert!(
+            u32::try_from(limit + 1).is_ok(),
+            "the last line and column fit"
+        );
+        assert_eq!(super::too_large("users.toml", limit), None);
+        let refused = super::too_large("users.toml", limit + 1).expect("refused");
+        assert!(refused.is_error());
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "users.toml:1:1: error: users.toml is {} bytes: too large for a config file\n  hint: split the users into several files in the config directory",
+                limit + 1
+            )
+        );
+    }
 }
