@@ -12,8 +12,8 @@
 
 use super::{EXCHANGE_PERMISSION, RestExchange, StatisticsDto, no_size, size_of};
 use crate::backend::BackendError;
-use crate::graph::retry::{is_retryable, parse_retry_after};
-use crate::graph::{Request, Resource, ServiceError};
+use crate::graph::retry::is_retryable;
+use crate::graph::{BatchOutcome, Request, Resource, ServiceError};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -30,15 +30,7 @@ enum Envelope {
     /// The endpoint is not served: read one mailbox per call instead.
     Unsupported(String),
     /// The item answers by position in the envelope's mailboxes.
-    Answered(HashMap<usize, Item>),
-}
-
-/// One item's answer.
-struct Item {
-    status: u16,
-    request_id: Option<String>,
-    retry_after: Option<Duration>,
-    body: serde_json::Value,
+    Answered(HashMap<usize, BatchOutcome>),
 }
 
 impl RestExchange {
@@ -169,29 +161,16 @@ impl RestExchange {
             let Some(&i) = response["id"].as_str().and_then(|id| by_id.get(id)) else {
                 continue;
             };
-            let header = |name: &str| {
-                response["headers"].as_object().and_then(|h| {
-                    h.iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                        .and_then(|(_, v)| v.as_str().map(str::to_string))
-                })
-            };
-            let item = Item {
-                status: response["status"]
-                    .as_u64()
-                    .and_then(|s| u16::try_from(s).ok())
-                    .unwrap_or(500),
-                request_id: header("request-id").or_else(|| reply.request_id.clone()),
-                retry_after: parse_retry_after(header("retry-after").as_deref()),
-                body: response["body"].clone(),
-            };
-            answers.insert(i, item);
+            answers.insert(
+                i,
+                BatchOutcome::from_response(response, reply.request_id.as_deref()),
+            );
         }
         Ok(Envelope::Answered(answers))
     }
 
     /// An item's size, or the error the same answer to a lone call gives.
-    fn item_size(&self, upn: &str, item: Item) -> Result<u64, BackendError> {
+    fn item_size(&self, upn: &str, item: BatchOutcome) -> Result<u64, BackendError> {
         let body = serde_json::to_vec(&item.body).unwrap_or_default();
         if !(200..300).contains(&item.status) {
             return Err(ServiceError::parse(item.status, item.request_id, &body)

@@ -121,6 +121,36 @@ pub struct BatchOutcome {
     pub body: serde_json::Value,
 }
 
+impl BatchOutcome {
+    /// One entry of a JSON batch's `responses` (Graph's `$batch` and the Exchange adminapi's
+    /// share OData's JSON batch format): its status (500 when missing, so it is never taken
+    /// for a success), its `request-id` (else the envelope's), `Retry-After` and body.
+    pub fn from_response(
+        response: &serde_json::Value,
+        envelope_request_id: Option<&str>,
+    ) -> BatchOutcome {
+        let header = |name: &str| response_header(response, name);
+        BatchOutcome {
+            status: response["status"]
+                .as_u64()
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(500),
+            request_id: header("request-id").or_else(|| envelope_request_id.map(str::to_string)),
+            retry_after: parse_retry_after(header("retry-after").as_deref()),
+            body: response["body"].clone(),
+        }
+    }
+}
+
+/// A header of one JSON batch `responses` entry; names are case-insensitive.
+fn response_header(response: &serde_json::Value, name: &str) -> Option<String> {
+    response["headers"].as_object().and_then(|h| {
+        h.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_str().map(str::to_string))
+    })
+}
+
 /// Authenticated, retrying HTTP access to Graph and Exchange.
 #[derive(Debug, Clone)]
 pub struct HttpCore {
@@ -410,31 +440,15 @@ impl HttpCore {
             if !chunk.contains(&index) {
                 continue;
             }
-            let header = |name: &str| {
-                response["headers"].as_object().and_then(|h| {
-                    h.iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                        .and_then(|(_, v)| v.as_str().map(str::to_string))
-                })
-            };
-            let status = response["status"]
-                .as_u64()
-                .and_then(|s| u16::try_from(s).ok())
-                .unwrap_or(500);
-            let after = parse_retry_after(header("retry-after").as_deref());
-            if status == 429 {
+            let outcome = BatchOutcome::from_response(response, reply.request_id.as_deref());
+            let after = outcome.retry_after;
+            if outcome.status == 429 {
                 let wait = self.retry.delay(1, after);
-                let write_limit = header("x-ms-throttle-information")
+                let write_limit = response_header(response, "x-ms-throttle-information")
                     .is_some_and(|i| i.eq_ignore_ascii_case("WriteLimitExceeded"));
                 let (longest, writes) = throttled.unwrap_or_default();
                 throttled = Some((longest.max(wait), writes || write_limit));
             }
-            let outcome = BatchOutcome {
-                status,
-                request_id: header("request-id").or_else(|| reply.request_id.clone()),
-                retry_after: after,
-                body: response["body"].clone(),
-            };
             found.push((index, outcome, after));
         }
         // Each item counts against Graph's limits, so throttled items slow everyone; one
