@@ -38,13 +38,6 @@ pub(super) fn batch(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answ
             "Batch request ids must be present and unique.",
         );
     }
-    let item_header = |request: &Value, name: &str| {
-        request["headers"].as_object().and_then(|h| {
-            h.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .and_then(|(_, v)| v.as_str().map(str::to_string))
-        })
-    };
     if let Some(request) = requests
         .iter()
         .find(|r| !r["body"].is_null() && item_header(r, "content-type").is_none())
@@ -71,11 +64,7 @@ pub(super) fn batch(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answ
         let url = request["url"].as_str().unwrap_or_default().to_string();
         let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
         let path = format!("/v1.0/{}", path.trim_start_matches('/'));
-        let item_body = if request["body"].is_null() {
-            Vec::new()
-        } else {
-            serde_json::to_vec(&request["body"]).unwrap_or_default()
-        };
+        let item_body = item_body(request);
         let header = |name: &str| item_header(request, name);
         let item = Call {
             method: &method,
@@ -120,40 +109,81 @@ pub(super) fn batch(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answ
             retry_after: answer.retry_after,
         });
         statuses.insert(id.clone(), answer.status);
-        let mut headers = json!({"request-id": request_id, "client-request-id": client_request_id});
-        if let Some(secs) = answer.retry_after {
-            headers["Retry-After"] = json!(secs.to_string());
-        }
-        for (name, value) in &answer.headers {
-            headers[*name] = json!(value);
-        }
-        let body = match answer.body {
-            Body::Serialized(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            Body::Json(mut body) => {
-                complete_error(
-                    &mut body,
-                    &request_id,
-                    &client_request_id,
-                    shared.options.garble_error_messages,
-                );
-                body
-            }
-            Body::Text(text) => json!(text),
-            Body::Empty => Value::Null,
-        };
-        let mut response = json!({"id": id, "status": answer.status, "headers": headers});
-        if !body.is_null() {
-            response["headers"]["Content-Type"] = json!(if body.is_string() {
-                "text/plain"
-            } else {
-                JSON_CONTENT_TYPE
-            });
-            response["body"] = body;
-        }
-        responses.push(response);
+        responses.push(item_response(
+            shared,
+            &request["id"],
+            answer,
+            &request_id,
+            Some(&client_request_id),
+        ));
     }
     Answer {
         items,
         ..Answer::ok(json!({"responses": responses}))
     }
+}
+
+/// A header of one batch item, by case-insensitive name.
+pub(super) fn item_header(request: &Value, name: &str) -> Option<String> {
+    request["headers"].as_object().and_then(|h| {
+        h.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_str().map(str::to_string))
+    })
+}
+
+/// A batch item's body as the bytes a lone request would carry (none when absent).
+pub(super) fn item_body(request: &Value) -> Vec<u8> {
+    if request["body"].is_null() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(&request["body"]).unwrap_or_default()
+    }
+}
+
+/// An item's entry in `responses` (Graph's `$batch` and Exchange's share the JSON batch
+/// format): its id, status and headers (`request-id`, `client-request-id` where the service
+/// sends one, `Retry-After`, the answer's own) and its body, an error body completed as a lone
+/// answer's would be.
+pub(super) fn item_response(
+    shared: &Shared,
+    id: &Value,
+    answer: Answer,
+    request_id: &str,
+    client_request_id: Option<&str>,
+) -> Value {
+    let mut headers = json!({"request-id": request_id});
+    if let Some(client_request_id) = client_request_id {
+        headers["client-request-id"] = json!(client_request_id);
+    }
+    if let Some(secs) = answer.retry_after {
+        headers["Retry-After"] = json!(secs.to_string());
+    }
+    for (name, value) in &answer.headers {
+        headers[*name] = json!(value);
+    }
+    let body = match answer.body {
+        Body::Serialized(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        Body::Json(mut body) => {
+            complete_error(
+                &mut body,
+                request_id,
+                client_request_id.unwrap_or(request_id),
+                shared.options.garble_error_messages,
+            );
+            body
+        }
+        Body::Text(text) => json!(text),
+        Body::Empty => Value::Null,
+    };
+    let mut response = json!({"id": id, "status": answer.status, "headers": headers});
+    if !body.is_null() {
+        response["headers"]["Content-Type"] = json!(if body.is_string() {
+            "text/plain"
+        } else {
+            JSON_CONTENT_TYPE
+        });
+        response["body"] = body;
+    }
+    response
 }

@@ -13,9 +13,8 @@
 //! answers nothing for the rest (OData 4.01 Part 1 §8.2.8.3,
 //! https://docs.oasis-open.org/odata/odata/v4.01/odata-v4.01-part1-protocol.html#sec_Preferencecontinueonerrorodatacontin).
 
-use super::routes::{
-    Answer, Body, Call, JSON_CONTENT_TYPE, charge, complete_error, next_request_id,
-};
+use super::batch::{item_body, item_header, item_response};
+use super::routes::{Answer, Call, charge, next_request_id};
 use super::{LoggedRequest, Shared, State, exchange};
 use serde_json::{Value, json};
 
@@ -52,7 +51,14 @@ pub(super) fn batch(shared: &Shared, state: &mut State, call: &Call<'_>) -> Answ
         let answer = item(shared, state, request);
         items += answer.items.max(1);
         let failed = answer.status >= 400;
-        responses.push(response(shared, state, request, answer));
+        let request_id = next_request_id(state);
+        responses.push(item_response(
+            shared,
+            &request["id"],
+            answer,
+            &request_id,
+            None,
+        ));
         if failed && !continue_on_error {
             break;
         }
@@ -76,18 +82,8 @@ fn item(shared: &Shared, state: &mut State, request: &Value) -> Answer {
     let rest = address
         .strip_prefix(&shared.exchange_audience())
         .unwrap_or(address);
-    let body = if request["body"].is_null() {
-        Vec::new()
-    } else {
-        serde_json::to_vec(&request["body"]).unwrap_or_default()
-    };
-    let header = |name: &str| {
-        request["headers"].as_object().and_then(|h| {
-            h.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .and_then(|(_, v)| v.as_str().map(str::to_string))
-        })
-    };
+    let body = item_body(request);
+    let header = |name: &str| item_header(request, name);
     let call = Call {
         method: &method,
         path: address,
@@ -116,37 +112,4 @@ fn item(shared: &Shared, state: &mut State, request: &Value) -> Answer {
         retry_after: answer.retry_after,
     });
     answer
-}
-
-/// An item's entry in `responses`: its id, status, headers and body (an error body completed
-/// as a lone answer's would be).
-fn response(shared: &Shared, state: &mut State, request: &Value, answer: Answer) -> Value {
-    let request_id = next_request_id(state);
-    let mut headers = json!({"request-id": request_id});
-    if let Some(secs) = answer.retry_after {
-        headers["Retry-After"] = json!(secs.to_string());
-    }
-    for (name, value) in &answer.headers {
-        headers[*name] = json!(value);
-    }
-    let body = match answer.body {
-        Body::Serialized(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        Body::Json(mut body) => {
-            complete_error(
-                &mut body,
-                &request_id,
-                &request_id,
-                shared.options.garble_error_messages,
-            );
-            body
-        }
-        Body::Text(text) => json!(text),
-        Body::Empty => Value::Null,
-    };
-    let mut response = json!({"id": request["id"], "status": answer.status, "headers": headers});
-    if !body.is_null() {
-        response["headers"]["Content-Type"] = json!(JSON_CONTENT_TYPE);
-        response["body"] = body;
-    }
-    response
 }
